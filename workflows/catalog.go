@@ -1,0 +1,274 @@
+package workflows
+
+import (
+	"path"
+	"strings"
+	"time"
+)
+
+// Catalog is the policy side of the configuration, already validated: the
+// teams, their policies, and the server templates they may use. The config
+// package builds it from YAML; workflows only reads it.
+type Catalog struct {
+	Teams     []*Team
+	Templates []*Template
+	Pricing   Pricing
+}
+
+// Person is someone acting through chat. Either field may be empty; config
+// names people by Slack user ID or by email, and both are matched.
+type Person struct {
+	SlackID string
+	Email   string
+}
+
+// String names the person for logs and the audit log.
+func (p Person) String() string {
+	switch {
+	case p.SlackID != "" && p.Email != "":
+		return p.SlackID + " <" + p.Email + ">"
+	case p.SlackID != "":
+		return p.SlackID
+	default:
+		return p.Email
+	}
+}
+
+// Is reports whether the config entry ref (a Slack user ID or an email)
+// names this person.
+func (p Person) Is(ref string) bool {
+	if ref == "" {
+		return false
+	}
+	if strings.Contains(ref, "@") {
+		return p.Email != "" && strings.EqualFold(ref, p.Email)
+	}
+	return p.SlackID != "" && ref == p.SlackID
+}
+
+// Team is a group that shares a budget, approvers and a policy.
+type Team struct {
+	Name             string
+	ApprovalsChannel string // Slack channel ID or name where approvals are posted
+	Members          []string
+	Approvers        []string
+	Location         *time.Location // months and times shown to people are in this zone
+	MonthlyBudget    Money
+	Policy           *Policy
+}
+
+// HasMember reports whether p is a member (approvers count as members).
+func (t *Team) HasMember(p Person) bool { return anyIs(p, t.Members) || anyIs(p, t.Approvers) }
+
+// IsApprover reports whether p may decide the team's approvals.
+func (t *Team) IsApprover(p Person) bool { return anyIs(p, t.Approvers) }
+
+func anyIs(p Person, refs []string) bool {
+	for _, r := range refs {
+		if p.Is(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// Month returns the budget month of t in the team's time zone, as
+// "2006-01".
+func (t *Team) Month(at time.Time) string { return at.In(t.zone()).Format("2006-01") }
+
+func (t *Team) zone() *time.Location {
+	if t.Location == nil {
+		return time.UTC
+	}
+	return t.Location
+}
+
+// LocalTime formats t for a person of this team, with the zone name.
+func (t *Team) LocalTime(at time.Time) string {
+	return at.In(t.zone()).Format("Mon 2 Jan 15:04 MST")
+}
+
+// Policy groups the rules in Scalr's five categories.
+type Policy struct {
+	Name        string
+	Access      AccessPolicy
+	Placement   PlacementPolicy
+	Integration IntegrationPolicy
+	Financial   FinancialPolicy
+	Lifecycle   LifecyclePolicy
+}
+
+// AccessPolicy says who may request what and how many approvers decide.
+type AccessPolicy struct {
+	// Templates the team may request; "*" allows every template that lists
+	// the team.
+	Templates []string
+	// Tiers, by ascending Above: a request whose estimate is above a tier's
+	// amount needs that tier's number of distinct approvals.
+	Tiers []ApprovalTier
+	// ApprovalTimeout is how long an approval waits before it expires.
+	ApprovalTimeout time.Duration
+	// RemindEvery is how often approvers are reminded of a waiting approval.
+	RemindEvery time.Duration
+}
+
+// ApprovalTier maps a cost threshold to the number of approvals needed.
+type ApprovalTier struct {
+	Above     Money
+	Approvals int
+}
+
+// PlacementPolicy limits where and on what servers run.
+type PlacementPolicy struct {
+	Regions       []string // empty: any
+	InstanceTypes []string // shell patterns like "t3.*"; empty: any
+}
+
+// IntegrationPolicy says what every server must carry.
+type IntegrationPolicy struct {
+	RequiredTags []string // tag keys every template must set
+	UserData     string   // cloud-init appended to the template's own
+}
+
+// OverBudget says what happens to a request that would exceed the budget.
+type OverBudget string
+
+// What to do with a request that does not fit in the remaining budget.
+const (
+	OverBudgetApprove OverBudget = "require_approval"
+	OverBudgetDeny    OverBudget = "deny"
+)
+
+// FinancialPolicy governs money.
+type FinancialPolicy struct {
+	// AutoApproveBelow is the ceiling per request under which a request
+	// that fits in the budget is approved without a person.
+	AutoApproveBelow Money
+	OverBudget       OverBudget
+}
+
+// EndAction is what happens to a server when its lease ends.
+type EndAction string
+
+// The actions at the end of a lease.
+const (
+	EndStop      EndAction = "stop"
+	EndTerminate EndAction = "terminate"
+)
+
+// LifecyclePolicy governs leases.
+type LifecyclePolicy struct {
+	DefaultLease  time.Duration
+	MaxLease      time.Duration // longest single request or extension
+	MaxLifetime   time.Duration // longest total life from the lease start
+	MaxExtensions int           // self-service extensions; beyond them an approver decides
+	WarnBefore    []time.Duration
+	EndAction     EndAction
+	Grace         time.Duration // between the lease end and the end action
+}
+
+// Template is a kind of server people can request.
+type Template struct {
+	Name           string
+	Description    string
+	InstanceType   string
+	AMI            string
+	Region         string
+	Subnet         string
+	SecurityGroups []string
+	KeyName        string
+	RootVolumeGB   int
+	Tags           map[string]string
+	UserData       string
+	Teams          []string         // teams that may use it
+	Lifecycle      *LifecyclePolicy // overrides the team's when set
+}
+
+// Pricing is the fallback price table, used when the AWS Price List API
+// cannot be reached.
+type Pricing struct {
+	// Hourly on-demand prices by region, then instance type.
+	Hourly map[string]map[string]Money
+	// VolumePerGBMonth is the price of a GB of root volume for a month
+	// (730 hours).
+	VolumePerGBMonth Money
+}
+
+// Team returns the team with that name.
+func (c *Catalog) Team(name string) (*Team, bool) {
+	for _, t := range c.Teams {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return nil, false
+}
+
+// TeamOf returns the first team p belongs to.
+func (c *Catalog) TeamOf(p Person) (*Team, bool) {
+	for _, t := range c.Teams {
+		if t.HasMember(p) {
+			return t, true
+		}
+	}
+	return nil, false
+}
+
+// Template returns the template with that name.
+func (c *Catalog) Template(name string) (*Template, bool) {
+	for _, t := range c.Templates {
+		if strings.EqualFold(t.Name, name) {
+			return t, true
+		}
+	}
+	return nil, false
+}
+
+// TemplatesFor lists the templates a team may request.
+func (c *Catalog) TemplatesFor(team *Team) []*Template {
+	var out []*Template
+	for _, t := range c.Templates {
+		if allowsTemplate(team, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Lifecycle returns the lifecycle policy that governs tpl for team.
+func Lifecycle(team *Team, tpl *Template) LifecyclePolicy {
+	if tpl != nil && tpl.Lifecycle != nil {
+		return *tpl.Lifecycle
+	}
+	return team.Policy.Lifecycle
+}
+
+func allowsTemplate(team *Team, tpl *Template) bool {
+	listed := false
+	for _, n := range tpl.Teams {
+		if n == team.Name || n == "*" {
+			listed = true
+		}
+	}
+	if !listed {
+		return false
+	}
+	for _, n := range team.Policy.Access.Templates {
+		if n == "*" || strings.EqualFold(n, tpl.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchAny(patterns []string, s string) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, s); ok {
+			return true
+		}
+	}
+	return false
+}

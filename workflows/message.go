@@ -1,0 +1,74 @@
+package workflows
+
+// Message is something opsbot tells people, in neutral terms. Workflows
+// produce messages; the Slack integration renders them as Block Kit. All
+// text is plain: the renderer escapes it, so nothing a user typed can
+// become a mention or a link.
+type Message struct {
+	// Key identifies the message across time: a later message with the
+	// same key edits the first in place instead of posting again. Empty
+	// means a new message every time.
+	Key string
+	// Channel is a Slack channel ID or name; User is a person (Slack user
+	// ID or email) to message directly. One of the two is set.
+	Channel string
+	User    string
+	// Thread is the key of an earlier message to reply under.
+	Thread string
+
+	Title   string // bold first line
+	Text    string // the body
+	Fields  []Field
+	Actions []Action
+	Note    string   // small print under the message
+	Mention []string // people (Slack user IDs or emails) to mention
+	Pin     bool     // pin the message when first posted
+}
+
+// Field is a labelled value shown in a grid.
+type Field struct {
+	Label string
+	Value string
+}
+
+// ActionStyle colours a button.
+type ActionStyle string
+
+// Button styles.
+const (
+	StyleDefault ActionStyle = ""
+	StylePrimary ActionStyle = "primary"
+	StyleDanger  ActionStyle = "danger"
+)
+
+// Action is a button. ID names what it does (see the Act* constants);
+// Value carries its subject.
+type Action struct {
+	ID    string
+	Label string
+	Value string
+	Style ActionStyle
+}
+
+// Action IDs, shared by the renderer (which puts them on buttons) and the
+// bot (which routes clicks back to workflows).
+const (
+	ActApprove      = "approval.approve"
+	ActDeny         = "approval.deny"
+	ActLeaseExtend  = "lease.extend"  // value: "srv-42 24h"
+	ActLeaseRelease = "lease.release" // value: "srv-42"
+)
+
+// MessageRef is where a posted message lives, so it can be edited.
+type MessageRef struct {
+	Channel string
+	TS      string
+}
+
+// Reply is what a command answers to the person who typed it, privately.
+type Reply struct {
+	Message
+	// Public makes the reply visible to the channel instead of only to the
+	// person.
+	Public bool
+}

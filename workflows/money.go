@@ -1,0 +1,45 @@
+package workflows
+
+import (
+	"fmt"
+	"math"
+)
+
+// Money is an amount in US dollars, counted in millionths of a dollar so
+// that hourly prices like $0.0104 add up without rounding drift.
+type Money int64
+
+// Dollar is one US dollar.
+const Dollar Money = 1_000_000
+
+// USD converts a dollar amount given as a float (from YAML or a price
+// list) to Money, rounding to the nearest millionth.
+func USD(f float64) Money { return Money(math.Round(f * float64(Dollar))) }
+
+// Dollars returns the amount as a float, for display and metrics only.
+func (m Money) Dollars() float64 { return float64(m) / float64(Dollar) }
+
+// String formats the amount as dollars and cents, e.g. "$1,234.57" or
+// "-$3.20".
+func (m Money) String() string {
+	sign := ""
+	if m < 0 {
+		sign = "-"
+		m = -m
+	}
+	cents := (int64(m) + 5_000) / 10_000
+	whole, frac := cents/100, cents%100
+	return fmt.Sprintf("%s$%s.%02d", sign, groupThousands(whole), frac)
+}
+
+// Hours returns the cost of d at an hourly rate m, rounded to the nearest
+// millionth of a dollar.
+func (m Money) For(hours float64) Money { return Money(math.Round(float64(m) * hours)) }
+
+func groupThousands(n int64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

@@ -1,0 +1,137 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Provisioner launches and ends cloud instances. The AWS integration
+// implements it with EC2; in dry-run mode every change returns ErrDryRun
+// after the cloud checked it.
+type Provisioner interface {
+	// Launch starts an instance. The same ClientToken never launches twice:
+	// a retry returns the instance the first call started.
+	Launch(ctx context.Context, spec LaunchSpec) (Instance, error)
+	// Describe returns the instances with these IDs in a region; IDs the
+	// cloud does not know are left out of the result.
+	Describe(ctx context.Context, region string, ids []string) ([]Instance, error)
+	// End stops or terminates want, only after checking that the instance
+	// the cloud describes is SameInstance as want; otherwise it returns
+	// ErrNotOurs and touches nothing.
+	End(ctx context.Context, want Instance, action EndAction) (Instance, error)
+	// Retag sets tags on want, with the same guard as End.
+	Retag(ctx context.Context, want Instance, tags map[string]string) error
+}
+
+// PriceSource answers the on-demand hourly price of an instance type.
+type PriceSource interface {
+	HourlyPrice(ctx context.Context, region, instanceType string) (Money, error)
+}
+
+// Notifier delivers messages to people. The Slack integration implements
+// it; workflows never call it directly but through the durable outbox.
+type Notifier interface {
+	// Post sends m as a new message, under parent when parent is set.
+	Post(ctx context.Context, m Message, parent MessageRef) (MessageRef, error)
+	// Update edits the message at ref to read m.
+	Update(ctx context.Context, ref MessageRef, m Message) error
+}
+
+// Store runs transactions. Every change of state happens inside one
+// Update; if fn returns an error nothing it did is kept.
+type Store interface {
+	Update(ctx context.Context, fn func(Tx) error) error
+	View(ctx context.Context, fn func(Tx) error) error
+}
+
+// Tx is what workflows may read and write within one transaction.
+type Tx interface {
+	CommonTx
+	ServerTx
+}
+
+// CommonTx holds what every workflow shares: identifiers, the audit log,
+// the outbox, and records of what was sent.
+type CommonTx interface {
+	// NextID returns the next human ID for a prefix: "srv" gives "srv-1",
+	// then "srv-2".
+	NextID(prefix string) (string, error)
+	Audit(e AuditEntry) error
+	// Enqueue adds a job to the outbox. A job with the same non-empty Key
+	// that is still waiting (not running) is replaced: its payload and
+	// run time become this one's.
+	Enqueue(j Job) error
+	// MarkSent records that the reminder or warning named key went out.
+	// It returns false, and records nothing, when key was recorded before.
+	MarkSent(key string, at time.Time) (bool, error)
+	// MessageRef returns where the message with this key was posted.
+	MessageRef(key string) (MessageRef, bool, error)
+	PutMessageRef(key string, ref MessageRef, at time.Time) error
+	// CachedPrice returns a price cached at or after notBefore.
+	CachedPrice(key string, notBefore time.Time) (Money, bool, error)
+	PutPrice(key string, price Money, at time.Time) error
+}
+
+// ServerTx holds server requests, leases, approvals and the budget ledger.
+type ServerTx interface {
+	CreateRequest(r *ServerRequest) error
+	// Request returns ErrNotFound when there is no such request.
+	Request(id string) (*ServerRequest, error)
+	SaveRequest(r *ServerRequest) error
+	Requests(f RequestFilter) ([]*ServerRequest, error)
+
+	AddExtension(e Extension) error
+	Extensions(requestID string) ([]Extension, error)
+
+	CreateApproval(a *Approval) error
+	// Approval returns ErrNotFound when there is no such approval.
+	Approval(id string) (*Approval, error)
+	SaveApproval(a *Approval) error
+	Approvals(f ApprovalFilter) ([]*Approval, error)
+	// AddDecision records a vote; a second vote by the same approver on the
+	// same approval returns ErrDuplicate.
+	AddDecision(d Decision) error
+	Decisions(approvalID string) ([]Decision, error)
+
+	AddLedger(e LedgerEntry) error
+	Ledger(f LedgerFilter) ([]LedgerEntry, error)
+}
+
+// ErrDuplicate is returned when a record that must be unique exists.
+var ErrDuplicate = errors.New("duplicate")
+
+// RequestFilter selects server requests; empty fields match all. Results
+// are ordered by creation, oldest first.
+type RequestFilter struct {
+	Owner  Person // matched on Slack ID or email, like Person.Is
+	Team   string
+	States []State
+}
+
+// ApprovalFilter selects approvals; empty fields match all, ordered by
+// creation.
+type ApprovalFilter struct {
+	Team      string
+	RequestID string
+	States    []ApprovalState
+}
+
+// LedgerFilter selects ledger entries; empty fields match all, ordered by
+// time.
+type LedgerFilter struct {
+	Team      string
+	Month     string
+	RequestID string
+}
+
+// AuditEntry records a decision or an outside action: who did what to
+// which subject, why, and when.
+type AuditEntry struct {
+	At      time.Time
+	Actor   string // a person, or "opsbot" for the bot's own acts
+	Action  string // "request.create", "approval.approve", "ec2.launch", ...
+	Subject string // "srv-42", "apr-3"
+	Reason  string
+	Detail  string
+}

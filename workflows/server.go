@@ -1,0 +1,248 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+)
+
+// State is where a server request is in its life.
+type State string
+
+// The states of a server request and its lease.
+const (
+	StateRequested    State = "requested"        // being checked against policy
+	StatePending      State = "pending_approval" // waiting for approvers
+	StateApproved     State = "approved"         // budget committed, launch queued
+	StateProvisioning State = "provisioning"     // launch sent, instance not running yet
+	StateRunning      State = "running"
+	StateStopped      State = "stopped"
+	StateTerminated   State = "terminated"
+	StateDenied       State = "denied"
+	StateExpired      State = "expired" // nobody decided before the approval timed out
+	StateFailed       State = "failed"
+)
+
+// transitions lists the legal moves. Anything else is a bug or a race and
+// is refused.
+var transitions = map[State][]State{
+	StateRequested:    {StatePending, StateApproved, StateDenied},
+	StatePending:      {StateApproved, StateDenied, StateExpired},
+	StateApproved:     {StateProvisioning, StateFailed, StateTerminated},
+	StateProvisioning: {StateRunning, StateFailed, StateTerminated},
+	StateRunning:      {StateStopped, StateTerminated},
+	StateStopped:      {StateRunning, StateTerminated},
+}
+
+// CanMove reports whether a request may go from one state to another.
+func CanMove(from, to State) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// Final reports whether no further transition is possible.
+func (s State) Final() bool { return len(transitions[s]) == 0 }
+
+// Active reports whether the request holds (or is about to hold) an
+// instance whose lease opsbot manages.
+func (s State) Active() bool {
+	return s == StateApproved || s == StateProvisioning || s == StateRunning
+}
+
+// ServerRequest is one request for a server and, once approved, its lease.
+// Its ID ("srv-42") names it in every message and command.
+type ServerRequest struct {
+	ID       string
+	Owner    Person
+	Team     string
+	Template string
+	Reason   string
+	State    State
+	// StateReason says why the last transition happened, in words for the
+	// owner: a denial reason, a policy refusal, a launch failure.
+	StateReason string
+
+	Duration   time.Duration // lease length asked for
+	HourlyRate Money         // instance plus root volume, per hour
+	Estimate   Money         // cost of the whole lease asked for
+
+	// ClientToken is derived from the request before the first launch and
+	// stored, so a retried or restarted launch is the same launch.
+	ClientToken string
+	Instance    Instance
+
+	LeaseStart time.Time // when the instance first ran
+	LeaseEnd   time.Time
+	Extensions int // self-service extensions used
+
+	// EndingAt is set when the end-of-lease action has been queued, so it
+	// is queued once.
+	EndingAt time.Time
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Move changes the state if the transition is legal.
+func (r *ServerRequest) Move(to State, reason string, now time.Time) error {
+	if !CanMove(r.State, to) {
+		return Errorf(EConflict, "%s is %s and cannot become %s", r.ID, r.State.Words(), to.Words())
+	}
+	r.State, r.StateReason, r.UpdatedAt = to, reason, now
+	return nil
+}
+
+// Words says the state as people read it.
+func (s State) Words() string {
+	switch s {
+	case StatePending:
+		return "waiting for approval"
+	case StateProvisioning:
+		return "launching"
+	default:
+		return string(s)
+	}
+}
+
+// CostSoFar is what the lease has cost up to now at its hourly rate.
+func (r *ServerRequest) CostSoFar(now time.Time) Money {
+	if r.LeaseStart.IsZero() {
+		return 0
+	}
+	end := now
+	if !r.LeaseEnd.IsZero() && r.LeaseEnd.Before(end) {
+		end = r.LeaseEnd
+	}
+	if !r.State.Active() && r.UpdatedAt.Before(end) {
+		end = r.UpdatedAt
+	}
+	if end.Before(r.LeaseStart) {
+		return 0
+	}
+	return r.HourlyRate.For(end.Sub(r.LeaseStart).Hours())
+}
+
+// Extension is one change of a lease's end.
+type Extension struct {
+	RequestID string
+	By        Person
+	From, To  time.Time
+	Reason    string
+	Cost      Money
+	Approved  bool // decided by approvers rather than self-service
+	At        time.Time
+}
+
+// InstanceState is EC2's name for an instance's state.
+type InstanceState string
+
+// EC2 instance states.
+const (
+	InstancePending      InstanceState = "pending"
+	InstanceRunning      InstanceState = "running"
+	InstanceStopping     InstanceState = "stopping"
+	InstanceStopped      InstanceState = "stopped"
+	InstanceShuttingDown InstanceState = "shutting-down"
+	InstanceTerminated   InstanceState = "terminated"
+)
+
+// Instance is what opsbot knows of a cloud instance.
+type Instance struct {
+	ID         string
+	Region     string
+	Type       string
+	State      InstanceState
+	LaunchTime time.Time
+	PrivateIP  string
+	PrivateDNS string
+	Tags       map[string]string
+}
+
+// Tags opsbot puts on every instance it launches and checks before it
+// touches one.
+const (
+	TagManaged   = "opsbot:managed"
+	TagRequest   = "opsbot:request"
+	TagLeaseEnd  = "opsbot:lease-end"
+	TagOwner     = "opsbot:owner"
+	TagTeam      = "opsbot:team"
+	TagTemplate  = "opsbot:template"
+	TagNameValue = "Name"
+)
+
+// LaunchSpec is everything a Provisioner needs to start an instance.
+type LaunchSpec struct {
+	RequestID      string
+	ClientToken    string
+	Region         string
+	InstanceType   string
+	AMI            string
+	Subnet         string
+	SecurityGroups []string
+	KeyName        string
+	RootVolumeGB   int
+	UserData       string
+	Tags           map[string]string
+}
+
+// LaunchSpecFor builds the launch of r from its template and team policy.
+func LaunchSpecFor(r *ServerRequest, tpl *Template, team *Team, leaseEnd time.Time) LaunchSpec {
+	tags := map[string]string{}
+	for k, v := range tpl.Tags {
+		tags[k] = v
+	}
+	tags[TagManaged] = "true"
+	tags[TagRequest] = r.ID
+	tags[TagLeaseEnd] = leaseEnd.UTC().Format(time.RFC3339)
+	tags[TagOwner] = ownerTag(r.Owner)
+	tags[TagTeam] = r.Team
+	tags[TagTemplate] = tpl.Name
+	if _, ok := tags[TagNameValue]; !ok {
+		tags[TagNameValue] = fmt.Sprintf("%s-%s", r.ID, tpl.Name)
+	}
+	userData := tpl.UserData
+	if team.Policy.Integration.UserData != "" {
+		if userData != "" {
+			userData += "\n"
+		}
+		userData += team.Policy.Integration.UserData
+	}
+	return LaunchSpec{
+		RequestID:      r.ID,
+		ClientToken:    r.ClientToken,
+		Region:         tpl.Region,
+		InstanceType:   tpl.InstanceType,
+		AMI:            tpl.AMI,
+		Subnet:         tpl.Subnet,
+		SecurityGroups: tpl.SecurityGroups,
+		KeyName:        tpl.KeyName,
+		RootVolumeGB:   tpl.RootVolumeGB,
+		UserData:       userData,
+		Tags:           tags,
+	}
+}
+
+func ownerTag(p Person) string {
+	if p.Email != "" {
+		return p.Email
+	}
+	return p.SlackID
+}
+
+// SameInstance reports whether got, as described by the cloud, is the
+// instance opsbot recorded as want: same ID, same launch time, and opsbot's
+// managed and request tags as recorded. It guards every stop and
+// terminate: anything that does not match is never touched.
+func SameInstance(want, got Instance) bool {
+	if want.ID == "" || got.ID != want.ID {
+		return false
+	}
+	if want.LaunchTime.IsZero() || !got.LaunchTime.Equal(want.LaunchTime) {
+		return false
+	}
+	req := want.Tags[TagRequest]
+	return req != "" && got.Tags[TagManaged] == "true" && got.Tags[TagRequest] == req
+}
