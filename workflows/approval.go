@@ -71,18 +71,20 @@ func RequiredApprovals(tiers []ApprovalTier, cost Money) int {
 // returns the approval's new state. A single deny decides; approvals are
 // counted per distinct approver.
 func Tally(a *Approval, votes []Decision) ApprovalState {
-	seen := map[string]bool{}
-	approvals := 0
+	var seen []Person
 	for _, v := range votes {
 		if !v.Approve {
 			return ApprovalDenied
 		}
-		k := v.Approver.String()
-		if !seen[k] {
-			seen[k] = true
-			approvals++
+		dup := false
+		for _, p := range seen {
+			dup = dup || samePerson(p, v.Approver)
+		}
+		if !dup {
+			seen = append(seen, v.Approver)
 		}
 	}
+	approvals := len(seen)
 	if approvals >= a.Required {
 		return ApprovalApproved
 	}

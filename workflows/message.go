@@ -29,6 +29,9 @@ type Message struct {
 type Field struct {
 	Label string
 	Value string
+	// Person, when set, is a Slack user ID or email that the renderer shows
+	// as a mention (in place of Value).
+	Person string
 }
 
 // ActionStyle colours a button.

@@ -1,0 +1,234 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// openApproval creates an approval for team's approvers and queues the
+// message that asks them.
+func (s *Servers) openApproval(tx Tx, team *Team, r *ServerRequest, kind ApprovalKind, extend time.Duration, reason string, cost Money, budget BudgetSummary, now time.Time) (*Approval, error) {
+	id, err := tx.NextID("apr")
+	if err != nil {
+		return nil, err
+	}
+	acc := team.Policy.Access
+	a := &Approval{
+		ID: id, RequestID: r.ID, Kind: kind, Team: team.Name, Requester: r.Owner, Extend: extend,
+		Reason: reason, Cost: cost, Required: RequiredApprovals(acc.Tiers, cost), State: ApprovalPending,
+		CreatedAt: now, ExpiresAt: now.Add(acc.ApprovalTimeout),
+	}
+	if over := budget.Committed + cost - budget.Budget; over > 0 {
+		a.Overrun = over
+	}
+	if err := tx.CreateApproval(a); err != nil {
+		return nil, err
+	}
+	if err := tx.Audit(AuditEntry{At: now, Actor: r.Owner.String(), Action: "approval.open", Subject: a.ID, Reason: reason,
+		Detail: fmt.Sprintf("%s %s cost=%s required=%d overrun=%s", kind, r.ID, cost, a.Required, a.Overrun)}); err != nil {
+		return nil, err
+	}
+	return a, enqueueMessage(tx, approvalMessage(team, r, a, nil, budget, now), now)
+}
+
+// DecideResult says what a vote did.
+type DecideResult struct {
+	Approval *Approval
+	Request  *ServerRequest
+	// Waiting is how many more approvals are needed; zero once decided.
+	Waiting int
+}
+
+// Decide records an approver's vote. The requester never decides their own
+// request; only the team's approvers decide; a decided approval stays
+// decided, so a double click or two approvers at once give one outcome.
+func (s *Servers) Decide(ctx context.Context, actor Person, approvalID string, approve bool, reason string) (*DecideResult, error) {
+	res := &DecideResult{}
+	var expired bool
+	err := s.update(ctx, func(tx Tx) error {
+		now := s.Clock.Now()
+		a, err := tx.Approval(strings.TrimSpace(approvalID))
+		if errors.Is(err, ErrNotFound) {
+			return Errorf(ENotFound, "There is no approval %s.", approvalID)
+		}
+		if err != nil {
+			return err
+		}
+		team, ok := s.Catalog.Team(a.Team)
+		if !ok {
+			return Errorf(EConflict, "Team %s of %s is no longer in the config; nobody can decide it.", a.Team, a.ID)
+		}
+		if samePerson(a.Requester, actor) {
+			return Errorf(EForbidden, "You cannot decide your own request (%s); another approver of team %s must.", a.RequestID, team.Name)
+		}
+		if !team.IsApprover(actor) {
+			return Errorf(EForbidden, "Only team %s's approvers can decide %s.", team.Name, a.RequestID)
+		}
+		if a.State != ApprovalPending {
+			return Errorf(EConflict, "%s was already %s%s.", a.RequestID, a.State, decidedBy(team, a))
+		}
+		r, err := tx.Request(a.RequestID)
+		if err != nil {
+			return fmt.Errorf("load %s: %w", a.RequestID, err)
+		}
+		if !now.Before(a.ExpiresAt) {
+			expired = true
+			return s.expire(tx, team, a, r, now)
+		}
+		vote := Decision{ApprovalID: a.ID, Approver: actor, Approve: approve, Reason: reason, At: now}
+		if err := tx.AddDecision(vote); errors.Is(err, ErrDuplicate) {
+			return Errorf(EConflict, "You already voted on %s; it waits for another approver.", a.RequestID)
+		} else if err != nil {
+			return err
+		}
+		action := "approval.approve"
+		if !approve {
+			action = "approval.deny"
+		}
+		if err := tx.Audit(AuditEntry{At: now, Actor: actor.String(), Action: action, Subject: a.ID, Reason: reason, Detail: a.RequestID}); err != nil {
+			return err
+		}
+		votes, err := tx.Decisions(a.ID)
+		if err != nil {
+			return err
+		}
+		res.Approval, res.Request = a, r
+		switch Tally(a, votes) {
+		case ApprovalPending:
+			res.Waiting = a.Required - approvalsIn(votes)
+			budget, err := budgetOf(tx, team, now)
+			if err != nil {
+				return err
+			}
+			return enqueueMessage(tx, approvalMessage(team, r, a, votes, budget, now), now)
+		case ApprovalApproved:
+			return s.approve(tx, team, a, r, actor, votes, now)
+		default:
+			return s.deny(tx, team, a, r, actor, reason, votes, now)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if expired {
+		return nil, Errorf(EConflict, "%s expired before it was decided; the requester has been told.", approvalID)
+	}
+	return res, nil
+}
+
+func approvalsIn(votes []Decision) int {
+	n := 0
+	for _, v := range votes {
+		if v.Approve {
+			n++
+		}
+	}
+	return n
+}
+
+func decidedBy(team *Team, a *Approval) string {
+	if len(a.DecidedBy) == 0 || a.DecidedAt.IsZero() {
+		return ""
+	}
+	var who []string
+	for _, p := range a.DecidedBy {
+		who = append(who, p.String())
+	}
+	return fmt.Sprintf(" by %s at %s", strings.Join(who, ", "), team.LocalTime(a.DecidedAt))
+}
+
+func (s *Servers) approve(tx Tx, team *Team, a *Approval, r *ServerRequest, actor Person, votes []Decision, now time.Time) error {
+	a.State, a.DecidedAt = ApprovalApproved, now
+	for _, v := range votes {
+		a.DecidedBy = append(a.DecidedBy, v.Approver)
+	}
+	if err := tx.SaveApproval(a); err != nil {
+		return err
+	}
+	switch a.Kind {
+	case ApproveLaunch:
+		if err := s.approveLaunch(tx, team, r, actor.String(), "approved by "+names(a.DecidedBy), now); err != nil {
+			return err
+		}
+	case ApproveExtension:
+		if !r.State.Active() {
+			return Errorf(EConflict, "%s is %s; there is no lease left to extend.", r.ID, r.State.Words())
+		}
+		if err := s.applyExtension(tx, team, r, actor, a.Extend, a.Reason, a.Cost, true, now); err != nil {
+			return err
+		}
+	}
+	budget, err := budgetOf(tx, team, now)
+	if err != nil {
+		return err
+	}
+	if err := enqueueMessage(tx, approvalMessage(team, r, a, votes, budget, now), now); err != nil {
+		return err
+	}
+	return enqueueMessage(tx, decisionDM(team, r, a, budget), now)
+}
+
+func (s *Servers) deny(tx Tx, team *Team, a *Approval, r *ServerRequest, actor Person, reason string, votes []Decision, now time.Time) error {
+	a.State, a.DecidedAt, a.DecidedBy, a.Note = ApprovalDenied, now, []Person{actor}, reason
+	if err := tx.SaveApproval(a); err != nil {
+		return err
+	}
+	if a.Kind == ApproveLaunch {
+		why := "denied by " + actor.String()
+		if reason != "" {
+			why += ": " + reason
+		}
+		if err := r.Move(StateDenied, why, now); err != nil {
+			return err
+		}
+		if err := tx.SaveRequest(r); err != nil {
+			return err
+		}
+	}
+	budget, err := budgetOf(tx, team, now)
+	if err != nil {
+		return err
+	}
+	if err := enqueueMessage(tx, approvalMessage(team, r, a, votes, budget, now), now); err != nil {
+		return err
+	}
+	return enqueueMessage(tx, decisionDM(team, r, a, budget), now)
+}
+
+// expire closes an approval nobody decided in time.
+func (s *Servers) expire(tx Tx, team *Team, a *Approval, r *ServerRequest, now time.Time) error {
+	a.State, a.DecidedAt = ApprovalExpired, now
+	if err := tx.SaveApproval(a); err != nil {
+		return err
+	}
+	if a.Kind == ApproveLaunch && r.State == StatePending {
+		if err := r.Move(StateExpired, "nobody decided within "+FormatDuration(team.Policy.Access.ApprovalTimeout), now); err != nil {
+			return err
+		}
+		if err := tx.SaveRequest(r); err != nil {
+			return err
+		}
+	}
+	if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "approval.expire", Subject: a.ID, Detail: a.RequestID}); err != nil {
+		return err
+	}
+	budget, err := budgetOf(tx, team, now)
+	if err != nil {
+		return err
+	}
+	if err := enqueueMessage(tx, approvalMessage(team, r, a, nil, budget, now), now); err != nil {
+		return err
+	}
+	return enqueueMessage(tx, decisionDM(team, r, a, budget), now)
+}
+
+func names(ps []Person) string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.String())
+	}
+	return strings.Join(out, ", ")
+}

@@ -1,0 +1,236 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// ExtendResult says what became of an extension.
+type ExtendResult struct {
+	Request  *ServerRequest
+	Approval *Approval // set when the extension waits for approvers
+	Budget   BudgetSummary
+}
+
+// ExtensionCheck is the policy's answer to an extension: allowed as
+// self-service, allowed with an approver, or refused with a reason.
+type ExtensionCheck struct {
+	NewEnd       time.Time
+	NeedApproval string // why approvers must decide; empty for self-service
+	Refused      string // why it cannot be done at all
+}
+
+// CheckExtension applies the lifecycle policy to extending r by d at now.
+// Past the maximum lifetime it is refused; beyond the longest lease or the
+// self-service extensions it needs an approver.
+func CheckExtension(now time.Time, r *ServerRequest, lc LifecyclePolicy, d time.Duration) ExtensionCheck {
+	base := r.LeaseEnd
+	if base.Before(now) {
+		base = now
+	}
+	c := ExtensionCheck{NewEnd: base.Add(d)}
+	if life := c.NewEnd.Sub(r.LeaseStart); life > lc.MaxLifetime {
+		c.Refused = fmt.Sprintf("%s would then have lived %s, past the maximum lifetime of %s for its template. Release it and request a new server.",
+			r.ID, FormatDuration(life), FormatDuration(lc.MaxLifetime))
+		return c
+	}
+	switch {
+	case d > lc.MaxLease:
+		c.NeedApproval = fmt.Sprintf("%s is more than the %s one can extend by without an approver", FormatDuration(d), FormatDuration(lc.MaxLease))
+	case r.Extensions >= lc.MaxExtensions:
+		c.NeedApproval = fmt.Sprintf("all %s have been used", plural(lc.MaxExtensions, "self-service extension"))
+	}
+	return c
+}
+
+// Extend lengthens a lease: at once within policy and budget, through the
+// team's approvers beyond them, never past the maximum lifetime.
+func (s *Servers) Extend(ctx context.Context, actor Person, id string, d time.Duration, reason string) (*ExtendResult, error) {
+	res := &ExtendResult{}
+	err := s.update(ctx, func(tx Tx) error {
+		now := s.Clock.Now()
+		r, err := s.ownedRequest(tx, actor, id)
+		if err != nil {
+			return err
+		}
+		if r.State != StateRunning {
+			return Errorf(EConflict, "%s is %s; only a running server's lease can be extended.", r.ID, r.State.Words())
+		}
+		if !r.EndingAt.IsZero() {
+			return Errorf(EConflict, "%s's lease has ended and it is being stopped; request a new server.", r.ID)
+		}
+		pending, err := tx.Approvals(ApprovalFilter{RequestID: r.ID, States: []ApprovalState{ApprovalPending}})
+		if err != nil {
+			return err
+		}
+		if len(pending) > 0 {
+			return Errorf(EConflict, "%s already has an extension waiting for approval (%s).", r.ID, pending[0].ID)
+		}
+		team, tpl, err := s.teamAndTemplate(r)
+		if err != nil {
+			return err
+		}
+		check := CheckExtension(now, r, Lifecycle(team, tpl), d)
+		if check.Refused != "" {
+			return Errorf(ERefused, "%s", check.Refused)
+		}
+		cost := r.HourlyRate.For(check.NewEnd.Sub(maxTime(r.LeaseEnd, now)).Hours())
+		budget, err := budgetOf(tx, team, now)
+		if err != nil {
+			return err
+		}
+		fits := budget.Committed+cost <= budget.Budget
+		if !fits && team.Policy.Financial.OverBudget == OverBudgetDeny {
+			return Errorf(ERefused, "Extending %s by %s costs %s; team %s has %s left for %s and its policy denies spending over budget.",
+				r.ID, FormatDuration(d), cost, team.Name, budget.Remaining(), budget.Month)
+		}
+		if !fits && check.NeedApproval == "" {
+			check.NeedApproval = fmt.Sprintf("it costs %s and team %s has %s left", cost, team.Name, budget.Remaining())
+		}
+		res.Request = r
+		if check.NeedApproval != "" {
+			why := reason
+			if why == "" {
+				why = "(no reason given)"
+			}
+			a, err := s.openApproval(tx, team, r, ApproveExtension, d, why, cost, budget, now)
+			if err != nil {
+				return err
+			}
+			a.Note = check.NeedApproval
+			res.Approval = a
+		} else if err := s.applyExtension(tx, team, r, actor, d, reason, cost, false, now); err != nil {
+			return err
+		}
+		res.Budget, err = budgetOf(tx, team, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// applyExtension moves the lease end, commits the cost and queues the new
+// lease-end tag.
+func (s *Servers) applyExtension(tx Tx, team *Team, r *ServerRequest, by Person, d time.Duration, reason string, cost Money, approved bool, now time.Time) error {
+	from := r.LeaseEnd
+	to := maxTime(r.LeaseEnd, now).Add(d)
+	r.LeaseEnd, r.UpdatedAt = to, now
+	if !approved {
+		r.Extensions++
+	}
+	if err := tx.SaveRequest(r); err != nil {
+		return err
+	}
+	if err := tx.AddExtension(Extension{RequestID: r.ID, By: by, From: from, To: to, Reason: reason, Cost: cost, Approved: approved, At: now}); err != nil {
+		return err
+	}
+	if err := tx.AddLedger(LedgerEntry{Team: team.Name, Month: team.Month(now), RequestID: r.ID, Kind: LedgerExtend, Amount: cost, At: now}); err != nil {
+		return err
+	}
+	if err := tx.Audit(AuditEntry{At: now, Actor: by.String(), Action: "lease.extend", Subject: r.ID, Reason: reason,
+		Detail: fmt.Sprintf("%s → %s, committed %s", from.Format(time.RFC3339), to.Format(time.RFC3339), cost)}); err != nil {
+		return err
+	}
+	if err := tx.Enqueue(Job{Kind: JobRetag, Key: JobRetag + ":" + r.ID, Payload: r.ID, RunAt: now}); err != nil {
+		return err
+	}
+	budget, err := budgetOf(tx, team, now)
+	if err != nil {
+		return err
+	}
+	return enqueueMessage(tx, leaseMessage(team, r, budget, fmt.Sprintf("Lease extended by %s to %s.", FormatDuration(d), team.LocalTime(to)), now), now)
+}
+
+// Release gives a server back before its lease ends: it is terminated and
+// the unused part of its commitment returns to the budget.
+func (s *Servers) Release(ctx context.Context, actor Person, id string) (*ServerRequest, error) {
+	var out *ServerRequest
+	err := s.update(ctx, func(tx Tx) error {
+		now := s.Clock.Now()
+		r, err := s.ownedRequest(tx, actor, id)
+		if err != nil {
+			return err
+		}
+		team, _, err := s.teamAndTemplate(r)
+		if err != nil {
+			return err
+		}
+		switch {
+		case r.State == StateApproved:
+			// Not launched yet: the provisioning job will find it terminated
+			// and launch nothing.
+			if err := r.Move(StateTerminated, "released before launch by "+actor.String(), now); err != nil {
+				return err
+			}
+		case r.State == StateProvisioning || r.State == StateRunning || r.State == StateStopped:
+			if !r.EndingAt.IsZero() {
+				return Errorf(EConflict, "%s is already being ended.", r.ID)
+			}
+			r.EndingAt, r.UpdatedAt = now, now
+			if now.Before(r.LeaseEnd) || r.LeaseEnd.IsZero() {
+				r.LeaseEnd = now
+			}
+			if err := tx.Enqueue(Job{Kind: JobEnd, Key: JobEnd + ":" + r.ID, Payload: r.ID + " " + string(EndTerminate), RunAt: now}); err != nil {
+				return err
+			}
+		default:
+			return Errorf(EConflict, "%s is %s; there is nothing to release.", r.ID, r.State.Words())
+		}
+		if err := tx.SaveRequest(r); err != nil {
+			return err
+		}
+		if err := tx.Audit(AuditEntry{At: now, Actor: actor.String(), Action: "lease.release", Subject: r.ID}); err != nil {
+			return err
+		}
+		if err := refundUnused(tx, team, r, now); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	return out, err
+}
+
+// refundUnused gives back what r committed beyond what it has cost, as of
+// now. Called once, when a lease ends early or is released.
+func refundUnused(tx Tx, team *Team, r *ServerRequest, now time.Time) error {
+	entries, err := tx.Ledger(LedgerFilter{RequestID: r.ID})
+	if err != nil {
+		return err
+	}
+	committed := Committed(entries)
+	used := r.CostSoFar(now)
+	refund := committed - used
+	if refund <= 0 {
+		return nil
+	}
+	for _, e := range Refunds(entries, refund) {
+		e.Team, e.RequestID, e.At = team.Name, r.ID, now
+		if err := tx.AddLedger(e); err != nil {
+			return err
+		}
+	}
+	return tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "budget.release", Subject: r.ID, Detail: "released " + refund.String()})
+}
+
+func (s *Servers) teamAndTemplate(r *ServerRequest) (*Team, *Template, error) {
+	team, ok := s.Catalog.Team(r.Team)
+	if !ok {
+		return nil, nil, Errorf(EConflict, "Team %s of %s is no longer in the config.", r.Team, r.ID)
+	}
+	tpl, ok := s.Catalog.Template(r.Template)
+	if !ok {
+		return nil, nil, Errorf(EConflict, "Template %s of %s is no longer in the config.", r.Template, r.ID)
+	}
+	return team, tpl, nil
+}

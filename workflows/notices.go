@@ -1,0 +1,185 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// enqueueMessage queues m for delivery in the same transaction as the
+// change it reports.
+func enqueueMessage(tx Tx, m Message, now time.Time) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode message %s: %w", m.Key, err)
+	}
+	key := ""
+	if m.Key != "" {
+		key = JobMessage + ":" + m.Key
+	}
+	return tx.Enqueue(Job{Kind: JobMessage, Key: key, Payload: string(b), RunAt: now})
+}
+
+// person is the reference renderers mention: the Slack ID when known.
+func person(p Person) string {
+	if p.SlackID != "" {
+		return p.SlackID
+	}
+	return p.Email
+}
+
+func approvalMessage(team *Team, r *ServerRequest, a *Approval, votes []Decision, budget BudgetSummary, now time.Time) Message {
+	m := Message{Key: "approval:" + a.ID, Channel: team.ApprovalsChannel}
+	what := "a new " + r.Template + " server"
+	if a.Kind == ApproveExtension {
+		what = "extending " + r.ID + " by " + FormatDuration(a.Extend)
+	}
+	switch a.State {
+	case ApprovalPending:
+		m.Title = fmt.Sprintf("%s: approval needed for %s", r.ID, what)
+	case ApprovalApproved:
+		m.Title = fmt.Sprintf("%s: approved (%s)", r.ID, what)
+	case ApprovalDenied:
+		m.Title = fmt.Sprintf("%s: denied (%s)", r.ID, what)
+	case ApprovalExpired:
+		m.Title = fmt.Sprintf("%s: expired undecided (%s)", r.ID, what)
+	}
+	m.Fields = []Field{
+		{Label: "Requested by", Person: person(r.Owner)},
+		{Label: "Template", Value: r.Template},
+	}
+	if a.Kind == ApproveExtension {
+		m.Fields = append(m.Fields, Field{Label: "Extend by", Value: FormatDuration(a.Extend)},
+			Field{Label: "Lease ends now", Value: team.LocalTime(r.LeaseEnd)})
+	} else {
+		m.Fields = append(m.Fields, Field{Label: "Duration", Value: FormatDuration(r.Duration)})
+	}
+	m.Fields = append(m.Fields, Field{Label: "Estimate", Value: fmt.Sprintf("%s (%s/h)", a.Cost, r.HourlyRate)})
+	if a.State == ApprovalPending {
+		m.Fields = append(m.Fields, Field{Label: "Budget left after", Value: fmt.Sprintf("%s of %s (%s)", budget.Remaining()-a.Cost, budget.Budget, budget.Month)})
+	} else {
+		m.Fields = append(m.Fields, Field{Label: "Budget left", Value: fmt.Sprintf("%s of %s (%s)", budget.Remaining(), budget.Budget, budget.Month)})
+	}
+	if a.Overrun > 0 {
+		m.Fields = append(m.Fields, Field{Label: "Over budget by", Value: a.Overrun.String()})
+	}
+	reason := a.Reason
+	if reason == "" {
+		reason = "(none given)"
+	}
+	m.Fields = append(m.Fields, Field{Label: "Reason", Value: reason})
+	if a.Required > 1 {
+		m.Fields = append(m.Fields, Field{Label: "Approvals", Value: fmt.Sprintf("%d of %d", approvalsIn(votes), a.Required)})
+	}
+	switch a.State {
+	case ApprovalPending:
+		m.Actions = []Action{
+			{ID: ActApprove, Label: "Approve", Value: a.ID, Style: StylePrimary},
+			{ID: ActDeny, Label: "Deny", Value: a.ID, Style: StyleDanger},
+		}
+		m.Note = fmt.Sprintf("%s · expires %s", a.ID, team.LocalTime(a.ExpiresAt))
+		if a.Note != "" {
+			m.Note = "Needs an approver because " + a.Note + " · " + m.Note
+		}
+	case ApprovalApproved:
+		m.Note = fmt.Sprintf("Approved by %s at %s", names(a.DecidedBy), team.LocalTime(a.DecidedAt))
+	case ApprovalDenied:
+		m.Note = fmt.Sprintf("Denied by %s at %s", names(a.DecidedBy), team.LocalTime(a.DecidedAt))
+		if a.Note != "" {
+			m.Note += ": " + a.Note
+		}
+	case ApprovalExpired:
+		m.Note = fmt.Sprintf("Expired at %s; nobody decided.", team.LocalTime(a.DecidedAt))
+	}
+	return m
+}
+
+func decisionDM(team *Team, r *ServerRequest, a *Approval, budget BudgetSummary) Message {
+	m := Message{User: person(r.Owner)}
+	subject := "Your request " + r.ID + " (" + r.Template + ")"
+	if a.Kind == ApproveExtension {
+		subject = "Extending " + r.ID + " by " + FormatDuration(a.Extend)
+	}
+	switch a.State {
+	case ApprovalApproved:
+		m.Title = subject + " was approved"
+		if a.Kind == ApproveLaunch {
+			m.Text = "It is launching now; you will hear when it is running."
+		} else {
+			m.Text = "The lease now ends " + team.LocalTime(r.LeaseEnd) + "."
+		}
+		m.Note = "Approved by " + names(a.DecidedBy)
+	case ApprovalDenied:
+		m.Title = subject + " was denied"
+		m.Text = "Reason: " + a.Note
+		if a.Note == "" {
+			m.Text = "No reason was given."
+		}
+		m.Note = "Denied by " + names(a.DecidedBy)
+	case ApprovalExpired:
+		m.Title = subject + " expired"
+		m.Text = "None of team " + team.Name + "'s approvers decided in time. You can ask again."
+	}
+	m.Fields = []Field{{Label: "Estimate", Value: a.Cost.String()}, {Label: "Team budget left", Value: budget.Remaining().String()}}
+	return m
+}
+
+// leaseMessage is the owner's DM about a server, kept current in place.
+func leaseMessage(team *Team, r *ServerRequest, budget BudgetSummary, headline string, now time.Time) Message {
+	m := Message{Key: "lease:" + r.ID, User: person(r.Owner)}
+	m.Title = fmt.Sprintf("%s (%s) is %s", r.ID, r.Template, r.State.Words())
+	m.Text = headline
+	m.Fields = serverFields(team, r, now)
+	m.Fields = append(m.Fields, Field{Label: "Team budget left", Value: fmt.Sprintf("%s of %s", budget.Remaining(), budget.Budget)})
+	if r.State == StateRunning && r.EndingAt.IsZero() {
+		m.Actions = leaseActions(r)
+	}
+	return m
+}
+
+func leaseActions(r *ServerRequest) []Action {
+	return []Action{
+		{ID: ActLeaseExtend, Label: "Extend 1 day", Value: r.ID + " 1d", Style: StylePrimary},
+		{ID: ActLeaseRelease, Label: "Release now", Value: r.ID, Style: StyleDanger},
+	}
+}
+
+func serverFields(team *Team, r *ServerRequest, now time.Time) []Field {
+	f := []Field{}
+	if r.Instance.ID != "" {
+		f = append(f, Field{Label: "Instance", Value: r.Instance.ID + " (" + r.Instance.Region + ")"})
+	}
+	if r.Instance.PrivateIP != "" {
+		f = append(f, Field{Label: "Private address", Value: r.Instance.PrivateIP + " / " + r.Instance.PrivateDNS})
+	}
+	if !r.LeaseEnd.IsZero() {
+		f = append(f, Field{Label: "Lease ends", Value: team.LocalTime(r.LeaseEnd)})
+	}
+	f = append(f, Field{Label: "Cost so far", Value: fmt.Sprintf("%s of %s estimated", r.CostSoFar(now), r.Estimate)})
+	return f
+}
+
+func warningMessage(team *Team, r *ServerRequest, lc LifecyclePolicy, now time.Time) Message {
+	left := r.LeaseEnd.Sub(now)
+	action := "stopped"
+	if lc.EndAction == EndTerminate {
+		action = "terminated"
+	}
+	return Message{
+		User:  person(r.Owner),
+		Title: fmt.Sprintf("%s's lease ends in %s", r.ID, FormatDuration(left)),
+		Text: fmt.Sprintf("At %s (plus %s grace) it will be %s. Extend it if you still need it, or release it now to give the budget back.",
+			team.LocalTime(r.LeaseEnd), FormatDuration(lc.Grace), action),
+		Fields:  serverFields(team, r, now),
+		Actions: leaseActions(r),
+	}
+}
+
+// DecodeMessage reads a queued message.
+func DecodeMessage(payload string) (Message, error) {
+	var m Message
+	if err := json.Unmarshal([]byte(payload), &m); err != nil {
+		return m, fmt.Errorf("decode queued message: %w", err)
+	}
+	return m, nil
+}

@@ -1,0 +1,371 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// LeaseStep is what is due for one lease at an instant.
+type LeaseStep struct {
+	// Warn is the warning to send now, named by its offset before the
+	// lease end; zero when none is due.
+	Warn time.Duration
+	// Superseded are due warnings that a nearer one replaces (after a
+	// restart or a fast-forward): recorded as handled, not sent.
+	Superseded []time.Duration
+	// End is true when the lease and its grace period are over and the end
+	// action has not been queued.
+	End bool
+}
+
+// DueLease says what is due for r at now under lc. It is a pure function
+// of its arguments; whether a warning was already sent is the caller's
+// record (see WarningKey).
+func DueLease(now time.Time, r *ServerRequest, lc LifecyclePolicy) LeaseStep {
+	var step LeaseStep
+	if r.LeaseEnd.IsZero() || !r.EndingAt.IsZero() {
+		return step
+	}
+	switch r.State {
+	case StateRunning:
+	case StateStopped:
+		// Stopped outside opsbot: nothing to warn about, but a terminate
+		// policy still ends it.
+		step.End = lc.EndAction == EndTerminate && !now.Before(r.LeaseEnd.Add(lc.Grace))
+		return step
+	default:
+		return step
+	}
+	if !now.Before(r.LeaseEnd.Add(lc.Grace)) {
+		step.End = true
+		return step
+	}
+	offsets := append([]time.Duration(nil), lc.WarnBefore...)
+	sort.Slice(offsets, func(i, j int) bool { return offsets[i] < offsets[j] })
+	for _, o := range offsets {
+		if !now.Before(r.LeaseEnd.Add(-o)) && now.Before(r.LeaseEnd) {
+			if step.Warn == 0 {
+				step.Warn = o
+			} else {
+				step.Superseded = append(step.Superseded, o)
+			}
+		}
+	}
+	return step
+}
+
+// WarningKey names one warning for one lease end, so an extension (a new
+// end) arms the warnings again and a restart does not repeat them.
+func WarningKey(r *ServerRequest, offset time.Duration) string {
+	return fmt.Sprintf("lease-warn:%s:%d:%s", r.ID, r.LeaseEnd.Unix(), offset)
+}
+
+// ApprovalStep is what is due for one pending approval at an instant.
+type ApprovalStep struct {
+	Expire    bool
+	RemindKey string // non-empty: a reminder is due, recorded under this key
+}
+
+// DueApproval says what is due for a pending approval at now: expiry once
+// its time is up, otherwise a reminder every period since it was opened.
+func DueApproval(now time.Time, a *Approval, every time.Duration) ApprovalStep {
+	if a.State != ApprovalPending {
+		return ApprovalStep{}
+	}
+	if !now.Before(a.ExpiresAt) {
+		return ApprovalStep{Expire: true}
+	}
+	if every <= 0 {
+		return ApprovalStep{}
+	}
+	n := int(now.Sub(a.CreatedAt) / every)
+	if n < 1 {
+		return ApprovalStep{}
+	}
+	return ApprovalStep{RemindKey: fmt.Sprintf("approval-remind:%s:%d", a.ID, n)}
+}
+
+// TickReport counts what one tick did.
+type TickReport struct {
+	Warnings, Ends, Reminders, Expired int
+}
+
+// Tick does what is due now for every lease and pending approval: lease
+// warnings, end-of-lease actions, approval reminders and expiry. Each
+// subject is handled in its own transaction, and what was sent is recorded
+// there, so a crash or restart neither repeats nor skips anything.
+func (s *Servers) Tick(ctx context.Context) (TickReport, error) {
+	var rep TickReport
+	var reqs []*ServerRequest
+	var apps []*Approval
+	if err := s.Store.View(ctx, func(tx Tx) (err error) {
+		if reqs, err = tx.Requests(RequestFilter{States: []State{StateRunning, StateStopped}}); err != nil {
+			return err
+		}
+		apps, err = tx.Approvals(ApprovalFilter{States: []ApprovalState{ApprovalPending}})
+		return err
+	}); err != nil {
+		return rep, fmt.Errorf("load leases and approvals: %w", err)
+	}
+	now := s.Clock.Now()
+	for _, r := range reqs {
+		team, tpl, err := s.teamAndTemplate(r)
+		if err != nil {
+			s.Log.Warn("skip lease", "request", r.ID, "err", err)
+			continue
+		}
+		if step := DueLease(now, r, Lifecycle(team, tpl)); step.Warn != 0 || step.End {
+			if err := s.tickLease(ctx, r.ID, &rep); err != nil {
+				return rep, err
+			}
+		}
+	}
+	for _, a := range apps {
+		team, ok := s.Catalog.Team(a.Team)
+		if !ok {
+			continue
+		}
+		if step := DueApproval(now, a, team.Policy.Access.RemindEvery); step.Expire || step.RemindKey != "" {
+			if err := s.tickApproval(ctx, a.ID, &rep); err != nil {
+				return rep, err
+			}
+		}
+	}
+	return rep, nil
+}
+
+func (s *Servers) tickLease(ctx context.Context, id string, rep *TickReport) error {
+	return s.update(ctx, func(tx Tx) error {
+		now := s.Clock.Now()
+		r, err := tx.Request(id)
+		if err != nil {
+			return err
+		}
+		team, tpl, err := s.teamAndTemplate(r)
+		if err != nil {
+			return err
+		}
+		lc := Lifecycle(team, tpl)
+		step := DueLease(now, r, lc)
+		if step.End {
+			r.EndingAt, r.UpdatedAt = now, now
+			if err := tx.SaveRequest(r); err != nil {
+				return err
+			}
+			if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "lease.end", Subject: r.ID, Detail: string(lc.EndAction)}); err != nil {
+				return err
+			}
+			rep.Ends++
+			return tx.Enqueue(Job{Kind: JobEnd, Key: JobEnd + ":" + r.ID, Payload: r.ID + " " + string(lc.EndAction), RunAt: now})
+		}
+		for _, o := range step.Superseded {
+			if _, err := tx.MarkSent(WarningKey(r, o), now); err != nil {
+				return err
+			}
+		}
+		if step.Warn == 0 {
+			return nil
+		}
+		fresh, err := tx.MarkSent(WarningKey(r, step.Warn), now)
+		if err != nil || !fresh {
+			return err
+		}
+		rep.Warnings++
+		return enqueueMessage(tx, warningMessage(team, r, lc, now), now)
+	})
+}
+
+func (s *Servers) tickApproval(ctx context.Context, id string, rep *TickReport) error {
+	return s.update(ctx, func(tx Tx) error {
+		now := s.Clock.Now()
+		a, err := tx.Approval(id)
+		if err != nil {
+			return err
+		}
+		team, ok := s.Catalog.Team(a.Team)
+		if !ok {
+			return nil
+		}
+		step := DueApproval(now, a, team.Policy.Access.RemindEvery)
+		r, err := tx.Request(a.RequestID)
+		if err != nil {
+			return err
+		}
+		if step.Expire {
+			rep.Expired++
+			return s.expire(tx, team, a, r, now)
+		}
+		if step.RemindKey == "" {
+			return nil
+		}
+		fresh, err := tx.MarkSent(step.RemindKey, now)
+		if err != nil || !fresh {
+			return err
+		}
+		a.RemindedAt = now
+		if err := tx.SaveApproval(a); err != nil {
+			return err
+		}
+		rep.Reminders++
+		return enqueueMessage(tx, Message{
+			Channel: team.ApprovalsChannel,
+			Thread:  "approval:" + a.ID,
+			Text: fmt.Sprintf("%s has waited %s for a decision (%s, %s). It expires %s.",
+				a.RequestID, FormatDuration(now.Sub(a.CreatedAt)), a.Kind, a.Cost, team.LocalTime(a.ExpiresAt)),
+			Mention: team.Approvers,
+		}, now)
+	})
+}
+
+// Reconcile compares opsbot's leases with what EC2 says. An instance
+// terminated outside opsbot closes its lease and gives back the unused
+// budget; one stopped or started outside is recorded and its owner told.
+func (s *Servers) Reconcile(ctx context.Context) (closed int, err error) {
+	var reqs []*ServerRequest
+	if err := s.Store.View(ctx, func(tx Tx) (err error) {
+		reqs, err = tx.Requests(RequestFilter{States: []State{StateProvisioning, StateRunning, StateStopped}})
+		return err
+	}); err != nil {
+		return 0, fmt.Errorf("load leases: %w", err)
+	}
+	byRegion := map[string][]string{}
+	for _, r := range reqs {
+		if r.Instance.ID != "" && r.EndingAt.IsZero() {
+			byRegion[r.Instance.Region] = append(byRegion[r.Instance.Region], r.Instance.ID)
+		}
+	}
+	seen := map[string]Instance{}
+	for region, ids := range byRegion {
+		found, err := s.Provisioner.Describe(ctx, region, ids)
+		if err != nil {
+			return closed, fmt.Errorf("describe %d instances in %s: %w", len(ids), region, err)
+		}
+		for _, in := range found {
+			seen[in.ID] = in
+		}
+	}
+	for _, r := range reqs {
+		if r.Instance.ID == "" || !r.EndingAt.IsZero() {
+			continue
+		}
+		got, ok := seen[r.Instance.ID]
+		if ok && !SameInstance(r.Instance, got) {
+			ok = false // the ID now names something else: ours is gone
+		}
+		changed, err := s.reconcileOne(ctx, r.ID, got, ok)
+		if err != nil {
+			return closed, err
+		}
+		if changed {
+			closed++
+		}
+	}
+	return closed, nil
+}
+
+func (s *Servers) reconcileOne(ctx context.Context, id string, got Instance, exists bool) (bool, error) {
+	changed := false
+	err := s.update(ctx, func(tx Tx) error {
+		now := s.Clock.Now()
+		r, err := tx.Request(id)
+		if err != nil {
+			return err
+		}
+		if !r.EndingAt.IsZero() || r.State.Final() {
+			return nil
+		}
+		team, _, err := s.teamAndTemplate(r)
+		if err != nil {
+			return err
+		}
+		gone := !exists || got.State == InstanceTerminated || got.State == InstanceShuttingDown
+		stopped := exists && (got.State == InstanceStopped || got.State == InstanceStopping)
+		var head, action string
+		switch {
+		case gone:
+			if err := r.Move(StateTerminated, "terminated outside opsbot", now); err != nil {
+				return err
+			}
+			if now.Before(r.LeaseEnd) {
+				r.LeaseEnd = now
+			}
+			if err := refundUnused(tx, team, r, now); err != nil {
+				return err
+			}
+			head, action = r.Instance.ID+" was terminated outside opsbot; its lease is closed and the unused budget given back.", "reconcile.terminated"
+		case stopped && r.State == StateRunning:
+			if err := r.Move(StateStopped, "stopped outside opsbot", now); err != nil {
+				return err
+			}
+			head, action = r.Instance.ID+" was stopped outside opsbot. Its lease still runs until "+team.LocalTime(r.LeaseEnd)+".", "reconcile.stopped"
+		case exists && got.State == InstanceRunning && r.State == StateStopped:
+			if err := r.Move(StateRunning, "started outside opsbot", now); err != nil {
+				return err
+			}
+			head, action = r.Instance.ID+" was started again outside opsbot.", "reconcile.started"
+		default:
+			return nil
+		}
+		changed = true
+		if err := tx.SaveRequest(r); err != nil {
+			return err
+		}
+		if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: action, Subject: r.ID, Detail: r.Instance.ID + " " + string(got.State)}); err != nil {
+			return err
+		}
+		budget, err := budgetOf(tx, team, now)
+		if err != nil {
+			return err
+		}
+		return enqueueMessage(tx, leaseMessage(team, r, budget, head, now), now)
+	})
+	return changed, err
+}
+
+// Deliver returns the job handler that sends queued messages through n.
+// A message with a key that was posted before is edited in place.
+func Deliver(store Store, n Notifier, clock Clock) JobHandler {
+	return func(ctx context.Context, j Job) error {
+		m, err := DecodeMessage(j.Payload)
+		if err != nil {
+			return Permanent(err)
+		}
+		var ref, parent MessageRef
+		var posted, hasParent bool
+		if err := store.View(ctx, func(tx Tx) error {
+			if m.Key != "" {
+				if ref, posted, err = tx.MessageRef(m.Key); err != nil {
+					return err
+				}
+			}
+			if m.Thread != "" {
+				if parent, hasParent, err = tx.MessageRef(m.Thread); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("look up message %s: %w", m.Key, err)
+		}
+		if m.Thread != "" && !hasParent {
+			return fmt.Errorf("thread %s is not posted yet", m.Thread)
+		}
+		if posted {
+			if err := n.Update(ctx, ref, m); err != nil {
+				return fmt.Errorf("update message %s: %w", m.Key, err)
+			}
+			return nil
+		}
+		ref, err = n.Post(ctx, m, parent)
+		if err != nil {
+			return fmt.Errorf("post message %s to %s: %w", m.Key, strings.TrimSpace(m.Channel+" "+m.User), err)
+		}
+		if m.Key == "" {
+			return nil
+		}
+		return store.Update(ctx, func(tx Tx) error { return tx.PutMessageRef(m.Key, ref, clock.Now()) })
+	}
+}

@@ -1,0 +1,409 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Job kinds of the servers workflow.
+const (
+	JobProvision = "server.provision" // payload: request ID
+	JobAwait     = "server.await"     // payload: request ID
+	JobEnd       = "server.end"       // payload: "srv-42 stop|terminate"
+	JobRetag     = "server.retag"     // payload: request ID
+	JobMessage   = "message"          // payload: a Message as JSON
+)
+
+// Servers is the self-service servers workflow: requests, approvals,
+// leases and the budget ledger. Every method that changes state does so in
+// one store transaction and queues its outside work (launches, messages)
+// in the same transaction.
+type Servers struct {
+	Store       Store
+	Clock       Clock
+	Catalog     *Catalog
+	Estimator   *Estimator
+	Provisioner Provisioner
+	Log         *slog.Logger
+	// Wake, when set, is nudged after a transaction queues jobs, so the
+	// runner starts them at once instead of at its next poll.
+	Wake func()
+}
+
+// RequestInput is what a person asks for.
+type RequestInput struct {
+	Template string
+	Duration time.Duration // zero: the policy's default lease
+	Reason   string
+}
+
+// RequestResult says what became of a request.
+type RequestResult struct {
+	Request  *ServerRequest
+	Approval *Approval // set when approvers must decide
+	Budget   BudgetSummary
+}
+
+// Request checks a server request against policy and either approves it
+// at once, queues it for approvers, or refuses it with a reason.
+func (s *Servers) Request(ctx context.Context, actor Person, in RequestInput) (*RequestResult, error) {
+	team, err := s.teamOf(actor)
+	if err != nil {
+		return nil, err
+	}
+	tpl, err := s.template(team, in.Template)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPlacement(team, tpl); err != nil {
+		return nil, err
+	}
+	if err := checkIntegration(team, tpl); err != nil {
+		return nil, err
+	}
+	lc := Lifecycle(team, tpl)
+	dur := in.Duration
+	if dur == 0 {
+		dur = lc.DefaultLease
+	}
+	if dur > lc.MaxLease {
+		return nil, Errorf(ERefused, "%s is longer than the longest lease for %s (%s). Ask for %s or less; you can extend it later.",
+			FormatDuration(dur), tpl.Name, FormatDuration(lc.MaxLease), FormatDuration(lc.MaxLease))
+	}
+	quote, err := s.Estimator.Quote(ctx, tpl)
+	if err != nil {
+		return nil, fmt.Errorf("estimate %s: %w", tpl.Name, err)
+	}
+	fin := team.Policy.Financial
+	res := &RequestResult{}
+	err = s.update(ctx, func(tx Tx) error {
+		now := s.Clock.Now()
+		id, err := tx.NextID("srv")
+		if err != nil {
+			return err
+		}
+		r := &ServerRequest{
+			ID: id, Owner: actor, Team: team.Name, Template: tpl.Name, Reason: in.Reason,
+			State: StateRequested, Duration: dur, HourlyRate: quote.Hourly(), Estimate: quote.For(dur),
+			CreatedAt: now, UpdatedAt: now,
+		}
+		if err := tx.CreateRequest(r); err != nil {
+			return err
+		}
+		if err := tx.Audit(AuditEntry{At: now, Actor: actor.String(), Action: "request.create", Subject: id, Reason: in.Reason,
+			Detail: fmt.Sprintf("template=%s duration=%s estimate=%s price=%s", tpl.Name, FormatDuration(dur), r.Estimate, quote.Source)}); err != nil {
+			return err
+		}
+		budget, err := budgetOf(tx, team, now)
+		if err != nil {
+			return err
+		}
+		fits := budget.Committed+r.Estimate <= budget.Budget
+		switch {
+		case fits && r.Estimate <= fin.AutoApproveBelow:
+			if err := s.approveLaunch(tx, team, r, "opsbot", "within the auto-approve ceiling and the budget", now); err != nil {
+				return err
+			}
+		case !fits && fin.OverBudget == OverBudgetDeny:
+			over := budget.Committed + r.Estimate - budget.Budget
+			reason := fmt.Sprintf("it would take team %s %s over its %s budget for %s, and the team's policy denies requests over budget",
+				team.Name, over, budget.Budget, budget.Month)
+			if err := r.Move(StateDenied, reason, now); err != nil {
+				return err
+			}
+			if err := tx.SaveRequest(r); err != nil {
+				return err
+			}
+			if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "request.deny", Subject: id, Reason: reason}); err != nil {
+				return err
+			}
+		default:
+			a, err := s.openApproval(tx, team, r, ApproveLaunch, 0, in.Reason, r.Estimate, budget, now)
+			if err != nil {
+				return err
+			}
+			if err := r.Move(StatePending, "waiting for "+plural(a.Required, "approval"), now); err != nil {
+				return err
+			}
+			if err := tx.SaveRequest(r); err != nil {
+				return err
+			}
+			res.Approval = a
+		}
+		res.Request = r
+		res.Budget, err = budgetOf(tx, team, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (s *Servers) teamOf(actor Person) (*Team, error) {
+	team, ok := s.Catalog.TeamOf(actor)
+	if !ok {
+		who := actor.SlackID
+		if actor.Email != "" {
+			who += " / " + actor.Email
+		}
+		return nil, Errorf(EForbidden, "You are not a member of any team in opsbot's config (%s). Ask your platform team to add your Slack user ID or email to a team.", who)
+	}
+	return team, nil
+}
+
+func (s *Servers) template(team *Team, name string) (*Template, error) {
+	allowed := s.Catalog.TemplatesFor(team)
+	var names []string
+	for _, t := range allowed {
+		names = append(names, t.Name)
+	}
+	list := "none"
+	if len(names) > 0 {
+		list = strings.Join(names, ", ")
+	}
+	tpl, ok := s.Catalog.Template(name)
+	if !ok {
+		return nil, Errorf(EInvalid, "There is no server template %q. Templates team %s can use: %s.", name, team.Name, list)
+	}
+	if !allowsTemplate(team, tpl) {
+		return nil, Errorf(EForbidden, "Team %s may not use the template %s. Templates it can use: %s.", team.Name, tpl.Name, list)
+	}
+	return tpl, nil
+}
+
+func checkPlacement(team *Team, tpl *Template) error {
+	p := team.Policy.Placement
+	if len(p.Regions) > 0 && !contains(p.Regions, tpl.Region) {
+		return Errorf(ERefused, "Team %s may not run servers in %s (allowed: %s).", team.Name, tpl.Region, strings.Join(p.Regions, ", "))
+	}
+	if !matchAny(p.InstanceTypes, tpl.InstanceType) {
+		return Errorf(ERefused, "Team %s may not run %s instances (allowed: %s).", team.Name, tpl.InstanceType, strings.Join(p.InstanceTypes, ", "))
+	}
+	return nil
+}
+
+func checkIntegration(team *Team, tpl *Template) error {
+	var missing []string
+	for _, k := range team.Policy.Integration.RequiredTags {
+		if tpl.Tags[k] == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return Errorf(ERefused, "The template %s lacks tags team %s requires: %s. Ask the platform team to add them.", tpl.Name, team.Name, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// approveLaunch commits the lease's estimate against the budget and queues
+// the launch. The client token is fixed here, before any launch.
+func (s *Servers) approveLaunch(tx Tx, team *Team, r *ServerRequest, by, why string, now time.Time) error {
+	if err := r.Move(StateApproved, why, now); err != nil {
+		return err
+	}
+	r.ClientToken = ClientToken(r)
+	if err := tx.SaveRequest(r); err != nil {
+		return err
+	}
+	if err := tx.AddLedger(LedgerEntry{Team: team.Name, Month: team.Month(now), RequestID: r.ID, Kind: LedgerCommit, Amount: r.Estimate, At: now}); err != nil {
+		return err
+	}
+	if err := tx.Audit(AuditEntry{At: now, Actor: by, Action: "request.approve", Subject: r.ID, Reason: why,
+		Detail: "committed " + r.Estimate.String()}); err != nil {
+		return err
+	}
+	return tx.Enqueue(Job{Kind: JobProvision, Key: JobProvision + ":" + r.ID, Payload: r.ID, RunAt: now})
+}
+
+// ClientToken derives the EC2 idempotency token from the request, so every
+// attempt to launch it, in this process or after a restart, is one launch.
+func ClientToken(r *ServerRequest) string {
+	return fmt.Sprintf("opsbot-%s-%d", r.ID, r.CreatedAt.UnixNano())
+}
+
+// budgetOf sums a team's month as of now.
+func budgetOf(tx Tx, team *Team, now time.Time) (BudgetSummary, error) {
+	month := team.Month(now)
+	entries, err := tx.Ledger(LedgerFilter{Team: team.Name, Month: month})
+	if err != nil {
+		return BudgetSummary{}, fmt.Errorf("read ledger of %s: %w", team.Name, err)
+	}
+	b := BudgetSummary{Team: team.Name, Month: month, Budget: team.MonthlyBudget, Committed: Committed(entries)}
+	reqs, err := tx.Requests(RequestFilter{Team: team.Name, States: []State{StateProvisioning, StateRunning, StateStopped, StateTerminated}})
+	if err != nil {
+		return BudgetSummary{}, fmt.Errorf("read servers of %s: %w", team.Name, err)
+	}
+	loc := team.zone()
+	local := now.In(loc)
+	monthStart := time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, loc)
+	for _, r := range reqs {
+		b.Spent += r.CostSoFar(now) - r.CostSoFar(monthStart)
+	}
+	pending, err := tx.Approvals(ApprovalFilter{Team: team.Name, States: []ApprovalState{ApprovalPending}})
+	if err != nil {
+		return BudgetSummary{}, fmt.Errorf("read approvals of %s: %w", team.Name, err)
+	}
+	for _, a := range pending {
+		b.Pending += a.Cost
+	}
+	return b, nil
+}
+
+// update runs fn in a transaction and wakes the job runner afterwards.
+func (s *Servers) update(ctx context.Context, fn func(Tx) error) error {
+	err := s.Store.Update(ctx, fn)
+	if err == nil && s.Wake != nil {
+		s.Wake()
+	}
+	return err
+}
+
+// Budget reports a team's month. With no team name, the actor's team.
+func (s *Servers) Budget(ctx context.Context, actor Person, teamName string) (BudgetSummary, error) {
+	var team *Team
+	if teamName == "" {
+		t, err := s.teamOf(actor)
+		if err != nil {
+			return BudgetSummary{}, err
+		}
+		team = t
+	} else {
+		t, ok := s.Catalog.Team(teamName)
+		if !ok {
+			var names []string
+			for _, t := range s.Catalog.Teams {
+				names = append(names, t.Name)
+			}
+			return BudgetSummary{}, Errorf(ENotFound, "There is no team %q. Teams: %s.", teamName, strings.Join(names, ", "))
+		}
+		team = t
+	}
+	var b BudgetSummary
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		b, err = budgetOf(tx, team, s.Clock.Now())
+		return err
+	})
+	return b, err
+}
+
+// MyServers lists the actor's servers that are not finished, and those
+// that finished in the last week, newest first.
+func (s *Servers) MyServers(ctx context.Context, actor Person) ([]*ServerRequest, error) {
+	var out []*ServerRequest
+	err := s.Store.View(ctx, func(tx Tx) error {
+		all, err := tx.Requests(RequestFilter{Owner: actor})
+		if err != nil {
+			return err
+		}
+		now := s.Clock.Now()
+		for _, r := range all {
+			if !r.State.Final() || now.Sub(r.UpdatedAt) < 7*24*time.Hour {
+				out = append(out, r)
+			}
+		}
+		return nil
+	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
+	return out, err
+}
+
+// PendingApprovals lists approvals the actor may decide and has not voted
+// on yet.
+func (s *Servers) PendingApprovals(ctx context.Context, actor Person) ([]*Approval, error) {
+	var out []*Approval
+	err := s.Store.View(ctx, func(tx Tx) error {
+		for _, team := range s.Catalog.Teams {
+			if !team.IsApprover(actor) {
+				continue
+			}
+			as, err := tx.Approvals(ApprovalFilter{Team: team.Name, States: []ApprovalState{ApprovalPending}})
+			if err != nil {
+				return err
+			}
+			for _, a := range as {
+				if a.Requester.Is(actor.SlackID) || a.Requester.Is(actor.Email) {
+					continue
+				}
+				votes, err := tx.Decisions(a.ID)
+				if err != nil {
+					return err
+				}
+				if !votedBy(votes, actor) {
+					out = append(out, a)
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Server returns one request, for its owner or the owner's team approvers.
+func (s *Servers) Server(ctx context.Context, actor Person, id string) (*ServerRequest, error) {
+	var r *ServerRequest
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		r, err = s.ownedRequest(tx, actor, id)
+		return err
+	})
+	return r, err
+}
+
+// ownedRequest loads a request the actor may act on: their own, or one of
+// a team they approve for.
+func (s *Servers) ownedRequest(tx Tx, actor Person, id string) (*ServerRequest, error) {
+	id = strings.ToLower(strings.TrimSpace(id))
+	r, err := tx.Request(id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(ENotFound, "There is no server %s. `/ops servers` lists yours.", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if isOwner(r, actor) {
+		return r, nil
+	}
+	if team, ok := s.Catalog.Team(r.Team); ok && team.IsApprover(actor) {
+		return r, nil
+	}
+	return nil, Errorf(EForbidden, "%s is not yours: only its owner or team %s's approvers can change it.", r.ID, r.Team)
+}
+
+func isOwner(r *ServerRequest, p Person) bool {
+	return (p.SlackID != "" && r.Owner.Is(p.SlackID)) || (p.Email != "" && r.Owner.Is(p.Email)) ||
+		(r.Owner.SlackID != "" && p.Is(r.Owner.SlackID)) || (r.Owner.Email != "" && p.Is(r.Owner.Email))
+}
+
+func votedBy(votes []Decision, p Person) bool {
+	for _, v := range votes {
+		if samePerson(v.Approver, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func samePerson(a, b Person) bool {
+	return (a.SlackID != "" && a.SlackID == b.SlackID) || (a.Email != "" && strings.EqualFold(a.Email, b.Email))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
