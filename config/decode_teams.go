@@ -1,0 +1,121 @@
+package config
+
+import (
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+var (
+	// slackUserID matches Slack user IDs (U…, or W… on Enterprise Grid).
+	slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+	// slackChannelID matches public (C…) and private (G…) channel IDs.
+	slackChannelID = regexp.MustCompile(`^[CG][A-Z0-9]{2,}$`)
+	// slackChannelName matches "#name" as Slack allows channel names.
+	slackChannelName = regexp.MustCompile(`^#[a-z0-9][a-z0-9_-]{0,79}$`)
+)
+
+// teamDecl is a decoded team and what cross-section checks need.
+type teamDecl struct {
+	t         *workflows.Team
+	at        place
+	nameAt    place
+	policy    ref
+	approvers place
+}
+
+// decodeTeams reads `teams:`. Each team has a name, a time_zone (IANA
+// name, default UTC), an approvals_channel (channel ID or "#name"),
+// members and approvers (Slack user IDs or emails; at least one approver;
+// approvers count as members), a monthly_budget_usd and a policy name.
+func decodeTeams(d *decoder, n *yaml.Node, b *build) {
+	if isNull(n) {
+		d.problemAt("teams", b.rootLine, "is required: list at least one team")
+		return
+	}
+	names := map[string]place{}
+	for i, item := range d.sequence("teams", n) {
+		td := decodeTeam(d, index("teams", i), item)
+		checkUnique(d, names, td.t.Name, td.nameAt, "team")
+		b.teams = append(b.teams, td)
+		b.cfg.Catalog.Teams = append(b.cfg.Catalog.Teams, td.t)
+	}
+}
+
+func decodeTeam(d *decoder, p string, n *yaml.Node) *teamDecl {
+	m := d.mapping(p, n, "name", "time_zone", "approvals_channel", "members", "approvers", "monthly_budget_usd", "policy")
+	m.require("name", "approvals_channel", "approvers", "monthly_budget_usd", "policy")
+	t := &workflows.Team{
+		Name:          m.str("name"),
+		Location:      time.UTC,
+		MonthlyBudget: m.money("monthly_budget_usd", 0),
+	}
+	td := &teamDecl{
+		t:         t,
+		at:        at(p, n),
+		nameAt:    nameAt(d, m),
+		policy:    ref{m.str("policy"), place{m.at("policy"), m.line("policy")}},
+		approvers: place{m.at("approvers"), m.line("approvers")},
+	}
+	if zn := m.scalar("time_zone"); zn != nil {
+		t.Location = loadZone(d, m.at("time_zone"), zn)
+	}
+	if cn := m.scalar("approvals_channel"); cn != nil {
+		if !slackChannelID.MatchString(cn.Value) && !slackChannelName.MatchString(cn.Value) {
+			d.problem(m.at("approvals_channel"), cn, "%q is neither a channel ID (C0123ABCD) nor a channel name (#approvals)", cn.Value)
+		}
+		t.ApprovalsChannel = cn.Value
+	}
+	t.Members, _ = people(d, m, "members")
+	var given int
+	t.Approvers, given = people(d, m, "approvers")
+	if m.has("approvers") && given == 0 && m.get("approvers").Kind == yaml.SequenceNode {
+		d.problemAt(m.at("approvers"), m.line("approvers"), "is empty: a team needs at least one approver")
+	}
+	return td
+}
+
+// loadZone loads an IANA time zone. "Local" is refused: it would depend on
+// the machine opsbot happens to run on.
+func loadZone(d *decoder, p string, n *yaml.Node) *time.Location {
+	if n.Value == "Local" || n.Value == "" {
+		d.problem(p, n, "give an IANA zone name like Europe/Berlin or UTC, not %q", n.Value)
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(n.Value)
+	if err != nil {
+		d.problem(p, n, "unknown time zone %q (use an IANA name like Europe/Berlin or America/New_York)", n.Value)
+		return time.UTC
+	}
+	return loc
+}
+
+// people reads a list of Slack user IDs or email addresses; given counts
+// the entries, valid or not.
+func people(d *decoder, m *mapping, key string) (valid []string, given int) {
+	items := m.list(key)
+	for _, it := range items {
+		if !isPersonRef(it.s) {
+			d.problem(it.path, it.n, "%q is neither a Slack user ID (U0123ABCD) nor an email address", it.s)
+			continue
+		}
+		valid = append(valid, it.s)
+	}
+	return valid, len(items)
+}
+
+func isPersonRef(s string) bool {
+	if slackUserID.MatchString(s) {
+		return true
+	}
+	if !strings.Contains(s, "@") {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Name == "" && a.Address == s
+}
