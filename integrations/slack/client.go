@@ -1,0 +1,204 @@
+// Package slack is opsbot's outgoing side of Slack: it delivers workflow
+// messages (workflows.Notifier) through the Web API with slack-go, renders
+// them as Block Kit, and answers directory questions (Slack user ID <->
+// email) for the bot. Incoming requests are the bot package's business.
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+// Options tune a Client. Zero values are sensible defaults.
+type Options struct {
+	// APIURL overrides the Web API root (SLACK_API_URL); it must end in
+	// "/", which is added when missing.
+	APIURL string
+	Log    *slog.Logger
+	// Clock dates cache entries. Default: the system clock.
+	Clock func() time.Time
+	// Sleep waits between attempts; it must return early with ctx's error
+	// when ctx ends. Default: a timer. Tests pass one that moves a manual
+	// clock, so retries are instant and deterministic.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// MaxAttempts bounds tries per Web API call (default 4).
+	MaxAttempts int
+	// BackoffBase is the first wait after a 5xx or network error, doubled
+	// each time up to BackoffMax (defaults 500ms and 20s).
+	BackoffBase, BackoffMax time.Duration
+	// MaxRetryAfter is the longest 429 Retry-After waited in-process
+	// (default 90s). A longer one is returned as an error so the outbox
+	// reschedules the job instead of holding a worker.
+	MaxRetryAfter time.Duration
+	// CacheTTL is how long user, email, DM and channel-name lookups are
+	// trusted (default 1h).
+	CacheTTL time.Duration
+	// HTTPClient is used for every call (default: 30s timeout).
+	HTTPClient *http.Client
+}
+
+// Client talks to one Slack workspace as its bot. It is safe for
+// concurrent use.
+type Client struct {
+	api  *slackapi.Client
+	opts Options
+	log  *slog.Logger
+	r    Renderer
+
+	emails   *cache // user ID -> email
+	userIDs  *cache // lowercased email -> user ID
+	dms      *cache // user ID -> IM channel ID
+	channels *cache // channel name -> channel ID
+}
+
+var _ workflows.Notifier = (*Client)(nil)
+
+// New returns a client for the bot token. It makes no network call.
+func New(token string, opts Options) *Client {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Clock == nil {
+		opts.Clock = workflows.SystemClock{}.Now
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = sleepTimer
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 4
+	}
+	if opts.BackoffBase <= 0 {
+		opts.BackoffBase = 500 * time.Millisecond
+	}
+	if opts.BackoffMax <= 0 {
+		opts.BackoffMax = 20 * time.Second
+	}
+	if opts.MaxRetryAfter <= 0 {
+		opts.MaxRetryAfter = 90 * time.Second
+	}
+	if opts.CacheTTL <= 0 {
+		opts.CacheTTL = time.Hour
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	// slack-go's own retry (OptionRetryConfig) sleeps on the wall clock
+	// with random jitter and hides attempts; retries are done here instead.
+	apiOpts := []slackapi.Option{slackapi.OptionHTTPClient(opts.HTTPClient)}
+	if opts.APIURL != "" {
+		if !strings.HasSuffix(opts.APIURL, "/") {
+			opts.APIURL += "/"
+		}
+		apiOpts = append(apiOpts, slackapi.OptionAPIURL(opts.APIURL))
+	}
+	mk := func() *cache { return newCache(opts.CacheTTL, opts.Clock) }
+	return &Client{
+		api: slackapi.New(token, apiOpts...), opts: opts, log: opts.Log,
+		emails: mk(), userIDs: mk(), dms: mk(), channels: mk(),
+	}
+}
+
+func sleepTimer(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// call runs one Web API call with retries: after a 429 it waits the
+// Retry-After Slack gave (never less), after a 5xx or network error it
+// backs off exponentially; anything else is returned at once. Errors that
+// no retry can fix are marked workflows.Permanent.
+func (c *Client) call(ctx context.Context, method string, fn func(context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("slack %s: %w", method, ctx.Err())
+		}
+		wait, retry := c.retryAfter(err, attempt)
+		if !retry || attempt >= c.opts.MaxAttempts {
+			if permanent(err) {
+				return workflows.Permanent(fmt.Errorf("slack %s: %w", method, err))
+			}
+			return fmt.Errorf("slack %s (attempt %d): %w", method, attempt, err)
+		}
+		c.log.Warn("slack call failed, retrying", "method", method, "attempt", attempt, "wait", wait, "err", err)
+		if serr := c.opts.Sleep(ctx, wait); serr != nil {
+			return fmt.Errorf("slack %s: wait to retry: %w (after %w)", method, serr, err)
+		}
+	}
+}
+
+// retryAfter says whether err is worth another attempt and after how long.
+func (c *Client) retryAfter(err error, attempt int) (time.Duration, bool) {
+	var rl *slackapi.RateLimitedError
+	if errors.As(err, &rl) {
+		if rl.RetryAfter > c.opts.MaxRetryAfter {
+			return 0, false
+		}
+		return max(rl.RetryAfter, time.Second), true
+	}
+	backoff := c.opts.BackoffBase << (attempt - 1)
+	if backoff <= 0 || backoff > c.opts.BackoffMax {
+		backoff = c.opts.BackoffMax
+	}
+	var sc slackapi.StatusCodeError
+	if errors.As(err, &sc) {
+		return backoff, sc.Code >= 500
+	}
+	var se slackapi.SlackErrorResponse
+	if errors.As(err, &se) {
+		switch se.Err {
+		case "internal_error", "service_unavailable", "request_timeout", "ratelimited", "fatal_error":
+			return backoff, true
+		}
+		return 0, false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "connection reset") ||
+		strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "EOF") {
+		return backoff, true
+	}
+	return 0, false
+}
+
+// permanent reports Slack errors that mean the request itself is wrong or
+// not allowed: retrying later gives the same answer.
+func permanent(err error) bool {
+	var se slackapi.SlackErrorResponse
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Err {
+	case "internal_error", "service_unavailable", "request_timeout", "ratelimited", "fatal_error":
+		return false
+	}
+	return true
+}
+
+// SlackError returns the Slack error code in err ("channel_not_found"),
+// or "".
+func SlackError(err error) string {
+	var se slackapi.SlackErrorResponse
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return ""
+}

@@ -1,0 +1,132 @@
+package slack
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+// Post sends m to its channel, or as a DM to its user, under parent when
+// parent is set (a thread reply lives in the parent's channel). It pins
+// the new message when m.Pin. A failed pin is logged, not returned: the
+// message is out, and failing would make the outbox post it again.
+func (c *Client) Post(ctx context.Context, m workflows.Message, parent workflows.MessageRef) (workflows.MessageRef, error) {
+	channel := parent.Channel
+	if channel == "" {
+		var err error
+		if channel, err = c.target(ctx, m); err != nil {
+			return workflows.MessageRef{}, fmt.Errorf("post %s: %w", describe(m), err)
+		}
+	}
+	out := c.r.Message(c.resolveMentions(ctx, m))
+	opts := []slackapi.MsgOption{
+		slackapi.MsgOptionText(out.Text, false),
+		slackapi.MsgOptionBlocks(out.Blocks...),
+	}
+	if parent.TS != "" {
+		opts = append(opts, slackapi.MsgOptionTS(parent.TS))
+	}
+	var ch, ts string
+	err := c.call(ctx, "chat.postMessage", func(ctx context.Context) (err error) {
+		ch, ts, err = c.api.PostMessageContext(ctx, channel, opts...)
+		return err
+	})
+	if err != nil {
+		if SlackError(err) == "channel_not_found" {
+			c.forgetTarget(m)
+		}
+		return workflows.MessageRef{}, fmt.Errorf("post %s to %s: %w", describe(m), channel, err)
+	}
+	ref := workflows.MessageRef{Channel: ch, TS: ts}
+	if m.Pin {
+		err := c.call(ctx, "pins.add", func(ctx context.Context) error {
+			return c.api.AddPinContext(ctx, ch, slackapi.ItemRef{Timestamp: ts})
+		})
+		if err != nil && SlackError(err) != "already_pinned" {
+			c.log.Error("pin posted message", "channel", ch, "ts", ts, "key", m.Key, "err", err)
+		}
+	}
+	return ref, nil
+}
+
+// Update edits the message at ref to read m.
+func (c *Client) Update(ctx context.Context, ref workflows.MessageRef, m workflows.Message) error {
+	out := c.r.Message(c.resolveMentions(ctx, m))
+	err := c.call(ctx, "chat.update", func(ctx context.Context) error {
+		_, _, _, err := c.api.UpdateMessageContext(ctx, ref.Channel, ref.TS,
+			slackapi.MsgOptionText(out.Text, false),
+			slackapi.MsgOptionBlocks(out.Blocks...))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("update %s at %s/%s: %w", describe(m), ref.Channel, ref.TS, err)
+	}
+	return nil
+}
+
+// target finds the conversation for a new message: the DM with m.User,
+// or m.Channel.
+func (c *Client) target(ctx context.Context, m workflows.Message) (string, error) {
+	switch {
+	case m.User != "":
+		uid, err := c.resolveUser(ctx, m.User)
+		if err != nil {
+			return "", err
+		}
+		return c.dmChannel(ctx, uid)
+	case m.Channel != "":
+		return c.ChannelID(ctx, m.Channel)
+	}
+	return "", workflows.Permanent(fmt.Errorf("message has neither a channel nor a user"))
+}
+
+// forgetTarget drops cached lookups that led to a missing channel, so the
+// next attempt looks again.
+func (c *Client) forgetTarget(m workflows.Message) {
+	if m.Channel != "" {
+		c.channels.forget(strings.TrimPrefix(m.Channel, "#"))
+	}
+	uid := m.User
+	if !IsUserID(uid) {
+		uid, _ = c.userIDs.get(strings.ToLower(strings.TrimSpace(m.User)))
+	}
+	if uid != "" {
+		c.dms.forget(uid)
+	}
+}
+
+// resolveMentions turns emails in m.Mention into user IDs. One that
+// cannot be resolved stays as (escaped) text and is logged: a message
+// without a ping beats no message.
+func (c *Client) resolveMentions(ctx context.Context, m workflows.Message) workflows.Message {
+	if len(m.Mention) == 0 {
+		return m
+	}
+	out := make([]string, len(m.Mention))
+	for i, ref := range m.Mention {
+		out[i] = ref
+		if IsUserID(ref) {
+			continue
+		}
+		id, err := c.resolveUser(ctx, ref)
+		if err != nil {
+			c.log.Warn("cannot mention person", "ref", ref, "err", err)
+			continue
+		}
+		out[i] = id
+	}
+	m.Mention = out
+	return m
+}
+
+// describe names a message for errors and logs.
+func describe(m workflows.Message) string {
+	if m.Key != "" {
+		return "message " + m.Key
+	}
+	return fmt.Sprintf("message %q", m.Title)
+}

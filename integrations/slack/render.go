@@ -1,0 +1,196 @@
+package slack
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+// Block Kit limits the renderer keeps to (Slack refuses the message
+// otherwise).
+const (
+	maxSectionText = 3000
+	maxFieldText   = 2000
+	maxFields      = 10 // per section
+	maxButtons     = 25 // per actions block
+	maxButtonLabel = 75
+	maxButtonValue = 2000
+	maxContextText = 3000
+	maxFallback    = 3000
+)
+
+// Renderer turns neutral workflow messages into Block Kit. It does no I/O:
+// mentions must already be Slack user IDs (the Client resolves emails
+// first); anything else in Mention is shown as escaped text.
+type Renderer struct{}
+
+// Rendered is a message ready for chat.postMessage or chat.update: the
+// notification/fallback text and the blocks.
+type Rendered struct {
+	Text   string           `json:"text"`
+	Blocks []slackapi.Block `json:"blocks"`
+}
+
+// Escape makes user text inert in mrkdwn: &, < and > become entities, so
+// "<!channel>" or "<@U123>" is shown, never acted on. Only the renderer
+// itself writes mentions.
+func Escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// truncate shortens s to at most n characters, marking the cut.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// truncateEscaped escapes s and keeps the result within n characters
+// without cutting an entity in half.
+func truncateEscaped(s string, n int) string {
+	e := Escape(s)
+	if utf8.RuneCountInString(e) <= n {
+		return e
+	}
+	r := []rune(s)
+	for len(r) > 0 && utf8.RuneCountInString(Escape(string(r)))+1 > n {
+		r = r[:len(r)*9/10]
+	}
+	return Escape(string(r)) + "…"
+}
+
+// mention renders a person reference: <@U...> for a user ID, escaped text
+// otherwise.
+func mention(ref string) string {
+	if IsUserID(ref) {
+		return "<@" + ref + ">"
+	}
+	return Escape(ref)
+}
+
+// Message renders m. Layout: a section with the bold title, the body and
+// the mentions; sections of fields (at most ten each); actions blocks of
+// buttons; a context block with the note.
+func (Renderer) Message(m workflows.Message) Rendered {
+	var blocks []slackapi.Block
+	var lines []string
+	if m.Title != "" {
+		lines = append(lines, "*"+Escape(m.Title)+"*")
+	}
+	if m.Text != "" {
+		lines = append(lines, Escape(m.Text))
+	}
+	if len(m.Mention) > 0 {
+		ms := make([]string, len(m.Mention))
+		for i, p := range m.Mention {
+			ms[i] = mention(p)
+		}
+		lines = append(lines, strings.Join(ms, " "))
+	}
+	if len(lines) > 0 {
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(capText(strings.Join(lines, "\n"), maxSectionText)), nil, nil))
+	}
+	for i := 0; i < len(m.Fields); i += maxFields {
+		var fs []*slackapi.TextBlockObject
+		for _, f := range m.Fields[i:min(i+maxFields, len(m.Fields))] {
+			label := truncateEscaped(f.Label, 200)
+			value := f.Value
+			if value == "" {
+				value = "-"
+			}
+			fs = append(fs, mrkdwn("*"+label+"*\n"+truncateEscaped(value, maxFieldText-utf8.RuneCountInString(label)-3)))
+		}
+		blocks = append(blocks, slackapi.NewSectionBlock(nil, fs, nil))
+	}
+	blocks = append(blocks, buttons(m.Actions)...)
+	if m.Note != "" {
+		blocks = append(blocks, slackapi.NewContextBlock("", mrkdwn(truncateEscaped(m.Note, maxContextText))))
+	}
+	return Rendered{Text: fallback(m), Blocks: blocks}
+}
+
+// capText shortens already-escaped mrkdwn, backing off so no entity or
+// mention is cut.
+func capText(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)[:n-1]
+	if i := strings.LastIndexAny(string(r), "&<"); i >= 0 && !strings.ContainsAny(string(r)[i:], ";>") {
+		return string(r)[:i] + "…"
+	}
+	return string(r) + "…"
+}
+
+// fallback is the plain notification text: title and body, escaped.
+func fallback(m workflows.Message) string {
+	parts := []string{}
+	if m.Title != "" {
+		parts = append(parts, m.Title)
+	}
+	if m.Text != "" {
+		parts = append(parts, m.Text)
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "opsbot")
+	}
+	return truncateEscaped(strings.Join(parts, ": "), maxFallback)
+}
+
+// buttons renders actions, 25 per block. Slack wants action_ids unique
+// within a block, so a repeated Action.ID gets a "#n" suffix; the bot
+// routes on BaseActionID.
+func buttons(actions []workflows.Action) []slackapi.Block {
+	var out []slackapi.Block
+	for i := 0; i < len(actions); i += maxButtons {
+		seen := map[string]int{}
+		var els []slackapi.BlockElement
+		for _, a := range actions[i:min(i+maxButtons, len(actions))] {
+			id := a.ID
+			seen[a.ID]++
+			if n := seen[a.ID]; n > 1 {
+				id = fmt.Sprintf("%s#%d", a.ID, n)
+			}
+			b := slackapi.NewButtonBlockElement(id, truncate(a.Value, maxButtonValue),
+				slackapi.NewTextBlockObject(slackapi.PlainTextType, truncate(a.Label, maxButtonLabel), true, false))
+			switch a.Style {
+			case workflows.StylePrimary:
+				b.Style = slackapi.StylePrimary
+			case workflows.StyleDanger:
+				b.Style = slackapi.StyleDanger
+			}
+			els = append(els, b)
+		}
+		out = append(out, slackapi.NewActionBlock("", els...))
+	}
+	return out
+}
+
+// BaseActionID strips the "#n" suffix the renderer adds to repeated
+// action IDs, giving back the workflows.Act* constant.
+func BaseActionID(actionID string) string {
+	base, _, _ := strings.Cut(actionID, "#")
+	return base
+}
+
+func mrkdwn(s string) *slackapi.TextBlockObject {
+	return slackapi.NewTextBlockObject(slackapi.MarkdownType, s, false, false)
+}
+
+// Reply renders a command's answer in Slack's response format, for the
+// HTTP answer to a slash command or a post to its response_url: ephemeral
+// unless r.Public.
+func (rd Renderer) Reply(r workflows.Reply) slackapi.Msg {
+	out := rd.Message(r.Message)
+	rt := slackapi.ResponseTypeEphemeral
+	if r.Public {
+		rt = slackapi.ResponseTypeInChannel
+	}
+	return slackapi.Msg{ResponseType: rt, Text: out.Text, Blocks: slackapi.Blocks{BlockSet: out.Blocks}}
+}

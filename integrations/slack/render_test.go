@@ -1,0 +1,163 @@
+package slack
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+// golden compares v, as indented JSON, with testdata/name.golden.json.
+func golden(t *testing.T, name string, v any) {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	// slack-go's block marshallers escape <, > and & as \u003c etc.; the
+	// same JSON with them literal reads better in a golden file.
+	got := []byte(strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(buf.String()))
+	path := filepath.Join("testdata", name+".golden.json")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run with -update to create): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func TestRender_Approval(t *testing.T) {
+	m := workflows.Message{
+		Channel: "#ops-approvals",
+		Title:   "srv-42: gpu-large for 2d needs approval",
+		Text:    "Requested by <@U0ALICE> for load tests.",
+		Fields: []workflows.Field{
+			{Label: "Template", Value: "gpu-large (g5.xlarge, eu-west-1)"},
+			{Label: "Cost", Value: "$48.29"},
+			{Label: "Budget left", Value: "$1,200.00 of $5,000.00"},
+			{Label: "Approvals", Value: "0 of 2"},
+		},
+		Actions: []workflows.Action{
+			{ID: workflows.ActApprove, Label: "Approve", Value: "apr-3", Style: workflows.StylePrimary},
+			{ID: workflows.ActDeny, Label: "Deny", Value: "apr-3", Style: workflows.StyleDanger},
+		},
+		Note:    "Expires in 24h. Reason: load tests & <b>benchmarks</b>",
+		Mention: []string{"U0APPROVER1", "U0APPROVER2"},
+	}
+	golden(t, "approval", Renderer{}.Message(m))
+}
+
+func TestRender_EscapesUserText(t *testing.T) {
+	evil := "<!channel> <@U123> & <b>"
+	m := workflows.Message{
+		Title:   evil,
+		Text:    evil,
+		Fields:  []workflows.Field{{Label: evil, Value: evil}},
+		Actions: []workflows.Action{{ID: workflows.ActLeaseRelease, Label: evil, Value: evil}},
+		Note:    evil,
+		Mention: []string{"U0REAL", "not-an-id <!here>", "bob@example.com"},
+	}
+	r := Renderer{}.Message(m)
+	golden(t, "escaping", r)
+	// Every text Slack parses as mrkdwn (the fallback and mrkdwn objects)
+	// holds no control sequence but the renderer's own mention.
+	mrkdwn := []string{r.Text}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if x["type"] == "mrkdwn" {
+				mrkdwn = append(mrkdwn, x["text"].(string))
+			}
+			for _, c := range x {
+				walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	js, _ := json.Marshal(r.Blocks)
+	var tree any
+	_ = json.Unmarshal(js, &tree)
+	walk(tree)
+	if len(mrkdwn) != 4 {
+		t.Fatalf("found %d mrkdwn texts, want 4", len(mrkdwn))
+	}
+	all := strings.Join(mrkdwn, "\n")
+	if n := strings.Count(all, "<"); n != 1 || !strings.Contains(all, "<@U0REAL>") {
+		t.Fatalf("want exactly one control sequence, <@U0REAL>; got %d in %q", n, all)
+	}
+	if strings.Contains(all, ">") && strings.Count(all, ">") != 1 {
+		t.Fatalf("stray > in %q", all)
+	}
+	if !strings.Contains(all, "&lt;!channel&gt; &lt;@U123&gt; &amp; &lt;b&gt;") {
+		t.Fatalf("user text not shown escaped: %q", all)
+	}
+}
+
+func TestRender_ManyFieldsAndButtons(t *testing.T) {
+	m := workflows.Message{Title: "Your servers"}
+	for i := range 12 {
+		m.Fields = append(m.Fields, workflows.Field{Label: "srv-" + string(rune('a'+i)), Value: "running"})
+	}
+	for _, d := range []string{"4h", "24h", "2d"} {
+		m.Actions = append(m.Actions, workflows.Action{ID: workflows.ActLeaseExtend, Label: "Extend " + d, Value: "srv-42 " + d})
+	}
+	m.Actions = append(m.Actions, workflows.Action{ID: workflows.ActLeaseRelease, Label: "Release", Value: "srv-42", Style: workflows.StyleDanger})
+	r := Renderer{}.Message(m)
+	golden(t, "many_fields", r)
+	if len(r.Blocks) != 4 { // text, 10 fields, 2 fields, actions
+		t.Fatalf("got %d blocks", len(r.Blocks))
+	}
+	if BaseActionID("lease.extend#3") != workflows.ActLeaseExtend || BaseActionID(workflows.ActApprove) != workflows.ActApprove {
+		t.Fatal("BaseActionID")
+	}
+}
+
+func TestRender_LongTextIsCutWithinLimits(t *testing.T) {
+	long := strings.Repeat("a&", 2000) // 4000 chars, 10000 escaped
+	r := Renderer{}.Message(workflows.Message{Title: "t", Text: long, Fields: []workflows.Field{{Label: "l", Value: long}}})
+	js, _ := json.Marshal(r.Blocks)
+	var blocks []struct {
+		Text   *struct{ Text string }  `json:"text"`
+		Fields []struct{ Text string } `json:"fields"`
+	}
+	_ = json.Unmarshal(js, &blocks)
+	if n := len([]rune(blocks[0].Text.Text)); n > maxSectionText {
+		t.Fatalf("section text is %d chars", n)
+	}
+	if s := blocks[0].Text.Text; strings.HasSuffix(strings.TrimSuffix(s, "…"), "&am") || !strings.HasSuffix(s, "…") {
+		t.Fatalf("cut inside an entity or unmarked: ...%s", s[len(s)-20:])
+	}
+	if n := len([]rune(blocks[1].Fields[0].Text)); n > maxFieldText {
+		t.Fatalf("field is %d chars", n)
+	}
+	if len([]rune(r.Text)) > maxFallback {
+		t.Fatal("fallback too long")
+	}
+}
+
+func TestRender_Reply(t *testing.T) {
+	private := Renderer{}.Reply(workflows.Reply{Message: workflows.Message{Text: "Usage: /ops lease extend SERVER DURATION [REASON...]"}})
+	public := Renderer{}.Reply(workflows.Reply{Message: workflows.Message{Title: "inc-7 declared", Text: "Join #inc-7-db-down"}, Public: true})
+	golden(t, "reply", map[string]any{"private": private, "public": public})
+}
