@@ -238,3 +238,11 @@ func validPort(s string) bool {
 	n, err := strconv.Atoi(s)
 	return err == nil && n >= 0 && n <= 65535
 }
+
+// DSN is what store.Open takes: "sqlite:PATH" or the PostgreSQL URL.
+func (db Database) DSN() string {
+	if db.Driver == "sqlite" {
+		return "sqlite:" + db.Path
+	}
+	return db.URL.Reveal()
+}

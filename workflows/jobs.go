@@ -60,7 +60,9 @@ type Runner struct {
 	Handlers map[string]JobHandler
 	// GiveUp is called with a job that will not be retried, so its
 	// workflow can record the failure (mark a launch failed, and so on).
-	GiveUp      func(ctx context.Context, j Job, err error)
+	GiveUp func(ctx context.Context, j Job, err error)
+	// Observe, when set, is told how each job ended, for metrics.
+	Observe     func(kind string, err error, d time.Duration)
 	MaxAttempts int           // default 10
 	Lease       time.Duration // default 2m
 	Concurrency int           // default 4
@@ -77,7 +79,10 @@ func Backoff(n int) time.Duration {
 }
 
 // RunDue runs every job due now and returns how many ran.
-func (r *Runner) RunDue(ctx context.Context) (int, error) {
+func (r *Runner) RunDue(ctx context.Context) (int, error) { return r.runDue(ctx, ctx) }
+
+// runDue claims while ctx lives and runs the claimed jobs under work.
+func (r *Runner) runDue(ctx, work context.Context) (int, error) {
 	conc := r.Concurrency
 	if conc <= 0 {
 		conc = 4
@@ -100,7 +105,7 @@ func (r *Runner) RunDue(ctx context.Context) (int, error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r.run(ctx, j)
+				r.run(work, j)
 			}()
 		}
 		wg.Wait()
@@ -113,7 +118,11 @@ func (r *Runner) RunDue(ctx context.Context) (int, error) {
 
 func (r *Runner) run(ctx context.Context, j Job) {
 	log := r.Log.With("job", j.ID, "kind", j.Kind, "key", j.Key, "attempt", j.Attempts+1)
+	start := time.Now()
 	err := r.call(ctx, j)
+	if r.Observe != nil {
+		r.Observe(j.Kind, err, time.Since(start))
+	}
 	now := r.Clock.Now()
 	if err == nil {
 		if err := r.Queue.Done(ctx, j.ID, now); err != nil {
@@ -144,6 +153,8 @@ func (r *Runner) run(ctx context.Context, j Job) {
 }
 
 func (r *Runner) call(ctx context.Context, j Job) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, JobTimeout)
+	defer cancel()
 	h, ok := r.Handlers[j.Kind]
 	if !ok {
 		return Permanent(fmt.Errorf("no handler for job kind %q", j.Kind))
@@ -156,13 +167,22 @@ func (r *Runner) call(ctx context.Context, j Job) (err error) {
 	return h(ctx, j)
 }
 
+// JobTimeout bounds one run of one job.
+const JobTimeout = time.Minute
+
 // Run works the queue until ctx ends, checking for due jobs every poll
-// interval and whenever Wake is called.
+// interval and whenever wake receives. When ctx ends, jobs already
+// started run to completion (each bounded by JobTimeout) and no new ones
+// are claimed, so a shutdown leaves no job half done.
 func (r *Runner) Run(ctx context.Context, poll time.Duration, wake <-chan struct{}) error {
 	t := time.NewTicker(poll)
 	defer t.Stop()
+	work := context.WithoutCancel(ctx)
 	for {
-		if _, err := r.RunDue(ctx); err != nil && ctx.Err() == nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if _, err := r.runDue(ctx, work); err != nil && ctx.Err() == nil {
 			r.Log.Error("run jobs", "err", err)
 		}
 		select {

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -182,4 +183,10 @@ func DecodeMessage(payload string) (Message, error) {
 		return m, fmt.Errorf("decode queued message: %w", err)
 	}
 	return m, nil
+}
+
+// Send queues a message for delivery on its own, outside any workflow
+// transaction: a private answer that could not be given inline.
+func Send(ctx context.Context, store Store, m Message, now time.Time) error {
+	return store.Update(ctx, func(tx Tx) error { return enqueueMessage(tx, m, now) })
 }

@@ -407,3 +407,14 @@ func plural(n int, word string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, word)
 }
+
+// FirstTime records key and reports whether it was new. Intake uses it to
+// handle a replayed or retried request once.
+func FirstTime(ctx context.Context, store Store, key string, at time.Time) (bool, error) {
+	var fresh bool
+	err := store.Update(ctx, func(tx Tx) (err error) {
+		fresh, err = tx.MarkSent(key, at)
+		return err
+	})
+	return fresh, err
+}

@@ -103,23 +103,31 @@ func (c *Client) forgetTarget(m workflows.Message) {
 // cannot be resolved stays as (escaped) text and is logged: a message
 // without a ping beats no message.
 func (c *Client) resolveMentions(ctx context.Context, m workflows.Message) workflows.Message {
-	if len(m.Mention) == 0 {
-		return m
-	}
-	out := make([]string, len(m.Mention))
-	for i, ref := range m.Mention {
-		out[i] = ref
-		if IsUserID(ref) {
-			continue
+	resolve := func(ref string) string {
+		if ref == "" || IsUserID(ref) {
+			return ref
 		}
 		id, err := c.resolveUser(ctx, ref)
 		if err != nil {
 			c.log.Warn("cannot mention person", "ref", ref, "err", err)
-			continue
+			return ref
 		}
-		out[i] = id
+		return id
 	}
-	m.Mention = out
+	if len(m.Mention) > 0 {
+		out := make([]string, len(m.Mention))
+		for i, ref := range m.Mention {
+			out[i] = resolve(ref)
+		}
+		m.Mention = out
+	}
+	if len(m.Fields) > 0 {
+		fields := append([]workflows.Field(nil), m.Fields...)
+		for i := range fields {
+			fields[i].Person = resolve(fields[i].Person)
+		}
+		m.Fields = fields
+	}
 	return m
 }
 

@@ -104,7 +104,11 @@ func (Renderer) Message(m workflows.Message) Rendered {
 			if value == "" {
 				value = "-"
 			}
-			fs = append(fs, mrkdwn("*"+label+"*\n"+truncateEscaped(value, maxFieldText-utf8.RuneCountInString(label)-3)))
+			value = truncateEscaped(value, maxFieldText-utf8.RuneCountInString(label)-3)
+			if f.Person != "" {
+				value = mention(f.Person)
+			}
+			fs = append(fs, mrkdwn("*"+label+"*\n"+value))
 		}
 		blocks = append(blocks, slackapi.NewSectionBlock(nil, fs, nil))
 	}

@@ -1,0 +1,23 @@
+# Everyday commands. `make test` is what CI runs (.ci/run).
+GO ?= go
+PKGS_RACE = ./workflows/... ./bot/... ./store/... ./scheduler/... ./integrations/...
+
+.PHONY: build test race vet fmt bench sandbox check
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/opsbot ./cmd/opsbot
+
+test: vet
+	$(GO) test -race -count=1 ./...
+
+vet:
+	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting"; exit 1)
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run XXX -bench . -benchtime 2s ./store/ ./cmd/opsbot/
+
+sandbox:
+	$(GO) run ./cmd/opsbot sandbox
+
+check: test

@@ -1,0 +1,244 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+// AckWithin is how long a handler waits for its work before it answers
+// Slack with an acknowledgement and finishes in the background. Slack
+// wants an answer within 3 seconds.
+const AckWithin = 2 * time.Second
+
+// Directory finds people's emails, so config can name them by email.
+type Directory interface {
+	UserEmail(ctx context.Context, userID string) (string, error)
+}
+
+// Renderer turns neutral replies into Slack's response format;
+// integrations/slack.Renderer is the one used.
+type Renderer interface {
+	Reply(r workflows.Reply) slack.Msg
+}
+
+// Views opens and updates modals; *slack.Client satisfies it.
+type Views interface {
+	OpenViewContext(ctx context.Context, triggerID string, view slack.ModalViewRequest) (*slack.ViewResponse, error)
+}
+
+// Bot answers Slack. Build one with New.
+type Bot struct {
+	Servers   *workflows.Servers
+	Store     workflows.Store // de-duplicates replayed requests
+	Clock     workflows.Clock
+	Secret    string
+	Directory Directory
+	Views     Views
+	Render    Renderer
+	Log       *slog.Logger
+	// HTTP posts to response_url; Slack's own client by default.
+	HTTP *http.Client
+
+	slots chan struct{} // bounds background work
+	wg    sync.WaitGroup
+}
+
+// Options configure a Bot.
+type Options struct {
+	// MaxBackground bounds work still running after Slack was answered.
+	MaxBackground int
+}
+
+// Init prepares the bot's bounded background pool; call once before use.
+func (b *Bot) Init(opts Options) *Bot {
+	n := opts.MaxBackground
+	if n <= 0 {
+		n = 64
+	}
+	b.slots = make(chan struct{}, n)
+	if b.HTTP == nil {
+		b.HTTP = &http.Client{Timeout: 10 * time.Second}
+	}
+	return b
+}
+
+// Wait blocks until background work has finished, for a clean shutdown.
+func (b *Bot) Wait() { b.wg.Wait() }
+
+// Routes registers the Slack endpoints of CONTRACT.md on mux.
+func (b *Bot) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /slack/commands", b.serveCommand)
+	mux.HandleFunc("POST /slack/interactions", b.serveInteraction)
+	mux.HandleFunc("POST /slack/events", b.serveEvent)
+}
+
+// verified reads and checks a Slack request, answering 401/413 itself
+// when it fails. A replay of a request already handled returns ok=false
+// after answering 200 with nothing done.
+func (b *Bot) verified(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := readSigned(r, b.Secret, b.Clock.Now())
+	switch err {
+	case nil:
+	case errTooLarge:
+		http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
+		return nil, false
+	default:
+		b.Log.Warn("refused Slack request", "path", r.URL.Path, "err", err, "remote", r.RemoteAddr)
+		http.Error(w, "invalid Slack signature", http.StatusUnauthorized)
+		return nil, false
+	}
+	first, err := workflows.FirstTime(r.Context(), b.Store, "slack-request:"+r.Header.Get("X-Slack-Signature"), b.Clock.Now())
+	if err != nil {
+		b.Log.Error("record Slack request", "err", err)
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return nil, false
+	}
+	if !first {
+		b.Log.Info("ignored replayed Slack request", "path", r.URL.Path)
+		w.WriteHeader(http.StatusOK)
+		return nil, false
+	}
+	return body, true
+}
+
+// person resolves a Slack user to a workflows.Person with their email,
+// when Slack gives it.
+func (b *Bot) person(ctx context.Context, userID string) workflows.Person {
+	p := workflows.Person{SlackID: userID}
+	if b.Directory == nil || userID == "" {
+		return p
+	}
+	email, err := b.Directory.UserEmail(ctx, userID)
+	if err != nil {
+		b.Log.Warn("look up Slack user's email", "user", userID, "err", err)
+		return p
+	}
+	p.Email = email
+	return p
+}
+
+// background runs fn after Slack was answered, bounded and recovered.
+func (b *Bot) background(what string, fn func(ctx context.Context)) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		select {
+		case b.slots <- struct{}{}:
+		case <-time.After(30 * time.Second):
+			b.Log.Error("background work dropped: too much in flight", "what", what)
+			return
+		}
+		defer func() { <-b.slots }()
+		defer func() {
+			if p := recover(); p != nil {
+				b.Log.Error("background work panicked", "what", what, "panic", fmt.Sprint(p))
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		fn(ctx)
+	}()
+}
+
+// respond runs work and answers with its reply: in the HTTP response when
+// it is quick, otherwise with an acknowledgement now and the reply through
+// response_url once it is done.
+func (b *Bot) respond(w http.ResponseWriter, responseURL, what string, work func(ctx context.Context) workflows.Reply) {
+	h := &handoff{ready: make(chan struct{})}
+	b.background(what, func(ctx context.Context) {
+		reply := work(ctx)
+		if h.deliver(reply) {
+			return
+		}
+		b.postResponse(ctx, responseURL, reply)
+	})
+	t := time.NewTimer(AckWithin)
+	defer t.Stop()
+	select {
+	case <-h.ready:
+	case <-t.C:
+	}
+	if reply, ok := h.take(); ok {
+		if empty(reply) {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		writeJSON(w, b.webhook(reply))
+		return
+	}
+	writeJSON(w, b.webhook(workflows.Reply{Message: workflows.Message{Text: "Working on it…"}}))
+}
+
+// handoff passes a reply from background work to the HTTP handler, or
+// tells the work that the handler has answered already.
+type handoff struct {
+	mu    sync.Mutex
+	reply *workflows.Reply
+	acked bool
+	ready chan struct{}
+}
+
+// deliver hands the reply over; false means the handler answered without
+// it and the work must post it itself.
+func (h *handoff) deliver(r workflows.Reply) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.acked {
+		return false
+	}
+	h.reply = &r
+	close(h.ready)
+	return true
+}
+
+// take returns the reply if it arrived; otherwise it marks the request as
+// acknowledged so the work posts its reply later.
+func (h *handoff) take() (workflows.Reply, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.reply != nil {
+		return *h.reply, true
+	}
+	h.acked = true
+	return workflows.Reply{}, false
+}
+
+func (b *Bot) webhook(reply workflows.Reply) *slack.WebhookMessage {
+	msg := b.Render.Reply(reply)
+	out := &slack.WebhookMessage{ResponseType: msg.ResponseType, Text: msg.Text}
+	if len(msg.Blocks.BlockSet) > 0 {
+		out.Blocks = &msg.Blocks
+	}
+	return out
+}
+
+// postResponse answers through a response_url.
+func (b *Bot) postResponse(ctx context.Context, url string, reply workflows.Reply) {
+	if url == "" || empty(reply) {
+		return
+	}
+	if err := slack.PostWebhookCustomHTTPContext(ctx, url, b.HTTP, b.webhook(reply)); err != nil {
+		b.Log.Error("answer through response_url", "err", err)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+}
+
+// empty reports a reply with nothing to say, such as after opening a modal.
+func empty(r workflows.Reply) bool {
+	return r.Title == "" && r.Text == "" && len(r.Fields) == 0 && len(r.Actions) == 0
+}

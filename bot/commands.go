@@ -1,0 +1,123 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+func (b *Bot) serveCommand(w http.ResponseWriter, r *http.Request) {
+	body, ok := b.verified(w, r)
+	if !ok {
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.PostForm, r.Form = nil, nil
+	cmd, err := slack.SlashCommandParse(r)
+	if err != nil {
+		http.Error(w, "malformed slash command", http.StatusBadRequest)
+		return
+	}
+	b.respond(w, cmd.ResponseURL, cmd.Command, func(ctx context.Context) workflows.Reply {
+		return b.Command(ctx, cmd)
+	})
+}
+
+// Command answers a slash command, whatever transport brought it.
+func (b *Bot) Command(ctx context.Context, cmd slack.SlashCommand) workflows.Reply {
+	b.Log.Info("slash command", "command", cmd.Command, "user", cmd.UserID, "channel", cmd.ChannelID)
+	switch strings.TrimPrefix(cmd.Command, "/") {
+	case "ops":
+		return b.ops(ctx, cmd)
+	default:
+		return textReply(fmt.Sprintf("opsbot does not know the command %s. Try `/ops help`.", cmd.Command))
+	}
+}
+
+func (b *Bot) ops(ctx context.Context, cmd slack.SlashCommand) workflows.Reply {
+	c, err := ParseOps(cmd.Text)
+	if err != nil {
+		return errorReply(err)
+	}
+	actor := b.person(ctx, cmd.UserID)
+	now := b.Clock.Now()
+	switch c.Kind {
+	case OpsHelp:
+		return workflows.Reply{Message: workflows.Message{Title: "opsbot: servers, leases and budgets", Text: OpsHelpText}}
+	case OpsRequestUI:
+		if err := b.openRequestModal(ctx, actor, cmd.TriggerID); err != nil {
+			return errorReply(err)
+		}
+		return workflows.Reply{}
+	case OpsRequest:
+		res, err := b.Servers.Request(ctx, actor, workflows.RequestInput{Template: c.Template, Duration: c.Duration, Reason: c.Reason})
+		if err != nil {
+			return b.failure(err, UsageRequest)
+		}
+		return requestReply(b.Servers.Catalog, res)
+	case OpsServers:
+		list, err := b.Servers.MyServers(ctx, actor)
+		if err != nil {
+			return b.failure(err, UsageServers)
+		}
+		return serversReply(b.Servers.Catalog, list, now)
+	case OpsExtend:
+		res, err := b.Servers.Extend(ctx, actor, c.Server, c.Duration, c.Reason)
+		if err != nil {
+			return b.failure(err, UsageExtend)
+		}
+		return extendReply(b.Servers.Catalog, res, c.Duration)
+	case OpsRelease:
+		r, err := b.Servers.Release(ctx, actor, c.Server)
+		if err != nil {
+			return b.failure(err, UsageRelease)
+		}
+		return textReply(fmt.Sprintf("%s is being given back: its instance will be terminated and the unused budget returned.", r.ID))
+	case OpsBudget:
+		s, err := b.Servers.Budget(ctx, actor, c.Team)
+		if err != nil {
+			return b.failure(err, UsageBudget)
+		}
+		return budgetReply(s)
+	case OpsApprovals:
+		list, err := b.Servers.PendingApprovals(ctx, actor)
+		if err != nil {
+			return b.failure(err, UsageApprovals)
+		}
+		return approvalsReply(list)
+	}
+	return textReply(OpsHelpText)
+}
+
+// failure turns an error from workflows into a reply: the message of a
+// user-facing error with the usage line when it was a mistake in the
+// input, an apology (and a log line) otherwise.
+func (b *Bot) failure(err error, usage string) workflows.Reply {
+	var e *workflows.Error
+	if !errors.As(err, &e) {
+		b.Log.Error("command failed", "err", err)
+		return textReply(workflows.ErrorMessage(err))
+	}
+	if e.Code == workflows.EInvalid {
+		return errorReply(&UsageError{Problem: e.Message, Usage: usage})
+	}
+	return textReply(e.Message)
+}
+
+func errorReply(err error) workflows.Reply {
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		return workflows.Reply{Message: workflows.Message{Text: ue.Problem, Note: "Usage: " + ue.Usage}}
+	}
+	return textReply(workflows.ErrorMessage(err))
+}
+
+func textReply(s string) workflows.Reply { return workflows.Reply{Message: workflows.Message{Text: s}} }

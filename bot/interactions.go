@@ -1,0 +1,151 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	slackout "github.com/opsbot/opsbot/integrations/slack"
+	"github.com/opsbot/opsbot/workflows"
+)
+
+func (b *Bot) serveInteraction(w http.ResponseWriter, r *http.Request) {
+	body, ok := b.verified(w, r)
+	if !ok {
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.PostForm, r.Form = nil, nil
+	ic, err := slack.InteractionCallbackParse(r)
+	if err != nil {
+		http.Error(w, "malformed interaction payload", http.StatusBadRequest)
+		return
+	}
+	switch ic.Type {
+	case slack.InteractionTypeViewSubmission:
+		// Slack reads the answer to a submission from the HTTP response:
+		// errors to show on fields, or nothing to close the modal.
+		writeJSONOrEmpty(w, b.Submission(r.Context(), ic))
+	case slack.InteractionTypeBlockActions:
+		w.WriteHeader(http.StatusOK)
+		b.background("click", func(ctx context.Context) {
+			if reply := b.Click(ctx, ic); reply != nil {
+				b.postResponse(ctx, ic.ResponseURL, *reply)
+			}
+		})
+	default:
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+// Click handles a button. It returns the private answer for the person
+// who clicked, or nil when the click opened a modal instead.
+func (b *Bot) Click(ctx context.Context, ic slack.InteractionCallback) *workflows.Reply {
+	if len(ic.ActionCallback.BlockActions) == 0 {
+		return nil
+	}
+	act := ic.ActionCallback.BlockActions[0]
+	actor := b.person(ctx, ic.User.ID)
+	b.Log.Info("button", "action", act.ActionID, "value", act.Value, "user", ic.User.ID)
+	var reply workflows.Reply
+	switch slackout.BaseActionID(act.ActionID) {
+	case workflows.ActApprove:
+		res, err := b.Servers.Decide(ctx, actor, act.Value, true, "")
+		if err != nil {
+			reply = b.failure(err, UsageApprovals)
+			break
+		}
+		if res.Waiting > 0 {
+			reply = textReply(fmt.Sprintf("You approved %s; it needs %d more approval(s).", res.Request.ID, res.Waiting))
+		} else {
+			reply = textReply(fmt.Sprintf("You approved %s.", res.Request.ID))
+		}
+	case workflows.ActDeny:
+		if err := b.openDenyModal(ctx, ic.TriggerID, act.Value); err != nil {
+			b.Log.Error("open deny form", "err", err)
+			reply = textReply("Could not open the form to deny " + act.Value + "; please try again.")
+			break
+		}
+		return nil
+	case workflows.ActLeaseExtend:
+		id, dur, _ := strings.Cut(act.Value, " ")
+		d, err := workflows.ParseDuration(dur)
+		if err != nil {
+			reply = b.failure(err, UsageExtend)
+			break
+		}
+		res, err := b.Servers.Extend(ctx, actor, id, d, "extended from Slack button")
+		if err != nil {
+			reply = b.failure(err, UsageExtend)
+			break
+		}
+		reply = extendReply(b.Servers.Catalog, res, d)
+	case workflows.ActLeaseRelease:
+		r, err := b.Servers.Release(ctx, actor, act.Value)
+		if err != nil {
+			reply = b.failure(err, UsageRelease)
+			break
+		}
+		reply = textReply(fmt.Sprintf("%s is being given back: its instance will be terminated and the unused budget returned.", r.ID))
+	default:
+		b.Log.Warn("unknown button", "action", act.ActionID)
+		return nil
+	}
+	return &reply
+}
+
+func writeJSONOrEmpty(w http.ResponseWriter, v *slack.ViewSubmissionResponse) {
+	if v == nil {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	writeJSON(w, v)
+}
+
+func (b *Bot) serveEvent(w http.ResponseWriter, r *http.Request) {
+	body, ok := b.verified(w, r)
+	if !ok {
+		return
+	}
+	var env struct {
+		Type      string          `json:"type"`
+		Challenge string          `json:"challenge"`
+		EventID   string          `json:"event_id"`
+		Event     json.RawMessage `json:"event"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		http.Error(w, "malformed event", http.StatusBadRequest)
+		return
+	}
+	switch env.Type {
+	case "url_verification":
+		writeJSON(w, map[string]string{"challenge": env.Challenge})
+		return
+	case "event_callback":
+		// Slack retries an event it thinks was not received; handle each
+		// event_id once.
+		first, err := workflows.FirstTime(r.Context(), b.Store, "slack-event:"+env.EventID, b.Clock.Now())
+		if err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		if first {
+			b.Log.Info("event", "id", env.EventID, "event", string(eventType(env.Event)))
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func eventType(raw json.RawMessage) string {
+	var e struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal(raw, &e)
+	return e.Type
+}

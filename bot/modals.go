@@ -1,0 +1,157 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+// Modal callback IDs.
+const (
+	ModalRequest = "ops.request"
+	ModalDeny    = "approval.deny"
+)
+
+// Block IDs of modal fields; errors are shown on them.
+const (
+	fieldTemplate = "template"
+	fieldDuration = "duration"
+	fieldReason   = "reason"
+)
+
+func (b *Bot) openRequestModal(ctx context.Context, actor workflows.Person, triggerID string) error {
+	team, ok := b.Servers.Catalog.TeamOf(actor)
+	if !ok {
+		return workflows.Errorf(workflows.EForbidden, "You are not a member of any team in opsbot's config; ask your platform team to add you.")
+	}
+	var options []*slack.OptionBlockObject
+	for _, t := range b.Servers.Catalog.TemplatesFor(team) {
+		label := t.Name
+		if q, err := b.Servers.Estimator.Quote(ctx, t); err == nil {
+			label = fmt.Sprintf("%s · %s/day", t.Name, q.Hourly().For(24))
+		}
+		desc := t.Description
+		if desc == "" {
+			desc = t.InstanceType + " in " + t.Region
+		}
+		options = append(options, slack.NewOptionBlockObject(t.Name, plain(truncate(label, 75)), plain(truncate(desc, 75))))
+	}
+	if len(options) == 0 {
+		return workflows.Errorf(workflows.EForbidden, "Team %s may not use any server template.", team.Name)
+	}
+	lc := team.Policy.Lifecycle
+	view := slack.ModalViewRequest{
+		Type:       slack.VTModal,
+		CallbackID: ModalRequest,
+		Title:      plain("Request a server"),
+		Submit:     plain("Request"),
+		Close:      plain("Cancel"),
+		Blocks: slack.Blocks{BlockSet: []slack.Block{
+			slack.NewInputBlock(fieldTemplate, plain("Template"), nil,
+				slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a template"), fieldTemplate, options...)),
+			optional(slack.NewInputBlock(fieldDuration, plain("For how long"),
+				plain(fmt.Sprintf("Like 4h or 2d. Default %s, at most %s.", workflows.FormatDuration(lc.DefaultLease), workflows.FormatDuration(lc.MaxLease))),
+				slack.NewPlainTextInputBlockElement(plain(workflows.FormatDuration(lc.DefaultLease)), fieldDuration))),
+			optional(slack.NewInputBlock(fieldReason, plain("Why"), nil, multiline(slack.NewPlainTextInputBlockElement(plain("What is it for?"), fieldReason)))),
+		}},
+	}
+	if _, err := b.Views.OpenViewContext(ctx, triggerID, view); err != nil {
+		return fmt.Errorf("open request form: %w", err)
+	}
+	return nil
+}
+
+func (b *Bot) openDenyModal(ctx context.Context, triggerID, approvalID string) error {
+	view := slack.ModalViewRequest{
+		Type:            slack.VTModal,
+		CallbackID:      ModalDeny,
+		PrivateMetadata: approvalID,
+		Title:           plain("Deny request"),
+		Submit:          plain("Deny"),
+		Close:           plain("Cancel"),
+		Blocks: slack.Blocks{BlockSet: []slack.Block{
+			slack.NewInputBlock(fieldReason, plain("Reason, sent to the requester"), nil,
+				multiline(slack.NewPlainTextInputBlockElement(plain("Why not?"), fieldReason))),
+		}},
+	}
+	_, err := b.Views.OpenViewContext(ctx, triggerID, view)
+	return err
+}
+
+// Submission handles a modal's submit: nil closes the modal, a response
+// with errors shows them on the fields.
+func (b *Bot) Submission(ctx context.Context, ic slack.InteractionCallback) *slack.ViewSubmissionResponse {
+	actor := b.person(ctx, ic.User.ID)
+	values := ic.View.State.Values
+	switch ic.View.CallbackID {
+	case ModalRequest:
+		in := workflows.RequestInput{
+			Template: values[fieldTemplate][fieldTemplate].SelectedOption.Value,
+			Reason:   strings.TrimSpace(values[fieldReason][fieldReason].Value),
+		}
+		if s := strings.TrimSpace(values[fieldDuration][fieldDuration].Value); s != "" {
+			d, err := workflows.ParseDuration(s)
+			if err != nil {
+				return slack.NewErrorsViewSubmissionResponse(map[string]string{fieldDuration: workflows.ErrorMessage(err)})
+			}
+			in.Duration = d
+		}
+		res, err := b.Servers.Request(ctx, actor, in)
+		if err != nil {
+			field := fieldTemplate
+			if strings.Contains(workflows.ErrorMessage(err), "longer than") {
+				field = fieldDuration
+			}
+			if workflows.ErrorCode(err) == "internal" {
+				b.Log.Error("request from form", "err", err)
+			}
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{field: truncate(workflows.ErrorMessage(err), 150)})
+		}
+		b.tell(ctx, actor, requestReply(b.Servers.Catalog, res).Message)
+		return nil
+	case ModalDeny:
+		reason := strings.TrimSpace(values[fieldReason][fieldReason].Value)
+		res, err := b.Servers.Decide(ctx, actor, ic.View.PrivateMetadata, false, reason)
+		if err != nil {
+			if workflows.ErrorCode(err) == "internal" {
+				b.Log.Error("deny from form", "err", err)
+			}
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{fieldReason: truncate(workflows.ErrorMessage(err), 150)})
+		}
+		b.tell(ctx, actor, workflows.Message{Text: fmt.Sprintf("You denied %s. The requester has been told why.", res.Request.ID)})
+		return nil
+	}
+	return nil
+}
+
+// tell sends a person a direct message through the durable outbox.
+func (b *Bot) tell(ctx context.Context, p workflows.Person, m workflows.Message) {
+	m.User = p.SlackID
+	if err := workflows.Send(ctx, b.Store, m, b.Clock.Now()); err != nil {
+		b.Log.Error("queue direct message", "user", p.SlackID, "err", err)
+	}
+}
+
+func plain(s string) *slack.TextBlockObject { return slack.NewTextBlockObject(slack.PlainTextType, s, false, false) }
+
+func optional(b *slack.InputBlock) *slack.InputBlock {
+	b.Optional = true
+	return b
+}
+
+func multiline(e *slack.PlainTextInputBlockElement) *slack.PlainTextInputBlockElement {
+	e.Multiline = true
+	return e
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

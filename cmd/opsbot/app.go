@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/opsbot/opsbot/bot"
+	"github.com/opsbot/opsbot/config"
+	awsint "github.com/opsbot/opsbot/integrations/aws"
+	slackout "github.com/opsbot/opsbot/integrations/slack"
+	"github.com/opsbot/opsbot/scheduler"
+	"github.com/opsbot/opsbot/store"
+	"github.com/opsbot/opsbot/workflows"
+)
+
+// App is opsbot assembled: everything `serve` runs. The sandbox and the
+// end-to-end tests build the very same App, pointed at local fakes through
+// the same overrides production has.
+type App struct {
+	Config    *config.Config
+	Env       config.Env
+	Clock     workflows.Clock
+	Log       *slog.Logger
+	DB        *store.DB
+	Slack     *slackout.Client
+	EC2       *awsint.EC2
+	Servers   *workflows.Servers
+	Runner    *workflows.Runner
+	Bot       *bot.Bot
+	Scheduler *scheduler.Scheduler
+	Handler   http.Handler
+	Metrics   *Metrics
+
+	wake chan struct{}
+}
+
+// Deps are what differs between production, the sandbox and tests.
+type Deps struct {
+	Clock workflows.Clock // default: the system clock
+	Log   *slog.Logger    // default: JSON to stderr
+	// AWSConfig replaces the SDK's default credential chain (tests,
+	// sandbox); AWSEndpoint points EC2 and the Price List API elsewhere.
+	AWSConfig   *aws.Config
+	AWSEndpoint string
+	// SlackHTTP is the HTTP client for Slack calls and response_url posts.
+	SlackHTTP *http.Client
+	// Owner names this process in job leases; default host:pid.
+	Owner string
+}
+
+// NewApp builds opsbot from its config and environment. It makes no
+// network calls: those start with Run.
+func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) (*App, error) {
+	a := &App{Config: cfg, Env: env, Clock: deps.Clock, Log: deps.Log, wake: make(chan struct{}, 1)}
+	if a.Clock == nil {
+		a.Clock = workflows.SystemClock{}
+	}
+	if a.Log == nil {
+		a.Log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	db, err := store.Open(ctx, env.DB.DSN(), store.WithClock(a.Clock))
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", env.DB, err)
+	}
+	a.DB = db
+	a.EC2, err = awsint.New(ctx, awsint.Options{DryRun: env.DryRun, Config: deps.AWSConfig, Endpoint: deps.AWSEndpoint, Log: a.Log.With("component", "ec2")})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("set up AWS: %w", err)
+	}
+	a.Slack = slackout.New(env.SlackBotToken.Reveal(), slackout.Options{
+		APIURL: env.SlackAPIURL, Log: a.Log.With("component", "slack"), Clock: a.Clock.Now, HTTPClient: deps.SlackHTTP,
+	})
+	a.Metrics = NewMetrics()
+	a.Servers = &workflows.Servers{
+		Store: db, Clock: a.Clock, Catalog: cfg.Catalog, Provisioner: a.EC2, Log: a.Log.With("component", "servers"),
+		Estimator: &workflows.Estimator{Source: a.EC2, Store: db, Clock: a.Clock, Pricing: cfg.Catalog.Pricing, Log: a.Log.With("component", "prices")},
+		Wake:      a.Wake,
+	}
+	handlers := a.Servers.Handlers()
+	handlers[workflows.JobMessage] = workflows.Deliver(db, a.Slack, a.Clock)
+	owner := deps.Owner
+	if owner == "" {
+		host, _ := os.Hostname()
+		owner = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	a.Runner = &workflows.Runner{
+		Queue: db, Clock: a.Clock, Log: a.Log.With("component", "jobs"), Owner: owner,
+		Handlers: handlers, GiveUp: a.Servers.GiveUp, Observe: a.Metrics.observeJob,
+	}
+	a.Bot = (&bot.Bot{
+		Servers: a.Servers, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
+		Directory: a.Slack, Views: a.Slack, Render: slackout.Renderer{}, Log: a.Log.With("component", "bot"),
+		HTTP: deps.SlackHTTP,
+	}).Init(bot.Options{})
+	a.Scheduler, err = scheduler.New(a.Log.With("component", "scheduler"),
+		scheduler.Task{Name: "leases", Every: cfg.Scheduler.Tick, Run: a.tick},
+		scheduler.Task{Name: "reconcile", Every: cfg.Scheduler.Reconcile, Run: a.reconcile},
+		scheduler.Task{Name: "prices", Every: 12 * time.Hour, Run: a.warmPrices},
+	)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	a.Handler = a.routes()
+	return a, nil
+}
+
+// Wake nudges the job runner to look for due jobs now.
+func (a *App) Wake() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (a *App) tick(ctx context.Context) error {
+	rep, err := a.Servers.Tick(ctx)
+	a.Metrics.observeTick("leases", err)
+	if rep != (workflows.TickReport{}) {
+		a.Log.Info("lease tick", "warnings", rep.Warnings, "ends", rep.Ends, "reminders", rep.Reminders, "expired", rep.Expired)
+	}
+	return err
+}
+
+func (a *App) reconcile(ctx context.Context) error {
+	n, err := a.Servers.Reconcile(ctx)
+	a.Metrics.observeTick("reconcile", err)
+	if n > 0 {
+		a.Log.Info("reconciled leases with EC2", "changed", n)
+	}
+	return err
+}
+
+func (a *App) warmPrices(ctx context.Context) error {
+	a.Servers.Estimator.Warm(ctx, a.Config.Catalog.Templates)
+	return nil
+}
+
+func (a *App) routes() http.Handler {
+	mux := http.NewServeMux()
+	a.Bot.Routes(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := a.DB.Ready(ctx); err != nil {
+			a.Log.Warn("not ready", "err", err)
+			http.Error(w, "not ready: store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", a.Metrics.Handler())
+	return a.Metrics.instrument(mux)
+}
+
+// Run serves HTTP on ln (when not nil), works the job queue and runs the
+// scheduler until ctx ends; then it stops taking work, lets what is in
+// flight finish, and returns.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	g, ctx := errgroup.WithContext(ctx)
+	if ln != nil {
+		srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+		g.Go(func() error {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serve HTTP: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+			defer cancel()
+			return srv.Shutdown(sctx)
+		})
+	}
+	g.Go(func() error { return a.Runner.Run(ctx, time.Second, a.wake) })
+	g.Go(func() error { return a.Scheduler.Run(ctx) })
+	g.Go(func() error {
+		a.warmPrices(ctx)
+		return nil
+	})
+	err := g.Wait()
+	a.Bot.Wait()
+	return err
+}
+
+// Close releases the store.
+func (a *App) Close() error { return a.DB.Close() }

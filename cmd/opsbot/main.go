@@ -1,0 +1,82 @@
+// Command opsbot is the ChatOps bot and incident orchestrator: self-service
+// servers with leases and budgets, and incidents that run themselves.
+//
+//	opsbot serve [--config FILE]      run everything
+//	opsbot config validate FILE       check a config, print every problem
+//	opsbot version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	var code exitCode
+	switch {
+	case err == nil:
+	case errors.As(err, &code):
+		os.Exit(int(code))
+	default:
+		fmt.Fprintln(os.Stderr, "opsbot:", err)
+		os.Exit(1)
+	}
+}
+
+// exitCode ends the program with a status and nothing more to print.
+type exitCode int
+
+func (c exitCode) Error() string { return fmt.Sprintf("exit %d", int(c)) }
+
+const usage = `opsbot: servers, leases, budgets and incidents from Slack.
+
+Usage:
+  opsbot serve [--config FILE]       run the bot (HTTP, Socket Mode, scheduler)
+  opsbot config validate FILE        check a config file; exit 0 only if valid
+  opsbot version                     print the version
+`
+
+// run is main without the process: arguments, output and environment are
+// passed in so tests drive it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitCode(2)
+	}
+	switch args[0] {
+	case "serve":
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		path := fs.String("config", "opsbot.yaml", "policy file (YAML)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return exitCode(2)
+		}
+		return serve(ctx, *path, getenv, stderr)
+	case "config":
+		if len(args) != 3 || args[1] != "validate" {
+			fmt.Fprint(stderr, "usage: opsbot config validate FILE\n")
+			return exitCode(2)
+		}
+		return validate(args[2], stdout)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "opsbot", version)
+		return nil
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "opsbot: unknown command %q\n\n%s", args[0], usage)
+	return exitCode(2)
+}

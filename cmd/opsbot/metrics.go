@@ -1,0 +1,92 @@
+package main
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are what /metrics exposes, on a registry of opsbot's own so
+// tests can build several Apps in one process.
+type Metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	jobs     *prometheus.CounterVec
+	jobTime  *prometheus.HistogramVec
+	ticks    *prometheus.CounterVec
+}
+
+// NewMetrics registers opsbot's metrics.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "opsbot_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "opsbot_http_request_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 3, 5},
+		}, []string{"route"}),
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "opsbot_jobs_total", Help: "Outbox jobs run, by kind and outcome (ok or error).",
+		}, []string{"kind", "outcome"}),
+		jobTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "opsbot_job_seconds", Help: "Time to run one outbox job, by kind.",
+		}, []string{"kind"}),
+		ticks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "opsbot_scheduler_runs_total", Help: "Scheduled task runs, by task and outcome.",
+		}, []string{"task", "outcome"}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.jobs, m.jobTime, m.ticks,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in Prometheus text format.
+func (m *Metrics) Handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
+
+func outcome(err error) string {
+	if err != nil {
+		return "error"
+	}
+	return "ok"
+}
+
+func (m *Metrics) observeJob(kind string, err error, d time.Duration) {
+	m.jobs.WithLabelValues(kind, outcome(err)).Inc()
+	m.jobTime.WithLabelValues(kind).Observe(d.Seconds())
+}
+
+func (m *Metrics) observeTick(task string, err error) {
+	m.ticks.WithLabelValues(task, outcome(err)).Inc()
+}
+
+// instrument counts requests by the route pattern that served them.
+func (m *Metrics) instrument(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		mux.ServeHTTP(rec, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		m.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
+		m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	"github.com/opsbot/opsbot/config"
+)
+
+// serve runs opsbot until ctx ends. Any problem with the config or the
+// environment stops it before it starts, with one line saying what.
+func serve(ctx context.Context, path string, getenv func(string) string, stderr io.Writer) error {
+	cfg, env, err := loadAll(path, getenv, config.EnvSlackBotToken, config.EnvSlackSigningSecret)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	app, err := NewApp(ctx, cfg, env, Deps{Log: log})
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	ln, err := net.Listen("tcp", env.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s (OPSBOT_LISTEN): %w", env.Listen, err)
+	}
+	log.Info("opsbot serving", "version", version, "listen", ln.Addr().String(), "config", cfg.Source, "db", env.DB.String(), "dry_run", env.DryRun,
+		"teams", len(cfg.Catalog.Teams), "templates", len(cfg.Catalog.Templates))
+	err = app.Run(ctx, ln)
+	log.Info("opsbot stopped")
+	return err
+}
+
+// loadAll reads the config file and the environment and insists on the
+// named variables; the error is one line.
+func loadAll(path string, getenv func(string) string, required ...string) (*config.Config, config.Env, error) {
+	env, problems := config.LoadEnv(getenv)
+	problems = append(problems, env.Require(required...)...)
+	if len(problems) > 0 {
+		return nil, env, config.Problems(problems)
+	}
+	cfg, err := config.Load(path)
+	var ps config.Problems
+	if errors.As(err, &ps) {
+		return nil, env, fmt.Errorf("%s (run `opsbot config validate %s` to list them all)", ps.Error(), path)
+	}
+	return cfg, env, err
+}
