@@ -1,0 +1,142 @@
+// Package aws implements workflows.Provisioner and workflows.PriceSource
+// with aws-sdk-go-v2: EC2 for instances, the Price List API for prices.
+//
+// Every change goes through one code path whether or not DryRun is on;
+// in dry-run mode EC2 itself checks the request and answers
+// DryRunOperation, which becomes workflows.ErrDryRun.
+package aws
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/pricing"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+var (
+	_ workflows.Provisioner = (*EC2)(nil)
+	_ workflows.PriceSource = (*EC2)(nil)
+)
+
+// Options configure the adapter.
+type Options struct {
+	// DryRun sends every change with EC2's DryRun flag: nothing is created
+	// or destroyed, and each change returns workflows.ErrDryRun.
+	DryRun bool
+	// Config is used instead of config.LoadDefaultConfig when set (tests,
+	// or a caller that built its own). Its Retryer is replaced.
+	Config *aws.Config
+	// Endpoint, when set, is the base URL of both EC2 and the Price List
+	// API (tests and the sandbox). In production leave it empty: the
+	// SDK's AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_EC2 are honoured.
+	Endpoint string
+	// PricingRegion is where the Price List API is called; it exists only
+	// in us-east-1 and ap-south-1. Default us-east-1.
+	PricingRegion string
+	// MaxAttempts bounds the SDK's standard retryer (throttling, 5xx,
+	// connection errors). Default 5.
+	MaxAttempts int
+	// MaxBackoff caps the wait between attempts. Default 20s (the SDK's).
+	MaxBackoff time.Duration
+	// Log receives one line per change made or refused. Default: discard.
+	Log *slog.Logger
+}
+
+// EC2 talks to EC2 in any region (one client per region, made on first
+// use) and to the Price List API.
+type EC2 struct {
+	cfg  aws.Config
+	opts Options
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	clients map[string]*ec2.Client
+	pricing *pricing.Client
+	roots   map[string]string // region/AMI → root device name
+}
+
+// New builds the adapter. It makes no network call: credentials and
+// endpoints are resolved on the first request.
+func New(ctx context.Context, o Options) (*EC2, error) {
+	var cfg aws.Config
+	if o.Config != nil {
+		cfg = o.Config.Copy()
+	} else {
+		var err error
+		if cfg, err = config.LoadDefaultConfig(ctx); err != nil {
+			return nil, fmt.Errorf("load AWS config: %w", err)
+		}
+	}
+	if o.PricingRegion == "" {
+		o.PricingRegion = "us-east-1"
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 5
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = retry.DefaultMaxBackoff
+	}
+	attempts, backoff := o.MaxAttempts, o.MaxBackoff
+	cfg.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = attempts
+			so.MaxBackoff = backoff
+		})
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &EC2{cfg: cfg, opts: o, log: log, clients: map[string]*ec2.Client{}, roots: map[string]string{}}, nil
+}
+
+// client returns the EC2 client of a region, creating it on first use.
+func (e *EC2) client(region string) (*ec2.Client, error) {
+	if region == "" {
+		return nil, fmt.Errorf("no region given")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c, ok := e.clients[region]; ok {
+		return c, nil
+	}
+	c := ec2.NewFromConfig(e.cfg, func(o *ec2.Options) {
+		o.Region = region
+		if e.opts.Endpoint != "" {
+			o.BaseEndpoint = aws.String(e.opts.Endpoint)
+		}
+	})
+	e.clients[region] = c
+	return c, nil
+}
+
+func (e *EC2) pricingClient() *pricing.Client {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.pricing == nil {
+		e.pricing = pricing.NewFromConfig(e.cfg, func(o *pricing.Options) {
+			o.Region = e.opts.PricingRegion
+			if e.opts.Endpoint != "" {
+				o.BaseEndpoint = aws.String(e.opts.Endpoint)
+			}
+		})
+	}
+	return e.pricing
+}
+
+// dryRun is the DryRun flag for a change: nil (left out) when off.
+func (e *EC2) dryRun() *bool {
+	if e.opts.DryRun {
+		return aws.Bool(true)
+	}
+	return nil
+}

@@ -1,0 +1,202 @@
+package ec2fake
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// launch is a parsed and checked RunInstances request.
+type launch struct {
+	region, token             string
+	image, itype, subnet, key string
+	groups                    []string
+	rootDevice                string
+	rootGB                    int
+	userData                  string
+	instanceTags, volumeTags  map[string]string
+	minCount, maxCount        int
+	fingerprint               string
+}
+
+var tagResourceTypes = map[string]bool{
+	"instance": true, "volume": true, "network-interface": true, "spot-instances-request": true,
+}
+
+func badParam(format string, args ...any) *apiError {
+	return errorf(http.StatusBadRequest, "InvalidParameterValue", fmt.Sprintf(format, args...))
+}
+
+func missing(name string) *apiError {
+	return errorf(http.StatusBadRequest, "MissingParameter", fmt.Sprintf("The request must contain the parameter %s", name))
+}
+
+func (s *Server) parseLaunch(c Call) (*launch, *apiError) {
+	f := c.Params
+	l := &launch{region: c.Region, token: f.Get("ClientToken"), image: f.Get("ImageId"),
+		itype: f.Get("InstanceType"), subnet: f.Get("SubnetId"), key: f.Get("KeyName"),
+		groups: indexed(f, "SecurityGroupId"), instanceTags: map[string]string{}, volumeTags: map[string]string{}}
+	if l.image == "" {
+		return nil, missing("ImageId")
+	}
+	if !strings.HasPrefix(l.image, "ami-") {
+		return nil, errorf(http.StatusBadRequest, "InvalidAMIID.Malformed", fmt.Sprintf("Invalid id: %q (expecting \"ami-...\")", l.image))
+	}
+	if l.itype == "" {
+		l.itype = "m1.small" // EC2's documented default
+	}
+	if len(l.token) > 64 {
+		return nil, badParam("Value (%s) for parameter clientToken is invalid. Length exceeds maximum of 64 characters.", l.token)
+	}
+	var err error
+	for _, p := range []struct {
+		name string
+		dst  *int
+	}{{"MinCount", &l.minCount}, {"MaxCount", &l.maxCount}} {
+		name, dst := p.name, p.dst
+		v := f.Get(name)
+		if v == "" {
+			return nil, missing(name)
+		}
+		if *dst, err = strconv.Atoi(v); err != nil || *dst < 1 {
+			return nil, badParam("Value (%s) for parameter %s is invalid.", v, name)
+		}
+	}
+	if l.minCount > l.maxCount {
+		return nil, badParam("MinCount (%d) must not exceed MaxCount (%d).", l.minCount, l.maxCount)
+	}
+	for _, g := range l.groups {
+		if !strings.HasPrefix(g, "sg-") {
+			return nil, errorf(http.StatusBadRequest, "InvalidGroupId.Malformed", fmt.Sprintf("Invalid id: %q", g))
+		}
+	}
+	if l.subnet != "" && !strings.HasPrefix(l.subnet, "subnet-") {
+		return nil, errorf(http.StatusBadRequest, "InvalidSubnetID.Malformed", fmt.Sprintf("Invalid id: %q", l.subnet))
+	}
+	if ud := f.Get("UserData"); ud != "" {
+		raw, err := base64.StdEncoding.DecodeString(ud)
+		if err != nil {
+			return nil, badParam("Invalid BASE64 encoding of user data.")
+		}
+		l.userData = string(raw)
+	}
+	l.rootDevice = s.rootDevice(l.image)
+	l.rootGB = 8
+	for _, m := range members(f, "BlockDeviceMapping") {
+		size := f.Get(m + ".Ebs.VolumeSize")
+		if f.Get(m+".DeviceName") != l.rootDevice || size == "" {
+			continue // only the root volume is modelled
+		}
+		if l.rootGB, err = strconv.Atoi(size); err != nil || l.rootGB < 1 || l.rootGB > 16384 {
+			return nil, badParam("Volume size %s is invalid.", size)
+		}
+	}
+	for _, m := range members(f, "TagSpecification") {
+		rt := f.Get(m + ".ResourceType")
+		if !tagResourceTypes[rt] {
+			return nil, badParam("'%s' is not a valid taggable resource type for this operation.", rt)
+		}
+		tags, _ := tagList(f, m+".Tag")
+		for k := range tags {
+			if strings.HasPrefix(strings.ToLower(k), "aws:") {
+				return nil, badParam("Tag keys starting with 'aws:' are reserved for internal use")
+			}
+		}
+		switch rt {
+		case "instance":
+			mergeInto(l.instanceTags, tags)
+		case "volume":
+			mergeInto(l.volumeTags, tags)
+		}
+	}
+	l.fingerprint = fingerprint(f)
+	return l, nil
+}
+
+func mergeInto(dst, src map[string]string) {
+	for k, v := range src {
+		dst[k] = v
+	}
+}
+
+// fingerprint is the request without the fields that may differ between
+// retries of one launch, so a reused ClientToken with other parameters is
+// told apart, as EC2 does with IdempotentParameterMismatch.
+func fingerprint(f url.Values) string {
+	keys := make([]string, 0, len(f))
+	for k := range f {
+		if k != "ClientToken" && k != "DryRun" {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%q;", k, f[k])
+	}
+	return b.String()
+}
+
+func (s *Server) rootDevice(image string) string {
+	if d, ok := s.images[image]; ok {
+		return d
+	}
+	return "/dev/xvda"
+}
+
+func (s *Server) runInstances(c Call) (any, *apiError) {
+	l, e := s.parseLaunch(c)
+	if e != nil {
+		return nil, e
+	}
+	if l.token != "" {
+		if rid, ok := s.tokens[l.region+"/"+l.token]; ok {
+			res := s.reservations[rid]
+			if res.fingerprint != l.fingerprint {
+				return nil, errorf(http.StatusBadRequest, "IdempotentParameterMismatch",
+					"The client token you have provided is associated with a resource that is already deleted or has different parameters. Please use a different client token.")
+			}
+			return &runInstancesResponse{reservationXML: s.reservationXML(res)}, nil
+		}
+	}
+	now := c.At.UTC().Truncate(time.Second) // EC2 reports whole seconds
+	res := &reservation{id: newID("r", len(s.reservations)+1, 17), region: l.region, fingerprint: l.fingerprint}
+	for range l.maxCount {
+		n := len(s.order)
+		ip, dns := privateAddress(n, l.region)
+		in := &instance{Instance: Instance{
+			ID: newID("i", n+1, 17), ReservationID: res.id, Region: l.region, Type: l.itype,
+			ImageID: l.image, SubnetID: l.subnet, SecurityGroups: slices.Clone(l.groups), KeyName: l.key,
+			ClientToken: l.token, UserData: l.userData, State: Pending, LaunchTime: now,
+			PrivateIP: ip, PrivateDNS: dns, Tags: cloneTags(l.instanceTags),
+			RootVolume: Volume{ID: newID("vol", n+1, 17), DeviceName: l.rootDevice, SizeGB: l.rootGB, Tags: cloneTags(l.volumeTags)},
+		}, since: c.At}
+		s.instances[in.ID] = in
+		s.order = append(s.order, in.ID)
+		res.instanceIDs = append(res.instanceIDs, in.ID)
+	}
+	s.reservations[res.id] = res
+	if l.token != "" {
+		s.tokens[l.region+"/"+l.token] = res.id
+	}
+	return &runInstancesResponse{reservationXML: s.reservationXML(res)}, nil
+}
+
+func cloneTags(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	mergeInto(out, m)
+	return out
+}
+
+func (s *Server) reservationXML(res *reservation) reservationXML {
+	x := reservationXML{ReservationID: res.id, OwnerID: OwnerID}
+	for _, id := range res.instanceIDs {
+		x.Instances = append(x.Instances, toXML(s.instances[id].Instance))
+	}
+	return x
+}

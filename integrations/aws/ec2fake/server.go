@@ -1,0 +1,304 @@
+// Package ec2fake is a stateful fake of the EC2 Query API and of the AWS
+// Price List GetProducts call. It speaks the real wire protocols, so the
+// real aws-sdk-go-v2 clients talk to it through an endpoint override; tests
+// use it behind httptest and the sandbox serves it to the whole bot.
+//
+// Time comes from an injected clock: instances go pending → running,
+// stopping → stopped and shutting-down → terminated when that clock has
+// moved far enough, so a fast-forwarded clock makes them move.
+package ec2fake
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxBody bounds a request body; EC2 rejects much smaller ones already.
+const maxBody = 1 << 20
+
+// Call is one request the fake answered, for tests to assert on.
+type Call struct {
+	At     time.Time
+	Action string // "RunInstances", ..., or "GetProducts"
+	Region string
+	DryRun bool
+	// Params holds the form parameters (EC2) without Action and Version,
+	// or the JSON body (pricing) under the key "Body".
+	Params url.Values
+	// Error is the error code the fake answered with, empty on success.
+	Error string
+}
+
+type fault struct {
+	action string
+	left   int
+	code   string
+	status int
+}
+
+// Server is the fake. The zero value is not usable; call New.
+type Server struct {
+	now func() time.Time
+
+	mu           sync.Mutex
+	delays       Delays
+	denied       map[string]bool // actions the caller may not perform
+	instances    map[string]*instance
+	order        []string // instance IDs in launch order
+	reservations map[string]*reservation
+	tokens       map[string]string // region + "/" + ClientToken → reservation ID
+	images       map[string]string // AMI ID → root device name
+	prices       []price
+	faults       []*fault
+	calls        []Call
+	seq          int
+}
+
+// New returns an empty fake whose clock is now.
+func New(now func() time.Time) *Server {
+	return &Server{
+		now:          now,
+		delays:       DefaultDelays,
+		denied:       map[string]bool{},
+		instances:    map[string]*instance{},
+		reservations: map[string]*reservation{},
+		tokens:       map[string]string{},
+		images:       map[string]string{},
+	}
+}
+
+// SetDelays changes how long the transitional states last.
+func (s *Server) SetDelays(d Delays) {
+	s.mu.Lock()
+	s.delays = d
+	s.mu.Unlock()
+}
+
+// SetPermission allows or denies an action (e.g. "TerminateInstances").
+// A denied action, dry run or not, answers 403 UnauthorizedOperation, as
+// EC2 does when IAM says no.
+func (s *Server) SetPermission(action string, allowed bool) {
+	s.mu.Lock()
+	s.denied[action] = !allowed
+	s.mu.Unlock()
+}
+
+// SetImage declares an AMI and its root device name. AMIs that were not
+// declared exist too, with the root device /dev/xvda of Amazon Linux.
+func (s *Server) SetImage(imageID, rootDeviceName string) {
+	s.mu.Lock()
+	s.images[imageID] = rootDeviceName
+	s.mu.Unlock()
+}
+
+// FailNext makes the next n calls of action (or of any action, for "*")
+// fail with code and HTTP status, before doing anything. Use
+// ("DescribeInstances", 1, "RequestLimitExceeded", 503) for throttling
+// and ("RunInstances", 1, "InternalError", 500) for a server fault.
+func (s *Server) FailNext(action string, n int, code string, status int) {
+	s.mu.Lock()
+	s.faults = append(s.faults, &fault{action: action, left: n, code: code, status: status})
+	s.mu.Unlock()
+}
+
+// Throttle makes the next n calls of action fail with EC2's throttling
+// error, RequestLimitExceeded (HTTP 503).
+func (s *Server) Throttle(action string, n int) {
+	s.FailNext(action, n, "RequestLimitExceeded", http.StatusServiceUnavailable)
+}
+
+// Calls returns every request answered so far, oldest first.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Call, len(s.calls))
+	for i, c := range s.calls {
+		c.Params = cloneValues(c.Params)
+		out[i] = c
+	}
+	return out
+}
+
+// CallsOf returns the calls of one action.
+func (s *Server) CallsOf(action string) []Call {
+	var out []Call
+	for _, c := range s.Calls() {
+		if c.Action == action {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Instances returns a snapshot of every instance, in launch order, with
+// states settled at the clock's current time.
+func (s *Server) Instances() []Instance {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settle()
+	out := make([]Instance, 0, len(s.order))
+	for _, id := range s.order {
+		out = append(out, s.instances[id].snapshot())
+	}
+	return out
+}
+
+// Instance returns a snapshot of one instance.
+func (s *Server) Instance(id string) (Instance, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settle()
+	in, ok := s.instances[id]
+	if !ok {
+		return Instance{}, false
+	}
+	return in.snapshot(), true
+}
+
+// ServeHTTP answers EC2 Query requests and Price List JSON requests
+// (told apart by the X-Amz-Target header).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AWSPriceListService.") {
+		s.servePricing(w, r)
+		return
+	}
+	reqID := s.requestID()
+	if r.Method != http.MethodPost {
+		writeError(w, errorf(http.StatusBadRequest, "InvalidAction", "EC2 Query requests are POSTed here"), reqID)
+		return
+	}
+	if r.Header.Get("Authorization") == "" {
+		writeError(w, errorf(http.StatusUnauthorized, "AuthFailure", "AWS was not able to validate the provided access credentials"), reqID)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(body) > maxBody {
+		writeError(w, errorf(http.StatusBadRequest, "InvalidRequest", "the request body is missing or too large"), reqID)
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		writeError(w, errorf(http.StatusBadRequest, "InvalidRequest", "the request body is not form-encoded: "+err.Error()), reqID)
+		return
+	}
+	action := form.Get("Action")
+	params := cloneValues(form)
+	params.Del("Action")
+	params.Del("Version")
+	call := Call{Action: action, Region: regionOf(r), DryRun: form.Get("DryRun") == "true", Params: params}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	call.At = s.now()
+	s.settle()
+	reply, aerr := s.dispatch(call)
+	if aerr != nil {
+		call.Error = aerr.Code
+		s.calls = append(s.calls, call)
+		writeError(w, aerr, reqID)
+		return
+	}
+	s.calls = append(s.calls, call)
+	setRequestID(reply, reqID)
+	writeXML(w, http.StatusOK, reply)
+}
+
+type handler func(s *Server, c Call) (any, *apiError)
+
+var handlers = map[string]handler{
+	"RunInstances":       (*Server).runInstances,
+	"DescribeInstances":  (*Server).describeInstances,
+	"StopInstances":      (*Server).stopInstances,
+	"StartInstances":     (*Server).startInstances,
+	"TerminateInstances": (*Server).terminateInstances,
+	"CreateTags":         (*Server).createTags,
+	"DescribeImages":     (*Server).describeImages,
+}
+
+// mutating lists the actions that honour DryRun by answering
+// DryRunOperation instead of acting.
+var mutating = map[string]bool{
+	"RunInstances": true, "StopInstances": true, "StartInstances": true,
+	"TerminateInstances": true, "CreateTags": true,
+}
+
+func (s *Server) dispatch(c Call) (any, *apiError) {
+	if e := s.injectedFault(c.Action); e != nil {
+		return nil, e
+	}
+	h, ok := handlers[c.Action]
+	if !ok {
+		return nil, errorf(http.StatusBadRequest, "InvalidAction", fmt.Sprintf("The action %s is not valid for this web service.", c.Action))
+	}
+	if s.denied[c.Action] {
+		return nil, errorf(http.StatusForbidden, "UnauthorizedOperation", "You are not authorized to perform this operation.")
+	}
+	if c.DryRun && mutating[c.Action] {
+		// Validate first, as EC2 does: a dry run of a malformed request
+		// fails with the real error, not DryRunOperation.
+		if e := s.validate(c); e != nil {
+			return nil, e
+		}
+		return nil, errorf(http.StatusPreconditionFailed, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
+	}
+	return h(s, c)
+}
+
+func (s *Server) injectedFault(action string) *apiError {
+	for i, f := range s.faults {
+		if f.action != action && f.action != "*" {
+			continue
+		}
+		f.left--
+		if f.left <= 0 {
+			s.faults = append(s.faults[:i], s.faults[i+1:]...)
+		}
+		return errorf(f.status, f.code, "injected by the fake")
+	}
+	return nil
+}
+
+// settle moves every instance on to the state the clock says it is in.
+// Callers hold s.mu.
+func (s *Server) settle() {
+	now := s.now()
+	for _, in := range s.instances {
+		in.settle(now, s.delays)
+	}
+}
+
+func (s *Server) requestID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	h := newID("req", s.seq, 32)[4:]
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func setRequestID(reply any, id string) {
+	switch r := reply.(type) {
+	case *runInstancesResponse:
+		r.RequestID = id
+	case *describeInstancesResponse:
+		r.RequestID = id
+	case *stateChangeResponse:
+		r.RequestID = id
+	case *returnResponse:
+		r.RequestID = id
+	case *describeImagesResponse:
+		r.RequestID = id
+	}
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
