@@ -1,0 +1,276 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+// Job states. Finished jobs are deleted, so they are never claimed again
+// and never hold a key.
+const (
+	jobPending = "pending"
+	jobRunning = "running"
+	jobDead    = "dead"
+)
+
+// Enqueue adds a job to the outbox in the caller's transaction, so the
+// job exists if and only if the state change that called for it commits.
+// A waiting job with the same non-empty Key is replaced: kind, payload and
+// run time become this one's and its attempts start again. A running job
+// with that key is left alone and the new one waits beside it. A zero
+// RunAt means now.
+func (t *tx) Enqueue(j workflows.Job) error {
+	if j.Kind == "" {
+		return fmt.Errorf("enqueue job %q: no kind", j.Key)
+	}
+	id, err := nextSeq(t.ctx, t.db, t.tx, seqJobs)
+	if err != nil {
+		return err
+	}
+	var key any // NULL: a job without a key never conflicts
+	if j.Key != "" {
+		key = j.Key
+	}
+	// created_at holds the first run time asked for: Enqueue is given no
+	// clock, and the store reads none.
+	_, err = t.exec(`INSERT INTO jobs (id, kind, job_key, payload, state, run_at, attempts, last_error,
+			owner, locked_until, created_at, finished_at)
+		VALUES (?, ?, ?, ?, 'pending', ?, 0, '', '', 0, ?, 0)
+		ON CONFLICT (job_key) WHERE state = 'pending'
+		DO UPDATE SET kind = excluded.kind, payload = excluded.payload, run_at = excluded.run_at,
+			attempts = 0, last_error = ''`,
+		id, j.Kind, key, j.Payload, unixNanos(j.RunAt), unixNanos(j.RunAt))
+	if err != nil {
+		return fmt.Errorf("enqueue %s job %q: %w", j.Kind, j.Key, err)
+	}
+	return nil
+}
+
+const jobColumns = `id, kind, job_key, payload, run_at, attempts, last_error`
+
+// scanJob reads jobColumns plus any extra destinations.
+func scanJob(rows *sql.Rows, extra ...any) (workflows.Job, error) {
+	var j workflows.Job
+	var key sql.NullString
+	var runAt, attempts int64
+	dest := append([]any{&j.ID, &j.Kind, &key, &j.Payload, &runAt, &attempts, &j.LastError}, extra...)
+	if err := rows.Scan(dest...); err != nil {
+		return j, err
+	}
+	j.Key, j.RunAt, j.Attempts = key.String, fromNanos(runAt), int(attempts)
+	return j, nil
+}
+
+// Claim leases up to limit jobs due at now to owner until now+lease,
+// oldest run time first. Due jobs are the pending ones whose run time has
+// come and the running ones whose lease ran out (their worker died; that
+// attempt counts, so a job that kills its worker is eventually buried).
+// A job is skipped while another job with its key runs under a live
+// lease, and at most one job per key is handed out at a time.
+func (db *DB) Claim(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]workflows.Job, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	n := unixNanos(now)
+	var out []workflows.Job
+	err := db.inTx(ctx, db.write, func(t *sql.Tx) error {
+		// Two index-ordered reads, merged here, instead of one OR that
+		// SQLite would sort in full on every claim.
+		var picks []pickedJob
+		for _, cond := range []string{
+			"j.state = 'pending' AND j.run_at <= ?",
+			"j.state = 'running' AND j.locked_until < ?",
+		} {
+			ps, err := dueJobs(ctx, db, t, cond, n, limit)
+			if err != nil {
+				return err
+			}
+			picks = append(picks, ps...)
+		}
+		sort.Slice(picks, func(a, b int) bool {
+			if !picks[a].job.RunAt.Equal(picks[b].job.RunAt) {
+				return picks[a].job.RunAt.Before(picks[b].job.RunAt)
+			}
+			return picks[a].job.ID < picks[b].job.ID
+		})
+		keys := map[string]bool{}
+		kept := picks[:0]
+		for _, p := range picks {
+			if p.job.Key != "" {
+				if keys[p.job.Key] {
+					continue // one job per key at a time
+				}
+				keys[p.job.Key] = true
+			}
+			if len(kept) < limit {
+				kept = append(kept, p)
+			}
+		}
+		picks = kept
+		until := unixNanos(now.Add(lease))
+		for _, p := range picks {
+			j := p.job
+			if p.state == jobRunning {
+				j.Attempts++
+				j.LastError = fmt.Sprintf("lease of %s ran out before the job finished", p.prev)
+			}
+			_, err := t.ExecContext(ctx, db.q(`UPDATE jobs SET state = 'running', owner = ?, locked_until = ?,
+				attempts = ?, last_error = ? WHERE id = ?`), owner, until, int64(j.Attempts), j.LastError, j.ID)
+			if err != nil {
+				return fmt.Errorf("lease job %d: %w", j.ID, err)
+			}
+			out = append(out, j)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim jobs for %s: %w", owner, err)
+	}
+	return out, nil
+}
+
+// pickedJob is a job Claim chose, with the state and owner it had.
+type pickedJob struct {
+	job         workflows.Job
+	state, prev string
+}
+
+// dueJobs reads up to limit jobs matching cond (with one placeholder for
+// now), oldest run time first, leaving out jobs whose key another job
+// holds under a live lease.
+func dueJobs(ctx context.Context, db *DB, t *sql.Tx, cond string, now int64, limit int) ([]pickedJob, error) {
+	rows, err := t.QueryContext(ctx, db.q(`SELECT `+jobColumns+`, state, owner FROM jobs j
+		WHERE `+cond+`
+		  AND (j.job_key IS NULL OR NOT EXISTS (
+			SELECT 1 FROM jobs r WHERE r.job_key = j.job_key AND r.id <> j.id
+			  AND r.state = 'running' AND r.locked_until >= ?))
+		ORDER BY j.run_at, j.id
+		LIMIT ?`), now, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []pickedJob
+	for rows.Next() {
+		var p pickedJob
+		if p.job, err = scanJob(rows, &p.state, &p.prev); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// Done removes a finished job. A job already removed is not an error: a
+// worker whose lease ran out may finish after another worker did.
+func (db *DB) Done(ctx context.Context, id int64, now time.Time) error {
+	err := db.inTx(ctx, db.write, func(t *sql.Tx) error {
+		_, err := t.ExecContext(ctx, db.q(`DELETE FROM jobs WHERE id = ?`), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("finish job %d: %w", id, err)
+	}
+	return nil
+}
+
+// Retry puts a running job back to wait until at, counting the attempt
+// and keeping its error. If a newer job with the same key is already
+// waiting, that one supersedes this one, which is removed.
+func (db *DB) Retry(ctx context.Context, id int64, at time.Time, lastErr string) error {
+	err := db.inTx(ctx, db.write, func(t *sql.Tx) error {
+		key, err := runningJobKey(ctx, db, t, id)
+		if err != nil {
+			return err
+		}
+		if key.Valid {
+			var newer int64
+			err := t.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM jobs WHERE job_key = ? AND state = 'pending'`),
+				key.String).Scan(&newer)
+			if err != nil {
+				return err
+			}
+			if newer > 0 {
+				_, err := t.ExecContext(ctx, db.q(`DELETE FROM jobs WHERE id = ?`), id)
+				return err
+			}
+		}
+		_, err = t.ExecContext(ctx, db.q(`UPDATE jobs SET state = 'pending', attempts = attempts + 1, run_at = ?,
+			last_error = ?, owner = '', locked_until = 0 WHERE id = ?`), unixNanos(at), lastErr, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("retry job %d: %w", id, err)
+	}
+	return nil
+}
+
+// Bury gives up on a running job and keeps it, with its error, for people
+// to look at (see DeadJobs).
+func (db *DB) Bury(ctx context.Context, id int64, now time.Time, lastErr string) error {
+	err := db.inTx(ctx, db.write, func(t *sql.Tx) error {
+		if _, err := runningJobKey(ctx, db, t, id); err != nil {
+			return err
+		}
+		_, err := t.ExecContext(ctx, db.q(`UPDATE jobs SET state = 'dead', attempts = attempts + 1, last_error = ?,
+			owner = '', locked_until = 0, finished_at = ? WHERE id = ?`), lastErr, unixNanos(now), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("bury job %d: %w", id, err)
+	}
+	return nil
+}
+
+// runningJobKey returns the key of job id, which must be running.
+func runningJobKey(ctx context.Context, db *DB, t *sql.Tx, id int64) (sql.NullString, error) {
+	var key sql.NullString
+	var state string
+	err := t.QueryRowContext(ctx, db.q(`SELECT job_key, state FROM jobs WHERE id = ?`), id).Scan(&key, &state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return key, fmt.Errorf("job %d: %w", id, workflows.ErrNotFound)
+	}
+	if err != nil {
+		return key, err
+	}
+	if state != jobRunning {
+		return key, fmt.Errorf("job %d is %s, not running", id, state)
+	}
+	return key, nil
+}
+
+// DeadJob is a job the runner gave up on.
+type DeadJob struct {
+	workflows.Job
+	DiedAt time.Time
+}
+
+// DeadJobs lists the jobs that will not be retried, oldest death first,
+// for people to look at and act on.
+func (db *DB) DeadJobs(ctx context.Context) ([]DeadJob, error) {
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+jobColumns+`, finished_at FROM jobs
+		WHERE state = 'dead' ORDER BY finished_at, id`))
+	if err != nil {
+		return nil, fmt.Errorf("list dead jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []DeadJob
+	for rows.Next() {
+		var died int64
+		j, err := scanJob(rows, &died)
+		if err != nil {
+			return nil, fmt.Errorf("list dead jobs: %w", err)
+		}
+		out = append(out, DeadJob{Job: j, DiedAt: fromNanos(died)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list dead jobs: %w", err)
+	}
+	return out, nil
+}

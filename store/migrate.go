@@ -1,0 +1,192 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// The schema's history, one file per version: NNNN_what.sql. A new table
+// or column is a new file with the next number; a file that was released
+// is never edited.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migration is one version of the schema.
+type migration struct {
+	version int64
+	name    string
+	stmts   []string
+}
+
+// migrations are the embedded migrations, in version order.
+var migrations = mustLoadMigrations(migrationFiles)
+
+func mustLoadMigrations(fsys fs.FS) []migration {
+	ms, err := loadMigrations(fsys)
+	if err != nil {
+		panic(err) // the binary was built with broken migrations
+	}
+	return ms
+}
+
+// loadMigrations reads migrations/*.sql and checks that the versions run
+// 1, 2, 3 ... with no gap or repeat.
+func loadMigrations(fsys fs.FS) ([]migration, error) {
+	names, err := fs.Glob(fsys, "migrations/*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("list migrations: %w", err)
+	}
+	var ms []migration
+	for _, n := range names {
+		base := path.Base(n)
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.ParseInt(num, 10, 64)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_what.sql", base)
+		}
+		body, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return nil, fmt.Errorf("read migration %s: %w", base, err)
+		}
+		stmts, err := splitStatements(string(body))
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: %w", base, err)
+		}
+		ms = append(ms, migration{version: v, name: base, stmts: stmts})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i, m := range ms {
+		if m.version != int64(i+1) {
+			return nil, fmt.Errorf("migration %s: expected version %d", m.name, i+1)
+		}
+	}
+	return ms, nil
+}
+
+// latestVersion is the schema version this binary writes.
+func latestVersion() int64 { return int64(len(migrations)) }
+
+// splitStatements cuts a migration into statements at the semicolons
+// that end them, dropping -- comments. Semicolons inside '...' literals
+// are kept. One statement per Exec works on every engine and driver.
+func splitStatements(src string) ([]string, error) {
+	var stmts []string
+	var cur strings.Builder
+	quoted := false
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case quoted:
+			if c == '\'' {
+				quoted = false
+			}
+		case c == '\'':
+			quoted = true
+		case c == '-' && i+1 < len(src) && src[i+1] == '-':
+			for i < len(src) && src[i] != '\n' {
+				i++
+			}
+			c = '\n'
+		case c == ';':
+			if s := strings.TrimSpace(cur.String()); s != "" {
+				stmts = append(stmts, s)
+			}
+			cur.Reset()
+			continue
+		}
+		cur.WriteByte(c)
+	}
+	if quoted {
+		return nil, fmt.Errorf("unterminated string literal")
+	}
+	if s := strings.TrimSpace(cur.String()); s != "" {
+		return nil, fmt.Errorf("statement without a closing semicolon: %.40q", s)
+	}
+	return stmts, nil
+}
+
+// migrate brings the schema up to latestVersion, one transaction per
+// migration, recording each in schema_migrations. It refuses a database
+// that a newer opsbot has migrated further than this binary knows.
+func (db *DB) migrate(ctx context.Context) error {
+	var applied map[int64]bool
+	err := db.inTx(ctx, db.write, func(t *sql.Tx) error {
+		_, err := t.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    BIGINT PRIMARY KEY,
+			applied_at BIGINT NOT NULL
+		)`)
+		if err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		applied, err = appliedVersions(ctx, db, t)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("migrate store: %w", err)
+	}
+	latest := latestVersion()
+	for v := range applied {
+		if v > latest {
+			return fmt.Errorf("migrate store: the database is at schema version %d but this opsbot knows versions up to %d: "+
+				"it was migrated by a newer opsbot; run that version or a newer one", maxKey(applied), latest)
+		}
+	}
+	for _, m := range migrations {
+		if applied[m.version] {
+			continue
+		}
+		err := db.inTx(ctx, db.write, func(t *sql.Tx) error {
+			// Another process may have applied it since we looked.
+			var n int64
+			err := t.QueryRowContext(ctx, db.q("SELECT COUNT(*) FROM schema_migrations WHERE version = ?"), m.version).Scan(&n)
+			if err != nil || n > 0 {
+				return err
+			}
+			for _, s := range m.stmts {
+				if _, err := t.ExecContext(ctx, s); err != nil {
+					return fmt.Errorf("%.60q: %w", s, err)
+				}
+			}
+			_, err = t.ExecContext(ctx, db.q("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)"),
+				m.version, unixNanos(db.clock.Now()))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("apply migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+func appliedVersions(ctx context.Context, db *DB, t *sql.Tx) (map[int64]bool, error) {
+	rows, err := t.QueryContext(ctx, db.q("SELECT version FROM schema_migrations"))
+	if err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("read schema_migrations: %w", err)
+		}
+		out[v] = true
+	}
+	return out, rows.Err()
+}
+
+func maxKey(m map[int64]bool) int64 {
+	var top int64
+	for k := range m {
+		top = max(top, k)
+	}
+	return top
+}
