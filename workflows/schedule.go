@@ -252,7 +252,7 @@ func (s *Servers) Reconcile(ctx context.Context) (closed int, err error) {
 			continue
 		}
 		got, ok := seen[r.Instance.ID]
-		if ok && !SameInstance(r.Instance, got) {
+		if ok && (got.Tags[TagManaged] != "true" || got.Tags[TagRequest] != r.ID) {
 			ok = false // the ID now names something else: ours is gone
 		}
 		changed, err := s.reconcileOne(ctx, r.ID, got, ok)
@@ -305,6 +305,9 @@ func (s *Servers) reconcileOne(ctx context.Context, id string, got Instance, exi
 			if err := r.Move(StateRunning, "started outside opsbot", now); err != nil {
 				return err
 			}
+			// A start gives the instance a new launch time; record it so the
+			// guard in front of stop and terminate still recognises it.
+			r.Instance.LaunchTime, r.Instance.State = got.LaunchTime, got.State
 			head, action = r.Instance.ID+" was started again outside opsbot.", "reconcile.started"
 		default:
 			return nil
