@@ -136,7 +136,9 @@ func (b *Bot) tell(ctx context.Context, p workflows.Person, m workflows.Message)
 	}
 }
 
-func plain(s string) *slack.TextBlockObject { return slack.NewTextBlockObject(slack.PlainTextType, s, false, false) }
+func plain(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
+}
 
 func optional(b *slack.InputBlock) *slack.InputBlock {
 	b.Optional = true

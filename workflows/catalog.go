@@ -13,6 +13,9 @@ type Catalog struct {
 	Teams     []*Team
 	Templates []*Template
 	Pricing   Pricing
+	// Incidents is the incident policy; nil when incidents are not
+	// configured.
+	Incidents *IncidentPolicy
 }
 
 // Person is someone acting through chat. Either field may be empty; config
@@ -55,6 +58,14 @@ type Team struct {
 	Location         *time.Location // months and times shown to people are in this zone
 	MonthlyBudget    Money
 	Policy           *Policy
+
+	// AnnounceChannel gets a one-line notice of each new incident.
+	AnnounceChannel string
+	// IncidentMembers are invited to every incident channel of the team.
+	IncidentMembers []string
+	// PagerDutyService is paged when someone declares an incident for the
+	// team from Slack.
+	PagerDutyService string
 }
 
 // HasMember reports whether p is a member (approvers count as members).
@@ -271,4 +282,78 @@ func matchAny(patterns []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// IncidentPolicy is how incidents run.
+type IncidentPolicy struct {
+	// ChannelPattern names incident channels: {id}, {title}, {date},
+	// {severity}. Default "{id}-{title}".
+	ChannelPattern string
+	// TimelineReaction is the reaction (name without colons) that puts a
+	// channel message on the timeline. Default "pushpin".
+	TimelineReaction string
+	// UpdateEvery is, per severity, how long an open incident may go
+	// without a status update before the commander is nagged.
+	UpdateEvery map[Severity]time.Duration
+	// AnyMessageResets makes any message in the channel count as an update.
+	AnyMessageResets bool
+	// MeetingNagAfter is how long after resolution the post-mortem meeting
+	// must be recorded before the channel is nagged; MeetingNagEvery is
+	// how often the nag repeats.
+	MeetingNagAfter time.Duration
+	MeetingNagEvery time.Duration
+	// PostmortemDue is how long after resolution the post-mortem must be
+	// marked done.
+	PostmortemDue time.Duration
+	// BusinessHours, when set, holds back nags for incidents other than
+	// sev1 outside these hours (in the team's time zone).
+	BusinessHours *BusinessHours
+	// NotionDatabase is the Notion database post-mortems are created in.
+	NotionDatabase string
+	// Checklist and Postmortem are template texts (text/template) for the
+	// response checklist and the post-mortem body.
+	Checklist  string
+	Postmortem string
+	// Services maps PagerDuty service IDs to teams; DefaultTeam takes
+	// events from any other service.
+	Services    map[string]string
+	DefaultTeam string
+}
+
+// BusinessHours is a weekly window of working time.
+type BusinessHours struct {
+	Days       []time.Weekday
+	Start, End time.Duration // since local midnight
+}
+
+// Contains reports whether t, in loc, is within business hours.
+func (b *BusinessHours) Contains(t time.Time, loc *time.Location) bool {
+	if b == nil {
+		return true
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	local := t.In(loc)
+	day := false
+	for _, d := range b.Days {
+		day = day || d == local.Weekday()
+	}
+	if !day {
+		return false
+	}
+	since := time.Duration(local.Hour())*time.Hour + time.Duration(local.Minute())*time.Minute + time.Duration(local.Second())*time.Second
+	return since >= b.Start && since < b.End
+}
+
+// TeamForService returns the team that owns a PagerDuty service.
+func (c *Catalog) TeamForService(service string) (*Team, bool) {
+	if c.Incidents == nil {
+		return nil, false
+	}
+	name, ok := c.Incidents.Services[service]
+	if !ok {
+		name = c.Incidents.DefaultTeam
+	}
+	return c.Team(name)
 }

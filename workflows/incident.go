@@ -1,0 +1,244 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Severity is how bad an incident is; sev1 is the worst.
+type Severity string
+
+// Severities.
+const (
+	Sev1 Severity = "sev1"
+	Sev2 Severity = "sev2"
+	Sev3 Severity = "sev3"
+)
+
+// ParseSeverity reads "sev1".."sev3" (also "1".."3", any case).
+func ParseSeverity(s string) (Severity, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if !strings.HasPrefix(s, "sev") {
+		s = "sev" + s
+	}
+	switch Severity(s) {
+	case Sev1, Sev2, Sev3:
+		return Severity(s), true
+	}
+	return "", false
+}
+
+// IncidentStatus is where the response stands.
+type IncidentStatus string
+
+// Statuses of an incident, in the order a response usually goes.
+const (
+	StatusInvestigating IncidentStatus = "investigating"
+	StatusIdentified    IncidentStatus = "identified"
+	StatusMonitoring    IncidentStatus = "monitoring"
+	StatusResolved      IncidentStatus = "resolved"
+)
+
+// ParseStatus reads a status name.
+func ParseStatus(s string) (IncidentStatus, bool) {
+	switch st := IncidentStatus(strings.ToLower(strings.TrimSpace(s))); st {
+	case StatusInvestigating, StatusIdentified, StatusMonitoring, StatusResolved:
+		return st, true
+	}
+	return "", false
+}
+
+// Role is a job in an incident response.
+type Role string
+
+// Incident roles.
+const (
+	RoleCommander Role = "commander"
+	RoleComms     Role = "comms"
+	RoleScribe    Role = "scribe"
+)
+
+// ParseRole reads a role name.
+func ParseRole(s string) (Role, bool) {
+	switch r := Role(strings.ToLower(strings.TrimSpace(s))); r {
+	case RoleCommander, RoleComms, RoleScribe:
+		return r, true
+	}
+	return "", false
+}
+
+// Title is the role's name as people read it.
+func (r Role) Title() string {
+	switch r {
+	case RoleCommander:
+		return "Incident commander"
+	case RoleComms:
+		return "Comms liaison"
+	case RoleScribe:
+		return "Scribe"
+	}
+	return string(r)
+}
+
+// PagerDuty incident states, as PagerDuty names them.
+const (
+	PDTriggered    = "triggered"
+	PDAcknowledged = "acknowledged"
+	PDResolved     = "resolved"
+)
+
+// Incident is one incident and the state of its response. Its ID
+// ("inc-7") names it in every message and command.
+type Incident struct {
+	ID       string
+	Title    string
+	Severity Severity
+	Status   IncidentStatus
+	Team     string
+
+	// PagerDuty side; empty for an incident declared without one.
+	PDIncidentID string
+	PDService    string
+	PDURL        string
+	PDStatus     string // triggered, acknowledged or resolved, as last known
+
+	// ChannelID is the incident's Slack channel once created.
+	ChannelID   string
+	ChannelName string
+
+	Commander Person
+	Comms     Person
+	Scribe    Person
+
+	DeclaredBy   Person
+	CreatedAt    time.Time
+	ResolvedAt   time.Time
+	LastUpdateAt time.Time // the last status update; the update nag counts from here
+	LastUpdate   string
+
+	// Post-mortem.
+	PostmortemPageID string
+	PostmortemURL    string
+	MeetingAt        time.Time // the review meeting, once recorded
+	PostmortemDue    time.Time
+	PostmortemDone   bool
+
+	// Snoozed holds, per nag kind, when its snooze ends.
+	Snoozed map[string]time.Time
+
+	UpdatedAt time.Time
+}
+
+// RoleHolder returns who holds a role.
+func (i *Incident) RoleHolder(r Role) Person {
+	switch r {
+	case RoleCommander:
+		return i.Commander
+	case RoleComms:
+		return i.Comms
+	case RoleScribe:
+		return i.Scribe
+	}
+	return Person{}
+}
+
+// SetRole gives a role to p.
+func (i *Incident) SetRole(r Role, p Person) {
+	switch r {
+	case RoleCommander:
+		i.Commander = p
+	case RoleComms:
+		i.Comms = p
+	case RoleScribe:
+		i.Scribe = p
+	}
+}
+
+// Open reports whether the incident is not resolved.
+func (i *Incident) Open() bool { return i.Status != StatusResolved }
+
+// Duration is how long the incident lasted, or has lasted so far.
+func (i *Incident) Duration(now time.Time) time.Duration {
+	end := now
+	if !i.ResolvedAt.IsZero() {
+		end = i.ResolvedAt
+	}
+	return end.Sub(i.CreatedAt)
+}
+
+// TimelineKind says what a timeline entry records.
+type TimelineKind string
+
+// Kinds of timeline entries.
+const (
+	TLDeclared  TimelineKind = "declared"
+	TLStatus    TimelineKind = "status"
+	TLSeverity  TimelineKind = "severity"
+	TLRole      TimelineKind = "role"
+	TLUpdate    TimelineKind = "update"
+	TLPagerDuty TimelineKind = "pagerduty"
+	TLPinned    TimelineKind = "pinned" // a channel message marked with the timeline reaction
+	TLNote      TimelineKind = "note"
+)
+
+// TimelineEntry is one thing that happened, at its original time.
+type TimelineEntry struct {
+	IncidentID string
+	At         time.Time
+	Kind       TimelineKind
+	Actor      string // a person or system
+	Text       string
+	// Source and ExternalID identify an entry that came from elsewhere (a
+	// PagerDuty log entry, a Slack message), so it is recorded once.
+	Source     string
+	ExternalID string
+}
+
+// ChannelName builds an incident channel's name from a pattern with
+// {id}, {title} and {date} (YYYY-MM-DD), following Slack's rules:
+// lowercase letters, digits, hyphens and underscores, at most 80
+// characters.
+func ChannelName(pattern string, inc *Incident, loc *time.Location) string {
+	if pattern == "" {
+		pattern = "{id}-{title}"
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	r := strings.NewReplacer("{id}", inc.ID, "{title}", inc.Title, "{date}", inc.CreatedAt.In(loc).Format("2006-01-02"), "{severity}", string(inc.Severity))
+	return SlackName(r.Replace(pattern), 80)
+}
+
+// SlackName makes s a valid Slack channel name of at most max characters.
+func SlackName(s string, max int) string {
+	var b strings.Builder
+	dash := false
+	for _, c := range strings.ToLower(s) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_':
+			b.WriteRune(c)
+			dash = false
+		case !dash && b.Len() > 0:
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	out := strings.Trim(b.String(), "-")
+	if len(out) > max {
+		out = strings.TrimRight(out[:max], "-")
+	}
+	if out == "" {
+		out = "incident"
+	}
+	return out
+}
+
+// WithSuffix returns name with "-n" appended, kept within max.
+func WithSuffix(name string, n, max int) string {
+	suffix := fmt.Sprintf("-%d", n)
+	if len(name)+len(suffix) > max {
+		name = strings.TrimRight(name[:max-len(suffix)], "-")
+	}
+	return name + suffix
+}
