@@ -113,33 +113,53 @@ func (b *Bot) serveEvent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var env struct {
-		Type      string          `json:"type"`
-		Challenge string          `json:"challenge"`
-		EventID   string          `json:"event_id"`
-		Event     json.RawMessage `json:"event"`
-	}
+	var env EventEnvelope
 	if err := json.Unmarshal(body, &env); err != nil {
 		http.Error(w, "malformed event", http.StatusBadRequest)
 		return
 	}
-	switch env.Type {
-	case "url_verification":
+	if env.Type == "url_verification" {
 		writeJSON(w, map[string]string{"challenge": env.Challenge})
 		return
-	case "event_callback":
-		// Slack retries an event it thinks was not received; handle each
-		// event_id once.
-		first, err := workflows.FirstTime(r.Context(), b.Store, "slack-event:"+env.EventID, b.Clock.Now())
-		if err != nil {
-			http.Error(w, "try again", http.StatusServiceUnavailable)
-			return
-		}
-		if first {
-			b.Log.Info("event", "id", env.EventID, "event", string(eventType(env.Event)))
-		}
+	}
+	if err := b.Event(r.Context(), env); err != nil {
+		b.Log.Error("handle event", "id", env.EventID, "err", err)
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// EventEnvelope is the outer shape of an Events API request.
+type EventEnvelope struct {
+	Type      string          `json:"type"`
+	Challenge string          `json:"challenge,omitempty"`
+	EventID   string          `json:"event_id"`
+	EventTime int64           `json:"event_time"`
+	Event     json.RawMessage `json:"event"`
+}
+
+// Event handles an Events API callback once per event_id, whatever
+// transport brought it: Slack retries events it thinks were lost.
+func (b *Bot) Event(ctx context.Context, env EventEnvelope) error {
+	if env.Type != "event_callback" {
+		return nil
+	}
+	first, err := workflows.FirstTime(ctx, b.Store, "slack-event:"+env.EventID, b.Clock.Now())
+	if err != nil || !first {
+		return err
+	}
+	kind := eventType(env.Event)
+	b.Log.Info("event", "id", env.EventID, "event", kind)
+	if h, ok := b.eventHandlers()[kind]; ok {
+		return h(ctx, env.Event)
+	}
+	return nil
+}
+
+// eventHandlers maps inner event types to their handlers.
+func (b *Bot) eventHandlers() map[string]func(ctx context.Context, raw json.RawMessage) error {
+	return map[string]func(ctx context.Context, raw json.RawMessage) error{}
 }
 
 func eventType(raw json.RawMessage) string {
