@@ -38,6 +38,8 @@ type Views interface {
 // Bot answers Slack. Build one with New.
 type Bot struct {
 	Servers   *workflows.Servers
+	Incidents *workflows.Incidents // nil when incidents are not configured
+	History   History
 	Store     workflows.Store // de-duplicates replayed requests
 	Clock     workflows.Clock
 	Secret    string

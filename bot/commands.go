@@ -37,6 +37,8 @@ func (b *Bot) Command(ctx context.Context, cmd slack.SlashCommand) workflows.Rep
 	switch strings.TrimPrefix(cmd.Command, "/") {
 	case "ops":
 		return b.ops(ctx, cmd)
+	case "incident":
+		return b.incident(ctx, cmd)
 	default:
 		return textReply(fmt.Sprintf("opsbot does not know the command %s. Try `/ops help`.", cmd.Command))
 	}

@@ -94,6 +94,9 @@ func (b *Bot) Click(ctx context.Context, ic slack.InteractionCallback) *workflow
 		}
 		reply = textReply(fmt.Sprintf("%s is being given back: its instance will be terminated and the unused budget returned.", r.ID))
 	default:
+		if r, ok := b.incidentClick(ctx, actor, slackout.BaseActionID(act.ActionID), act.Value); ok {
+			return &r
+		}
 		b.Log.Warn("unknown button", "action", act.ActionID)
 		return nil
 	}
@@ -159,7 +162,10 @@ func (b *Bot) Event(ctx context.Context, env EventEnvelope) error {
 
 // eventHandlers maps inner event types to their handlers.
 func (b *Bot) eventHandlers() map[string]func(ctx context.Context, raw json.RawMessage) error {
-	return map[string]func(ctx context.Context, raw json.RawMessage) error{}
+	return map[string]func(ctx context.Context, raw json.RawMessage) error{
+		"reaction_added": b.reactionAdded,
+		"message":        b.message,
+	}
 }
 
 func eventType(raw json.RawMessage) string {

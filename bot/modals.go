@@ -14,6 +14,7 @@ import (
 const (
 	ModalRequest = "ops.request"
 	ModalDeny    = "approval.deny"
+	ModalDeclare = "incident.declare"
 )
 
 // Block IDs of modal fields; errors are shown on them.
@@ -21,6 +22,8 @@ const (
 	fieldTemplate = "template"
 	fieldDuration = "duration"
 	fieldReason   = "reason"
+	fieldTitle    = "title"
+	fieldSeverity = "severity"
 )
 
 func (b *Bot) openRequestModal(ctx context.Context, actor workflows.Person, triggerID string) error {
@@ -112,6 +115,20 @@ func (b *Bot) Submission(ctx context.Context, ic slack.InteractionCallback) *sla
 			return slack.NewErrorsViewSubmissionResponse(map[string]string{field: truncate(workflows.ErrorMessage(err), 150)})
 		}
 		b.tell(ctx, actor, requestReply(b.Servers.Catalog, res).Message)
+		return nil
+	case ModalDeclare:
+		sev, _ := workflows.ParseSeverity(values[fieldSeverity][fieldSeverity].SelectedOption.Value)
+		if b.Incidents == nil {
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{fieldTitle: "Incidents are not configured in opsbot."})
+		}
+		inc, err := b.Incidents.Declare(ctx, actor, workflows.DeclareInput{Title: values[fieldTitle][fieldTitle].Value, Severity: sev})
+		if err != nil {
+			if workflows.ErrorCode(err) == "internal" {
+				b.Log.Error("declare from form", "err", err)
+			}
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{fieldTitle: truncate(workflows.ErrorMessage(err), 150)})
+		}
+		b.tell(ctx, actor, workflows.Message{Text: fmt.Sprintf("%s declared (%s): %s. Its channel is being opened.", inc.ID, inc.Severity, inc.Title)})
 		return nil
 	case ModalDeny:
 		reason := strings.TrimSpace(values[fieldReason][fieldReason].Value)

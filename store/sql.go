@@ -92,6 +92,7 @@ const (
 	seqExtensions = "#extensions"
 	seqDecisions  = "#decisions"
 	seqLedger     = "#ledger"
+	seqTimeline   = "#timeline"
 )
 
 // unixNanos stores a time as Unix nanoseconds, UTC; the zero time is 0.

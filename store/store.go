@@ -1,5 +1,6 @@
 // Package store keeps opsbot's state in SQL: server requests, approvals,
-// the budget ledger, the audit log and the durable job outbox. It
+// the budget ledger, incidents and their timelines, the audit log and the
+// durable job outbox. It
 // implements the store interfaces declared in workflows.
 //
 // SQLite (modernc.org/sqlite, pure Go) is the only engine today. Every

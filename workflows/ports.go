@@ -49,6 +49,29 @@ type Store interface {
 type Tx interface {
 	CommonTx
 	ServerTx
+	IncidentTx
+}
+
+// IncidentTx holds incidents and their timelines.
+type IncidentTx interface {
+	CreateIncident(i *Incident) error
+	// Incident, IncidentByPagerDuty and IncidentByChannel return ErrNotFound when there is none.
+	Incident(id string) (*Incident, error)
+	IncidentByPagerDuty(pdIncidentID string) (*Incident, error)
+	IncidentByChannel(channelID string) (*Incident, error)
+	SaveIncident(i *Incident) error
+	// Incidents lists incidents, newest first; Open limits to unresolved ones.
+	Incidents(f IncidentFilter) ([]*Incident, error)
+	// AddTimeline records an entry. An entry with a Source and ExternalID already recorded for the incident is not recorded again: it returns false.
+	AddTimeline(e TimelineEntry) (bool, error)
+	// Timeline returns an incident's entries ordered by time (then insertion).
+	Timeline(incidentID string) ([]TimelineEntry, error)
+}
+
+// IncidentFilter selects incidents; empty fields match all.
+type IncidentFilter struct {
+	Team string
+	Open bool // only incidents whose status is not resolved
 }
 
 // CommonTx holds what every workflow shares: identifiers, the audit log,

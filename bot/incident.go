@@ -1,0 +1,232 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+// History reads one channel message, for the timeline reaction.
+type History interface {
+	Message(ctx context.Context, channel, ts string) (author, text string, err error)
+}
+
+func (b *Bot) incident(ctx context.Context, cmd slack.SlashCommand) workflows.Reply {
+	c, err := ParseIncident(cmd.Text)
+	if err != nil {
+		return errorReply(err)
+	}
+	if c.Kind == IncHelp {
+		return workflows.Reply{Message: workflows.Message{Title: "opsbot: incidents", Text: IncidentHelpText}}
+	}
+	if b.Incidents == nil {
+		return textReply("Incidents are not configured in opsbot: add an `incidents:` section to its config.")
+	}
+	actor := b.person(ctx, cmd.UserID)
+	ref := workflows.IncidentRef{ID: c.Incident, Channel: cmd.ChannelID}
+	var inc *workflows.Incident
+	usage := UsageIncHelp
+	switch c.Kind {
+	case IncDeclareUI:
+		if err := b.openDeclareModal(ctx, cmd.TriggerID); err != nil {
+			return errorReply(err)
+		}
+		return workflows.Reply{}
+	case IncDeclare:
+		usage = UsageDeclare
+		inc, err = b.Incidents.Declare(ctx, actor, workflows.DeclareInput{Title: c.Title, Severity: c.Severity})
+		if err == nil {
+			return textReply(fmt.Sprintf("%s declared (%s): %s. Its channel is being opened; you are the commander until someone takes over.", inc.ID, inc.Severity, inc.Title))
+		}
+	case IncStatus:
+		usage = UsageStatus
+		inc, err = b.Incidents.SetStatus(ctx, actor, ref, c.Status)
+	case IncSeverity:
+		usage = UsageSeverity
+		inc, err = b.Incidents.SetSeverity(ctx, actor, ref, c.Severity)
+	case IncRole:
+		usage = UsageRole
+		who := workflows.Person{SlackID: c.Who}
+		if strings.Contains(c.Who, "@") {
+			who = workflows.Person{Email: c.Who}
+		} else {
+			who = b.person(ctx, c.Who)
+		}
+		inc, err = b.Incidents.SetRole(ctx, actor, ref, c.Role, who)
+	case IncUpdate:
+		usage = UsageUpdate
+		inc, err = b.Incidents.Update(ctx, actor, ref, c.Text)
+	case IncPostmortem:
+		usage = UsagePostmortem
+		inc, err = b.Incidents.Postmortem(ctx, actor, ref)
+		if err == nil {
+			if inc.PostmortemURL != "" {
+				return textReply("The post-mortem of " + inc.ID + ": " + inc.PostmortemURL)
+			}
+			return textReply("The post-mortem of " + inc.ID + " is being written; its link will be posted in the incident channel.")
+		}
+	case IncScheduled:
+		usage = UsageScheduled
+		inc, err = b.scheduleMeeting(ctx, actor, ref, c.When)
+		if err == nil {
+			return workflows.Reply{Public: true, Message: workflows.Message{Text: fmt.Sprintf("Post-mortem meeting for %s recorded: %s.", inc.ID, b.localTime(inc, inc.MeetingAt))}}
+		}
+	case IncPMDone:
+		inc, err = b.Incidents.PostmortemDone(ctx, actor, ref)
+	}
+	if err != nil {
+		return b.failure(err, usage)
+	}
+	return textReply(fmt.Sprintf("%s: done. The summary is updated.", inc.ID))
+}
+
+// scheduleMeeting reads DATE TIME in the incident team's time zone.
+func (b *Bot) scheduleMeeting(ctx context.Context, actor workflows.Person, ref workflows.IncidentRef, when string) (*workflows.Incident, error) {
+	loc := time.UTC
+	var found *workflows.Incident
+	if err := b.Store.View(ctx, func(tx workflows.Tx) error {
+		var err error
+		if ref.ID != "" {
+			found, err = tx.Incident(ref.ID)
+		} else {
+			found, err = tx.IncidentByChannel(ref.Channel)
+		}
+		return err
+	}); err == nil && found != nil {
+		if team, ok := b.Servers.Catalog.Team(found.Team); ok && team.Location != nil {
+			loc = team.Location
+		}
+	}
+	at, err := time.ParseInLocation("2006-01-02 15:04", when, loc)
+	if err != nil {
+		return nil, workflows.Errorf(workflows.EInvalid, "%q is not a date and time like 2026-11-24 15:00.", when)
+	}
+	return b.Incidents.ScheduleMeeting(ctx, actor, ref, at)
+}
+
+func (b *Bot) localTime(inc *workflows.Incident, t time.Time) string {
+	if team, ok := b.Servers.Catalog.Team(inc.Team); ok {
+		return team.LocalTime(t)
+	}
+	return t.UTC().Format("Mon 2 Jan 15:04 MST")
+}
+
+// incidentClick handles the summary's and nags' buttons.
+func (b *Bot) incidentClick(ctx context.Context, actor workflows.Person, actionID, value string) (workflows.Reply, bool) {
+	if b.Incidents == nil {
+		return workflows.Reply{}, false
+	}
+	var err error
+	var inc *workflows.Incident
+	switch actionID {
+	case workflows.ActIncidentAck:
+		inc, err = b.Incidents.Acknowledge(ctx, actor, workflows.IncidentRef{ID: value})
+		if err == nil {
+			return textReply("You acknowledged " + inc.ID + " in PagerDuty."), true
+		}
+	case workflows.ActIncidentResolve:
+		inc, err = b.Incidents.SetStatus(ctx, actor, workflows.IncidentRef{ID: value}, workflows.StatusResolved)
+		if err == nil {
+			return textReply("You resolved " + inc.ID + ". The post-mortem draft is on its way."), true
+		}
+	case workflows.ActNagSnooze:
+		parts := strings.Fields(value)
+		if len(parts) != 3 {
+			return textReply("That snooze button is broken."), true
+		}
+		d, perr := workflows.ParseDuration(parts[2])
+		if perr != nil {
+			return textReply("That snooze button is broken."), true
+		}
+		inc, err = b.Incidents.Snooze(ctx, actor, parts[0], workflows.NagKind(parts[1]), d)
+		if err == nil {
+			return textReply(fmt.Sprintf("Snoozed the %s reminder for %s for %s.", parts[1], inc.ID, workflows.FormatDuration(d))), true
+		}
+	default:
+		return workflows.Reply{}, false
+	}
+	return b.failure(err, UsageIncHelp), true
+}
+
+// reactionAdded puts a message marked with the timeline reaction on the
+// incident's timeline.
+func (b *Bot) reactionAdded(ctx context.Context, raw json.RawMessage) error {
+	if b.Incidents == nil || b.History == nil {
+		return nil
+	}
+	var ev struct {
+		User     string `json:"user"`
+		Reaction string `json:"reaction"`
+		Item     struct {
+			Type    string `json:"type"`
+			Channel string `json:"channel"`
+			TS      string `json:"ts"`
+		} `json:"item"`
+	}
+	if err := json.Unmarshal(raw, &ev); err != nil || ev.Item.Type != "message" {
+		return nil
+	}
+	if ev.Reaction != b.Incidents.TimelineReaction() {
+		return nil
+	}
+	author, text, err := b.History.Message(ctx, ev.Item.Channel, ev.Item.TS)
+	if err != nil {
+		return fmt.Errorf("read the marked message: %w", err)
+	}
+	return b.Incidents.Pinned(ctx, ev.Item.Channel, ev.Item.TS, slackTime(ev.Item.TS), author, text)
+}
+
+// message counts channel messages as updates when the policy says so.
+func (b *Bot) message(ctx context.Context, raw json.RawMessage) error {
+	if b.Incidents == nil {
+		return nil
+	}
+	var ev struct {
+		Channel string `json:"channel"`
+		TS      string `json:"ts"`
+		Subtype string `json:"subtype"`
+		BotID   string `json:"bot_id"`
+	}
+	if err := json.Unmarshal(raw, &ev); err != nil || ev.Subtype != "" || ev.BotID != "" {
+		return nil
+	}
+	return b.Incidents.Activity(ctx, ev.Channel, slackTime(ev.TS))
+}
+
+// slackTime reads a message ts ("1700000000.000100") as a time.
+func slackTime(ts string) time.Time {
+	sec, frac, _ := strings.Cut(ts, ".")
+	var s, us int64
+	fmt.Sscan(sec, &s)
+	if frac != "" {
+		fmt.Sscan((frac + "000000")[:6], &us)
+	}
+	return time.Unix(s, us*1000).UTC()
+}
+
+func (b *Bot) openDeclareModal(ctx context.Context, triggerID string) error {
+	sev := func(s string) *slack.OptionBlockObject { return slack.NewOptionBlockObject(s, plain(s), nil) }
+	view := slack.ModalViewRequest{
+		Type:       slack.VTModal,
+		CallbackID: ModalDeclare,
+		Title:      plain("Declare an incident"),
+		Submit:     plain("Declare"),
+		Close:      plain("Cancel"),
+		Blocks: slack.Blocks{BlockSet: []slack.Block{
+			slack.NewInputBlock(fieldTitle, plain("What is happening?"), nil, slack.NewPlainTextInputBlockElement(plain("Checkout errors above 5%"), fieldTitle)),
+			slack.NewInputBlock(fieldSeverity, plain("Severity"), plain("sev1: customers badly hurt now; sev3: minor"),
+				&slack.SelectBlockElement{Type: slack.OptTypeStatic, ActionID: fieldSeverity, Placeholder: plain("Choose"),
+					Options: []*slack.OptionBlockObject{sev("sev1"), sev("sev2"), sev("sev3")}, InitialOption: sev("sev3")}),
+		}},
+	}
+	if _, err := b.Views.OpenViewContext(ctx, triggerID, view); err != nil {
+		return fmt.Errorf("open declare form: %w", err)
+	}
+	return nil
+}

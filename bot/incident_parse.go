@@ -1,0 +1,171 @@
+package bot
+
+import (
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+// IncidentKind names an /incident subcommand.
+type IncidentKind string
+
+// The /incident subcommands of CONTRACT.md, plus `postmortem done`.
+const (
+	IncHelp       IncidentKind = "help"
+	IncDeclare    IncidentKind = "declare"
+	IncDeclareUI  IncidentKind = "declare (form)"
+	IncStatus     IncidentKind = "status"
+	IncSeverity   IncidentKind = "severity"
+	IncRole       IncidentKind = "role"
+	IncUpdate     IncidentKind = "update"
+	IncPostmortem IncidentKind = "postmortem"
+	IncScheduled  IncidentKind = "postmortem scheduled"
+	IncPMDone     IncidentKind = "postmortem done"
+)
+
+// Usage lines of /incident.
+const (
+	UsageDeclare    = "/incident declare TITLE [sev1|sev2|sev3]"
+	UsageStatus     = "/incident status investigating|identified|monitoring|resolved"
+	UsageSeverity   = "/incident severity sev1|sev2|sev3"
+	UsageRole       = "/incident role commander|comms|scribe @user"
+	UsageUpdate     = "/incident update TEXT"
+	UsagePostmortem = "/incident postmortem"
+	UsageScheduled  = "/incident postmortem scheduled DATE TIME"
+	UsageIncHelp    = "/incident help"
+)
+
+// IncidentCommand is a parsed /incident command. Incident is set when the
+// command named one (inc-7); otherwise the channel implies it.
+type IncidentCommand struct {
+	Kind     IncidentKind
+	Incident string
+	Title    string
+	Severity workflows.Severity
+	Status   workflows.IncidentStatus
+	Role     workflows.Role
+	Who      string // a Slack user ID or email
+	Text     string
+	When     string // "2026-11-24 15:00", read in the team's zone
+}
+
+var incidentID = regexp.MustCompile(`^(?i)inc-[0-9]+$`)
+
+// mention matches what Slack sends for a mention when commands escape
+// users: <@U123> or <@U123|name>.
+var mention = regexp.MustCompile(`^<@([UW][A-Z0-9]+)(\|[^>]*)?>$`)
+
+// ParseIncident reads the text after /incident.
+func ParseIncident(text string) (IncidentCommand, error) {
+	words := strings.Fields(text)
+	if len(words) == 0 {
+		return IncidentCommand{Kind: IncHelp}, nil
+	}
+	c := IncidentCommand{}
+	verb, rest := strings.ToLower(words[0]), words[1:]
+	if verb != "declare" && len(rest) > 0 && incidentID.MatchString(rest[0]) {
+		c.Incident, rest = strings.ToLower(rest[0]), rest[1:]
+	}
+	switch verb {
+	case "help":
+		c.Kind = IncHelp
+	case "declare":
+		if len(rest) == 0 {
+			c.Kind = IncDeclareUI
+			return c, nil
+		}
+		c.Kind = IncDeclare
+		if sev, ok := workflows.ParseSeverity(rest[len(rest)-1]); ok && strings.HasPrefix(strings.ToLower(rest[len(rest)-1]), "sev") {
+			c.Severity, rest = sev, rest[:len(rest)-1]
+		}
+		if len(rest) == 0 {
+			return c, usageErr(UsageDeclare, "An incident needs a title before the severity.")
+		}
+		c.Title = strings.Join(rest, " ")
+	case "status":
+		if len(rest) != 1 {
+			return c, usageErr(UsageStatus, "Say one status.")
+		}
+		st, ok := workflows.ParseStatus(rest[0])
+		if !ok {
+			return c, usageErr(UsageStatus, "%q is not a status.", rest[0])
+		}
+		c.Kind, c.Status = IncStatus, st
+	case "severity":
+		if len(rest) != 1 {
+			return c, usageErr(UsageSeverity, "Say one severity.")
+		}
+		sev, ok := workflows.ParseSeverity(rest[0])
+		if !ok {
+			return c, usageErr(UsageSeverity, "%q is not a severity.", rest[0])
+		}
+		c.Kind, c.Severity = IncSeverity, sev
+	case "role":
+		if len(rest) != 2 {
+			return c, usageErr(UsageRole, "Name a role and a person.")
+		}
+		role, ok := workflows.ParseRole(rest[0])
+		if !ok {
+			return c, usageErr(UsageRole, "%q is not a role.", rest[0])
+		}
+		who, ok := personRef(rest[1])
+		if !ok {
+			return c, usageErr(UsageRole, "%q is not a person: mention them (@name) or give their email.", rest[1])
+		}
+		c.Kind, c.Role, c.Who = IncRole, role, who
+	case "update":
+		if len(rest) == 0 {
+			return c, usageErr(UsageUpdate, "An update needs text.")
+		}
+		c.Kind, c.Text = IncUpdate, strings.Join(rest, " ")
+	case "postmortem":
+		switch {
+		case len(rest) == 0:
+			c.Kind = IncPostmortem
+		case strings.EqualFold(rest[0], "done") && len(rest) == 1:
+			c.Kind = IncPMDone
+		case strings.EqualFold(rest[0], "scheduled"):
+			if len(rest) != 3 {
+				return c, usageErr(UsageScheduled, "Give the meeting's date and time, like `2026-11-24 15:00`.")
+			}
+			if _, err := time.Parse("2006-01-02 15:04", rest[1]+" "+rest[2]); err != nil {
+				return c, usageErr(UsageScheduled, "%q is not a date and time like 2026-11-24 15:00.", rest[1]+" "+rest[2])
+			}
+			c.Kind, c.When = IncScheduled, rest[1]+" "+rest[2]
+		default:
+			return c, usageErr(UsagePostmortem, "`%s` is not a post-mortem command: use `/incident postmortem`, `postmortem scheduled DATE TIME` or `postmortem done`.", rest[0])
+		}
+	default:
+		return c, usageErr(UsageIncHelp, "`%s` is not an /incident command. Try `/incident help`.", words[0])
+	}
+	return c, nil
+}
+
+// personRef reads a mention, a user ID or an email.
+func personRef(s string) (string, bool) {
+	if m := mention.FindStringSubmatch(s); m != nil {
+		return m[1], true
+	}
+	if regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`).MatchString(s) {
+		return s, true
+	}
+	if strings.Contains(s, "@") && !strings.HasPrefix(s, "@") && strings.Contains(s, ".") {
+		return strings.ToLower(s), true
+	}
+	return "", false
+}
+
+// IncidentHelpText lists every /incident command.
+var IncidentHelpText = strings.Join([]string{
+	"`" + UsageDeclare + "` — open an incident (pages on-call when the team has a PagerDuty service)",
+	"`" + UsageStatus + "`",
+	"`" + UsageSeverity + "`",
+	"`" + UsageRole + "`",
+	"`" + UsageUpdate + "` — a status update (resets the update reminder)",
+	"`" + UsagePostmortem + "` — open or link the post-mortem",
+	"`" + UsageScheduled + "` — record the review meeting",
+	"`/incident postmortem done` — mark the post-mortem finished",
+	"Inside an incident channel the incident is implied; elsewhere name it: `/incident status inc-7 resolved`.",
+}, "\n")

@@ -1,0 +1,249 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// IncidentRef names the incident a command is about: an explicit ID, or
+// the channel it was typed in.
+type IncidentRef struct {
+	ID      string
+	Channel string
+}
+
+// find loads the incident a command refers to.
+func (s *Incidents) find(tx Tx, ref IncidentRef) (*Incident, error) {
+	if ref.ID != "" {
+		inc, err := tx.Incident(strings.ToLower(ref.ID))
+		if errors.Is(err, ErrNotFound) {
+			return nil, Errorf(ENotFound, "There is no incident %s.", ref.ID)
+		}
+		return inc, err
+	}
+	inc, err := tx.IncidentByChannel(ref.Channel)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(EInvalid, "This is not an incident channel: run the command in the incident's channel, or name the incident (like inc-7).")
+	}
+	return inc, err
+}
+
+// change applies fn to the incident in one transaction, then edits the
+// summary.
+func (s *Incidents) change(ctx context.Context, ref IncidentRef, fn func(tx Tx, inc *Incident, now time.Time) error) (*Incident, error) {
+	var out *Incident
+	err := s.update(ctx, func(tx Tx) error {
+		now := s.Clock.Now()
+		inc, err := s.find(tx, ref)
+		if err != nil {
+			return err
+		}
+		if err := fn(tx, inc, now); err != nil {
+			return err
+		}
+		inc.UpdatedAt = now
+		if err := tx.SaveIncident(inc); err != nil {
+			return err
+		}
+		out = inc
+		return s.refresh(tx, inc, now)
+	})
+	return out, err
+}
+
+// SetStatus moves the response to a new status. Resolving also resolves
+// the PagerDuty incident and starts the post-mortem.
+func (s *Incidents) SetStatus(ctx context.Context, actor Person, ref IncidentRef, st IncidentStatus) (*Incident, error) {
+	return s.change(ctx, ref, func(tx Tx, inc *Incident, now time.Time) error {
+		if inc.Status == st {
+			return Errorf(EConflict, "%s is already %s.", inc.ID, st)
+		}
+		old := inc.Status
+		if st == StatusResolved {
+			s.resolve(inc, now, now)
+			if err := s.pushPD(tx, inc, PDResolved, actor, now); err != nil {
+				return err
+			}
+			if err := s.queuePostmortem(tx, inc, now); err != nil {
+				return err
+			}
+		} else {
+			if old == StatusResolved {
+				inc.ResolvedAt = time.Time{}
+			}
+			inc.Status, inc.LastUpdateAt = st, now
+		}
+		return s.record(tx, inc, TimelineEntry{At: now, Kind: TLStatus, Actor: actor.String(), Text: fmt.Sprintf("Status %s → %s", old, st)})
+	})
+}
+
+// pushPD records the PagerDuty state opsbot is about to set and queues the
+// call; the webhook that follows then finds nothing to change.
+func (s *Incidents) pushPD(tx Tx, inc *Incident, status string, actor Person, now time.Time) error {
+	if inc.PDIncidentID == "" || inc.PDStatus == status || (status == PDAcknowledged && inc.PDStatus == PDResolved) {
+		return nil
+	}
+	inc.PDStatus = status
+	payload := strings.TrimSpace(inc.ID + " " + status + " " + actor.Email)
+	return tx.Enqueue(Job{Kind: JobPDStatus, Key: JobPDStatus + ":" + inc.ID, Payload: payload, RunAt: now})
+}
+
+// Acknowledge acknowledges the PagerDuty incident as the actor.
+func (s *Incidents) Acknowledge(ctx context.Context, actor Person, ref IncidentRef) (*Incident, error) {
+	return s.change(ctx, ref, func(tx Tx, inc *Incident, now time.Time) error {
+		if inc.PDIncidentID == "" {
+			return Errorf(EConflict, "%s has no PagerDuty incident to acknowledge.", inc.ID)
+		}
+		if inc.PDStatus != PDTriggered {
+			return Errorf(EConflict, "%s is already %s in PagerDuty.", inc.ID, inc.PDStatus)
+		}
+		if actor.Email == "" {
+			return Errorf(EForbidden, "PagerDuty needs your email to record who acknowledged, and Slack did not give opsbot yours.")
+		}
+		if err := s.pushPD(tx, inc, PDAcknowledged, actor, now); err != nil {
+			return err
+		}
+		return s.record(tx, inc, TimelineEntry{At: now, Kind: TLPagerDuty, Actor: actor.String(), Text: "Acknowledged from Slack"})
+	})
+}
+
+// SetSeverity changes the severity.
+func (s *Incidents) SetSeverity(ctx context.Context, actor Person, ref IncidentRef, sev Severity) (*Incident, error) {
+	return s.change(ctx, ref, func(tx Tx, inc *Incident, now time.Time) error {
+		if inc.Severity == sev {
+			return Errorf(EConflict, "%s is already %s.", inc.ID, sev)
+		}
+		old := inc.Severity
+		inc.Severity = sev
+		return s.record(tx, inc, TimelineEntry{At: now, Kind: TLSeverity, Actor: actor.String(), Text: fmt.Sprintf("Severity %s → %s", old, sev)})
+	})
+}
+
+// SetRole gives a role to someone.
+func (s *Incidents) SetRole(ctx context.Context, actor Person, ref IncidentRef, role Role, who Person) (*Incident, error) {
+	return s.change(ctx, ref, func(tx Tx, inc *Incident, now time.Time) error {
+		inc.SetRole(role, who)
+		if inc.ChannelID != "" {
+			if err := tx.Enqueue(Job{Kind: JobInvite, Key: JobInvite + ":" + inc.ID, Payload: inc.ID, RunAt: now}); err != nil {
+				return err
+			}
+		}
+		return s.record(tx, inc, TimelineEntry{At: now, Kind: TLRole, Actor: actor.String(), Text: fmt.Sprintf("%s: %s", role.Title(), who)})
+	})
+}
+
+// Update posts a status update: it goes on the timeline and the summary,
+// and resets the update nag.
+func (s *Incidents) Update(ctx context.Context, actor Person, ref IncidentRef, text string) (*Incident, error) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil, Errorf(EInvalid, "An update needs text, like `/incident update Rolled back the deploy; errors are dropping`.")
+	}
+	return s.change(ctx, ref, func(tx Tx, inc *Incident, now time.Time) error {
+		inc.LastUpdate, inc.LastUpdateAt = text, now
+		return s.record(tx, inc, TimelineEntry{At: now, Kind: TLUpdate, Actor: actor.String(), Text: text})
+	})
+}
+
+// Activity counts any message in an incident channel as an update when
+// the policy says so.
+func (s *Incidents) Activity(ctx context.Context, channelID string, at time.Time) error {
+	if !s.policy().AnyMessageResets {
+		return nil
+	}
+	return s.Store.Update(ctx, func(tx Tx) error {
+		inc, err := tx.IncidentByChannel(channelID)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil || !inc.Open() || !at.After(inc.LastUpdateAt) {
+			return err
+		}
+		inc.LastUpdateAt = at
+		return tx.SaveIncident(inc)
+	})
+}
+
+// Pinned puts a channel message marked with the timeline reaction on the
+// timeline, at the message's own time, once.
+func (s *Incidents) Pinned(ctx context.Context, channelID, ts string, at time.Time, author, text string) error {
+	return s.Store.Update(ctx, func(tx Tx) error {
+		inc, err := tx.IncidentByChannel(channelID)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return s.record(tx, inc, TimelineEntry{At: at, Kind: TLPinned, Actor: author, Text: text, Source: "slack", ExternalID: ts})
+	})
+}
+
+// TimelineReaction is the reaction that marks a message for the timeline.
+func (s *Incidents) TimelineReaction() string { return orDefault(s.policy().TimelineReaction, "pushpin") }
+
+// Postmortem returns the post-mortem link, or starts writing it.
+func (s *Incidents) Postmortem(ctx context.Context, actor Person, ref IncidentRef) (*Incident, error) {
+	if s.Docs == nil {
+		return nil, Errorf(EConflict, "Post-mortems are not configured: opsbot needs NOTION_TOKEN and incidents.notion_database.")
+	}
+	var out *Incident
+	err := s.update(ctx, func(tx Tx) error {
+		inc, err := s.find(tx, ref)
+		if err != nil {
+			return err
+		}
+		out = inc
+		return s.queuePostmortem(tx, inc, s.Clock.Now())
+	})
+	return out, err
+}
+
+// ScheduleMeeting records the post-mortem review meeting, which ends the
+// meeting nag, and writes it on the document.
+func (s *Incidents) ScheduleMeeting(ctx context.Context, actor Person, ref IncidentRef, at time.Time) (*Incident, error) {
+	return s.change(ctx, ref, func(tx Tx, inc *Incident, now time.Time) error {
+		inc.MeetingAt = at
+		if inc.PostmortemPageID != "" && s.Docs != nil {
+			if err := tx.Enqueue(Job{Kind: JobMeetingWrite, Key: JobMeetingWrite + ":" + inc.ID, Payload: inc.ID, RunAt: now}); err != nil {
+				return err
+			}
+		}
+		return s.record(tx, inc, TimelineEntry{At: now, Kind: TLNote, Actor: actor.String(), Text: "Post-mortem meeting scheduled for " + s.team(inc).LocalTime(at)})
+	})
+}
+
+// PostmortemDone marks the post-mortem finished, which ends its nag.
+func (s *Incidents) PostmortemDone(ctx context.Context, actor Person, ref IncidentRef) (*Incident, error) {
+	return s.change(ctx, ref, func(tx Tx, inc *Incident, now time.Time) error {
+		if inc.PostmortemDone {
+			return Errorf(EConflict, "%s's post-mortem is already marked done.", inc.ID)
+		}
+		inc.PostmortemDone = true
+		return s.record(tx, inc, TimelineEntry{At: now, Kind: TLNote, Actor: actor.String(), Text: "Post-mortem marked done"})
+	})
+}
+
+// Snooze holds back one kind of nag for d.
+func (s *Incidents) Snooze(ctx context.Context, actor Person, id string, kind NagKind, d time.Duration) (*Incident, error) {
+	return s.change(ctx, IncidentRef{ID: id}, func(tx Tx, inc *Incident, now time.Time) error {
+		if inc.Snoozed == nil {
+			inc.Snoozed = map[string]time.Time{}
+		}
+		inc.Snoozed[string(kind)] = now.Add(d)
+		return tx.Audit(AuditEntry{At: now, Actor: actor.String(), Action: "nag.snooze", Subject: inc.ID, Detail: fmt.Sprintf("%s for %s", kind, FormatDuration(d))})
+	})
+}
+
+// OpenIncidents lists unresolved incidents, newest first.
+func (s *Incidents) OpenIncidents(ctx context.Context) ([]*Incident, error) {
+	var out []*Incident
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		out, err = tx.Incidents(IncidentFilter{Open: true})
+		return err
+	})
+	return out, err
+}

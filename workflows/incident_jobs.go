@@ -1,0 +1,246 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+func (s *Incidents) load(ctx context.Context, id string) (*Incident, error) {
+	var inc *Incident
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		inc, err = tx.Incident(id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", id, err)
+	}
+	return inc, nil
+}
+
+// MaxChannelAttempts bounds the suffixes tried when a channel name is taken.
+const MaxChannelAttempts = 20
+
+// openChannel makes the incident's one channel, then queues the invites,
+// the checklist, the pinned summary and the team's announcement. A channel
+// name taken by a channel this bot made earlier for the incident (a retry
+// after a crash) is the same channel, so there is never a second.
+func (s *Incidents) openChannel(ctx context.Context, j Job) error {
+	inc, err := s.load(ctx, j.Payload)
+	if err != nil {
+		return err
+	}
+	if inc.ChannelID == "" {
+		base := ChannelName(s.policy().ChannelPattern, inc, s.team(inc).Location)
+		var ref MessageRef
+		name := base
+		for n := 2; ; n++ {
+			ref, err = s.Channels.CreateChannel(ctx, name)
+			if !errors.Is(err, ErrNameTaken) || n > MaxChannelAttempts {
+				break
+			}
+			name = WithSuffix(base, n, 80)
+		}
+		if err != nil {
+			return fmt.Errorf("create channel %s for %s: %w", name, inc.ID, err)
+		}
+		if err := s.update(ctx, func(tx Tx) error {
+			cur, err := tx.Incident(inc.ID)
+			if err != nil {
+				return err
+			}
+			if cur.ChannelID != "" {
+				return nil
+			}
+			cur.ChannelID, cur.ChannelName, cur.UpdatedAt = ref.Channel, name, s.Clock.Now()
+			if err := tx.SaveIncident(cur); err != nil {
+				return err
+			}
+			return tx.Audit(AuditEntry{At: s.Clock.Now(), Actor: "opsbot", Action: "slack.channel", Subject: inc.ID, Detail: ref.Channel + " #" + name})
+		}); err != nil {
+			return err
+		}
+	}
+	return s.update(ctx, func(tx Tx) error {
+		now := s.Clock.Now()
+		inc, err := tx.Incident(j.Payload)
+		if err != nil {
+			return err
+		}
+		if err := tx.Enqueue(Job{Kind: JobInvite, Key: JobInvite + ":" + inc.ID, Payload: inc.ID, RunAt: now}); err != nil {
+			return err
+		}
+		fresh, err := tx.MarkSent("incident-opened:"+inc.ID, now)
+		if err != nil || !fresh {
+			return err
+		}
+		team := s.team(inc)
+		if err := enqueueMessage(tx, s.checklistMessage(inc), now); err != nil {
+			return err
+		}
+		if err := enqueueMessage(tx, s.summaryMessage(inc, now), now); err != nil {
+			return err
+		}
+		if team.AnnounceChannel == "" {
+			return nil
+		}
+		return enqueueMessage(tx, Message{
+			Key:     "incident-announce:" + inc.ID,
+			Channel: team.AnnounceChannel,
+			Text:    fmt.Sprintf("%s %s (%s) opened: %s · join #%s", severityMark(inc.Severity), inc.ID, inc.Severity, inc.Title, inc.ChannelName),
+		}, now)
+	})
+}
+
+// invite brings the responders into the channel: PagerDuty's assignees and
+// on-call, the team's incident members and the role holders.
+func (s *Incidents) invite(ctx context.Context, j Job) error {
+	inc, err := s.load(ctx, j.Payload)
+	if err != nil {
+		return err
+	}
+	if inc.ChannelID == "" {
+		return nil
+	}
+	var people []string
+	if s.Pager != nil && inc.PDIncidentID != "" {
+		emails, err := s.Pager.Responders(ctx, inc.PDIncidentID, inc.PDService)
+		if err != nil {
+			return fmt.Errorf("responders of %s: %w", inc.ID, err)
+		}
+		people = append(people, emails...)
+	}
+	people = append(people, s.team(inc).IncidentMembers...)
+	for _, p := range []Person{inc.DeclaredBy, inc.Commander, inc.Comms, inc.Scribe} {
+		if ref := person(p); ref != "" {
+			people = append(people, ref)
+		}
+	}
+	people = dedupe(people)
+	if len(people) == 0 {
+		return nil
+	}
+	missing, err := s.Channels.Invite(ctx, inc.ChannelID, people)
+	if err != nil {
+		return fmt.Errorf("invite to %s: %w", inc.ChannelName, err)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return s.update(ctx, func(tx Tx) error {
+		now := s.Clock.Now()
+		fresh, err := tx.MarkSent("incident-missing:"+inc.ID+":"+strings.Join(missing, ","), now)
+		if err != nil || !fresh {
+			return err
+		}
+		return enqueueMessage(tx, Message{Channel: inc.ChannelID,
+			Text: "opsbot could not find these responders in Slack, so they were not invited: " + strings.Join(missing, ", ") +
+				". Their Slack profile email must match their PagerDuty or config email."}, now)
+	})
+}
+
+func dedupe(list []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range list {
+		k := strings.ToLower(x)
+		if x == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, x)
+	}
+	return out
+}
+
+// page opens the PagerDuty incident for an incident declared in Slack.
+func (s *Incidents) page(ctx context.Context, j Job) error {
+	inc, err := s.load(ctx, j.Payload)
+	if err != nil {
+		return err
+	}
+	if inc.PDIncidentID != "" || s.Pager == nil || inc.PDService == "" {
+		return nil
+	}
+	urgency := "low"
+	if inc.Severity != Sev3 {
+		urgency = "high"
+	}
+	pd, err := s.Pager.Trigger(ctx, PageRequest{Key: "opsbot-" + inc.ID, Service: inc.PDService, Title: inc.Title, Urgency: urgency,
+		From: inc.DeclaredBy.Email, Details: fmt.Sprintf("Declared in Slack by %s as %s (%s).", inc.DeclaredBy, inc.ID, inc.Severity)})
+	if err != nil {
+		return fmt.Errorf("page PagerDuty for %s: %w", inc.ID, err)
+	}
+	return s.update(ctx, func(tx Tx) error {
+		now := s.Clock.Now()
+		cur, err := tx.Incident(inc.ID)
+		if err != nil {
+			return err
+		}
+		cur.PDIncidentID, cur.PDURL, cur.UpdatedAt = pd.ID, pd.URL, now
+		if cur.PDStatus == "" {
+			cur.PDStatus = orDefault(pd.Status, PDTriggered)
+		}
+		if err := tx.SaveIncident(cur); err != nil {
+			return err
+		}
+		if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "pagerduty.trigger", Subject: inc.ID, Detail: pd.ID}); err != nil {
+			return err
+		}
+		if err := s.record(tx, cur, TimelineEntry{At: now, Kind: TLPagerDuty, Actor: "opsbot", Text: "Paged on-call in PagerDuty", Source: "opsbot", ExternalID: "page:" + pd.ID}); err != nil {
+			return err
+		}
+		if cur.ChannelID != "" {
+			if err := tx.Enqueue(Job{Kind: JobInvite, Key: JobInvite + ":" + cur.ID, Payload: cur.ID, RunAt: now}); err != nil {
+				return err
+			}
+		}
+		return s.refresh(tx, cur, now)
+	})
+}
+
+// pushStatus tells PagerDuty about an acknowledgement or resolution made
+// in Slack, as the person who clicked.
+func (s *Incidents) pushStatus(ctx context.Context, j Job) error {
+	parts := strings.Fields(j.Payload)
+	if len(parts) < 2 {
+		return Permanent(fmt.Errorf("bad status job %q", j.Payload))
+	}
+	inc, err := s.load(ctx, parts[0])
+	if err != nil {
+		return err
+	}
+	if s.Pager == nil || inc.PDIncidentID == "" {
+		return nil
+	}
+	from := ""
+	if len(parts) > 2 {
+		from = parts[2]
+	}
+	if err := s.Pager.SetStatus(ctx, inc.PDIncidentID, parts[1], from); err != nil {
+		return fmt.Errorf("%s %s in PagerDuty: %w", parts[1], inc.ID, err)
+	}
+	return s.update(ctx, func(tx Tx) error {
+		return tx.Audit(AuditEntry{At: s.Clock.Now(), Actor: orDefault(from, "opsbot"), Action: "pagerduty." + parts[1], Subject: inc.ID, Detail: inc.PDIncidentID})
+	})
+}
+
+func severityMark(s Severity) string {
+	switch s {
+	case Sev1:
+		return "🔴"
+	case Sev2:
+		return "🟠"
+	}
+	return "🟡"
+}
+
+// earliest returns the earlier non-zero time.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,114 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/opsbot/opsbot/templates"
+)
+
+// Action IDs of incident buttons.
+const (
+	ActIncidentAck     = "incident.ack"     // value: incident ID
+	ActIncidentResolve = "incident.resolve" // value: incident ID
+	ActNagSnooze       = "nag.snooze"       // value: "inc-7 update 1h"
+)
+
+func (s *Incidents) summaryMessage(inc *Incident, now time.Time) Message {
+	team := s.team(inc)
+	m := Message{Key: "incident-summary:" + inc.ID, Channel: inc.ChannelID, Pin: true}
+	m.Title = fmt.Sprintf("%s %s: %s", severityMark(inc.Severity), inc.ID, inc.Title)
+	role := func(label string, p Person) Field {
+		if ref := person(p); ref != "" {
+			return Field{Label: label, Person: ref}
+		}
+		return Field{Label: label, Value: "nobody yet"}
+	}
+	m.Fields = []Field{
+		{Label: "Severity", Value: string(inc.Severity)},
+		{Label: "Status", Value: string(inc.Status)},
+		role("Commander", inc.Commander),
+		role("Comms", inc.Comms),
+		role("Scribe", inc.Scribe),
+	}
+	last := "none yet"
+	if inc.LastUpdate != "" {
+		last = inc.LastUpdate + " (" + team.LocalTime(inc.LastUpdateAt) + ")"
+	}
+	m.Fields = append(m.Fields, Field{Label: "Last update", Value: last})
+	if inc.PDURL != "" {
+		m.Fields = append(m.Fields, Field{Label: "PagerDuty", Value: inc.PDURL + " (" + orDefault(inc.PDStatus, "unknown") + ")"})
+	}
+	if inc.Open() {
+		m.Fields = append(m.Fields, Field{Label: "Elapsed", Value: FormatDuration(inc.Duration(now)) + " since " + team.LocalTime(inc.CreatedAt)})
+	} else {
+		m.Fields = append(m.Fields, Field{Label: "Duration", Value: FormatDuration(inc.Duration(now)) + ", resolved " + team.LocalTime(inc.ResolvedAt)})
+	}
+	if inc.PostmortemURL != "" {
+		m.Fields = append(m.Fields, Field{Label: "Post-mortem", Value: inc.PostmortemURL})
+	}
+	if !inc.MeetingAt.IsZero() {
+		m.Fields = append(m.Fields, Field{Label: "Review meeting", Value: team.LocalTime(inc.MeetingAt)})
+	}
+	if inc.PDIncidentID != "" && inc.PDStatus == PDTriggered && inc.Open() {
+		m.Actions = append(m.Actions, Action{ID: ActIncidentAck, Label: "Acknowledge", Value: inc.ID, Style: StylePrimary})
+	}
+	if inc.Open() {
+		m.Actions = append(m.Actions, Action{ID: ActIncidentResolve, Label: "Resolve", Value: inc.ID, Style: StyleDanger})
+	}
+	m.Note = "Updated " + team.LocalTime(now) + " · /incident help"
+	return m
+}
+
+func (s *Incidents) checklistMessage(inc *Incident) Message {
+	text := s.policy().Checklist
+	if text == "" {
+		text = templates.Checklist
+	}
+	data := templates.ChecklistData{ID: inc.ID, Title: inc.Title, Severity: string(inc.Severity), Team: inc.Team,
+		Commander: inc.Commander.String(), PDURL: inc.PDURL, Channel: inc.ChannelName}
+	body, err := templates.RenderChecklist(text, data)
+	if err != nil {
+		s.Log.Error("render checklist", "incident", inc.ID, "err", err)
+		body = "Roles: incident commander, scribe, comms liaison. Post updates with /incident update."
+	}
+	return Message{Key: "incident-checklist:" + inc.ID, Channel: inc.ChannelID, Title: "Response checklist for " + inc.ID, Text: body}
+}
+
+func (s *Incidents) nagMessage(inc *Incident, n NagDue) Message {
+	team := s.team(inc)
+	snooze := func(d string) Action {
+		return Action{ID: ActNagSnooze, Label: "Snooze " + d, Value: fmt.Sprintf("%s %s %s", inc.ID, n.Kind, d)}
+	}
+	switch n.Kind {
+	case NagUpdate:
+		last := inc.LastUpdateAt
+		if last.IsZero() {
+			last = inc.CreatedAt
+		}
+		m := Message{Channel: inc.ChannelID, Actions: []Action{snooze("30m"), snooze("2h")}}
+		minutes := int(s.Clock.Now().Sub(last).Minutes())
+		if ref := person(inc.Commander); ref != "" {
+			m.Text = fmt.Sprintf("It's been %d minutes with no update on %s. Commander, please post one with /incident update.", minutes, inc.ID)
+			m.Mention = []string{ref}
+		} else {
+			m.Text = fmt.Sprintf("It's been %d minutes with no update on %s, and nobody is commander. Take it with /incident role commander @you.", minutes, inc.ID)
+		}
+		return m
+	case NagMeeting:
+		return Message{Channel: inc.ChannelID, Actions: []Action{snooze("1d")},
+			Text: fmt.Sprintf("%s was resolved %s ago and no post-mortem meeting is recorded. Someone schedule the post-mortem meeting, then record it with /incident postmortem scheduled DATE TIME.",
+				inc.ID, FormatDuration(s.Clock.Now().Sub(inc.ResolvedAt)))}
+	default:
+		owner := person(inc.Commander)
+		m := Message{Actions: []Action{snooze("1d")},
+			Text: fmt.Sprintf("The post-mortem of %s (%s) was due %s and is not marked done. Finish it, then run /incident postmortem done in #%s.",
+				inc.ID, inc.Title, team.LocalTime(inc.PostmortemDue), inc.ChannelName)}
+		if owner != "" {
+			m.User = owner
+		} else {
+			m.Channel = inc.ChannelID
+		}
+		return m
+	}
+}

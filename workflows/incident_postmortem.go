@@ -1,0 +1,134 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/opsbot/opsbot/templates"
+)
+
+// writePostmortem creates the post-mortem document once: the PagerDuty log
+// is merged into the timeline first, the body comes from the team's
+// template, and the writer finds an existing page for the incident
+// instead of making a second.
+func (s *Incidents) writePostmortem(ctx context.Context, j Job) error {
+	inc, err := s.load(ctx, j.Payload)
+	if err != nil {
+		return err
+	}
+	if inc.PostmortemPageID != "" || s.Docs == nil {
+		return nil
+	}
+	if s.Pager != nil && inc.PDIncidentID != "" {
+		entries, err := s.Pager.LogEntries(ctx, inc.PDIncidentID)
+		if err != nil {
+			return fmt.Errorf("PagerDuty log of %s: %w", inc.ID, err)
+		}
+		if err := s.Store.Update(ctx, func(tx Tx) error {
+			for _, e := range entries {
+				e.IncidentID = inc.ID
+				if _, err := tx.AddTimeline(e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("record PagerDuty log of %s: %w", inc.ID, err)
+		}
+	}
+	var timeline []TimelineEntry
+	if err := s.Store.View(ctx, func(tx Tx) (err error) {
+		timeline, err = tx.Timeline(inc.ID)
+		return err
+	}); err != nil {
+		return fmt.Errorf("read timeline of %s: %w", inc.ID, err)
+	}
+	doc, err := s.postmortemDoc(inc, timeline)
+	if err != nil {
+		return Permanent(err)
+	}
+	ref, err := s.Docs.WritePostmortem(ctx, doc)
+	if err != nil {
+		return fmt.Errorf("write post-mortem of %s: %w", inc.ID, err)
+	}
+	return s.update(ctx, func(tx Tx) error {
+		now := s.Clock.Now()
+		cur, err := tx.Incident(inc.ID)
+		if err != nil {
+			return err
+		}
+		cur.PostmortemPageID, cur.PostmortemURL, cur.UpdatedAt = ref.PageID, ref.URL, now
+		if err := tx.SaveIncident(cur); err != nil {
+			return err
+		}
+		if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "notion.postmortem", Subject: inc.ID, Detail: ref.PageID}); err != nil {
+			return err
+		}
+		if !cur.MeetingAt.IsZero() {
+			if err := tx.Enqueue(Job{Kind: JobMeetingWrite, Key: JobMeetingWrite + ":" + inc.ID, Payload: inc.ID, RunAt: now}); err != nil {
+				return err
+			}
+		}
+		if cur.ChannelID != "" {
+			if err := enqueueMessage(tx, Message{Key: "incident-postmortem:" + inc.ID, Channel: cur.ChannelID,
+				Title: "Post-mortem for " + inc.ID, Text: "The draft is ready, with the timeline filled in: " + ref.URL}, now); err != nil {
+				return err
+			}
+		}
+		return s.refresh(tx, cur, now)
+	})
+}
+
+func (s *Incidents) postmortemDoc(inc *Incident, timeline []TimelineEntry) (Postmortem, error) {
+	team := s.team(inc)
+	loc := team.zone()
+	end := inc.ResolvedAt
+	if end.IsZero() {
+		end = s.Clock.Now()
+	}
+	data := templates.PostmortemData{
+		ID: inc.ID, Title: inc.Title, Severity: string(inc.Severity), Status: string(inc.Status), Team: inc.Team,
+		Start: team.LocalTime(inc.CreatedAt), End: team.LocalTime(end), Duration: FormatDuration(end.Sub(inc.CreatedAt)),
+		Commander: inc.Commander.String(), Comms: inc.Comms.String(), Scribe: inc.Scribe.String(),
+		LastUpdate: inc.LastUpdate, PDURL: inc.PDURL,
+		Summary: inc.LastUpdate, Impact: fmt.Sprintf("%s incident lasting %s.", inc.Severity, FormatDuration(end.Sub(inc.CreatedAt))),
+	}
+	if inc.PDService != "" {
+		data.Services = []string{inc.PDService}
+	}
+	for _, e := range timeline {
+		data.Timeline = append(data.Timeline, templates.TimelineItem{At: e.At.In(loc).Format("Jan 2 15:04"), Kind: string(e.Kind), Actor: e.Actor, Text: e.Text})
+	}
+	text := s.policy().Postmortem
+	if text == "" {
+		text = templates.Postmortem
+	}
+	body, err := templates.RenderPostmortem(text, data)
+	if err != nil {
+		return Postmortem{}, err
+	}
+	doc := Postmortem{
+		IncidentID: inc.ID, Title: fmt.Sprintf("%s: %s", inc.ID, inc.Title), Severity: inc.Severity, Status: inc.Status,
+		Start: inc.CreatedAt, End: inc.ResolvedAt, Duration: end.Sub(inc.CreatedAt), Commander: inc.Commander.String(),
+		Services: data.Services, Meeting: inc.MeetingAt,
+	}
+	for _, b := range templates.ParseBlocks(body) {
+		doc.Body = append(doc.Body, DocBlock{Kind: DocBlockKind(b.Kind), Text: b.Text, Checked: b.Checked})
+	}
+	return doc, nil
+}
+
+// writeMeeting writes the recorded meeting date on the post-mortem.
+func (s *Incidents) writeMeeting(ctx context.Context, j Job) error {
+	inc, err := s.load(ctx, j.Payload)
+	if err != nil {
+		return err
+	}
+	if s.Docs == nil || inc.PostmortemPageID == "" || inc.MeetingAt.IsZero() {
+		return nil
+	}
+	if err := s.Docs.SetMeeting(ctx, DocRef{PageID: inc.PostmortemPageID, URL: inc.PostmortemURL}, inc.MeetingAt); err != nil {
+		return fmt.Errorf("write meeting date of %s: %w", inc.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,344 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Job kinds of the incidents workflow.
+const (
+	JobPagerEvent   = "incident.pd-event"   // payload: a PagerEvent as JSON
+	JobOpenChannel  = "incident.channel"    // payload: incident ID
+	JobInvite       = "incident.invite"     // payload: incident ID
+	JobPage         = "incident.page"       // payload: incident ID
+	JobPDStatus     = "incident.pd-status"  // payload: "inc-7 acknowledged from@example.com"
+	JobPostmortem   = "incident.postmortem" // payload: incident ID
+	JobMeetingWrite = "incident.meeting"    // payload: incident ID
+)
+
+// Incidents runs incident response: it opens incidents from PagerDuty
+// events or Slack, keeps their channel and summary current, syncs state
+// with PagerDuty both ways, records the timeline, nags, and writes the
+// post-mortem. Like Servers, every change is one transaction that queues
+// its outside work.
+type Incidents struct {
+	Store    Store
+	Clock    Clock
+	Catalog  *Catalog
+	Log      *slog.Logger
+	Pager    Pager     // nil without PagerDuty
+	Channels Channels  // Slack
+	Docs     DocWriter // nil without Notion
+	Wake     func()
+}
+
+// Handlers returns the incidents workflow's job handlers.
+func (s *Incidents) Handlers() map[string]JobHandler {
+	return map[string]JobHandler{
+		JobPagerEvent:   s.applyPagerEvent,
+		JobOpenChannel:  s.openChannel,
+		JobInvite:       s.invite,
+		JobPage:         s.page,
+		JobPDStatus:     s.pushStatus,
+		JobPostmortem:   s.writePostmortem,
+		JobMeetingWrite: s.writeMeeting,
+	}
+}
+
+func (s *Incidents) policy() *IncidentPolicy {
+	if s.Catalog.Incidents != nil {
+		return s.Catalog.Incidents
+	}
+	return &IncidentPolicy{}
+}
+
+func (s *Incidents) update(ctx context.Context, fn func(Tx) error) error {
+	err := s.Store.Update(ctx, fn)
+	if err == nil && s.Wake != nil {
+		s.Wake()
+	}
+	return err
+}
+
+// Receive records a PagerDuty webhook event durably, once per event ID,
+// and queues its processing. It is all the webhook handler waits for.
+func (s *Incidents) Receive(ctx context.Context, ev PagerEvent) error {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode PagerDuty event %s: %w", ev.ID, err)
+	}
+	return s.update(ctx, func(tx Tx) error {
+		now := s.Clock.Now()
+		fresh, err := tx.MarkSent("pd-event:"+ev.ID, now)
+		if err != nil || !fresh {
+			return err
+		}
+		// No job key: a key would let a later event replace a waiting one.
+		// Events of one incident may run in any order; each transaction
+		// re-reads the incident, so the outcome does not depend on it.
+		return tx.Enqueue(Job{Kind: JobPagerEvent, Payload: string(b), RunAt: now})
+	})
+}
+
+// DeclareInput is what /incident declare asks for.
+type DeclareInput struct {
+	Title    string
+	Severity Severity
+	Team     string // empty: the declarer's team
+}
+
+// Declare opens an incident from Slack, and pages PagerDuty when the
+// team has a service for it.
+func (s *Incidents) Declare(ctx context.Context, actor Person, in DeclareInput) (*Incident, error) {
+	if strings.TrimSpace(in.Title) == "" {
+		return nil, Errorf(EInvalid, "An incident needs a title, like `/incident declare Checkout is failing sev2`.")
+	}
+	if s.Catalog.Incidents == nil {
+		return nil, Errorf(EConflict, "Incidents are not configured in opsbot's config (the `incidents:` section).")
+	}
+	team, ok := s.Catalog.TeamOf(actor)
+	if in.Team != "" {
+		team, ok = s.Catalog.Team(in.Team)
+	}
+	if !ok {
+		team, ok = s.Catalog.Team(s.policy().DefaultTeam)
+	}
+	if !ok {
+		return nil, Errorf(EForbidden, "opsbot cannot tell which team this incident is for: you are in no team and there is no default team.")
+	}
+	if in.Severity == "" {
+		in.Severity = Sev3
+	}
+	var out *Incident
+	err := s.update(ctx, func(tx Tx) error {
+		now := s.Clock.Now()
+		id, err := tx.NextID("inc")
+		if err != nil {
+			return err
+		}
+		inc := &Incident{
+			ID: id, Title: strings.TrimSpace(in.Title), Severity: in.Severity, Status: StatusInvestigating, Team: team.Name,
+			PDService: team.PagerDutyService, Commander: actor, DeclaredBy: actor, CreatedAt: now, LastUpdateAt: now, UpdatedAt: now,
+		}
+		if err := tx.CreateIncident(inc); err != nil {
+			return err
+		}
+		if err := s.record(tx, inc, TimelineEntry{At: now, Kind: TLDeclared, Actor: actor.String(), Text: fmt.Sprintf("Declared (%s): %s", inc.Severity, inc.Title)}); err != nil {
+			return err
+		}
+		if err := tx.Audit(AuditEntry{At: now, Actor: actor.String(), Action: "incident.declare", Subject: id, Detail: inc.Title}); err != nil {
+			return err
+		}
+		if s.Pager != nil && team.PagerDutyService != "" {
+			if err := tx.Enqueue(Job{Kind: JobPage, Key: JobPage + ":" + id, Payload: id, RunAt: now}); err != nil {
+				return err
+			}
+		}
+		out = inc
+		return tx.Enqueue(Job{Kind: JobOpenChannel, Key: JobOpenChannel + ":" + id, Payload: id, RunAt: now})
+	})
+	return out, err
+}
+
+// applyPagerEvent opens or updates the incident a PagerDuty event is
+// about. Events caused by opsbot's own changes find the state already
+// so and change nothing, so they do not echo back as a second update.
+func (s *Incidents) applyPagerEvent(ctx context.Context, j Job) error {
+	var ev PagerEvent
+	if err := json.Unmarshal([]byte(j.Payload), &ev); err != nil {
+		return Permanent(fmt.Errorf("decode PagerDuty event: %w", err))
+	}
+	if !strings.HasPrefix(ev.Type, "incident.") || ev.Incident.ID == "" {
+		s.Log.Info("ignored PagerDuty event", "type", ev.Type, "id", ev.ID)
+		return nil
+	}
+	return s.update(ctx, func(tx Tx) error {
+		now := s.Clock.Now()
+		at := ev.OccurredAt
+		if at.IsZero() {
+			at = now
+		}
+		inc, err := tx.IncidentByPagerDuty(ev.Incident.ID)
+		if errors.Is(err, ErrNotFound) {
+			if ev.Type != "incident.triggered" && ev.Type != "incident.reopened" && ev.Type != "incident.acknowledged" {
+				s.Log.Info("PagerDuty event for an incident opsbot does not track", "type", ev.Type, "pd", ev.Incident.ID)
+				return nil
+			}
+			return s.openFromPager(tx, ev, at, now)
+		}
+		if err != nil {
+			return err
+		}
+		return s.updateFromPager(tx, inc, ev, at, now)
+	})
+}
+
+func (s *Incidents) openFromPager(tx Tx, ev PagerEvent, at, now time.Time) error {
+	team, ok := s.Catalog.TeamForService(ev.Incident.Service)
+	if !ok {
+		s.Log.Warn("PagerDuty incident for a service no team owns", "service", ev.Incident.Service, "pd", ev.Incident.ID)
+		return nil
+	}
+	id, err := tx.NextID("inc")
+	if err != nil {
+		return err
+	}
+	inc := &Incident{
+		ID: id, Title: ev.Incident.Title, Severity: severityFor(ev), Status: StatusInvestigating, Team: team.Name,
+		PDIncidentID: ev.Incident.ID, PDService: ev.Incident.Service, PDURL: ev.Incident.URL, PDStatus: ev.Incident.Status,
+		CreatedAt: at, LastUpdateAt: now, UpdatedAt: now,
+	}
+	if inc.PDStatus == "" {
+		inc.PDStatus = PDTriggered
+	}
+	if err := tx.CreateIncident(inc); err != nil {
+		return err
+	}
+	if err := s.record(tx, inc, TimelineEntry{At: at, Kind: TLPagerDuty, Actor: orDefault(ev.Agent, "PagerDuty"),
+		Text: "Triggered in PagerDuty: " + inc.Title, Source: "pagerduty-event", ExternalID: ev.ID}); err != nil {
+		return err
+	}
+	if err := tx.Audit(AuditEntry{At: now, Actor: "pagerduty", Action: "incident.open", Subject: id, Detail: ev.Incident.ID}); err != nil {
+		return err
+	}
+	return tx.Enqueue(Job{Kind: JobOpenChannel, Key: JobOpenChannel + ":" + id, Payload: id, RunAt: now})
+}
+
+// severityFor maps PagerDuty's priority (P1..P3) or urgency to a severity.
+func severityFor(ev PagerEvent) Severity {
+	switch strings.ToUpper(ev.Priority) {
+	case "P1":
+		return Sev1
+	case "P2":
+		return Sev2
+	case "P3", "P4", "P5":
+		return Sev3
+	}
+	if ev.Urgency == "high" {
+		return Sev2
+	}
+	return Sev3
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func (s *Incidents) updateFromPager(tx Tx, inc *Incident, ev PagerEvent, at, now time.Time) error {
+	who := orDefault(ev.Agent, "PagerDuty")
+	var text string
+	changed := false
+	switch ev.Type {
+	case "incident.acknowledged":
+		if inc.PDStatus == PDAcknowledged {
+			return nil
+		}
+		inc.PDStatus, text, changed = PDAcknowledged, "Acknowledged in PagerDuty", true
+	case "incident.unacknowledged":
+		if inc.PDStatus == PDTriggered {
+			return nil
+		}
+		inc.PDStatus, text, changed = PDTriggered, "Unacknowledged in PagerDuty (the acknowledgement timed out)", true
+	case "incident.resolved":
+		if inc.PDStatus == PDResolved && !inc.Open() {
+			return nil
+		}
+		inc.PDStatus, text, changed = PDResolved, "Resolved in PagerDuty", true
+		if inc.Open() {
+			s.resolve(inc, at, now)
+			if err := s.queuePostmortem(tx, inc, now); err != nil {
+				return err
+			}
+		}
+	case "incident.reopened", "incident.triggered":
+		if inc.Open() && inc.PDStatus != PDResolved {
+			return nil
+		}
+		inc.PDStatus, inc.Status, inc.ResolvedAt, inc.LastUpdateAt = PDTriggered, StatusInvestigating, time.Time{}, now
+		text, changed = "Reopened in PagerDuty", true
+	case "incident.reassigned", "incident.escalated":
+		text = "Reassigned in PagerDuty"
+		if ev.Type == "incident.escalated" {
+			text = "Escalated in PagerDuty"
+		}
+		if len(ev.Assignees) > 0 {
+			text += " to " + strings.Join(ev.Assignees, ", ")
+		}
+		if inc.ChannelID != "" {
+			if err := tx.Enqueue(Job{Kind: JobInvite, Key: JobInvite + ":" + inc.ID, Payload: inc.ID, RunAt: now}); err != nil {
+				return err
+			}
+		}
+	case "incident.priority_updated":
+		text = "Priority changed in PagerDuty to " + orDefault(ev.Priority, "none")
+		if sev := severityFor(ev); ev.Priority != "" && sev != inc.Severity {
+			inc.Severity, changed = sev, true
+			text += fmt.Sprintf(" (severity now %s)", sev)
+		}
+	case "incident.annotated":
+		text = "Note in PagerDuty: " + ev.Note
+	default:
+		s.Log.Info("ignored PagerDuty event", "type", ev.Type, "incident", inc.ID)
+		return nil
+	}
+	inc.UpdatedAt = now
+	if err := tx.SaveIncident(inc); err != nil {
+		return err
+	}
+	if err := s.record(tx, inc, TimelineEntry{At: at, Kind: TLPagerDuty, Actor: who, Text: text, Source: "pagerduty-event", ExternalID: ev.ID}); err != nil {
+		return err
+	}
+	if changed || ev.Type == "incident.annotated" || strings.HasPrefix(ev.Type, "incident.re") || ev.Type == "incident.escalated" {
+		return s.refresh(tx, inc, now)
+	}
+	return nil
+}
+
+// resolve marks an incident resolved at `at`.
+func (s *Incidents) resolve(inc *Incident, at, now time.Time) {
+	inc.Status, inc.ResolvedAt, inc.LastUpdateAt = StatusResolved, at, now
+	if inc.PostmortemDue.IsZero() {
+		due := s.policy().PostmortemDue
+		if due <= 0 {
+			due = 5 * 24 * time.Hour
+		}
+		inc.PostmortemDue = at.Add(due)
+	}
+}
+
+func (s *Incidents) queuePostmortem(tx Tx, inc *Incident, now time.Time) error {
+	if s.Docs == nil || inc.PostmortemPageID != "" {
+		return nil
+	}
+	return tx.Enqueue(Job{Kind: JobPostmortem, Key: JobPostmortem + ":" + inc.ID, Payload: inc.ID, RunAt: now})
+}
+
+// record adds a timeline entry.
+func (s *Incidents) record(tx Tx, inc *Incident, e TimelineEntry) error {
+	e.IncidentID = inc.ID
+	_, err := tx.AddTimeline(e)
+	return err
+}
+
+// refresh queues the edit of the pinned summary (once the channel exists).
+func (s *Incidents) refresh(tx Tx, inc *Incident, now time.Time) error {
+	if inc.ChannelID == "" {
+		return nil
+	}
+	return enqueueMessage(tx, s.summaryMessage(inc, now), now)
+}
+
+func (s *Incidents) team(inc *Incident) *Team {
+	if t, ok := s.Catalog.Team(inc.Team); ok {
+		return t
+	}
+	return &Team{Name: inc.Team}
+}
