@@ -7,6 +7,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -74,6 +75,7 @@ var sections = []section{
 	{"policies", decodePolicies},
 	{"teams", decodeTeams},
 	{"templates", decodeTemplates},
+	{"incidents", decodeIncidents},
 }
 
 // checks run after every section is decoded: references between sections
@@ -85,6 +87,7 @@ var checks = []func(d *decoder, b *build){
 	checkApprovers,
 	checkTemplatesForTeams,
 	checkPrices,
+	linkIncidents,
 }
 
 // build is the config being assembled, with the places in the file that
@@ -95,6 +98,10 @@ type build struct {
 	policies  []*policyDecl
 	teams     []*teamDecl
 	templates []*templateDecl
+	incidents *incidentsDecl // nil when the file has no incidents section
+	// dir is the config file's directory, where relative paths in it
+	// (incident templates) are read from.
+	dir string
 }
 
 // place is where something is in the file.
@@ -114,7 +121,8 @@ type ref struct {
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // Parse validates a policy file's contents; name is used in messages
-// (normally the file name).
+// (normally the file name), and relative paths in the file (incident
+// templates) are read from name's directory.
 func Parse(data []byte, name string) (*Config, error) {
 	d := &decoder{source: name}
 	var doc yaml.Node
@@ -128,6 +136,7 @@ func Parse(data []byte, name string) (*Config, error) {
 			Source:  name,
 		},
 		rootLine: 1,
+		dir:      filepath.Dir(name),
 	}
 	var root *yaml.Node
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {

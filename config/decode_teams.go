@@ -27,12 +27,17 @@ type teamDecl struct {
 	nameAt    place
 	policy    ref
 	approvers place
+	service   place // pagerduty_service
 }
 
 // decodeTeams reads `teams:`. Each team has a name, a time_zone (IANA
 // name, default UTC), an approvals_channel (channel ID or "#name"),
 // members and approvers (Slack user IDs or emails; at least one approver;
 // approvers count as members), a monthly_budget_usd and a policy name.
+// For incidents, optionally: announce_channel (where new incidents are
+// announced), incident_members (invited to every incident channel of the
+// team, like members) and pagerduty_service (paged when an incident is
+// declared from Slack; its events belong to the team).
 func decodeTeams(d *decoder, n *yaml.Node, b *build) {
 	if isNull(n) {
 		d.problemAt("teams", b.rootLine, "is required: list at least one team")
@@ -48,7 +53,8 @@ func decodeTeams(d *decoder, n *yaml.Node, b *build) {
 }
 
 func decodeTeam(d *decoder, p string, n *yaml.Node) *teamDecl {
-	m := d.mapping(p, n, "name", "time_zone", "approvals_channel", "members", "approvers", "monthly_budget_usd", "policy")
+	m := d.mapping(p, n, "name", "time_zone", "approvals_channel", "members", "approvers", "monthly_budget_usd", "policy",
+		"announce_channel", "incident_members", "pagerduty_service")
 	m.require("name", "approvals_channel", "approvers", "monthly_budget_usd", "policy")
 	t := &workflows.Team{
 		Name:          m.str("name"),
@@ -61,23 +67,40 @@ func decodeTeam(d *decoder, p string, n *yaml.Node) *teamDecl {
 		nameAt:    nameAt(d, m),
 		policy:    ref{m.str("policy"), place{m.at("policy"), m.line("policy")}},
 		approvers: place{m.at("approvers"), m.line("approvers")},
+		service:   place{m.at("pagerduty_service"), m.line("pagerduty_service")},
 	}
 	if zn := m.scalar("time_zone"); zn != nil {
 		t.Location = loadZone(d, m.at("time_zone"), zn)
 	}
-	if cn := m.scalar("approvals_channel"); cn != nil {
-		if !slackChannelID.MatchString(cn.Value) && !slackChannelName.MatchString(cn.Value) {
-			d.problem(m.at("approvals_channel"), cn, "%q is neither a channel ID (C0123ABCD) nor a channel name (#approvals)", cn.Value)
-		}
-		t.ApprovalsChannel = cn.Value
-	}
+	t.ApprovalsChannel = channel(d, m, "approvals_channel", "#approvals")
+	t.AnnounceChannel = channel(d, m, "announce_channel", "#incidents")
 	t.Members, _ = people(d, m, "members")
+	t.IncidentMembers, _ = people(d, m, "incident_members")
+	if sn := m.scalar("pagerduty_service"); sn != nil {
+		if pdServiceID.MatchString(sn.Value) {
+			t.PagerDutyService = sn.Value
+		} else {
+			d.problem(m.at("pagerduty_service"), sn, "%q is not a PagerDuty service ID like PABC123 (the last part of the service's URL)", sn.Value)
+		}
+	}
 	var given int
 	t.Approvers, given = people(d, m, "approvers")
 	if m.has("approvers") && given == 0 && m.get("approvers").Kind == yaml.SequenceNode {
 		d.problemAt(m.at("approvers"), m.line("approvers"), "is empty: a team needs at least one approver")
 	}
 	return td
+}
+
+// channel reads a Slack channel field: an ID (C0123ABCD) or "#name".
+func channel(d *decoder, m *mapping, key, example string) string {
+	cn := m.scalar(key)
+	if cn == nil {
+		return ""
+	}
+	if !slackChannelID.MatchString(cn.Value) && !slackChannelName.MatchString(cn.Value) {
+		d.problem(m.at(key), cn, "%q is neither a channel ID (C0123ABCD) nor a channel name (%s)", cn.Value, example)
+	}
+	return cn.Value
 }
 
 // loadZone loads an IANA time zone. "Local" is refused: it would depend on

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsbot/opsbot/templates"
 	"github.com/opsbot/opsbot/workflows"
 )
 
@@ -93,6 +94,25 @@ func TestExample_LoadsCleanly(t *testing.T) {
 	}
 	if cat.Pricing.VolumePerGBMonth != workflows.USD(0.08) {
 		t.Errorf("volume price = %v", cat.Pricing.VolumePerGBMonth)
+	}
+
+	inc := cat.Incidents
+	if inc == nil {
+		t.Fatal("incidents are off")
+	}
+	if inc.UpdateEvery[workflows.Sev1] != 30*time.Minute || inc.PostmortemDue != 5*24*time.Hour || inc.BusinessHours == nil || inc.BusinessHours.End != 18*time.Hour {
+		t.Errorf("incidents = %+v", inc)
+	}
+	if inc.Checklist != templates.Checklist || inc.NotionDatabase != "0123456789abcdef0123456789abcdef" {
+		t.Errorf("checklist or notion database not as commented")
+	}
+	for svc, want := range map[string]string{"PPLATF1": "platform", "PDSCI01": "data-science", "PMOBILE": "mobile", "PELSE01": "platform"} {
+		if team, ok := cat.TeamForService(svc); !ok || team.Name != want {
+			t.Errorf("TeamForService(%s) = %v", svc, team)
+		}
+	}
+	if platform.AnnounceChannel != "#incidents" || len(platform.IncidentMembers) != 2 || ds.AnnounceChannel != "C0DSINCIDENTS" {
+		t.Errorf("team incident fields: platform %+v, data-science %+v", platform, ds)
 	}
 }
 

@@ -43,18 +43,27 @@ func linkAccess(d *decoder, b *build) {
 func linkTemplates(d *decoder, b *build) {
 	for _, td := range b.templates {
 		for _, r := range td.teams {
-			if r.name == "*" || findTeam(b, r.name) != nil {
-				continue
+			if r.name != "*" {
+				checkTeamRef(d, b, r)
 			}
-			hint := known(teamNames(b))
-			for _, n := range teamNames(b) {
-				if strings.EqualFold(n, r.name) {
-					hint = " (did you mean " + n + "?)"
-				}
-			}
-			d.problemAt(r.at.path, r.at.line, "unknown team %q%s", r.name, hint)
 		}
 	}
+}
+
+// checkTeamRef reports a reference to a team that is not declared, with a
+// hint when only the case differs.
+func checkTeamRef(d *decoder, b *build, r ref) bool {
+	if findTeam(b, r.name) != nil {
+		return true
+	}
+	hint := known(teamNames(b))
+	for _, n := range teamNames(b) {
+		if strings.EqualFold(n, r.name) {
+			hint = " (did you mean " + n + "?)"
+		}
+	}
+	d.problemAt(r.at.path, r.at.line, "unknown team %q%s", r.name, hint)
+	return false
 }
 
 // checkApprovers makes sure every approval tier of a team's policy can be

@@ -331,6 +331,21 @@ func (d *decoder) dollars(path string, n *yaml.Node, f float64) workflows.Money 
 	return workflows.USD(f)
 }
 
+// boolean reads a true/false field, or def when absent. YAML 1.1 words
+// like yes and no are refused: yaml.v3 reads them as text.
+func (m *mapping) boolean(key string, def bool) bool {
+	n := m.scalar(key)
+	if n == nil {
+		return def
+	}
+	var v bool
+	if n.Tag != "!!bool" || n.Decode(&v) != nil {
+		m.d.problem(m.at(key), n, "must be true or false, not %q", n.Value)
+		return def
+	}
+	return v
+}
+
 // integer reads a whole-number field, or def when absent.
 func (m *mapping) integer(key string, def int) int {
 	n := m.scalar(key)
