@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/opsbot/opsbot/templates"
@@ -72,7 +73,44 @@ func (s *Incidents) checklistMessage(inc *Incident) Message {
 		s.Log.Error("render checklist", "incident", inc.ID, "err", err)
 		body = "Roles: incident commander, scribe, comms liaison. Post updates with /incident update."
 	}
-	return Message{Key: "incident-checklist:" + inc.ID, Channel: inc.ChannelID, Title: "Response checklist for " + inc.ID, Text: body}
+	return Message{Key: "incident-checklist:" + inc.ID, Channel: inc.ChannelID, Title: "Response checklist for " + inc.ID, Text: chatText(templates.ParseBlocks(body))}
+}
+
+// chatText lays out template blocks as plain chat text: headings on their
+// own line, bullets and to-do boxes as characters.
+func chatText(blocks []templates.Block) string {
+	var lines []string
+	n := 0
+	for _, b := range blocks {
+		if b.Kind != string(DocNumbered) {
+			n = 0
+		}
+		switch DocBlockKind(b.Kind) {
+		case DocHeading1, DocHeading2, DocHeading3:
+			if len(lines) > 0 {
+				lines = append(lines, "")
+			}
+			lines = append(lines, strings.ToUpper(b.Text))
+		case DocBullet:
+			lines = append(lines, "• "+b.Text)
+		case DocNumbered:
+			n++
+			lines = append(lines, fmt.Sprintf("%d. %s", n, b.Text))
+		case DocTodo:
+			box := "☐ "
+			if b.Checked {
+				box = "☑ "
+			}
+			lines = append(lines, box+b.Text)
+		case DocQuote:
+			lines = append(lines, "“"+b.Text+"”")
+		case DocDivider:
+			lines = append(lines, "———")
+		default:
+			lines = append(lines, b.Text)
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 func (s *Incidents) nagMessage(inc *Incident, n NagDue) Message {

@@ -193,3 +193,9 @@ func (r *Runner) Run(ctx context.Context, poll time.Duration, wake <-chan struct
 		}
 	}
 }
+
+// IsPermanent reports whether err was marked as one no retry can fix.
+func IsPermanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p)
+}

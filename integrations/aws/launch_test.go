@@ -3,7 +3,6 @@ package aws_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"regexp"
 	"slices"
@@ -189,14 +188,4 @@ func TestLaunch_GivesUpAfterMaxAttempts(t *testing.T) {
 	}
 }
 
-// isPermanent reports whether err carries workflows.Permanent, which the
-// job runner looks for. workflows exports no predicate, so the type name
-// is checked.
-func isPermanent(err error) bool {
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if fmt.Sprintf("%T", e) == "workflows.permanent" {
-			return true
-		}
-	}
-	return false
-}
+func isPermanent(err error) bool { return workflows.IsPermanent(err) }

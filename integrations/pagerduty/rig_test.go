@@ -2,8 +2,6 @@ package pagerduty_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -87,11 +85,4 @@ func (r *rig) triggered(t *testing.T, key string) workflows.PDIncident {
 	return in
 }
 
-func isPermanent(err error) bool {
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if fmt.Sprintf("%T", e) == "workflows.permanent" {
-			return true
-		}
-	}
-	return false
-}
+func isPermanent(err error) bool { return workflows.IsPermanent(err) }
