@@ -1,0 +1,322 @@
+package notion
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jomei/notionapi"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+// errEdited says a page's blocks are not a beginning of what opsbot
+// would write: someone changed it, and opsbot leaves it alone.
+var errEdited = errors.New("the page's blocks differ from the post-mortem opsbot writes")
+
+// WritePostmortem returns the page already written for doc.IncidentID,
+// or creates it. It looks first, so a retry after a crash finds the page
+// instead of making a second one; a page left half-written by a crash is
+// completed when its blocks are exactly a beginning of the body.
+func (c *Client) WritePostmortem(ctx context.Context, doc workflows.Postmortem) (workflows.DocRef, error) {
+	if doc.IncidentID == "" {
+		return workflows.DocRef{}, workflows.Permanent(errors.New("write post-mortem: no incident ID"))
+	}
+	ps, err := pieces(doc.Body)
+	if err != nil {
+		return workflows.DocRef{}, workflows.Permanent(fmt.Errorf("write post-mortem of %s: %w", doc.IncidentID, err))
+	}
+	props := c.properties(doc)
+	propBytes, err := json.Marshal(props)
+	if err != nil {
+		return workflows.DocRef{}, workflows.Permanent(fmt.Errorf("encode properties of %s: %w", doc.IncidentID, err))
+	}
+	chunks, err := batches(ps, maxRequestBytes-len(propBytes))
+	if err != nil {
+		return workflows.DocRef{}, workflows.Permanent(fmt.Errorf("write post-mortem of %s: %w", doc.IncidentID, err))
+	}
+
+	var page *notionapi.Page
+	err = c.do(ctx, "find post-mortem of "+doc.IncidentID, func(ctx context.Context, _ bool) error {
+		var err error
+		page, err = c.find(ctx, doc.IncidentID)
+		return err
+	})
+	if err != nil {
+		return workflows.DocRef{}, err
+	}
+	written := 0 // blocks known to be on the page
+	found := page != nil
+	if !found {
+		var first batch
+		if len(chunks) > 0 {
+			first = chunks[0]
+		}
+		err = c.do(ctx, "create post-mortem of "+doc.IncidentID, func(ctx context.Context, maybeApplied bool) error {
+			if maybeApplied {
+				p, err := c.find(ctx, doc.IncidentID)
+				if err != nil || p != nil {
+					page, found = p, p != nil
+					return err
+				}
+			}
+			p, err := c.api.Page.Create(ctx, &notionapi.PageCreateRequest{
+				Parent:     notionapi.Parent{Type: notionapi.ParentTypeDatabaseID, DatabaseID: c.db},
+				Properties: props,
+				Children:   first,
+			})
+			if err != nil {
+				return err
+			}
+			page, written = p, len(first)
+			return nil
+		})
+		if err != nil {
+			return workflows.DocRef{}, err
+		}
+		if !found {
+			c.log.Info("notion: post-mortem created", "incident", doc.IncidentID, "page", page.ID, "blocks", len(ps))
+		}
+	}
+	ref := workflows.DocRef{PageID: string(page.ID), URL: page.URL}
+	if found {
+		var n int
+		err := c.do(ctx, "read blocks of "+ref.PageID, func(ctx context.Context, _ bool) error {
+			var err error
+			n, err = c.writtenPrefix(ctx, ref.PageID, ps)
+			return err
+		})
+		if errors.Is(err, errEdited) {
+			c.log.Info("notion: post-mortem exists and was edited; leaving it", "incident", doc.IncidentID, "page", ref.PageID)
+			return ref, nil
+		}
+		if err != nil {
+			return ref, err
+		}
+		written = n
+	}
+	if err := c.appendFrom(ctx, ref.PageID, ps, written); err != nil {
+		return ref, err
+	}
+	return ref, nil
+}
+
+// find returns the oldest live page of the database whose incident ID
+// property equals id, or nil.
+func (c *Client) find(ctx context.Context, id string) (*notionapi.Page, error) {
+	res, err := c.api.Database.Query(ctx, c.db, &notionapi.DatabaseQueryRequest{
+		Filter: notionapi.PropertyFilter{
+			Property: c.props.IncidentID,
+			RichText: &notionapi.TextFilterCondition{Equals: id},
+		},
+		Sorts:    []notionapi.SortObject{{Timestamp: notionapi.TimestampCreated, Direction: notionapi.SortOrderASC}},
+		PageSize: 1,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Results) == 0 {
+		return nil, nil
+	}
+	return &res.Results[0], nil
+}
+
+// appendFrom appends ps[from:] to the page in requests within Notion's
+// limits, in order. After an attempt that may have been carried out
+// without an answer, it reads the page back to see how far it got, so
+// no block is written twice.
+func (c *Client) appendFrom(ctx context.Context, pageID string, ps []piece, from int) error {
+	for from < len(ps) {
+		chunks, err := batches(ps[from:], maxRequestBytes)
+		if err != nil {
+			return workflows.Permanent(fmt.Errorf("append to %s: %w", pageID, err))
+		}
+		chunk := chunks[0]
+		err = c.do(ctx, fmt.Sprintf("append blocks %d-%d to %s", from, from+len(chunk), pageID),
+			func(ctx context.Context, maybeApplied bool) error {
+				if maybeApplied {
+					n, err := c.writtenPrefix(ctx, pageID, ps)
+					if err != nil {
+						return err
+					}
+					if n != from {
+						from = n
+						return nil // the outer loop rebatches from here
+					}
+				}
+				if _, err := c.api.Block.AppendChildren(ctx, notionapi.BlockID(pageID),
+					&notionapi.AppendBlockChildrenRequest{Children: chunk}); err != nil {
+					return err
+				}
+				from += len(chunk)
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writtenPrefix reads the page's blocks and returns how many of ps are
+// already there, or errEdited (final) when the page's blocks are not a
+// beginning of ps. It makes one request per 100 blocks and does not
+// retry: it runs inside an attempt.
+func (c *Client) writtenPrefix(ctx context.Context, pageID string, ps []piece) (int, error) {
+	n := 0
+	var cursor notionapi.Cursor
+	for {
+		res, err := c.api.Block.GetChildren(ctx, notionapi.BlockID(pageID), &notionapi.Pagination{StartCursor: cursor, PageSize: 100})
+		if err != nil {
+			return 0, err
+		}
+		for _, b := range res.Results {
+			if n >= len(ps) || !sameBlock(b, ps[n]) {
+				return 0, final{fmt.Errorf("page %s, block %d: %w", pageID, n, errEdited)}
+			}
+			n++
+		}
+		if !res.HasMore || res.NextCursor == "" {
+			return n, nil
+		}
+		cursor = notionapi.Cursor(res.NextCursor)
+	}
+}
+
+// properties are the page's property values; empty values are left out.
+func (c *Client) properties(doc workflows.Postmortem) notionapi.Properties {
+	p := c.props
+	title := doc.Title
+	if title == "" {
+		title = doc.IncidentID
+	}
+	props := notionapi.Properties{
+		p.Title:      notionapi.TitleProperty{Title: richText(capped(title))},
+		p.IncidentID: notionapi.RichTextProperty{RichText: richText([]string{doc.IncidentID})},
+	}
+	text := func(name, v string) {
+		if v != "" {
+			props[name] = notionapi.RichTextProperty{RichText: richText(capped(v))}
+		}
+	}
+	sel := func(name, v string) {
+		if v != "" {
+			props[name] = notionapi.SelectProperty{Select: notionapi.Option{Name: optionName(v)}}
+		}
+	}
+	date := func(name string, t time.Time) {
+		if !t.IsZero() {
+			d := notionapi.Date(t)
+			props[name] = notionapi.DateProperty{Date: &notionapi.DateObject{Start: &d}}
+		}
+	}
+	sel(p.Severity, string(doc.Severity))
+	sel(p.Status, string(doc.Status))
+	date(p.Start, doc.Start)
+	date(p.End, doc.End)
+	date(p.Meeting, doc.Meeting)
+	if doc.Duration > 0 {
+		text(p.Duration, FormatDuration(doc.Duration))
+	}
+	text(p.Commander, doc.Commander)
+	if len(doc.Services) > 0 {
+		var opts []notionapi.Option
+		seen := map[string]bool{}
+		for _, s := range doc.Services {
+			name := optionName(s)
+			if name == "" || seen[name] || len(opts) == 100 {
+				continue
+			}
+			seen[name] = true
+			opts = append(opts, notionapi.Option{Name: name})
+		}
+		if len(opts) > 0 {
+			props[p.Services] = notionapi.MultiSelectProperty{MultiSelect: opts}
+		}
+	}
+	return props
+}
+
+// capped splits a property text into items, keeping at most the first
+// block's worth (a property is one rich-text array).
+func capped(s string) []string {
+	return splitText(s)[0]
+}
+
+// optionName makes v a valid select option: no commas (Notion refuses
+// them), at most 100 characters.
+func optionName(v string) string {
+	v = strings.Join(strings.Fields(strings.ReplaceAll(v, ",", " ")), " ")
+	if r := []rune(v); len(r) > 100 {
+		v = string(r[:100])
+	}
+	return v
+}
+
+// FormatDuration writes d as people read it in a post-mortem: "45s",
+// "20m", "1h 20m", "2d 3h".
+func FormatDuration(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%ds", int(d.Round(time.Second)/time.Second))
+	}
+	d = d.Round(time.Minute)
+	days, d := d/(24*time.Hour), d%(24*time.Hour)
+	hours, mins := d/time.Hour, (d%time.Hour)/time.Minute
+	var parts []string
+	if days > 0 {
+		parts = append(parts, fmt.Sprintf("%dd", days))
+	}
+	if hours > 0 {
+		parts = append(parts, fmt.Sprintf("%dh", hours))
+	}
+	if mins > 0 {
+		parts = append(parts, fmt.Sprintf("%dm", mins))
+	}
+	return strings.Join(parts, " ")
+}
+
+// SetMeeting writes the review meeting's date and time on the page; a
+// zero time clears it.
+func (c *Client) SetMeeting(ctx context.Context, ref workflows.DocRef, at time.Time) error {
+	var date *notionapi.DateObject
+	if !at.IsZero() {
+		d := notionapi.Date(at)
+		date = &notionapi.DateObject{Start: &d}
+	}
+	return c.do(ctx, "set meeting on "+ref.PageID, func(ctx context.Context, _ bool) error {
+		_, err := c.api.Page.Update(ctx, notionapi.PageID(ref.PageID), &notionapi.PageUpdateRequest{
+			Properties: notionapi.Properties{c.props.Meeting: notionapi.DateProperty{Date: date}},
+		})
+		return err
+	})
+}
+
+// Meeting reads the review meeting's date back from the page, where
+// people may have set it by hand: a date ("2025-03-20", read as midnight
+// UTC) or a date and time.
+func (c *Client) Meeting(ctx context.Context, ref workflows.DocRef) (time.Time, bool, error) {
+	var page *notionapi.Page
+	err := c.do(ctx, "read meeting of "+ref.PageID, func(ctx context.Context, _ bool) error {
+		var err error
+		page, err = c.api.Page.Get(ctx, notionapi.PageID(ref.PageID))
+		return err
+	})
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	prop, ok := page.Properties[c.props.Meeting]
+	if !ok {
+		return time.Time{}, false, workflows.Permanent(fmt.Errorf("read meeting of %s: the page has no %q property", ref.PageID, c.props.Meeting))
+	}
+	dp, ok := prop.(*notionapi.DateProperty)
+	if !ok {
+		return time.Time{}, false, workflows.Permanent(fmt.Errorf("read meeting of %s: %q is a %s property, not a date", ref.PageID, c.props.Meeting, prop.GetType()))
+	}
+	if dp.Date == nil || dp.Date.Start == nil {
+		return time.Time{}, false, nil
+	}
+	return time.Time(*dp.Date.Start), true, nil
+}
