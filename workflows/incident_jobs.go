@@ -244,3 +244,39 @@ func earliest(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+// GiveUp tells the incident channel about outside work that failed for
+// good, so people know to do it by hand.
+func (s *Incidents) GiveUp(ctx context.Context, j Job, cause error) {
+	var what string
+	switch j.Kind {
+	case JobPage:
+		what = "opsbot could not page PagerDuty for this incident"
+	case JobPDStatus:
+		what = "opsbot could not update the PagerDuty incident"
+	case JobPostmortem:
+		what = "opsbot could not write the post-mortem in Notion"
+	case JobInvite:
+		what = "opsbot could not invite the responders"
+	default:
+		return
+	}
+	id := strings.Fields(j.Payload)[0]
+	err := s.update(ctx, func(tx Tx) error {
+		now := s.Clock.Now()
+		inc, err := tx.Incident(id)
+		if err != nil {
+			return err
+		}
+		if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "incident.failed", Subject: id, Reason: what, Detail: cause.Error()}); err != nil {
+			return err
+		}
+		if inc.ChannelID == "" {
+			return nil
+		}
+		return enqueueMessage(tx, Message{Channel: inc.ChannelID, Text: what + ": " + cause.Error() + ". Please do it by hand."}, now)
+	})
+	if err != nil {
+		s.Log.Error("report failed incident job", "incident", id, "err", err)
+	}
+}

@@ -16,6 +16,8 @@ import (
 	"github.com/opsbot/opsbot/bot"
 	"github.com/opsbot/opsbot/config"
 	awsint "github.com/opsbot/opsbot/integrations/aws"
+	"github.com/opsbot/opsbot/integrations/notion"
+	"github.com/opsbot/opsbot/integrations/pagerduty"
 	slackout "github.com/opsbot/opsbot/integrations/slack"
 	"github.com/opsbot/opsbot/scheduler"
 	"github.com/opsbot/opsbot/store"
@@ -34,6 +36,9 @@ type App struct {
 	Slack     *slackout.Client
 	EC2       *awsint.EC2
 	Servers   *workflows.Servers
+	Incidents *workflows.Incidents // nil when incidents are not configured
+	PagerDuty *pagerduty.Client    // nil without PAGERDUTY_API_TOKEN
+	Notion    *notion.Client       // nil without NOTION_TOKEN
 	Runner    *workflows.Runner
 	Bot       *bot.Bot
 	Scheduler *scheduler.Scheduler
@@ -51,8 +56,13 @@ type Deps struct {
 	// sandbox); AWSEndpoint points EC2 and the Price List API elsewhere.
 	AWSConfig   *aws.Config
 	AWSEndpoint string
-	// SlackHTTP is the HTTP client for Slack calls and response_url posts.
+	// SlackHTTP is the HTTP client for Slack calls and response_url posts;
+	// HTTP the one for PagerDuty and Notion.
 	SlackHTTP *http.Client
+	HTTP      *http.Client
+	// Sleep waits between paced or retried calls to Slack, PagerDuty and
+	// Notion; default a real timer. Tests on a manual clock advance it.
+	Sleep func(ctx context.Context, d time.Duration) error
 	// Owner names this process in job leases; default host:pid.
 	Owner string
 }
@@ -78,7 +88,7 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		return nil, fmt.Errorf("set up AWS: %w", err)
 	}
 	a.Slack = slackout.New(env.SlackBotToken.Reveal(), slackout.Options{
-		APIURL: env.SlackAPIURL, Log: a.Log.With("component", "slack"), Clock: a.Clock.Now, HTTPClient: deps.SlackHTTP,
+		APIURL: env.SlackAPIURL, Log: a.Log.With("component", "slack"), Clock: a.Clock.Now, HTTPClient: deps.SlackHTTP, Sleep: deps.Sleep,
 	})
 	a.Metrics = NewMetrics()
 	a.Servers = &workflows.Servers{
@@ -88,6 +98,11 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	}
 	handlers := a.Servers.Handlers()
 	handlers[workflows.JobMessage] = workflows.Deliver(db, a.Slack, a.Clock)
+	if a.Incidents = a.buildIncidents(deps); a.Incidents != nil {
+		for k, h := range a.Incidents.Handlers() {
+			handlers[k] = h
+		}
+	}
 	owner := deps.Owner
 	if owner == "" {
 		host, _ := os.Hostname()
@@ -95,15 +110,16 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	}
 	a.Runner = &workflows.Runner{
 		Queue: db, Clock: a.Clock, Log: a.Log.With("component", "jobs"), Owner: owner,
-		Handlers: handlers, GiveUp: a.Servers.GiveUp, Observe: a.Metrics.observeJob,
+		Handlers: handlers, GiveUp: a.giveUp, Observe: a.Metrics.observeJob,
 	}
 	a.Bot = (&bot.Bot{
-		Servers: a.Servers, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
+		Servers: a.Servers, Incidents: a.Incidents, History: a.Slack, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
 		Directory: a.Slack, Views: a.Slack, Render: slackout.Renderer{}, Log: a.Log.With("component", "bot"),
 		HTTP: deps.SlackHTTP,
 	}).Init(bot.Options{})
 	a.Scheduler, err = scheduler.New(a.Log.With("component", "scheduler"),
 		scheduler.Task{Name: "leases", Every: cfg.Scheduler.Tick, Run: a.tick},
+		scheduler.Task{Name: "nags", Every: cfg.Scheduler.Tick, Run: a.nags},
 		scheduler.Task{Name: "reconcile", Every: cfg.Scheduler.Reconcile, Run: a.reconcile},
 		scheduler.Task{Name: "prices", Every: 12 * time.Hour, Run: a.warmPrices},
 	)
@@ -123,11 +139,31 @@ func (a *App) Wake() {
 	}
 }
 
+// giveUp lets the workflow that owns a job record its failure.
+func (a *App) giveUp(ctx context.Context, j workflows.Job, err error) {
+	a.Servers.GiveUp(ctx, j, err)
+	if a.Incidents != nil {
+		a.Incidents.GiveUp(ctx, j, err)
+	}
+}
+
 func (a *App) tick(ctx context.Context) error {
 	rep, err := a.Servers.Tick(ctx)
 	a.Metrics.observeTick("leases", err)
 	if rep != (workflows.TickReport{}) {
 		a.Log.Info("lease tick", "warnings", rep.Warnings, "ends", rep.Ends, "reminders", rep.Reminders, "expired", rep.Expired)
+	}
+	return err
+}
+
+func (a *App) nags(ctx context.Context) error {
+	if a.Incidents == nil {
+		return nil
+	}
+	rep, err := a.Incidents.Tick(ctx)
+	a.Metrics.observeTick("nags", err)
+	if rep.Sent > 0 {
+		a.Log.Info("incident nags", "sent", rep.Sent)
 	}
 	return err
 }
@@ -163,6 +199,11 @@ func (a *App) routes() http.Handler {
 		w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", a.Metrics.Handler())
+	if a.Incidents != nil {
+		mux.Handle("POST "+pagerduty.WebhookPath, &pagerduty.WebhookHandler{
+			Secrets: a.webhookSecrets(), Receive: a.Incidents.Receive, Log: a.Log.With("component", "pagerduty-webhook"),
+		})
+	}
 	return a.Metrics.instrument(mux)
 }
 

@@ -19,6 +19,9 @@ import (
 
 	"github.com/opsbot/opsbot/config"
 	"github.com/opsbot/opsbot/integrations/aws/ec2fake"
+	"github.com/opsbot/opsbot/integrations/notion"
+	"github.com/opsbot/opsbot/integrations/notion/notionfake"
+	"github.com/opsbot/opsbot/integrations/pagerduty/pdfake"
 	"github.com/opsbot/opsbot/integrations/slack/slackfake"
 	"github.com/opsbot/opsbot/workflows"
 )
@@ -31,6 +34,11 @@ const (
 	lead2      = "U0LEAD2" // platform approver, configured by email
 	analyst    = "U0ANA"   // data team member
 	stranger   = "U0OUT"   // in no team
+	oncall     = "U0ONCALL" // on call in PagerDuty for the platform service
+
+	pdSecretOld = "pd-secret-old"
+	pdSecret    = "pd-secret-new"
+	pdService   = "PPLATF1"
 )
 
 // start is a Saturday morning in Berlin.
@@ -63,6 +71,9 @@ teams:
     approvers: [U0LEAD, lead2@example.com]
     monthly_budget_usd: 500
     policy: standard
+    announce_channel: "#incidents"
+    incident_members: [dev2@example.com, ghost@example.com]
+    pagerduty_service: PPLATF1
   - name: data
     time_zone: America/New_York
     approvals_channel: "#data-approvals"
@@ -98,17 +109,28 @@ templates:
     root_volume_gb: 100
     tags: {cost-center: platform}
     teams: [platform]
+incidents:
+  update_every: {sev1: 30m, sev2: 1h, sev3: 4h}
+  meeting_nag_after: 24h
+  meeting_nag_every: 24h
+  postmortem_due: 5d
+  notion_database: NOTION_DB
+  default_team: platform
 `
 
 // harness runs the real opsbot App, with its real HTTP handlers, store
 // and slack-go / aws-sdk-go-v2 clients, against the fake Slack and EC2
 // servers, on a clock the test moves.
 type harness struct {
-	t     *testing.T
-	clock *workflows.ManualClock
-	slack *slackfake.Server
-	ec2   *ec2fake.Server
-	ec2hs *httptest.Server
+	t      *testing.T
+	clock  *workflows.ManualClock
+	slack  *slackfake.Server
+	ec2    *ec2fake.Server
+	ec2hs  *httptest.Server
+	pd     *pdfake.Server
+	notion *notionfake.Server
+	dbID   string
+	extra  string // YAML appended to the incidents section
 	app   *App
 	srv   *httptest.Server
 	db    string
@@ -128,10 +150,11 @@ func newHarness(t *testing.T) *harness {
 		{ID: lead2, Name: "lead2", Email: "lead2@example.com"},
 		{ID: analyst, Name: "ana", Email: "ana@example.com"},
 		{ID: stranger, Name: "stranger", Email: "stranger@elsewhere.com"},
+		{ID: oncall, Name: "oncall", Email: "oncall@example.com"},
 	} {
 		h.slack.AddUser(u)
 	}
-	for _, c := range []string{"platform-approvals", "data-approvals", "general"} {
+	for _, c := range []string{"platform-approvals", "data-approvals", "general", "incidents"} {
 		h.slack.AddChannel(slackfake.Channel{Name: c, Members: []string{dev, dev2, lead, lead2, analyst, stranger, h.slack.BotUserID()}})
 	}
 	h.ec2 = ec2fake.New(h.clock.Now)
@@ -141,6 +164,20 @@ func newHarness(t *testing.T) *harness {
 	h.ec2.SetPrice("us-east-1", "c6i.8xlarge", 1.36)
 	h.ec2hs = httptest.NewServer(h.ec2)
 	t.Cleanup(h.ec2hs.Close)
+	h.pd = pdfake.Start(pdfake.Options{Clock: h.clock.Now, SyncWebhooks: true, WebhookSecrets: []string{pdSecret}})
+	t.Cleanup(h.pd.Close)
+	pdOncall := h.pd.AddUser(pdfake.User{ID: "PUONCALL", Name: "On Call", Email: "oncall@example.com"})
+	h.pd.AddUser(pdfake.User{ID: "PULEAD", Name: "Lead", Email: "lead@example.com"})
+	h.pd.AddUser(pdfake.User{ID: "PUDEV", Name: "Dev", Email: "dev@example.com"})
+	ep := h.pd.AddEscalationPolicy(pdfake.EscalationPolicy{ID: "PEPLAT1", Name: "Platform", Levels: [][]string{{pdOncall.ID}}})
+	h.pd.AddService(pdfake.Service{ID: pdService, Name: "Platform API", EscalationPolicyID: ep.ID})
+	h.notion = notionfake.Start(notionfake.Options{Clock: h.clock.Now})
+	t.Cleanup(h.notion.Close)
+	db, err := h.notion.AddDatabase("Post-mortems", notion.DefaultProps.Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.dbID = db.ID
 	h.boot()
 	return h
 }
@@ -148,7 +185,7 @@ func newHarness(t *testing.T) *harness {
 // boot builds the App on the harness's database, as a fresh process would.
 func (h *harness) boot() {
 	h.t.Helper()
-	cfg, err := config.Parse([]byte(testConfig), "test.yaml")
+	cfg, err := config.Parse([]byte(strings.Replace(testConfig, "NOTION_DB", strings.ReplaceAll(h.dbID, "-", ""), 1)+h.extra), "test.yaml")
 	if err != nil {
 		h.t.Fatalf("test config: %v", err)
 	}
@@ -158,6 +195,11 @@ func (h *harness) boot() {
 		"SLACK_API_URL":        h.slack.APIURL(),
 		"OPSBOT_DB":            "sqlite:" + h.db,
 		"OPSBOT_DRY_RUN":       map[bool]string{true: "true", false: "false"}[h.dry],
+		"PAGERDUTY_API_TOKEN":      h.pd.Token(),
+		"PAGERDUTY_API_URL":        h.pd.URL(),
+		"PAGERDUTY_WEBHOOK_SECRET": pdSecretOld + ", " + pdSecret,
+		"NOTION_TOKEN":             h.notion.Token(),
+		"NOTION_API_URL":           h.notion.URL(),
 	}))
 	if len(problems) > 0 {
 		h.t.Fatalf("test env: %v", problems)
@@ -167,12 +209,17 @@ func (h *harness) boot() {
 	if os.Getenv("OPSBOT_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	app, err := NewApp(context.Background(), cfg, env, Deps{Clock: h.clock, Log: log, AWSConfig: &awsCfg, AWSEndpoint: h.ec2hs.URL, Owner: "test"})
+	sleep := func(ctx context.Context, d time.Duration) error {
+		h.clock.Advance(d)
+		return ctx.Err()
+	}
+	app, err := NewApp(context.Background(), cfg, env, Deps{Clock: h.clock, Log: log, AWSConfig: &awsCfg, AWSEndpoint: h.ec2hs.URL, Owner: "test", Sleep: sleep})
 	if err != nil {
 		h.t.Fatalf("build app: %v", err)
 	}
 	h.app = app
 	h.srv = httptest.NewServer(app.Handler)
+	h.pd.SetWebhookURL(h.srv.URL + "/webhooks/pagerduty")
 	h.t.Cleanup(func() {
 		h.srv.Close()
 		app.Bot.Wait()
@@ -298,6 +345,9 @@ func (h *harness) advance(d time.Duration) {
 	h.clock.Advance(d)
 	if _, err := h.app.Servers.Tick(context.Background()); err != nil {
 		h.t.Fatalf("tick: %v", err)
+	}
+	if _, err := h.app.Incidents.Tick(context.Background()); err != nil {
+		h.t.Fatalf("incident tick: %v", err)
 	}
 	h.drain()
 }

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"github.com/opsbot/opsbot/integrations/notion"
+	"github.com/opsbot/opsbot/integrations/pagerduty"
+	"github.com/opsbot/opsbot/workflows"
+)
+
+// buildIncidents wires the incidents workflow when the config has an
+// `incidents:` section: PagerDuty when its token is set, Notion when its
+// token and database are. It returns nil when incidents are off.
+func (a *App) buildIncidents(deps Deps) *workflows.Incidents {
+	pol := a.Config.Catalog.Incidents
+	if pol == nil {
+		return nil
+	}
+	inc := &workflows.Incidents{
+		Store: a.DB, Clock: a.Clock, Catalog: a.Config.Catalog, Log: a.Log.With("component", "incidents"),
+		Channels: a.Slack, Wake: a.Wake,
+	}
+	if a.Env.PagerDutyAPIToken.IsSet() {
+		a.PagerDuty = pagerduty.New(a.Env.PagerDutyAPIToken.Reveal(), pagerduty.Options{
+			APIURL: a.Env.PagerDutyAPIURL, Log: a.Log.With("component", "pagerduty"), Clock: a.Clock.Now, HTTPClient: deps.HTTP, Sleep: deps.Sleep,
+		})
+		inc.Pager = a.PagerDuty
+	}
+	if a.Env.NotionToken.IsSet() && pol.NotionDatabase != "" {
+		a.Notion = notion.New(a.Env.NotionToken.Reveal(), notion.Options{
+			APIURL: a.Env.NotionAPIURL, DatabaseID: pol.NotionDatabase, Log: a.Log.With("component", "notion"), Clock: a.Clock.Now, HTTPClient: deps.HTTP, Sleep: deps.Sleep,
+		})
+		inc.Docs = a.Notion
+	}
+	return inc
+}
+
+// webhookSecrets are the PagerDuty signing secrets, for rotation.
+func (a *App) webhookSecrets() []string {
+	var out []string
+	for _, s := range a.Env.PagerDutyWebhookSecrets {
+		out = append(out, s.Reveal())
+	}
+	return out
+}

@@ -1,0 +1,599 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opsbot/opsbot/integrations/pagerduty/pdfake"
+	"github.com/opsbot/opsbot/integrations/slack/slackfake"
+	"github.com/opsbot/opsbot/workflows"
+)
+
+// incidentChannels lists the channels opsbot made for incidents.
+func (h *harness) incidentChannels() []slackfake.Channel {
+	var out []slackfake.Channel
+	for _, c := range h.slack.Channels() {
+		if strings.HasPrefix(c.Name, "inc-") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (h *harness) incident(id string) *workflows.Incident {
+	h.t.Helper()
+	var inc *workflows.Incident
+	if err := h.app.DB.View(context.Background(), func(tx workflows.Tx) (err error) {
+		inc, err = tx.Incident(id)
+		return err
+	}); err != nil {
+		h.t.Fatalf("load %s: %v", id, err)
+	}
+	return inc
+}
+
+func (h *harness) timeline(id string) []workflows.TimelineEntry {
+	h.t.Helper()
+	var out []workflows.TimelineEntry
+	if err := h.app.DB.View(context.Background(), func(tx workflows.Tx) (err error) {
+		out, err = tx.Timeline(id)
+		return err
+	}); err != nil {
+		h.t.Fatal(err)
+	}
+	return out
+}
+
+// summary returns the pinned summary message of an incident channel.
+func (h *harness) summary(channelID string) slackfake.Message {
+	h.t.Helper()
+	for _, m := range h.slack.Messages(channelID) {
+		if m.Pinned {
+			return m
+		}
+	}
+	h.t.Fatalf("no pinned summary in %s", channelID)
+	return slackfake.Message{}
+}
+
+// incidentCmd types /incident TEXT as user in a channel.
+func (h *harness) incidentCmd(user, channel, text string) string {
+	h.t.Helper()
+	before := len(h.slack.Responses())
+	if status := h.send(h.slack.SlashCommand(testSecret, user, channel, "/incident", text)); status != http.StatusOK {
+		h.t.Fatalf("/incident %s: status %d", text, status)
+	}
+	rs := h.slack.Responses()
+	if len(rs) == before {
+		return ""
+	}
+	return responseText(rs[len(rs)-1])
+}
+
+func TestPagerDutyTriggered_OneChannelWithResponders(t *testing.T) {
+	h := newHarness(t)
+	pdInc, err := h.pd.Trigger(pdService, "DB latency above 2s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	chans := h.incidentChannels()
+	if len(chans) != 1 {
+		t.Fatalf("%d incident channels, want 1", len(chans))
+	}
+	ch := chans[0]
+	if ch.Name != "inc-1-db-latency-above-2s" {
+		t.Errorf("channel name %q", ch.Name)
+	}
+	members := strings.Join(ch.Members, ",")
+	for _, who := range []string{oncall, dev2} {
+		if !strings.Contains(members, who) {
+			t.Errorf("%s not invited: %s", who, members)
+		}
+	}
+	msgs := h.slack.Messages(ch.ID)
+	var checklist, missing bool
+	for _, m := range msgs {
+		text := messageText(m)
+		checklist = checklist || strings.Contains(text, "Response checklist for inc-1")
+		missing = missing || strings.Contains(text, "ghost@example.com")
+	}
+	if !checklist {
+		t.Error("no checklist in the channel")
+	}
+	if !missing {
+		t.Error("no notice about the responder opsbot could not find")
+	}
+	sum := h.summary(ch.ID)
+	mustContain(t, "summary", messageText(sum), "inc-1: DB latency above 2s", "investigating", pdInc.ID, "Acknowledge", "Resolve")
+	announce := h.channelMessages("incidents")
+	if len(announce) != 1 {
+		t.Fatalf("%d announcements", len(announce))
+	}
+	mustContain(t, "announcement", messageText(announce[0]), "inc-1", "#inc-1-db-latency-above-2s")
+
+	// PagerDuty retries: the same event again changes nothing.
+	ev := h.pd.Events()[0]
+	resp, err := h.srv.Client().Do(h.redirect(h.pd.WebhookRequest(ev)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	h.drain()
+	if n := len(h.incidentChannels()); n != 1 {
+		t.Fatalf("%d channels after a retried event", n)
+	}
+	if n := len(h.slack.CallsTo("conversations.create")); n != 1 {
+		t.Errorf("conversations.create called %d times", n)
+	}
+}
+
+// redirect points a request the fake built at the opsbot test server.
+func (h *harness) redirect(req *http.Request) *http.Request {
+	req.URL, _ = req.URL.Parse(h.srv.URL + req.URL.Path)
+	req.Host, req.RequestURI = "", ""
+	return req
+}
+
+func TestTwoEventsForOneIncidentAtOnce_OneChannel(t *testing.T) {
+	h := newHarness(t)
+	h.pd.SetWebhookURL("") // record, deliver by hand
+	pdInc, err := h.pd.Trigger(pdService, "Checkout failing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.pd.Acknowledge(pdInc.ID, "PUONCALL"); err != nil {
+		t.Fatal(err)
+	}
+	events := h.pd.Events()
+	if len(events) != 2 {
+		t.Fatalf("%d events", len(events))
+	}
+	var wg sync.WaitGroup
+	for _, ev := range events {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := h.srv.Client().Do(h.redirect(h.pd.WebhookRequest(ev)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				t.Errorf("status %d", resp.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	h.drain()
+	if n := len(h.incidentChannels()); n != 1 {
+		t.Fatalf("%d channels for one incident", n)
+	}
+	var incs []*workflows.Incident
+	h.app.DB.View(t.Context(), func(tx workflows.Tx) (err error) {
+		incs, err = tx.Incidents(workflows.IncidentFilter{})
+		return err
+	})
+	if len(incs) != 1 || incs[0].PDStatus != workflows.PDAcknowledged {
+		t.Fatalf("incidents: %d, status %v", len(incs), incs)
+	}
+}
+
+func TestAcknowledgeButton_ChangesPagerDutyAsTheClicker_NoEcho(t *testing.T) {
+	h := newHarness(t)
+	pdInc, _ := h.pd.Trigger(pdService, "Queue backlog")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	h.click(oncall, h.summary(ch.ID), workflows.ActIncidentAck, "inc-1")
+	mustContain(t, "ack reply", h.lastResponse(), "You acknowledged inc-1")
+	h.drain()
+	puts := h.pd.CallsTo("PUT /incidents")
+	if len(puts) != 1 || puts[0].From != "oncall@example.com" {
+		t.Fatalf("PUT /incidents calls %+v, want one From oncall@example.com", puts)
+	}
+	if got, _ := h.pd.Incident(pdInc.ID); got.Status != "acknowledged" {
+		t.Fatalf("PagerDuty status %s", got.Status)
+	}
+	// PagerDuty's acknowledged webhook came back: it is no second update.
+	acks := 0
+	for _, e := range h.timeline("inc-1") {
+		if strings.Contains(strings.ToLower(e.Text), "acknowledged") {
+			acks++
+		}
+	}
+	if acks != 1 {
+		t.Errorf("%d acknowledgement entries on the timeline, want 1", acks)
+	}
+	sum := messageText(h.summary(ch.ID))
+	mustContain(t, "summary", sum, "acknowledged")
+	if strings.Contains(blockText(h.summary(ch.ID).Blocks), "Acknowledge\n") {
+		t.Error("the summary still offers Acknowledge")
+	}
+	if n := len(h.slack.Messages(ch.ID)); n > 4 {
+		t.Errorf("%d messages in the channel: the summary should be edited, not re-posted", n)
+	}
+}
+
+func TestPagerDutyResolved_SummaryEditedAndPostmortemWithTimeline(t *testing.T) {
+	h := newHarness(t)
+	pdInc, _ := h.pd.Trigger(pdService, "Payments 500s")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	h.clock.Advance(10 * time.Minute)
+	h.incidentCmd(oncall, ch.ID, "update Rolled back release 4.2; error rate falling")
+	h.clock.Advance(20 * time.Minute)
+	if err := h.pd.Resolve(pdInc.ID, "PUONCALL"); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	inc := h.incident("inc-1")
+	if inc.Status != workflows.StatusResolved {
+		t.Fatalf("status %s", inc.Status)
+	}
+	sum := h.summary(ch.ID)
+	if sum.Edited == nil {
+		t.Error("summary not edited")
+	}
+	mustContain(t, "summary", messageText(sum), "resolved", "Post-mortem", "notion.so")
+	pages := h.notion.Pages(h.dbID)
+	if len(pages) != 1 {
+		t.Fatalf("%d post-mortem pages", len(pages))
+	}
+	var body []string
+	for _, b := range h.notion.Blocks(pages[0].ID) {
+		body = append(body, b.Text)
+	}
+	text := strings.Join(body, "\n")
+	mustContain(t, "post-mortem body", text, "Timeline", "Rolled back release 4.2", "Triggered in PagerDuty", "Resolved in PagerDuty", "Action items")
+	if inc.PostmortemURL == "" || inc.PostmortemURL != pages[0].URL {
+		t.Errorf("incident's post-mortem link %q, page %q", inc.PostmortemURL, pages[0].URL)
+	}
+	// Resolving again (a retried event, a second click) makes no second page.
+	if _, err := h.app.Incidents.Postmortem(t.Context(), workflows.Person{SlackID: oncall}, workflows.IncidentRef{ID: "inc-1"}); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	if n := len(h.notion.Pages(h.dbID)); n != 1 {
+		t.Fatalf("%d pages after asking again", n)
+	}
+	mustContain(t, "/incident postmortem", h.incidentCmd(oncall, ch.ID, "postmortem"), pages[0].URL)
+}
+
+func TestPostmortem_LongTimelineSplitsIntoRequestsWithinLimits(t *testing.T) {
+	h := newHarness(t)
+	inc, err := h.app.Incidents.Declare(t.Context(), workflows.Person{SlackID: dev, Email: "dev@example.com"}, workflows.DeclareInput{Title: "Cache stampede", Severity: workflows.Sev2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	who := workflows.Person{SlackID: dev, Email: "dev@example.com"}
+	for i := 0; i < 250; i++ {
+		h.clock.Advance(time.Minute)
+		if _, err := h.app.Incidents.Update(t.Context(), who, workflows.IncidentRef{ID: inc.ID}, fmt.Sprintf("update %03d: %s", i, strings.Repeat("details ", 15))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.drain()
+	if _, err := h.app.Incidents.SetStatus(t.Context(), who, workflows.IncidentRef{ID: inc.ID}, workflows.StatusResolved); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	writes := 0
+	for _, r := range h.notion.Requests() {
+		if r.Status != 200 {
+			t.Errorf("a Notion request failed: %+v", r)
+		}
+		if r.Children > 100 || r.Bytes > 500_000 {
+			t.Errorf("request over Notion's limits: %+v", r)
+		}
+		if r.Method == "POST" && r.Path == "/v1/pages" || r.Method == "PATCH" && strings.HasSuffix(r.Path, "/children") {
+			writes++
+		}
+	}
+	if writes < 3 {
+		t.Errorf("%d write requests for 250+ blocks, want several", writes)
+	}
+	found := map[string]bool{}
+	for _, b := range h.notion.Blocks(h.notion.Pages(h.dbID)[0].ID) {
+		if i := strings.Index(b.Text, "update "); i >= 0 && b.Type == "bulleted_list_item" && len(b.Text) >= i+10 {
+			found[b.Text[i:i+10]] = true
+		}
+	}
+	if len(found) != 250 {
+		t.Errorf("%d of 250 updates on the page", len(found))
+	}
+}
+
+func TestDeclareFromSlack_PagesPagerDutyAndOpensChannel(t *testing.T) {
+	h := newHarness(t)
+	reply := h.incidentCmd(dev, "general", "declare Login is broken sev1")
+	mustContain(t, "declare", reply, "inc-1 declared (sev1)", "commander")
+	h.drain()
+	incs := h.pd.Incidents()
+	if len(incs) != 1 || incs[0].ServiceID != pdService || incs[0].Urgency != "high" {
+		t.Fatalf("PagerDuty incidents %+v", incs)
+	}
+	if calls := h.pd.CallsTo("POST /incidents"); len(calls) != 1 || calls[0].From != "dev@example.com" {
+		t.Errorf("POST /incidents %+v", calls)
+	}
+	inc := h.incident("inc-1")
+	if inc.PDIncidentID != incs[0].ID || inc.Commander.SlackID != dev {
+		t.Errorf("incident %+v", inc)
+	}
+	if n := len(h.incidentChannels()); n != 1 {
+		t.Fatalf("%d channels (the triggered webhook must attach, not open another)", n)
+	}
+	ch := h.incidentChannels()[0]
+	if !strings.Contains(strings.Join(ch.Members, ","), oncall) {
+		t.Error("on-call not invited")
+	}
+	// Commands inside the channel imply the incident.
+	h.incidentCmd(dev, ch.ID, "severity sev2")
+	h.incidentCmd(dev, ch.ID, "role scribe <@U0DEV2|dev2>")
+	h.incidentCmd(dev, ch.ID, "status identified")
+	h.drain()
+	mustContain(t, "summary", messageText(h.summary(ch.ID)), "sev2", "identified", "<@U0DEV2>")
+	mustContain(t, "outside a channel", h.incidentCmd(dev, "general", "status monitoring"), "not an incident channel")
+	mustContain(t, "named", h.incidentCmd(dev, "general", "status inc-1 monitoring"), "inc-1: done")
+	mustContain(t, "bad", h.incidentCmd(dev, ch.ID, "severity sev7"), `"sev7" is not a severity`, "Usage:")
+}
+
+func TestNags_AtFixedInstants(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(dev, "general", "declare Search down sev1")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	nags := func() int {
+		n := 0
+		for _, m := range h.slack.Messages(ch.ID) {
+			if strings.Contains(messageText(m), "with no update") {
+				n++
+			}
+		}
+		return n
+	}
+	h.advance(29 * time.Minute)
+	if n := nags(); n != 0 {
+		t.Fatalf("nagged before 30 minutes")
+	}
+	h.advance(time.Minute)
+	if n := nags(); n != 1 {
+		t.Fatalf("%d nags at 30 minutes", n)
+	}
+	last := h.slack.Messages(ch.ID)[len(h.slack.Messages(ch.ID))-1]
+	mustContain(t, "nag", messageText(last), "30 minutes with no update", "<@U0DEV>", "Snooze")
+	h.advance(time.Minute)
+	h.restart()
+	h.advance(time.Minute)
+	if n := nags(); n != 1 {
+		t.Fatalf("nag repeated (after a restart): %d", n)
+	}
+	h.advance(28 * time.Minute)
+	if n := nags(); n != 2 {
+		t.Fatalf("%d nags at 60 minutes, want the second", n)
+	}
+	h.incidentCmd(dev, ch.ID, "update Found the bad index")
+	h.advance(29 * time.Minute)
+	if n := nags(); n != 2 {
+		t.Fatalf("nagged although an update came: %d", n)
+	}
+	// Snooze holds it.
+	h.advance(time.Minute)
+	if n := nags(); n != 3 {
+		t.Fatalf("%d nags 30 minutes after the update", n)
+	}
+	msgs := h.slack.Messages(ch.ID)
+	// The second button of a kind gets a suffix on its action_id (Slack
+	// wants them unique); opsbot routes on the base ID.
+	h.click(dev, msgs[len(msgs)-1], workflows.ActNagSnooze+"#2", "inc-1 update 2h")
+	h.advance(90 * time.Minute)
+	if n := nags(); n != 3 {
+		t.Fatalf("nagged while snoozed")
+	}
+	// Resolved: no update nags; a day later, the meeting nag, daily.
+	h.incidentCmd(dev, ch.ID, "status resolved")
+	h.drain()
+	meeting := func() int {
+		n := 0
+		for _, m := range h.slack.Messages(ch.ID) {
+			if strings.Contains(messageText(m), "schedule the post-mortem meeting") {
+				n++
+			}
+		}
+		return n
+	}
+	h.advance(23 * time.Hour)
+	if meeting() != 0 || nags() != 3 {
+		t.Fatalf("meeting nag early or update nag after resolution")
+	}
+	h.advance(time.Hour)
+	if meeting() != 1 {
+		t.Fatalf("%d meeting nags a day after", meeting())
+	}
+	h.advance(time.Hour)
+	if meeting() != 1 {
+		t.Fatalf("meeting nag repeated within the day")
+	}
+	reply := h.incidentCmd(dev, ch.ID, "postmortem scheduled 2026-11-27 15:00")
+	mustContain(t, "scheduled", reply, "recorded", "Fri 27 Nov 15:00 CET")
+	h.drain()
+	page := h.notion.Pages(h.dbID)[0]
+	if v := page.Properties["Meeting"]; !strings.Contains(fmt.Sprint(v), "2026-11-27") {
+		t.Errorf("Notion Meeting property %+v", v)
+	}
+	h.advance(48 * time.Hour)
+	if meeting() != 1 {
+		t.Fatalf("meeting nag after the meeting was recorded")
+	}
+}
+
+func TestMeetingDateSetInNotion_Counts(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(dev, "general", "declare Disk full sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	h.incidentCmd(dev, ch.ID, "status resolved")
+	h.drain()
+	inc := h.incident("inc-1")
+	// Someone sets the date directly in Notion.
+	if err := h.app.Notion.SetMeeting(t.Context(), workflows.DocRef{PageID: inc.PostmortemPageID}, start.Add(72*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(25 * time.Hour)
+	for _, m := range h.slack.Messages(ch.ID) {
+		if strings.Contains(messageText(m), "schedule the post-mortem meeting") {
+			t.Fatal("nagged although the date is in Notion")
+		}
+	}
+	if got := h.incident("inc-1"); got.MeetingAt.IsZero() {
+		t.Error("the date from Notion was not recorded")
+	}
+}
+
+func TestPostmortemOverdue_RemindsTheOwner(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(dev, "general", "declare Slow builds sev3")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	h.incidentCmd(dev, ch.ID, "status resolved")
+	h.incidentCmd(dev, ch.ID, "postmortem scheduled 2026-11-22 10:00")
+	h.drain()
+	dmCount := func() int {
+		n := 0
+		for _, m := range h.dms(dev) {
+			if strings.Contains(messageText(m), "post-mortem of inc-1") {
+				n++
+			}
+		}
+		return n
+	}
+	h.advance(5*24*time.Hour - time.Minute)
+	if dmCount() != 0 {
+		t.Fatal("reminded before the due date")
+	}
+	h.advance(time.Minute)
+	if dmCount() != 1 {
+		t.Fatalf("%d reminders at the due date", dmCount())
+	}
+	h.incidentCmd(dev, ch.ID, "postmortem done")
+	h.advance(48 * time.Hour)
+	if dmCount() != 1 {
+		t.Fatal("reminded after it was marked done")
+	}
+}
+
+func TestNags_WaitForBusinessHours(t *testing.T) {
+	h := newHarness(t)
+	h.extra = "  business_hours: {days: [mon, tue, wed, thu, fri], start: \"09:00\", end: \"18:00\"}\n"
+	h.restart()
+	// start is Saturday 09:00 UTC.
+	h.incidentCmd(dev, "general", "declare Flaky tests sev3")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	count := func() int {
+		n := 0
+		for _, m := range h.slack.Messages(ch.ID) {
+			if strings.Contains(messageText(m), "with no update") {
+				n++
+			}
+		}
+		return n
+	}
+	h.advance(10 * time.Hour)
+	if count() != 0 {
+		t.Fatal("a sev3 nagged on a Saturday")
+	}
+	// Monday 08:59 Berlin is 07:59 UTC: still outside.
+	monday := time.Date(2026, 11, 23, 7, 59, 0, 0, time.UTC)
+	h.advance(monday.Sub(h.clock.Now()))
+	if count() != 0 {
+		t.Fatal("nagged before business hours")
+	}
+	h.advance(time.Minute)
+	if count() != 1 {
+		t.Fatalf("%d nags when business hours began", count())
+	}
+}
+
+func TestPagerDutyWebhook_BadInputChangesNothing(t *testing.T) {
+	h := newHarness(t)
+	post := func(body []byte, sig string) int {
+		req, _ := http.NewRequest("POST", h.srv.URL+"/webhooks/pagerduty", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if sig != "" {
+			req.Header.Set("X-PagerDuty-Signature", sig)
+		}
+		resp, err := h.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	h.pd.SetWebhookURL("")
+	h.pd.Trigger(pdService, "Something")
+	good := h.pd.Events()[0].Body
+	if got := post(good, pdfake.Sign(good, "wrong-secret")); got != 401 {
+		t.Errorf("bad signature: %d", got)
+	}
+	if got := post(good, ""); got != 401 {
+		t.Errorf("no signature: %d", got)
+	}
+	bad := []byte(`{"event": {"id": `)
+	if got := post(bad, pdfake.Sign(bad, pdSecret)); got != 400 {
+		t.Errorf("malformed JSON: %d", got)
+	}
+	unknown := []byte(`{"event":{"id":"01UNKNOWN","event_type":"service.updated","resource_type":"service","occurred_at":"2026-11-21T09:00:00Z","data":{"id":"PPLATF1","type":"service"}}}`)
+	if got := post(unknown, pdfake.Sign(unknown, pdSecretOld)); got/100 != 2 {
+		t.Errorf("unknown event type: %d", got)
+	}
+	h.drain()
+	if n := len(h.incidentChannels()); n != 0 {
+		t.Fatalf("%d channels after bad webhooks", n)
+	}
+	// Signed with the old secret during a rotation: accepted.
+	if got := post(good, pdfake.Sign(good, pdSecretOld)); got != 202 {
+		t.Errorf("rotated secret: %d", got)
+	}
+	h.drain()
+	if n := len(h.incidentChannels()); n != 1 {
+		t.Fatalf("%d channels after a good webhook", n)
+	}
+}
+
+func TestPinnedReaction_PutsTheMessageOnTheTimeline(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(dev, "general", "declare API errors sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	h.clock.Advance(5 * time.Minute)
+	msg, err := h.slack.PostAs(dev, ch.ID, "Saw the spike start right after the 10:02 deploy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // Slack may deliver the event twice
+		h.send(h.slack.Event(testSecret, map[string]any{"type": "reaction_added", "user": dev2, "reaction": "pushpin",
+			"item": map[string]any{"type": "message", "channel": ch.ID, "ts": msg.TS}, "event_ts": msg.TS}))
+	}
+	n := 0
+	for _, e := range h.timeline("inc-1") {
+		if e.Kind == workflows.TLPinned && strings.Contains(e.Text, "10:02 deploy") {
+			n++
+			if !e.At.Equal(h.clock.Now().Truncate(time.Microsecond)) && e.At.Sub(h.clock.Now()).Abs() > time.Second {
+				t.Errorf("entry at %s, message at %s", e.At, h.clock.Now())
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d timeline entries for the pinned message", n)
+	}
+}
