@@ -183,7 +183,9 @@ func (s *Incidents) Pinned(ctx context.Context, channelID, ts string, at time.Ti
 }
 
 // TimelineReaction is the reaction that marks a message for the timeline.
-func (s *Incidents) TimelineReaction() string { return orDefault(s.policy().TimelineReaction, "pushpin") }
+func (s *Incidents) TimelineReaction() string {
+	return orDefault(s.policy().TimelineReaction, "pushpin")
+}
 
 // Postmortem returns the post-mortem link, or starts writing it.
 func (s *Incidents) Postmortem(ctx context.Context, actor Person, ref IncidentRef) (*Incident, error) {

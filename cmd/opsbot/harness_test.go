@@ -28,12 +28,12 @@ import (
 
 const (
 	testSecret = "test-signing-secret"
-	dev        = "U0DEV"   // platform member
-	dev2       = "U0DEV2"  // another platform member
-	lead       = "U0LEAD"  // platform approver
-	lead2      = "U0LEAD2" // platform approver, configured by email
-	analyst    = "U0ANA"   // data team member
-	stranger   = "U0OUT"   // in no team
+	dev        = "U0DEV"    // platform member
+	dev2       = "U0DEV2"   // another platform member
+	lead       = "U0LEAD"   // platform approver
+	lead2      = "U0LEAD2"  // platform approver, configured by email
+	analyst    = "U0ANA"    // data team member
+	stranger   = "U0OUT"    // in no team
 	oncall     = "U0ONCALL" // on call in PagerDuty for the platform service
 
 	pdSecretOld = "pd-secret-old"
@@ -131,10 +131,10 @@ type harness struct {
 	notion *notionfake.Server
 	dbID   string
 	extra  string // YAML appended to the incidents section
-	app   *App
-	srv   *httptest.Server
-	db    string
-	dry   bool
+	app    *App
+	srv    *httptest.Server
+	db     string
+	dry    bool
 }
 
 func newHarness(t *testing.T) *harness {
@@ -190,11 +190,11 @@ func (h *harness) boot() {
 		h.t.Fatalf("test config: %v", err)
 	}
 	env, problems := config.LoadEnv(mapEnv(map[string]string{
-		"SLACK_BOT_TOKEN":      h.slack.Token(),
-		"SLACK_SIGNING_SECRET": testSecret,
-		"SLACK_API_URL":        h.slack.APIURL(),
-		"OPSBOT_DB":            "sqlite:" + h.db,
-		"OPSBOT_DRY_RUN":       map[bool]string{true: "true", false: "false"}[h.dry],
+		"SLACK_BOT_TOKEN":          h.slack.Token(),
+		"SLACK_SIGNING_SECRET":     testSecret,
+		"SLACK_API_URL":            h.slack.APIURL(),
+		"OPSBOT_DB":                "sqlite:" + h.db,
+		"OPSBOT_DRY_RUN":           map[bool]string{true: "true", false: "false"}[h.dry],
 		"PAGERDUTY_API_TOKEN":      h.pd.Token(),
 		"PAGERDUTY_API_URL":        h.pd.URL(),
 		"PAGERDUTY_WEBHOOK_SECRET": pdSecretOld + ", " + pdSecret,
