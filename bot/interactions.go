@@ -163,8 +163,9 @@ func (b *Bot) Event(ctx context.Context, env EventEnvelope) error {
 // eventHandlers maps inner event types to their handlers.
 func (b *Bot) eventHandlers() map[string]func(ctx context.Context, raw json.RawMessage) error {
 	return map[string]func(ctx context.Context, raw json.RawMessage) error{
-		"reaction_added": b.reactionAdded,
-		"message":        b.message,
+		"reaction_added":  b.reactionAdded,
+		"message":         b.message,
+		"app_home_opened": b.homeOpened,
 	}
 }
 
@@ -174,4 +175,16 @@ func eventType(raw json.RawMessage) string {
 	}
 	_ = json.Unmarshal(raw, &e)
 	return e.Type
+}
+
+// homeOpened refreshes the Home tab of the person who opened it.
+func (b *Bot) homeOpened(ctx context.Context, raw json.RawMessage) error {
+	var ev struct {
+		User string `json:"user"`
+		Tab  string `json:"tab"`
+	}
+	if err := json.Unmarshal(raw, &ev); err != nil || ev.User == "" || (ev.Tab != "" && ev.Tab != "home") {
+		return nil
+	}
+	return workflows.RequestHome(ctx, b.Store, b.Clock.Now(), ev.User)
 }

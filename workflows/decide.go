@@ -31,6 +31,9 @@ func (s *Servers) openApproval(tx Tx, team *Team, r *ServerRequest, kind Approva
 		Detail: fmt.Sprintf("%s %s cost=%s required=%d overrun=%s", kind, r.ID, cost, a.Required, a.Overrun)}); err != nil {
 		return nil, err
 	}
+	if err := RefreshHome(tx, now, team.Approvers...); err != nil {
+		return nil, err
+	}
 	return a, enqueueMessage(tx, approvalMessage(team, r, a, nil, budget, now), now)
 }
 
@@ -96,6 +99,9 @@ func (s *Servers) Decide(ctx context.Context, actor Person, approvalID string, a
 			return err
 		}
 		res.Approval, res.Request = a, r
+		if err := RefreshHome(tx, now, team.Approvers...); err != nil {
+			return err
+		}
 		switch Tally(a, votes) {
 		case ApprovalPending:
 			res.Waiting = a.Required - approvalsIn(votes)
@@ -213,6 +219,9 @@ func (s *Servers) expire(tx Tx, team *Team, a *Approval, r *ServerRequest, now t
 		}
 	}
 	if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "approval.expire", Subject: a.ID, Detail: a.RequestID}); err != nil {
+		return err
+	}
+	if err := RefreshHome(tx, now, team.Approvers...); err != nil {
 		return err
 	}
 	budget, err := budgetOf(tx, team, now)

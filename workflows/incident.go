@@ -128,6 +128,10 @@ type Incident struct {
 	Snoozed map[string]time.Time
 
 	UpdatedAt time.Time
+
+	// homesStale marks, within one transaction, a change that shows on
+	// people's Home tabs (opened, resolved). Not stored.
+	homesStale bool
 }
 
 // RoleHolder returns who holds a role.

@@ -48,6 +48,11 @@ func (s *Incidents) change(ctx context.Context, ref IncidentRef, fn func(tx Tx, 
 		if err := tx.SaveIncident(inc); err != nil {
 			return err
 		}
+		if inc.homesStale {
+			if err := s.refreshHomes(tx, inc, now); err != nil {
+				return err
+			}
+		}
 		out = inc
 		return s.refresh(tx, inc, now)
 	})

@@ -77,6 +77,9 @@ func (s *Incidents) openChannel(ctx context.Context, j Job) error {
 			return err
 		}
 		team := s.team(inc)
+		if err := s.refreshHomes(tx, inc, now); err != nil {
+			return err
+		}
 		if err := enqueueMessage(tx, s.checklistMessage(inc), now); err != nil {
 			return err
 		}

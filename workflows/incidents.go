@@ -293,6 +293,11 @@ func (s *Incidents) updateFromPager(tx Tx, inc *Incident, ev PagerEvent, at, now
 	if err := tx.SaveIncident(inc); err != nil {
 		return err
 	}
+	if inc.homesStale {
+		if err := s.refreshHomes(tx, inc, now); err != nil {
+			return err
+		}
+	}
 	if err := s.record(tx, inc, TimelineEntry{At: at, Kind: TLPagerDuty, Actor: who, Text: text, Source: "pagerduty-event", ExternalID: ev.ID}); err != nil {
 		return err
 	}
@@ -304,6 +309,7 @@ func (s *Incidents) updateFromPager(tx Tx, inc *Incident, ev PagerEvent, at, now
 
 // resolve marks an incident resolved at `at`.
 func (s *Incidents) resolve(inc *Incident, at, now time.Time) {
+	inc.homesStale = true
 	inc.Status, inc.ResolvedAt, inc.LastUpdateAt = StatusResolved, at, now
 	if inc.PostmortemDue.IsZero() {
 		due := s.policy().PostmortemDue
@@ -326,6 +332,14 @@ func (s *Incidents) record(tx Tx, inc *Incident, e TimelineEntry) error {
 	e.IncidentID = inc.ID
 	_, err := tx.AddTimeline(e)
 	return err
+}
+
+// refreshHomes queues a Home refresh for everyone in the incident's team:
+// open incidents show on every Home tab.
+func (s *Incidents) refreshHomes(tx Tx, inc *Incident, now time.Time) error {
+	team := s.team(inc)
+	people := append(append(append([]string{}, team.Members...), team.Approvers...), team.IncidentMembers...)
+	return RefreshHome(tx, now, dedupe(people)...)
 }
 
 // refresh queues the edit of the pinned summary (once the channel exists).

@@ -18,7 +18,11 @@ func enqueueMessage(tx Tx, m Message, now time.Time) error {
 	if m.Key != "" {
 		key = JobMessage + ":" + m.Key
 	}
-	return tx.Enqueue(Job{Kind: JobMessage, Key: key, Payload: string(b), RunAt: now})
+	if err := tx.Enqueue(Job{Kind: JobMessage, Key: key, Payload: string(b), RunAt: now}); err != nil {
+		return err
+	}
+	// What a person is told about usually changes their Home tab too.
+	return RefreshHome(tx, now, m.User)
 }
 
 // person is the reference renderers mention: the Slack ID when known.

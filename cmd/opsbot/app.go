@@ -98,6 +98,7 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	}
 	handlers := a.Servers.Handlers()
 	handlers[workflows.JobMessage] = workflows.Deliver(db, a.Slack, a.Clock)
+	handlers[workflows.JobHome] = a.publishHome
 	if a.Incidents = a.buildIncidents(deps); a.Incidents != nil {
 		for k, h := range a.Incidents.Handlers() {
 			handlers[k] = h

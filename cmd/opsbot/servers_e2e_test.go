@@ -135,7 +135,12 @@ func TestDeny_CarriesTheReasonToTheRequester(t *testing.T) {
 	h.drain()
 	approval := h.channelMessages("platform-approvals")[0]
 	h.click(lead, approval, workflows.ActDeny, "apr-1")
-	views := h.slack.Views(lead)
+	var views []slackfake.View
+	for _, v := range h.slack.Views(lead) {
+		if v.Type == "modal" {
+			views = append(views, v)
+		}
+	}
 	if len(views) != 1 {
 		t.Fatalf("Deny opened %d modals, want 1", len(views))
 	}
@@ -625,5 +630,33 @@ func TestSlackRoutes_RefuseBadSignatures(t *testing.T) {
 	})
 	if len(reqs) != 1 {
 		t.Fatalf("%d requests after bad and replayed requests, want 1 (the first good one)", len(reqs))
+	}
+}
+
+func TestAppHome_ShowsServersApprovalsBudgetAndIncidents(t *testing.T) {
+	h := newHarness(t)
+	h.ops(dev, "server request test-small for 1d")
+	h.ops(dev, "server request build-box for 1d needs a big box")
+	h.settle()
+	h.incidentCmd(dev2, "general", "declare Cache down sev2")
+	h.drain()
+	h.send(h.slack.AppHomeOpened(testSecret, dev))
+	h.drain()
+	home := func(user string) string {
+		for _, v := range h.slack.Views(user) {
+			if v.Type == "home" {
+				return blockText(v.JSON)
+			}
+		}
+		return ""
+	}
+	mustContain(t, "developer's home", home(dev), "Your servers", "srv-1", "test-small", "running", "Extend 1 day",
+		"Waiting for approval", "srv-2", "Team platform budget", "Remaining", "Open incidents", "inc-1", "Cache down")
+	// The approver's home was refreshed when the approval opened.
+	mustContain(t, "approver's home", home(lead), "Waiting for your decision", "srv-2", "needs a big box", "Approve", "Deny")
+	h.click(lead, h.channelMessages("platform-approvals")[0], workflows.ActApprove, "apr-1")
+	h.drain()
+	if strings.Contains(home(lead), "Waiting for your decision") {
+		t.Error("the approver's home still shows a decided approval")
 	}
 }
