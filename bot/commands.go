@@ -71,6 +71,11 @@ func (b *Bot) ops(ctx context.Context, cmd slack.SlashCommand) workflows.Reply {
 			return b.failure(err, UsageServers)
 		}
 		return serversReply(b.Servers.Catalog, list, now)
+	case OpsExtendUI:
+		if err := b.openExtendModal(ctx, actor, cmd.TriggerID); err != nil {
+			return errorReply(err)
+		}
+		return workflows.Reply{}
 	case OpsExtend:
 		res, err := b.Servers.Extend(ctx, actor, c.Server, c.Duration, c.Reason)
 		if err != nil {

@@ -15,6 +15,7 @@ const (
 	ModalRequest = "ops.request"
 	ModalDeny    = "approval.deny"
 	ModalDeclare = "incident.declare"
+	ModalExtend  = "lease.extend"
 )
 
 // Block IDs of modal fields; errors are shown on them.
@@ -24,6 +25,7 @@ const (
 	fieldReason   = "reason"
 	fieldTitle    = "title"
 	fieldSeverity = "severity"
+	fieldServer   = "server"
 )
 
 func (b *Bot) openRequestModal(ctx context.Context, actor workflows.Person, triggerID string) error {
@@ -64,6 +66,44 @@ func (b *Bot) openRequestModal(ctx context.Context, actor workflows.Person, trig
 	}
 	if _, err := b.Views.OpenViewContext(ctx, triggerID, view); err != nil {
 		return fmt.Errorf("open request form: %w", err)
+	}
+	return nil
+}
+
+func (b *Bot) openExtendModal(ctx context.Context, actor workflows.Person, triggerID string) error {
+	mine, err := b.Servers.MyServers(ctx, actor)
+	if err != nil {
+		return err
+	}
+	var options []*slack.OptionBlockObject
+	for _, r := range mine {
+		if r.State == workflows.StateRunning && r.EndingAt.IsZero() {
+			end := r.LeaseEnd.UTC().Format("Jan 2 15:04 MST")
+			if team, ok := b.Servers.Catalog.Team(r.Team); ok {
+				end = team.LocalTime(r.LeaseEnd)
+			}
+			options = append(options, slack.NewOptionBlockObject(r.ID, plain(truncate(r.ID+" · "+r.Template, 75)), plain(truncate("ends "+end, 75))))
+		}
+	}
+	if len(options) == 0 {
+		return workflows.Errorf(workflows.EConflict, "You have no running server to extend.")
+	}
+	view := slack.ModalViewRequest{
+		Type:       slack.VTModal,
+		CallbackID: ModalExtend,
+		Title:      plain("Extend a lease"),
+		Submit:     plain("Extend"),
+		Close:      plain("Cancel"),
+		Blocks: slack.Blocks{BlockSet: []slack.Block{
+			slack.NewInputBlock(fieldServer, plain("Server"), nil,
+				slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a server"), fieldServer, options...)),
+			slack.NewInputBlock(fieldDuration, plain("How much longer"), plain("Like 4h or 2d."),
+				slack.NewPlainTextInputBlockElement(plain("1d"), fieldDuration)),
+			optional(slack.NewInputBlock(fieldReason, plain("Why"), nil, multiline(slack.NewPlainTextInputBlockElement(plain("What is it still needed for?"), fieldReason)))),
+		}},
+	}
+	if _, err := b.Views.OpenViewContext(ctx, triggerID, view); err != nil {
+		return fmt.Errorf("open extend form: %w", err)
 	}
 	return nil
 }
@@ -129,6 +169,25 @@ func (b *Bot) Submission(ctx context.Context, ic slack.InteractionCallback) *sla
 			return slack.NewErrorsViewSubmissionResponse(map[string]string{fieldTitle: truncate(workflows.ErrorMessage(err), 150)})
 		}
 		b.tell(ctx, actor, workflows.Message{Text: fmt.Sprintf("%s declared (%s): %s. Its channel is being opened.", inc.ID, inc.Severity, inc.Title)})
+		return nil
+	case ModalExtend:
+		id := values[fieldServer][fieldServer].SelectedOption.Value
+		d, err := workflows.ParseDuration(values[fieldDuration][fieldDuration].Value)
+		if err != nil {
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{fieldDuration: workflows.ErrorMessage(err)})
+		}
+		res, err := b.Servers.Extend(ctx, actor, id, d, strings.TrimSpace(values[fieldReason][fieldReason].Value))
+		if err != nil {
+			if workflows.ErrorCode(err) == "internal" {
+				b.Log.Error("extend from form", "err", err)
+			}
+			field := fieldServer
+			if workflows.ErrorCode(err) == workflows.ERefused {
+				field = fieldDuration
+			}
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{field: truncate(workflows.ErrorMessage(err), 150)})
+		}
+		b.tell(ctx, actor, extendReply(b.Servers.Catalog, res, d).Message)
 		return nil
 	case ModalDeny:
 		reason := strings.TrimSpace(values[fieldReason][fieldReason].Value)

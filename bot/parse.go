@@ -17,6 +17,7 @@ const (
 	OpsRequestUI OpsKind = "server request (form)"
 	OpsServers   OpsKind = "servers"
 	OpsExtend    OpsKind = "lease extend"
+	OpsExtendUI  OpsKind = "lease extend (form)"
 	OpsRelease   OpsKind = "lease release"
 	OpsBudget    OpsKind = "budget"
 	OpsApprovals OpsKind = "approvals"
@@ -124,6 +125,9 @@ func parseLease(words []string) (OpsCommand, error) {
 	}
 	switch strings.ToLower(words[0]) {
 	case "extend":
+		if len(words) == 1 {
+			return OpsCommand{Kind: OpsExtendUI}, nil
+		}
 		if len(words) < 3 {
 			return OpsCommand{}, usageErr(UsageExtend, "Name the server and how much longer, like `/ops lease extend srv-42 1d`.")
 		}
@@ -145,7 +149,7 @@ func parseLease(words []string) (OpsCommand, error) {
 var OpsHelpText = strings.Join([]string{
 	"`" + UsageRequest + "` — ask for a server (no template: a form)",
 	"`" + UsageServers + "` — your servers: state, lease end, cost so far",
-	"`" + UsageExtend + "` — give a server more time",
+	"`" + UsageExtend + "` — give a server more time (no arguments: a form)",
 	"`" + UsageRelease + "` — give it back now",
 	"`" + UsageBudget + "` — budget, committed, spent, remaining",
 	"`" + UsageApprovals + "` — what waits for you to decide",

@@ -22,6 +22,7 @@ func TestParseOps_Good(t *testing.T) {
 		{"servers", OpsCommand{Kind: OpsServers}},
 		{"lease extend SRV-42 1d need more time", OpsCommand{Kind: OpsExtend, Server: "srv-42", Duration: 24 * time.Hour, Reason: "need more time"}},
 		{"lease release srv-42", OpsCommand{Kind: OpsRelease, Server: "srv-42"}},
+		{"lease extend", OpsCommand{Kind: OpsExtendUI}},
 		{"budget", OpsCommand{Kind: OpsBudget}},
 		{"budget data", OpsCommand{Kind: OpsBudget, Team: "data"}},
 		{"approvals", OpsCommand{Kind: OpsApprovals}},

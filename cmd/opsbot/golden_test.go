@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsbot/opsbot/integrations/slack/slackfake"
+	"github.com/opsbot/opsbot/workflows"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// TestGolden_EverythingOpsbotRenders drives one session through every
+// message, modal and Home view opsbot renders, and compares what reached
+// Slack, block for block, with the golden files. Run with -update after a
+// deliberate change and review the diff.
+func TestGolden_EverythingOpsbotRenders(t *testing.T) {
+	h := newHarness(t)
+	got := map[string]json.RawMessage{}
+	lastIn := func(ms []slackfake.Message, contains string) json.RawMessage {
+		for i := len(ms) - 1; i >= 0; i-- {
+			if strings.Contains(messageText(ms[i]), contains) {
+				return ms[i].Blocks
+			}
+		}
+		t.Fatalf("no message containing %q", contains)
+		return nil
+	}
+	modal := func(user, callback string) json.RawMessage {
+		vs := h.slack.Views(user)
+		for i := len(vs) - 1; i >= 0; i-- {
+			if vs[i].CallbackID == callback {
+				return vs[i].JSON
+			}
+		}
+		t.Fatalf("no %s modal for %s", callback, user)
+		return nil
+	}
+
+	h.ops(dev, "server request test-small for 2d smoke tests <!channel> & <b>")
+	got["reply_request_approved"] = json.RawMessage(h.slack.Responses()[len(h.slack.Responses())-1].Blocks)
+	h.settle()
+	got["dm_lease_running"] = lastIn(h.dms(dev), "is running")
+	h.ops(dev, "server request build-box for 1d compile <@U0LEAD> please")
+	got["reply_request_pending"] = json.RawMessage(h.slack.Responses()[len(h.slack.Responses())-1].Blocks)
+	h.drain()
+	got["approval_pending"] = h.channelMessages("platform-approvals")[0].Blocks
+	h.click(lead, h.channelMessages("platform-approvals")[0], workflows.ActApprove, "apr-1")
+	h.settle()
+	got["approval_approved"] = h.channelMessages("platform-approvals")[0].Blocks
+	got["dm_decision_approved"] = lastIn(h.dms(dev), "was approved")
+	h.ops(dev, "server request build-box for 1d")
+	h.drain()
+	h.click(lead, h.channelMessages("platform-approvals")[1], workflows.ActDeny, "apr-2")
+	got["modal_deny"] = modal(lead, "approval.deny")
+	h.ops(dev, "server request")
+	got["modal_request"] = modal(dev, "ops.request")
+	h.ops(dev, "lease extend")
+	got["modal_extend"] = modal(dev, "lease.extend")
+	got["reply_servers"] = json.RawMessage(h.slack.Responses()[len(h.slack.Responses())-1].Blocks)
+	h.ops(dev, "budget")
+	got["reply_budget"] = json.RawMessage(h.slack.Responses()[len(h.slack.Responses())-1].Blocks)
+	h.ops(lead, "approvals")
+	got["reply_approvals"] = json.RawMessage(h.slack.Responses()[len(h.slack.Responses())-1].Blocks)
+	h.ops(dev, "server request test-small for 2x")
+	got["reply_usage_error"] = json.RawMessage(h.slack.Responses()[len(h.slack.Responses())-1].Blocks)
+	h.advance(24*time.Hour + time.Minute)
+	got["dm_lease_warning"] = lastIn(h.dms(dev), "lease ends in")
+
+	h.incidentCmd(dev, "general", "declare")
+	got["modal_declare"] = modal(dev, "incident.declare")
+	if _, err := h.pd.Trigger(pdService, "Checkout <b>failing</b> & slow"); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	ch := h.incidentChannels()[0]
+	got["incident_summary"] = h.summary(ch.ID).Blocks
+	got["incident_checklist"] = lastIn(h.slack.Messages(ch.ID), "Response checklist")
+	got["incident_announcement"] = h.channelMessages("incidents")[0].Blocks
+	h.advance(2 * time.Hour)
+	got["incident_nag_update"] = lastIn(h.slack.Messages(ch.ID), "with no update")
+	h.send(h.slack.AppHomeOpened(testSecret, lead))
+	h.drain()
+	for _, v := range h.slack.Views(lead) {
+		if v.Type == "home" {
+			got["home_approver"] = v.JSON
+		}
+	}
+
+	dir := filepath.Join("testdata", "golden")
+	for name, raw := range got {
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		pretty := buf.Bytes()
+		path := filepath.Join(dir, name+".json")
+		if *update {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, pretty, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("%s: %v (run go test ./cmd/opsbot -run Golden -update)", name, err)
+			continue
+		}
+		if !bytes.Equal(want, pretty) {
+			t.Errorf("%s differs from %s:\n%s", name, path, pretty)
+		}
+	}
+	// User text is escaped wherever it appears: nobody can smuggle a
+	// mention or a broadcast through a reason or a title.
+	for name, raw := range got {
+		s := blockText(raw)
+		if strings.Contains(s, "<!channel>") || strings.Contains(s, "<b>") || strings.Contains(s, "<@U0LEAD> please") {
+			t.Errorf("%s carries unescaped user text: %s", name, s)
+		}
+	}
+	mustContain(t, "approval", blockText(got["approval_pending"]), "compile &lt;@U0LEAD&gt; please")
+	mustContain(t, "summary", blockText(got["incident_summary"]), "Checkout &lt;b&gt;failing&lt;/b&gt; &amp; slow")
+}
