@@ -64,5 +64,8 @@ func FormatDuration(d time.Duration) string {
 	if mins > 0 {
 		parts = append(parts, strconv.Itoa(int(mins))+"m")
 	}
+	if len(parts) == 0 {
+		return "0m"
+	}
 	return strings.Join(parts, " ")
 }

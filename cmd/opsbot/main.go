@@ -1,6 +1,7 @@
 // Command opsbot is the ChatOps bot and incident orchestrator: self-service
 // servers with leases and budgets, and incidents that run themselves.
 //
+//	opsbot sandbox                    try it locally, no accounts needed
 //	opsbot serve [--config FILE]      run everything
 //	opsbot config validate FILE       check a config, print every problem
 //	opsbot version
@@ -43,6 +44,9 @@ func (c exitCode) Error() string { return fmt.Sprintf("exit %d", int(c)) }
 const usage = `opsbot: servers, leases, budgets and incidents from Slack.
 
 Usage:
+  opsbot sandbox [--listen 127.0.0.1:8088] [--db opsbot-sandbox.db] [--reset]
+                                     opsbot with local fakes of Slack, PagerDuty, Notion
+                                     and EC2, and a web page to drive it; no accounts
   opsbot serve [--config FILE]       run the bot (HTTP, Socket Mode, scheduler)
   opsbot config validate FILE        check a config file; exit 0 only if valid
   opsbot version                     print the version
@@ -70,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return exitCode(2)
 		}
 		return validate(args[2], stdout)
+	case "sandbox":
+		return runSandbox(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "opsbot", version)
 		return nil

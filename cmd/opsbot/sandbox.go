@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/opsbot/opsbot/config"
+	"github.com/opsbot/opsbot/sandbox"
+	"github.com/opsbot/opsbot/workflows"
+)
+
+// runSandbox is `opsbot sandbox`: opsbot with fake Slack, EC2, PagerDuty
+// and Notion on one localhost listener, and a page to drive them.
+func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8088", "address to serve on (loopback only: the page has no login)")
+	dbPath := fs.String("db", "opsbot-sandbox.db", "SQLite file holding the sandbox's state")
+	reset := fs.Bool("reset", false, "delete the state file first and start from the sample setup")
+	verbose := fs.Bool("v", false, "log everything opsbot and the fakes do")
+	if err := fs.Parse(args); err != nil {
+		return exitCode(2)
+	}
+	began := workflows.SystemClock{}.Now()
+	if *reset {
+		if err := removeDB(*dbPath); err != nil {
+			return err
+		}
+	}
+	ln, err := listenLoopback(*listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	url := "http://" + ln.Addr().String()
+	sb, err := sandbox.New(ctx, sandbox.Options{BaseURL: url, DB: *dbPath, Boot: bootSandbox, Log: log})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "opsbot sandbox: open %s/ (state in %s, started in %s)\n", url, *dbPath,
+		workflows.SystemClock{}.Now().Sub(began).Round(1e6))
+	for _, n := range sb.Notes() {
+		fmt.Fprintln(stdout, "note:", n)
+	}
+	return sb.Serve(ctx, ln)
+}
+
+// listenLoopback listens on addr, refusing anything but a loopback
+// address: the sandbox page lets anyone who reaches it act as anyone.
+func listenLoopback(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("--listen %q: the sandbox serves on a loopback address only (127.0.0.1, ::1, localhost)", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (--listen): %w", addr, err)
+	}
+	return ln, nil
+}
+
+// removeDB deletes a SQLite file and its WAL companions.
+func removeDB(path string) error {
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("reset: %w", err)
+		}
+	}
+	return nil
+}
+
+// bootSandbox builds the real App from the sample config and the
+// environment the sandbox made, exactly as `serve` would from its own.
+func bootSandbox(ctx context.Context, w sandbox.Wiring) (*sandbox.Opsbot, error) {
+	cfg, err := config.Parse(sandbox.Config, "sandbox.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("sample config: %w", err)
+	}
+	env, problems := config.LoadEnv(func(k string) string { return w.Env[k] })
+	if len(problems) > 0 {
+		return nil, config.Problems(problems)
+	}
+	awsCfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDSANDBOX", "sandbox-secret", "")}
+	app, err := NewApp(ctx, cfg, env, Deps{Clock: w.Clock, Log: w.Log, AWSConfig: &awsCfg, AWSEndpoint: w.AWSEndpoint, Owner: "sandbox"})
+	if err != nil {
+		return nil, err
+	}
+	return &sandbox.Opsbot{
+		Handler: app.Handler,
+		Run:     func(ctx context.Context) error { return app.Run(ctx, nil) },
+		CatchUp: func(ctx context.Context) error {
+			app.Scheduler.RunAll()
+			for range 100 {
+				n, err := app.Runner.RunDue(ctx)
+				if err != nil {
+					return err
+				}
+				if n == 0 {
+					break
+				}
+			}
+			app.Bot.Wait()
+			app.Wake()
+			return nil
+		},
+		Close: app.Close,
+	}, nil
+}
