@@ -122,7 +122,7 @@ incidents:
 // and slack-go / aws-sdk-go-v2 clients, against the fake Slack and EC2
 // servers, on a clock the test moves.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	clock  *workflows.ManualClock
 	slack  *slackfake.Server
 	ec2    *ec2fake.Server
@@ -137,7 +137,7 @@ type harness struct {
 	dry    bool
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: workflows.NewManualClock(start), db: filepath.Join(t.TempDir(), "opsbot.db")}
 	// Requests the fake signs are re-addressed to the opsbot test server in send.
@@ -237,7 +237,7 @@ func (h *harness) restart() {
 
 func mapEnv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
