@@ -45,7 +45,8 @@ type App struct {
 	Handler   http.Handler
 	Metrics   *Metrics
 
-	wake chan struct{}
+	wake      chan struct{}
+	slackHTTP *http.Client
 }
 
 // Deps are what differs between production, the sandbox and tests.
@@ -70,7 +71,7 @@ type Deps struct {
 // NewApp builds opsbot from its config and environment. It makes no
 // network calls: those start with Run.
 func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) (*App, error) {
-	a := &App{Config: cfg, Env: env, Clock: deps.Clock, Log: deps.Log, wake: make(chan struct{}, 1)}
+	a := &App{Config: cfg, Env: env, Clock: deps.Clock, Log: deps.Log, wake: make(chan struct{}, 1), slackHTTP: deps.SlackHTTP}
 	if a.Clock == nil {
 		a.Clock = workflows.SystemClock{}
 	}
@@ -226,6 +227,11 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 			defer cancel()
 			return srv.Shutdown(sctx)
+		})
+	}
+	if a.Env.SlackAppToken.IsSet() {
+		g.Go(func() error {
+			return a.Bot.RunSocketMode(ctx, a.Env.SlackAppToken.Reveal(), bot.SocketConfig{APIURL: a.Env.SlackAPIURL, HTTP: a.slackHTTP})
 		})
 	}
 	g.Go(func() error { return a.Runner.Run(ctx, time.Second, a.wake) })

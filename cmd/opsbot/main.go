@@ -16,6 +16,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/opsbot/opsbot/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -49,6 +51,8 @@ Usage:
                                      and EC2, and a web page to drive it; no accounts
   opsbot serve [--config FILE]       run the bot (HTTP, Socket Mode, scheduler)
   opsbot config validate FILE        check a config file; exit 0 only if valid
+  opsbot manifest [--config FILE] [--url https://...] [--socket]
+                                     print the Slack app manifest for this config
   opsbot version                     print the version
 `
 
@@ -74,6 +78,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return exitCode(2)
 		}
 		return validate(args[2], stdout)
+	case "manifest":
+		fs := flag.NewFlagSet("manifest", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		path := fs.String("config", "opsbot.yaml", "policy file (YAML)")
+		url := fs.String("url", "", "opsbot's public https URL (for the request URLs)")
+		socket := fs.Bool("socket", getenv(config.EnvSlackAppToken) != "", "Socket Mode: no request URLs (default: on when SLACK_APP_TOKEN is set)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return exitCode(2)
+		}
+		cfg, err := config.Load(*path)
+		if err != nil {
+			return err
+		}
+		return writeManifest(stdout, cfg, *url, *socket)
 	case "sandbox":
 		return runSandbox(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":

@@ -14,7 +14,13 @@ import (
 // serve runs opsbot until ctx ends. Any problem with the config or the
 // environment stops it before it starts, with one line saying what.
 func serve(ctx context.Context, path string, getenv func(string) string, stderr io.Writer) error {
-	cfg, env, err := loadAll(path, getenv, config.EnvSlackBotToken, config.EnvSlackSigningSecret)
+	required := []string{config.EnvSlackBotToken, config.EnvSlackSigningSecret}
+	if getenv(config.EnvSlackAppToken) != "" {
+		// Socket Mode: requests come over the app's own connection, not
+		// signed HTTP.
+		required = required[:1]
+	}
+	cfg, env, err := loadAll(path, getenv, required...)
 	if err != nil {
 		return err
 	}

@@ -380,7 +380,7 @@ func TestBadInput_ClearAnswerAndNoChange(t *testing.T) {
 		{dev, "server request test-small for -1d", []string{"not a positive duration", "Usage:"}},
 		{dev, "server request test-small for 999d", []string{"too long", "Usage:"}},
 		{dev, "server request test-small for 8d", []string{"longer than the longest lease", "7d"}},
-		{dev, "lease extend", []string{"Name the server", "/ops lease extend SERVER DURATION"}},
+		{dev, "lease extend srv-1", []string{"Name the server", "/ops lease extend SERVER DURATION"}},
 		{dev, "lease extend srv-99 1d", []string{"no server srv-99"}},
 		{dev2, "lease extend srv-1 1d", []string{"srv-1 is not yours"}},
 		{dev2, "lease release srv-1", []string{"srv-1 is not yours"}},

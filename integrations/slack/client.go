@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -45,6 +46,8 @@ type Options struct {
 	CacheTTL time.Duration
 	// HTTPClient is used for every call (default: 30s timeout).
 	HTTPClient *http.Client
+	// Limits overrides the pace of rate tiers (default DefaultLimits).
+	Limits map[Tier]Limit
 }
 
 // Client talks to one Slack workspace as its bot. It is safe for
@@ -59,6 +62,10 @@ type Client struct {
 	userIDs  *cache // lowercased email -> user ID
 	dms      *cache // user ID -> IM channel ID
 	channels *cache // channel name -> channel ID
+	pacer    *pacer
+
+	botMu   sync.Mutex
+	botUser string // the bot's own user ID, from auth.test
 }
 
 var _ workflows.Notifier = (*Client)(nil)
@@ -104,7 +111,7 @@ func New(token string, opts Options) *Client {
 	mk := func() *cache { return newCache(opts.CacheTTL, opts.Clock) }
 	return &Client{
 		api: slackapi.New(token, apiOpts...), opts: opts, log: opts.Log,
-		emails: mk(), userIDs: mk(), dms: mk(), channels: mk(),
+		emails: mk(), userIDs: mk(), dms: mk(), channels: mk(), pacer: newPacer(),
 	}
 }
 
@@ -119,18 +126,58 @@ func sleepTimer(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// call runs one Web API call with retries: after a 429 it waits the
-// Retry-After Slack gave (never less), after a 5xx or network error it
-// backs off exponentially; anything else is returned at once. Errors that
-// no retry can fix are marked workflows.Permanent.
+// maxRateLimited bounds the 429s one call waits out before it gives up
+// and lets the outbox try again later.
+const maxRateLimited = 8
+
+// call runs one Web API call, paced and with retries: it waits for the
+// method's rate bucket and any Retry-After, and after a 429 records the
+// Retry-After Slack gave (never less) so every later call of the method
+// waits too; after a 5xx or network error it backs off exponentially;
+// anything else is returned at once. Errors that no retry can fix are
+// marked workflows.Permanent.
 func (c *Client) call(ctx context.Context, method string, fn func(context.Context) error) error {
+	return c.callOn(ctx, method, "", fn)
+}
+
+// callOn is call for a method limited per channel (chat.postMessage):
+// calls for one channel go out one at a time, in the order they arrived,
+// each holding the channel's lane until it is done.
+func (c *Client) callOn(ctx context.Context, method, channel string, fn func(context.Context) error) error {
+	key := rateKey(method, channel)
+	if key != method {
+		leave, err := c.pacer.enter(ctx, channel)
+		if err != nil {
+			return fmt.Errorf("slack %s: wait for channel %s: %w", method, channel, err)
+		}
+		defer leave()
+	}
+	limited := 0
 	for attempt := 1; ; attempt++ {
+		if err := c.pace(ctx, method, key); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("slack %s: %w", method, ctx.Err())
+			}
+			return fmt.Errorf("slack %s: held back: %w", method, err)
+		}
 		err := fn(ctx)
 		if err == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("slack %s: %w", method, ctx.Err())
+		}
+		var rl *slackapi.RateLimitedError
+		if errors.As(err, &rl) {
+			limited++
+			l, _ := c.limitFor(method)
+			c.pacer.block(key, c.opts.Clock().Add(max(rl.RetryAfter, time.Second)), l)
+			if rl.RetryAfter > c.opts.MaxRetryAfter || limited > maxRateLimited {
+				return fmt.Errorf("slack %s (rate limited %d times): %w", method, limited, err)
+			}
+			c.log.Warn("slack rate limited, waiting", "method", method, "channel", channel, "retry_after", rl.RetryAfter)
+			attempt-- // a 429 is not a failed attempt: the pacer waits it out
+			continue
 		}
 		wait, retry := c.retryAfter(err, attempt)
 		if !retry || attempt >= c.opts.MaxAttempts {
@@ -146,15 +193,9 @@ func (c *Client) call(ctx context.Context, method string, fn func(context.Contex
 	}
 }
 
-// retryAfter says whether err is worth another attempt and after how long.
+// retryAfter says whether err (not a 429: callOn handles those) is worth
+// another attempt and after how long.
 func (c *Client) retryAfter(err error, attempt int) (time.Duration, bool) {
-	var rl *slackapi.RateLimitedError
-	if errors.As(err, &rl) {
-		if rl.RetryAfter > c.opts.MaxRetryAfter {
-			return 0, false
-		}
-		return max(rl.RetryAfter, time.Second), true
-	}
 	backoff := c.opts.BackoffBase << (attempt - 1)
 	if backoff <= 0 || backoff > c.opts.BackoffMax {
 		backoff = c.opts.BackoffMax

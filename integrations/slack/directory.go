@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -133,6 +134,9 @@ func (c *Client) dmChannel(ctx context.Context, userID string) (string, error) {
 	return ch.ID, nil
 }
 
+// errNoChannel says no live channel visible to the bot has the name.
+var errNoChannel = errors.New("no such channel visible to the bot")
+
 // ChannelID resolves a channel reference: an ID is returned as is, a name
 // ("#ops" or "ops") is looked up with conversations.list and cached.
 func (c *Client) ChannelID(ctx context.Context, ref string) (string, error) {
@@ -168,7 +172,7 @@ func (c *Client) ChannelID(ctx context.Context, ref string) (string, error) {
 			return found, nil
 		}
 		if next == "" {
-			return "", fmt.Errorf("find channel #%s: no such channel visible to the bot", name)
+			return "", fmt.Errorf("find channel #%s: %w", name, errNoChannel)
 		}
 		cursor = next
 	}

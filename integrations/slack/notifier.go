@@ -31,7 +31,7 @@ func (c *Client) Post(ctx context.Context, m workflows.Message, parent workflows
 		opts = append(opts, slackapi.MsgOptionTS(parent.TS))
 	}
 	var ch, ts string
-	err := c.call(ctx, "chat.postMessage", func(ctx context.Context) (err error) {
+	err := c.callOn(ctx, "chat.postMessage", channel, func(ctx context.Context) (err error) {
 		ch, ts, err = c.api.PostMessageContext(ctx, channel, opts...)
 		return err
 	})

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ type env struct {
 
 // setup starts a fake workspace and a client whose retries "sleep" by
 // moving the shared manual clock.
-func setup(t *testing.T, fo slackfake.Options, o Options) *env {
+func setup(t testing.TB, fo slackfake.Options, o Options) *env {
 	t.Helper()
 	e := &env{clock: workflows.NewManualClock(t0)}
 	fo.Clock = e.clock.Now
@@ -125,7 +126,7 @@ func TestPost_DMByEmailAndByID(t *testing.T) {
 	}
 }
 
-func TestPost_WaitsOutRetryAfter(t *testing.T) {
+func TestPost_PacedPerChannelMeetsNo429(t *testing.T) {
 	e := setup(t, slackfake.Options{RateLimits: true}, Options{})
 	ctx := context.Background()
 	e.fake.AddChannel(slackfake.Channel{Name: "inc-7", Members: []string{e.fake.BotUserID()}})
@@ -137,20 +138,61 @@ func TestPost_WaitsOutRetryAfter(t *testing.T) {
 	if n := len(e.fake.Messages("inc-7")); n != 5 {
 		t.Fatalf("%d messages, want 5", n)
 	}
-	calls := e.fake.CallsTo("chat.postMessage")
-	limited := 0
-	for i, c := range calls {
-		if c.Status != http.StatusTooManyRequests {
-			continue
-		}
-		limited++
-		// The next attempt came no earlier than Retry-After (1s) allowed.
-		if i+1 >= len(calls) || calls[i+1].At.Sub(c.At) < time.Second {
-			t.Fatalf("retry at %v after a 429 at %v", calls[i+1].At, c.At)
+	// A burst of three, then one a second: Slack never had to say 429.
+	for _, c := range e.fake.CallsTo("chat.postMessage") {
+		if c.Status != http.StatusOK {
+			t.Fatalf("call answered %d", c.Status)
 		}
 	}
-	if limited != 2 || len(e.sleeps) != 2 || e.sleeps[0] != time.Second {
-		t.Fatalf("429s = %d, sleeps = %v", limited, e.sleeps)
+	if len(e.sleeps) != 2 || e.sleeps[0] != time.Second || e.sleeps[1] != time.Second {
+		t.Fatalf("sleeps = %v", e.sleeps)
+	}
+}
+
+func TestRetryAfterHoldsBackEveryLaterCall(t *testing.T) {
+	e := setup(t, slackfake.Options{RateLimits: true}, Options{})
+	ctx := context.Background()
+	// Slack is stricter than the client's pace for users.info.
+	e.fake.SetTier("users.info", slackfake.Tier1)
+	if _, err := e.c.UserEmail(ctx, e.alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	// While the second call waits out its 429, another goroutine asks
+	// too: it must wait for the same Retry-After, not try its luck.
+	sleep := e.c.opts.Sleep
+	var first atomic.Bool
+	e.c.opts.Sleep = func(ctx context.Context, d time.Duration) error {
+		if first.CompareAndSwap(false, true) {
+			done := make(chan error)
+			go func() {
+				_, err := e.c.UserEmail(ctx, e.fake.BotUserID())
+				done <- err
+			}()
+			if err := <-done; err == nil || !strings.Contains(err.Error(), "returned none") {
+				t.Errorf("concurrent call: %v", err)
+			}
+		}
+		return sleep(ctx, d)
+	}
+	if _, err := e.c.UserEmail(ctx, e.bob.ID); err != nil {
+		t.Fatal(err)
+	}
+	calls := e.fake.CallsTo("users.info")
+	var until time.Time
+	limited := 0
+	for _, c := range calls {
+		if c.At.Before(until) {
+			t.Fatalf("call at %v, before the Retry-After ended at %v", c.At, until)
+		}
+		if c.Status == http.StatusTooManyRequests {
+			limited++
+			until = c.At.Add(c.RetryAfter)
+		}
+	}
+	// ok; 429 (Retry-After 60s); the other goroutine's call, held back
+	// until then; the retry.
+	if limited != 1 || len(calls) != 4 || calls[2].Params.Get("user") != e.fake.BotUserID() {
+		t.Fatalf("%d calls, %d answered 429: %+v", len(calls), limited, calls)
 	}
 }
 

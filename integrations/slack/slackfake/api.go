@@ -25,6 +25,8 @@ type Call struct {
 	// any ("ratelimited" for a 429).
 	Status int
 	Error  string
+	// RetryAfter is what a 429 told the client to wait.
+	RetryAfter time.Duration
 }
 
 // params are a request's arguments from the query, a form body or a JSON
@@ -73,6 +75,26 @@ var methods = map[string]handler{
 	"views.open":               (*Server).viewsOpen,
 	"views.update":             (*Server).viewsUpdate,
 	"views.publish":            (*Server).viewsPublish,
+	"apps.connections.open":    (*Server).appsConnectionsOpen,
+}
+
+// checkToken says why a token may not call method, or "". Socket Mode's
+// apps.connections.open takes only the app-level token; everything else
+// only the bot token.
+func (s *Server) checkToken(method, token string) string {
+	want, other := s.opts.Token, s.opts.AppToken
+	if method == "apps.connections.open" {
+		want, other = s.opts.AppToken, s.opts.Token
+	}
+	switch token {
+	case "":
+		return "not_authed"
+	case want:
+		return ""
+	case other:
+		return "not_allowed_token_type"
+	}
+	return "invalid_auth"
 }
 
 const maxBody = 1 << 20
@@ -87,11 +109,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string)
 		s.calls = append(s.calls, call)
 		s.log.Debug("slack api call", "method", method, "status", call.Status, "error", call.Error)
 	}()
-	answerErr := func(code string, msgs []string) {
+	answerErr := func(code string, msgs []string, extra ...map[string]any) {
 		call.Error = code
 		body := map[string]any{"ok": false, "error": code}
 		if len(msgs) > 0 {
 			body["response_metadata"] = map[string]any{"messages": msgs}
+		}
+		for _, e := range extra {
+			for k, v := range e {
+				body[k] = v
+			}
 		}
 		writeJSON(w, http.StatusOK, body)
 	}
@@ -99,12 +126,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string)
 		answerErr("invalid_form_data", []string{perr.Error()})
 		return
 	}
-	switch {
-	case token == "":
-		answerErr("not_authed", nil)
-		return
-	case token != s.opts.Token:
-		answerErr("invalid_auth", nil)
+	if code := s.checkToken(method, token); code != "" {
+		answerErr(code, nil)
 		return
 	}
 	if q := s.faults[method]; len(q) > 0 {
@@ -126,12 +149,18 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string)
 			secs = 1
 		}
 		call.Status, call.Error = http.StatusTooManyRequests, "ratelimited"
+		call.RetryAfter = time.Duration(secs) * time.Second
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeJSON(w, http.StatusTooManyRequests, map[string]any{"ok": false, "error": "ratelimited"})
 		return
 	}
 	res, err := h(s, p)
 	if err != nil {
+		var ie *inviteError
+		if errors.As(err, &ie) {
+			answerErr(ie.Error(), nil, map[string]any{"errors": ie.failed})
+			return
+		}
 		var ae *apiError
 		if !errors.As(err, &ae) {
 			ae = &apiError{Code: "internal_error", Messages: []string{err.Error()}}

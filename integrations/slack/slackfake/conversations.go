@@ -105,7 +105,13 @@ func (s *Server) convCreate(p params) (result, error) {
 	return result{"channel": s.channelJSON(c)}, nil
 }
 
-// conversations.invite: add users to a channel the bot is in.
+// maxInvite is how many users conversations.invite takes at once.
+const maxInvite = 1000
+
+// conversations.invite: add users to a channel the bot is in. As in
+// Slack, one bad user fails the whole call unless force is set; with
+// force the valid users are added and the failures are still reported,
+// one {"user","ok":false,"error"} entry each in "errors".
 func (s *Server) convInvite(p params) (result, error) {
 	c, err := s.visible(p.Get("channel"))
 	if err != nil {
@@ -121,23 +127,53 @@ func (s *Server) convInvite(p params) (result, error) {
 		return nil, fail("not_in_channel")
 	}
 	users := splitList(p.Get("users"))
-	if len(users) == 0 {
+	switch {
+	case len(users) == 0:
 		return nil, fail("no_user")
+	case len(users) > maxInvite:
+		return nil, fail("too_many_users")
 	}
+	var ok []string
+	var failed []inviteFailure
 	for _, id := range users {
-		if id == s.opts.BotUserID {
-			return nil, fail("cant_invite_self")
+		code := ""
+		switch u, known := s.users[id]; {
+		case id == s.opts.BotUserID:
+			code = "cant_invite_self"
+		case !known:
+			code = "user_not_found"
+		case u.Deleted:
+			code = "cant_invite"
+		case c.isMember(id) || slices.Contains(ok, id):
+			code = "already_in_channel"
 		}
-		if _, ok := s.users[id]; !ok {
-			return nil, fail("user_not_found")
+		if code != "" {
+			failed = append(failed, inviteFailure{User: id, Error: code})
+			continue
 		}
-		if c.isMember(id) {
-			return nil, fail("already_in_channel")
-		}
+		ok = append(ok, id)
 	}
-	c.Members = append(c.Members, users...)
+	if len(failed) == 0 || p.flag("force") {
+		c.Members = append(c.Members, ok...)
+	}
+	if len(failed) > 0 {
+		return nil, &inviteError{failed}
+	}
 	return result{"channel": s.channelJSON(c)}, nil
 }
+
+// inviteFailure is one refused user of conversations.invite.
+type inviteFailure struct {
+	User  string `json:"user"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error"`
+}
+
+// inviteError is conversations.invite's answer when users were refused:
+// the first user's error code, and every refusal in "errors".
+type inviteError struct{ failed []inviteFailure }
+
+func (e *inviteError) Error() string { return e.failed[0].Error }
 
 // conversations.info: one conversation.
 func (s *Server) convInfo(p params) (result, error) {

@@ -49,6 +49,15 @@ func buttonIn(blocks json.RawMessage, actionID, value string) (map[string]any, s
 // a click. It fails if the button is not where the click says, as Slack
 // could never send that.
 func (s *Server) BlockAction(secret string, c Click) (*http.Request, error) {
+	payload, err := s.blockActionPayload(c)
+	if err != nil {
+		return nil, err
+	}
+	return s.interaction(secret, payload)
+}
+
+// blockActionPayload builds the block_actions payload for a click.
+func (s *Server) blockActionPayload(c Click) (map[string]any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.users[c.User]
@@ -117,7 +126,7 @@ func (s *Server) BlockAction(secret string, c Click) (*http.Request, error) {
 		action["style"] = st
 	}
 	payload["actions"] = []any{action}
-	return s.interaction(secret, payload)
+	return payload, nil
 }
 
 // tsAt formats a time as a Slack ts without reserving it.

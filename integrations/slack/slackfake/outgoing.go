@@ -52,10 +52,20 @@ func (s *Server) signedRequest(secret, path, ctype string, body []byte) (*http.R
 // user types command text in channel. Its trigger_id opens a modal for
 // three seconds; its response_url takes five answers within 30 minutes.
 func (s *Server) SlashCommand(secret, user, channel, command, text string) (*http.Request, error) {
+	form, err := s.slashCommandForm(user, channel, command, text)
+	if err != nil {
+		return nil, err
+	}
+	return s.signedRequest(secret, CommandsPath, "application/x-www-form-urlencoded", []byte(form.Encode()))
+}
+
+// slashCommandForm builds the fields Slack sends for a slash command,
+// with a fresh response_url and trigger_id.
+func (s *Server) slashCommandForm(user, channel, command, text string) (url.Values, error) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	u, ok := s.users[user]
 	if !ok {
-		s.mu.Unlock()
 		return nil, fmt.Errorf("slash command: no user %q", user)
 	}
 	c := s.lookupChannel(channel)
@@ -63,7 +73,6 @@ func (s *Server) SlashCommand(secret, user, channel, command, text string) (*htt
 		if _, isUser := s.users[channel]; isUser || channel == "" {
 			c = s.imWith(user) // typed in the app's DM
 		} else {
-			s.mu.Unlock()
 			return nil, fmt.Errorf("slash command: no channel %q", channel)
 		}
 	}
@@ -71,7 +80,7 @@ func (s *Server) SlashCommand(secret, user, channel, command, text string) (*htt
 	if c.IsIM {
 		name = "directmessage"
 	}
-	form := url.Values{
+	return url.Values{
 		"token":                 {VerificationToken},
 		"team_id":               {s.opts.TeamID},
 		"team_domain":           {s.opts.TeamDomain},
@@ -85,9 +94,7 @@ func (s *Server) SlashCommand(secret, user, channel, command, text string) (*htt
 		"is_enterprise_install": {"false"},
 		"response_url":          {s.newResponseURL(responseOrigin{user: u.ID, channel: c.ID})},
 		"trigger_id":            {s.newTrigger(u.ID, c.ID)},
-	}
-	s.mu.Unlock()
-	return s.signedRequest(secret, CommandsPath, "application/x-www-form-urlencoded", []byte(form.Encode()))
+	}, nil
 }
 
 // interaction signs an interaction payload as Slack posts it: a form with
@@ -114,12 +121,23 @@ func (s *Server) teamRef() map[string]any {
 // Event builds a signed Events API callback carrying event (which needs
 // at least a "type"). Each call gets a fresh event_id.
 func (s *Server) Event(secret string, event map[string]any) (*http.Request, error) {
+	body, err := json.Marshal(s.eventCallback(event))
+	if err != nil {
+		return nil, fmt.Errorf("encode event: %w", err)
+	}
+	return s.signedRequest(secret, EventsPath, "application/json", body)
+}
+
+// eventCallback wraps an inner event in Slack's event_callback envelope
+// with a fresh event_id.
+func (s *Server) eventCallback(event map[string]any) map[string]any {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	now := s.now()
 	if _, ok := event["event_ts"]; !ok {
 		event["event_ts"] = s.newTS()
 	}
-	env := map[string]any{
+	return map[string]any{
 		"token":      VerificationToken,
 		"team_id":    s.opts.TeamID,
 		"api_app_id": s.opts.AppID,
@@ -133,12 +151,6 @@ func (s *Server) Event(secret string, event map[string]any) (*http.Request, erro
 		}},
 		"is_ext_shared_channel": false,
 	}
-	s.mu.Unlock()
-	body, err := json.Marshal(env)
-	if err != nil {
-		return nil, fmt.Errorf("encode event: %w", err)
-	}
-	return s.signedRequest(secret, EventsPath, "application/json", body)
 }
 
 // URLVerification builds the handshake Slack sends when the events URL is

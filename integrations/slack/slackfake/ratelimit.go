@@ -51,6 +51,7 @@ var defaultTiers = map[string]Tier{
 	"views.open":               Tier4,
 	"views.update":             Tier4,
 	"views.publish":            Tier4,
+	"apps.connections.open":    Tier1,
 }
 
 // limiter applies the tiers on the injected clock: a sliding one-minute

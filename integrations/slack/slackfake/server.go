@@ -29,6 +29,12 @@ type Options struct {
 	Clock func() time.Time
 	// Token is the only bot token accepted. Default "xoxb-slackfake".
 	Token string
+	// AppToken is the only app-level token accepted, by
+	// apps.connections.open (Socket Mode). Default "xapp-slackfake".
+	AppToken string
+	// SocketPing is how often a Socket Mode connection is pinged, as
+	// Slack does; slack-go reconnects when pings stop. Default 10s.
+	SocketPing time.Duration
 	// Team identity reported by auth.test and put in payloads.
 	TeamID, TeamName, TeamDomain string
 	// The app's bot user, bot and app IDs.
@@ -51,7 +57,8 @@ type Options struct {
 }
 
 // Server is a fake Slack workspace. It is an http.Handler serving
-// /api/{method} and /response/{id}; all methods are safe for concurrent use.
+// /api/{method}, /response/{id} and the Socket Mode WebSocket at
+// /link/; all methods are safe for concurrent use.
 type Server struct {
 	opts Options
 	log  *slog.Logger
@@ -75,6 +82,7 @@ type Server struct {
 	calls      []Call
 	limiter    *limiter
 	faults     map[string][]int
+	socket     socketState
 }
 
 // New returns a fake workspace that is not listening anywhere; mount it as
@@ -89,6 +97,10 @@ func New(opts Options) *Server {
 		}
 	}
 	def(&opts.Token, "xoxb-slackfake")
+	def(&opts.AppToken, "xapp-slackfake")
+	if opts.SocketPing <= 0 {
+		opts.SocketPing = 10 * time.Second
+	}
 	def(&opts.TeamID, "T0FAKE001")
 	def(&opts.TeamName, "Sandbox")
 	def(&opts.TeamDomain, "sandbox")
@@ -115,6 +127,7 @@ func New(opts Options) *Server {
 		respURLs:   map[string]*responseURL{},
 		limiter:    newLimiter(opts.RateLimits),
 		faults:     map[string][]int{},
+		socket:     newSocketState(),
 	}
 	s.addUserLocked(User{ID: opts.BotUserID, Name: opts.BotName, RealName: opts.BotName, IsBot: true})
 	return s
@@ -131,12 +144,16 @@ func Start(opts Options) *Server {
 	return s
 }
 
-// Close stops a server made by Start.
+// Close stops a server made by Start, Socket Mode connections included.
 func (s *Server) Close() {
+	s.closeSockets()
 	if s.hs != nil {
 		s.hs.Close()
 	}
 }
+
+// AppToken is the app-level token apps.connections.open accepts.
+func (s *Server) AppToken() string { return s.opts.AppToken }
 
 // URL is the fake's base URL, without a trailing slash.
 func (s *Server) URL() string {
@@ -189,6 +206,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAPI(w, r, strings.TrimPrefix(r.URL.Path, "/api/"))
 	case strings.HasPrefix(r.URL.Path, "/response/"):
 		s.serveResponseURL(w, r, strings.TrimPrefix(r.URL.Path, "/response/"))
+	case r.URL.Path == socketPath:
+		s.serveSocket(w, r)
 	default:
 		http.NotFound(w, r)
 	}

@@ -1,0 +1,110 @@
+package slack
+
+import (
+	"slices"
+	"time"
+)
+
+// Tier is a Slack Web API rate-limit tier. Slack documents each method's
+// tier; the client paces itself by it so it rarely meets a 429.
+type Tier int
+
+// Slack's tiers. The per-minute figures are the documented floors ("20+
+// per minute"): pacing to them keeps opsbot inside the limit on every
+// workspace.
+const (
+	TierNone Tier = iota // not limited (Slack calls these "special")
+	Tier1                // ~1 per minute
+	Tier2                // ~20 per minute
+	Tier3                // ~50 per minute
+	Tier4                // ~100 per minute
+	// TierPost is chat.postMessage: ~1 per second per channel, with a
+	// short burst allowed.
+	TierPost
+)
+
+// Limit is a pace: one call every Every, with up to Burst calls at once
+// after a quiet spell (a token bucket).
+type Limit struct {
+	Every time.Duration
+	Burst int
+}
+
+// DefaultLimits are the paces used for each tier. The bursts are small:
+// Slack tolerates short bursts, and a 429 is honoured anyway.
+var DefaultLimits = map[Tier]Limit{
+	Tier1:    {Every: time.Minute, Burst: 1},
+	Tier2:    {Every: 3 * time.Second, Burst: 3},
+	Tier3:    {Every: 1200 * time.Millisecond, Burst: 5},
+	Tier4:    {Every: 600 * time.Millisecond, Burst: 10},
+	TierPost: {Every: time.Second, Burst: 3},
+}
+
+// method is what opsbot knows about a Web API method it calls: its rate
+// tier and the bot scopes it needs.
+type method struct {
+	tier   Tier
+	scopes []string
+}
+
+// methods lists every Web API method the client calls. It is the source
+// of the app manifest's bot scopes (RequiredScopes) and of pacing; a test
+// checks that every c.call in this package names a method listed here and
+// that every method listed is called.
+var methods = map[string]method{
+	"auth.test":           {TierNone, nil},
+	"chat.postMessage":    {TierPost, []string{"chat:write"}},
+	"chat.update":         {Tier3, []string{"chat:write"}},
+	"pins.add":            {Tier2, []string{"pins:write"}},
+	"users.info":          {Tier4, []string{"users:read", "users:read.email"}},
+	"users.lookupByEmail": {Tier3, []string{"users:read.email"}},
+	"conversations.open":  {Tier3, []string{"im:write"}},
+	// ChannelID lists public and private channels.
+	"conversations.list":    {Tier2, []string{"channels:read", "groups:read"}},
+	"conversations.info":    {Tier3, []string{"channels:read"}},
+	"conversations.create":  {Tier2, []string{"channels:manage"}},
+	"conversations.invite":  {Tier3, []string{"channels:manage"}},
+	"conversations.history": {Tier3, []string{"channels:history"}}, // Message, for timeline reactions
+	"views.open":            {Tier4, nil},
+	"views.publish":         {Tier4, nil},
+}
+
+// RequiredScopes returns the bot scopes the client's Web API calls need,
+// sorted: exactly what the app manifest must request for them.
+func RequiredScopes() []string {
+	var out []string
+	for _, m := range methods {
+		for _, s := range m.scopes {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Methods returns the Web API methods the client calls, sorted.
+func Methods() []string {
+	out := make([]string, 0, len(methods))
+	for name := range methods {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// limitFor returns the pace of a method; an unknown one is paced as Tier 3.
+func (c *Client) limitFor(name string) (Limit, bool) {
+	m, ok := methods[name]
+	if !ok {
+		m.tier = Tier3
+	}
+	if m.tier == TierNone {
+		return Limit{}, false
+	}
+	if l, ok := c.opts.Limits[m.tier]; ok {
+		return l, true
+	}
+	return DefaultLimits[m.tier], true
+}
