@@ -155,6 +155,21 @@ func (b *Bot) background(what string, fn func(ctx context.Context)) {
 // it is quick, otherwise with an acknowledgement now and the reply through
 // response_url once it is done.
 func (b *Bot) respond(w http.ResponseWriter, responseURL, what string, work func(ctx context.Context) workflows.Reply) {
+	reply, ok := b.within(what, responseURL, work)
+	switch {
+	case !ok:
+		writeJSON(w, b.webhook(workflows.Reply{Message: workflows.Message{Text: "Working on it…"}}))
+	case empty(reply):
+		w.WriteHeader(http.StatusOK)
+	default:
+		writeJSON(w, b.webhook(reply))
+	}
+}
+
+// within runs work in the background and waits up to AckWithin for it.
+// It returns the reply when it came in time; otherwise ok is false, and
+// the work posts its reply to responseURL when it is done.
+func (b *Bot) within(what, responseURL string, work func(ctx context.Context) workflows.Reply) (reply workflows.Reply, ok bool) {
 	h := &handoff{ready: make(chan struct{})}
 	b.background(what, func(ctx context.Context) {
 		reply := work(ctx)
@@ -169,15 +184,7 @@ func (b *Bot) respond(w http.ResponseWriter, responseURL, what string, work func
 	case <-h.ready:
 	case <-t.C:
 	}
-	if reply, ok := h.take(); ok {
-		if empty(reply) {
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		writeJSON(w, b.webhook(reply))
-		return
-	}
-	writeJSON(w, b.webhook(workflows.Reply{Message: workflows.Message{Text: "Working on it…"}}))
+	return h.take()
 }
 
 // handoff passes a reply from background work to the HTTP handler, or

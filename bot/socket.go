@@ -278,21 +278,7 @@ func (b *Bot) firstRequest(ctx context.Context, req socketmode.Request) (bool, e
 // too large for an ack (Socket Mode drops 20 KB and more) goes through
 // response_url too.
 func (b *Bot) respondSocket(ctx context.Context, ack acker, envelopeID, responseURL, what string, work func(ctx context.Context) workflows.Reply) {
-	h := &handoff{ready: make(chan struct{})}
-	b.background(what, func(ctx context.Context) {
-		reply := work(ctx)
-		if h.deliver(reply) {
-			return
-		}
-		b.postResponse(ctx, responseURL, reply)
-	})
-	t := time.NewTimer(AckWithin)
-	defer t.Stop()
-	select {
-	case <-h.ready:
-	case <-t.C:
-	}
-	reply, ok := h.take()
+	reply, ok := b.within(what, responseURL, work)
 	switch {
 	case !ok:
 		b.sendAck(ctx, ack, envelopeID, b.webhook(workflows.Reply{Message: workflows.Message{Text: "Working on it…"}}))
