@@ -165,9 +165,13 @@ func (s *Server) runInstances(c Call) (any, *apiError) {
 		}
 	}
 	now := c.At.UTC().Truncate(time.Second) // EC2 reports whole seconds
-	res := &reservation{id: newID("r", len(s.reservations)+1, 17), region: l.region, fingerprint: l.fingerprint}
+	res := &reservation{id: unusedID("r", len(s.reservations)+1, func(id string) bool { return s.reservations[id] != nil }),
+		region: l.region, fingerprint: l.fingerprint}
 	for range l.maxCount {
 		n := len(s.order)
+		for s.instances[newID("i", n+1, 17)] != nil {
+			n++ // only after restoring a snapshot that lost instances
+		}
 		ip, dns := privateAddress(n, l.region)
 		in := &instance{Instance: Instance{
 			ID: newID("i", n+1, 17), ReservationID: res.id, Region: l.region, Type: l.itype,
@@ -185,6 +189,15 @@ func (s *Server) runInstances(c Call) (any, *apiError) {
 		s.tokens[l.region+"/"+l.token] = res.id
 	}
 	return &runInstancesResponse{reservationXML: s.reservationXML(res)}, nil
+}
+
+// unusedID is newID for the first sequence number from seq on whose ID
+// is not taken yet, so a restored fake never hands out an ID twice.
+func unusedID(prefix string, seq int, taken func(string) bool) string {
+	for taken(newID(prefix, seq, 17)) {
+		seq++
+	}
+	return newID(prefix, seq, 17)
 }
 
 func cloneTags(m map[string]string) map[string]string {

@@ -213,8 +213,7 @@ func (s *Server) storeBlocks(parentKey string, parentIsPage bool, nb []*newBlock
 }
 
 func (s *Server) newStoredBlock(parentKey string, parentIsPage bool, n *newBlock, now time.Time) *block {
-	s.seq++
-	b := &block{id: newID("block", s.seq), parent: parentKey, parentPg: parentIsPage, typ: n.typ,
+	b := &block{id: s.freshID("block"), parent: parentKey, parentPg: parentIsPage, typ: n.typ,
 		text: n.text, fields: n.fields, created: now, edited: now}
 	key := normID(b.id)
 	s.blocks[key] = b

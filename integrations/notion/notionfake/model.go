@@ -140,8 +140,7 @@ func (s *Server) AddDatabase(title string, schema map[string]string) (Database, 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.seq++
-	db := &database{id: newID("database", s.seq), title: title, props: map[string]*propSchema{}, created: s.now()}
+	db := &database{id: s.freshID("database"), title: title, props: map[string]*propSchema{}, created: s.now()}
 	names := make([]string, 0, len(schema))
 	for name := range schema {
 		names = append(names, name)

@@ -55,8 +55,7 @@ func (s *Server) createPage(_ string, _ url.Values, body map[string]any) (any, *
 	for k, v := range props {
 		p.props[k] = v
 	}
-	s.seq++
-	p.id = newID("page", s.seq)
+	p.id = s.freshID("page")
 	key := normID(p.id)
 	s.pages[key] = p
 	if db != nil {

@@ -73,6 +73,20 @@ func newID(kind string, n int) string {
 	return x[:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
 }
 
+// freshID takes the next sequence number and makes an ID of kind from
+// it, passing over numbers whose ID is taken (which only a restored,
+// damaged snapshot can cause). Callers hold s.mu.
+func (s *Server) freshID(kind string) string {
+	for {
+		s.seq++
+		id := newID(kind, s.seq)
+		k := normID(id)
+		if s.dbs[k] == nil && s.pages[k] == nil && s.blocks[k] == nil {
+			return id
+		}
+	}
+}
+
 // normID is the lookup key of an ID: Notion accepts IDs with or without
 // dashes, in any case.
 func normID(id string) string { return strings.ToLower(strings.ReplaceAll(id, "-", "")) }

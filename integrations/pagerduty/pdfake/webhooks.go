@@ -128,6 +128,10 @@ func (s *Server) dispatch(events []int) {
 // deliver posts one event to the app and records the answer.
 func (s *Server) deliver(i int) {
 	s.mu.Lock()
+	if i >= len(s.events) { // a Restore replaced the events meanwhile
+		s.mu.Unlock()
+		return
+	}
 	ev := s.events[i]
 	target := s.opts.WebhookURL
 	s.mu.Unlock()
@@ -147,7 +151,9 @@ func (s *Server) deliver(i int) {
 	}
 	s.log.Debug("pdfake webhook", "event", ev.ID, "type", ev.Type, "status", status, "err", errText)
 	s.mu.Lock()
-	s.events[i].Status, s.events[i].Err = status, errText
+	if i < len(s.events) && s.events[i].ID == ev.ID {
+		s.events[i].Status, s.events[i].Err = status, errText
+	}
 	s.mu.Unlock()
 }
 
