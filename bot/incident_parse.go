@@ -53,6 +53,8 @@ type IncidentCommand struct {
 
 var incidentID = regexp.MustCompile(`^(?i)inc-[0-9]+$`)
 
+var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+
 // mention matches what Slack sends for a mention when commands escape
 // users: <@U123> or <@U123|name>.
 var mention = regexp.MustCompile(`^<@([UW][A-Z0-9]+)(\|[^>]*)?>$`)
@@ -148,7 +150,7 @@ func personRef(s string) (string, bool) {
 	if m := mention.FindStringSubmatch(s); m != nil {
 		return m[1], true
 	}
-	if regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`).MatchString(s) {
+	if slackUserID.MatchString(s) {
 		return s, true
 	}
 	if strings.Contains(s, "@") && !strings.HasPrefix(s, "@") && strings.Contains(s, ".") {

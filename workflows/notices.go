@@ -164,7 +164,7 @@ func serverFields(team *Team, r *ServerRequest, now time.Time) []Field {
 	return f
 }
 
-func warningMessage(team *Team, r *ServerRequest, lc LifecyclePolicy, now time.Time) Message {
+func warningMessage(team *Team, r *ServerRequest, lc LifecyclePolicy, budget BudgetSummary, now time.Time) Message {
 	left := r.LeaseEnd.Sub(now)
 	action := "stopped"
 	if lc.EndAction == EndTerminate {
@@ -175,7 +175,9 @@ func warningMessage(team *Team, r *ServerRequest, lc LifecyclePolicy, now time.T
 		Title: fmt.Sprintf("%s's lease ends in %s", r.ID, FormatDuration(left)),
 		Text: fmt.Sprintf("At %s (plus %s grace) it will be %s. Extend it if you still need it, or release it now to give the budget back.",
 			team.LocalTime(r.LeaseEnd), FormatDuration(lc.Grace), action),
-		Fields:  serverFields(team, r, now),
+		Fields: append(serverFields(team, r, now),
+			Field{Label: "Extending 1 day costs", Value: r.HourlyRate.For(24).String()},
+			Field{Label: "Team budget left", Value: fmt.Sprintf("%s of %s", budget.Remaining(), budget.Budget)}),
 		Actions: leaseActions(r),
 	}
 }

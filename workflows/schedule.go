@@ -174,7 +174,11 @@ func (s *Servers) tickLease(ctx context.Context, id string, rep *TickReport) err
 			return err
 		}
 		rep.Warnings++
-		return enqueueMessage(tx, warningMessage(team, r, lc, now), now)
+		budget, err := budgetOf(tx, team, now)
+		if err != nil {
+			return err
+		}
+		return enqueueMessage(tx, warningMessage(team, r, lc, budget, now), now)
 	})
 }
 
