@@ -62,7 +62,12 @@ type Runner struct {
 	// workflow can record the failure (mark a launch failed, and so on).
 	GiveUp func(ctx context.Context, j Job, err error)
 	// Observe, when set, is told how each job ended, for metrics.
-	Observe     func(kind string, err error, d time.Duration)
+	Observe func(kind string, err error, d time.Duration)
+	// Lane, when set, names the lane a job runs in: jobs claimed together
+	// in one lane run one after another, in the order they were queued
+	// (so messages to one channel keep their order); lanes run in
+	// parallel. An empty lane runs alone.
+	Lane        func(Job) string
 	MaxAttempts int           // default 10
 	Lease       time.Duration // default 2m
 	Concurrency int           // default 4
@@ -101,11 +106,13 @@ func (r *Runner) runDue(ctx, work context.Context) (int, error) {
 			return total, nil
 		}
 		var wg sync.WaitGroup
-		for _, j := range jobs {
+		for _, lane := range r.lanes(jobs) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r.run(work, j)
+				for _, j := range lane {
+					r.run(work, j)
+				}
 			}()
 		}
 		wg.Wait()
@@ -114,6 +121,25 @@ func (r *Runner) runDue(ctx, work context.Context) (int, error) {
 			return total, ctx.Err()
 		}
 	}
+}
+
+// lanes groups jobs by lane, keeping their order within each.
+func (r *Runner) lanes(jobs []Job) [][]Job {
+	var out [][]Job
+	index := map[string]int{}
+	for _, j := range jobs {
+		name := ""
+		if r.Lane != nil {
+			name = r.Lane(j)
+		}
+		if i, ok := index[name]; ok && name != "" {
+			out[i] = append(out[i], j)
+			continue
+		}
+		index[name] = len(out)
+		out = append(out, []Job{j})
+	}
+	return out
 }
 
 func (r *Runner) run(ctx context.Context, j Job) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -195,4 +196,20 @@ func DecodeMessage(payload string) (Message, error) {
 // transaction: a private answer that could not be given inline.
 func Send(ctx context.Context, store Store, m Message, now time.Time) error {
 	return store.Update(ctx, func(tx Tx) error { return enqueueMessage(tx, m, now) })
+}
+
+// MessageLane puts messages to one channel or person in one lane, so they
+// are delivered in the order they were queued.
+func MessageLane(j Job) string {
+	if j.Kind != JobMessage {
+		return ""
+	}
+	m, err := DecodeMessage(j.Payload)
+	if err != nil {
+		return ""
+	}
+	if m.Channel != "" {
+		return "channel:" + m.Channel
+	}
+	return "user:" + strings.ToLower(m.User)
 }

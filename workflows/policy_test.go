@@ -228,3 +228,23 @@ func TestMoneyAndDurationFormatting(t *testing.T) {
 		}
 	}
 }
+
+func TestRunnerLanes_KeepOrderWithinALane(t *testing.T) {
+	r := &Runner{Lane: MessageLane}
+	msg := func(id int64, channel string) Job {
+		return Job{ID: id, Kind: JobMessage, Payload: `{"Channel":"` + channel + `"}`}
+	}
+	lanes := r.lanes([]Job{msg(1, "C1"), msg(2, "C2"), msg(3, "C1"), {ID: 4, Kind: JobProvision}, {ID: 5, Kind: JobProvision}, msg(6, "C1")})
+	var got [][]int64
+	for _, l := range lanes {
+		var ids []int64
+		for _, j := range l {
+			ids = append(ids, j.ID)
+		}
+		got = append(got, ids)
+	}
+	want := [][]int64{{1, 3, 6}, {2}, {4}, {5}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("lanes %v, want %v", got, want)
+	}
+}

@@ -112,7 +112,7 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	}
 	a.Runner = &workflows.Runner{
 		Queue: db, Clock: a.Clock, Log: a.Log.With("component", "jobs"), Owner: owner,
-		Handlers: handlers, GiveUp: a.giveUp, Observe: a.Metrics.observeJob,
+		Handlers: handlers, GiveUp: a.giveUp, Observe: a.Metrics.observeJob, Lane: workflows.MessageLane,
 	}
 	a.Bot = (&bot.Bot{
 		Servers: a.Servers, Incidents: a.Incidents, History: a.Slack, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
