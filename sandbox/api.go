@@ -23,6 +23,7 @@ func (s *Sandbox) apiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/state", s.serveState)
 	mux.HandleFunc("POST /api/slack/command", s.handle(s.command))
 	mux.HandleFunc("POST /api/slack/message", s.handle(s.message))
+	mux.HandleFunc("POST /api/slack/react", s.handle(s.react))
 	mux.HandleFunc("POST /api/slack/click", s.handle(s.click))
 	mux.HandleFunc("POST /api/slack/submit", s.handle(s.submit))
 	mux.HandleFunc("POST /api/slack/close", s.handle(s.closeView))
@@ -40,6 +41,8 @@ type Action struct {
 	Channel  string                                     `json:"channel"`
 	Text     string                                     `json:"text"`
 	TS       string                                     `json:"ts"`
+	ThreadTS string                                     `json:"thread_ts"`
+	Reaction string                                     `json:"reaction"`
 	ViewID   string                                     `json:"view_id"`
 	ActionID string                                     `json:"action_id"`
 	Value    string                                     `json:"value"`
@@ -129,47 +132,47 @@ func (s *Sandbox) mentions(text string) (string, bool) {
 	return out, bot || strings.Contains(out, "<@"+s.slack.BotUserID()+">")
 }
 
-// message posts a plain message as the user, then delivers the events
-// Slack sends for it: app_mention when it names the bot, and message.
+// message posts a plain message as the user, at the top of the channel
+// or in the thread under thread_ts, then delivers the events Slack sends
+// for it: app_mention when it names the bot, and message (which opsbot
+// counts as incident activity when any_message_resets is on).
 func (s *Sandbox) message(ctx context.Context, a Action) (map[string]any, error) {
 	text, toBot := s.mentions(strings.TrimSpace(a.Text))
 	if text == "" {
 		return nil, errors.New("nothing to send")
 	}
-	var channel, ts string
-	if toBot {
-		// AppMention stores the message and builds its app_mention event.
-		req, err := s.slack.AppMention(SigningSecret, a.User, a.Channel, text)
-		if err != nil {
-			return nil, err
-		}
-		var sent struct {
-			Event struct{ Channel, TS string } `json:"event"`
-		}
-		body, _ := req.GetBody()
-		if err := json.NewDecoder(body).Decode(&sent); err != nil {
-			return nil, fmt.Errorf("read the mention: %w", err)
-		}
-		channel, ts = sent.Event.Channel, sent.Event.TS
-		if _, err := s.deliver(ctx, req, nil); err != nil {
-			return nil, err
-		}
+	var m slackfake.Message
+	var err error
+	if a.ThreadTS != "" {
+		m, err = s.slack.PostReplyAs(a.User, a.Channel, a.ThreadTS, text)
 	} else {
-		m, err := s.slack.PostAs(a.User, a.Channel, text)
-		if err != nil {
+		m, err = s.slack.PostAs(a.User, a.Channel, text)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if toBot {
+		req, err := s.slack.MentionEvent(SigningSecret, m)
+		if _, err := s.deliver(ctx, req, err); err != nil {
 			return nil, err
 		}
-		channel, ts = m.Channel, m.TS
 	}
-	ch, _ := s.slack.Channel(channel)
-	kind := "channel"
-	if ch.IsIM {
-		kind = "im"
-	}
-	req, err := s.slack.Event(SigningSecret, map[string]any{"type": "message", "channel": channel, "user": a.User,
-		"text": text, "ts": ts, "event_ts": ts, "channel_type": kind})
+	req, err := s.slack.MessageEvent(SigningSecret, m)
 	_, err = s.deliver(ctx, req, err)
-	return map[string]any{"ts": ts}, err
+	return map[string]any{"ts": m.TS}, err
+}
+
+// react adds the person's emoji reaction to a message, then delivers the
+// reaction_added event: with the config's timeline reaction (📌
+// pushpin) that puts the message on an incident's timeline.
+func (s *Sandbox) react(ctx context.Context, a Action) (map[string]any, error) {
+	name := strings.Trim(strings.TrimSpace(a.Reaction), ":")
+	if name == "" {
+		return nil, errors.New("which reaction? none was given")
+	}
+	req, err := s.slack.ReactionAdded(SigningSecret, a.User, a.Channel, a.TS, name)
+	_, err = s.deliver(ctx, req, err)
+	return nil, err
 }
 
 // click presses a button in a message, an ephemeral message or a view.
@@ -188,13 +191,15 @@ func (s *Sandbox) submit(ctx context.Context, a Action) (map[string]any, error) 
 	return nil, err
 }
 
-// closeView hides a modal the person cancelled. The fake has no way to
-// close one, so the page remembers it.
-func (s *Sandbox) closeView(_ context.Context, a Action) (map[string]any, error) {
-	s.mu.Lock()
-	s.dismissed[a.ViewID] = true
-	s.mu.Unlock()
-	return nil, nil
+// closeView is the person cancelling a modal: it closes in the fake,
+// which tells opsbot (view_closed) only if the modal asked for that.
+func (s *Sandbox) closeView(ctx context.Context, a Action) (map[string]any, error) {
+	req, err := s.slack.CloseView(SigningSecret, a.User, a.ViewID)
+	if err != nil || req == nil {
+		return nil, err
+	}
+	_, err = s.deliver(ctx, req, nil)
+	return nil, err
 }
 
 // openHome opens the app's Home tab: Slack sends app_home_opened.

@@ -114,8 +114,6 @@ type Sandbox struct {
 	// could not be restored after a restart).
 	notes []string
 
-	mu        sync.Mutex
-	dismissed map[string]bool // modal IDs a person closed on the page
 	advancing sync.Mutex
 	running   chan struct{}
 }
@@ -138,7 +136,7 @@ func New(ctx context.Context, opts Options) (*Sandbox, error) {
 	}
 	s := &Sandbox{
 		opts: opts, log: opts.Log.With("component", "sandbox"), clock: workflows.NewOffsetClock(opts.Clock),
-		client: &http.Client{Timeout: 30 * time.Second}, dismissed: map[string]bool{}, running: make(chan struct{}),
+		client: &http.Client{Timeout: 30 * time.Second}, running: make(chan struct{}),
 	}
 	st, fresh, err := openStore(ctx, opts.DB)
 	if err != nil {

@@ -78,16 +78,21 @@ type channelJSON struct {
 }
 
 type messageJSON struct {
-	TS        string               `json:"ts"`
-	User      string               `json:"user"`
-	Bot       bool                 `json:"bot"`
-	Text      string               `json:"text"`
-	Blocks    json.RawMessage      `json:"blocks,omitempty"`
-	ThreadTS  string               `json:"thread_ts,omitempty"`
-	Replies   int                  `json:"replies,omitempty"`
-	Pinned    bool                 `json:"pinned,omitempty"`
-	Edited    bool                 `json:"edited,omitempty"`
-	Reactions []slackfake.Reaction `json:"reactions,omitempty"`
+	TS        string          `json:"ts"`
+	User      string          `json:"user"`
+	Bot       bool            `json:"bot"`
+	Text      string          `json:"text"`
+	Blocks    json.RawMessage `json:"blocks,omitempty"`
+	ThreadTS  string          `json:"thread_ts,omitempty"`
+	Replies   int             `json:"replies,omitempty"`
+	Pinned    bool            `json:"pinned,omitempty"`
+	Edited    bool            `json:"edited,omitempty"`
+	Reactions []reactionJSON  `json:"reactions,omitempty"`
+}
+
+type reactionJSON struct {
+	Name  string   `json:"name"`
+	Users []string `json:"users"`
 }
 
 type ephemeralJSON struct {
@@ -190,7 +195,7 @@ func (s *Sandbox) slackState(st *state, user string) {
 		for _, m := range s.slack.Messages(c.ID) {
 			cj.Messages = append(cj.Messages, messageJSON{TS: m.TS, User: m.User, Bot: m.BotID != "", Text: m.Text,
 				Blocks: m.Blocks, ThreadTS: m.ThreadTS, Replies: m.Replies, Pinned: m.Pinned, Edited: m.Edited != nil,
-				Reactions: m.Reactions})
+				Reactions: reactions(m.Reactions)})
 		}
 		st.Channels = append(st.Channels, cj)
 	}
@@ -199,14 +204,12 @@ func (s *Sandbox) slackState(st *state, user string) {
 			st.Ephemerals = append(st.Ephemerals, ephemeralJSON{Channel: e.Channel, TS: e.TS, Text: e.Text, Blocks: e.Blocks})
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, v := range s.slack.Views(user) {
 		vj := &viewJSON{ID: v.ID, View: v.JSON, Errors: v.Errors}
 		switch {
 		case v.Type == "home":
 			st.Home = vj
-		case v.Type == "modal" && v.Open && !s.dismissed[v.ID]:
+		case v.Type == "modal" && v.Open:
 			st.Modal = vj // the newest open modal is on top
 		}
 	}
@@ -251,4 +254,13 @@ func pdName(id string) string {
 		}
 	}
 	return id
+}
+
+// reactions are a message's reactions as the page reads them.
+func reactions(rs []slackfake.Reaction) []reactionJSON {
+	var out []reactionJSON
+	for _, r := range rs {
+		out = append(out, reactionJSON{Name: r.Name, Users: r.Users})
+	}
+	return out
 }

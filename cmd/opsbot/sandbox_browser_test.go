@@ -183,11 +183,26 @@ func TestSandbox_InTheBrowser(t *testing.T) {
 		chromedp.WaitVisible(css(`#messages .msg.pinned`)))
 	b.screenshot("incident-channel")
 
+	last := `#messages .msg:last-child`
+	b.run("say what was done and mark it 📌 for the timeline", 30*time.Second,
+		chromedp.SendKeys(css("#composer-input"), "Rolled back deploy 42"+kb.Enter),
+		waitText(last, "Rolled back deploy 42"),
+		chromedp.Click(css(last+` .msg-act[data-reaction="pushpin"]`)),
+		chromedp.WaitVisible(css(last+` .reaction.mine[data-reaction="pushpin"]`)))
+	b.run("reply in its thread", 30*time.Second,
+		chromedp.Click(css(last+` .msg-act.reply`)),
+		chromedp.WaitVisible(css("#thread-input")),
+		chromedp.SendKeys(css("#thread-input"), "Latency back under 300ms"+kb.Enter),
+		waitText("#thread-messages", "Latency back under 300ms"),
+		waitText(last+" .replies", "1 reply"))
+	b.screenshot("pinned-to-timeline-and-thread")
+
 	b.run("resolve it and read the post-mortem", 60*time.Second,
 		chromedp.Click(css(`#pd-incidents .pd-resolve`)),
 		chromedp.WaitVisible(css(`#pd-incidents .inc[data-status="resolved"]`)),
 		chromedp.Click(css("#tab-notion")),
-		waitText("#panel-notion .n-page", "Checkout latency above 2s"))
+		waitText("#panel-notion .n-page", "Checkout latency above 2s"),
+		waitText("#panel-notion .n-page", "Rolled back deploy 42"))
 	b.screenshot("notion-postmortem")
 	t.Logf("browser walk-through took %s", workflows.SystemClock{}.Now().Sub(began).Round(time.Millisecond))
 }

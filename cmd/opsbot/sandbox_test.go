@@ -75,8 +75,13 @@ type pageState struct {
 		IsIM     bool `json:"is_im"`
 		Messages []struct {
 			TS, Text, User string
+			ThreadTS       string `json:"thread_ts"`
 			Blocks         json.RawMessage
 			Pinned         bool
+			Reactions      []struct {
+				Name  string
+				Users []string
+			}
 		}
 	}
 	Ephemerals []struct{ Channel, Text string }
@@ -243,15 +248,42 @@ func TestSandbox_FullFlowThroughTheAPI(t *testing.T) {
 		}
 		return false, "no inc-* channel with a pinned message"
 	})
-	_, summary := channelNamed(rs.state(sandbox.Omar), "inc-*")
+	incChannel, summary := channelNamed(rs.state(sandbox.Omar), "inc-*")
 	t.Logf("incident channel:\n%s", summary)
+
+	// A person's message, marked 📌 by someone else, goes on the timeline;
+	// a reply in its thread stays in the thread.
+	const rollback = "Rolled back deploy 42; latency is dropping"
+	posted := rs.act("/api/slack/message", map[string]any{"user": sandbox.Omar, "channel": incChannel, "text": rollback})
+	rs.act("/api/slack/react", map[string]any{"user": sandbox.Avery, "channel": incChannel, "ts": posted["ts"], "reaction": "pushpin"})
+	rs.act("/api/slack/message", map[string]any{"user": sandbox.Dana, "channel": incChannel, "thread_ts": posted["ts"], "text": "Confirmed on the dashboards"})
+	marked, reply := false, false
+	for _, c := range rs.state(sandbox.Avery).Channels {
+		for _, m := range c.Messages {
+			marked = marked || c.ID == incChannel && m.TS == posted["ts"] && len(m.Reactions) == 1 &&
+				m.Reactions[0].Name == "pushpin" && m.Reactions[0].Users[0] == sandbox.Avery
+			reply = reply || c.ID == incChannel && m.ThreadTS == posted["ts"] && m.TS != posted["ts"] && m.User == sandbox.Dana
+		}
+	}
+	if !marked || !reply {
+		t.Fatalf("after reacting and replying: 📌 on the message %v, reply in its thread %v", marked, reply)
+	}
+
 	rs.act("/api/pagerduty/resolve", map[string]any{"user": sandbox.Omar, "incident": incident})
-	rs.eventually("the post-mortem page in Notion", 20*time.Second, func() (bool, string) {
+	rs.eventually("the post-mortem page in Notion, with the 📌 message on its timeline", 20*time.Second, func() (bool, string) {
 		st := rs.state(sandbox.Omar)
 		for _, p := range st.Pages {
-			if strings.Contains(p.Title, "Checkout latency") && len(p.Blocks) > 0 {
+			if !strings.Contains(p.Title, "Checkout latency") || len(p.Blocks) == 0 {
+				continue
+			}
+			var text strings.Builder
+			for _, b := range p.Blocks {
+				text.WriteString(b.Text + "\n")
+			}
+			if strings.Contains(text.String(), rollback) && !strings.Contains(text.String(), "Confirmed on the dashboards") {
 				return true, ""
 			}
+			return false, "post-mortem blocks:\n" + text.String()
 		}
 		return false, fmt.Sprintf("pages %+v, incidents %+v", st.Pages, st.Incidents)
 	})
@@ -341,12 +373,26 @@ func TestRunSandbox_StartsFastAndKeepsItsClockAcrossRestarts(t *testing.T) {
 	t.Logf("opsbot sandbox started in %s", took)
 	rs := &runningSandbox{t: t, url: url}
 	rs.act("/api/clock/advance", map[string]any{"duration": "1d"})
+	general, _ := channelNamed(rs.state(sandbox.Dana), "general")
+	said := rs.act("/api/slack/message", map[string]any{"user": sandbox.Dana, "channel": general, "text": "said before the restart"})
+	rs.act("/api/slack/react", map[string]any{"user": sandbox.Sam, "channel": general, "ts": said["ts"], "reaction": "+1"})
 	stop()
 
 	url, _, stop = startCommand(t, "--db", db)
 	ahead, notes := sandboxAhead(t, url)
 	if ahead < 24*time.Hour-time.Second || ahead > 25*time.Hour {
 		t.Errorf("after a restart the clock is %s ahead; want the day it was moved", ahead)
+	}
+	rs.url = url
+	if id, text := channelNamed(rs.state(sandbox.Dana), "general"); id != general || !strings.Contains(text, "said before the restart") {
+		t.Errorf("after a restart #general (%s, was %s) reads %q; want the message said before", id, general, text)
+	}
+	for _, c := range rs.state(sandbox.Dana).Channels {
+		for _, m := range c.Messages {
+			if m.TS == said["ts"] && (len(m.Reactions) != 1 || m.Reactions[0].Users[0] != sandbox.Sam) {
+				t.Errorf("after a restart the message's reactions are %+v; want Sam's 👍", m.Reactions)
+			}
+		}
 	}
 	if len(notes) == 0 {
 		t.Log("every fake restored its state (no notes)")

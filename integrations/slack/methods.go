@@ -65,6 +65,7 @@ var methods = map[string]method{
 	"conversations.create":  {Tier2, []string{"channels:manage"}},
 	"conversations.invite":  {Tier3, []string{"channels:manage"}},
 	"conversations.history": {Tier3, []string{"channels:history"}}, // Message, for timeline reactions
+	"conversations.replies": {Tier3, []string{"channels:history"}}, // Message, for replies in threads
 	"views.open":            {Tier4, nil},
 	"views.publish":         {Tier4, nil},
 }

@@ -51,6 +51,7 @@ const App = (() => {
   app.click = (target, btn) => app.act("/api/slack/click", target, btn).catch(() => {});
   app.submitModal = (viewID, values, btn) => app.act("/api/slack/submit", { view_id: viewID, values }, btn).catch(() => {});
   app.closeModal = (viewID) => app.act("/api/slack/close", { view_id: viewID }).catch(() => {});
+  app.react = (channel, ts, reaction, btn) => app.act("/api/slack/react", { channel, ts, reaction }, btn).catch(() => {});
 
   app.unread = (c) => c.id !== app.currentID() && (c.messages || []).length > (app.seen[c.id] || 0);
   app.currentID = () => {
@@ -69,7 +70,11 @@ const App = (() => {
     $("composer-input").focus();
   };
 
-  app.openThread = (channel, ts) => { app.thread = { channel, ts }; render(); };
+  app.openThread = (channel, ts) => {
+    app.thread = { channel, ts };
+    render();
+    $("thread-input").focus();
+  };
 
   function render() {
     const st = app.st;
@@ -158,25 +163,33 @@ const App = (() => {
     }));
     document.querySelectorAll(".tab").forEach((t) => t.addEventListener("click", () => showTab(t.dataset.tab)));
     $("thread-close").addEventListener("click", () => { app.thread = null; render(); });
-    const input = $("composer-input");
+    composer($("composer-input"), $("composer"), $("send"), () => ({ channel: app.currentID() }));
+    composer($("thread-input"), $("thread-composer"), $("thread-send"),
+      () => (app.thread ? { channel: app.thread.channel, thread_ts: app.thread.ts } : null));
+    showTab(app.tab);
+  }
+
+  // composer sends what is typed in input: a slash command, or a message
+  // to where() says (a channel, or a thread in it). Enter sends.
+  function composer(input, form, btn, where) {
     input.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("composer").requestSubmit(); }
+      if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
     });
-    $("composer").addEventListener("submit", async (e) => {
+    form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const text = input.value.trim();
-      if (!text) return;
-      const channel = app.currentID();
+      const to = where();
+      if (!text || !to) return;
       const slash = text.startsWith("/");
       input.value = "";
       app.scrollDown = true;
       try {
-        await app.act(slash ? "/api/slack/command" : "/api/slack/message", { channel, text }, $("send"));
+        // Slash commands run in the channel, even when typed in a thread.
+        await app.act(slash ? "/api/slack/command" : "/api/slack/message", slash ? { channel: to.channel, text } : { ...to, text }, btn);
       } catch (err) {
         input.value = text;
       }
     });
-    showTab(app.tab);
   }
 
   function showTab(name) {

@@ -61,6 +61,38 @@ const Slack = (() => {
     $("nav-home").classList.toggle("active", app.current === "home");
   }
 
+  // Emoji the page draws for reaction names; others show as :name:.
+  const emojis = { pushpin: "📌", "+1": "👍", thumbsup: "👍", eyes: "👀", white_check_mark: "✅", fire: "🔥",
+    tada: "🎉", heart: "❤️", rotating_light: "🚨", pray: "🙏" };
+  function emoji(name) { return emojis[name] || `:${esc(name)}:`; }
+
+  // hoverActions is Slack's message toolbar: quick reactions (📌 puts
+  // a message on an incident's timeline) and reply in thread.
+  function hoverActions(m, app, opts) {
+    const bar = document.createElement("div");
+    bar.className = "msg-actions";
+    [["pushpin", "Add 📌: in an incident channel this puts the message on the timeline"], ["+1", "Add 👍"]].forEach(([name, title]) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "msg-act react";
+      b.dataset.reaction = name;
+      b.title = title;
+      b.textContent = emoji(name);
+      b.addEventListener("click", () => app.react(opts.channel, m.ts, name, b));
+      bar.appendChild(b);
+    });
+    if (!opts.inThread) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "msg-act reply";
+      b.title = "Reply in thread";
+      b.textContent = "💬";
+      b.addEventListener("click", () => app.openThread(opts.channel, m.ts));
+      bar.appendChild(b);
+    }
+    return bar;
+  }
+
   function message(st, m, app, opts) {
     const row = document.createElement("div");
     row.className = "msg" + (m.pinned ? " pinned" : "") + (opts.ephemeral ? " ephemeral" : "");
@@ -88,9 +120,20 @@ const Slack = (() => {
     if (m.reactions && m.reactions.length) {
       const r = document.createElement("div");
       r.className = "reactions";
-      m.reactions.forEach((x) => { r.innerHTML += `<span class="reaction">:${esc(x.name)}: ${x.users.length}</span>`; });
+      m.reactions.forEach((x) => {
+        const mine = x.users.includes(st.me);
+        const pill = document.createElement("button");
+        pill.type = "button";
+        pill.className = "reaction" + (mine ? " mine" : "");
+        pill.dataset.reaction = x.name;
+        pill.title = x.users.map((u) => userName(st, u)).join(", ") + ` reacted with :${x.name}:`;
+        pill.innerHTML = `${emoji(x.name)} <span class="count">${x.users.length}</span>`;
+        if (!mine && !opts.ephemeral) pill.addEventListener("click", () => app.react(opts.channel, m.ts, x.name, pill));
+        r.appendChild(pill);
+      });
       body.appendChild(r);
     }
+    if (!opts.ephemeral) row.appendChild(hoverActions(m, app, opts));
     if (m.replies && !opts.inThread) {
       const rep = document.createElement("div");
       rep.className = "replies";

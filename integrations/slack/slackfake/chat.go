@@ -67,12 +67,9 @@ func (s *Server) chatPostMessage(p params) (result, error) {
 	}
 	m := &Message{Channel: c.ID, User: s.opts.BotUserID, BotID: s.opts.BotID, Text: text, Blocks: blocks}
 	if tts := p.Get("thread_ts"); tts != "" {
-		parent := s.findMessage(c.ID, tts)
+		parent := s.threadRoot(c.ID, tts)
 		if parent == nil {
 			return nil, fail("thread_not_found")
-		}
-		if parent.IsReply() {
-			parent = s.findMessage(c.ID, parent.ThreadTS)
 		}
 		parent.ThreadTS = parent.TS
 		parent.Replies++

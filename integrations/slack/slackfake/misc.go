@@ -1,7 +1,6 @@
 package slackfake
 
 import (
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -75,17 +74,9 @@ func (s *Server) reactionsAdd(p params) (result, error) {
 	if m == nil {
 		return nil, fail("message_not_found")
 	}
-	bot := s.opts.BotUserID
-	for i, r := range m.Reactions {
-		if r.Name == name {
-			if slices.Contains(r.Users, bot) {
-				return nil, fail("already_reacted")
-			}
-			m.Reactions[i].Users = append(slices.Clone(r.Users), bot)
-			return result{}, nil
-		}
+	if err := react(m, s.opts.BotUserID, name); err != nil {
+		return nil, err
 	}
-	m.Reactions = append(m.Reactions, Reaction{Name: name, Users: []string{bot}})
 	return result{}, nil
 }
 

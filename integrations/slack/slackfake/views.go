@@ -26,6 +26,10 @@ type View struct {
 	Open bool
 	// Errors are the field errors of the last view_submission answer.
 	Errors map[string]string
+	// NotifyOnClose asks Slack to send view_closed when the person
+	// cancels; ClearOnClose closes the whole stack of modals at once.
+	NotifyOnClose bool
+	ClearOnClose  bool
 }
 
 type trigger struct {
@@ -73,6 +77,8 @@ type viewHead struct {
 	CallbackID      string   `json:"callback_id"`
 	ExternalID      string   `json:"external_id"`
 	PrivateMetadata string   `json:"private_metadata"`
+	NotifyOnClose   bool     `json:"notify_on_close"`
+	ClearOnClose    bool     `json:"clear_on_close"`
 	Blocks          json.RawMessage
 }
 
@@ -207,6 +213,7 @@ func (s *Server) storeView(v *View, h viewHead, raw string) *View {
 		s.views[v.ID] = v
 	}
 	v.Type, v.CallbackID, v.ExternalID, v.PrivateMetadata = h.Type, h.CallbackID, h.ExternalID, h.PrivateMetadata
+	v.NotifyOnClose, v.ClearOnClose = h.NotifyOnClose, h.ClearOnClose
 	v.Title = ""
 	if h.Title != nil {
 		v.Title = h.Title.Text
