@@ -70,9 +70,9 @@ func (s *Sandbox) populate(ctx context.Context, fresh bool) error {
 		}
 	}
 	if len(lost) > 0 {
-		s.notes = append(s.notes, fmt.Sprintf("Restarted on %s: opsbot kept its servers, leases and incidents, but the fake %s "+
-			"started again from the sample setup (they cannot save their state yet), so old messages, instances, incidents "+
-			"and pages are gone. Run `opsbot sandbox --reset` for a clean start.", s.opts.DB, strings.Join(lost, ", ")))
+		s.notes = append(s.notes, fmt.Sprintf("Restarted on %s: opsbot kept its servers, leases and incidents, but the saved "+
+			"state of the fake %s could not be read back, so it started again from the sample setup and what it held is gone. "+
+			"Run `opsbot sandbox --reset` for a clean start.", s.opts.DB, strings.Join(lost, ", ")))
 	}
 	return nil
 }
