@@ -1,0 +1,114 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+)
+
+// Reconcile compares opsbot's leases with what EC2 says. An instance
+// terminated outside opsbot closes its lease and gives back the unused
+// budget; one stopped or started outside is recorded and its owner told.
+func (s *Servers) Reconcile(ctx context.Context) (closed int, err error) {
+	var reqs []*ServerRequest
+	if err := s.Store.View(ctx, func(tx Tx) (err error) {
+		reqs, err = tx.Requests(RequestFilter{States: []State{StateProvisioning, StateRunning, StateStopped}})
+		return err
+	}); err != nil {
+		return 0, fmt.Errorf("load leases: %w", err)
+	}
+	byRegion := map[string][]string{}
+	for _, r := range reqs {
+		if r.Instance.ID != "" && r.EndingAt.IsZero() {
+			byRegion[r.Instance.Region] = append(byRegion[r.Instance.Region], r.Instance.ID)
+		}
+	}
+	seen := map[string]Instance{}
+	for region, ids := range byRegion {
+		found, err := s.Provisioner.Describe(ctx, region, ids)
+		if err != nil {
+			return closed, fmt.Errorf("describe %d instances in %s: %w", len(ids), region, err)
+		}
+		for _, in := range found {
+			seen[in.ID] = in
+		}
+	}
+	for _, r := range reqs {
+		if r.Instance.ID == "" || !r.EndingAt.IsZero() {
+			continue
+		}
+		got, ok := seen[r.Instance.ID]
+		if ok && (got.Tags[TagManaged] != "true" || got.Tags[TagRequest] != r.ID) {
+			ok = false // the ID now names something else: ours is gone
+		}
+		changed, err := s.reconcileOne(ctx, r.ID, got, ok)
+		if err != nil {
+			return closed, err
+		}
+		if changed {
+			closed++
+		}
+	}
+	return closed, nil
+}
+
+func (s *Servers) reconcileOne(ctx context.Context, id string, got Instance, exists bool) (bool, error) {
+	changed := false
+	err := s.update(ctx, func(tx Tx) error {
+		now := s.Clock.Now()
+		r, err := tx.Request(id)
+		if err != nil {
+			return err
+		}
+		if !r.EndingAt.IsZero() || r.State.Final() {
+			return nil
+		}
+		team, _, err := s.teamAndTemplate(r)
+		if err != nil {
+			return err
+		}
+		gone := !exists || got.State == InstanceTerminated || got.State == InstanceShuttingDown
+		stopped := exists && (got.State == InstanceStopped || got.State == InstanceStopping)
+		var head, action string
+		switch {
+		case gone:
+			if err := r.Move(StateTerminated, "terminated outside opsbot", now); err != nil {
+				return err
+			}
+			if now.Before(r.LeaseEnd) {
+				r.LeaseEnd = now
+			}
+			if err := refundUnused(tx, team, r, now); err != nil {
+				return err
+			}
+			head, action = r.Instance.ID+" was terminated outside opsbot; its lease is closed and the unused budget given back.", "reconcile.terminated"
+		case stopped && r.State == StateRunning:
+			if err := r.Move(StateStopped, "stopped outside opsbot", now); err != nil {
+				return err
+			}
+			head, action = r.Instance.ID+" was stopped outside opsbot. Its lease still runs until "+team.LocalTime(r.LeaseEnd)+".", "reconcile.stopped"
+		case exists && got.State == InstanceRunning && r.State == StateStopped:
+			if err := r.Move(StateRunning, "started outside opsbot", now); err != nil {
+				return err
+			}
+			// A start gives the instance a new launch time; record it so the
+			// guard in front of stop and terminate still recognises it.
+			r.Instance.LaunchTime, r.Instance.State = got.LaunchTime, got.State
+			head, action = r.Instance.ID+" was started again outside opsbot.", "reconcile.started"
+		default:
+			return nil
+		}
+		changed = true
+		if err := tx.SaveRequest(r); err != nil {
+			return err
+		}
+		if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: action, Subject: r.ID, Detail: r.Instance.ID + " " + string(got.State)}); err != nil {
+			return err
+		}
+		budget, err := budgetOf(tx, team, now)
+		if err != nil {
+			return err
+		}
+		return enqueueMessage(tx, leaseMessage(team, r, budget, head, now), now)
+	})
+	return changed, err
+}
