@@ -61,7 +61,9 @@ func (b *Bot) Click(ctx context.Context, ic slack.InteractionCallback) *workflow
 			reply = b.failure(err, UsageApprovals)
 			break
 		}
-		if res.Waiting > 0 {
+		if res.Approval.State == workflows.ApprovalExpired {
+			reply = textReply(fmt.Sprintf("%s could no longer take effect and was closed: %s.", res.Request.ID, res.Approval.Note))
+		} else if res.Waiting > 0 {
 			reply = textReply(fmt.Sprintf("You approved %s; it needs %d more approval(s).", res.Request.ID, res.Waiting))
 		} else {
 			reply = textReply(fmt.Sprintf("You approved %s.", res.Request.ID))
@@ -148,14 +150,23 @@ func (b *Bot) Event(ctx context.Context, env EventEnvelope) error {
 	if env.Type != "event_callback" {
 		return nil
 	}
-	first, err := workflows.FirstTime(ctx, b.Store, "slack-event:"+env.EventID, b.Clock.Now())
+	key := "slack-event:" + env.EventID
+	first, err := workflows.FirstTime(ctx, b.Store, key, b.Clock.Now())
 	if err != nil || !first {
 		return err
 	}
 	kind := eventType(env.Event)
 	b.Log.Info("event", "id", env.EventID, "event", kind)
-	if h, ok := b.eventHandlers()[kind]; ok {
-		return h(ctx, env.Event)
+	h, ok := b.eventHandlers()[kind]
+	if !ok {
+		return nil
+	}
+	if err := h(ctx, env.Event); err != nil {
+		// Let Slack's retry of this event be handled, not dropped.
+		if ferr := b.Store.Update(ctx, func(tx workflows.Tx) error { return tx.Forget(key) }); ferr != nil {
+			b.Log.Error("forget failed event", "id", env.EventID, "err", ferr)
+		}
+		return err
 	}
 	return nil
 }

@@ -147,6 +147,17 @@ func decidedBy(team *Team, a *Approval) string {
 }
 
 func (s *Servers) approve(tx Tx, team *Team, a *Approval, r *ServerRequest, actor Person, votes []Decision, now time.Time) error {
+	if a.Kind == ApproveExtension {
+		// The lease may have moved on while the approval waited.
+		if r.State != StateRunning || !r.EndingAt.IsZero() {
+			return s.void(tx, team, a, r, fmt.Sprintf("%s is %s and can no longer be extended", r.ID, r.State.Words()), now)
+		}
+		if tpl, ok := s.Catalog.Template(r.Template); ok {
+			if c := CheckExtension(now, r, Lifecycle(team, tpl), a.Extend); c.Refused != "" {
+				return s.void(tx, team, a, r, c.Refused, now)
+			}
+		}
+	}
 	a.State, a.DecidedAt = ApprovalApproved, now
 	for _, v := range votes {
 		a.DecidedBy = append(a.DecidedBy, v.Approver)
@@ -160,9 +171,6 @@ func (s *Servers) approve(tx Tx, team *Team, a *Approval, r *ServerRequest, acto
 			return err
 		}
 	case ApproveExtension:
-		if !r.State.Active() {
-			return Errorf(EConflict, "%s is %s; there is no lease left to extend.", r.ID, r.State.Words())
-		}
 		if err := s.applyExtension(tx, team, r, actor, a.Extend, a.Reason, a.Cost, true, now); err != nil {
 			return err
 		}
@@ -240,4 +248,27 @@ func names(ps []Person) string {
 		out = append(out, p.String())
 	}
 	return strings.Join(out, ", ")
+}
+
+// void closes an approval that can no longer take effect, as expired,
+// saying why on its message and to the requester.
+func (s *Servers) void(tx Tx, team *Team, a *Approval, r *ServerRequest, why string, now time.Time) error {
+	a.State, a.DecidedAt, a.Note = ApprovalExpired, now, why
+	if err := tx.SaveApproval(a); err != nil {
+		return err
+	}
+	if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "approval.void", Subject: a.ID, Reason: why, Detail: a.RequestID}); err != nil {
+		return err
+	}
+	if err := RefreshHome(tx, now, team.Approvers...); err != nil {
+		return err
+	}
+	budget, err := budgetOf(tx, team, now)
+	if err != nil {
+		return err
+	}
+	if err := enqueueMessage(tx, approvalMessage(team, r, a, nil, budget, now), now); err != nil {
+		return err
+	}
+	return enqueueMessage(tx, decisionDM(team, r, a, budget), now)
 }

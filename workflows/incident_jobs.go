@@ -277,7 +277,7 @@ func (s *Incidents) GiveUp(ctx context.Context, j Job, cause error) {
 		if inc.ChannelID == "" {
 			return nil
 		}
-		return enqueueMessage(tx, Message{Channel: inc.ChannelID, Text: what + ": " + cause.Error() + ". Please do it by hand."}, now)
+		return enqueueMessage(tx, Message{Channel: inc.ChannelID, Text: what + " (the details are in opsbot's audit log). Please do it by hand."}, now)
 	})
 	if err != nil {
 		s.Log.Error("report failed incident job", "incident", id, "err", err)

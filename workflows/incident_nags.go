@@ -104,7 +104,8 @@ func (s *Incidents) Tick(ctx context.Context) (NagReport, error) {
 		team := s.team(inc)
 		due := DueNags(s.Clock.Now(), inc, p, team.Location)
 		for _, n := range due {
-			if n.Kind == NagMeeting && s.meetingSetInDoc(ctx, inc) {
+			// The document is read once per nag period, not every tick.
+			if _, checked := s.docChecked.LoadOrStore(n.Key, true); n.Kind == NagMeeting && !checked && s.meetingSetInDoc(ctx, inc) {
 				continue
 			}
 			sent, err := s.sendNag(ctx, inc.ID, n)

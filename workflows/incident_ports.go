@@ -37,6 +37,7 @@ type PageRequest struct {
 // PDIncident is what opsbot keeps of a PagerDuty incident.
 type PDIncident struct {
 	ID      string
+	Key     string // incident_key: "opsbot-inc-7" for incidents opsbot opened
 	Number  int
 	URL     string
 	Status  string

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -35,6 +36,10 @@ type Incidents struct {
 	Channels Channels  // Slack
 	Docs     DocWriter // nil without Notion
 	Wake     func()
+
+	// docChecked remembers the meeting nags whose document was read, so
+	// Notion is asked once per nag, not on every tick.
+	docChecked sync.Map
 }
 
 // Handlers returns the incidents workflow's job handlers.
@@ -165,17 +170,61 @@ func (s *Incidents) applyPagerEvent(ctx context.Context, j Job) error {
 		}
 		inc, err := tx.IncidentByPagerDuty(ev.Incident.ID)
 		if errors.Is(err, ErrNotFound) {
-			if ev.Type != "incident.triggered" && ev.Type != "incident.reopened" && ev.Type != "incident.acknowledged" {
-				s.Log.Info("PagerDuty event for an incident opsbot does not track", "type", ev.Type, "pd", ev.Incident.ID)
-				return nil
+			inc, err = s.declaredFor(tx, ev, now)
+		}
+		if errors.Is(err, ErrNotFound) {
+			switch ev.Type {
+			case "incident.triggered", "incident.reopened", "incident.acknowledged":
+				return s.openFromPager(tx, ev, at, now)
+			case "incident.resolved":
+				// Delivered before its trigger (PagerDuty does not promise
+				// order): open it and resolve it, so the later trigger
+				// finds it closed instead of opening one that never ends.
+				if err := s.openFromPager(tx, ev, at, now); err != nil {
+					return err
+				}
+				inc, err := tx.IncidentByPagerDuty(ev.Incident.ID)
+				if err != nil {
+					return err
+				}
+				return s.updateFromPager(tx, inc, ev, at, now)
 			}
-			return s.openFromPager(tx, ev, at, now)
+			s.Log.Info("PagerDuty event for an incident opsbot does not track", "type", ev.Type, "pd", ev.Incident.ID)
+			return nil
 		}
 		if err != nil {
 			return err
 		}
+		if ev.Type == "incident.triggered" && !inc.Open() && !at.After(inc.ResolvedAt) {
+			return nil // a late trigger of an incident already seen resolved
+		}
 		return s.updateFromPager(tx, inc, ev, at, now)
 	})
+}
+
+// declaredFor finds the incident declared in Slack that a PagerDuty event
+// is about, by the incident_key opsbot paged with, before the page job has
+// recorded the PagerDuty ID; it records it.
+func (s *Incidents) declaredFor(tx Tx, ev PagerEvent, now time.Time) (*Incident, error) {
+	id, ok := strings.CutPrefix(ev.Incident.Key, "opsbot-")
+	if !ok {
+		return nil, ErrNotFound
+	}
+	inc, err := tx.Incident(id)
+	if err != nil {
+		return nil, err
+	}
+	if inc.PDIncidentID != "" && inc.PDIncidentID != ev.Incident.ID {
+		return nil, ErrNotFound
+	}
+	inc.PDIncidentID, inc.UpdatedAt = ev.Incident.ID, now
+	if inc.PDURL == "" {
+		inc.PDURL = ev.Incident.URL
+	}
+	if inc.PDStatus == "" {
+		inc.PDStatus = PDTriggered
+	}
+	return inc, tx.SaveIncident(inc)
 }
 
 func (s *Incidents) openFromPager(tx Tx, ev PagerEvent, at, now time.Time) error {

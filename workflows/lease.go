@@ -192,6 +192,16 @@ func (s *Servers) Release(ctx context.Context, actor Person, id string) (*Server
 		if err := tx.Audit(AuditEntry{At: now, Actor: actor.String(), Action: "lease.release", Subject: r.ID}); err != nil {
 			return err
 		}
+		// A pending extension of a server given back has nothing to decide.
+		pending, err := tx.Approvals(ApprovalFilter{RequestID: r.ID, States: []ApprovalState{ApprovalPending}})
+		if err != nil {
+			return err
+		}
+		for _, a := range pending {
+			if err := s.void(tx, team, a, r, "the server was released", now); err != nil {
+				return err
+			}
+		}
 		if err := refundUnused(tx, team, r, now); err != nil {
 			return err
 		}

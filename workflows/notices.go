@@ -96,6 +96,9 @@ func approvalMessage(team *Team, r *ServerRequest, a *Approval, votes []Decision
 		}
 	case ApprovalExpired:
 		m.Note = fmt.Sprintf("Expired at %s; nobody decided.", team.LocalTime(a.DecidedAt))
+		if a.Note != "" {
+			m.Note = fmt.Sprintf("Closed at %s: %s.", team.LocalTime(a.DecidedAt), a.Note)
+		}
 	}
 	return m
 }
@@ -125,6 +128,10 @@ func decisionDM(team *Team, r *ServerRequest, a *Approval, budget BudgetSummary)
 	case ApprovalExpired:
 		m.Title = subject + " expired"
 		m.Text = "None of team " + team.Name + "'s approvers decided in time. You can ask again."
+		if a.Note != "" {
+			m.Title = subject + " was closed"
+			m.Text = "It could no longer take effect: " + a.Note + "."
+		}
 	}
 	m.Fields = []Field{{Label: "Estimate", Value: a.Cost.String()}, {Label: "Team budget left", Value: budget.Remaining().String()}}
 	return m

@@ -97,7 +97,7 @@ func TestDueLease_AtFixedInstants(t *testing.T) {
 		{"at the 1h warning the 24h one is superseded", end.Add(-time.Hour), LeaseStep{Warn: time.Hour, Superseded: []time.Duration{24 * time.Hour}}},
 		{"at the end, in grace", end, LeaseStep{}},
 		{"just before grace runs out", end.Add(29 * time.Minute), LeaseStep{}},
-		{"when grace runs out", end.Add(30 * time.Minute), LeaseStep{End: true}},
+		{"when grace runs out", end.Add(30 * time.Minute), LeaseStep{End: true, Action: EndStop}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,6 +115,17 @@ func TestDueLease_AtFixedInstants(t *testing.T) {
 	stopped.State = StateStopped
 	if got := DueLease(end.Add(time.Hour), &stopped, lc()); got.End {
 		t.Error("a stopped server with a stop policy is stopped already")
+	}
+	if got := DueLease(t0.Add(lc().MaxLifetime), &stopped, lc()); !got.End || got.Action != EndTerminate {
+		t.Errorf("a stopped server past its maximum lifetime is terminated: %+v", got)
+	}
+	short := *running
+	short.LeaseEnd = t0.Add(4 * time.Hour)
+	if got := DueLease(t0.Add(time.Minute), &short, lc()); got.Warn != 0 {
+		t.Errorf("a 24h warning on a 4h lease fired at launch: %+v", got)
+	}
+	if got := DueLease(t0.Add(3*time.Hour), &short, lc()); got.Warn != time.Hour {
+		t.Errorf("the 1h warning of a 4h lease: %+v", got)
 	}
 	term := lc()
 	term.EndAction = EndTerminate

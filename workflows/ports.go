@@ -88,6 +88,8 @@ type CommonTx interface {
 	// MarkSent records that the reminder or warning named key went out.
 	// It returns false, and records nothing, when key was recorded before.
 	MarkSent(key string, at time.Time) (bool, error)
+	// Forget removes what MarkSent recorded under key.
+	Forget(key string) error
 	// MessageRef returns where the message with this key was posted.
 	MessageRef(key string) (MessageRef, bool, error)
 	PutMessageRef(key string, ref MessageRef, at time.Time) error

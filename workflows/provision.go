@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -154,6 +153,10 @@ func (s *Servers) await(ctx context.Context, j Job) error {
 		if err != nil || r.State != StateProvisioning {
 			return err
 		}
+		launched := r.Instance.LaunchTime
+		if launched.IsZero() {
+			launched = r.LeaseStart
+		}
 		var inst *Instance
 		for i := range found {
 			if found[i].ID == r.Instance.ID {
@@ -163,15 +166,15 @@ func (s *Servers) await(ctx context.Context, j Job) error {
 		switch {
 		case inst != nil && inst.State == InstanceRunning:
 			return s.markRunning(tx, r, *inst, now)
-		case inst == nil && now.Sub(r.LeaseStart) < time.Minute:
+		case inst == nil && now.Sub(launched) < time.Minute:
 			// EC2 is eventually consistent: a fresh instance may not be
 			// described yet.
-		case inst == nil || inst.State == InstanceTerminated || inst.State == InstanceShuttingDown || now.Sub(r.LeaseStart) > AwaitLimit:
+		case inst == nil || inst.State == InstanceTerminated || inst.State == InstanceShuttingDown || now.Sub(launched) > AwaitLimit:
 			why := "the instance did not start"
 			if inst != nil {
 				why += " (it is " + string(inst.State) + ")"
 			}
-			return s.fail(tx, r, why, now)
+			return s.fail(tx, r, why, "", now)
 		}
 		return tx.Enqueue(Job{Kind: JobAwait, Key: JobAwait + ":" + r.ID, Payload: r.ID, RunAt: now.Add(AwaitEvery)})
 	})
@@ -204,8 +207,10 @@ func (s *Servers) markRunning(tx Tx, r *ServerRequest, inst Instance, now time.T
 	return enqueueMessage(tx, leaseMessage(team, r, budget, "Your server is running.", now), now)
 }
 
-// fail marks a request failed and gives its budget back.
-func (s *Servers) fail(tx Tx, r *ServerRequest, why string, now time.Time) error {
+// fail marks a request failed and gives its budget back. An instance the
+// launch left behind is terminated. why is for the owner; detail, for the
+// audit log only.
+func (s *Servers) fail(tx Tx, r *ServerRequest, why, detail string, now time.Time) error {
 	team, _, err := s.teamAndTemplate(r)
 	if err != nil {
 		return err
@@ -217,130 +222,26 @@ func (s *Servers) fail(tx Tx, r *ServerRequest, why string, now time.Time) error
 	if err := tx.SaveRequest(r); err != nil {
 		return err
 	}
-	if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "request.fail", Subject: r.ID, Reason: why}); err != nil {
+	if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "request.fail", Subject: r.ID, Reason: why, Detail: detail}); err != nil {
 		return err
 	}
 	if err := refundUnused(tx, team, r, now); err != nil {
 		return err
+	}
+	if r.Instance.ID != "" {
+		r.EndingAt = now
+		if err := tx.SaveRequest(r); err != nil {
+			return err
+		}
+		if err := tx.Enqueue(Job{Kind: JobEnd, Key: JobEnd + ":" + r.ID, Payload: r.ID + " " + string(EndTerminate), RunAt: now}); err != nil {
+			return err
+		}
 	}
 	budget, err := budgetOf(tx, team, now)
 	if err != nil {
 		return err
 	}
 	return enqueueMessage(tx, leaseMessage(team, r, budget, "Launch failed: "+why+". The budget was given back.", now), now)
-}
-
-// GiveUp records the failure of a job the runner will not retry.
-func (s *Servers) GiveUp(ctx context.Context, j Job, cause error) {
-	if j.Kind != JobProvision && j.Kind != JobAwait {
-		return
-	}
-	id := strings.Fields(j.Payload)[0]
-	err := s.update(ctx, func(tx Tx) error {
-		r, err := tx.Request(id)
-		if err != nil {
-			return err
-		}
-		if r.State != StateApproved && r.State != StateProvisioning {
-			return nil
-		}
-		if r.State == StateApproved {
-			if err := r.Move(StateProvisioning, "launching", s.Clock.Now()); err != nil {
-				return err
-			}
-		}
-		return s.fail(tx, r, "EC2 kept failing: "+cause.Error(), s.Clock.Now())
-	})
-	if err != nil {
-		s.Log.Error("record failed launch", "request", id, "err", err)
-	}
-}
-
-// end stops or terminates a server at its lease end or on release. It
-// touches only an instance that matches opsbot's records.
-func (s *Servers) end(ctx context.Context, j Job) error {
-	id, act, _ := strings.Cut(j.Payload, " ")
-	action := EndAction(act)
-	var r *ServerRequest
-	if err := s.Store.View(ctx, func(tx Tx) (err error) {
-		r, err = tx.Request(id)
-		return err
-	}); err != nil {
-		return fmt.Errorf("load %s: %w", id, err)
-	}
-	if r.State == StateTerminated || (r.State == StateStopped && action == EndStop) {
-		return nil
-	}
-	var (
-		outcome = action
-		note    string
-	)
-	if r.Instance.ID == "" {
-		note = "no instance was launched"
-		outcome = EndTerminate
-	} else {
-		_, err := s.Provisioner.End(ctx, r.Instance, action)
-		switch {
-		case errors.Is(err, ErrDryRun):
-			note = "dry run: EC2 confirmed it would " + string(action) + " " + r.Instance.ID + "; nothing was changed"
-		case errors.Is(err, ErrNotOurs):
-			return s.refuseToTouch(ctx, r, err)
-		case err != nil:
-			return fmt.Errorf("%s %s of %s: %w", action, r.Instance.ID, r.ID, err)
-		}
-	}
-	return s.update(ctx, func(tx Tx) error {
-		now := s.Clock.Now()
-		r, err := tx.Request(id)
-		if err != nil {
-			return err
-		}
-		team, _, err := s.teamAndTemplate(r)
-		if err != nil {
-			return err
-		}
-		to := StateStopped
-		if outcome == EndTerminate {
-			to = StateTerminated
-		}
-		if r.State == StateApproved || r.State == StateProvisioning && to == StateStopped {
-			to = StateTerminated
-		}
-		why := "lease ended"
-		if note != "" {
-			why = note
-		}
-		if r.State != to {
-			if err := r.Move(to, why, now); err != nil {
-				return err
-			}
-		}
-		if err := tx.SaveRequest(r); err != nil {
-			return err
-		}
-		if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "ec2." + string(action), Subject: r.ID, Detail: r.Instance.ID + " " + note}); err != nil {
-			return err
-		}
-		budget, err := budgetOf(tx, team, now)
-		if err != nil {
-			return err
-		}
-		head := fmt.Sprintf("%s was %s.", r.Instance.ID, to)
-		if note != "" {
-			head = "Dry run: " + note + "."
-		}
-		return enqueueMessage(tx, leaseMessage(team, r, budget, head, now), now)
-	})
-}
-
-func (s *Servers) refuseToTouch(ctx context.Context, r *ServerRequest, cause error) error {
-	err := s.update(ctx, func(tx Tx) error {
-		return tx.Audit(AuditEntry{At: s.Clock.Now(), Actor: "opsbot", Action: "ec2.refuse", Subject: r.ID, Reason: "instance does not match opsbot's records", Detail: cause.Error()})
-	})
-	if err != nil {
-		return err
-	}
-	return Permanent(fmt.Errorf("end %s: %w", r.ID, cause))
 }
 
 // retag writes the current lease end on the instance.

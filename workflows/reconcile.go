@@ -3,22 +3,27 @@ package workflows
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Reconcile compares opsbot's leases with what EC2 says. An instance
 // terminated outside opsbot closes its lease and gives back the unused
-// budget; one stopped or started outside is recorded and its owner told.
+// budget; one stopped or started outside is recorded and its owner told;
+// a new launch time (a stop and start outside opsbot) is recorded, so the
+// guard in front of stop and terminate still knows the instance. Launches
+// still in progress are left to their own checks: EC2 may not describe a
+// fresh instance yet.
 func (s *Servers) Reconcile(ctx context.Context) (closed int, err error) {
 	var reqs []*ServerRequest
 	if err := s.Store.View(ctx, func(tx Tx) (err error) {
-		reqs, err = tx.Requests(RequestFilter{States: []State{StateProvisioning, StateRunning, StateStopped}})
+		reqs, err = tx.Requests(RequestFilter{States: []State{StateRunning, StateStopped}})
 		return err
 	}); err != nil {
 		return 0, fmt.Errorf("load leases: %w", err)
 	}
 	byRegion := map[string][]string{}
 	for _, r := range reqs {
-		if r.Instance.ID != "" && r.EndingAt.IsZero() {
+		if r.Instance.ID != "" {
 			byRegion[r.Instance.Region] = append(byRegion[r.Instance.Region], r.Instance.ID)
 		}
 	}
@@ -33,7 +38,7 @@ func (s *Servers) Reconcile(ctx context.Context) (closed int, err error) {
 		}
 	}
 	for _, r := range reqs {
-		if r.Instance.ID == "" || !r.EndingAt.IsZero() {
+		if r.Instance.ID == "" {
 			continue
 		}
 		got, ok := seen[r.Instance.ID]
@@ -42,7 +47,8 @@ func (s *Servers) Reconcile(ctx context.Context) (closed int, err error) {
 		}
 		changed, err := s.reconcileOne(ctx, r.ID, got, ok)
 		if err != nil {
-			return closed, err
+			s.Log.Error("reconcile", "request", r.ID, "err", err)
+			continue
 		}
 		if changed {
 			closed++
@@ -59,8 +65,21 @@ func (s *Servers) reconcileOne(ctx context.Context, id string, got Instance, exi
 		if err != nil {
 			return err
 		}
-		if !r.EndingAt.IsZero() || r.State.Final() {
+		if r.State.Final() {
 			return nil
+		}
+		if exists && !got.LaunchTime.IsZero() && !got.LaunchTime.Equal(r.Instance.LaunchTime) {
+			if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "reconcile.relaunched", Subject: r.ID,
+				Detail: fmt.Sprintf("%s launch time %s → %s", r.Instance.ID, r.Instance.LaunchTime.Format(time.RFC3339), got.LaunchTime.Format(time.RFC3339))}); err != nil {
+				return err
+			}
+			r.Instance.LaunchTime = got.LaunchTime
+			if err := tx.SaveRequest(r); err != nil {
+				return err
+			}
+		}
+		if !r.EndingAt.IsZero() {
+			return nil // an end is under way; it reports what it finds
 		}
 		team, _, err := s.teamAndTemplate(r)
 		if err != nil {
@@ -90,9 +109,7 @@ func (s *Servers) reconcileOne(ctx context.Context, id string, got Instance, exi
 			if err := r.Move(StateRunning, "started outside opsbot", now); err != nil {
 				return err
 			}
-			// A start gives the instance a new launch time; record it so the
-			// guard in front of stop and terminate still recognises it.
-			r.Instance.LaunchTime, r.Instance.State = got.LaunchTime, got.State
+			r.Instance.State = got.State
 			head, action = r.Instance.ID+" was started again outside opsbot.", "reconcile.started"
 		default:
 			return nil

@@ -18,6 +18,9 @@ type LeaseStep struct {
 	// End is true when the lease and its grace period are over and the end
 	// action has not been queued.
 	End bool
+	// Action is what End does: the policy's end action, or terminate for
+	// a stopped server past its maximum lifetime.
+	Action EndAction
 }
 
 // DueLease says what is due for r at now under lc. It is a pure function
@@ -31,20 +34,29 @@ func DueLease(now time.Time, r *ServerRequest, lc LifecyclePolicy) LeaseStep {
 	switch r.State {
 	case StateRunning:
 	case StateStopped:
-		// Stopped outside opsbot: nothing to warn about, but a terminate
-		// policy still ends it.
-		step.End = lc.EndAction == EndTerminate && !now.Before(r.LeaseEnd.Add(lc.Grace))
+		// Stopped (at its lease end, or outside opsbot): nothing to warn
+		// about, but a terminate policy still ends it after the lease, and
+		// nothing outlives its maximum lifetime.
+		switch {
+		case lc.EndAction == EndTerminate && !now.Before(r.LeaseEnd.Add(lc.Grace)):
+			step.End, step.Action = true, EndTerminate
+		case lc.MaxLifetime > 0 && !r.LeaseStart.IsZero() && !now.Before(r.LeaseStart.Add(lc.MaxLifetime)):
+			step.End, step.Action = true, EndTerminate
+		}
 		return step
 	default:
 		return step
 	}
 	if !now.Before(r.LeaseEnd.Add(lc.Grace)) {
-		step.End = true
+		step.End, step.Action = true, lc.EndAction
 		return step
 	}
 	offsets := append([]time.Duration(nil), lc.WarnBefore...)
 	sort.Slice(offsets, func(i, j int) bool { return offsets[i] < offsets[j] })
 	for _, o := range offsets {
+		if !r.LeaseStart.IsZero() && o >= r.LeaseEnd.Sub(r.LeaseStart) {
+			continue // a warning as long as the lease itself says nothing new
+		}
 		if !now.Before(r.LeaseEnd.Add(-o)) && now.Before(r.LeaseEnd) {
 			if step.Warn == 0 {
 				step.Warn = o
@@ -117,8 +129,9 @@ func (s *Servers) Tick(ctx context.Context) (TickReport, error) {
 			continue
 		}
 		if step := DueLease(now, r, Lifecycle(team, tpl)); step.Warn != 0 || step.End {
+			// One lease that cannot be handled must not hold up the others.
 			if err := s.tickLease(ctx, r.ID, &rep); err != nil {
-				return rep, err
+				s.Log.Error("lease tick", "request", r.ID, "err", err)
 			}
 		}
 	}
@@ -129,7 +142,7 @@ func (s *Servers) Tick(ctx context.Context) (TickReport, error) {
 		}
 		if step := DueApproval(now, a, team.Policy.Access.RemindEvery); step.Expire || step.RemindKey != "" {
 			if err := s.tickApproval(ctx, a.ID, &rep); err != nil {
-				return rep, err
+				s.Log.Error("approval tick", "approval", a.ID, "err", err)
 			}
 		}
 	}
@@ -154,11 +167,11 @@ func (s *Servers) tickLease(ctx context.Context, id string, rep *TickReport) err
 			if err := tx.SaveRequest(r); err != nil {
 				return err
 			}
-			if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "lease.end", Subject: r.ID, Detail: string(lc.EndAction)}); err != nil {
+			if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "lease.end", Subject: r.ID, Detail: string(step.Action)}); err != nil {
 				return err
 			}
 			rep.Ends++
-			return tx.Enqueue(Job{Kind: JobEnd, Key: JobEnd + ":" + r.ID, Payload: r.ID + " " + string(lc.EndAction), RunAt: now})
+			return tx.Enqueue(Job{Kind: JobEnd, Key: JobEnd + ":" + r.ID, Payload: r.ID + " " + string(step.Action), RunAt: now})
 		}
 		for _, o := range step.Superseded {
 			if _, err := tx.MarkSent(WarningKey(r, o), now); err != nil {

@@ -31,6 +31,9 @@ var transitions = map[State][]State{
 	StateProvisioning: {StateRunning, StateFailed, StateTerminated},
 	StateRunning:      {StateStopped, StateTerminated},
 	StateStopped:      {StateRunning, StateTerminated},
+	// A failed launch may still have left an instance, which is then
+	// terminated.
+	StateFailed: {StateTerminated},
 }
 
 // CanMove reports whether a request may go from one state to another.
@@ -78,8 +81,9 @@ type ServerRequest struct {
 	LeaseEnd   time.Time
 	Extensions int // self-service extensions used
 
-	// EndingAt is set when the end-of-lease action has been queued, so it
-	// is queued once.
+	// EndingAt is set while an end action (stop or terminate) is queued
+	// or running, so it is queued once; it is cleared when the action is
+	// done, so a later one (release, the maximum lifetime) can follow.
 	EndingAt time.Time
 
 	CreatedAt time.Time

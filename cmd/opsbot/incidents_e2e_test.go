@@ -420,3 +420,69 @@ func TestPinnedReaction_PutsTheMessageOnTheTimeline(t *testing.T) {
 		t.Fatalf("%d timeline entries for the pinned message", n)
 	}
 }
+
+func TestPagerDutyEventsOutOfOrder_ResolvedBeforeTriggered(t *testing.T) {
+	h := newHarness(t)
+	h.pd.SetWebhookURL("")
+	pdInc, _ := h.pd.Trigger(pdService, "Late events")
+	h.clock.Advance(time.Minute)
+	if err := h.pd.Resolve(pdInc.ID, "PUONCALL"); err != nil {
+		t.Fatal(err)
+	}
+	events := h.pd.Events()
+	for i := len(events) - 1; i >= 0; i-- { // resolved first, then triggered
+		resp, err := h.srv.Client().Do(h.redirect(h.pd.WebhookRequest(events[i])))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		h.drain()
+	}
+	inc := h.incident("inc-1")
+	if inc.Open() {
+		t.Fatalf("incident reopened by its late trigger: %s", inc.Status)
+	}
+	if n := len(h.incidentChannels()); n != 1 {
+		t.Fatalf("%d channels", n)
+	}
+	h.advance(2 * time.Hour)
+	for _, m := range h.slack.Messages(h.incidentChannels()[0].ID) {
+		if strings.Contains(messageText(m), "with no update") {
+			t.Fatal("an update nag for a resolved incident")
+		}
+	}
+}
+
+func TestDeclaredIncident_WebhookBeforePageRecorded_AttachesByKey(t *testing.T) {
+	h := newHarness(t)
+	h.pd.SetWebhookURL("")
+	inc, err := h.app.Incidents.Declare(t.Context(), workflows.Person{SlackID: dev, Email: "dev@example.com"}, workflows.DeclareInput{Title: "Search slow", Severity: workflows.Sev2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// PagerDuty opens the incident (as the page job would) and its webhook
+	// arrives before opsbot recorded the PagerDuty ID.
+	if _, err := h.pd.TriggerWithKey(pdService, "Search slow", "opsbot-"+inc.ID); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := h.srv.Client().Do(h.redirect(h.pd.WebhookRequest(h.pd.Events()[0])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	h.drain()
+	var incs []*workflows.Incident
+	h.app.DB.View(t.Context(), func(tx workflows.Tx) (err error) {
+		incs, err = tx.Incidents(workflows.IncidentFilter{})
+		return err
+	})
+	if len(incs) != 1 || incs[0].PDIncidentID == "" {
+		t.Fatalf("%d incidents (want the declared one, attached): %+v", len(incs), incs)
+	}
+	if n := len(h.pd.Incidents()); n != 1 {
+		t.Fatalf("%d PagerDuty incidents: the page must find the one opened with its key", n)
+	}
+	if n := len(h.incidentChannels()); n != 1 {
+		t.Fatalf("%d channels", n)
+	}
+}

@@ -167,7 +167,7 @@ func ParseEvent(body []byte) (workflows.PagerEvent, error) {
 			return workflows.PagerEvent{}, err
 		}
 		ev.Incident = workflows.PDIncident{
-			ID: in.ID, Number: in.Number, URL: in.HTMLURL, Status: in.Status, Title: in.Title,
+			ID: in.ID, Number: in.Number, URL: in.HTMLURL, Status: in.Status, Title: in.Title, Key: in.IncidentKey,
 		}
 		if in.Service != nil {
 			ev.Incident.Service = in.Service.ID
