@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,8 +26,9 @@ func sampleApproval(id, requestID string) *workflows.Approval {
 
 func withRequest(tx workflows.Tx, id string) error { return tx.CreateRequest(sampleRequest(id)) }
 
-func TestApproval_RoundTripAndSave(t *testing.T) {
-	db := mustOpen(t)
+func TestApproval_RoundTripAndSave(t *testing.T) { forEachDB(t, testApproval_RoundTripAndSave) }
+
+func testApproval_RoundTripAndSave(t *testing.T, db *DB) {
 	want := sampleApproval("apr-1", "srv-1")
 	bare := &workflows.Approval{ID: "apr-2", RequestID: "srv-1", State: workflows.ApprovalPending}
 	update(t, db, func(tx workflows.Tx) error {
@@ -71,8 +73,9 @@ func TestApproval_RoundTripAndSave(t *testing.T) {
 	}
 }
 
-func TestApprovals_Filters(t *testing.T) {
-	db := mustOpen(t)
+func TestApprovals_Filters(t *testing.T) { forEachDB(t, testApprovals_Filters) }
+
+func testApprovals_Filters(t *testing.T, db *DB) {
 	mk := func(id, req, team string, st workflows.ApprovalState, created time.Time) *workflows.Approval {
 		return &workflows.Approval{ID: id, RequestID: req, Team: team, State: st, CreatedAt: created}
 	}
@@ -122,8 +125,9 @@ func TestApprovals_Filters(t *testing.T) {
 	})
 }
 
-func TestDecisions_OneVotePerApprover(t *testing.T) {
-	db := mustOpen(t)
+func TestDecisions_OneVotePerApprover(t *testing.T) { forEachDB(t, testDecisions_OneVotePerApprover) }
+
+func testDecisions_OneVotePerApprover(t *testing.T, db *DB) {
 	d1 := workflows.Decision{ApprovalID: "apr-1", Approver: workflows.Person{SlackID: "U7", Email: "cy@example.com"}, Approve: true, Reason: "ok", At: t0}
 	d2 := workflows.Decision{ApprovalID: "apr-1", Approver: workflows.Person{Email: "dee@example.com"}, Approve: false, Reason: "too big", At: t0.Add(time.Minute)}
 	update(t, db, func(tx workflows.Tx) error {
@@ -168,21 +172,32 @@ func TestDecisions_OneVotePerApprover(t *testing.T) {
 // every vote is kept, the approval is decided once, and the launch is
 // queued once.
 func TestConcurrentDecisions_OneOutcome(t *testing.T) {
-	db := mustOpen(t)
+	forEachDB(t, func(t *testing.T, db *DB) { voteConcurrently(t, db) })
+}
+
+// voteConcurrently has twenty approvers click approve at once on an
+// approval that needs three votes, spread over the given handles on one
+// database, and checks the approval was decided once, by three votes,
+// with one launch queued and every fn run exactly once.
+func voteConcurrently(t *testing.T, dbs ...*DB) {
+	db := dbs[0]
 	update(t, db, func(tx workflows.Tx) error {
 		if err := withRequest(tx, "srv-1"); err != nil {
 			return err
 		}
 		return tx.CreateApproval(&workflows.Approval{ID: "apr-1", RequestID: "srv-1", Required: 3, State: workflows.ApprovalPending, CreatedAt: t0})
 	})
+	const clicks = 20
+	var runs atomic.Int64
 	var wg sync.WaitGroup
-	for i := 0; i < 20; i++ {
+	for i := 0; i < clicks; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			who := workflows.Person{SlackID: fmt.Sprintf("U%02d", i)}
 			at := t0.Add(time.Duration(i) * time.Second)
-			err := db.Update(context.Background(), func(tx workflows.Tx) error {
+			err := dbs[i%len(dbs)].Update(context.Background(), func(tx workflows.Tx) error {
+				runs.Add(1)
 				a, err := tx.Approval("apr-1")
 				if err != nil {
 					return err
@@ -223,12 +238,12 @@ func TestConcurrentDecisions_OneOutcome(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		votes, err := tx.Decisions("apr-1")
+		if len(votes) != clicks {
+			t.Errorf("%d votes kept, want %d", len(votes), clicks)
+		}
 		if a.State != workflows.ApprovalApproved || len(a.DecidedBy) != 3 {
 			t.Errorf("approval = %s decided by %v, want approved by 3", a.State, a.DecidedBy)
-		}
-		votes, err := tx.Decisions("apr-1")
-		if len(votes) != 20 {
-			t.Errorf("%d votes kept, want 20", len(votes))
 		}
 		return err
 	})
@@ -238,10 +253,16 @@ func TestConcurrentDecisions_OneOutcome(t *testing.T) {
 	if log, _ := db.AuditLog(context.Background(), "apr-1"); len(log) != 1 {
 		t.Errorf("%d approval audit entries, want 1", len(log))
 	}
+	if n := runs.Load(); n != clicks {
+		t.Errorf("fn ran %d times for %d clicks, want once each", n, clicks)
+	}
 }
 
 func TestConcurrentSameApprover_OneVote(t *testing.T) {
-	db := mustOpen(t)
+	forEachDB(t, testConcurrentSameApprover_OneVote)
+}
+
+func testConcurrentSameApprover_OneVote(t *testing.T, db *DB) {
 	update(t, db, func(tx workflows.Tx) error {
 		if err := withRequest(tx, "srv-1"); err != nil {
 			return err
@@ -276,8 +297,9 @@ func TestConcurrentSameApprover_OneVote(t *testing.T) {
 	}
 }
 
-func TestLedger_RoundTripAndFilters(t *testing.T) {
-	db := mustOpen(t)
+func TestLedger_RoundTripAndFilters(t *testing.T) { forEachDB(t, testLedger_RoundTripAndFilters) }
+
+func testLedger_RoundTripAndFilters(t *testing.T, db *DB) {
 	es := []workflows.LedgerEntry{
 		{Team: "platform", Month: "2025-03", RequestID: "srv-1", Kind: workflows.LedgerCommit, Amount: workflows.USD(10), At: t0.Add(time.Hour)},
 		{Team: "platform", Month: "2025-03", RequestID: "srv-2", Kind: workflows.LedgerExtend, Amount: workflows.USD(2.5), At: t0},

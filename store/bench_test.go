@@ -12,10 +12,19 @@ import (
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// forEachEngineB runs f as one sub-benchmark per engine, each on a fresh
+// store.
+func forEachEngineB(b *testing.B, f func(b *testing.B, db *DB)) {
+	for _, e := range engines {
+		b.Run(e.name, func(b *testing.B) { f(b, e.open(b)) })
+	}
+}
+
 // BenchmarkUpdate measures one small write transaction: a new ID, an
 // audit row and a job, committed.
-func BenchmarkUpdate(b *testing.B) {
-	db := mustOpen(b)
+func BenchmarkUpdate(b *testing.B) { forEachEngineB(b, benchUpdate) }
+
+func benchUpdate(b *testing.B, db *DB) {
 	ctx := context.Background()
 	for i := 0; b.Loop(); i++ {
 		err := db.Update(ctx, func(tx workflows.Tx) error {
@@ -36,8 +45,9 @@ func BenchmarkUpdate(b *testing.B) {
 
 // BenchmarkClaim measures claiming one due job from a queue that also
 // holds many jobs not yet due.
-func BenchmarkClaim(b *testing.B) {
-	db := mustOpen(b)
+func BenchmarkClaim(b *testing.B) { forEachEngineB(b, benchClaim) }
+
+func benchClaim(b *testing.B, db *DB) {
 	ctx := context.Background()
 	fill := func(n int, at time.Time) {
 		update(b, db, func(tx workflows.Tx) error {

@@ -54,6 +54,15 @@ func (t *tx) MarkSent(key string, at time.Time) (bool, error) {
 	return n == 1, nil
 }
 
+// Forget removes a record MarkSent made, so the thing it named can happen
+// again (an event whose handling failed, which Slack will retry).
+func (t *tx) Forget(key string) error {
+	if _, err := t.exec(`DELETE FROM sent WHERE sent_key = ?`, key); err != nil {
+		return fmt.Errorf("forget %s: %w", key, err)
+	}
+	return nil
+}
+
 // MessageRef returns where the message with this key was posted.
 func (t *tx) MessageRef(key string) (workflows.MessageRef, bool, error) {
 	var ref workflows.MessageRef

@@ -11,8 +11,9 @@ import (
 	"github.com/opsbot/opsbot/workflows"
 )
 
-func TestNextID_CountsPerPrefix(t *testing.T) {
-	db := mustOpen(t)
+func TestNextID_CountsPerPrefix(t *testing.T) { forEachDB(t, testNextID_CountsPerPrefix) }
+
+func testNextID_CountsPerPrefix(t *testing.T, db *DB) {
 	var got []string
 	update(t, db, func(tx workflows.Tx) error {
 		for _, p := range []string{"srv", "srv", "inc", "srv", "inc"} {
@@ -40,7 +41,10 @@ func TestNextID_CountsPerPrefix(t *testing.T) {
 }
 
 func TestNextID_ConcurrentUpdatesNeverRepeat(t *testing.T) {
-	db := mustOpen(t)
+	forEachDB(t, testNextID_ConcurrentUpdatesNeverRepeat)
+}
+
+func testNextID_ConcurrentUpdatesNeverRepeat(t *testing.T, db *DB) {
 	const workers, each = 20, 10
 	var mu sync.Mutex
 	seen := map[string]bool{}
@@ -77,8 +81,9 @@ func TestNextID_ConcurrentUpdatesNeverRepeat(t *testing.T) {
 	}
 }
 
-func TestAudit_RoundTrip(t *testing.T) {
-	db := mustOpen(t)
+func TestAudit_RoundTrip(t *testing.T) { forEachDB(t, testAudit_RoundTrip) }
+
+func testAudit_RoundTrip(t *testing.T, db *DB) {
 	a := workflows.AuditEntry{At: t0, Actor: "U1 <a@x.io>", Action: "request.create", Subject: "srv-1", Reason: "load test", Detail: `{"template":"small"}`}
 	b := workflows.AuditEntry{At: t0.Add(time.Second), Actor: "opsbot", Action: "ec2.launch", Subject: "srv-1", Detail: "i-123"}
 	other := workflows.AuditEntry{At: t0, Actor: "opsbot", Action: "ec2.launch", Subject: "srv-2"}
@@ -103,8 +108,9 @@ func TestAudit_RoundTrip(t *testing.T) {
 	}
 }
 
-func TestMarkSent_SecondTimeIsFalse(t *testing.T) {
-	db := mustOpen(t)
+func TestMarkSent_SecondTimeIsFalse(t *testing.T) { forEachDB(t, testMarkSent_SecondTimeIsFalse) }
+
+func testMarkSent_SecondTimeIsFalse(t *testing.T, db *DB) {
 	var first, second, other bool
 	update(t, db, func(tx workflows.Tx) (err error) {
 		first, err = tx.MarkSent("remind:srv-1:24h", t0)
@@ -127,8 +133,9 @@ func TestMarkSent_SecondTimeIsFalse(t *testing.T) {
 	}
 }
 
-func TestMessageRef_PutGetReplace(t *testing.T) {
-	db := mustOpen(t)
+func TestMessageRef_PutGetReplace(t *testing.T) { forEachDB(t, testMessageRef_PutGetReplace) }
+
+func testMessageRef_PutGetReplace(t *testing.T, db *DB) {
 	view(t, db, func(tx workflows.Tx) error {
 		if _, ok, err := tx.MessageRef("apr-1"); ok || err != nil {
 			t.Errorf("MessageRef of nothing = %v, %v", ok, err)
@@ -151,7 +158,10 @@ func TestMessageRef_PutGetReplace(t *testing.T) {
 }
 
 func TestCachedPrice_OnlyWhenFreshEnough(t *testing.T) {
-	db := mustOpen(t)
+	forEachDB(t, testCachedPrice_OnlyWhenFreshEnough)
+}
+
+func testCachedPrice_OnlyWhenFreshEnough(t *testing.T, db *DB) {
 	key := "us-east-1/t3.small"
 	update(t, db, func(tx workflows.Tx) error { return tx.PutPrice(key, workflows.USD(0.0208), t0) })
 	view(t, db, func(tx workflows.Tx) error {

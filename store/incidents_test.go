@@ -44,8 +44,9 @@ func sampleIncident(id string) *workflows.Incident {
 	}
 }
 
-func TestIncident_RoundTripsEveryField(t *testing.T) {
-	db := mustOpen(t)
+func TestIncident_RoundTripsEveryField(t *testing.T) { forEachDB(t, testIncident_RoundTripsEveryField) }
+
+func testIncident_RoundTripsEveryField(t *testing.T, db *DB) {
 	want := sampleIncident("inc-1")
 	bare := &workflows.Incident{ID: "inc-2", Status: workflows.StatusInvestigating}
 	update(t, db, func(tx workflows.Tx) error {
@@ -79,8 +80,9 @@ func TestIncident_RoundTripsEveryField(t *testing.T) {
 	})
 }
 
-func TestIncident_NotFoundAndDuplicate(t *testing.T) {
-	db := mustOpen(t)
+func TestIncident_NotFoundAndDuplicate(t *testing.T) { forEachDB(t, testIncident_NotFoundAndDuplicate) }
+
+func testIncident_NotFoundAndDuplicate(t *testing.T, db *DB) {
 	update(t, db, func(tx workflows.Tx) error {
 		// Two incidents with neither PagerDuty incident nor channel may coexist.
 		for _, id := range []string{"inc-8", "inc-9"} {
@@ -143,8 +145,9 @@ func TestIncident_NotFoundAndDuplicate(t *testing.T) {
 	})
 }
 
-func TestSaveIncident_WritesEveryField(t *testing.T) {
-	db := mustOpen(t)
+func TestSaveIncident_WritesEveryField(t *testing.T) { forEachDB(t, testSaveIncident_WritesEveryField) }
+
+func testSaveIncident_WritesEveryField(t *testing.T, db *DB) {
 	update(t, db, func(tx workflows.Tx) error {
 		return tx.CreateIncident(&workflows.Incident{ID: "inc-1", Status: workflows.StatusInvestigating, CreatedAt: t0})
 	})
@@ -176,8 +179,9 @@ func TestSaveIncident_WritesEveryField(t *testing.T) {
 	})
 }
 
-func TestIncidents_Filters(t *testing.T) {
-	db := mustOpen(t)
+func TestIncidents_Filters(t *testing.T) { forEachDB(t, testIncidents_Filters) }
+
+func testIncidents_Filters(t *testing.T, db *DB) {
 	mk := func(id, team string, st workflows.IncidentStatus, created time.Time) *workflows.Incident {
 		return &workflows.Incident{ID: id, Team: team, Status: st, CreatedAt: created}
 	}
@@ -220,7 +224,10 @@ func TestIncidents_Filters(t *testing.T) {
 }
 
 func TestIncident_RollbackLeavesNothing(t *testing.T) {
-	db := mustOpen(t)
+	forEachDB(t, testIncident_RollbackLeavesNothing)
+}
+
+func testIncident_RollbackLeavesNothing(t *testing.T, db *DB) {
 	boom := errors.New("boom")
 	err := db.Update(context.Background(), func(tx workflows.Tx) error {
 		id, err := tx.NextID("inc")
@@ -254,7 +261,14 @@ func TestIncident_RollbackLeavesNothing(t *testing.T) {
 // Ten webhook deliveries for one PagerDuty incident race to open it; the
 // look-up-then-create in one Update must leave exactly one incident.
 func TestIncident_ConcurrentCreateForSamePagerDutyIncident(t *testing.T) {
-	db := mustOpen(t)
+	forEachDB(t, func(t *testing.T, db *DB) { openIncidentConcurrently(t, db) })
+}
+
+// openIncidentConcurrently races ten deliveries of one PagerDuty incident
+// over the given handles on one database, and checks one incident came
+// of it.
+func openIncidentConcurrently(t *testing.T, dbs ...*DB) {
+	db := dbs[0]
 	const workers = 10
 	ids := make([]string, workers)
 	var wg sync.WaitGroup
@@ -262,7 +276,7 @@ func TestIncident_ConcurrentCreateForSamePagerDutyIncident(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := db.Update(context.Background(), func(tx workflows.Tx) error {
+			err := dbs[w%len(dbs)].Update(context.Background(), func(tx workflows.Tx) error {
 				if i, err := tx.IncidentByPagerDuty("PDX1"); err == nil {
 					ids[w] = i.ID
 					return nil

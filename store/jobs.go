@@ -72,14 +72,16 @@ func scanJob(rows *sql.Rows, extra ...any) (workflows.Job, error) {
 // come and the running ones whose lease ran out (their worker died; that
 // attempt counts, so a job that kills its worker is eventually buried).
 // A job is skipped while another job with its key runs under a live
-// lease, and at most one job per key is handed out at a time.
+// lease, and at most one job per key is handed out at a time. Claims
+// from several workers or replicas never share a job: each runs as a
+// write transaction, which holds the writer lock.
 func (db *DB) Claim(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]workflows.Job, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	n := unixNanos(now)
 	var out []workflows.Job
-	err := db.inTx(ctx, db.write, func(t *sql.Tx) error {
+	err := db.writeTx(ctx, func(t *sql.Tx) error {
 		// Two index-ordered reads, merged here, instead of one OR that
 		// SQLite would sort in full on every claim.
 		var picks []pickedJob
@@ -170,7 +172,7 @@ func dueJobs(ctx context.Context, db *DB, t *sql.Tx, cond string, now int64, lim
 // Done removes a finished job. A job already removed is not an error: a
 // worker whose lease ran out may finish after another worker did.
 func (db *DB) Done(ctx context.Context, id int64, now time.Time) error {
-	err := db.inTx(ctx, db.write, func(t *sql.Tx) error {
+	err := db.writeTx(ctx, func(t *sql.Tx) error {
 		_, err := t.ExecContext(ctx, db.q(`DELETE FROM jobs WHERE id = ?`), id)
 		return err
 	})
@@ -184,7 +186,7 @@ func (db *DB) Done(ctx context.Context, id int64, now time.Time) error {
 // and keeping its error. If a newer job with the same key is already
 // waiting, that one supersedes this one, which is removed.
 func (db *DB) Retry(ctx context.Context, id int64, at time.Time, lastErr string) error {
-	err := db.inTx(ctx, db.write, func(t *sql.Tx) error {
+	err := db.writeTx(ctx, func(t *sql.Tx) error {
 		key, err := runningJobKey(ctx, db, t, id)
 		if err != nil {
 			return err
@@ -214,7 +216,7 @@ func (db *DB) Retry(ctx context.Context, id int64, at time.Time, lastErr string)
 // Bury gives up on a running job and keeps it, with its error, for people
 // to look at (see DeadJobs).
 func (db *DB) Bury(ctx context.Context, id int64, now time.Time, lastErr string) error {
-	err := db.inTx(ctx, db.write, func(t *sql.Tx) error {
+	err := db.writeTx(ctx, func(t *sql.Tx) error {
 		if _, err := runningJobKey(ctx, db, t, id); err != nil {
 			return err
 		}

@@ -43,8 +43,9 @@ func payloads(js []workflows.Job) []string {
 	return out
 }
 
-func TestClaim_DueJobsOldestFirst(t *testing.T) {
-	db := mustOpen(t)
+func TestClaim_DueJobsOldestFirst(t *testing.T) { forEachDB(t, testClaim_DueJobsOldestFirst) }
+
+func testClaim_DueJobsOldestFirst(t *testing.T, db *DB) {
 	enqueue(t, db,
 		workflows.Job{Kind: "post", Payload: "b", RunAt: t0.Add(time.Second)},
 		workflows.Job{Kind: "post", Payload: "a", RunAt: t0},
@@ -80,7 +81,10 @@ func TestClaim_DueJobsOldestFirst(t *testing.T) {
 }
 
 func TestClaim_ExpiredLeaseIsReclaimedAndCounted(t *testing.T) {
-	db := mustOpen(t)
+	forEachDB(t, testClaim_ExpiredLeaseIsReclaimedAndCounted)
+}
+
+func testClaim_ExpiredLeaseIsReclaimedAndCounted(t *testing.T, db *DB) {
 	enqueue(t, db, workflows.Job{Kind: "launch", Key: "launch:srv-1", Payload: "srv-1", RunAt: t0})
 	first := claim(t, db, t0, "w1", 1)
 	if len(first) != 1 || first[0].Attempts != 0 {
@@ -99,7 +103,10 @@ func TestClaim_ExpiredLeaseIsReclaimedAndCounted(t *testing.T) {
 }
 
 func TestEnqueue_ReplacesWaitingJobWithSameKey(t *testing.T) {
-	db := mustOpen(t)
+	forEachDB(t, testEnqueue_ReplacesWaitingJobWithSameKey)
+}
+
+func testEnqueue_ReplacesWaitingJobWithSameKey(t *testing.T, db *DB) {
 	enqueue(t, db, workflows.Job{Kind: "post", Key: "msg:apr-1", Payload: "v1", RunAt: t0})
 	// It fails once, so it has attempts and an error.
 	j := claim(t, db, t0, "w1", 1)[0]
@@ -120,7 +127,10 @@ func TestEnqueue_ReplacesWaitingJobWithSameKey(t *testing.T) {
 }
 
 func TestEnqueue_SameKeyWhileRunningWaitsBeside(t *testing.T) {
-	db := mustOpen(t)
+	forEachDB(t, testEnqueue_SameKeyWhileRunningWaitsBeside)
+}
+
+func testEnqueue_SameKeyWhileRunningWaitsBeside(t *testing.T, db *DB) {
 	ctx := context.Background()
 	enqueue(t, db, workflows.Job{Kind: "post", Key: "k", Payload: "v1", RunAt: t0})
 	running := claim(t, db, t0, "w1", 1)[0]
@@ -142,7 +152,10 @@ func TestEnqueue_SameKeyWhileRunningWaitsBeside(t *testing.T) {
 }
 
 func TestClaim_OneJobPerKeyWhenLeaseRanOut(t *testing.T) {
-	db := mustOpen(t)
+	forEachDB(t, testClaim_OneJobPerKeyWhenLeaseRanOut)
+}
+
+func testClaim_OneJobPerKeyWhenLeaseRanOut(t *testing.T, db *DB) {
 	enqueue(t, db, workflows.Job{Kind: "post", Key: "k", Payload: "v1", RunAt: t0})
 	claim(t, db, t0, "w1", 1)
 	enqueue(t, db, workflows.Job{Kind: "post", Key: "k", Payload: "v2", RunAt: t0.Add(time.Second)})
@@ -155,8 +168,9 @@ func TestClaim_OneJobPerKeyWhenLeaseRanOut(t *testing.T) {
 	}
 }
 
-func TestRetry_WaitsUntilRunAt(t *testing.T) {
-	db := mustOpen(t)
+func TestRetry_WaitsUntilRunAt(t *testing.T) { forEachDB(t, testRetry_WaitsUntilRunAt) }
+
+func testRetry_WaitsUntilRunAt(t *testing.T, db *DB) {
 	ctx := context.Background()
 	enqueue(t, db, workflows.Job{Kind: "launch", Payload: "srv-1", RunAt: t0})
 	j := claim(t, db, t0, "w1", 1)[0]
@@ -178,7 +192,10 @@ func TestRetry_WaitsUntilRunAt(t *testing.T) {
 }
 
 func TestRetry_SupersededByNewerWaitingJob(t *testing.T) {
-	db := mustOpen(t)
+	forEachDB(t, testRetry_SupersededByNewerWaitingJob)
+}
+
+func testRetry_SupersededByNewerWaitingJob(t *testing.T, db *DB) {
 	enqueue(t, db, workflows.Job{Kind: "post", Key: "k", Payload: "v1", RunAt: t0})
 	old := claim(t, db, t0, "w1", 1)[0]
 	enqueue(t, db, workflows.Job{Kind: "post", Key: "k", Payload: "v2", RunAt: t0})
@@ -190,8 +207,9 @@ func TestRetry_SupersededByNewerWaitingJob(t *testing.T) {
 	}
 }
 
-func TestBury_KeepsJobForPeople(t *testing.T) {
-	db := mustOpen(t)
+func TestBury_KeepsJobForPeople(t *testing.T) { forEachDB(t, testBury_KeepsJobForPeople) }
+
+func testBury_KeepsJobForPeople(t *testing.T, db *DB) {
 	ctx := context.Background()
 	enqueue(t, db, workflows.Job{Kind: "launch", Key: "launch:srv-1", Payload: "srv-1", RunAt: t0})
 	j := claim(t, db, t0, "w1", 1)[0]
@@ -221,7 +239,10 @@ func TestBury_KeepsJobForPeople(t *testing.T) {
 }
 
 func TestDone_NeverClaimedAgainAndFreesKey(t *testing.T) {
-	db := mustOpen(t)
+	forEachDB(t, testDone_NeverClaimedAgainAndFreesKey)
+}
+
+func testDone_NeverClaimedAgainAndFreesKey(t *testing.T, db *DB) {
 	ctx := context.Background()
 	enqueue(t, db, workflows.Job{Kind: "stop", Key: "stop:srv-1", Payload: "srv-1", RunAt: t0})
 	j := claim(t, db, t0, "w1", 1)[0]
@@ -241,7 +262,10 @@ func TestDone_NeverClaimedAgainAndFreesKey(t *testing.T) {
 }
 
 func TestClaim_ConcurrentWorkersNeverShareAJob(t *testing.T) {
-	db := mustOpen(t)
+	forEachDB(t, testClaim_ConcurrentWorkersNeverShareAJob)
+}
+
+func testClaim_ConcurrentWorkersNeverShareAJob(t *testing.T, db *DB) {
 	var jobs []workflows.Job
 	for i := 0; i < 200; i++ {
 		jobs = append(jobs, workflows.Job{Kind: "post", Payload: "p", RunAt: t0.Add(time.Duration(i))})
@@ -283,8 +307,9 @@ func TestClaim_ConcurrentWorkersNeverShareAJob(t *testing.T) {
 
 // The Runner from workflows, driven by a manual clock over this store:
 // a failing job is retried with backoff, then succeeds once.
-func TestRunner_OverStore(t *testing.T) {
-	db := mustOpen(t)
+func TestRunner_OverStore(t *testing.T) { forEachDB(t, testRunner_OverStore) }
+
+func testRunner_OverStore(t *testing.T, db *DB) {
 	clock := workflows.NewManualClock(t0)
 	enqueue(t, db, workflows.Job{Kind: "launch", Key: "launch:srv-1", Payload: "srv-1", RunAt: t0})
 	calls := 0

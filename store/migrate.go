@@ -115,10 +115,18 @@ func splitStatements(src string) ([]string, error) {
 
 // migrate brings the schema up to latestVersion, one transaction per
 // migration, recording each in schema_migrations. It refuses a database
-// that a newer opsbot has migrated further than this binary knows.
+// that a newer opsbot has migrated further than this binary knows. The
+// same migrations serve both engines; on PostgreSQL they run under the
+// schema's migration lock, so replicas starting together apply each once.
 func (db *DB) migrate(ctx context.Context) error {
+	return db.withMigrateLock(ctx, func(conn txBeginner) error {
+		return db.migrateOn(ctx, conn)
+	})
+}
+
+func (db *DB) migrateOn(ctx context.Context, conn txBeginner) error {
 	var applied map[int64]bool
-	err := db.inTx(ctx, db.write, func(t *sql.Tx) error {
+	err := db.inTx(ctx, conn, nil, func(t *sql.Tx) error {
 		_, err := t.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    BIGINT PRIMARY KEY,
 			applied_at BIGINT NOT NULL
@@ -143,8 +151,9 @@ func (db *DB) migrate(ctx context.Context) error {
 		if applied[m.version] {
 			continue
 		}
-		err := db.inTx(ctx, db.write, func(t *sql.Tx) error {
-			// Another process may have applied it since we looked.
+		err := db.inTx(ctx, conn, nil, func(t *sql.Tx) error {
+			// Another process may have applied it since we looked (on
+			// SQLite; PostgreSQL's lock keeps them out).
 			var n int64
 			err := t.QueryRowContext(ctx, db.q("SELECT COUNT(*) FROM schema_migrations WHERE version = ?"), m.version).Scan(&n)
 			if err != nil || n > 0 {

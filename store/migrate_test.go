@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -12,8 +11,12 @@ import (
 )
 
 func TestMigrate_ReopenIsIdempotentAndKeepsData(t *testing.T) {
+	forEachEngine(t, testMigrate_ReopenIsIdempotentAndKeepsData)
+}
+
+func testMigrate_ReopenIsIdempotentAndKeepsData(t *testing.T, e engine) {
 	ctx := context.Background()
-	dsn := "sqlite:" + filepath.Join(t.TempDir(), "opsbot.db")
+	dsn := e.fresh(t)
 	db, err := Open(ctx, dsn, WithClock(workflows.NewManualClock(t0)))
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +38,10 @@ func TestMigrate_ReopenIsIdempotentAndKeepsData(t *testing.T) {
 }
 
 func TestMigrate_RecordsVersionsWithTheClock(t *testing.T) {
-	db := mustOpen(t)
+	forEachDB(t, testMigrate_RecordsVersionsWithTheClock)
+}
+
+func testMigrate_RecordsVersionsWithTheClock(t *testing.T, db *DB) {
 	rows, err := db.read.Query("SELECT version, applied_at FROM schema_migrations ORDER BY version")
 	if err != nil {
 		t.Fatal(err)
@@ -58,14 +64,18 @@ func TestMigrate_RecordsVersionsWithTheClock(t *testing.T) {
 }
 
 func TestMigrate_RefusesNewerDatabase(t *testing.T) {
+	forEachEngine(t, testMigrate_RefusesNewerDatabase)
+}
+
+func testMigrate_RefusesNewerDatabase(t *testing.T, e engine) {
 	ctx := context.Background()
-	dsn := "sqlite:" + filepath.Join(t.TempDir(), "opsbot.db")
+	dsn := e.fresh(t)
 	db, err := Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	future := latestVersion() + 1
-	if _, err := db.write.Exec("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)", future); err != nil {
+	if _, err := db.write.Exec(db.q("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)"), future); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

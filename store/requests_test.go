@@ -37,8 +37,9 @@ func sampleRequest(id string) *workflows.ServerRequest {
 	}
 }
 
-func TestRequest_RoundTripsEveryField(t *testing.T) {
-	db := mustOpen(t)
+func TestRequest_RoundTripsEveryField(t *testing.T) { forEachDB(t, testRequest_RoundTripsEveryField) }
+
+func testRequest_RoundTripsEveryField(t *testing.T, db *DB) {
 	want := sampleRequest("srv-1")
 	bare := &workflows.ServerRequest{ID: "srv-2", State: workflows.StateRequested}
 	update(t, db, func(tx workflows.Tx) error {
@@ -66,8 +67,9 @@ func TestRequest_RoundTripsEveryField(t *testing.T) {
 	})
 }
 
-func TestRequest_NotFoundAndDuplicate(t *testing.T) {
-	db := mustOpen(t)
+func TestRequest_NotFoundAndDuplicate(t *testing.T) { forEachDB(t, testRequest_NotFoundAndDuplicate) }
+
+func testRequest_NotFoundAndDuplicate(t *testing.T, db *DB) {
 	update(t, db, func(tx workflows.Tx) error {
 		if _, err := tx.Request("srv-9"); !errors.Is(err, workflows.ErrNotFound) {
 			t.Errorf("Request(missing) = %v, want ErrNotFound", err)
@@ -85,8 +87,9 @@ func TestRequest_NotFoundAndDuplicate(t *testing.T) {
 	})
 }
 
-func TestSaveRequest_WritesEveryField(t *testing.T) {
-	db := mustOpen(t)
+func TestSaveRequest_WritesEveryField(t *testing.T) { forEachDB(t, testSaveRequest_WritesEveryField) }
+
+func testSaveRequest_WritesEveryField(t *testing.T, db *DB) {
 	update(t, db, func(tx workflows.Tx) error {
 		return tx.CreateRequest(&workflows.ServerRequest{ID: "srv-1", State: workflows.StateRequested, CreatedAt: t0})
 	})
@@ -105,8 +108,9 @@ func TestSaveRequest_WritesEveryField(t *testing.T) {
 	})
 }
 
-func TestRequests_Filters(t *testing.T) {
-	db := mustOpen(t)
+func TestRequests_Filters(t *testing.T) { forEachDB(t, testRequests_Filters) }
+
+func testRequests_Filters(t *testing.T, db *DB) {
 	mk := func(id string, owner workflows.Person, team string, st workflows.State, created time.Time) *workflows.ServerRequest {
 		return &workflows.ServerRequest{ID: id, Owner: owner, Team: team, State: st, CreatedAt: created}
 	}
@@ -160,8 +164,9 @@ func TestRequests_Filters(t *testing.T) {
 	})
 }
 
-func TestExtensions_RoundTripInOrder(t *testing.T) {
-	db := mustOpen(t)
+func TestExtensions_RoundTripInOrder(t *testing.T) { forEachDB(t, testExtensions_RoundTripInOrder) }
+
+func testExtensions_RoundTripInOrder(t *testing.T, db *DB) {
 	e1 := workflows.Extension{RequestID: "srv-1", By: workflows.Person{SlackID: "U1", Email: "a@x.io"},
 		From: t0, To: t0.Add(24 * time.Hour), Reason: "more", Cost: workflows.USD(12.5), Approved: true, At: t0.Add(time.Hour)}
 	e2 := workflows.Extension{RequestID: "srv-1", By: workflows.Person{Email: "b@x.io"},

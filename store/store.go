@@ -1,14 +1,33 @@
 // Package store keeps opsbot's state in SQL: server requests, approvals,
 // the budget ledger, incidents and their timelines, the audit log and the
-// durable job outbox. It
-// implements the store interfaces declared in workflows.
+// durable job outbox. It implements the store interfaces declared in
+// workflows.
 //
-// SQLite (modernc.org/sqlite, pure Go) is the only engine today. Every
-// statement is written in the SQL that SQLite and PostgreSQL share
-// (`?` placeholders passed through rebind, INSERT ... ON CONFLICT,
-// RETURNING, BIGINT and TEXT columns, no engine-specific functions) so a
-// PostgreSQL dialect can be added without rewriting the queries. The store
-// never reads the clock: every timestamp it writes is one it was given.
+// Two engines serve it. SQLite (modernc.org/sqlite, pure Go) runs opsbot
+// as one process. PostgreSQL (pgx's database/sql driver) lets several
+// replicas share one database. Both run the same statements and the same
+// migrations: the SQL is the part the engines share (`?` placeholders
+// passed through rebind, INSERT ... ON CONFLICT, RETURNING, BIGINT and
+// TEXT columns, no engine-specific functions). What differs lives in Go:
+// how transactions are begun and locked (postgres.go), and nothing else.
+// On PostgreSQL the migrations run under a session advisory lock, so
+// replicas starting together migrate once; the tables go in the first
+// schema of search_path (settable in the URL). PostgreSQL refuses text
+// that is not UTF-8 or holds NUL bytes, which SQLite would keep.
+//
+// Writes have one guarantee on both engines: one write transaction at a
+// time, each seeing every commit before it. SQLite gives it with its one
+// writer connection and BEGIN IMMEDIATE; PostgreSQL with a transaction-
+// scoped advisory lock taken first in every write transaction, under READ
+// COMMITTED, across all replicas. So a read-then-write in one Update
+// (decide an approval, open the incident of a PagerDuty ID, take the next
+// ID, mark a message sent) happens once, and no fn is ever re-run. This
+// was chosen over SERIALIZABLE with retries: every workflow transaction
+// writes the audit log and the shared counters, so concurrent writers
+// would conflict and retry nearly always, and opsbot writes little.
+//
+// The store never reads the clock: every timestamp it writes is one it
+// was given.
 package store
 
 import (
@@ -32,13 +51,17 @@ var (
 )
 
 // DB is an open store. Writes go through one connection so they are
-// serialized (SQLite allows one writer at a time); reads use a separate
-// pool and see the last committed state.
+// serialized (SQLite allows one writer at a time; on PostgreSQL an
+// advisory lock also serializes them across replicas); reads use a
+// separate pool and see the last committed state.
 type DB struct {
 	write   *sql.DB
 	read    *sql.DB
 	dialect dialect
 	clock   workflows.Clock
+	// PostgreSQL advisory locks, named after the schema: one held by
+	// each write transaction, one held while migrating.
+	writerLock, migrateLock int64
 }
 
 // Option changes how Open sets up the store.
@@ -60,8 +83,10 @@ const (
 
 // Open connects to the store named by dsn and applies any migrations this
 // binary has that the database lacks. dsn is "sqlite:PATH" (a file,
-// created if missing) or "sqlite::memory:" (one connection, for tests).
-// "postgres://" URLs are recognised but not supported yet.
+// created if missing), "sqlite::memory:" (one connection, for tests) or
+// a PostgreSQL URL, "postgres://user:pass@host:5432/db?sslmode=..."
+// (pgx's URL parameters apply; search_path picks the schema). Replicas
+// opening one PostgreSQL database at once migrate it once.
 func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	db := &DB{clock: workflows.SystemClock{}}
 	for _, o := range opts {
@@ -73,7 +98,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 			return nil, err
 		}
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return nil, errors.New("open store: PostgreSQL is not supported yet; use OPSBOT_DB=sqlite:PATH")
+		if err := db.openPostgres(ctx, dsn); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("open store: OPSBOT_DB must be sqlite:PATH or a postgres:// URL, got %q", redactDSN(dsn))
 	}
@@ -167,33 +194,54 @@ func (db *DB) Ready(ctx context.Context) error {
 }
 
 // Update runs fn in one write transaction and commits it if fn returns
-// nil. Writers are serialized: SQLite's single writer connection begins
-// each transaction with BEGIN IMMEDIATE. If fn returns an error, panics,
-// or ctx ends, nothing fn did is kept: no row, no job, no audit entry.
+// nil. Writers are serialized, across replicas too: SQLite's single
+// writer connection begins each transaction with BEGIN IMMEDIATE;
+// PostgreSQL's takes the schema's writer lock first (see lockWriter).
+// fn runs once; it is never retried. If fn returns an error, panics, or
+// ctx ends, nothing fn did is kept: no row, no job, no audit entry.
 // fn must not call Update or View itself (the writer is busy with it).
 func (db *DB) Update(ctx context.Context, fn func(workflows.Tx) error) error {
-	return db.inTx(ctx, db.write, func(t *sql.Tx) error {
+	return db.writeTx(ctx, func(t *sql.Tx) error {
 		return fn(&tx{ctx: ctx, tx: t, db: db})
 	})
 }
 
 // View runs fn in a read-only transaction that sees one consistent
 // snapshot, without waiting for writers. Writes inside it fail (on a
-// file database; sqlite::memory: shares the writer's connection and
-// cannot enforce it).
+// file database or PostgreSQL; sqlite::memory: shares the writer's
+// connection and cannot enforce it).
 func (db *DB) View(ctx context.Context, fn func(workflows.Tx) error) error {
-	return db.inTxOpts(ctx, db.read, &sql.TxOptions{ReadOnly: true}, func(t *sql.Tx) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if db.dialect == dialectPostgres {
+		// One snapshot for the whole transaction, as SQLite's readers get.
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	return db.inTx(ctx, db.read, opts, func(t *sql.Tx) error {
 		return fn(&tx{ctx: ctx, tx: t, db: db})
+	})
+}
+
+// writeTx runs fn in a write transaction that holds the writer lock, and
+// commits it. Every write of the store but migrations goes through it.
+func (db *DB) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	var opts *sql.TxOptions
+	if db.dialect == dialectPostgres {
+		// Per-statement snapshots: statements after the lock see the
+		// commits of the writers before. (A transaction snapshot would be
+		// taken before the lock was granted, whatever the server default.)
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	return db.inTx(ctx, db.write, opts, func(t *sql.Tx) error {
+		if err := db.lockWriter(ctx, t); err != nil {
+			return err
+		}
+		return fn(t)
 	})
 }
 
 // inTx begins a transaction on pool, runs fn and commits, rolling back on
 // any error or panic.
-func (db *DB) inTx(ctx context.Context, pool *sql.DB, fn func(*sql.Tx) error) error {
-	return db.inTxOpts(ctx, pool, nil, fn)
-}
-
-func (db *DB) inTxOpts(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
+func (db *DB) inTx(ctx context.Context, pool txBeginner, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
 	t, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)

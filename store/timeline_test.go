@@ -22,7 +22,10 @@ func withIncidents(tx workflows.Tx, ids ...string) error {
 }
 
 func TestTimeline_OrderedByTimeThenInsertion(t *testing.T) {
-	db := mustOpen(t)
+	forEachDB(t, testTimeline_OrderedByTimeThenInsertion)
+}
+
+func testTimeline_OrderedByTimeThenInsertion(t *testing.T, db *DB) {
 	e := func(at time.Time, kind workflows.TimelineKind, text string) workflows.TimelineEntry {
 		return workflows.TimelineEntry{IncidentID: "inc-1", At: at, Kind: kind, Actor: "U1", Text: text}
 	}
@@ -65,7 +68,10 @@ func TestTimeline_OrderedByTimeThenInsertion(t *testing.T) {
 }
 
 func TestAddTimeline_ExternalEntriesRecordedOnce(t *testing.T) {
-	db := mustOpen(t)
+	forEachDB(t, testAddTimeline_ExternalEntriesRecordedOnce)
+}
+
+func testAddTimeline_ExternalEntriesRecordedOnce(t *testing.T, db *DB) {
 	pd := func(incident, source, ext, text string) workflows.TimelineEntry {
 		return workflows.TimelineEntry{IncidentID: incident, At: t0, Kind: workflows.TLPagerDuty, Text: text, Source: source, ExternalID: ext}
 	}
@@ -108,7 +114,10 @@ func TestAddTimeline_ExternalEntriesRecordedOnce(t *testing.T) {
 }
 
 func TestAddTimeline_UnknownIncidentFailsTheUpdate(t *testing.T) {
-	db := mustOpen(t)
+	forEachDB(t, testAddTimeline_UnknownIncidentFailsTheUpdate)
+}
+
+func testAddTimeline_UnknownIncidentFailsTheUpdate(t *testing.T, db *DB) {
 	err := db.Update(context.Background(), func(tx workflows.Tx) error {
 		_, err := tx.AddTimeline(workflows.TimelineEntry{IncidentID: "inc-404", At: t0, Kind: workflows.TLNote, Text: "x"})
 		return err
@@ -121,8 +130,9 @@ func TestAddTimeline_UnknownIncidentFailsTheUpdate(t *testing.T) {
 	}
 }
 
-func TestTimeline_250Entries(t *testing.T) {
-	db := mustOpen(t)
+func TestTimeline_250Entries(t *testing.T) { forEachDB(t, testTimeline_250Entries) }
+
+func testTimeline_250Entries(t *testing.T, db *DB) {
 	var want []workflows.TimelineEntry
 	for i := 0; i < 250; i++ {
 		want = append(want, workflows.TimelineEntry{
