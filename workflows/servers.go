@@ -123,6 +123,10 @@ func (s *Servers) Request(ctx context.Context, actor Person, in RequestInput) (*
 				return err
 			}
 		default:
+			if n, need := eligibleApprovers(team, actor), RequiredApprovals(team.Policy.Access.Tiers, r.Estimate); n < need {
+				return Errorf(ERefused, "%s needs %s, and team %s has only %d approver(s) besides you, so nobody could approve it. Ask for a cheaper template or a shorter lease, or ask the platform team to add approvers.",
+					r.Estimate, plural(need, "approval"), team.Name, n)
+			}
 			a, err := s.openApproval(tx, team, r, ApproveLaunch, 0, in.Reason, r.Estimate, budget, now)
 			if err != nil {
 				return err
@@ -417,4 +421,16 @@ func FirstTime(ctx context.Context, store Store, key string, at time.Time) (bool
 		return err
 	})
 	return fresh, err
+}
+
+// eligibleApprovers counts the team's approvers other than p: nobody
+// decides their own request.
+func eligibleApprovers(team *Team, p Person) int {
+	n := 0
+	for _, ref := range team.Approvers {
+		if !p.Is(ref) {
+			n++
+		}
+	}
+	return n
 }

@@ -259,3 +259,80 @@ func TestLaunchRetriedAfterEC2Errors_LaunchesOnce(t *testing.T) {
 		t.Fatalf("replay launched %s, first was %s; %d instances", inst.ID, r.Instance.ID, len(h.ec2.Instances()))
 	}
 }
+
+func TestRestartOutsideBetweenReconciles_LeaseStillEnds(t *testing.T) {
+	h := newHarness(t)
+	h.ops(dev, "server request test-small for 1d")
+	h.settle()
+	r := h.request("srv-1")
+	admin := h.adminEC2()
+	if _, err := admin.StopInstances(t.Context(), &ec2.StopInstancesInput{InstanceIds: []string{r.Instance.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Minute)
+	if _, err := admin.StartInstances(t.Context(), &ec2.StartInstancesInput{InstanceIds: []string{r.Instance.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Minute)
+	if _, err := h.app.Servers.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got := h.request("srv-1")
+	in, _ := h.ec2.Instance(r.Instance.ID)
+	if !got.Instance.LaunchTime.Equal(in.LaunchTime) || got.Instance.LaunchTime.Equal(r.Instance.LaunchTime) {
+		t.Fatalf("launch time not recorded: was %s, EC2 says %s, recorded %s", r.Instance.LaunchTime, in.LaunchTime, got.Instance.LaunchTime)
+	}
+	h.advance(got.LeaseEnd.Sub(h.clock.Now()) + 31*time.Minute)
+	h.advance(time.Minute)
+	if got := h.request("srv-1"); got.State != workflows.StateStopped {
+		t.Fatalf("state %s at the lease end after a restart outside opsbot", got.State)
+	}
+}
+
+func TestRelease_StoppedAtLeaseEnd_Terminates(t *testing.T) {
+	h := newHarness(t)
+	h.ops(dev, "server request test-small for 1d")
+	h.settle()
+	r := h.request("srv-1")
+	h.advance(r.LeaseEnd.Sub(h.clock.Now()) + 31*time.Minute)
+	h.advance(time.Minute)
+	if got := h.request("srv-1"); got.State != workflows.StateStopped {
+		t.Fatalf("state %s", got.State)
+	}
+	mustContain(t, "release", h.ops(dev, "lease release srv-1"), "being given back")
+	h.drain()
+	if got := h.request("srv-1"); got.State != workflows.StateTerminated {
+		t.Fatalf("state %s after releasing a stopped server", got.State)
+	}
+	if n := len(h.ec2.CallsOf("TerminateInstances")); n != 1 {
+		t.Fatalf("%d terminations", n)
+	}
+}
+
+func TestStoppedServer_TerminatedAtMaxLifetime(t *testing.T) {
+	h := newHarness(t)
+	h.ops(dev, "server request test-small for 1d")
+	h.settle()
+	r := h.request("srv-1")
+	h.advance(r.LeaseEnd.Sub(h.clock.Now()) + 31*time.Minute)
+	h.advance(time.Minute)
+	// The policy's max lifetime is 10 days from the lease start.
+	h.advance(r.LeaseStart.Add(10*24*time.Hour).Sub(h.clock.Now()) - time.Minute)
+	if n := len(h.ec2.CallsOf("TerminateInstances")); n != 0 {
+		t.Fatal("terminated before its maximum lifetime")
+	}
+	h.advance(time.Minute)
+	if got := h.request("srv-1"); got.State != workflows.StateTerminated {
+		t.Fatalf("state %s past the maximum lifetime", got.State)
+	}
+}
+
+func TestApproverOwnRequest_RefusedWhenNobodyElseCouldApprove(t *testing.T) {
+	h := newHarness(t)
+	// huge needs two approvals; lead is one of the team's two approvers.
+	mustContain(t, "reply", h.ops(lead, "server request huge for 4d"), "only 1 approver(s) besides you")
+	h.drain()
+	if msgs := h.channelMessages("platform-approvals"); len(msgs) != 0 {
+		t.Fatal("approvers were asked about a request nobody could approve")
+	}
+}
