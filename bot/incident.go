@@ -42,7 +42,11 @@ func (b *Bot) incident(ctx context.Context, cmd slack.SlashCommand) workflows.Re
 		usage = UsageDeclare
 		inc, err = b.Incidents.Declare(ctx, actor, workflows.DeclareInput{Title: c.Title, Severity: c.Severity})
 		if err == nil {
-			return textReply(fmt.Sprintf("%s declared (%s): %s. Its channel is being opened; you are the commander until someone takes over.", inc.ID, inc.Severity, inc.Title))
+			text := fmt.Sprintf("%s declared (%s): %s. Its channel is being opened; you are the commander until someone takes over.", inc.ID, inc.Severity, inc.Title)
+			if inc.NotPaged() {
+				text += " PagerDuty was NOT paged: Slack did not give opsbot your email. Page on-call by hand."
+			}
+			return textReply(text)
 		}
 	case IncStatus:
 		usage = UsageStatus

@@ -128,6 +128,30 @@ func (b *Bot) openDenyModal(ctx context.Context, triggerID, approvalID string) e
 // Submission handles a modal's submit: nil closes the modal, a response
 // with errors shows them on the fields.
 func (b *Bot) Submission(ctx context.Context, ic slack.InteractionCallback) *slack.ViewSubmissionResponse {
+	// A person who submits again because the first answer was slow must
+	// not make a second request: each view is acted on once. A submission
+	// refused with errors is forgotten, so the corrected one goes through.
+	key := "slack-view:" + ic.View.ID
+	if ic.View.ID != "" {
+		first, err := workflows.FirstTime(ctx, b.Store, key, b.Clock.Now())
+		if err != nil {
+			b.Log.Error("record submission", "err", err)
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{})
+		}
+		if !first {
+			return nil
+		}
+	}
+	resp := b.submit(ctx, ic)
+	if resp != nil && ic.View.ID != "" {
+		if err := b.Store.Update(ctx, func(tx workflows.Tx) error { return tx.Forget(key) }); err != nil {
+			b.Log.Error("forget refused submission", "err", err)
+		}
+	}
+	return resp
+}
+
+func (b *Bot) submit(ctx context.Context, ic slack.InteractionCallback) *slack.ViewSubmissionResponse {
 	actor := b.person(ctx, ic.User.ID)
 	values := ic.View.State.Values
 	switch ic.View.CallbackID {

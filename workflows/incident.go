@@ -132,7 +132,13 @@ type Incident struct {
 	// homesStale marks, within one transaction, a change that shows on
 	// people's Home tabs (opened, resolved). Not stored.
 	homesStale bool
+	// notPaged marks, for the declarer's answer, a declaration that could
+	// not page PagerDuty. Not stored.
+	notPaged bool
 }
+
+// NotPaged reports that a just-declared incident could not page PagerDuty.
+func (i *Incident) NotPaged() bool { return i.notPaged }
 
 // RoleHolder returns who holds a role.
 func (i *Incident) RoleHolder(r Role) Person {

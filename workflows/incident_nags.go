@@ -110,7 +110,9 @@ func (s *Incidents) Tick(ctx context.Context) (NagReport, error) {
 			}
 			sent, err := s.sendNag(ctx, inc.ID, n)
 			if err != nil {
-				return rep, err
+				// One incident that cannot be nagged must not hold up the rest.
+				s.Log.Error("send nag", "incident", inc.ID, "kind", n.Kind, "err", err)
+				continue
 			}
 			if sent {
 				rep.Sent++

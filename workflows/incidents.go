@@ -140,7 +140,14 @@ func (s *Incidents) Declare(ctx context.Context, actor Person, in DeclareInput) 
 			return err
 		}
 		if s.Pager != nil && team.PagerDutyService != "" {
-			if err := tx.Enqueue(Job{Kind: JobPage, Key: JobPage + ":" + id, Payload: id, RunAt: now}); err != nil {
+			if actor.Email == "" {
+				// PagerDuty needs a From email; say so rather than fail later.
+				if err := s.record(tx, inc, TimelineEntry{At: now, Kind: TLNote, Actor: "opsbot",
+					Text: "PagerDuty was not paged: Slack did not give opsbot the declarer's email. Page on-call by hand."}); err != nil {
+					return err
+				}
+				inc.notPaged = true
+			} else if err := tx.Enqueue(Job{Kind: JobPage, Key: JobPage + ":" + id, Payload: id, RunAt: now}); err != nil {
 				return err
 			}
 		}
@@ -312,6 +319,7 @@ func (s *Incidents) updateFromPager(tx Tx, inc *Incident, ev PagerEvent, at, now
 			return nil
 		}
 		inc.PDStatus, inc.Status, inc.ResolvedAt, inc.LastUpdateAt = PDTriggered, StatusInvestigating, time.Time{}, now
+		inc.homesStale = true
 		text, changed = "Reopened in PagerDuty", true
 	case "incident.reassigned", "incident.escalated":
 		text = "Reassigned in PagerDuty"
@@ -360,7 +368,9 @@ func (s *Incidents) updateFromPager(tx Tx, inc *Incident, ev PagerEvent, at, now
 func (s *Incidents) resolve(inc *Incident, at, now time.Time) {
 	inc.homesStale = true
 	inc.Status, inc.ResolvedAt, inc.LastUpdateAt = StatusResolved, at, now
-	if inc.PostmortemDue.IsZero() {
+	if !inc.PostmortemDone {
+		// Due from the latest resolution: a reopened incident's clock
+		// starts again.
 		due := s.policy().PostmortemDue
 		if due <= 0 {
 			due = 5 * 24 * time.Hour
