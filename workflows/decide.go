@@ -175,14 +175,7 @@ func (s *Servers) approve(tx Tx, team *Team, a *Approval, r *ServerRequest, acto
 			return err
 		}
 	}
-	budget, err := budgetOf(tx, team, now)
-	if err != nil {
-		return err
-	}
-	if err := enqueueMessage(tx, approvalMessage(team, r, a, votes, budget, now), now); err != nil {
-		return err
-	}
-	return enqueueMessage(tx, decisionDM(team, r, a, budget), now)
+	return announceDecision(tx, team, r, a, votes, now)
 }
 
 func (s *Servers) deny(tx Tx, team *Team, a *Approval, r *ServerRequest, actor Person, reason string, votes []Decision, now time.Time) error {
@@ -202,14 +195,7 @@ func (s *Servers) deny(tx Tx, team *Team, a *Approval, r *ServerRequest, actor P
 			return err
 		}
 	}
-	budget, err := budgetOf(tx, team, now)
-	if err != nil {
-		return err
-	}
-	if err := enqueueMessage(tx, approvalMessage(team, r, a, votes, budget, now), now); err != nil {
-		return err
-	}
-	return enqueueMessage(tx, decisionDM(team, r, a, budget), now)
+	return announceDecision(tx, team, r, a, votes, now)
 }
 
 // expire closes an approval nobody decided in time.
@@ -229,17 +215,7 @@ func (s *Servers) expire(tx Tx, team *Team, a *Approval, r *ServerRequest, now t
 	if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "approval.expire", Subject: a.ID, Detail: a.RequestID}); err != nil {
 		return err
 	}
-	if err := RefreshHome(tx, now, team.Approvers...); err != nil {
-		return err
-	}
-	budget, err := budgetOf(tx, team, now)
-	if err != nil {
-		return err
-	}
-	if err := enqueueMessage(tx, approvalMessage(team, r, a, nil, budget, now), now); err != nil {
-		return err
-	}
-	return enqueueMessage(tx, decisionDM(team, r, a, budget), now)
+	return announceDecision(tx, team, r, a, nil, now)
 }
 
 func names(ps []Person) string {
@@ -260,6 +236,13 @@ func (s *Servers) void(tx Tx, team *Team, a *Approval, r *ServerRequest, why str
 	if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "approval.void", Subject: a.ID, Reason: why, Detail: a.RequestID}); err != nil {
 		return err
 	}
+	return announceDecision(tx, team, r, a, nil, now)
+}
+
+// announceDecision tells everyone about a decided approval: its message is
+// edited in place, the requester gets a DM, and the approvers' Home tabs
+// are refreshed.
+func announceDecision(tx Tx, team *Team, r *ServerRequest, a *Approval, votes []Decision, now time.Time) error {
 	if err := RefreshHome(tx, now, team.Approvers...); err != nil {
 		return err
 	}
@@ -267,7 +250,7 @@ func (s *Servers) void(tx Tx, team *Team, a *Approval, r *ServerRequest, why str
 	if err != nil {
 		return err
 	}
-	if err := enqueueMessage(tx, approvalMessage(team, r, a, nil, budget, now), now); err != nil {
+	if err := enqueueMessage(tx, approvalMessage(team, r, a, votes, budget, now), now); err != nil {
 		return err
 	}
 	return enqueueMessage(tx, decisionDM(team, r, a, budget), now)
