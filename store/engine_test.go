@@ -2,22 +2,17 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
+	"github.com/opsbot/opsbot/store/storetest"
 	"github.com/opsbot/opsbot/workflows"
 )
 
 // pgEnv names the PostgreSQL database the tests may use, as a URL such as
 // postgres://opsbot:opsbot@127.0.0.1:5432/opsbot_test?sslmode=disable.
 // Each test gets a schema of its own in it, dropped when the test ends.
-const pgEnv = "OPSBOT_TEST_POSTGRES"
+const pgEnv = storetest.PostgresEnv
 
 // engine is a database the tests run against.
 type engine struct {
@@ -69,48 +64,5 @@ func openDSN(tb testing.TB, dsn string) *DB {
 // mustOpen opens a fresh SQLite store, for tests of SQLite alone.
 func mustOpen(tb testing.TB) *DB { return engines[0].open(tb) }
 
-var pgAdmin struct {
-	once sync.Once
-	db   *sql.DB
-	err  error
-}
-
-// freshPostgres creates a schema of its own for tb in the database
-// OPSBOT_TEST_POSTGRES names and returns a URL whose search_path is that
-// schema. It skips tb when the variable is unset and fails it when the
-// database cannot be reached: CI that sets it must not pass silently.
-func freshPostgres(tb testing.TB) string {
-	tb.Helper()
-	base := os.Getenv(pgEnv)
-	if base == "" {
-		tb.Skipf("PostgreSQL tests skipped: set %s to a postgres:// URL of a scratch database to run them", pgEnv)
-	}
-	pgAdmin.once.Do(func() {
-		pgAdmin.db, pgAdmin.err = sql.Open("pgx", base)
-		if pgAdmin.err == nil {
-			pgAdmin.err = pgAdmin.db.Ping()
-		}
-	})
-	if pgAdmin.err != nil {
-		tb.Fatalf("%s is set but PostgreSQL cannot be reached: %v", pgEnv, pgAdmin.err)
-	}
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	schema := "opsbot_test_" + hex.EncodeToString(rnd[:])
-	if _, err := pgAdmin.db.Exec("CREATE SCHEMA " + schema); err != nil {
-		tb.Fatalf("create test schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		if _, err := pgAdmin.db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			tb.Errorf("drop test schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatalf("parse %s: %v", pgEnv, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// freshPostgres is storetest.FreshPostgres: a scratch schema per test.
+func freshPostgres(tb testing.TB) string { return storetest.FreshPostgres(tb) }

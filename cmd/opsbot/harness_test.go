@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -134,12 +135,20 @@ type harness struct {
 	app    *App
 	srv    *httptest.Server
 	db     string
+	dsn    string // OPSBOT_DB; empty: SQLite in db
 	dry    bool
+	// replicas counts the Apps booted, to name each one's job leases.
+	replicas int
 }
 
-func newHarness(t testing.TB) *harness {
+// newHarness builds the world and boots opsbot on SQLite; with a dsn, on
+// that database.
+func newHarness(t testing.TB, dsn ...string) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: workflows.NewManualClock(start), db: filepath.Join(t.TempDir(), "opsbot.db")}
+	if len(dsn) > 0 {
+		h.dsn = dsn[0]
+	}
 	// Requests the fake signs are re-addressed to the opsbot test server in send.
 	h.slack = slackfake.Start(slackfake.Options{Clock: h.clock.Now, AppURL: "http://opsbot.test"})
 	t.Cleanup(h.slack.Close)
@@ -185,6 +194,19 @@ func newHarness(t testing.TB) *harness {
 // boot builds the App on the harness's database, as a fresh process would.
 func (h *harness) boot() {
 	h.t.Helper()
+	h.app, h.srv = h.bootApp()
+	h.pd.SetWebhookURL(h.srv.URL + "/webhooks/pagerduty")
+}
+
+// bootApp builds one opsbot process on the harness's database and its
+// HTTP server; a second call makes a second replica.
+func (h *harness) bootApp() (*App, *httptest.Server) {
+	h.t.Helper()
+	h.replicas++
+	dsn := h.dsn
+	if dsn == "" {
+		dsn = "sqlite:" + h.db
+	}
 	cfg, err := config.Parse([]byte(strings.Replace(testConfig, "NOTION_DB", strings.ReplaceAll(h.dbID, "-", ""), 1)+h.extra), "test.yaml")
 	if err != nil {
 		h.t.Fatalf("test config: %v", err)
@@ -193,7 +215,7 @@ func (h *harness) boot() {
 		"SLACK_BOT_TOKEN":          h.slack.Token(),
 		"SLACK_SIGNING_SECRET":     testSecret,
 		"SLACK_API_URL":            h.slack.APIURL(),
-		"OPSBOT_DB":                "sqlite:" + h.db,
+		"OPSBOT_DB":                dsn,
 		"OPSBOT_DRY_RUN":           map[bool]string{true: "true", false: "false"}[h.dry],
 		"PAGERDUTY_API_TOKEN":      h.pd.Token(),
 		"PAGERDUTY_API_URL":        h.pd.URL(),
@@ -213,18 +235,17 @@ func (h *harness) boot() {
 		h.clock.Advance(d)
 		return ctx.Err()
 	}
-	app, err := NewApp(context.Background(), cfg, env, Deps{Clock: h.clock, Log: log, AWSConfig: &awsCfg, AWSEndpoint: h.ec2hs.URL, Owner: "test", Sleep: sleep})
+	app, err := NewApp(context.Background(), cfg, env, Deps{Clock: h.clock, Log: log, AWSConfig: &awsCfg, AWSEndpoint: h.ec2hs.URL, Owner: fmt.Sprintf("replica-%d", h.replicas), Sleep: sleep})
 	if err != nil {
 		h.t.Fatalf("build app: %v", err)
 	}
-	h.app = app
-	h.srv = httptest.NewServer(app.Handler)
-	h.pd.SetWebhookURL(h.srv.URL + "/webhooks/pagerduty")
+	srv := httptest.NewServer(app.Handler)
 	h.t.Cleanup(func() {
-		h.srv.Close()
+		srv.Close()
 		app.Bot.Wait()
 		app.Close()
 	})
+	return app, srv
 }
 
 // restart closes the App and builds a new one on the same database.
