@@ -92,7 +92,8 @@ func (s *Incidents) openChannel(ctx context.Context, j Job) error {
 		return enqueueMessage(tx, Message{
 			Key:     "incident-announce:" + inc.ID,
 			Channel: team.AnnounceChannel,
-			Text:    fmt.Sprintf("%s %s (%s) opened: %s · join #%s", severityMark(inc.Severity), inc.ID, inc.Severity, inc.Title, inc.ChannelName),
+			Text:    fmt.Sprintf("%s %s (%s) opened: %s · join", severityMark(inc.Severity), inc.ID, inc.Severity, inc.Title),
+			Mention: []string{inc.ChannelID},
 		}, now)
 	})
 }

@@ -21,7 +21,7 @@ type Message struct {
 	Fields  []Field
 	Actions []Action
 	Note    string   // small print under the message
-	Mention []string // people (Slack user IDs or emails) to mention
+	Mention []string // people (Slack user IDs or emails) to mention, or channel IDs to link
 	Pin     bool     // pin the message when first posted
 }
 

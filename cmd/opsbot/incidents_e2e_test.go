@@ -117,7 +117,7 @@ func TestPagerDutyTriggered_OneChannelWithResponders(t *testing.T) {
 	if len(announce) != 1 {
 		t.Fatalf("%d announcements", len(announce))
 	}
-	mustContain(t, "announcement", messageText(announce[0]), "inc-1", "#inc-1-db-latency-above-2s")
+	mustContain(t, "announcement", messageText(announce[0]), "inc-1", "<#"+ch.ID+">")
 
 	// PagerDuty retries: the same event again changes nothing.
 	ev := h.pd.Events()[0]

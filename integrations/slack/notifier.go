@@ -104,7 +104,7 @@ func (c *Client) forgetTarget(m workflows.Message) {
 // without a ping beats no message.
 func (c *Client) resolveMentions(ctx context.Context, m workflows.Message) workflows.Message {
 	resolve := func(ref string) string {
-		if ref == "" || IsUserID(ref) {
+		if ref == "" || IsUserID(ref) || channelIDPattern.MatchString(ref) {
 			return ref
 		}
 		id, err := c.resolveUser(ctx, ref)

@@ -68,8 +68,11 @@ func truncateEscaped(s string, n int) string {
 // mention renders a person reference: <@U...> for a user ID, escaped text
 // otherwise.
 func mention(ref string) string {
-	if IsUserID(ref) {
+	switch {
+	case IsUserID(ref):
 		return "<@" + ref + ">"
+	case channelIDPattern.MatchString(ref):
+		return "<#" + ref + ">"
 	}
 	return Escape(ref)
 }
