@@ -1,9 +1,11 @@
 package bot
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -110,6 +112,18 @@ func (b *Bot) verified(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		return nil, false
 	}
 	return body, true
+}
+
+// verifiedForm is verified for form-encoded requests: it puts the body
+// back so slack-go's parsers can read it.
+func (b *Bot) verifiedForm(w http.ResponseWriter, r *http.Request) bool {
+	body, ok := b.verified(w, r)
+	if !ok {
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.PostForm, r.Form = nil, nil
+	return true
 }
 
 // person resolves a Slack user to a workflows.Person with their email,

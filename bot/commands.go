@@ -1,11 +1,9 @@
 package bot
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -15,12 +13,9 @@ import (
 )
 
 func (b *Bot) serveCommand(w http.ResponseWriter, r *http.Request) {
-	body, ok := b.verified(w, r)
-	if !ok {
+	if !b.verifiedForm(w, r) {
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.PostForm, r.Form = nil, nil
 	cmd, err := slack.SlashCommandParse(r)
 	if err != nil {
 		http.Error(w, "malformed slash command", http.StatusBadRequest)

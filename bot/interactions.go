@@ -1,11 +1,9 @@
 package bot
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -16,12 +14,9 @@ import (
 )
 
 func (b *Bot) serveInteraction(w http.ResponseWriter, r *http.Request) {
-	body, ok := b.verified(w, r)
-	if !ok {
+	if !b.verifiedForm(w, r) {
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.PostForm, r.Form = nil, nil
 	ic, err := slack.InteractionCallbackParse(r)
 	if err != nil {
 		http.Error(w, "malformed interaction payload", http.StatusBadRequest)

@@ -373,6 +373,22 @@ func (h *harness) advance(d time.Duration) {
 	h.drain()
 }
 
+// launched has dev ask for a server with text (after "server request")
+// and waits until it runs; it returns the request.
+func (h *harness) launched(text string) *workflows.ServerRequest {
+	h.t.Helper()
+	h.ops(dev, "server request "+text)
+	h.settle()
+	var all []*workflows.ServerRequest
+	if err := h.app.DB.View(context.Background(), func(tx workflows.Tx) (err error) {
+		all, err = tx.Requests(workflows.RequestFilter{})
+		return err
+	}); err != nil || len(all) == 0 {
+		h.t.Fatalf("no request after %q: %v", text, err)
+	}
+	return all[len(all)-1]
+}
+
 // settle lets launched instances come up: the fake EC2 needs 20s.
 func (h *harness) settle() {
 	h.t.Helper()

@@ -15,9 +15,7 @@ import (
 
 func TestLease_WarningDMThenStopAtTheEnd(t *testing.T) {
 	h := newHarness(t)
-	h.ops(dev, "server request test-small for 2d")
-	h.settle()
-	r := h.request("srv-1")
+	r := h.launched("test-small for 2d")
 	before := len(h.dms(dev))
 
 	h.advance(r.LeaseEnd.Sub(h.clock.Now()) - 24*time.Hour - time.Minute)
@@ -69,9 +67,7 @@ func TestLease_WarningDMThenStopAtTheEnd(t *testing.T) {
 
 func TestExtend_WithinPolicyCommitsMore_BeyondNeedsApproval_PastLifetimeRefused(t *testing.T) {
 	h := newHarness(t)
-	h.ops(dev, "server request test-small for 2d")
-	h.settle()
-	r := h.request("srv-1")
+	r := h.launched("test-small for 2d")
 	committed := h.committed("platform")
 
 	reply := h.ops(dev, "lease extend srv-1 1d more tests")
@@ -110,9 +106,7 @@ func TestExtend_WithinPolicyCommitsMore_BeyondNeedsApproval_PastLifetimeRefused(
 
 func TestRelease_TerminatesAndGivesBackTheUnusedBudget(t *testing.T) {
 	h := newHarness(t)
-	h.ops(dev, "server request test-small for 2d")
-	h.settle()
-	r := h.request("srv-1")
+	r := h.launched("test-small for 2d")
 	h.advance(12 * time.Hour)
 	mustContain(t, "release", h.ops(dev, "lease release srv-1"), "srv-1 is being given back")
 	h.drain()
@@ -132,9 +126,7 @@ func TestRelease_TerminatesAndGivesBackTheUnusedBudget(t *testing.T) {
 
 func TestReconcile_TerminatedOutsideClosesTheLease(t *testing.T) {
 	h := newHarness(t)
-	h.ops(dev, "server request test-small for 2d")
-	h.settle()
-	r := h.request("srv-1")
+	r := h.launched("test-small for 2d")
 	h.terminateOutside(r.Instance.ID)
 	h.clock.Advance(time.Hour)
 	if _, err := h.app.Servers.Reconcile(t.Context()); err != nil {
@@ -152,9 +144,7 @@ func TestReconcile_TerminatedOutsideClosesTheLease(t *testing.T) {
 
 func TestReconcile_StoppedAndStartedOutsideAreNoted(t *testing.T) {
 	h := newHarness(t)
-	h.ops(dev, "server request test-small for 2d")
-	h.settle()
-	r := h.request("srv-1")
+	r := h.launched("test-small for 2d")
 	admin := h.adminEC2()
 	if _, err := admin.StopInstances(t.Context(), &ec2.StopInstancesInput{InstanceIds: []string{r.Instance.ID}}); err != nil {
 		t.Fatal(err)
@@ -189,9 +179,7 @@ func TestReconcile_StoppedAndStartedOutsideAreNoted(t *testing.T) {
 
 func TestEnd_NeverTouchesAnInstanceThatDoesNotMatch(t *testing.T) {
 	h := newHarness(t)
-	h.ops(dev, "server request test-small for 1d")
-	h.settle()
-	r := h.request("srv-1")
+	r := h.launched("test-small for 1d")
 	// Someone retags the instance so it no longer names this request.
 	if _, err := h.adminEC2().CreateTags(t.Context(), &ec2.CreateTagsInput{Resources: []string{r.Instance.ID},
 		Tags: []ec2types.Tag{{Key: aws.String("opsbot:request"), Value: aws.String("srv-999")}}}); err != nil {
@@ -262,9 +250,7 @@ func TestLaunchRetriedAfterEC2Errors_LaunchesOnce(t *testing.T) {
 
 func TestRestartOutsideBetweenReconciles_LeaseStillEnds(t *testing.T) {
 	h := newHarness(t)
-	h.ops(dev, "server request test-small for 1d")
-	h.settle()
-	r := h.request("srv-1")
+	r := h.launched("test-small for 1d")
 	admin := h.adminEC2()
 	if _, err := admin.StopInstances(t.Context(), &ec2.StopInstancesInput{InstanceIds: []string{r.Instance.ID}}); err != nil {
 		t.Fatal(err)
@@ -291,9 +277,7 @@ func TestRestartOutsideBetweenReconciles_LeaseStillEnds(t *testing.T) {
 
 func TestRelease_StoppedAtLeaseEnd_Terminates(t *testing.T) {
 	h := newHarness(t)
-	h.ops(dev, "server request test-small for 1d")
-	h.settle()
-	r := h.request("srv-1")
+	r := h.launched("test-small for 1d")
 	h.advance(r.LeaseEnd.Sub(h.clock.Now()) + 31*time.Minute)
 	h.advance(time.Minute)
 	if got := h.request("srv-1"); got.State != workflows.StateStopped {
@@ -311,9 +295,7 @@ func TestRelease_StoppedAtLeaseEnd_Terminates(t *testing.T) {
 
 func TestStoppedServer_TerminatedAtMaxLifetime(t *testing.T) {
 	h := newHarness(t)
-	h.ops(dev, "server request test-small for 1d")
-	h.settle()
-	r := h.request("srv-1")
+	r := h.launched("test-small for 1d")
 	h.advance(r.LeaseEnd.Sub(h.clock.Now()) + 31*time.Minute)
 	h.advance(time.Minute)
 	// The policy's max lifetime is 10 days from the lease start.
