@@ -161,10 +161,16 @@ func TestSandbox_InTheBrowser(t *testing.T) {
 	b.run("fast-forward a day as Dana", 60*time.Second,
 		be(sandbox.Dana),
 		chromedp.Click(css("#nav-dm")),
+		chromedp.WaitEnabled(css("#ff-day")),
 		chromedp.Click(css("#ff-day")),
-		waitText("#messages", "lease ends in 1h"))
+		waitText("#messages", "lease ends in 1h"),
+		// The warning shows while the day is still being stepped through;
+		// the clock buttons come back when it is done (a click on them
+		// before that would be lost).
+		chromedp.WaitEnabled(css("#ff-hour")))
 	b.screenshot("lease-warning-dm")
 	b.run("fast-forward past the lease end", 60*time.Second,
+		chromedp.WaitEnabled(css("#ff-hour")),
 		chromedp.Click(css("#ff-hour")),
 		chromedp.WaitVisible(css(`#panel-ec2 tr.instance[data-state="stopped"]`)))
 	b.screenshot("ec2-stopped")
