@@ -216,19 +216,12 @@ func slackTime(ts string) time.Time {
 
 func (b *Bot) openDeclareModal(ctx context.Context, triggerID string) error {
 	sev := func(s string) *slack.OptionBlockObject { return slack.NewOptionBlockObject(s, plain(s), nil) }
-	view := slack.ModalViewRequest{
-		Type:       slack.VTModal,
-		CallbackID: ModalDeclare,
-		Title:      plain("Declare an incident"),
-		Submit:     plain("Declare"),
-		Close:      plain("Cancel"),
-		Blocks: slack.Blocks{BlockSet: []slack.Block{
-			slack.NewInputBlock(fieldTitle, plain("What is happening?"), nil, slack.NewPlainTextInputBlockElement(plain("Checkout errors above 5%"), fieldTitle)),
-			slack.NewInputBlock(fieldSeverity, plain("Severity"), plain("sev1: customers badly hurt now; sev3: minor"),
-				&slack.SelectBlockElement{Type: slack.OptTypeStatic, ActionID: fieldSeverity, Placeholder: plain("Choose"),
-					Options: []*slack.OptionBlockObject{sev("sev1"), sev("sev2"), sev("sev3")}, InitialOption: sev("sev3")}),
-		}},
-	}
+	view := modal(ModalDeclare, "Declare an incident", "Declare",
+		slack.NewInputBlock(fieldTitle, plain("What is happening?"), nil, slack.NewPlainTextInputBlockElement(plain("Checkout errors above 5%"), fieldTitle)),
+		slack.NewInputBlock(fieldSeverity, plain("Severity"), plain("sev1: customers badly hurt now; sev3: minor"),
+			&slack.SelectBlockElement{Type: slack.OptTypeStatic, ActionID: fieldSeverity, Placeholder: plain("Choose"),
+				Options: []*slack.OptionBlockObject{sev("sev1"), sev("sev2"), sev("sev3")}, InitialOption: sev("sev3")}),
+	)
 	if _, err := b.Views.OpenViewContext(ctx, triggerID, view); err != nil {
 		return fmt.Errorf("open declare form: %w", err)
 	}

@@ -49,21 +49,14 @@ func (b *Bot) openRequestModal(ctx context.Context, actor workflows.Person, trig
 		return workflows.Errorf(workflows.EForbidden, "Team %s may not use any server template.", team.Name)
 	}
 	lc := team.Policy.Lifecycle
-	view := slack.ModalViewRequest{
-		Type:       slack.VTModal,
-		CallbackID: ModalRequest,
-		Title:      plain("Request a server"),
-		Submit:     plain("Request"),
-		Close:      plain("Cancel"),
-		Blocks: slack.Blocks{BlockSet: []slack.Block{
-			slack.NewInputBlock(fieldTemplate, plain("Template"), nil,
-				slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a template"), fieldTemplate, options...)),
-			optional(slack.NewInputBlock(fieldDuration, plain("For how long"),
-				plain(fmt.Sprintf("Like 4h or 2d. Default %s, at most %s.", workflows.FormatDuration(lc.DefaultLease), workflows.FormatDuration(lc.MaxLease))),
-				slack.NewPlainTextInputBlockElement(plain(workflows.FormatDuration(lc.DefaultLease)), fieldDuration))),
-			optional(slack.NewInputBlock(fieldReason, plain("Why"), nil, multiline(slack.NewPlainTextInputBlockElement(plain("What is it for?"), fieldReason)))),
-		}},
-	}
+	view := modal(ModalRequest, "Request a server", "Request",
+		slack.NewInputBlock(fieldTemplate, plain("Template"), nil,
+			slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a template"), fieldTemplate, options...)),
+		optional(slack.NewInputBlock(fieldDuration, plain("For how long"),
+			plain(fmt.Sprintf("Like 4h or 2d. Default %s, at most %s.", workflows.FormatDuration(lc.DefaultLease), workflows.FormatDuration(lc.MaxLease))),
+			slack.NewPlainTextInputBlockElement(plain(workflows.FormatDuration(lc.DefaultLease)), fieldDuration))),
+		optional(slack.NewInputBlock(fieldReason, plain("Why"), nil, multiline(slack.NewPlainTextInputBlockElement(plain("What is it for?"), fieldReason)))),
+	)
 	if _, err := b.Views.OpenViewContext(ctx, triggerID, view); err != nil {
 		return fmt.Errorf("open request form: %w", err)
 	}
@@ -88,20 +81,13 @@ func (b *Bot) openExtendModal(ctx context.Context, actor workflows.Person, trigg
 	if len(options) == 0 {
 		return workflows.Errorf(workflows.EConflict, "You have no running server to extend.")
 	}
-	view := slack.ModalViewRequest{
-		Type:       slack.VTModal,
-		CallbackID: ModalExtend,
-		Title:      plain("Extend a lease"),
-		Submit:     plain("Extend"),
-		Close:      plain("Cancel"),
-		Blocks: slack.Blocks{BlockSet: []slack.Block{
-			slack.NewInputBlock(fieldServer, plain("Server"), nil,
-				slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a server"), fieldServer, options...)),
-			slack.NewInputBlock(fieldDuration, plain("How much longer"), plain("Like 4h or 2d."),
-				slack.NewPlainTextInputBlockElement(plain("1d"), fieldDuration)),
-			optional(slack.NewInputBlock(fieldReason, plain("Why"), nil, multiline(slack.NewPlainTextInputBlockElement(plain("What is it still needed for?"), fieldReason)))),
-		}},
-	}
+	view := modal(ModalExtend, "Extend a lease", "Extend",
+		slack.NewInputBlock(fieldServer, plain("Server"), nil,
+			slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a server"), fieldServer, options...)),
+		slack.NewInputBlock(fieldDuration, plain("How much longer"), plain("Like 4h or 2d."),
+			slack.NewPlainTextInputBlockElement(plain("1d"), fieldDuration)),
+		optional(slack.NewInputBlock(fieldReason, plain("Why"), nil, multiline(slack.NewPlainTextInputBlockElement(plain("What is it still needed for?"), fieldReason)))),
+	)
 	if _, err := b.Views.OpenViewContext(ctx, triggerID, view); err != nil {
 		return fmt.Errorf("open extend form: %w", err)
 	}
@@ -109,18 +95,11 @@ func (b *Bot) openExtendModal(ctx context.Context, actor workflows.Person, trigg
 }
 
 func (b *Bot) openDenyModal(ctx context.Context, triggerID, approvalID string) error {
-	view := slack.ModalViewRequest{
-		Type:            slack.VTModal,
-		CallbackID:      ModalDeny,
-		PrivateMetadata: approvalID,
-		Title:           plain("Deny request"),
-		Submit:          plain("Deny"),
-		Close:           plain("Cancel"),
-		Blocks: slack.Blocks{BlockSet: []slack.Block{
-			slack.NewInputBlock(fieldReason, plain("Reason, sent to the requester"), nil,
-				multiline(slack.NewPlainTextInputBlockElement(plain("Why not?"), fieldReason))),
-		}},
-	}
+	view := modal(ModalDeny, "Deny request", "Deny",
+		slack.NewInputBlock(fieldReason, plain("Reason, sent to the requester"), nil,
+			multiline(slack.NewPlainTextInputBlockElement(plain("Why not?"), fieldReason))),
+	)
+	view.PrivateMetadata = approvalID
 	_, err := b.Views.OpenViewContext(ctx, triggerID, view)
 	return err
 }
@@ -256,4 +235,16 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// modal builds a form with a title, a submit button and Cancel.
+func modal(callbackID, title, submit string, blocks ...slack.Block) slack.ModalViewRequest {
+	return slack.ModalViewRequest{
+		Type:       slack.VTModal,
+		CallbackID: callbackID,
+		Title:      plain(title),
+		Submit:     plain(submit),
+		Close:      plain("Cancel"),
+		Blocks:     slack.Blocks{BlockSet: blocks},
+	}
 }

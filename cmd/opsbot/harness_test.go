@@ -379,14 +379,24 @@ func (h *harness) launched(text string) *workflows.ServerRequest {
 	h.t.Helper()
 	h.ops(dev, "server request "+text)
 	h.settle()
+	all := h.requests()
+	if len(all) == 0 {
+		h.t.Fatalf("no request after %q", text)
+	}
+	return all[len(all)-1]
+}
+
+// requests returns every stored server request, oldest first.
+func (h *harness) requests() []*workflows.ServerRequest {
+	h.t.Helper()
 	var all []*workflows.ServerRequest
 	if err := h.app.DB.View(context.Background(), func(tx workflows.Tx) (err error) {
 		all, err = tx.Requests(workflows.RequestFilter{})
 		return err
-	}); err != nil || len(all) == 0 {
-		h.t.Fatalf("no request after %q: %v", text, err)
+	}); err != nil {
+		h.t.Fatalf("read requests: %v", err)
 	}
-	return all[len(all)-1]
+	return all
 }
 
 // settle lets launched instances come up: the fake EC2 needs 20s.

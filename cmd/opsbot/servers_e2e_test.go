@@ -257,11 +257,7 @@ func TestBadInput_ClearAnswerAndNoChange(t *testing.T) {
 	if n := len(h.ec2.Instances()); n != 1 {
 		t.Errorf("%d instances", n)
 	}
-	var reqs []*workflows.ServerRequest
-	h.app.DB.View(t.Context(), func(tx workflows.Tx) (err error) {
-		reqs, err = tx.Requests(workflows.RequestFilter{})
-		return err
-	})
+	reqs := h.requests()
 	if len(reqs) != 1 {
 		t.Errorf("%d requests stored, want only the first", len(reqs))
 	}
@@ -371,11 +367,7 @@ func TestSlackRoutes_RefuseBadSignatures(t *testing.T) {
 		resp.Body.Close()
 	}
 	h.app.Bot.Wait()
-	var reqs []*workflows.ServerRequest
-	h.app.DB.View(t.Context(), func(tx workflows.Tx) (err error) {
-		reqs, err = tx.Requests(workflows.RequestFilter{})
-		return err
-	})
+	reqs := h.requests()
 	if len(reqs) != 1 {
 		t.Fatalf("%d requests after bad and replayed requests, want 1 (the first good one)", len(reqs))
 	}
