@@ -118,30 +118,26 @@ func (s *Incidents) nagMessage(inc *Incident, n NagDue) Message {
 	snooze := func(d string) Action {
 		return Action{ID: ActNagSnooze, Label: "Snooze " + d, Value: fmt.Sprintf("%s %s %s", inc.ID, n.Kind, d)}
 	}
+	key := n.Key(inc.ID)
 	switch n.Kind {
 	case NagUpdate:
-		last := inc.LastUpdateAt
-		if last.IsZero() {
-			last = inc.CreatedAt
-		}
-		m := Message{Channel: inc.ChannelID, Actions: []Action{snooze("30m"), snooze("2h")}}
-		minutes := int(s.Clock.Now().Sub(last).Minutes())
+		m := Message{Key: key, Channel: inc.ChannelID, Actions: []Action{snooze("30m"), snooze("2h")}}
 		if ref := person(inc.Commander); ref != "" {
-			m.Text = fmt.Sprintf("It's been %d minutes with no update on %s. Commander, please post one with /incident update.", minutes, inc.ID)
+			m.Text = fmt.Sprintf("It's been %s with no update on %s. Commander, please post one with /incident update.", Elapsed(n.Since), inc.ID)
 			m.Mention = []string{ref}
 		} else {
-			m.Text = fmt.Sprintf("It's been %d minutes with no update on %s, and nobody is commander. Take it with /incident role commander @you.", minutes, inc.ID)
+			m.Text = fmt.Sprintf("It's been %s with no update on %s, and nobody is commander. Take it with /incident role commander @you.", Elapsed(n.Since), inc.ID)
 		}
 		return m
 	case NagMeeting:
-		return Message{Channel: inc.ChannelID, Actions: []Action{snooze("1d")},
+		return Message{Key: key, Channel: inc.ChannelID, Actions: []Action{snooze("1d")},
 			Text: fmt.Sprintf("%s was resolved %s ago and no post-mortem meeting is recorded. Someone schedule the post-mortem meeting, then record it with /incident postmortem scheduled DATE TIME.",
-				inc.ID, FormatDuration(s.Clock.Now().Sub(inc.ResolvedAt)))}
+				inc.ID, Elapsed(n.Since))}
 	default:
 		owner := person(inc.Commander)
-		m := Message{Actions: []Action{snooze("1d")},
-			Text: fmt.Sprintf("The post-mortem of %s (%s) was due %s and is not marked done. Finish it, then run /incident postmortem done in #%s.",
-				inc.ID, inc.Title, team.LocalTime(inc.PostmortemDue), inc.ChannelName)}
+		m := Message{Key: key, Actions: []Action{snooze("1d")},
+			Text: fmt.Sprintf("The post-mortem of %s (%s) was due %s (%s ago) and is not marked done. Finish it, then run /incident postmortem done in #%s.",
+				inc.ID, inc.Title, team.LocalTime(inc.PostmortemDue), Elapsed(n.Since), inc.ChannelName)}
 		if owner != "" {
 			m.User = owner
 		} else {

@@ -16,28 +16,42 @@ const (
 	NagPostmortem NagKind = "postmortem" // post-mortem past its due date
 )
 
-// NagDue is one nag that should go out now, recorded under Key so it is
-// sent once.
+// NagDue is one nag that should go out now. It is identified by
+// (incident, Kind, Due): recorded under that in the transaction that
+// queues it, it is sent at most once.
 type NagDue struct {
 	Kind NagKind
-	Key  string
-	// Since is how long the condition has held.
+	Due  time.Time
+	// Since is how long the condition has held at now: since the last
+	// update, since the resolution, since the post-mortem fell due.
 	Since time.Duration
 }
 
-// DueNags says which nags are due for inc at now. It is a pure function
-// of its arguments: the caller records each Key it sends, and skips keys
-// already recorded.
+// Key names the nag's message, so a retried delivery edits the message it
+// posted instead of posting another.
+func (n NagDue) Key(incidentID string) string {
+	return fmt.Sprintf("nag:%s:%s:%d", incidentID, n.Kind, n.Due.Unix())
+}
+
+// NagsSent holds, per kind, the due time of the last nag sent for one
+// incident.
+type NagsSent map[NagKind]time.Time
+
+// DueNags says which nags are due for inc at now, given the nags already
+// sent. It is a pure function of its arguments.
 //
-//   - update: open, and no update for UpdateEvery[severity]; repeated
-//     every period until an update (which changes the key) arrives;
-//   - meeting: resolved MeetingNagAfter ago with no meeting recorded;
-//     repeated every MeetingNagEvery;
-//   - postmortem: past its due date and not marked done; repeated daily.
+//   - update: open, and no update for UpdateEvery[severity] since the
+//     last update (or the start); then every period until an update;
+//   - meeting: resolved MeetingNagAfter ago with no meeting recorded and
+//     the post-mortem not done; then every MeetingNagEvery;
+//   - postmortem: past its due date and not marked done; then daily.
 //
-// Nags for incidents other than sev1 wait for business hours when the
-// policy sets them, and a snoozed kind waits for its snooze to end.
-func DueNags(now time.Time, inc *Incident, p *IncidentPolicy, loc *time.Location) []NagDue {
+// Each kind repeats a period after the last one sent (see Repeat.Due), so
+// a severity change, a clock jump or a restart never sends two close
+// together. Nags for incidents other than sev1 wait for business hours
+// when the policy sets them, and a snoozed kind waits for its snooze to
+// end; either way one catch-up nag goes out after the wait.
+func DueNags(now time.Time, inc *Incident, p *IncidentPolicy, loc *time.Location, sent NagsSent) []NagDue {
 	if p == nil {
 		return nil
 	}
@@ -45,31 +59,40 @@ func DueNags(now time.Time, inc *Incident, p *IncidentPolicy, loc *time.Location
 		return nil
 	}
 	var out []NagDue
-	add := func(kind NagKind, from time.Time, every time.Duration) {
-		if every <= 0 || now.Before(from) || now.Before(inc.Snoozed[string(kind)]) {
+	add := func(kind NagKind, since time.Time, r Repeat) {
+		if now.Before(inc.Snoozed[string(kind)]) {
 			return
 		}
-		n := int(now.Sub(from) / every)
-		out = append(out, NagDue{Kind: kind, Since: now.Sub(from), Key: fmt.Sprintf("nag:%s:%s:%d:%d", kind, inc.ID, from.Unix(), n)})
+		if due, ok := r.Due(now, sent[kind]); ok {
+			out = append(out, NagDue{Kind: kind, Due: due, Since: now.Sub(since)})
+		}
 	}
 	if inc.Open() {
-		every := p.UpdateEvery[inc.Severity]
-		last := inc.LastUpdateAt
-		if last.IsZero() {
-			last = inc.CreatedAt
-		}
-		if every > 0 {
-			add(NagUpdate, last.Add(every), every)
+		if every := p.UpdateEvery[inc.Severity]; every > 0 {
+			last := inc.nagBaseline()
+			add(NagUpdate, last, Repeat{First: last.Add(every), Every: every})
 		}
 		return out
 	}
-	if inc.MeetingAt.IsZero() && !inc.ResolvedAt.IsZero() {
-		add(NagMeeting, inc.ResolvedAt.Add(orDuration(p.MeetingNagAfter, 24*time.Hour)), orDuration(p.MeetingNagEvery, 24*time.Hour))
+	if inc.PostmortemDone {
+		return out // done ends every post-mortem reminder
 	}
-	if !inc.PostmortemDone && !inc.PostmortemDue.IsZero() {
-		add(NagPostmortem, inc.PostmortemDue, 24*time.Hour)
+	if inc.MeetingAt.IsZero() && !inc.ResolvedAt.IsZero() {
+		add(NagMeeting, inc.ResolvedAt, Repeat{First: inc.ResolvedAt.Add(orDuration(p.MeetingNagAfter, 24*time.Hour)), Every: orDuration(p.MeetingNagEvery, 24*time.Hour)})
+	}
+	if !inc.PostmortemDue.IsZero() {
+		add(NagPostmortem, inc.PostmortemDue, Repeat{First: inc.PostmortemDue, Every: 24 * time.Hour})
 	}
 	return out
+}
+
+// nagBaseline is when the update nag starts counting: the last update, or
+// the start of the incident when none came since.
+func (i *Incident) nagBaseline() time.Time {
+	if i.LastUpdateAt.Before(i.CreatedAt) {
+		return i.CreatedAt
+	}
+	return i.LastUpdateAt
 }
 
 func orDuration(d, def time.Duration) time.Duration {
@@ -84,34 +107,51 @@ type NagReport struct{ Sent int }
 
 // Tick sends every nag that is due. Before nagging about the meeting it
 // reads the document back: a date set directly in the post-mortem counts.
+// Ticks may run at once (two replicas, a sandbox catch-up beside the
+// scheduler): each nag is re-decided and recorded in one transaction, so
+// only one of them sends it.
 func (s *Incidents) Tick(ctx context.Context) (NagReport, error) {
 	var rep NagReport
 	if s.Catalog.Incidents == nil {
 		return rep, nil
 	}
-	var incs []*Incident
-	if err := s.Store.View(ctx, func(tx Tx) (err error) {
-		incs, err = tx.Incidents(IncidentFilter{})
-		return err
+	type candidate struct {
+		inc *Incident
+		due []NagDue
+	}
+	var todo []candidate
+	now := s.Clock.Now()
+	if err := s.Store.View(ctx, func(tx Tx) error {
+		incs, err := tx.Incidents(IncidentFilter{})
+		if err != nil {
+			return err
+		}
+		for _, inc := range incs {
+			if inc.ChannelID == "" || (!inc.Open() && inc.PostmortemDone) {
+				continue
+			}
+			sent, err := s.nagsSent(tx, inc.ID)
+			if err != nil {
+				return err
+			}
+			if due := DueNags(now, inc, s.policy(), s.team(inc).Location, sent); len(due) > 0 {
+				todo = append(todo, candidate{inc, due})
+			}
+		}
+		return nil
 	}); err != nil {
 		return rep, fmt.Errorf("load incidents: %w", err)
 	}
-	p := s.policy()
-	for _, inc := range incs {
-		if inc.ChannelID == "" {
-			continue
-		}
-		team := s.team(inc)
-		due := DueNags(s.Clock.Now(), inc, p, team.Location)
-		for _, n := range due {
-			// The document is read once per nag period, not every tick.
-			if _, checked := s.docChecked.LoadOrStore(n.Key, true); n.Kind == NagMeeting && !checked && s.meetingSetInDoc(ctx, inc) {
+	for _, c := range todo {
+		for _, n := range c.due {
+			// The document is read once per nag, not every tick.
+			if _, checked := s.docChecked.LoadOrStore(n.Key(c.inc.ID), true); n.Kind == NagMeeting && !checked && s.meetingSetInDoc(ctx, c.inc) {
 				continue
 			}
-			sent, err := s.sendNag(ctx, inc.ID, n)
+			sent, err := s.sendNag(ctx, c.inc.ID, n.Kind)
 			if err != nil {
 				// One incident that cannot be nagged must not hold up the rest.
-				s.Log.Error("send nag", "incident", inc.ID, "kind", n.Kind, "err", err)
+				s.Log.Error("send nag", "incident", c.inc.ID, "kind", n.Kind, "err", err)
 				continue
 			}
 			if sent {
@@ -120,6 +160,18 @@ func (s *Incidents) Tick(ctx context.Context) (NagReport, error) {
 		}
 	}
 	return rep, nil
+}
+
+func (s *Incidents) nagsSent(tx Tx, id string) (NagsSent, error) {
+	last, err := tx.LastReminders(id)
+	if err != nil {
+		return nil, err
+	}
+	sent := NagsSent{}
+	for k, at := range last {
+		sent[NagKind(k)] = at
+	}
+	return sent, nil
 }
 
 // meetingSetInDoc reads the meeting date from the post-mortem and records
@@ -153,9 +205,11 @@ func (s *Incidents) meetingSetInDoc(ctx context.Context, inc *Incident) bool {
 	return true
 }
 
-// sendNag records and queues one nag, re-checking it against the stored
-// incident in the same transaction.
-func (s *Incidents) sendNag(ctx context.Context, id string, n NagDue) (bool, error) {
+// sendNag decides one kind of nag again against the stored incident and
+// the nags already sent, records it under (incident, kind, due time) and
+// queues its message, all in one transaction: of several ticks racing for
+// the same nag, one sends it and the others find it recorded.
+func (s *Incidents) sendNag(ctx context.Context, id string, kind NagKind) (bool, error) {
 	sent := false
 	err := s.update(ctx, func(tx Tx) error {
 		now := s.Clock.Now()
@@ -163,19 +217,22 @@ func (s *Incidents) sendNag(ctx context.Context, id string, n NagDue) (bool, err
 		if err != nil {
 			return err
 		}
-		still := false
-		for _, d := range DueNags(now, inc, s.policy(), s.team(inc).Location) {
-			still = still || d.Key == n.Key
-		}
-		if !still {
-			return nil
-		}
-		fresh, err := tx.MarkSent(n.Key, now)
-		if err != nil || !fresh {
+		last, err := s.nagsSent(tx, id)
+		if err != nil {
 			return err
 		}
-		sent = true
-		return enqueueMessage(tx, s.nagMessage(inc, n), now)
+		for _, n := range DueNags(now, inc, s.policy(), s.team(inc).Location, last) {
+			if n.Kind != kind {
+				continue
+			}
+			fresh, err := tx.RecordReminder(id, string(kind), n.Due, now)
+			if err != nil || !fresh {
+				return err
+			}
+			sent = true
+			return enqueueMessage(tx, s.nagMessage(inc, n), now)
+		}
+		return nil
 	})
 	return sent, err
 }

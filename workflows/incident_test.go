@@ -32,45 +32,88 @@ func TestDueNags_UpdateNagAtFixedInstants(t *testing.T) {
 	tests := []struct {
 		name string
 		at   time.Duration
-		want string
+		sent NagsSent
+		want time.Duration // due time after monday; -1: nothing due
 	}{
-		{"just opened", 0, ""},
-		{"a minute early", 59 * time.Minute, ""},
-		{"due at 60 minutes", time.Hour, "update"},
-		{"still due a bit later (same key)", 70 * time.Minute, "update"},
-		{"after business hours", 9 * time.Hour, ""},
+		{"just opened", 0, nil, -1},
+		{"a minute early", 59 * time.Minute, nil, -1},
+		{"due at 60 minutes", time.Hour, nil, time.Hour},
+		{"still the same nag a bit later", 70 * time.Minute, nil, time.Hour},
+		{"sent: nothing until a period after", 119 * time.Minute, NagsSent{NagUpdate: monday.Add(time.Hour)}, -1},
+		{"the next a period after the last sent", 2 * time.Hour, NagsSent{NagUpdate: monday.Add(time.Hour)}, 2 * time.Hour},
+		{"sent late: counted from the last one's due time", 150 * time.Minute, NagsSent{NagUpdate: monday.Add(time.Hour)}, 2 * time.Hour},
+		{"clock jumped 5 hours: one catch-up, stamped with the latest due time", 6*time.Hour + 10*time.Minute, NagsSent{NagUpdate: monday.Add(time.Hour)}, 6 * time.Hour},
+		{"after business hours", 9 * time.Hour, nil, -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := kinds(DueNags(monday.Add(tt.at), inc, p, time.UTC)); got != tt.want {
-				t.Errorf("got %q, want %q", got, tt.want)
+			got := DueNags(monday.Add(tt.at), inc, p, time.UTC, tt.sent)
+			if tt.want < 0 {
+				if len(got) != 0 {
+					t.Fatalf("got %+v, want nothing", got)
+				}
+				return
+			}
+			if len(got) != 1 || got[0].Kind != NagUpdate || !got[0].Due.Equal(monday.Add(tt.want)) || got[0].Since != tt.at {
+				t.Fatalf("got %+v, want an update nag due %s, %s since the update", got, monday.Add(tt.want), tt.at)
 			}
 		})
 	}
-	k1 := DueNags(monday.Add(time.Hour), inc, p, time.UTC)[0].Key
-	k2 := DueNags(monday.Add(90*time.Minute), inc, p, time.UTC)[0].Key
-	k3 := DueNags(monday.Add(2*time.Hour), inc, p, time.UTC)[0].Key
-	if k1 != k2 || k2 == k3 {
-		t.Errorf("keys %s %s %s: want the same key within a period and a new one each period", k1, k2, k3)
-	}
 	updated := *inc
 	updated.LastUpdateAt = monday.Add(100 * time.Minute)
-	if got := DueNags(monday.Add(2*time.Hour), &updated, p, time.UTC); len(got) != 0 {
+	sent := NagsSent{NagUpdate: monday.Add(time.Hour)}
+	if got := DueNags(monday.Add(2*time.Hour), &updated, p, time.UTC, sent); len(got) != 0 {
 		t.Errorf("nag after an update 20 minutes ago: %v", got)
 	}
-	if got := DueNags(monday.Add(160*time.Minute), &updated, p, time.UTC); len(got) != 1 || got[0].Key == k3 {
-		t.Errorf("after the update the nag restarts with a new key: %v", got)
+	if got := DueNags(monday.Add(160*time.Minute), &updated, p, time.UTC, sent); len(got) != 1 || !got[0].Due.Equal(monday.Add(160*time.Minute)) {
+		t.Errorf("after the update the nag restarts from the update: %v", got)
+	}
+}
+
+// The old key held the period, so a severity change at 390 minutes made a
+// new key and a second "390 minutes" nag in the same minute.
+func TestDueNags_SeverityChangeDoesNotRepeatANag(t *testing.T) {
+	inc := &Incident{ID: "inc-1", Severity: Sev1, Status: StatusInvestigating, CreatedAt: monday, LastUpdateAt: monday}
+	p := nagPolicy()
+	at := monday.Add(390 * time.Minute)
+	first := DueNags(at, inc, p, time.UTC, nil)
+	if len(first) != 1 {
+		t.Fatalf("no nag at 390 minutes: %v", first)
+	}
+	sent := NagsSent{NagUpdate: first[0].Due}
+	for _, sev := range []Severity{Sev2, Sev3, Sev1} {
+		inc.Severity = sev
+		if got := DueNags(at.Add(30*time.Second), inc, p, time.UTC, sent); len(got) != 0 {
+			t.Errorf("as %s half a minute later: %v", sev, got)
+		}
+	}
+	inc.Severity = Sev2
+	if got := DueNags(at.Add(59*time.Minute), inc, p, time.UTC, sent); len(got) != 0 {
+		t.Errorf("as sev2, before an hour since the last: %v", got)
+	}
+	if got := DueNags(at.Add(time.Hour), inc, p, time.UTC, sent); len(got) != 1 {
+		t.Errorf("as sev2, an hour after the last: %v", got)
+	}
+}
+
+// An incident opened from a PagerDuty event processed 15 minutes late is
+// counted from its start: "30 minutes" means 30 minutes.
+func TestDueNags_CountsFromTheStartNotFromProcessing(t *testing.T) {
+	inc := &Incident{ID: "inc-1", Severity: Sev1, Status: StatusInvestigating, CreatedAt: monday, LastUpdateAt: monday.Add(-time.Hour)}
+	got := DueNags(monday.Add(30*time.Minute), inc, nagPolicy(), time.UTC, nil)
+	if len(got) != 1 || got[0].Since != 30*time.Minute {
+		t.Fatalf("got %+v, want one nag 30 minutes since the start", got)
 	}
 }
 
 func TestDueNags_Sev1IgnoresBusinessHours(t *testing.T) {
 	saturday := time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
 	inc := &Incident{ID: "inc-1", Severity: Sev1, Status: StatusInvestigating, CreatedAt: saturday, LastUpdateAt: saturday}
-	if got := kinds(DueNags(saturday.Add(30*time.Minute), inc, nagPolicy(), time.UTC)); got != "update" {
+	if got := kinds(DueNags(saturday.Add(30*time.Minute), inc, nagPolicy(), time.UTC, nil)); got != "update" {
 		t.Errorf("sev1 at night: %q", got)
 	}
 	inc.Severity = Sev2
-	if got := kinds(DueNags(saturday.Add(2*time.Hour), inc, nagPolicy(), time.UTC)); got != "" {
+	if got := kinds(DueNags(saturday.Add(2*time.Hour), inc, nagPolicy(), time.UTC, nil)); got != "" {
 		t.Errorf("sev2 on a Saturday night: %q", got)
 	}
 }
@@ -79,10 +122,10 @@ func TestDueNags_BusinessHoursUseTheTeamZone(t *testing.T) {
 	tokyo, _ := time.LoadLocation("Asia/Tokyo")
 	inc := &Incident{ID: "inc-1", Severity: Sev3, Status: StatusInvestigating, CreatedAt: monday.Add(-10 * time.Hour), LastUpdateAt: monday.Add(-10 * time.Hour)}
 	// 10:00 UTC Monday is 19:00 in Tokyo: after hours there.
-	if got := DueNags(monday, inc, nagPolicy(), tokyo); len(got) != 0 {
+	if got := DueNags(monday, inc, nagPolicy(), tokyo, nil); len(got) != 0 {
 		t.Errorf("nagged after Tokyo business hours: %v", got)
 	}
-	if got := DueNags(monday, inc, nagPolicy(), time.UTC); len(got) != 1 {
+	if got := DueNags(monday, inc, nagPolicy(), time.UTC, nil); len(got) != 1 {
 		t.Errorf("not nagged in UTC business hours: %v", got)
 	}
 }
@@ -92,43 +135,54 @@ func TestDueNags_MeetingAndPostmortemAfterResolution(t *testing.T) {
 	inc := &Incident{ID: "inc-1", Severity: Sev2, Status: StatusResolved, CreatedAt: monday.Add(-2 * time.Hour), ResolvedAt: resolved,
 		PostmortemDue: resolved.Add(5 * 24 * time.Hour)}
 	p := nagPolicy()
-	if got := kinds(DueNags(resolved.Add(23*time.Hour), inc, p, time.UTC)); got != "" {
+	if got := kinds(DueNags(resolved.Add(23*time.Hour), inc, p, time.UTC, nil)); got != "" {
 		t.Errorf("before a day: %q", got)
 	}
-	if got := kinds(DueNags(resolved.Add(24*time.Hour), inc, p, time.UTC)); got != "meeting" {
+	if got := kinds(DueNags(resolved.Add(24*time.Hour), inc, p, time.UTC, nil)); got != "meeting" {
 		t.Errorf("a day after: %q", got)
 	}
-	d1 := DueNags(resolved.Add(24*time.Hour), inc, p, time.UTC)[0].Key
-	d2 := DueNags(resolved.Add(48*time.Hour), inc, p, time.UTC)[0].Key
-	if d1 == d2 {
-		t.Error("the meeting nag does not repeat daily")
+	d1 := DueNags(resolved.Add(24*time.Hour), inc, p, time.UTC, nil)[0].Due
+	sent := NagsSent{NagMeeting: d1}
+	if got := DueNags(resolved.Add(47*time.Hour), inc, p, time.UTC, sent); len(got) != 0 {
+		t.Errorf("meeting nag twice within the day: %v", got)
+	}
+	if got := DueNags(resolved.Add(48*time.Hour), inc, p, time.UTC, sent); len(got) != 1 || got[0].Due.Equal(d1) {
+		t.Errorf("the meeting nag does not repeat daily: %v", got)
 	}
 	met := *inc
 	met.MeetingAt = resolved.Add(72 * time.Hour)
-	if got := kinds(DueNags(resolved.Add(48*time.Hour), &met, p, time.UTC)); got != "" {
+	if got := kinds(DueNags(resolved.Add(48*time.Hour), &met, p, time.UTC, nil)); got != "" {
 		t.Errorf("meeting recorded: %q", got)
 	}
 	// Monday + 5 days is Saturday: the post-mortem nag waits for Monday.
-	if got := kinds(DueNags(resolved.Add(5*24*time.Hour), &met, p, time.UTC)); got != "" {
+	if got := kinds(DueNags(resolved.Add(5*24*time.Hour), &met, p, time.UTC, nil)); got != "" {
 		t.Errorf("post-mortem nag on a Saturday: %q", got)
 	}
-	if got := kinds(DueNags(resolved.Add(7*24*time.Hour), &met, p, time.UTC)); got != "postmortem" {
+	if got := kinds(DueNags(resolved.Add(7*24*time.Hour), &met, p, time.UTC, nil)); got != "postmortem" {
 		t.Errorf("post-mortem overdue on Monday: %q", got)
 	}
 	done := met
 	done.PostmortemDone = true
-	if got := kinds(DueNags(resolved.Add(7*24*time.Hour), &done, p, time.UTC)); got != "" {
+	if got := kinds(DueNags(resolved.Add(7*24*time.Hour), &done, p, time.UTC, nil)); got != "" {
 		t.Errorf("post-mortem done: %q", got)
+	}
+	// Done without a meeting recorded ends the meeting nag too.
+	doneNoMeeting := *inc
+	doneNoMeeting.PostmortemDone = true
+	for _, d := range []time.Duration{24 * time.Hour, 48 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour} {
+		if got := kinds(DueNags(resolved.Add(d), &doneNoMeeting, p, time.UTC, nil)); got != "" {
+			t.Errorf("done, no meeting, %s after: %q", d, got)
+		}
 	}
 }
 
 func TestDueNags_SnoozeHoldsOneKind(t *testing.T) {
 	inc := &Incident{ID: "inc-1", Severity: Sev1, Status: StatusInvestigating, CreatedAt: monday, LastUpdateAt: monday,
 		Snoozed: map[string]time.Time{"update": monday.Add(90 * time.Minute)}}
-	if got := DueNags(monday.Add(time.Hour), inc, nagPolicy(), time.UTC); len(got) != 0 {
+	if got := DueNags(monday.Add(time.Hour), inc, nagPolicy(), time.UTC, nil); len(got) != 0 {
 		t.Errorf("snoozed: %v", got)
 	}
-	if got := DueNags(monday.Add(90*time.Minute), inc, nagPolicy(), time.UTC); len(got) != 1 {
+	if got := DueNags(monday.Add(90*time.Minute), inc, nagPolicy(), time.UTC, nil); len(got) != 1 {
 		t.Errorf("snooze over: %v", got)
 	}
 }

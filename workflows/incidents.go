@@ -247,7 +247,7 @@ func (s *Incidents) openFromPager(tx Tx, ev PagerEvent, at, now time.Time) error
 	inc := &Incident{
 		ID: id, Title: ev.Incident.Title, Severity: severityFor(ev), Status: StatusInvestigating, Team: team.Name,
 		PDIncidentID: ev.Incident.ID, PDService: ev.Incident.Service, PDURL: ev.Incident.URL, PDStatus: ev.Incident.Status,
-		CreatedAt: at, LastUpdateAt: now, UpdatedAt: now,
+		CreatedAt: at, LastUpdateAt: at, UpdatedAt: now,
 	}
 	if inc.PDStatus == "" {
 		inc.PDStatus = PDTriggered

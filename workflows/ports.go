@@ -90,6 +90,12 @@ type CommonTx interface {
 	MarkSent(key string, at time.Time) (bool, error)
 	// Forget removes what MarkSent recorded under key.
 	Forget(key string) error
+	// RecordReminder records the reminder (subject, kind, due) as sent. It
+	// returns false, and records nothing, when it was recorded before.
+	RecordReminder(subject, kind string, due, at time.Time) (bool, error)
+	// LastReminders returns, per kind, the due time of the latest reminder
+	// recorded for subject.
+	LastReminders(subject string) (map[string]time.Time, error)
 	// MessageRef returns where the message with this key was posted.
 	MessageRef(key string) (MessageRef, bool, error)
 	PutMessageRef(key string, ref MessageRef, at time.Time) error
