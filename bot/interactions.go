@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/slack-go/slack"
 
@@ -71,13 +70,12 @@ func (b *Bot) Click(ctx context.Context, ic slack.InteractionCallback) *workflow
 		}
 		return nil
 	case workflows.ActLeaseExtend:
-		id, dur, _ := strings.Cut(act.Value, " ")
-		d, err := workflows.ParseDuration(dur)
+		id, d, drawnFor, err := workflows.ParseExtendValue(act.Value)
 		if err != nil {
 			reply = b.failure(err, UsageExtend)
 			break
 		}
-		res, err := b.Servers.Extend(ctx, actor, id, d, "extended from Slack button")
+		res, err := b.Servers.ExtendFrom(ctx, actor, id, d, "extended from Slack button", drawnFor)
 		if err != nil {
 			reply = b.failure(err, UsageExtend)
 			break

@@ -3,7 +3,9 @@ package bot
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -75,7 +77,9 @@ func (b *Bot) openExtendModal(ctx context.Context, actor workflows.Person, trigg
 			if team, ok := b.Servers.Catalog.Team(r.Team); ok {
 				end = team.LocalTime(r.LeaseEnd)
 			}
-			options = append(options, slack.NewOptionBlockObject(r.ID, plain(truncate(r.ID+" · "+r.Template, 75)), plain(truncate("ends "+end, 75))))
+			// The value binds the lease end shown, like an Extend button.
+			value := r.ID + " " + strconv.FormatInt(r.LeaseEnd.Unix(), 10)
+			options = append(options, slack.NewOptionBlockObject(value, plain(truncate(r.ID+" · "+r.Template, 75)), plain(truncate("ends "+end, 75))))
 		}
 	}
 	if len(options) == 0 {
@@ -174,12 +178,16 @@ func (b *Bot) submit(ctx context.Context, ic slack.InteractionCallback) *slack.V
 		b.tell(ctx, actor, workflows.Message{Text: fmt.Sprintf("%s declared (%s): %s. Its channel is being opened.", inc.ID, inc.Severity, inc.Title)})
 		return nil
 	case ModalExtend:
-		id := values[fieldServer][fieldServer].SelectedOption.Value
+		id, end, _ := strings.Cut(values[fieldServer][fieldServer].SelectedOption.Value, " ")
+		var drawnFor time.Time
+		if sec, err := strconv.ParseInt(end, 10, 64); err == nil && sec > 0 {
+			drawnFor = time.Unix(sec, 0)
+		}
 		d, err := workflows.ParseDuration(values[fieldDuration][fieldDuration].Value)
 		if err != nil {
 			return slack.NewErrorsViewSubmissionResponse(map[string]string{fieldDuration: workflows.ErrorMessage(err)})
 		}
-		res, err := b.Servers.Extend(ctx, actor, id, d, strings.TrimSpace(values[fieldReason][fieldReason].Value))
+		res, err := b.Servers.ExtendFrom(ctx, actor, id, d, strings.TrimSpace(values[fieldReason][fieldReason].Value), drawnFor)
 		if err != nil {
 			if workflows.ErrorCode(err) == "internal" {
 				b.Log.Error("extend from form", "err", err)

@@ -87,8 +87,8 @@ func budgetReply(b workflows.BudgetSummary) workflows.Reply {
 			{Label: "Budget", Value: b.Budget.String()},
 			{Label: "Committed", Value: b.Committed.String()},
 			{Label: "Spent so far", Value: b.Spent.String()},
+			{Label: "Reserved by open requests", Value: fmt.Sprintf("%s (%d)", b.Reserved, b.Open)},
 			{Label: "Remaining", Value: b.Remaining().String()},
-			{Label: "Waiting for approval", Value: b.Pending.String()},
 		},
 	}}
 }

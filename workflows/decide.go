@@ -21,7 +21,7 @@ func (s *Servers) openApproval(tx Tx, team *Team, r *ServerRequest, kind Approva
 		Reason: reason, Cost: cost, Required: RequiredApprovals(acc.Tiers, cost), State: ApprovalPending,
 		CreatedAt: now, ExpiresAt: now.Add(acc.ApprovalTimeout),
 	}
-	if over := budget.Committed + cost - budget.Budget; over > 0 {
+	if over := budget.Overrun(budget.Reserved, cost); over > 0 {
 		a.Overrun = over
 	}
 	if err := tx.CreateApproval(a); err != nil {
@@ -34,7 +34,12 @@ func (s *Servers) openApproval(tx Tx, team *Team, r *ServerRequest, kind Approva
 	if err := RefreshHome(tx, now, team.Approvers...); err != nil {
 		return nil, err
 	}
-	return a, enqueueMessage(tx, approvalMessage(team, r, a, nil, budget, now), now)
+	// The message shows the budget with this approval's reservation in it.
+	held, err := budgetOf(tx, team, now)
+	if err != nil {
+		return nil, err
+	}
+	return a, enqueueMessage(tx, approvalMessage(team, r, a, nil, held, now), now)
 }
 
 // DecideResult says what a vote did.
@@ -158,6 +163,9 @@ func (s *Servers) approve(tx Tx, team *Team, a *Approval, r *ServerRequest, acto
 			}
 		}
 	}
+	if err := recheckBudget(tx, team, a, r, now); err != nil {
+		return err
+	}
 	a.State, a.DecidedAt = ApprovalApproved, now
 	for _, v := range votes {
 		a.DecidedBy = append(a.DecidedBy, v.Approver)
@@ -176,6 +184,45 @@ func (s *Servers) approve(tx Tx, team *Team, a *Approval, r *ServerRequest, acto
 		}
 	}
 	return announceDecision(tx, team, r, a, votes, now)
+}
+
+// recheckBudget checks, in the transaction that would commit it, that
+// approving a still fits a budget that denies overruns. Open requests
+// keep their place in line: a is weighed against what is committed and
+// what requests opened before it reserve, not against later ones. Over
+// budget, the vote is refused and nothing is recorded: the approval stays
+// open until someone denies it, it expires, or budget is given back.
+func recheckBudget(tx Tx, team *Team, a *Approval, r *ServerRequest, now time.Time) error {
+	if team.Policy.Financial.OverBudget != OverBudgetDeny {
+		return nil
+	}
+	budget, err := budgetOf(tx, team, now)
+	if err != nil {
+		return err
+	}
+	open, err := openApprovals(tx, team, now)
+	if err != nil {
+		return err
+	}
+	var earlier Money
+	n := 0
+	for _, x := range open {
+		if x.ID != a.ID && openedBefore(x, a) {
+			earlier += x.Cost
+			n++
+		}
+	}
+	over := budget.Overrun(earlier, a.Cost)
+	if over <= 0 {
+		return nil
+	}
+	what := "this request"
+	subject := r.ID
+	if a.Kind == ApproveExtension {
+		what, subject = "this extension", "extending "+r.ID+" by "+FormatDuration(a.Extend)
+	}
+	return Errorf(ERefused, "Approving %s would take team %s %s over its budget for %s (%s), and the team's policy denies spending over budget. Nothing was approved: %s stays open until it is denied or expires, or until budget is given back.",
+		subject, team.Name, over, budget.Month, budget.Numbers(earlier, n, a.Cost, what), a.ID)
 }
 
 func (s *Servers) deny(tx Tx, team *Team, a *Approval, r *ServerRequest, actor Person, reason string, votes []Decision, now time.Time) error {

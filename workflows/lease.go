@@ -47,6 +47,14 @@ func CheckExtension(now time.Time, r *ServerRequest, lc LifecyclePolicy, d time.
 // Extend lengthens a lease: at once within policy and budget, through the
 // team's approvers beyond them, never past the maximum lifetime.
 func (s *Servers) Extend(ctx context.Context, actor Person, id string, d time.Duration, reason string) (*ExtendResult, error) {
+	return s.ExtendFrom(ctx, actor, id, d, reason, time.Time{})
+}
+
+// ExtendFrom is Extend bound to the lease end a button or form was drawn
+// for: when the lease no longer ends then (it was extended meanwhile, or
+// the click is a double click or a replay) nothing changes and the person
+// is told. A zero drawnFor binds nothing.
+func (s *Servers) ExtendFrom(ctx context.Context, actor Person, id string, d time.Duration, reason string, drawnFor time.Time) (*ExtendResult, error) {
 	res := &ExtendResult{}
 	err := s.update(ctx, func(tx Tx) error {
 		now := s.Clock.Now()
@@ -60,16 +68,20 @@ func (s *Servers) Extend(ctx context.Context, actor Person, id string, d time.Du
 		if !r.EndingAt.IsZero() {
 			return Errorf(EConflict, "%s's lease has ended and it is being stopped; request a new server.", r.ID)
 		}
+		team, tpl, err := s.teamAndTemplate(r)
+		if err != nil {
+			return err
+		}
+		if !drawnFor.IsZero() && r.LeaseEnd.Unix() != drawnFor.Unix() {
+			return Errorf(EConflict, "%s's lease changed since this button was drawn: it now ends %s, not %s. Nothing was changed. To extend it further, use the button on the newest message or `/ops lease extend %s DURATION`.",
+				r.ID, team.LocalTime(r.LeaseEnd), team.LocalTime(drawnFor), r.ID)
+		}
 		pending, err := tx.Approvals(ApprovalFilter{RequestID: r.ID, States: []ApprovalState{ApprovalPending}})
 		if err != nil {
 			return err
 		}
 		if len(pending) > 0 {
 			return Errorf(EConflict, "%s already has an extension waiting for approval (%s).", r.ID, pending[0].ID)
-		}
-		team, tpl, err := s.teamAndTemplate(r)
-		if err != nil {
-			return err
 		}
 		check := CheckExtension(now, r, Lifecycle(team, tpl), d)
 		if check.Refused != "" {
@@ -80,10 +92,11 @@ func (s *Servers) Extend(ctx context.Context, actor Person, id string, d time.Du
 		if err != nil {
 			return err
 		}
-		fits := budget.Committed+cost <= budget.Budget
+		over := budget.Overrun(budget.Reserved, cost)
+		fits := over <= 0
 		if !fits && team.Policy.Financial.OverBudget == OverBudgetDeny {
-			return Errorf(ERefused, "Extending %s by %s costs %s; team %s has %s left for %s and its policy denies spending over budget.",
-				r.ID, FormatDuration(d), cost, team.Name, budget.Remaining(), budget.Month)
+			return Errorf(ERefused, "Extending %s by %s would take team %s %s over its budget for %s (%s), and its policy denies spending over budget. Nothing was changed.",
+				r.ID, FormatDuration(d), team.Name, over, budget.Month, budget.Numbers(budget.Reserved, budget.Open, cost, "this extension"))
 		}
 		if !fits && check.NeedApproval == "" {
 			check.NeedApproval = fmt.Sprintf("it costs %s and team %s has %s left", cost, team.Name, budget.Remaining())
@@ -125,6 +138,11 @@ func (s *Servers) applyExtension(tx Tx, team *Team, r *ServerRequest, by Person,
 	from := r.LeaseEnd
 	to := maxTime(r.LeaseEnd, now).Add(d)
 	r.LeaseEnd, r.UpdatedAt = to, now
+	// The estimate is the whole lease at its hourly rate, so it follows
+	// the new end: "so far of estimated" compares like with like.
+	if !r.LeaseStart.IsZero() {
+		r.Estimate = r.HourlyRate.For(to.Sub(r.LeaseStart).Hours())
+	}
 	if !approved {
 		r.Extensions++
 	}

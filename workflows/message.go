@@ -58,7 +58,7 @@ type Action struct {
 const (
 	ActApprove      = "approval.approve"
 	ActDeny         = "approval.deny"
-	ActLeaseExtend  = "lease.extend"  // value: "srv-42 24h"
+	ActLeaseExtend  = "lease.extend"  // value: "srv-42 1d 1764000000", see ExtendValue
 	ActLeaseRelease = "lease.release" // value: "srv-42"
 )
 

@@ -62,7 +62,13 @@ func approvalMessage(team *Team, r *ServerRequest, a *Approval, votes []Decision
 	}
 	m.Fields = append(m.Fields, Field{Label: "Estimate", Value: fmt.Sprintf("%s (%s/h)", a.Cost, r.HourlyRate)})
 	if a.State == ApprovalPending {
-		m.Fields = append(m.Fields, Field{Label: "Budget left after", Value: fmt.Sprintf("%s of %s (%s)", budget.Remaining()-a.Cost, budget.Budget, budget.Month)})
+		// budget holds this approval's reservation already: what is left
+		// after approving it is what is left now.
+		left := fmt.Sprintf("%s of %s (%s)", budget.Remaining(), budget.Budget, budget.Month)
+		if others := budget.Reserved - a.Cost; others > 0 && budget.Open > 1 {
+			left += fmt.Sprintf(", with %s reserved by %s", others, plural(budget.Open-1, "other open request"))
+		}
+		m.Fields = append(m.Fields, Field{Label: "Budget left after", Value: left})
 	} else {
 		m.Fields = append(m.Fields, Field{Label: "Budget left", Value: fmt.Sprintf("%s of %s (%s)", budget.Remaining(), budget.Budget, budget.Month)})
 	}
@@ -152,7 +158,7 @@ func leaseMessage(team *Team, r *ServerRequest, budget BudgetSummary, headline s
 
 func leaseActions(r *ServerRequest) []Action {
 	return []Action{
-		{ID: ActLeaseExtend, Label: "Extend 1 day", Value: r.ID + " 1d", Style: StylePrimary},
+		{ID: ActLeaseExtend, Label: "Extend 1 day", Value: ExtendValue(r, "1d"), Style: StylePrimary},
 		{ID: ActLeaseRelease, Label: "Release now", Value: r.ID, Style: StyleDanger},
 	}
 }

@@ -103,16 +103,18 @@ func (s *Servers) Request(ctx context.Context, actor Person, in RequestInput) (*
 		if err != nil {
 			return err
 		}
-		fits := budget.Committed+r.Estimate <= budget.Budget
+		// Open requests hold their estimates: a request fits only in what
+		// is neither committed nor reserved.
+		over := budget.Overrun(budget.Reserved, r.Estimate)
+		fits := over <= 0
 		switch {
 		case fits && r.Estimate <= fin.AutoApproveBelow:
 			if err := s.approveLaunch(tx, team, r, "opsbot", "within the auto-approve ceiling and the budget", now); err != nil {
 				return err
 			}
 		case !fits && fin.OverBudget == OverBudgetDeny:
-			over := budget.Committed + r.Estimate - budget.Budget
-			reason := fmt.Sprintf("it would take team %s %s over its %s budget for %s, and the team's policy denies requests over budget",
-				team.Name, over, budget.Budget, budget.Month)
+			reason := fmt.Sprintf("it would take team %s %s over its budget for %s (%s), and the team's policy denies requests over budget",
+				team.Name, over, budget.Month, budget.Numbers(budget.Reserved, budget.Open, r.Estimate, "this request"))
 			if err := r.Move(StateDenied, reason, now); err != nil {
 				return err
 			}
@@ -249,12 +251,13 @@ func budgetOf(tx Tx, team *Team, now time.Time) (BudgetSummary, error) {
 	for _, r := range reqs {
 		b.Spent += r.CostSoFar(now) - r.CostSoFar(monthStart)
 	}
-	pending, err := tx.Approvals(ApprovalFilter{Team: team.Name, States: []ApprovalState{ApprovalPending}})
+	open, err := openApprovals(tx, team, now)
 	if err != nil {
-		return BudgetSummary{}, fmt.Errorf("read approvals of %s: %w", team.Name, err)
+		return BudgetSummary{}, err
 	}
-	for _, a := range pending {
-		b.Pending += a.Cost
+	for _, a := range open {
+		b.Reserved += a.Cost
+		b.Open++
 	}
 	return b, nil
 }

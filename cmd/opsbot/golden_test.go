@@ -93,6 +93,23 @@ func TestGolden_EverythingOpsbotRenders(t *testing.T) {
 		}
 	}
 
+	compareGolden(t, got)
+	// User text is escaped wherever it appears: nobody can smuggle a
+	// mention or a broadcast through a reason or a title.
+	for name, raw := range got {
+		s := blockText(raw)
+		if strings.Contains(s, "<!channel>") || strings.Contains(s, "<b>") || strings.Contains(s, "<@U0LEAD> please") {
+			t.Errorf("%s carries unescaped user text: %s", name, s)
+		}
+	}
+	mustContain(t, "approval", blockText(got["approval_pending"]), "compile &lt;@U0LEAD&gt; please")
+	mustContain(t, "summary", blockText(got["incident_summary"]), "Checkout &lt;b&gt;failing&lt;/b&gt; &amp; slow")
+}
+
+// compareGolden compares each rendered JSON with testdata/golden/NAME.json,
+// or rewrites the files with -update.
+func compareGolden(t *testing.T, got map[string]json.RawMessage) {
+	t.Helper()
 	dir := filepath.Join("testdata", "golden")
 	for name, raw := range got {
 		var v any
@@ -126,14 +143,31 @@ func TestGolden_EverythingOpsbotRenders(t *testing.T) {
 			t.Errorf("%s differs from %s:\n%s", name, path, pretty)
 		}
 	}
-	// User text is escaped wherever it appears: nobody can smuggle a
-	// mention or a broadcast through a reason or a title.
-	for name, raw := range got {
-		s := blockText(raw)
-		if strings.Contains(s, "<!channel>") || strings.Contains(s, "<b>") || strings.Contains(s, "<@U0LEAD> please") {
-			t.Errorf("%s carries unescaped user text: %s", name, s)
-		}
-	}
-	mustContain(t, "approval", blockText(got["approval_pending"]), "compile &lt;@U0LEAD&gt; please")
-	mustContain(t, "summary", blockText(got["incident_summary"]), "Checkout &lt;b&gt;failing&lt;/b&gt; &amp; slow")
+}
+
+// TestGolden_GuardRailRefusals renders every refusal of the budget and
+// approval guard rails, so a change of wording is a reviewed diff.
+func TestGolden_GuardRailRefusals(t *testing.T) {
+	h := newEditedHarness(t, tightData("1.5"))
+	got := map[string]json.RawMessage{}
+	last := func() json.RawMessage { rs := h.slack.Responses(); return json.RawMessage(rs[len(rs)-1].Blocks) }
+
+	h.ops(analyst, "server request test-small for 26h")
+	h.ops(analyst, "server request test-small for 26h")
+	h.ops(analyst, "server request test-small for 26h")
+	got["refusal_request_over_budget"] = last()
+	h.drain()
+	h.edit = tightData("1")
+	h.restart()
+	msgs := h.channelMessages("data-approvals")
+	h.click(lead, msgs[1], workflows.ActApprove, "apr-2")
+	got["refusal_approve_over_budget"] = last()
+
+	h.launched("test-small for 2d")
+	dm := h.dms(dev)[0]
+	value := buttonValue(t, dm, workflows.ActLeaseExtend)
+	h.click(dev, dm, workflows.ActLeaseExtend, value)
+	h.click(dev, dm, workflows.ActLeaseExtend, value)
+	got["refusal_extend_moved"] = last()
+	compareGolden(t, got)
 }

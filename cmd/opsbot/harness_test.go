@@ -132,6 +132,9 @@ type harness struct {
 	notion *notionfake.Server
 	dbID   string
 	extra  string // YAML appended to the incidents section
+	// edit, when set, rewrites the config text before each boot: a
+	// config reload is edit changed, then restart.
+	edit func(string) string
 	app    *App
 	srv    *httptest.Server
 	db     string
@@ -145,7 +148,14 @@ type harness struct {
 // that database.
 func newHarness(t testing.TB, dsn ...string) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: workflows.NewManualClock(start), db: filepath.Join(t.TempDir(), "opsbot.db")}
+	return newEditedHarness(t, nil, dsn...)
+}
+
+// newEditedHarness is newHarness booted on the test config as edit
+// rewrites it.
+func newEditedHarness(t testing.TB, edit func(string) string, dsn ...string) *harness {
+	t.Helper()
+	h := &harness{t: t, clock: workflows.NewManualClock(start), db: filepath.Join(t.TempDir(), "opsbot.db"), edit: edit}
 	if len(dsn) > 0 {
 		h.dsn = dsn[0]
 	}
@@ -207,7 +217,11 @@ func (h *harness) bootApp() (*App, *httptest.Server) {
 	if dsn == "" {
 		dsn = "sqlite:" + h.db
 	}
-	cfg, err := config.Parse([]byte(strings.Replace(testConfig, "NOTION_DB", strings.ReplaceAll(h.dbID, "-", ""), 1)+h.extra), "test.yaml")
+	text := strings.Replace(testConfig, "NOTION_DB", strings.ReplaceAll(h.dbID, "-", ""), 1) + h.extra
+	if h.edit != nil {
+		text = h.edit(text)
+	}
+	cfg, err := config.Parse([]byte(text), "test.yaml")
 	if err != nil {
 		h.t.Fatalf("test config: %v", err)
 	}

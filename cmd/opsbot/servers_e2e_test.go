@@ -187,7 +187,7 @@ func TestTwoApprovalsTier_NeedsTwoDistinctApprovers(t *testing.T) {
 func TestOverBudget_DeniedWhenPolicySaysDeny(t *testing.T) {
 	h := newHarness(t)
 	reply := h.ops(analyst, "server request build-box for 3d")
-	mustContain(t, "reply", reply, "srv-1 was refused", "over its $20.00 budget")
+	mustContain(t, "reply", reply, "srv-1 was refused", "$5.27 over its budget", "budget $20.00, $0.00 committed")
 	if r := h.request("srv-1"); r.State != workflows.StateDenied {
 		t.Fatalf("state %s", r.State)
 	}
@@ -269,7 +269,7 @@ func TestCommandsThatRead(t *testing.T) {
 	h.ops(dev, "server request build-box for 1d")
 	h.settle()
 	mustContain(t, "servers", h.ops(dev, "servers"), "srv-1 · test-small", "running", "srv-2 · build-box", "waiting for approval")
-	mustContain(t, "budget", h.ops(dev, "budget"), "Team platform", "$500.00", "Committed", "Remaining", "Waiting for approval")
+	mustContain(t, "budget", h.ops(dev, "budget"), "Team platform", "$500.00", "Committed", "Remaining", "Reserved by open requests", "$8.42 (1)")
 	mustContain(t, "approvals", h.ops(lead, "approvals"), "srv-2", "Approve srv-2")
 	mustContain(t, "no approvals", h.ops(dev, "approvals"), "Nothing waits for your decision")
 	mustContain(t, "help", h.ops(dev, "help"), "/ops server request", "/ops lease extend", "/ops budget")

@@ -41,7 +41,7 @@ func (rd Renderer) Home(h workflows.Home) []slackapi.Block {
 			Escape(r.ID), Escape(r.Template), Escape(r.State.Words()), Escape(timeIn(h.Team, r)), r.CostSoFar(h.Now), r.Estimate))
 		if r.State == workflows.StateRunning && r.EndingAt.IsZero() {
 			blocks = append(blocks, buttons([]workflows.Action{
-				{ID: workflows.ActLeaseExtend, Label: "Extend 1 day", Value: r.ID + " 1d", Style: workflows.StylePrimary},
+				{ID: workflows.ActLeaseExtend, Label: "Extend 1 day", Value: workflows.ExtendValue(r, "1d"), Style: workflows.StylePrimary},
 				{ID: workflows.ActLeaseRelease, Label: "Release now", Value: r.ID, Style: workflows.StyleDanger},
 			})...)
 		}
@@ -83,6 +83,7 @@ func (rd Renderer) Home(h workflows.Home) []slackapi.Block {
 			mrkdwn("*Budget*\n" + b.Budget.String()),
 			mrkdwn("*Committed*\n" + b.Committed.String()),
 			mrkdwn("*Spent so far*\n" + b.Spent.String()),
+			mrkdwn("*Reserved by open requests*\n" + b.Reserved.String()),
 			mrkdwn("*Remaining*\n" + b.Remaining().String()),
 		}, nil))
 	}
