@@ -135,11 +135,11 @@ type harness struct {
 	// edit, when set, rewrites the config text before each boot: a
 	// config reload is edit changed, then restart.
 	edit func(string) string
-	app    *App
-	srv    *httptest.Server
-	db     string
-	dsn    string // OPSBOT_DB; empty: SQLite in db
-	dry    bool
+	app  *App
+	srv  *httptest.Server
+	db   string
+	dsn  string // OPSBOT_DB; empty: SQLite in db
+	dry  bool
 	// replicas counts the Apps booted, to name each one's job leases.
 	replicas int
 }
