@@ -29,6 +29,9 @@ func (t *tx) Enqueue(j workflows.Job) error {
 	if j.Kind == "" {
 		return fmt.Errorf("enqueue job %q: no kind", j.Key)
 	}
+	if err := workflows.ValidatePayload(j); err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
 	id, err := nextSeq(t.ctx, t.db, t.tx, seqJobs)
 	if err != nil {
 		return err

@@ -338,3 +338,27 @@ func testRunner_OverStore(t *testing.T, db *DB) {
 		t.Fatalf("calls = %d, jobs left = %d; want 2 and 0", calls, count(t, db, "jobs"))
 	}
 }
+
+// A job whose payload its kind cannot read is refused when queued, and
+// the transaction that queued it keeps nothing.
+func TestEnqueue_RefusesMalformedPayload(t *testing.T) {
+	forEachDB(t, testEnqueue_RefusesMalformedPayload)
+}
+
+func testEnqueue_RefusesMalformedPayload(t *testing.T, db *DB) {
+	err := db.Update(context.Background(), func(tx workflows.Tx) error {
+		if err := tx.Audit(workflows.AuditEntry{At: t0, Actor: "opsbot", Action: "x", Subject: "srv-1"}); err != nil {
+			return err
+		}
+		return tx.Enqueue(workflows.Job{Kind: workflows.JobEnd, Key: "server.end:srv-1", Payload: "", RunAt: t0})
+	})
+	if err == nil || !strings.Contains(err.Error(), "srv-N stop|terminate") {
+		t.Fatalf("enqueue of an empty end job: %v, want a refusal naming the shape", err)
+	}
+	if n := count(t, db, "jobs"); n != 0 {
+		t.Fatalf("%d jobs queued, want 0", n)
+	}
+	if n := count(t, db, "audit"); n != 0 {
+		t.Fatalf("%d audit entries kept, want 0", n)
+	}
+}

@@ -115,7 +115,10 @@ func (s *Servers) refuseToTouch(ctx context.Context, r *ServerRequest, cause err
 // meanwhile records an instance restarted outside opsbot), and its owner
 // is told once.
 func (s *Servers) GiveUp(ctx context.Context, j Job, cause error) {
-	id := strings.Fields(j.Payload)[0]
+	id := subject(j)
+	if id == "" {
+		return // ValidatePayload refused it; nothing to record it against
+	}
 	var err error
 	switch j.Kind {
 	case JobProvision, JobAwait:

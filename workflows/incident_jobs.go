@@ -265,7 +265,10 @@ func (s *Incidents) GiveUp(ctx context.Context, j Job, cause error) {
 	default:
 		return
 	}
-	id := strings.Fields(j.Payload)[0]
+	id := subject(j)
+	if id == "" {
+		return // ValidatePayload refused it; nothing to record it against
+	}
 	err := s.update(ctx, func(tx Tx) error {
 		now := s.Clock.Now()
 		inc, err := tx.Incident(id)

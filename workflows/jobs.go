@@ -166,9 +166,7 @@ func (r *Runner) run(ctx context.Context, j Job) {
 		if berr := r.Queue.Bury(ctx, j.ID, now, err.Error()); berr != nil {
 			log.Error("bury job", "err", berr)
 		}
-		if r.GiveUp != nil {
-			r.GiveUp(ctx, j, err)
-		}
+		r.giveUp(ctx, log, j, err)
 		return
 	}
 	wait := Backoff(j.Attempts + 1)
@@ -178,12 +176,32 @@ func (r *Runner) run(ctx context.Context, j Job) {
 	}
 }
 
+// giveUp tells the job's workflow it failed for good. It runs under the
+// same recover as a handler: a panic there (a payload it cannot read)
+// must not take the runner, and the process, down.
+func (r *Runner) giveUp(ctx context.Context, log *slog.Logger, j Job, cause error) {
+	if r.GiveUp == nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("recording a failed job panicked", "panic", fmt.Sprint(p))
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, JobTimeout)
+	defer cancel()
+	r.GiveUp(ctx, j, cause)
+}
+
 func (r *Runner) call(ctx context.Context, j Job) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, JobTimeout)
 	defer cancel()
 	h, ok := r.Handlers[j.Kind]
 	if !ok {
 		return Permanent(fmt.Errorf("no handler for job kind %q", j.Kind))
+	}
+	if err := ValidatePayload(j); err != nil {
+		return Permanent(err)
 	}
 	defer func() {
 		if p := recover(); p != nil {
