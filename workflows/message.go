@@ -9,6 +9,9 @@ type Message struct {
 	// same key edits the first in place instead of posting again. Empty
 	// means a new message every time.
 	Key string
+	// ID names one message of no Key, for delivery: enqueueMessage sets
+	// it. See DeliveryID.
+	ID string `json:",omitempty"`
 	// Channel is a Slack channel ID or name; User is a person (Slack user
 	// ID or email) to message directly. One of the two is set.
 	Channel string
@@ -23,6 +26,17 @@ type Message struct {
 	Note    string   // small print under the message
 	Mention []string // people (Slack user IDs or emails) to mention, or channel IDs to link
 	Pin     bool     // pin the message when first posted
+}
+
+// DeliveryID names the message so that it is posted once: the Slack
+// integration marks the posted message with it (in Slack's message
+// metadata) and looks for it before posting again after a crash. A keyed
+// message is named by its Key; any other by the ID it was queued with.
+func (m Message) DeliveryID() string {
+	if m.Key != "" {
+		return m.Key
+	}
+	return m.ID
 }
 
 // Field is a labelled value shown in a grid.

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -11,6 +12,9 @@ import (
 // enqueueMessage queues m for delivery in the same transaction as the
 // change it reports.
 func enqueueMessage(tx Tx, m Message, now time.Time) error {
+	if m.Key == "" && m.ID == "" {
+		m.ID = newMessageID()
+	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("encode message %s: %w", m.Key, err)
@@ -24,6 +28,13 @@ func enqueueMessage(tx Tx, m Message, now time.Time) error {
 	}
 	// What a person is told about usually changes their Home tab too.
 	return RefreshHome(tx, now, m.User)
+}
+
+// newMessageID names an unkeyed message for delivery. It is random, not
+// a counter, so it stays unique across databases that post into the same
+// Slack workspace (a restored backup, the sandbox after a reset).
+func newMessageID() string {
+	return "m-" + rand.Text()
 }
 
 // person is the reference renderers mention: the Slack ID when known.

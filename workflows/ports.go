@@ -36,6 +36,11 @@ type Notifier interface {
 	Post(ctx context.Context, m Message, parent MessageRef) (MessageRef, error)
 	// Update edits the message at ref to read m.
 	Update(ctx context.Context, ref MessageRef, m Message) error
+	// FindPosted looks for a message already posted for m (by its
+	// DeliveryID) where m goes, under parent when set, so a post cut
+	// short by a crash is not made twice. A found message is finished
+	// (pinned when m.Pin).
+	FindPosted(ctx context.Context, m Message, parent MessageRef) (MessageRef, bool, error)
 }
 
 // Store runs transactions. Every change of state happens inside one

@@ -12,8 +12,8 @@ import (
 
 // Post sends m to its channel, or as a DM to its user, under parent when
 // parent is set (a thread reply lives in the parent's channel). It pins
-// the new message when m.Pin. A failed pin is logged, not returned: the
-// message is out, and failing would make the outbox post it again.
+// the new message when m.Pin. The message carries m's delivery ID in its
+// metadata, for FindPosted.
 func (c *Client) Post(ctx context.Context, m workflows.Message, parent workflows.MessageRef) (workflows.MessageRef, error) {
 	channel := parent.Channel
 	if channel == "" {
@@ -30,6 +30,9 @@ func (c *Client) Post(ctx context.Context, m workflows.Message, parent workflows
 	if parent.TS != "" {
 		opts = append(opts, slackapi.MsgOptionTS(parent.TS))
 	}
+	if id := m.DeliveryID(); id != "" {
+		opts = append(opts, slackapi.MsgOptionMetadata(deliveryMetadata(id)))
+	}
 	var ch, ts string
 	err := c.callOn(ctx, "chat.postMessage", channel, func(ctx context.Context) (err error) {
 		ch, ts, err = c.api.PostMessageContext(ctx, channel, opts...)
@@ -43,12 +46,7 @@ func (c *Client) Post(ctx context.Context, m workflows.Message, parent workflows
 	}
 	ref := workflows.MessageRef{Channel: ch, TS: ts}
 	if m.Pin {
-		err := c.call(ctx, "pins.add", func(ctx context.Context) error {
-			return c.api.AddPinContext(ctx, ch, slackapi.ItemRef{Timestamp: ts})
-		})
-		if err != nil && SlackError(err) != "already_pinned" {
-			c.log.Error("pin posted message", "channel", ch, "ts", ts, "key", m.Key, "err", err)
-		}
+		c.pin(ctx, ref, m)
 	}
 	return ref, nil
 }

@@ -53,6 +53,36 @@ func content(p params) (string, json.RawMessage, error) {
 	return text, blocks, nil
 }
 
+// maxMetadata bounds a message's metadata. Slack documents no exact
+// figure; this keeps the fake from storing whatever it is sent.
+const maxMetadata = 8000
+
+// metadata reads chat.postMessage's and chat.update's "metadata": a JSON
+// object with a string event_type and an object event_payload, as Slack
+// requires (invalid_metadata_format when it is not JSON,
+// invalid_metadata_schema when the shape is wrong). It is kept as sent.
+func metadata(p params) (json.RawMessage, error) {
+	raw := p.Get("metadata")
+	if raw == "" {
+		return nil, nil
+	}
+	if len(raw) > maxMetadata {
+		return nil, fail("metadata_too_large")
+	}
+	var m struct {
+		EventType    *string         `json:"event_type"`
+		EventPayload json.RawMessage `json:"event_payload"`
+	}
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		return nil, fail("invalid_metadata_format")
+	}
+	var payload map[string]any
+	if m.EventType == nil || *m.EventType == "" || json.Unmarshal(m.EventPayload, &payload) != nil || payload == nil {
+		return nil, fail("invalid_metadata_schema")
+	}
+	return json.RawMessage(raw), nil
+}
+
 // chat.postMessage: post to a channel or IM, optionally in a thread.
 // A thread_ts that names no message is refused with thread_not_found
 // (stricter than Slack, which may post it top-level) so bugs show.
@@ -65,7 +95,11 @@ func (s *Server) chatPostMessage(p params) (result, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Message{Channel: c.ID, User: s.opts.BotUserID, BotID: s.opts.BotID, Text: text, Blocks: blocks}
+	meta, err := metadata(p)
+	if err != nil {
+		return nil, err
+	}
+	m := &Message{Channel: c.ID, User: s.opts.BotUserID, BotID: s.opts.BotID, Text: text, Blocks: blocks, Metadata: meta}
 	if tts := p.Get("thread_ts"); tts != "" {
 		parent := s.threadRoot(c.ID, tts)
 		if parent == nil {
@@ -104,6 +138,13 @@ func (s *Server) chatUpdate(p params) (result, error) {
 	}
 	if utf8.RuneCountInString(text) > maxMessageText {
 		return nil, fail("msg_too_long")
+	}
+	if _, ok := p.Values["metadata"]; ok {
+		meta, err := metadata(p)
+		if err != nil {
+			return nil, err
+		}
+		m.Metadata = meta
 	}
 	m.Text, m.Blocks = text, blocks
 	m.Edited = &Edit{User: s.opts.BotUserID, TS: s.newTS()}

@@ -264,8 +264,13 @@ func (s *Server) page(ms []*Message, p params, key string) (result, error) {
 	}
 	end := min(start+limit, len(ms))
 	out := make([]map[string]any, 0, end-start)
+	withMeta := p.flag("include_all_metadata")
 	for _, m := range ms[start:end] {
-		out = append(out, s.messageJSON(m))
+		j := s.messageJSON(m)
+		if withMeta && len(m.Metadata) > 0 {
+			j["metadata"] = m.Metadata
+		}
+		out = append(out, j)
 	}
 	next := ""
 	if end < len(ms) {

@@ -61,6 +61,10 @@ type Message struct {
 	Reactions []Reaction
 	Replies   int
 	Pinned    bool
+	// Metadata is the message's metadata ({"event_type","event_payload"})
+	// as posted; Slack returns it from history only when asked
+	// (include_all_metadata).
+	Metadata json.RawMessage `json:",omitempty"`
 }
 
 // IsReply reports whether the message is in a thread under another.
