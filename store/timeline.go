@@ -18,10 +18,10 @@ func (t *tx) AddTimeline(e workflows.TimelineEntry) (bool, error) {
 	}
 	// The conflict target names the partial unique index, so any other
 	// constraint that fails is still an error.
-	res, err := t.exec(`INSERT INTO timeline (id, incident_id, at, kind, actor, body, source, external_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	res, err := t.exec(`INSERT INTO timeline (id, incident_id, at, kind, actor, body, source, external_id, action)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (incident_id, source, external_id) WHERE external_id <> '' DO NOTHING`,
-		id, e.IncidentID, unixNanos(e.At), string(e.Kind), e.Actor, e.Text, e.Source, e.ExternalID)
+		id, e.IncidentID, unixNanos(e.At), string(e.Kind), e.Actor, e.Text, e.Source, e.ExternalID, e.Action)
 	if err != nil {
 		return false, fmt.Errorf("add %s timeline entry to %s: %w", e.Kind, e.IncidentID, err)
 	}
@@ -35,7 +35,7 @@ func (t *tx) AddTimeline(e workflows.TimelineEntry) (bool, error) {
 // Timeline returns an incident's entries in time order; entries at the
 // same instant keep the order they were recorded in.
 func (t *tx) Timeline(incidentID string) ([]workflows.TimelineEntry, error) {
-	rows, err := t.query(`SELECT incident_id, at, kind, actor, body, source, external_id
+	rows, err := t.query(`SELECT incident_id, at, kind, actor, body, source, external_id, action
 		FROM timeline WHERE incident_id = ? ORDER BY at, id`, incidentID)
 	if err != nil {
 		return nil, fmt.Errorf("read timeline of %s: %w", incidentID, err)
@@ -46,7 +46,7 @@ func (t *tx) Timeline(incidentID string) ([]workflows.TimelineEntry, error) {
 		var e workflows.TimelineEntry
 		var kind string
 		var at int64
-		if err := rows.Scan(&e.IncidentID, &at, &kind, &e.Actor, &e.Text, &e.Source, &e.ExternalID); err != nil {
+		if err := rows.Scan(&e.IncidentID, &at, &kind, &e.Actor, &e.Text, &e.Source, &e.ExternalID, &e.Action); err != nil {
 			return nil, fmt.Errorf("read timeline of %s: %w", incidentID, err)
 		}
 		e.At, e.Kind = fromNanos(at), workflows.TimelineKind(kind)

@@ -203,6 +203,11 @@ type TimelineEntry struct {
 	// PagerDuty log entry, a Slack message), so it is recorded once.
 	Source     string
 	ExternalID string
+	// Action is the PagerDuty event the entry records, when it is one
+	// ("incident.acknowledged"), whoever reported it: the webhook, the
+	// PagerDuty log, or opsbot acting in PagerDuty. It lets the log be
+	// merged into the timeline without listing an event twice.
+	Action string
 }
 
 // ChannelName builds an incident channel's name from a pattern with

@@ -81,7 +81,11 @@ func (s *Incidents) SetStatus(ctx context.Context, actor Person, ref IncidentRef
 			}
 			inc.Status, inc.LastUpdateAt = st, now
 		}
-		return s.record(tx, inc, TimelineEntry{At: now, Kind: TLStatus, Actor: actor.String(), Text: fmt.Sprintf("Status %s → %s", old, st)})
+		e := TimelineEntry{At: now, Kind: TLStatus, Actor: actor.String(), Text: fmt.Sprintf("Status %s → %s", old, st)}
+		if st == StatusResolved && inc.PDIncidentID != "" {
+			e.Action = "incident.resolved" // PagerDuty logs it too
+		}
+		return s.record(tx, inc, e)
 	})
 }
 
@@ -111,7 +115,7 @@ func (s *Incidents) Acknowledge(ctx context.Context, actor Person, ref IncidentR
 		if err := s.pushPD(tx, inc, PDAcknowledged, actor, now); err != nil {
 			return err
 		}
-		return s.record(tx, inc, TimelineEntry{At: now, Kind: TLPagerDuty, Actor: actor.String(), Text: "Acknowledged from Slack"})
+		return s.record(tx, inc, TimelineEntry{At: now, Kind: TLPagerDuty, Actor: actor.String(), Text: "Acknowledged from Slack", Action: "incident.acknowledged"})
 	})
 }
 

@@ -193,7 +193,7 @@ func (s *Incidents) page(ctx context.Context, j Job) error {
 		if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "pagerduty.trigger", Subject: inc.ID, Detail: pd.ID}); err != nil {
 			return err
 		}
-		if err := s.record(tx, cur, TimelineEntry{At: now, Kind: TLPagerDuty, Actor: "opsbot", Text: "Paged on-call in PagerDuty", Source: "opsbot", ExternalID: "page:" + pd.ID}); err != nil {
+		if err := s.record(tx, cur, TimelineEntry{At: now, Kind: TLPagerDuty, Actor: "opsbot", Text: "Paged on-call in PagerDuty", Source: "opsbot", ExternalID: "page:" + pd.ID, Action: "incident.triggered"}); err != nil {
 			return err
 		}
 		if cur.ChannelID != "" {

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/opsbot/opsbot/templates"
 )
@@ -25,7 +26,11 @@ func (s *Incidents) writePostmortem(ctx context.Context, j Job) error {
 			return fmt.Errorf("PagerDuty log of %s: %w", inc.ID, err)
 		}
 		if err := s.Store.Update(ctx, func(tx Tx) error {
-			for _, e := range entries {
+			timeline, err := tx.Timeline(inc.ID)
+			if err != nil {
+				return err
+			}
+			for _, e := range NewLogEntries(timeline, entries) {
 				e.IncidentID = inc.ID
 				if _, err := tx.AddTimeline(e); err != nil {
 					return err
@@ -77,6 +82,61 @@ func (s *Incidents) writePostmortem(ctx context.Context, j Job) error {
 		}
 		return s.refresh(tx, cur, now)
 	})
+}
+
+// Windows within which a PagerDuty log entry and a timeline entry of the
+// same action are one event. A state change opsbot made is on the
+// timeline when the person clicked and in PagerDuty's log when the job
+// ran, seconds later; notes are matched closely, since two can come
+// within a minute.
+const (
+	sameEventWindow = time.Minute
+	sameNoteWindow  = 2 * time.Second
+)
+
+// NewLogEntries returns the PagerDuty log entries that are not on the
+// timeline yet. A log entry already merged has its own ID there (and the
+// store would refuse it anyway); one the webhook or opsbot's own change
+// recorded is the same action at nearly the same time.
+func NewLogEntries(timeline, log []TimelineEntry) []TimelineEntry {
+	var out []TimelineEntry
+	used := make([]bool, len(timeline)) // each timeline entry stands for one log entry
+	for _, e := range log {
+		if i := sameEvent(timeline, used, e); i >= 0 {
+			used[i] = true
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// sameEvent returns the index of the unused timeline entry that records
+// the same event as e, or -1.
+func sameEvent(timeline []TimelineEntry, used []bool, e TimelineEntry) int {
+	window := sameEventWindow
+	if e.Action == "incident.annotated" {
+		window = sameNoteWindow
+	}
+	for i, t := range timeline {
+		if used[i] {
+			continue
+		}
+		if t.Source == e.Source && t.ExternalID == e.ExternalID && e.ExternalID != "" {
+			return i
+		}
+		if e.Action != "" && t.Action == e.Action && t.Source != e.Source && absDuration(t.At.Sub(e.At)) <= window {
+			return i
+		}
+	}
+	return -1
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
 }
 
 func (s *Incidents) postmortemDoc(inc *Incident, timeline []TimelineEntry) (Postmortem, error) {

@@ -207,3 +207,29 @@ func TestChannelName_FollowsSlackRules(t *testing.T) {
 		t.Errorf("suffix %q", got)
 	}
 }
+
+func TestNewLogEntries_SkipsWhatTheTimelineHas(t *testing.T) {
+	at := monday
+	timeline := []TimelineEntry{
+		{At: at, Source: "pagerduty-event", ExternalID: "EV1", Action: "incident.triggered"},
+		{At: at.Add(time.Minute), Source: "", Action: "incident.acknowledged"}, // from Slack
+		{At: at.Add(2 * time.Minute), Source: "pagerduty-event", ExternalID: "EV3", Action: "incident.annotated"},
+		{At: at.Add(3 * time.Minute), Source: "pagerduty", ExternalID: "L9"}, // merged before
+	}
+	log := []TimelineEntry{
+		{At: at, Source: "pagerduty", ExternalID: "L1", Action: "incident.triggered"},
+		{At: at, Source: "pagerduty", ExternalID: "L2", Action: ""},                                                        // assignment: log only
+		{At: at.Add(time.Minute + 20*time.Second), Source: "pagerduty", ExternalID: "L3", Action: "incident.acknowledged"}, // the job ran later
+		{At: at.Add(2 * time.Minute), Source: "pagerduty", ExternalID: "L4", Action: "incident.annotated"},
+		{At: at.Add(2 * time.Minute), Source: "pagerduty", ExternalID: "L5", Action: "incident.annotated"}, // a second note the webhook missed
+		{At: at.Add(3 * time.Minute), Source: "pagerduty", ExternalID: "L9"},
+		{At: at.Add(time.Hour), Source: "pagerduty", ExternalID: "L6", Action: "incident.acknowledged"}, // a later acknowledgement
+	}
+	var got []string
+	for _, e := range NewLogEntries(timeline, log) {
+		got = append(got, e.ExternalID)
+	}
+	if strings.Join(got, ",") != "L2,L5,L6" {
+		t.Errorf("new entries %v, want L2,L5,L6", got)
+	}
+}

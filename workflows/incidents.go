@@ -256,13 +256,24 @@ func (s *Incidents) openFromPager(tx Tx, ev PagerEvent, at, now time.Time) error
 		return err
 	}
 	if err := s.record(tx, inc, TimelineEntry{At: at, Kind: TLPagerDuty, Actor: orDefault(ev.Agent, "PagerDuty"),
-		Text: "Triggered in PagerDuty: " + inc.Title, Source: "pagerduty-event", ExternalID: ev.ID}); err != nil {
+		Text: "Triggered in PagerDuty: " + inc.Title, Source: "pagerduty-event", ExternalID: ev.ID, Action: triggeredAction(ev.Type)}); err != nil {
 		return err
 	}
 	if err := tx.Audit(AuditEntry{At: now, Actor: "pagerduty", Action: "incident.open", Subject: id, Detail: ev.Incident.ID}); err != nil {
 		return err
 	}
 	return tx.Enqueue(Job{Kind: JobOpenChannel, Key: JobOpenChannel + ":" + id, Payload: id, RunAt: now})
+}
+
+// triggeredAction is the action of the "Triggered" entry of an incident
+// opened from ev: the trigger itself only when ev is the trigger (an
+// incident first seen acknowledged was triggered earlier, at a time the
+// PagerDuty log has).
+func triggeredAction(evType string) string {
+	if evType == "incident.triggered" {
+		return evType
+	}
+	return ""
 }
 
 // severityFor maps PagerDuty's priority (P1..P3) or urgency to a severity.
@@ -355,7 +366,7 @@ func (s *Incidents) updateFromPager(tx Tx, inc *Incident, ev PagerEvent, at, now
 			return err
 		}
 	}
-	if err := s.record(tx, inc, TimelineEntry{At: at, Kind: TLPagerDuty, Actor: who, Text: text, Source: "pagerduty-event", ExternalID: ev.ID}); err != nil {
+	if err := s.record(tx, inc, TimelineEntry{At: at, Kind: TLPagerDuty, Actor: who, Text: text, Source: "pagerduty-event", ExternalID: ev.ID, Action: ev.Type}); err != nil {
 		return err
 	}
 	if changed || ev.Type == "incident.annotated" || strings.HasPrefix(ev.Type, "incident.re") || ev.Type == "incident.escalated" {

@@ -77,5 +77,22 @@ func timelineEntry(e pagerduty.LogEntry) (workflows.TimelineEntry, error) {
 		Text:       text,
 		Source:     "pagerduty",
 		ExternalID: e.ID,
+		Action:     logActions[e.Type],
 	}, nil
+}
+
+// logActions maps the log entry types that record an incident event to
+// the V3 webhook event type of the same event, so the timeline lists it
+// once. Entries of other types (notifications, assignment at trigger
+// time) have no webhook twin.
+var logActions = map[string]string{
+	"trigger_log_entry":         "incident.triggered",
+	"acknowledge_log_entry":     "incident.acknowledged",
+	"unacknowledge_log_entry":   "incident.unacknowledged",
+	"resolve_log_entry":         "incident.resolved",
+	"reopen_log_entry":          "incident.reopened",
+	"escalate_log_entry":        "incident.escalated",
+	"assign_log_entry":          "incident.reassigned",
+	"annotate_log_entry":        "incident.annotated",
+	"priority_change_log_entry": "incident.priority_updated",
 }
