@@ -249,9 +249,27 @@ func earliest(a, b time.Time) time.Time {
 	return a
 }
 
+// SetupRetryEvery is how often a post-mortem waiting for the Notion
+// database to be fixed is tried, once the job runner's own retries are
+// spent.
+const SetupRetryEvery = time.Hour
+
 // GiveUp tells the incident channel about outside work that failed for
-// good, so people know to do it by hand.
+// good, so people know to do it by hand. A post-mortem waiting for the
+// Notion database to be fixed is not given up: it is tried again.
 func (s *Incidents) GiveUp(ctx context.Context, j Job, cause error) {
+	var setup *DocSetupError
+	if j.Kind == JobPostmortem && errors.As(cause, &setup) {
+		// The channel was told what to fix; keep trying, hourly, until
+		// the database is right: a post-mortem is never dropped for it.
+		err := s.update(ctx, func(tx Tx) error {
+			return tx.Enqueue(Job{Kind: JobPostmortem, Key: JobPostmortem + ":" + j.Payload, Payload: j.Payload, RunAt: s.Clock.Now().Add(SetupRetryEvery)})
+		})
+		if err != nil {
+			s.Log.Error("requeue post-mortem", "incident", j.Payload, "err", err)
+		}
+		return
+	}
 	var what string
 	switch j.Kind {
 	case JobPage:

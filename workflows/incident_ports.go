@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -128,4 +129,17 @@ type DocBlock struct {
 	Kind    DocBlockKind
 	Text    string
 	Checked bool // for to-dos
+}
+
+// DocSetupError says the document store is not set up for post-mortems
+// (a property missing from the Notion database): no write can succeed
+// until a person fixes it, so the post-mortem waits, retried, and the
+// incident channel is told what to fix.
+type DocSetupError struct {
+	Problems []string // what makes writing impossible
+	Skipped  []string // what will be left out of the document
+}
+
+func (e *DocSetupError) Error() string {
+	return "the post-mortem database is not set up: " + strings.Join(e.Problems, "; ")
 }

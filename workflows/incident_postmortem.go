@@ -2,7 +2,9 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/opsbot/opsbot/templates"
@@ -53,6 +55,10 @@ func (s *Incidents) writePostmortem(ctx context.Context, j Job) error {
 		return Permanent(err)
 	}
 	ref, err := s.Docs.WritePostmortem(ctx, doc)
+	var setup *DocSetupError
+	if errors.As(err, &setup) {
+		s.tellSetup(ctx, inc, setup)
+	}
 	if err != nil {
 		return fmt.Errorf("write post-mortem of %s: %w", inc.ID, err)
 	}
@@ -137,6 +143,28 @@ func absDuration(d time.Duration) time.Duration {
 		return -d
 	}
 	return d
+}
+
+// tellSetup tells the incident channel, once per set of problems, what
+// keeps the post-mortem from being written; the job keeps retrying.
+func (s *Incidents) tellSetup(ctx context.Context, inc *Incident, setup *DocSetupError) {
+	if inc.ChannelID == "" {
+		return
+	}
+	problems := strings.Join(setup.Problems, "; ")
+	err := s.update(ctx, func(tx Tx) error {
+		now := s.Clock.Now()
+		fresh, err := tx.MarkSent("postmortem-setup:"+inc.ID+":"+problems, now)
+		if err != nil || !fresh {
+			return err
+		}
+		return enqueueMessage(tx, Message{Channel: inc.ChannelID, Title: "The post-mortem of " + inc.ID + " is waiting",
+			Text: "opsbot cannot write the post-mortem in Notion yet: " + problems +
+				". Fix the post-mortem database in Notion (see docs/incidents.md, Setting up Notion); opsbot keeps trying and writes it as soon as the database is right. Nothing is lost."}, now)
+	})
+	if err != nil {
+		s.Log.Error("tell the channel about the Notion set-up", "incident", inc.ID, "err", err)
+	}
 }
 
 func (s *Incidents) postmortemDoc(inc *Incident, timeline []TimelineEntry) (Postmortem, error) {

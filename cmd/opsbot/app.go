@@ -45,8 +45,9 @@ type App struct {
 	Handler   http.Handler
 	Metrics   *Metrics
 
-	wake      chan struct{}
-	slackHTTP *http.Client
+	wake        chan struct{}
+	slackHTTP   *http.Client
+	notionCheck notionCheck
 }
 
 // Deps are what differs between production, the sandbox and tests.
@@ -199,6 +200,11 @@ func (a *App) routes() http.Handler {
 			return
 		}
 		w.Write([]byte("ready\n"))
+		if a.Notion != nil {
+			// Detail, not readiness: opsbot serves without Notion, and
+			// post-mortems wait for the database to be fixed.
+			w.Write([]byte(a.notionDetail(ctx) + "\n"))
+		}
 	})
 	mux.Handle("GET /metrics", a.Metrics.Handler())
 	if a.Incidents != nil {
@@ -240,6 +246,12 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		a.warmPrices(ctx)
 		return nil
 	})
+	if a.Notion != nil {
+		g.Go(func() error {
+			a.checkNotion(ctx)
+			return nil
+		})
+	}
 	err := g.Wait()
 	a.Bot.Wait()
 	return err

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opsbot/opsbot/integrations/notion"
 )
 
 // TestPostmortem_PagerDutyLogMergedWithoutDuplicates: the webhook put the
@@ -70,4 +75,75 @@ func TestPostmortem_PagerDutyLogMergedWithoutDuplicates(t *testing.T) {
 	if h.incident("inc-1").PostmortemPageID == "" {
 		t.Fatal("no post-mortem")
 	}
+}
+
+// TestPostmortem_NotionSetUpErrorsWaitUntilFixed: a database without the
+// Incident ID property (how opsbot finds a page again) and without the
+// optional Duration. /readyz names both; the incident channel is told,
+// once, what to fix; the post-mortem is retried (past the runner's ten
+// attempts, hourly) and written as soon as the property is added, without
+// Duration.
+func TestPostmortem_NotionSetUpErrorsWaitUntilFixed(t *testing.T) {
+	h := newHarness(t)
+	schema := notion.DefaultProps.Schema()
+	delete(schema, "Incident ID")
+	delete(schema, "Duration")
+	db, err := h.notion.AddDatabase("Broken post-mortems", schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.dbID = db.ID
+	h.restart()
+	res, err := http.Get(h.srv.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	mustContain(t, "readyz", string(body), "ready", `"Incident ID" (rich_text) is missing`, `"Duration" (rich_text) is missing`)
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("readyz %d: the store is ready, Notion is detail", res.StatusCode)
+	}
+
+	h.incidentCmd(dev, "general", "declare Disk full sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	h.incidentCmd(dev, ch.ID, "status resolved")
+	h.drain()
+	for range 24 {
+		h.advance(time.Hour)
+	}
+	waiting := 0
+	for _, m := range h.slack.Messages(ch.ID) {
+		s := messageText(m)
+		if strings.Contains(s, "cannot write the post-mortem in Notion yet") {
+			waiting++
+			mustContain(t, "waiting", s, `"Incident ID" (rich_text) is missing`, "keeps trying")
+		}
+		if strings.Contains(s, "do it by hand") {
+			t.Errorf("gave up: %s", s)
+		}
+	}
+	if waiting != 1 {
+		t.Fatalf("%d set-up messages in the channel, want 1", waiting)
+	}
+	if h.incident("inc-1").PostmortemPageID != "" || len(h.notion.Pages(db.ID)) != 0 {
+		t.Fatal("a page without its Incident ID")
+	}
+	if err := h.notion.AddProperty(db.ID, "Incident ID", "rich_text"); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(time.Hour)
+	inc := h.incident("inc-1")
+	if inc.PostmortemPageID == "" {
+		t.Fatal("the post-mortem was not written once the database was fixed")
+	}
+	pages := h.notion.Pages(db.ID)
+	if len(pages) != 1 {
+		t.Fatalf("%d pages", len(pages))
+	}
+	if _, ok := pages[0].Properties["Duration"]; ok {
+		t.Errorf("Duration written to a database without it: %v", pages[0].Properties)
+	}
+	mustContain(t, "page", fmt.Sprint(pages[0].Properties["Incident ID"]), "inc-1")
 }

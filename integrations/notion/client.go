@@ -117,6 +117,9 @@ type Client struct {
 	sleep func(ctx context.Context, d time.Duration) error
 	pace  *pacer
 	tries int
+	// schema is the database's properties as last read, so optional
+	// ones it lacks are left out of pages instead of failing them.
+	schema schemaCache
 }
 
 // New builds the client. It makes no network call.

@@ -29,6 +29,9 @@ func (c *Client) WritePostmortem(ctx context.Context, doc workflows.Postmortem) 
 	if err != nil {
 		return workflows.DocRef{}, workflows.Permanent(fmt.Errorf("write post-mortem of %s: %w", doc.IncidentID, err))
 	}
+	if err := c.checkBeforeWrite(ctx); err != nil {
+		return workflows.DocRef{}, err
+	}
 	props := c.properties(doc)
 	propBytes, err := json.Marshal(props)
 	if err != nil {
@@ -198,17 +201,17 @@ func (c *Client) properties(doc workflows.Postmortem) notionapi.Properties {
 		p.IncidentID: notionapi.RichTextProperty{RichText: richText([]string{doc.IncidentID})},
 	}
 	text := func(name, v string) {
-		if v != "" {
+		if v != "" && c.schema.has(name, "rich_text") {
 			props[name] = notionapi.RichTextProperty{RichText: richText(capped(v))}
 		}
 	}
 	sel := func(name, v string) {
-		if v != "" {
+		if v != "" && c.schema.has(name, "select") {
 			props[name] = notionapi.SelectProperty{Select: notionapi.Option{Name: optionName(v)}}
 		}
 	}
 	date := func(name string, t time.Time) {
-		if !t.IsZero() {
+		if !t.IsZero() && c.schema.has(name, "date") {
 			d := notionapi.Date(t)
 			props[name] = notionapi.DateProperty{Date: &notionapi.DateObject{Start: &d}}
 		}
@@ -222,7 +225,7 @@ func (c *Client) properties(doc workflows.Postmortem) notionapi.Properties {
 		text(p.Duration, FormatDuration(doc.Duration))
 	}
 	text(p.Commander, doc.Commander)
-	if len(doc.Services) > 0 {
+	if len(doc.Services) > 0 && c.schema.has(p.Services, "multi_select") {
 		var opts []notionapi.Option
 		seen := map[string]bool{}
 		for _, s := range doc.Services {
@@ -281,6 +284,10 @@ func FormatDuration(d time.Duration) string {
 // SetMeeting writes the review meeting's date and time on the page; a
 // zero time clears it.
 func (c *Client) SetMeeting(ctx context.Context, ref workflows.DocRef, at time.Time) error {
+	if !c.schema.has(c.props.Meeting, "date") {
+		c.log.Warn("notion: the database has no Meeting date property; meeting date not written", "page", ref.PageID)
+		return nil
+	}
 	var date *notionapi.DateObject
 	if !at.IsZero() {
 		d := notionapi.Date(at)
@@ -309,7 +316,7 @@ func (c *Client) Meeting(ctx context.Context, ref workflows.DocRef) (time.Time, 
 	}
 	prop, ok := page.Properties[c.props.Meeting]
 	if !ok {
-		return time.Time{}, false, workflows.Permanent(fmt.Errorf("read meeting of %s: the page has no %q property", ref.PageID, c.props.Meeting))
+		return time.Time{}, false, nil // an optional property the database lacks
 	}
 	dp, ok := prop.(*notionapi.DateProperty)
 	if !ok {

@@ -288,3 +288,22 @@ func (s *Server) pageURL(p *page) string {
 	}
 	return "https://www.notion.so/" + id
 }
+
+// AddProperty adds a property to a database, as a person fixing its
+// schema in Notion would.
+func (s *Server) AddProperty(dbID, name, typ string) error {
+	if !propertyTypes[typ] || typ == "title" {
+		return fmt.Errorf("property %q: type %q cannot be added", name, typ)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	db := s.dbs[normID(dbID)]
+	if db == nil {
+		return fmt.Errorf("no database %s", dbID)
+	}
+	if _, ok := db.props[name]; ok {
+		return fmt.Errorf("database %s already has %q", dbID, name)
+	}
+	db.props[name] = &propSchema{id: fmt.Sprintf("p%03d", len(db.props)+100), name: name, typ: typ}
+	return nil
+}
