@@ -138,8 +138,12 @@ type DocBlock struct {
 type DocSetupError struct {
 	Problems []string // what makes writing impossible
 	Skipped  []string // what will be left out of the document
+	Err      error    // the service's refusal, when there was one
 }
 
 func (e *DocSetupError) Error() string {
 	return "the post-mortem database is not set up: " + strings.Join(e.Problems, "; ")
 }
+
+// Unwrap returns the service's refusal.
+func (e *DocSetupError) Unwrap() error { return e.Err }

@@ -22,6 +22,8 @@ type Setup struct {
 	// Skipped are optional properties that are missing or of another
 	// type: opsbot writes the post-mortem without them.
 	Skipped []string
+	// cause is Notion's refusal, when it would not show the database.
+	cause error
 }
 
 // OK reports whether post-mortems can be written.
@@ -78,7 +80,7 @@ func (c *Client) CheckSetup(ctx context.Context) (Setup, error) {
 		var ne *Error
 		if errors.As(err, &ne) && (ne.Status == 404 || ne.Status == 401 || ne.Status == 403 || ne.Status == 400) {
 			c.schema.set(nil)
-			return Setup{Problems: []string{fmt.Sprintf("Notion cannot open database %s (%s): check incidents.notion_database, NOTION_TOKEN, and that the database is shared with the integration", c.db, ne.Message)}}, nil
+			return Setup{cause: ne, Problems: []string{fmt.Sprintf("Notion cannot open database %s (%s): check incidents.notion_database, NOTION_TOKEN, and that the database is shared with the integration", c.db, ne.Message)}}, nil
 		}
 		return Setup{}, err
 	}
@@ -130,7 +132,7 @@ func (c *Client) checkBeforeWrite(ctx context.Context) error {
 		c.log.Warn("notion: writing post-mortems without some properties", "missing", strings.Join(setup.Skipped, "; "))
 	}
 	if !setup.OK() {
-		return &workflows.DocSetupError{Problems: setup.Problems, Skipped: setup.Skipped}
+		return &workflows.DocSetupError{Problems: setup.Problems, Skipped: setup.Skipped, Err: setup.cause}
 	}
 	return nil
 }
