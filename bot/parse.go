@@ -1,6 +1,10 @@
 package bot
 
 import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,27 +100,101 @@ func ParseOps(text string) (OpsCommand, error) {
 
 func parseServer(words []string) (OpsCommand, error) {
 	if len(words) == 0 || strings.ToLower(words[0]) != "request" {
-		return OpsCommand{}, usageErr(UsageRequest, "Say what to do with a server: `/ops server request TEMPLATE`.")
+		hint := ""
+		if len(words) > 0 && strings.HasPrefix(strings.ToLower(words[0]), "list") {
+			hint = " To list your servers: `/ops servers`."
+		}
+		return OpsCommand{}, usageErr(UsageRequest, "Say what to do with a server: `/ops server request TEMPLATE`.%s", hint)
 	}
 	words = words[1:]
 	if len(words) == 0 {
 		return OpsCommand{Kind: OpsRequestUI}, nil
 	}
+	if durationLike(words[0]) || strings.EqualFold(words[0], "for") {
+		return OpsCommand{}, usageErr(UsageRequest, "Name the template first, then the duration, like `/ops server request test-small for 2d`.")
+	}
 	c := OpsCommand{Kind: OpsRequest, Template: words[0]}
 	words = words[1:]
-	if len(words) > 0 && strings.ToLower(words[0]) == "for" {
+	// The duration comes right after the template, with or without `for`.
+	// A word there that looks like a duration but is not a valid one is a
+	// mistake, never the start of the reason.
+	switch {
+	case len(words) > 0 && strings.EqualFold(words[0], "for"):
 		if len(words) < 2 {
 			return OpsCommand{}, usageErr(UsageRequest, "`for` needs a duration after it, like `for 2d`.")
 		}
-		d, err := workflows.ParseDuration(words[1])
+		d, err := parseDurationArg(words[1])
 		if err != nil {
-			return OpsCommand{}, usageErr(UsageRequest, "%s", workflows.ErrorMessage(err))
+			return OpsCommand{}, usageErr(UsageRequest, "%s", err)
 		}
-		c.Duration = d
-		words = words[2:]
+		c.Duration, words = d, words[2:]
+	case len(words) > 0 && durationLike(words[0]):
+		d, err := parseDurationArg(words[0])
+		if err != nil {
+			return OpsCommand{}, usageErr(UsageRequest, "%s", err)
+		}
+		c.Duration, words = d, words[1:]
+	}
+	// A duration later in the text is ambiguous: the lease or the reason?
+	// Say so rather than guess.
+	if c.Duration == 0 {
+		for i, w := range words {
+			if durationLike(w) {
+				return OpsCommand{}, usageErr(UsageRequest, "%q in the reason looks like a duration. Put the duration right after the template (`/ops server request %s for %s ...`), or write the reason without it.", w, c.Template, w)
+			}
+			if strings.EqualFold(w, "for") && i+1 < len(words) && durationLike(words[i+1]) {
+				return OpsCommand{}, usageErr(UsageRequest, "Put `for %s` right after the template, before the reason.", words[i+1])
+			}
+		}
+	} else if i := slices.IndexFunc(words, func(w string) bool { return strings.EqualFold(w, "for") }); i >= 0 && i+1 < len(words) && durationLike(words[i+1]) {
+		return OpsCommand{}, usageErr(UsageRequest, "Two durations: %s and %s. Give one.", workflows.FormatDuration(c.Duration), words[i+1])
 	}
 	c.Reason = strings.Join(words, " ")
 	return c, nil
+}
+
+// durationPattern matches what a person means as a duration, valid or
+// not: a number (maybe signed or with a fraction) and a unit, possibly
+// repeated ("2d", "1.5d", "-1h", "1h30m", "2days"), or a bare number.
+var durationPattern = regexp.MustCompile(`^[+-]?[0-9]+(\.[0-9]+)?([a-zµ]+[0-9]*(\.[0-9]+)?)*$`)
+
+// unitPattern lists the units durationLike recognises after a number, so
+// a word like "2nd" or "4k" in a reason is not mistaken for a duration.
+var (
+	unitPattern   = regexp.MustCompile(`^(ns|us|µs|ms|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?)$`)
+	letters       = regexp.MustCompile(`[a-zµ]+`)
+	numberPattern = regexp.MustCompile(`^[0-9]+$`)
+)
+
+// durationLike reports whether w reads as a duration, valid or not.
+func durationLike(w string) bool {
+	w = strings.ToLower(w)
+	if !durationPattern.MatchString(w) {
+		return false
+	}
+	for _, u := range letters.FindAllString(w, -1) {
+		if !unitPattern.MatchString(u) {
+			return false
+		}
+	}
+	return true
+}
+
+// parseDurationArg reads a duration given in a command. Leases shorter
+// than a minute are a typo, not a request.
+func parseDurationArg(w string) (time.Duration, error) {
+	d, err := workflows.ParseDuration(w)
+	if err != nil {
+		msg := workflows.ErrorMessage(err)
+		if numberPattern.MatchString(w) {
+			msg = fmt.Sprintf("%q has no unit: say %sm, %sh or %sd", w, w, w, w)
+		}
+		return 0, errors.New(msg)
+	}
+	if d < time.Minute {
+		return 0, fmt.Errorf("%q is shorter than a minute: use minutes, hours or days, like 90m, 4h or 2d", w)
+	}
+	return d, nil
 }
 
 func parseLease(words []string) (OpsCommand, error) {
@@ -128,14 +206,21 @@ func parseLease(words []string) (OpsCommand, error) {
 		if len(words) == 1 {
 			return OpsCommand{Kind: OpsExtendUI}, nil
 		}
-		if len(words) < 3 {
+		args := words[1:]
+		if durationLike(args[0]) || strings.EqualFold(args[0], "for") {
+			return OpsCommand{}, usageErr(UsageExtend, "Name the server first, then how much longer, like `/ops lease extend srv-42 1d`.")
+		}
+		if len(args) > 1 && strings.EqualFold(args[1], "for") {
+			args = append(args[:1:1], args[2:]...) // "extend srv-42 for 1d"
+		}
+		if len(args) < 2 {
 			return OpsCommand{}, usageErr(UsageExtend, "Name the server and how much longer, like `/ops lease extend srv-42 1d`.")
 		}
-		d, err := workflows.ParseDuration(words[2])
+		d, err := parseDurationArg(args[1])
 		if err != nil {
-			return OpsCommand{}, usageErr(UsageExtend, "%s", workflows.ErrorMessage(err))
+			return OpsCommand{}, usageErr(UsageExtend, "%s", err)
 		}
-		return OpsCommand{Kind: OpsExtend, Server: strings.ToLower(words[1]), Duration: d, Reason: strings.Join(words[3:], " ")}, nil
+		return OpsCommand{Kind: OpsExtend, Server: strings.ToLower(args[0]), Duration: d, Reason: strings.Join(args[2:], " ")}, nil
 	case "release":
 		if len(words) != 2 {
 			return OpsCommand{}, usageErr(UsageRelease, "Name one server to release, like `/ops lease release srv-42`.")
@@ -153,5 +238,5 @@ var OpsHelpText = strings.Join([]string{
 	"`" + UsageRelease + "` — give it back now",
 	"`" + UsageBudget + "` — budget, committed, spent, remaining",
 	"`" + UsageApprovals + "` — what waits for you to decide",
-	"DURATION is like `90m`, `4h` or `2d`.",
+	"DURATION is like `90m`, `4h` or `2d`; it goes right after the template or server, `for` is optional.",
 }, "\n")

@@ -64,3 +64,90 @@ func TestParseOps_MistakesSayWhatAndShowUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestParseOps_OddSpellings is what people really type: extra spaces,
+// shouting, a duration without `for`, junk at the end. Each either means
+// one thing, read that way, or is refused with the usage line; nothing is
+// silently dropped into the reason.
+func TestParseOps_OddSpellings(t *testing.T) {
+	day := 24 * time.Hour
+	good := []struct {
+		in   string
+		want OpsCommand
+	}{
+		// The leak: a duration where the reason starts is the duration.
+		{"server request test-small 2d quick check", OpsCommand{Kind: OpsRequest, Template: "test-small", Duration: 2 * day, Reason: "quick check"}},
+		{"server request test-small 2D", OpsCommand{Kind: OpsRequest, Template: "test-small", Duration: 2 * day}},
+		{"server request test-small 1h30m", OpsCommand{Kind: OpsRequest, Template: "test-small", Duration: 90 * time.Minute}},
+		{"  server   request   test-small   for   4h   spaced   out  ", OpsCommand{Kind: OpsRequest, Template: "test-small", Duration: 4 * time.Hour, Reason: "spaced out"}},
+		{"SERVER REQUEST Test-Small FOR 2d", OpsCommand{Kind: OpsRequest, Template: "Test-Small", Duration: 2 * day}},
+		// Numbers that are not durations stay in the reason.
+		{"server request test-small repro 2nd bug on 4k screens", OpsCommand{Kind: OpsRequest, Template: "test-small", Reason: "repro 2nd bug on 4k screens"}},
+		// With the duration given, a later one is the reason's own text.
+		{"server request test-small for 1d then 2d more", OpsCommand{Kind: OpsRequest, Template: "test-small", Duration: day, Reason: "then 2d more"}},
+		{"server request test-small for 2d reason with for words", OpsCommand{Kind: OpsRequest, Template: "test-small", Duration: 2 * day, Reason: "reason with for words"}},
+		{"lease extend srv-42 for 1d more time", OpsCommand{Kind: OpsExtend, Server: "srv-42", Duration: day, Reason: "more time"}},
+		{"LEASE EXTEND SRV-42 4H", OpsCommand{Kind: OpsExtend, Server: "srv-42", Duration: 4 * time.Hour}},
+		{"Lease Release SRV-42", OpsCommand{Kind: OpsRelease, Server: "srv-42"}},
+		{"BUDGET", OpsCommand{Kind: OpsBudget}},
+		{"Servers", OpsCommand{Kind: OpsServers}},
+		{"APPROVALS", OpsCommand{Kind: OpsApprovals}},
+		{"help me please", OpsCommand{Kind: OpsHelp}},
+		{"   ", OpsCommand{Kind: OpsHelp}},
+	}
+	for _, tt := range good {
+		got, err := ParseOps(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseOps(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+		}
+	}
+	bad := []struct {
+		in, problem, usage string
+	}{
+		{"server request test-small 0d", "not a positive duration", UsageRequest},
+		{"server request test-small -1h", "not a positive duration", UsageRequest},
+		{"server request test-small 999d", "too long", UsageRequest},
+		{"server request test-small 1.5d", `"1.5d" is not a duration`, UsageRequest},
+		{"server request test-small 2days", `"2days" is not a duration`, UsageRequest},
+		{"server request test-small 30s", "shorter than a minute", UsageRequest},
+		{"server request test-small 2 days", `"2" has no unit`, UsageRequest},
+		{"server request test-small for quick check", `"quick" is not a duration`, UsageRequest},
+		{"server request test-small for", "needs a duration", UsageRequest},
+		{"server request test-small FOR", "needs a duration", UsageRequest},
+		{"server request test-small quick check 2d", `"2d" in the reason looks like a duration`, UsageRequest},
+		{"server request test-small quick check for 2d", "Put `for 2d` right after the template", UsageRequest},
+		{"server request test-small 1d quick check for 2d", "Two durations", UsageRequest},
+		{"server request 2d test-small", "Name the template first", UsageRequest},
+		{"server request for 2d test-small", "Name the template first", UsageRequest},
+		{"server list", "/ops servers", UsageRequest},
+		{"server", "Say what to do", UsageRequest},
+		{"lease extend srv-42", "Name the server and how much longer", UsageExtend},
+		{"lease extend srv-42 for", "Name the server and how much longer", UsageExtend},
+		{"lease extend srv-42 0d", "not a positive duration", UsageExtend},
+		{"lease extend srv-42 -1h", "not a positive duration", UsageExtend},
+		{"lease extend srv-42 999d", "too long", UsageExtend},
+		{"lease extend srv-42 1.5d", `"1.5d" is not a duration`, UsageExtend},
+		{"lease extend srv-42 2", `"2" has no unit`, UsageExtend},
+		{"lease extend 1d srv-42", "Name the server first", UsageExtend},
+		{"lease release srv-42 now", "Name one server", UsageRelease},
+		{"lease release srv-42 srv-43", "Name one server", UsageRelease},
+		{"lease", "Say `extend` or `release`", UsageExtend},
+		{"lease stop srv-42", "not a lease command", UsageExtend},
+		{"budget team-a please", "at most one team", UsageBudget},
+		{"approvals all", "takes no arguments", UsageApprovals},
+		{"servers --all", "takes no arguments", UsageServers},
+		{"request test-small", "not an /ops command", UsageHelp},
+		{"SERVERZ", "not an /ops command", UsageHelp},
+	}
+	for _, tt := range bad {
+		_, err := ParseOps(tt.in)
+		var ue *UsageError
+		if !errors.As(err, &ue) {
+			t.Errorf("ParseOps(%q) err = %v, want a usage error", tt.in, err)
+			continue
+		}
+		if !strings.Contains(ue.Problem, tt.problem) || ue.Usage != tt.usage {
+			t.Errorf("ParseOps(%q) = %q / %q; want %q / %q", tt.in, ue.Problem, ue.Usage, tt.problem, tt.usage)
+		}
+	}
+}
