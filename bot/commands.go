@@ -111,7 +111,9 @@ func (b *Bot) failure(err error, usage string) workflows.Reply {
 	if e.Code == workflows.EInvalid {
 		return errorReply(&UsageError{Problem: e.Message, Usage: usage})
 	}
-	return textReply(e.Message)
+	reply := textReply(e.Message)
+	reply.Mention = e.People
+	return reply
 }
 
 func errorReply(err error) workflows.Reply {

@@ -72,6 +72,7 @@ type section struct {
 var sections = []section{
 	{"scheduler", decodeScheduler},
 	{"pricing", decodePricing},
+	{"admins", decodeAdmins},
 	{"policies", decodePolicies},
 	{"teams", decodeTeams},
 	{"templates", decodeTemplates},

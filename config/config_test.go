@@ -100,6 +100,15 @@ func TestParse_Problems(t *testing.T) {
 		{"unknown top-level section",
 			[]edit{{"scheduler: {tick: 1m, reconcile: 5m}", "schedular: {tick: 1m}"}},
 			[]want{{"schedular", 1, "unknown field (did you mean scheduler?)"}}},
+		{"admins: not people, and one twice",
+			[]edit{{"scheduler: {tick: 1m, reconcile: 5m}", "admins: [boss, U0ADMIN, U0ADMIN]"}},
+			[]want{
+				{"admins[0]", 1, `"boss" is neither a Slack user ID`},
+				{"admins[2]", 1, "U0ADMIN is listed twice"},
+			}},
+		{"admins: not a list",
+			[]edit{{"scheduler: {tick: 1m, reconcile: 5m}", "admins: boss@example.com"}},
+			[]want{{"admins", 1, "must be a list"}}},
 		{"bad time zone",
 			[]edit{{"Asia/Tokyo", "Mars/Base"}},
 			[]want{{"teams[1].time_zone", 18, `unknown time zone "Mars/Base"`}}},
@@ -375,5 +384,15 @@ func TestParse_RootNotAMapping(t *testing.T) {
 	_, err := Parse([]byte("- teams\n- policies\n"), "opsbot.yaml")
 	if err == nil || err.Error() != "opsbot.yaml: (line 1): must be a mapping of fields (name: value), not a list" {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestParse_Admins(t *testing.T) {
+	cfg, err := Parse([]byte(strings.Replace(base, "scheduler: {tick: 1m, reconcile: 5m}", "admins: [U0ADMIN, boss@example.com]", 1)), "opsbot.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Catalog.Admins) != 2 || cfg.Catalog.Admins[0] != "U0ADMIN" || cfg.Catalog.Admins[1] != "boss@example.com" {
+		t.Errorf("admins = %v", cfg.Catalog.Admins)
 	}
 }

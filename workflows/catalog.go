@@ -16,7 +16,13 @@ type Catalog struct {
 	// Incidents is the incident policy; nil when incidents are not
 	// configured.
 	Incidents *IncidentPolicy
+	// Admins (Slack user IDs or emails) run opsbot for the organisation:
+	// they may see every team's budget.
+	Admins []string
 }
+
+// IsAdmin reports whether p is one of the config's admins.
+func (c *Catalog) IsAdmin(p Person) bool { return anyIs(p, c.Admins) }
 
 // Person is someone acting through chat. Either field may be empty; config
 // names people by Slack user ID or by email, and both are matched.
@@ -209,6 +215,20 @@ type Pricing struct {
 func (c *Catalog) Team(name string) (*Team, bool) {
 	for _, t := range c.Teams {
 		if t.Name == name {
+			return t, true
+		}
+	}
+	return nil, false
+}
+
+// teamNamed finds a team as a person types its name: exactly, or else
+// ignoring case.
+func (c *Catalog) teamNamed(name string) (*Team, bool) {
+	if t, ok := c.Team(name); ok {
+		return t, true
+	}
+	for _, t := range c.Teams {
+		if strings.EqualFold(t.Name, name) {
 			return t, true
 		}
 	}

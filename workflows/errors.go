@@ -21,6 +21,9 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// People (Slack user IDs or emails) are named after the message, as
+	// mentions: whom to ask instead.
+	People []string
 }
 
 func (e *Error) Error() string { return e.Message }

@@ -272,6 +272,8 @@ func (s *Servers) update(ctx context.Context, fn func(Tx) error) error {
 }
 
 // Budget reports a team's month. With no team name, the actor's team.
+// A team's budget is shown to its members and approvers and to the
+// config's admins; anyone else is refused, told who may see it.
 func (s *Servers) Budget(ctx context.Context, actor Person, teamName string) (BudgetSummary, error) {
 	var team *Team
 	if teamName == "" {
@@ -281,8 +283,13 @@ func (s *Servers) Budget(ctx context.Context, actor Person, teamName string) (Bu
 		}
 		team = t
 	} else {
-		t, ok := s.Catalog.Team(teamName)
+		t, ok := s.Catalog.teamNamed(teamName)
 		if !ok {
+			// Only those who may see some team's budget learn which teams
+			// exist.
+			if _, member := s.Catalog.TeamOf(actor); !member && !s.Catalog.IsAdmin(actor) {
+				return BudgetSummary{}, Errorf(EForbidden, "You are not in any team in opsbot's config, so you cannot see budgets. A team's budget is shown to its members and approvers and to opsbot's admins.")
+			}
 			var names []string
 			for _, t := range s.Catalog.Teams {
 				names = append(names, t.Name)
@@ -290,6 +297,11 @@ func (s *Servers) Budget(ctx context.Context, actor Person, teamName string) (Bu
 			return BudgetSummary{}, Errorf(ENotFound, "There is no team %q. Teams: %s.", teamName, strings.Join(names, ", "))
 		}
 		team = t
+	}
+	if !team.HasMember(actor) && !s.Catalog.IsAdmin(actor) {
+		e := Errorf(EForbidden, "Team %s's budget is shown only to its members and approvers and to opsbot's admins. Ask one of its approvers:", team.Name)
+		e.People = team.Approvers
+		return BudgetSummary{}, e
 	}
 	var b BudgetSummary
 	err := s.Store.View(ctx, func(tx Tx) (err error) {

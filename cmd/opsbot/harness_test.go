@@ -36,6 +36,7 @@ const (
 	analyst    = "U0ANA"    // data team member
 	stranger   = "U0OUT"    // in no team
 	oncall     = "U0ONCALL" // on call in PagerDuty for the platform service
+	admin      = "U0ADMIN"  // in no team; an admin (by email) in config
 
 	pdSecretOld = "pd-secret-old"
 	pdSecret    = "pd-secret-new"
@@ -47,6 +48,7 @@ var start = time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
 
 const testConfig = `
 scheduler: {tick: 1m, reconcile: 5m}
+admins: [admin@example.com]
 pricing:
   volume_per_gb_month_usd: 0.08
   hourly_usd:
@@ -170,6 +172,7 @@ func newEditedHarness(t testing.TB, edit func(string) string, dsn ...string) *ha
 		{ID: analyst, Name: "ana", Email: "ana@example.com"},
 		{ID: stranger, Name: "stranger", Email: "stranger@elsewhere.com"},
 		{ID: oncall, Name: "oncall", Email: "oncall@example.com"},
+		{ID: admin, Name: "admin", Email: "admin@example.com"},
 	} {
 		h.slack.AddUser(u)
 	}

@@ -400,3 +400,41 @@ func TestAppHome_ShowsServersApprovalsBudgetAndIncidents(t *testing.T) {
 		t.Error("the approver's home still shows a decided approval")
 	}
 }
+
+// TestBudget_VisibleToTheTeamApproversAndAdminsOnly: a team's budget is
+// the team's business. Before, /ops budget TEAM answered anyone, even a
+// user absent from the config.
+func TestBudget_VisibleToTheTeamApproversAndAdminsOnly(t *testing.T) {
+	h := newHarness(t)
+	shown := []string{"Team platform", "$500.00", "Remaining"}
+	refused := []string{"shown only to its members and approvers and to opsbot's admins", "<@" + lead + ">", "lead2@example.com"}
+	tests := []struct {
+		actor, who, text string
+		wants           []string
+		not             []string
+	}{
+		{"member", dev, "budget platform", shown, nil},
+		{"member named by email in config", dev2, "budget platform", shown, nil},
+		{"approver", lead, "budget platform", shown, nil},
+		{"approver named by email in config", lead2, "budget platform", shown, nil},
+		{"approver of the other team too", lead, "budget data", []string{"Team data", "$20.00"}, nil},
+		{"the team's name in other case", dev, "budget PLATFORM", shown, nil},
+		{"other team's member", analyst, "budget platform", refused, []string{"$500.00"}},
+		{"member asking for the other team", dev, "budget data", []string{"Team data's budget is shown only", "<@" + lead + ">"}, []string{"$20.00"}},
+		{"user absent from config", stranger, "budget platform", refused, []string{"$500.00"}},
+		{"user absent from config, own team", stranger, "budget", []string{"not a member of any team"}, []string{"$"}},
+		{"user absent from config, unknown team", stranger, "budget nosuch", []string{"cannot see budgets"}, []string{"platform", "data"}},
+		{"admin", admin, "budget platform", shown, nil},
+		{"admin, other team", admin, "budget data", []string{"Team data", "$20.00"}, nil},
+		{"admin, unknown team", admin, "budget nosuch", []string{`no team "nosuch"`, "platform, data"}, nil},
+	}
+	for _, tt := range tests {
+		got := h.ops(tt.who, tt.text)
+		mustContain(t, tt.actor+": /ops "+tt.text, got, tt.wants...)
+		for _, n := range tt.not {
+			if strings.Contains(got, n) {
+				t.Errorf("%s: /ops %s shows %q:\n%s", tt.actor, tt.text, n, got)
+			}
+		}
+	}
+}
