@@ -410,8 +410,8 @@ func TestBudget_VisibleToTheTeamApproversAndAdminsOnly(t *testing.T) {
 	refused := []string{"shown only to its members and approvers and to opsbot's admins", "<@" + lead + ">", "lead2@example.com"}
 	tests := []struct {
 		actor, who, text string
-		wants           []string
-		not             []string
+		wants            []string
+		not              []string
 	}{
 		{"member", dev, "budget platform", shown, nil},
 		{"member named by email in config", dev2, "budget platform", shown, nil},
