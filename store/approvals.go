@@ -10,7 +10,7 @@ import (
 
 const approvalColumns = `id, request_id, kind, team, requester_slack, requester_email, extend,
 	reason, cost, overrun, required, state, decided_by, note,
-	created_at, expires_at, decided_at, reminded_at`
+	created_at, expires_at, decided_at, reminded_at, initiator_slack, initiator_email`
 
 func approvalArgs(a *workflows.Approval) ([]any, error) {
 	by, err := peopleText(a.DecidedBy)
@@ -21,6 +21,7 @@ func approvalArgs(a *workflows.Approval) ([]any, error) {
 		a.ID, a.RequestID, string(a.Kind), a.Team, a.Requester.SlackID, a.Requester.Email, int64(a.Extend),
 		a.Reason, int64(a.Cost), int64(a.Overrun), int64(a.Required), string(a.State), by, a.Note,
 		unixNanos(a.CreatedAt), unixNanos(a.ExpiresAt), unixNanos(a.DecidedAt), unixNanos(a.RemindedAt),
+		a.Initiator.SlackID, a.Initiator.Email,
 	}, nil
 }
 
@@ -114,7 +115,7 @@ func (t *tx) approvals(q string, args ...any) ([]*workflows.Approval, error) {
 		)
 		err := rows.Scan(&a.ID, &a.RequestID, &kind, &a.Team, &a.Requester.SlackID, &a.Requester.Email, &extend,
 			&a.Reason, &cost, &overrun, &required, &state, &by, &a.Note,
-			&created, &expires, &decided, &reminded)
+			&created, &expires, &decided, &reminded, &a.Initiator.SlackID, &a.Initiator.Email)
 		if err != nil {
 			return nil, err
 		}

@@ -17,6 +17,7 @@ func sampleApproval(id, requestID string) *workflows.Approval {
 	return &workflows.Approval{
 		ID: id, RequestID: requestID, Kind: workflows.ApproveExtension, Team: "platform",
 		Requester: workflows.Person{SlackID: "U1", Email: "ada@example.com"},
+		Initiator: workflows.Person{SlackID: "U9", Email: "lead@example.com"},
 		Extend:    36 * time.Hour, Reason: "demo on friday", Cost: workflows.USD(42.25), Overrun: workflows.USD(2.25),
 		Required: 2, State: workflows.ApprovalApproved,
 		DecidedBy: []workflows.Person{{SlackID: "U7"}, {SlackID: "U8", Email: "cy@example.com"}, {Email: "dee@example.com"}},

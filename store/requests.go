@@ -2,6 +2,7 @@ package store
 
 import (
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -13,11 +14,15 @@ const requestColumns = `id, owner_slack, owner_email, owner_email_key, team, tem
 	state, state_reason, duration, hourly_rate, estimate, client_token,
 	instance_id, instance_region, instance_type, instance_state, instance_launch_time,
 	instance_private_ip, instance_private_dns, instance_tags,
-	lease_start, lease_end, extensions, ending_at, created_at, updated_at`
+	lease_start, lease_end, extensions, ending_at, created_at, updated_at, launch_spec`
 
 // requestArgs lists r's values in requestColumns order.
 func requestArgs(r *workflows.ServerRequest) ([]any, error) {
 	tags, err := tagsText(r.Instance.Tags)
+	if err != nil {
+		return nil, fmt.Errorf("request %s: %w", r.ID, err)
+	}
+	spec, err := specText(r.Spec)
 	if err != nil {
 		return nil, fmt.Errorf("request %s: %w", r.ID, err)
 	}
@@ -28,7 +33,7 @@ func requestArgs(r *workflows.ServerRequest) ([]any, error) {
 		in.ID, in.Region, in.Type, string(in.State), unixNanos(in.LaunchTime),
 		in.PrivateIP, in.PrivateDNS, tags,
 		unixNanos(r.LeaseStart), unixNanos(r.LeaseEnd), int64(r.Extensions), unixNanos(r.EndingAt),
-		unixNanos(r.CreatedAt), unixNanos(r.UpdatedAt),
+		unixNanos(r.CreatedAt), unixNanos(r.UpdatedAt), spec,
 	}, nil
 }
 
@@ -125,7 +130,7 @@ func (t *tx) requests(q string, args ...any) ([]*workflows.ServerRequest, error)
 	for rows.Next() {
 		var (
 			r                                          workflows.ServerRequest
-			emailKey, state, instState, tags           string
+			emailKey, state, instState, tags, spec     string
 			dur, rate, est, launch, start, end, ending int64
 			exts, created, updated                     int64
 		)
@@ -133,7 +138,7 @@ func (t *tx) requests(q string, args ...any) ([]*workflows.ServerRequest, error)
 			&state, &r.StateReason, &dur, &rate, &est, &r.ClientToken,
 			&r.Instance.ID, &r.Instance.Region, &r.Instance.Type, &instState, &launch,
 			&r.Instance.PrivateIP, &r.Instance.PrivateDNS, &tags,
-			&start, &end, &exts, &ending, &created, &updated)
+			&start, &end, &exts, &ending, &created, &updated, &spec)
 		if err != nil {
 			return nil, err
 		}
@@ -141,6 +146,9 @@ func (t *tx) requests(q string, args ...any) ([]*workflows.ServerRequest, error)
 		r.Duration, r.HourlyRate, r.Estimate = time.Duration(dur), workflows.Money(rate), workflows.Money(est)
 		r.Instance.LaunchTime = fromNanos(launch)
 		if r.Instance.Tags, err = tagsFromText(tags); err != nil {
+			return nil, fmt.Errorf("request %s: %w", r.ID, err)
+		}
+		if r.Spec, err = specFromText(spec); err != nil {
 			return nil, fmt.Errorf("request %s: %w", r.ID, err)
 		}
 		r.LeaseStart, r.LeaseEnd, r.EndingAt = fromNanos(start), fromNanos(end), fromNanos(ending)
@@ -202,4 +210,29 @@ func mustChange(res sql.Result, what string, errNone error) error {
 		return fmt.Errorf("%s: %w", what, errNone)
 	}
 	return nil
+}
+
+// specText stores a launch snapshot as the JSON of the whole LaunchSpec,
+// so a field added to the launch is snapshotted with no change here. The
+// request ID, client token and lease-end tag are set at launch, not kept.
+func specText(s *workflows.LaunchSpec) (string, error) {
+	if s == nil {
+		return "", nil
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return "", fmt.Errorf("encode launch spec: %w", err)
+	}
+	return string(b), nil
+}
+
+func specFromText(text string) (*workflows.LaunchSpec, error) {
+	if text == "" {
+		return nil, nil
+	}
+	var s workflows.LaunchSpec
+	if err := json.Unmarshal([]byte(text), &s); err != nil {
+		return nil, fmt.Errorf("decode launch spec: %w", err)
+	}
+	return &s, nil
 }

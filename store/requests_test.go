@@ -28,6 +28,11 @@ func sampleRequest(id string) *workflows.ServerRequest {
 			LaunchTime: t0.Add(time.Minute), PrivateIP: "10.0.0.7", PrivateDNS: "ip-10-0-0-7.internal",
 			Tags: map[string]string{workflows.TagManaged: "true", workflows.TagRequest: id, "Name": "ü ✓"},
 		},
+		Spec: &workflows.LaunchSpec{
+			RequestID: id, Region: "eu-west-1", InstanceType: "t3.small", AMI: "ami-0123", Subnet: "subnet-1",
+			SecurityGroups: []string{"sg-1", "sg-2"}, KeyName: "dev", RootVolumeGB: 20, UserData: "#!/bin/sh\necho ✓\n",
+			Tags: map[string]string{"cost-center": "platform", workflows.TagRequest: id},
+		},
 		LeaseStart: t0.Add(2 * time.Minute),
 		LeaseEnd:   t0.Add(50 * time.Hour),
 		Extensions: 2,

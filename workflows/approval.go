@@ -28,7 +28,12 @@ type Approval struct {
 	RequestID string
 	Kind      ApprovalKind
 	Team      string
-	Requester Person
+	Requester Person // the server's owner
+	// Initiator is who asked: the owner for a new server, whoever extended
+	// for an extension (an approver may extend someone else's lease).
+	// Neither the owner nor the initiator may vote. Zero on approvals
+	// recorded before it was kept: the owner then.
+	Initiator Person
 	Extend    time.Duration // for extensions: how much longer
 	Reason    string        // the requester's reason
 	Cost      Money         // what approving commits

@@ -10,14 +10,14 @@ import (
 
 // openApproval creates an approval for team's approvers and queues the
 // message that asks them.
-func (s *Servers) openApproval(tx Tx, team *Team, r *ServerRequest, kind ApprovalKind, extend time.Duration, reason string, cost Money, budget BudgetSummary, now time.Time) (*Approval, error) {
+func (s *Servers) openApproval(tx Tx, team *Team, r *ServerRequest, initiator Person, kind ApprovalKind, extend time.Duration, reason string, cost Money, budget BudgetSummary, now time.Time) (*Approval, error) {
 	id, err := tx.NextID("apr")
 	if err != nil {
 		return nil, err
 	}
 	acc := team.Policy.Access
 	a := &Approval{
-		ID: id, RequestID: r.ID, Kind: kind, Team: team.Name, Requester: r.Owner, Extend: extend,
+		ID: id, RequestID: r.ID, Kind: kind, Team: team.Name, Requester: r.Owner, Initiator: initiator, Extend: extend,
 		Reason: reason, Cost: cost, Required: RequiredApprovals(acc.Tiers, cost), State: ApprovalPending,
 		CreatedAt: now, ExpiresAt: now.Add(acc.ApprovalTimeout),
 	}
@@ -27,7 +27,7 @@ func (s *Servers) openApproval(tx Tx, team *Team, r *ServerRequest, kind Approva
 	if err := tx.CreateApproval(a); err != nil {
 		return nil, err
 	}
-	if err := tx.Audit(AuditEntry{At: now, Actor: r.Owner.String(), Action: "approval.open", Subject: a.ID, Reason: reason,
+	if err := tx.Audit(AuditEntry{At: now, Actor: initiator.String(), Action: "approval.open", Subject: a.ID, Reason: reason,
 		Detail: fmt.Sprintf("%s %s cost=%s required=%d overrun=%s", kind, r.ID, cost, a.Required, a.Overrun)}); err != nil {
 		return nil, err
 	}
@@ -71,6 +71,10 @@ func (s *Servers) Decide(ctx context.Context, actor Person, approvalID string, a
 		}
 		if samePerson(a.Requester, actor) {
 			return Errorf(EForbidden, "You cannot decide your own request (%s); another approver of team %s must.", a.RequestID, team.Name)
+		}
+		if samePerson(a.Initiator, actor) {
+			return Errorf(EForbidden, "You asked for this yourself (%s), so you cannot decide it; another approver of team %s must.",
+				approvalWhat(a), team.Name)
 		}
 		if !team.IsApprover(actor) {
 			return Errorf(EForbidden, "Only team %s's approvers can decide %s.", team.Name, a.RequestID)
@@ -161,6 +165,20 @@ func (s *Servers) approve(tx Tx, team *Team, a *Approval, r *ServerRequest, acto
 			if c := CheckExtension(now, r, Lifecycle(team, tpl), a.Extend); c.Refused != "" {
 				return s.void(tx, team, a, r, c.Refused, now)
 			}
+		}
+	}
+	if a.Kind == ApproveLaunch {
+		// The approval binds the snapshot taken at the request; if the
+		// policy has changed so that it no longer passes, the approval
+		// cannot take effect.
+		if why := s.snapshotRefusal(team, r); why != "" {
+			if err := r.Move(StateDenied, "the approval was voided: "+why, now); err != nil {
+				return err
+			}
+			if err := tx.SaveRequest(r); err != nil {
+				return err
+			}
+			return s.void(tx, team, a, r, why, now)
 		}
 	}
 	if err := recheckBudget(tx, team, a, r, now); err != nil {
@@ -301,4 +319,21 @@ func announceDecision(tx Tx, team *Team, r *ServerRequest, a *Approval, votes []
 		return err
 	}
 	return enqueueMessage(tx, decisionDM(team, r, a, budget), now)
+}
+
+// approvalWhat names what an approval decides, for people.
+func approvalWhat(a *Approval) string {
+	if a.Kind == ApproveExtension {
+		return "extending " + a.RequestID + " by " + FormatDuration(a.Extend)
+	}
+	return "the new server " + a.RequestID
+}
+
+// interested are the people who may not vote on a: the server's owner and
+// whoever asked.
+func (a *Approval) interested() []Person {
+	if a.Initiator == (Person{}) {
+		return []Person{a.Requester}
+	}
+	return []Person{a.Requester, a.Initiator}
 }

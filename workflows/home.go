@@ -59,7 +59,7 @@ func (s *Servers) Home(ctx context.Context, p Person) (Home, error) {
 				return err
 			}
 			for _, a := range as {
-				if samePerson(a.Requester, p) {
+				if !mayVote(a, p) {
 					continue
 				}
 				votes, err := tx.Decisions(a.ID)

@@ -107,7 +107,15 @@ func (s *Servers) ExtendFrom(ctx context.Context, actor Person, id string, d tim
 			if why == "" {
 				why = "(no reason given)"
 			}
-			a, err := s.openApproval(tx, team, r, ApproveExtension, d, why, cost, budget, now)
+			if n, need := eligibleApprovers(team, r.Owner, actor), RequiredApprovals(team.Policy.Access.Tiers, cost); n < need {
+				others := "no approver"
+				if n > 0 {
+					others = "only " + plural(n, "approver")
+				}
+				return Errorf(ERefused, "Extending %s by %s needs %s, because %s, and team %s has %s besides the server's owner and you, so nobody could approve it. Nothing was changed.",
+					r.ID, FormatDuration(d), plural(need, "approval"), check.NeedApproval, team.Name, others)
+			}
+			a, err := s.openApproval(tx, team, r, actor, ApproveExtension, d, why, cost, budget, now)
 			if err != nil {
 				return err
 			}

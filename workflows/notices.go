@@ -60,10 +60,19 @@ func approvalMessage(team *Team, r *ServerRequest, a *Approval, votes []Decision
 		m.Title = fmt.Sprintf("%s: denied (%s)", r.ID, what)
 	case ApprovalExpired:
 		m.Title = fmt.Sprintf("%s: expired undecided (%s)", r.ID, what)
+		if a.Note != "" {
+			m.Title = fmt.Sprintf("%s: closed (%s)", r.ID, what)
+		}
 	}
-	m.Fields = []Field{
-		{Label: "Requested by", Person: person(r.Owner)},
-		{Label: "Template", Value: r.Template},
+	m.Fields = []Field{{Label: "Requested by", Person: person(r.Owner)}}
+	if a.Initiator != (Person{}) && !samePerson(a.Initiator, r.Owner) {
+		m.Fields = []Field{{Label: "Requested by", Person: person(a.Initiator)}, {Label: "Server owner", Person: person(r.Owner)}}
+	}
+	m.Fields = append(m.Fields, Field{Label: "Template", Value: r.Template})
+	if r.Spec != nil {
+		// What approving launches: the snapshot, not the template as it
+		// may read later.
+		m.Fields = append(m.Fields, Field{Label: "Launches", Value: fmt.Sprintf("%s in %s", r.Spec.InstanceType, r.Spec.Region)})
 	}
 	if a.Kind == ApproveExtension {
 		m.Fields = append(m.Fields, Field{Label: "Extend by", Value: FormatDuration(a.Extend)},

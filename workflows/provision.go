@@ -35,12 +35,18 @@ func (s *Servers) provision(ctx context.Context, j Job) error {
 		if err != nil {
 			return Permanent(fmt.Errorf("load %s: %w", j.Payload, err))
 		}
-		team, tpl, err := s.teamAndTemplate(r)
-		if err != nil {
-			return Permanent(err)
+		team, ok := s.Catalog.Team(r.Team)
+		if !ok {
+			return Permanent(Errorf(EConflict, "Team %s of %s is no longer in the config.", r.Team, r.ID))
 		}
 		switch r.State {
 		case StateApproved:
+			// The config may have changed since the approval: launch what
+			// was approved only if today's policy still allows it.
+			if why := s.snapshotRefusal(team, r); why != "" {
+				skip = true
+				return s.voidBeforeLaunch(tx, team, r, why, now)
+			}
 			if err := r.Move(StateProvisioning, "launching", now); err != nil {
 				return err
 			}
@@ -57,7 +63,10 @@ func (s *Servers) provision(ctx context.Context, j Job) error {
 			skip = true // released or failed meanwhile
 			return nil
 		}
-		spec = LaunchSpecFor(r, tpl, team, r.LeaseEnd)
+		spec, err = s.launchOf(r, team, r.LeaseEnd)
+		if err != nil {
+			return Permanent(err)
+		}
 		return nil
 	})
 	if err != nil || skip {

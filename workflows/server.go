@@ -72,6 +72,12 @@ type ServerRequest struct {
 	HourlyRate Money         // instance plus root volume, per hour
 	Estimate   Money         // cost of the whole lease asked for
 
+	// Spec is the launch as it was asked for and shown to approvers,
+	// snapshotted from the template and the team's policy when the request
+	// was made: the launch uses it, never the template as it is later. Nil
+	// for requests made before snapshots were kept.
+	Spec *LaunchSpec
+
 	// ClientToken is derived from the request before the first launch and
 	// stored, so a retried or restarted launch is the same launch.
 	ClientToken string

@@ -92,6 +92,7 @@ func (s *Servers) Request(ctx context.Context, actor Person, in RequestInput) (*
 			State: StateRequested, Duration: dur, HourlyRate: quote.Hourly(), Estimate: quote.For(dur),
 			CreatedAt: now, UpdatedAt: now,
 		}
+		r.Spec = Snapshot(r, tpl, team)
 		if err := tx.CreateRequest(r); err != nil {
 			return err
 		}
@@ -129,7 +130,7 @@ func (s *Servers) Request(ctx context.Context, actor Person, in RequestInput) (*
 				return Errorf(ERefused, "%s needs %s, and team %s has only %d approver(s) besides you, so nobody could approve it. Ask for a cheaper template or a shorter lease, or ask the platform team to add approvers.",
 					r.Estimate, plural(need, "approval"), team.Name, n)
 			}
-			a, err := s.openApproval(tx, team, r, ApproveLaunch, 0, in.Reason, r.Estimate, budget, now)
+			a, err := s.openApproval(tx, team, r, actor, ApproveLaunch, 0, in.Reason, r.Estimate, budget, now)
 			if err != nil {
 				return err
 			}
@@ -346,7 +347,7 @@ func (s *Servers) PendingApprovals(ctx context.Context, actor Person) ([]*Approv
 				return err
 			}
 			for _, a := range as {
-				if a.Requester.Is(actor.SlackID) || a.Requester.Is(actor.Email) {
+				if !mayVote(a, actor) {
 					continue
 				}
 				votes, err := tx.Decisions(a.ID)
@@ -438,14 +439,29 @@ func FirstTime(ctx context.Context, store Store, key string, at time.Time) (bool
 	return fresh, err
 }
 
-// eligibleApprovers counts the team's approvers other than p: nobody
-// decides their own request.
-func eligibleApprovers(team *Team, p Person) int {
+// eligibleApprovers counts the team's approvers other than the people
+// given (the owner, whoever asked): nobody decides their own request.
+func eligibleApprovers(team *Team, people ...Person) int {
 	n := 0
 	for _, ref := range team.Approvers {
-		if !p.Is(ref) {
+		mine := false
+		for _, p := range people {
+			mine = mine || p.Is(ref)
+		}
+		if !mine {
 			n++
 		}
 	}
 	return n
+}
+
+// mayVote reports whether p may vote on a: not the owner, not whoever
+// asked.
+func mayVote(a *Approval, p Person) bool {
+	for _, q := range a.interested() {
+		if samePerson(q, p) {
+			return false
+		}
+	}
+	return true
 }

@@ -169,5 +169,55 @@ func TestGolden_GuardRailRefusals(t *testing.T) {
 	h.click(dev, dm, workflows.ActLeaseExtend, value)
 	h.click(dev, dm, workflows.ActLeaseExtend, value)
 	got["refusal_extend_moved"] = last()
+
+	// An approver extends dev's lease beyond policy (the self-service
+	// extension is used): he, the owner and an outsider may not vote.
+	h.ops(lead, "lease extend srv-4 6d")
+	h.drain()
+	approvals := h.channelMessages("platform-approvals")
+	proxy := approvals[len(approvals)-1]
+	got["approval_proxy_pending"] = proxy.Blocks
+	for name, who := range map[string]string{"refusal_vote_initiator": lead, "refusal_vote_owner": dev, "refusal_vote_outsider": stranger} {
+		h.click(who, proxy, workflows.ActApprove, buttonValue(t, proxy, workflows.ActApprove))
+		got[name] = last()
+	}
+	// lead2's own server: nobody but lead2 and lead could approve lead's
+	// extension of it.
+	h.ops(lead2, "server request test-small for 1d")
+	h.settle()
+	h.ops(lead, "lease extend srv-5 8d")
+	got["refusal_extend_nobody_left"] = last()
+
+	// One build-box approved but not launched yet, one waiting; then the
+	// policy changes so that neither snapshot passes.
+	h.ops(dev, "server request build-box for 1d")
+	h.drain()
+	approvals = h.channelMessages("platform-approvals")
+	h.click(lead, approvals[len(approvals)-1], workflows.ActApprove, buttonValue(t, approvals[len(approvals)-1], workflows.ActApprove))
+	h.ops(dev, "server request build-box for 1d")
+	h.edit = func(c string) string { return onlySmall(tightData("1")(c)) }
+	h.restart()
+	h.drain()
+	approvals = h.channelMessages("platform-approvals")
+	h.click(lead, approvals[len(approvals)-1], workflows.ActApprove, buttonValue(t, approvals[len(approvals)-1], workflows.ActApprove))
+	got["refusal_approve_voided"] = last()
+	h.drain()
+	approvals = h.channelMessages("platform-approvals")
+	got["approval_voided_before_launch"] = approvals[len(approvals)-2].Blocks
+	got["approval_voided_at_click"] = approvals[len(approvals)-1].Blocks
+	dms := h.dms(dev)
+	got["dm_lease_voided_before_launch"] = lastMessageWith(t, dms, "Not launched")
+	got["dm_decision_voided"] = lastMessageWith(t, dms, "was closed")
 	compareGolden(t, got)
+}
+
+func lastMessageWith(t *testing.T, ms []slackfake.Message, contains string) json.RawMessage {
+	t.Helper()
+	for i := len(ms) - 1; i >= 0; i-- {
+		if strings.Contains(messageText(ms[i]), contains) {
+			return ms[i].Blocks
+		}
+	}
+	t.Fatalf("no message containing %q", contains)
+	return nil
 }
