@@ -54,6 +54,9 @@ func (s *Incidents) change(ctx context.Context, ref IncidentRef, fn func(tx Tx, 
 			}
 		}
 		out = inc
+		if err := s.queueDocSync(tx, inc, now); err != nil {
+			return err
+		}
 		return s.refresh(tx, inc, now)
 	})
 	return out, err
@@ -185,6 +188,9 @@ func (s *Incidents) Pinned(ctx context.Context, channelID, ts string, at time.Ti
 			return nil
 		}
 		if err != nil {
+			return err
+		}
+		if err := s.queueDocSync(tx, inc, at); err != nil {
 			return err
 		}
 		return s.record(tx, inc, TimelineEntry{At: at, Kind: TLPinned, Actor: author, Text: text, Source: "slack", ExternalID: ts})

@@ -80,6 +80,9 @@ type DocWriter interface {
 	// WritePostmortem creates the document for doc.IncidentID, or returns
 	// the one already created for it: it never makes two.
 	WritePostmortem(ctx context.Context, doc Postmortem) (DocRef, error)
+	// UpdatePostmortem brings a written document in step with doc: its
+	// properties, and its body while nobody but opsbot has edited it.
+	UpdatePostmortem(ctx context.Context, ref DocRef, doc Postmortem) error
 	// SetMeeting writes the review meeting's date on the document.
 	SetMeeting(ctx context.Context, ref DocRef, at time.Time) error
 	// Meeting reads the meeting date back, when someone set it there.

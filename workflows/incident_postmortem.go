@@ -22,37 +22,9 @@ func (s *Incidents) writePostmortem(ctx context.Context, j Job) error {
 	if inc.PostmortemPageID != "" || s.Docs == nil {
 		return nil
 	}
-	if s.Pager != nil && inc.PDIncidentID != "" {
-		entries, err := s.Pager.LogEntries(ctx, inc.PDIncidentID)
-		if err != nil {
-			return fmt.Errorf("PagerDuty log of %s: %w", inc.ID, err)
-		}
-		if err := s.Store.Update(ctx, func(tx Tx) error {
-			timeline, err := tx.Timeline(inc.ID)
-			if err != nil {
-				return err
-			}
-			for _, e := range NewLogEntries(timeline, entries) {
-				e.IncidentID = inc.ID
-				if _, err := tx.AddTimeline(e); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return fmt.Errorf("record PagerDuty log of %s: %w", inc.ID, err)
-		}
-	}
-	var timeline []TimelineEntry
-	if err := s.Store.View(ctx, func(tx Tx) (err error) {
-		timeline, err = tx.Timeline(inc.ID)
-		return err
-	}); err != nil {
-		return fmt.Errorf("read timeline of %s: %w", inc.ID, err)
-	}
-	doc, err := s.postmortemDoc(inc, timeline)
+	doc, err := s.currentDoc(ctx, inc)
 	if err != nil {
-		return Permanent(err)
+		return err
 	}
 	ref, err := s.Docs.WritePostmortem(ctx, doc)
 	var setup *DocSetupError
@@ -165,6 +137,76 @@ func (s *Incidents) tellSetup(ctx context.Context, inc *Incident, setup *DocSetu
 	if err != nil {
 		s.Log.Error("tell the channel about the Notion set-up", "incident", inc.ID, "err", err)
 	}
+}
+
+// currentDoc builds the document from the incident and its timeline, with
+// the PagerDuty log merged in first (once resolved, when it is complete).
+func (s *Incidents) currentDoc(ctx context.Context, inc *Incident) (Postmortem, error) {
+	if s.Pager != nil && inc.PDIncidentID != "" && !inc.Open() {
+		entries, err := s.Pager.LogEntries(ctx, inc.PDIncidentID)
+		if err != nil {
+			return Postmortem{}, fmt.Errorf("PagerDuty log of %s: %w", inc.ID, err)
+		}
+		if err := s.Store.Update(ctx, func(tx Tx) error {
+			timeline, err := tx.Timeline(inc.ID)
+			if err != nil {
+				return err
+			}
+			for _, e := range NewLogEntries(timeline, entries) {
+				e.IncidentID = inc.ID
+				if _, err := tx.AddTimeline(e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return Postmortem{}, fmt.Errorf("record PagerDuty log of %s: %w", inc.ID, err)
+		}
+	}
+	var timeline []TimelineEntry
+	if err := s.Store.View(ctx, func(tx Tx) (err error) {
+		timeline, err = tx.Timeline(inc.ID)
+		return err
+	}); err != nil {
+		return Postmortem{}, fmt.Errorf("read timeline of %s: %w", inc.ID, err)
+	}
+	doc, err := s.postmortemDoc(inc, timeline)
+	if err != nil {
+		return Postmortem{}, Permanent(err)
+	}
+	return doc, nil
+}
+
+// syncPostmortem keeps a written post-mortem in step with the incident
+// until the post-mortem is done: properties always, the body while only
+// opsbot has written it (the writer decides). A page opened early is so
+// rewritten with the final data at resolution.
+func (s *Incidents) syncPostmortem(ctx context.Context, j Job) error {
+	inc, err := s.load(ctx, j.Payload)
+	if err != nil {
+		return err
+	}
+	if s.Docs == nil || inc.PostmortemPageID == "" || inc.PostmortemDone {
+		return nil
+	}
+	doc, err := s.currentDoc(ctx, inc)
+	if err != nil {
+		return err
+	}
+	if err := s.Docs.UpdatePostmortem(ctx, DocRef{PageID: inc.PostmortemPageID, URL: inc.PostmortemURL}, doc); err != nil {
+		return fmt.Errorf("update post-mortem of %s: %w", inc.ID, err)
+	}
+	return nil
+}
+
+// queueDocSync queues the post-mortem's update after a change, while
+// there is a page and the post-mortem is not done. Changes in a burst
+// share one update: a waiting job is replaced.
+func (s *Incidents) queueDocSync(tx Tx, inc *Incident, now time.Time) error {
+	if s.Docs == nil || inc.PostmortemPageID == "" || inc.PostmortemDone {
+		return nil
+	}
+	return tx.Enqueue(Job{Kind: JobPostmortemSync, Key: JobPostmortemSync + ":" + inc.ID, Payload: inc.ID, RunAt: now})
 }
 
 func (s *Incidents) postmortemDoc(inc *Incident, timeline []TimelineEntry) (Postmortem, error) {

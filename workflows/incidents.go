@@ -20,6 +20,8 @@ const (
 	JobPDStatus     = "incident.pd-status"  // payload: "inc-7 acknowledged from@example.com"
 	JobPostmortem   = "incident.postmortem" // payload: incident ID
 	JobMeetingWrite = "incident.meeting"    // payload: incident ID
+	// JobPostmortemSync updates a written post-mortem; payload: incident ID.
+	JobPostmortemSync = "incident.postmortem-sync"
 )
 
 // Incidents runs incident response: it opens incidents from PagerDuty
@@ -45,13 +47,14 @@ type Incidents struct {
 // Handlers returns the incidents workflow's job handlers.
 func (s *Incidents) Handlers() map[string]JobHandler {
 	return map[string]JobHandler{
-		JobPagerEvent:   s.applyPagerEvent,
-		JobOpenChannel:  s.openChannel,
-		JobInvite:       s.invite,
-		JobPage:         s.page,
-		JobPDStatus:     s.pushStatus,
-		JobPostmortem:   s.writePostmortem,
-		JobMeetingWrite: s.writeMeeting,
+		JobPagerEvent:     s.applyPagerEvent,
+		JobOpenChannel:    s.openChannel,
+		JobInvite:         s.invite,
+		JobPage:           s.page,
+		JobPDStatus:       s.pushStatus,
+		JobPostmortem:     s.writePostmortem,
+		JobMeetingWrite:   s.writeMeeting,
+		JobPostmortemSync: s.syncPostmortem,
 	}
 }
 
@@ -369,6 +372,9 @@ func (s *Incidents) updateFromPager(tx Tx, inc *Incident, ev PagerEvent, at, now
 	if err := s.record(tx, inc, TimelineEntry{At: at, Kind: TLPagerDuty, Actor: who, Text: text, Source: "pagerduty-event", ExternalID: ev.ID, Action: ev.Type}); err != nil {
 		return err
 	}
+	if err := s.queueDocSync(tx, inc, now); err != nil {
+		return err
+	}
 	if changed || ev.Type == "incident.annotated" || strings.HasPrefix(ev.Type, "incident.re") || ev.Type == "incident.escalated" {
 		return s.refresh(tx, inc, now)
 	}
@@ -391,8 +397,11 @@ func (s *Incidents) resolve(inc *Incident, at, now time.Time) {
 }
 
 func (s *Incidents) queuePostmortem(tx Tx, inc *Incident, now time.Time) error {
-	if s.Docs == nil || inc.PostmortemPageID != "" {
+	if s.Docs == nil {
 		return nil
+	}
+	if inc.PostmortemPageID != "" {
+		return s.queueDocSync(tx, inc, now) // started early: rewritten with the final data
 	}
 	return tx.Enqueue(Job{Kind: JobPostmortem, Key: JobPostmortem + ":" + inc.ID, Payload: inc.ID, RunAt: now})
 }

@@ -147,3 +147,61 @@ func TestPostmortem_NotionSetUpErrorsWaitUntilFixed(t *testing.T) {
 	}
 	mustContain(t, "page", fmt.Sprint(pages[0].Properties["Incident ID"]), "inc-1")
 }
+
+// TestPostmortem_PageStartedEarlyKeptInStep: a page opened with
+// /incident postmortem six seconds in used to stay at "investigating,
+// 6s, old commander". It follows the incident to its resolution (the
+// body rewritten while only opsbot has written it), then only its
+// properties once people work on it, and nothing after done.
+func TestPostmortem_PageStartedEarlyKeptInStep(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(dev, "general", "declare Search down sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	h.clock.Advance(6 * time.Second)
+	h.incidentCmd(dev, ch.ID, "postmortem")
+	h.drain()
+	page := func() (props string, body string) {
+		pages := h.notion.Pages(h.dbID)
+		if len(pages) != 1 {
+			t.Fatalf("%d pages", len(pages))
+		}
+		var lines []string
+		for _, b := range h.notion.Blocks(pages[0].ID) {
+			lines = append(lines, b.Text)
+		}
+		return fmt.Sprint(pages[0].Properties), strings.Join(lines, "\n")
+	}
+	props, body := page()
+	mustContain(t, "early page", props, "investigating")
+	h.clock.Advance(40 * time.Minute)
+	h.incidentCmd(dev, ch.ID, "role commander <@"+lead+">")
+	h.incidentCmd(dev, ch.ID, "severity sev1")
+	h.incidentCmd(dev, ch.ID, "update Rolled back the index change")
+	h.drain()
+	h.clock.Advance(20 * time.Minute)
+	h.incidentCmd(lead, ch.ID, "status resolved")
+	h.drain()
+	props, body = page()
+	mustContain(t, "properties at resolution", props, "resolved", "sev1", "1h", "lead")
+	mustContain(t, "body at resolution", body, "Rolled back the index change", "Status investigating → resolved", "Severity sev2 → sev1")
+	if strings.Contains(props, "investigating") || strings.Contains(props, "6s") {
+		t.Errorf("stale properties: %s", props)
+	}
+	// People write the analysis; later changes keep their text.
+	pages := h.notion.Pages(h.dbID)
+	blocks := h.notion.Blocks(pages[0].ID)
+	h.notion.EditBlock(blocks[len(blocks)-1].ID, "Root cause: a missing index (written by a person)", nil)
+	h.incidentCmd(lead, ch.ID, "role scribe <@"+dev2+">")
+	h.drain()
+	_, body = page()
+	mustContain(t, "body after a person's edit", body, "Root cause: a missing index (written by a person)")
+	h.incidentCmd(lead, ch.ID, "postmortem done")
+	h.drain()
+	before := len(h.notion.Requests())
+	h.incidentCmd(lead, ch.ID, "role comms <@"+dev+">")
+	h.drain()
+	for _, r := range h.notion.Requests()[before:] {
+		t.Errorf("Notion called after the post-mortem was done: %s %s", r.Method, r.Path)
+	}
+}

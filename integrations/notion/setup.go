@@ -136,3 +136,15 @@ func (c *Client) checkBeforeWrite(ctx context.Context) error {
 	}
 	return nil
 }
+
+// asNotFound reports whether err is Notion's 404 (object_not_found).
+func asNotFound(err error, ne **Error) bool {
+	if err == nil {
+		return false
+	}
+	var e *notionapi.Error
+	if errors.As(err, &e) && e.Status == 404 {
+		return true
+	}
+	return errors.As(err, ne) && (*ne).Status == 404
+}

@@ -240,10 +240,14 @@ func (s *Server) blockJSON(b *block) map[string]any {
 	if b.parentPg {
 		parent = map[string]any{"type": "page_id", "page_id": s.pages[b.parent].id}
 	}
+	editor := botUser
+	if b.editedBy != "" {
+		editor = personUser
+	}
 	return map[string]any{
 		"object": "block", "id": b.id, "parent": parent,
 		"created_time": stamp(b.created), "last_edited_time": stamp(b.edited),
-		"created_by": botUser, "last_edited_by": botUser,
+		"created_by": botUser, "last_edited_by": editor,
 		"has_children": len(b.children) > 0, "archived": false, "in_trash": false,
 		"type": b.typ, b.typ: content,
 	}

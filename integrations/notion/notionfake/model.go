@@ -52,6 +52,8 @@ type Block struct {
 	Items   int    // how many rich-text items carried Text
 	Checked bool   // for to_do
 	Depth   int    // 0 for a page's own children
+	// EditedByPerson is true once EditBlock changed it.
+	EditedByPerson bool
 }
 
 // Request is one request the fake answered, for tests to assert on.
@@ -104,6 +106,8 @@ type block struct {
 	children []string
 	created  time.Time
 	edited   time.Time
+	editedBy string // a person's user ID after EditBlock; "" for the bot
+	archived bool   // deleted (in the trash)
 }
 
 type richText struct {
@@ -218,7 +222,7 @@ func (s *Server) Blocks(pageID string) []Block {
 		for _, k := range keys {
 			b := s.blocks[k]
 			checked, _ := b.fields["checked"].(bool)
-			out = append(out, Block{ID: b.id, Type: b.typ, Text: plain(b.text), Items: len(b.text), Checked: checked, Depth: depth})
+			out = append(out, Block{ID: b.id, Type: b.typ, Text: plain(b.text), Items: len(b.text), Checked: checked, Depth: depth, EditedByPerson: b.editedBy != ""})
 			walk(b.children, depth+1)
 		}
 	}

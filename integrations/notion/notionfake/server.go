@@ -319,6 +319,10 @@ func (s *Server) route(method, path string, q url.Values, body map[string]any) (
 		ep, id = (*Server).getDatabase, parts[1]
 	case len(parts) == 3 && parts[0] == "databases" && parts[2] == "query" && method == http.MethodPost:
 		ep, id = (*Server).queryDatabase, parts[1]
+	case len(parts) == 2 && parts[0] == "blocks" && method == http.MethodGet:
+		ep, id = (*Server).getBlock, parts[1]
+	case len(parts) == 2 && parts[0] == "blocks" && method == http.MethodDelete:
+		ep, id = (*Server).deleteBlock, parts[1]
 	case len(parts) == 3 && parts[0] == "blocks" && parts[2] == "children" && method == http.MethodGet:
 		ep, id = (*Server).listChildren, parts[1]
 	case len(parts) == 3 && parts[0] == "blocks" && parts[2] == "children" && method == http.MethodPatch:
