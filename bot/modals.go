@@ -136,7 +136,13 @@ func (b *Bot) Submission(ctx context.Context, ic slack.InteractionCallback) *sla
 
 func (b *Bot) submit(ctx context.Context, ic slack.InteractionCallback) *slack.ViewSubmissionResponse {
 	actor := b.person(ctx, ic.User.ID)
-	values := ic.View.State.Values
+	// Slack always sends the state of a modal with inputs, but the
+	// payload is outside input: without one, every field reads empty and
+	// the form answers with what is missing.
+	var values map[string]map[string]slack.BlockAction
+	if ic.View.State != nil {
+		values = ic.View.State.Values
+	}
 	switch ic.View.CallbackID {
 	case ModalRequest:
 		in := workflows.RequestInput{
