@@ -52,15 +52,25 @@ type Bot struct {
 	// HTTP posts to response_url; Slack's own client by default.
 	HTTP *http.Client
 
-	slots chan struct{} // bounds background work
-	wg    sync.WaitGroup
+	slots  chan struct{} // bounds background work
+	intake chan struct{} // bounds requests being read and answered
+	wg     sync.WaitGroup
 }
 
 // Options configure a Bot.
 type Options struct {
 	// MaxBackground bounds work still running after Slack was answered.
 	MaxBackground int
+	// MaxIntake bounds the Slack requests being read and answered at
+	// once (default 32); with each body at most MaxBody, it bounds the
+	// memory requests can take. A request over the bound waits up to
+	// IntakeWait for a place, then gets 503.
+	MaxIntake int
 }
+
+// IntakeWait is how long a request waits for a place when MaxIntake
+// requests are already being handled.
+const IntakeWait = time.Second
 
 // Init prepares the bot's bounded background pool; call once before use.
 func (b *Bot) Init(opts Options) *Bot {
@@ -69,6 +79,11 @@ func (b *Bot) Init(opts Options) *Bot {
 		n = 64
 	}
 	b.slots = make(chan struct{}, n)
+	in := opts.MaxIntake
+	if in <= 0 {
+		in = 32
+	}
+	b.intake = make(chan struct{}, in)
 	if b.HTTP == nil {
 		b.HTTP = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -80,9 +95,33 @@ func (b *Bot) Wait() { b.wg.Wait() }
 
 // Routes registers the Slack endpoints of CONTRACT.md on mux.
 func (b *Bot) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /slack/commands", b.serveCommand)
-	mux.HandleFunc("POST /slack/interactions", b.serveInteraction)
-	mux.HandleFunc("POST /slack/events", b.serveEvent)
+	mux.HandleFunc("POST /slack/commands", b.limited(b.serveCommand))
+	mux.HandleFunc("POST /slack/interactions", b.limited(b.serveInteraction))
+	mux.HandleFunc("POST /slack/events", b.limited(b.serveEvent))
+}
+
+// limited lets at most MaxIntake requests through h at once; the next
+// waits IntakeWait for a place and then gets 503, which Slack retries
+// (events) or shows (commands). A Bot without Init has no bound.
+func (b *Bot) limited(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if b.intake == nil {
+			h(w, r)
+			return
+		}
+		t := time.NewTimer(IntakeWait)
+		defer t.Stop()
+		select {
+		case b.intake <- struct{}{}:
+			defer func() { <-b.intake }()
+			h(w, r)
+		case <-t.C:
+			b.Log.Warn("refused Slack request: too many in flight", "path", r.URL.Path, "limit", cap(b.intake))
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "busy, try again", http.StatusServiceUnavailable)
+		case <-r.Context().Done():
+		}
+	}
 }
 
 // verified reads and checks a Slack request, answering 401/413 itself

@@ -51,6 +51,19 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
 		return
 	}
+	// What the headers alone can refuse is refused before the body is
+	// read: no secret or no well-formed signature, or a declared length
+	// over the limit.
+	if _, _, err := signatures(r.Header.Get(SignatureHeader), h.Secrets); err != nil {
+		log.Warn("pagerduty webhook refused", "err", err, "remote", r.RemoteAddr)
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	if r.ContentLength > MaxWebhookBody {
+		log.Warn("pagerduty webhook: body too large", "limit", MaxWebhookBody, "length", r.ContentLength)
+		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxWebhookBody+1))
 	if err != nil {
 		log.Warn("pagerduty webhook: read body", "err", err)
@@ -104,28 +117,9 @@ var (
 // which would turn a 413 into a signature failure. The handler reads the
 // body once and calls this instead; the tests check both agree.
 func VerifySignature(header string, body []byte, secrets []string) error {
-	var keys []string
-	for _, s := range secrets {
-		if s != "" { // an empty key is one anybody can sign with
-			keys = append(keys, s)
-		}
-	}
-	if len(keys) == 0 {
-		return ErrNoSecrets
-	}
-	var sigs [][]byte
-	for _, part := range strings.Split(header, ",") {
-		part = strings.TrimSpace(part)
-		hexSig, ok := strings.CutPrefix(part, "v1=")
-		if !ok {
-			continue
-		}
-		if sig, err := hex.DecodeString(hexSig); err == nil && len(sig) == sha256.Size {
-			sigs = append(sigs, sig)
-		}
-	}
-	if len(sigs) == 0 {
-		return ErrNoSignature
+	keys, sigs, err := signatures(header, secrets)
+	if err != nil {
+		return err
 	}
 	for _, secret := range keys {
 		mac := hmac.New(sha256.New, []byte(secret))
@@ -138,4 +132,31 @@ func VerifySignature(header string, body []byte, secrets []string) error {
 		}
 	}
 	return ErrBadSignature
+}
+
+// signatures returns the non-empty secrets and the well-formed v1
+// signatures of header (64 hex digits each), or why there are none.
+func signatures(header string, secrets []string) (keys []string, sigs [][]byte, err error) {
+	for _, s := range secrets {
+		if s != "" { // an empty key is one anybody can sign with
+			keys = append(keys, s)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil, ErrNoSecrets
+	}
+	for _, part := range strings.Split(header, ",") {
+		part = strings.TrimSpace(part)
+		hexSig, ok := strings.CutPrefix(part, "v1=")
+		if !ok {
+			continue
+		}
+		if sig, err := hex.DecodeString(hexSig); err == nil && len(sig) == sha256.Size {
+			sigs = append(sigs, sig)
+		}
+	}
+	if len(sigs) == 0 {
+		return nil, nil, ErrNoSignature
+	}
+	return keys, sigs, nil
 }

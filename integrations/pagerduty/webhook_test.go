@@ -207,3 +207,47 @@ func TestVerifySignature_AgreesWithGoPagerDutyTestVector(t *testing.T) {
 		t.Fatalf("event = %+v", ev)
 	}
 }
+
+// countingBody counts the bytes the handler takes from a body.
+type countingBody struct {
+	r    *bytes.Reader
+	read *int
+}
+
+func (c countingBody) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.read += n
+	return n, err
+}
+func (c countingBody) Close() error { return nil }
+
+// TestWebhook_RefusedBeforeTheBodyIsRead: an unsigned post, one whose
+// signature is not 64 hex digits, and one declaring more than 2 MB are
+// answered from the headers; none of the body is read.
+func TestWebhook_RefusedBeforeTheBodyIsRead(t *testing.T) {
+	body := bytes.Repeat([]byte("a"), 3<<20)
+	tests := []struct {
+		name, sig string
+		want      int
+	}{
+		{"unsigned", "", http.StatusUnauthorized},
+		{"not hex", "v1=xyz", http.StatusUnauthorized},
+		{"declared too large", sig(newSecret, body), http.StatusRequestEntityTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := newIntake()
+			read := 0
+			req := httptest.NewRequest(http.MethodPost, opspd.WebhookPath, nil)
+			req.Body, req.ContentLength = countingBody{bytes.NewReader(body), &read}, int64(len(body))
+			if tt.sig != "" {
+				req.Header.Set(opspd.SignatureHeader, tt.sig)
+			}
+			rec := httptest.NewRecorder()
+			in.h.ServeHTTP(rec, req)
+			if rec.Code != tt.want || read != 0 || len(in.events()) != 0 {
+				t.Fatalf("status %d (want %d), %d bytes read, %d events", rec.Code, tt.want, read, len(in.events()))
+			}
+		})
+	}
+}
