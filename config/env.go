@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/opsbot/opsbot/internal/redact"
 )
 
 // Names of the environment variables opsbot reads (see CONTRACT.md).
@@ -68,10 +70,7 @@ func (db Database) String() string {
 	if db.Driver == "sqlite" {
 		return "sqlite:" + db.Path
 	}
-	if u, err := url.Parse(db.URL.Reveal()); err == nil {
-		return u.Redacted()
-	}
-	return db.URL.String()
+	return redact.URL(db.URL.Reveal())
 }
 
 // envHints says, per variable, where to get its value; Require uses them.

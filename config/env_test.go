@@ -199,3 +199,22 @@ func TestSecret_RedactedEverywhere(t *testing.T) {
 		t.Error("an unset secret should print as empty")
 	}
 }
+
+// TestDatabase_StringHidesQueryPassword: the startup log line names the
+// database by DB.String(); a password given as ?password= (which libpq
+// and pgx accept) is hidden like one in the user information.
+func TestDatabase_StringHidesQueryPassword(t *testing.T) {
+	e, ps := LoadEnv(func(k string) string {
+		return map[string]string{EnvDB: "postgres://opsbot@db.example.test/opsbot?password=hunter2&sslmode=require"}[k]
+	})
+	if len(ps) > 0 {
+		t.Fatal(ps)
+	}
+	got := e.DB.String()
+	if strings.Contains(got, "hunter2") || got != "postgres://opsbot@db.example.test/opsbot?password=xxxxx&sslmode=require" {
+		t.Fatalf("DB.String() = %q", got)
+	}
+	if s := fmt.Sprint(e.DB); strings.Contains(s, "hunter2") {
+		t.Fatalf("fmt shows %q", s)
+	}
+}

@@ -38,6 +38,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/opsbot/opsbot/internal/redact"
 	"github.com/opsbot/opsbot/workflows"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -157,15 +158,9 @@ func escapeURIPath(p string) string {
 	return strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(p)
 }
 
-// redactDSN hides credentials a URL-style DSN may carry.
-func redactDSN(dsn string) string {
-	if i := strings.Index(dsn, "@"); i >= 0 {
-		if j := strings.Index(dsn, "://"); j >= 0 && j < i {
-			return dsn[:j+3] + "…" + dsn[i:]
-		}
-	}
-	return dsn
-}
+// redactDSN hides credentials a URL-style DSN may carry, in its user
+// information or its query (?password=).
+func redactDSN(dsn string) string { return redact.URL(dsn) }
 
 // Close releases the connections.
 func (db *DB) Close() error {
