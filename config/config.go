@@ -131,6 +131,9 @@ func Parse(data []byte, name string) (*Config, error) {
 		d.problems = append(d.problems, syntaxProblems(name, err)...)
 		return nil, d.problems
 	}
+	if !d.checkExpansion(&doc) {
+		return nil, d.problems
+	}
 	b := &build{
 		cfg: &Config{
 			Catalog: &workflows.Catalog{},
