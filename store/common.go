@@ -63,6 +63,24 @@ func (t *tx) Forget(key string) error {
 	return nil
 }
 
+// ForgetBefore removes the records MarkSent made under keys starting with
+// prefix before the given time. The prefix is matched literally: it must
+// not hold LIKE's wildcards.
+func (t *tx) ForgetBefore(prefix string, before time.Time) (int64, error) {
+	if prefix == "" || strings.ContainsAny(prefix, `%_\`) {
+		return 0, fmt.Errorf("forget %q before %s: the prefix must be plain text", prefix, before)
+	}
+	res, err := t.exec(`DELETE FROM sent WHERE sent_key LIKE ? AND at < ?`, prefix+"%", unixNanos(before))
+	if err != nil {
+		return 0, fmt.Errorf("forget %s* before %s: %w", prefix, before, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("forget %s* before %s: %w", prefix, before, err)
+	}
+	return n, nil
+}
+
 // MessageRef returns where the message with this key was posted.
 func (t *tx) MessageRef(key string) (workflows.MessageRef, bool, error) {
 	var ref workflows.MessageRef

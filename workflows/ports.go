@@ -101,6 +101,9 @@ type CommonTx interface {
 	// LastReminders returns, per kind, the due time of the latest reminder
 	// recorded for subject.
 	LastReminders(subject string) (map[string]time.Time, error)
+	// ForgetBefore removes what MarkSent recorded under keys starting
+	// with prefix at a time before before, and says how many it removed.
+	ForgetBefore(prefix string, before time.Time) (int64, error)
 	// MessageRef returns where the message with this key was posted.
 	MessageRef(key string) (MessageRef, bool, error)
 	PutMessageRef(key string, ref MessageRef, at time.Time) error

@@ -125,6 +125,7 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		scheduler.Task{Name: "nags", Every: cfg.Scheduler.Tick, Run: a.nags},
 		scheduler.Task{Name: "reconcile", Every: cfg.Scheduler.Reconcile, Run: a.reconcile},
 		scheduler.Task{Name: "prices", Every: 12 * time.Hour, Run: a.warmPrices},
+		scheduler.Task{Name: "prune", Every: time.Hour, Run: a.prune},
 	)
 	if err != nil {
 		db.Close()
@@ -180,6 +181,15 @@ func (a *App) reconcile(ctx context.Context) error {
 	return err
 }
 
+// prune forgets the keys of Slack requests past their replay window.
+func (a *App) prune(ctx context.Context) error {
+	n, err := workflows.PruneIntake(ctx, a.DB, a.Clock.Now())
+	if n > 0 {
+		a.Log.Info("pruned Slack request keys", "removed", n, "older_than", workflows.IntakeKeep)
+	}
+	return err
+}
+
 func (a *App) warmPrices(ctx context.Context) error {
 	a.Servers.Estimator.Warm(ctx, a.Config.Catalog.Templates)
 	return nil
@@ -221,7 +231,7 @@ func (a *App) routes() http.Handler {
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	g, ctx := errgroup.WithContext(ctx)
 	if ln != nil {
-		srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+		srv := newHTTPServer(a.Handler, defaultTimeouts)
 		g.Go(func() error {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("serve HTTP: %w", err)
