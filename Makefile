@@ -2,7 +2,7 @@
 GO ?= go
 PKGS_RACE = ./workflows/... ./bot/... ./store/... ./scheduler/... ./integrations/...
 
-.PHONY: build test race vet fmt bench sandbox check
+.PHONY: build test race vet fmt bench sandbox check fuzz-short vulncheck
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/opsbot ./cmd/opsbot
@@ -13,6 +13,13 @@ test: vet
 vet:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting"; exit 1)
 	$(GO) vet ./...
+
+# Every fuzz target for FUZZTIME (default 3s) each; docs/development.md.
+fuzz-short:
+	FUZZTIME=$(or $(FUZZTIME),3s) .ci/fuzz
+
+vulncheck:
+	.ci/vulncheck
 
 bench:
 	$(GO) test -run XXX -bench . -benchtime 2s ./store/ ./cmd/opsbot/

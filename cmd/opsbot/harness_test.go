@@ -144,6 +144,12 @@ type harness struct {
 	dry  bool
 	// replicas counts the Apps booted, to name each one's job leases.
 	replicas int
+	// log, when set, takes the App's log instead of the test's (a fuzz
+	// target may not log through its *testing.F); slackHTTP, when set, is
+	// the App's client for Slack and response_url posts. Both apply from
+	// the next boot.
+	log       *slog.Logger
+	slackHTTP *http.Client
 }
 
 // newHarness builds the world and boots opsbot on SQLite; with a dsn, on
@@ -248,11 +254,14 @@ func (h *harness) bootApp() (*App, *httptest.Server) {
 	if os.Getenv("OPSBOT_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	if h.log != nil {
+		log = h.log
+	}
 	sleep := func(ctx context.Context, d time.Duration) error {
 		h.clock.Advance(d)
 		return ctx.Err()
 	}
-	app, err := NewApp(context.Background(), cfg, env, Deps{Clock: h.clock, Log: log, AWSConfig: &awsCfg, AWSEndpoint: h.ec2hs.URL, Owner: fmt.Sprintf("replica-%d", h.replicas), Sleep: sleep})
+	app, err := NewApp(context.Background(), cfg, env, Deps{Clock: h.clock, Log: log, AWSConfig: &awsCfg, AWSEndpoint: h.ec2hs.URL, Owner: fmt.Sprintf("replica-%d", h.replicas), Sleep: sleep, SlackHTTP: h.slackHTTP})
 	if err != nil {
 		h.t.Fatalf("build app: %v", err)
 	}
