@@ -51,6 +51,7 @@ var incidentFields = []string{
 	"channel_pattern", "timeline_reaction", "update_every", "any_message_resets",
 	"meeting_nag_after", "meeting_nag_every", "postmortem_due", "business_hours",
 	"notion_database", "checklist_template", "postmortem_template", "services", "default_team",
+	"severities",
 }
 
 // incidentsDecl is what cross-section checks need of `incidents:`.
@@ -114,7 +115,7 @@ func decodeIncidents(d *decoder, n *yaml.Node, b *build) {
 	seen := map[string]place{}
 	for i, item := range d.sequence(m.at("services"), m.get("services")) {
 		sp := index(m.at("services"), i)
-		sm := d.mapping(sp, item, "pagerduty_service", "team")
+		sm := d.mapping(sp, item, "pagerduty_service", "team", "checklist_template", "postmortem_template")
 		sm.require("pagerduty_service", "team")
 		s := serviceDecl{
 			at:   place{sm.at("pagerduty_service"), sm.line("pagerduty_service")},
@@ -130,10 +131,46 @@ func decodeIncidents(d *decoder, n *yaml.Node, b *build) {
 				s.id = sn.Value
 			}
 		}
+		if v := incidentVariant(d, b, sm, pol); v != nil && s.id != "" {
+			if pol.ByService == nil {
+				pol.ByService = map[string]*workflows.IncidentVariant{}
+			}
+			pol.ByService[s.id] = v
+		}
 		decl.services = append(decl.services, s)
+	}
+	if m.has("severities") {
+		sevs := d.mapping(m.at("severities"), m.get("severities"), string(workflows.Sev1), string(workflows.Sev2), string(workflows.Sev3))
+		for _, sev := range []workflows.Severity{workflows.Sev1, workflows.Sev2, workflows.Sev3} {
+			if !sevs.has(string(sev)) {
+				continue
+			}
+			vm := d.mapping(sevs.at(string(sev)), sevs.get(string(sev)), "checklist_template", "postmortem_template", "invite")
+			v := incidentVariant(d, b, vm, pol)
+			if v == nil {
+				v = &workflows.IncidentVariant{}
+			}
+			v.Invite, _ = people(d, vm, "invite")
+			if pol.BySeverity == nil {
+				pol.BySeverity = map[workflows.Severity]*workflows.IncidentVariant{}
+			}
+			pol.BySeverity[sev] = v
+		}
 	}
 	b.incidents = decl
 	b.cfg.Catalog.Incidents = pol
+}
+
+// incidentVariant reads the checklist and post-mortem templates of one
+// severity or service; nil when it names neither.
+func incidentVariant(d *decoder, b *build, m *mapping, pol *workflows.IncidentPolicy) *workflows.IncidentVariant {
+	if !m.has("checklist_template") && !m.has("postmortem_template") {
+		return nil
+	}
+	return &workflows.IncidentVariant{
+		Checklist:  incidentTemplate(d, b, m, "checklist_template", "", templates.CheckChecklist),
+		Postmortem: incidentTemplate(d, b, m, "postmortem_template", "", templates.CheckPostmortem),
+	}
 }
 
 // decodeUpdateEvery reads `update_every: {sev1: 30m, sev2: 1h, sev3: 4h}`;

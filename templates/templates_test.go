@@ -30,7 +30,8 @@ func TestPostmortem_DefaultRendersSections(t *testing.T) {
 			headings = append(headings, b.Text)
 		}
 	}
-	want := "Summary|Impact|Timeline|Contributing factors|What went well|What went badly|Action items|Roles"
+	// The sections of PagerDuty's incident response post-mortem template.
+	want := "Overview|What happened|Contributing factors|Resolution|Impact|Responders|Timeline|How did we do?|Action items|Messaging"
 	if got := strings.Join(headings, "|"); got != want {
 		t.Errorf("sections = %s\nwant       %s", got, want)
 	}

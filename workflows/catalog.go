@@ -334,10 +334,44 @@ type IncidentPolicy struct {
 	// response checklist and the post-mortem body.
 	Checklist  string
 	Postmortem string
+	// BySeverity and ByService override the templates for one severity or
+	// one PagerDuty service (the service wins), and a severity can invite
+	// extra people to its incidents' channels.
+	BySeverity map[Severity]*IncidentVariant
+	ByService  map[string]*IncidentVariant
 	// Services maps PagerDuty service IDs to teams; DefaultTeam takes
 	// events from any other service.
 	Services    map[string]string
 	DefaultTeam string
+}
+
+// IncidentVariant is what differs for incidents of one severity or one
+// service. Empty templates fall back to the next level: service, then
+// severity, then the incidents section, then the built-in ones.
+type IncidentVariant struct {
+	Checklist  string
+	Postmortem string
+	Invite     []string // Slack user IDs or emails; severities only
+}
+
+// ChecklistFor returns the checklist template for an incident.
+func (p *IncidentPolicy) ChecklistFor(sev Severity, service string) string {
+	return p.pick(sev, service, func(v *IncidentVariant) string { return v.Checklist }, p.Checklist)
+}
+
+// PostmortemFor returns the post-mortem template for an incident.
+func (p *IncidentPolicy) PostmortemFor(sev Severity, service string) string {
+	return p.pick(sev, service, func(v *IncidentVariant) string { return v.Postmortem }, p.Postmortem)
+}
+
+func (p *IncidentPolicy) pick(sev Severity, service string, get func(*IncidentVariant) string, def string) string {
+	if v := p.ByService[service]; v != nil && get(v) != "" {
+		return get(v)
+	}
+	if v := p.BySeverity[sev]; v != nil && get(v) != "" {
+		return get(v)
+	}
+	return def
 }
 
 // BusinessHours is a weekly window of working time.

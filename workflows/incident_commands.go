@@ -130,6 +130,12 @@ func (s *Incidents) SetSeverity(ctx context.Context, actor Person, ref IncidentR
 		}
 		old := inc.Severity
 		inc.Severity = sev
+		if v := s.policy().BySeverity[sev]; v != nil && len(v.Invite) > 0 && inc.ChannelID != "" {
+			// The new severity's extra people join.
+			if err := tx.Enqueue(Job{Kind: JobInvite, Key: JobInvite + ":" + inc.ID, Payload: inc.ID, RunAt: now}); err != nil {
+				return err
+			}
+		}
 		return s.record(tx, inc, TimelineEntry{At: now, Kind: TLSeverity, Actor: actor.String(), Text: fmt.Sprintf("Severity %s → %s", old, sev)})
 	})
 }

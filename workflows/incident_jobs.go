@@ -117,6 +117,9 @@ func (s *Incidents) invite(ctx context.Context, j Job) error {
 		people = append(people, emails...)
 	}
 	people = append(people, s.team(inc).IncidentMembers...)
+	if v := s.policy().BySeverity[inc.Severity]; v != nil {
+		people = append(people, v.Invite...)
+	}
 	for _, p := range []Person{inc.DeclaredBy, inc.Commander, inc.Comms, inc.Scribe} {
 		if ref := person(p); ref != "" {
 			people = append(people, ref)

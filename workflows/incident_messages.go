@@ -62,7 +62,7 @@ func (s *Incidents) summaryMessage(inc *Incident, now time.Time) Message {
 }
 
 func (s *Incidents) checklistMessage(inc *Incident) Message {
-	text := s.policy().Checklist
+	text := s.policy().ChecklistFor(inc.Severity, inc.PDService)
 	if text == "" {
 		text = templates.Checklist
 	}

@@ -229,7 +229,7 @@ func (s *Incidents) postmortemDoc(inc *Incident, timeline []TimelineEntry) (Post
 	for _, e := range timeline {
 		data.Timeline = append(data.Timeline, templates.TimelineItem{At: e.At.In(loc).Format("Jan 2 15:04"), Kind: string(e.Kind), Actor: e.Actor, Text: e.Text})
 	}
-	text := s.policy().Postmortem
+	text := s.policy().PostmortemFor(inc.Severity, inc.PDService)
 	if text == "" {
 		text = templates.Postmortem
 	}

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -204,4 +207,65 @@ func TestPostmortem_PageStartedEarlyKeptInStep(t *testing.T) {
 	for _, r := range h.notion.Requests()[before:] {
 		t.Errorf("Notion called after the post-mortem was done: %s %s", r.Method, r.Path)
 	}
+}
+
+// TestIncidents_PerSeverityTemplatesAndInvites: a sev1 gets its own
+// checklist and post-mortem template and invites its extra people, also
+// when an incident is raised to sev1 later; a sev2 gets the defaults.
+func TestIncidents_PerSeverityTemplatesAndInvites(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	check, pm := filepath.Join(dir, "sev1-check.md"), filepath.Join(dir, "sev1-pm.md")
+	if err := os.WriteFile(check, []byte("# {{.ID}} is a sev1\n- [ ] Call the status page team\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pm, []byte("# {{.ID}} sev1 review\n## Executive summary\n- [ ] Brief the CTO\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.extra = "  severities:\n    sev1: {checklist_template: " + check + ", postmortem_template: " + pm + ", invite: [lead2@example.com]}\n"
+	h.restart()
+
+	members := func(name string) []string {
+		for _, c := range h.incidentChannels() {
+			if strings.HasPrefix(c.Name, name) {
+				return c.Members
+			}
+		}
+		t.Fatalf("no channel %s", name)
+		return nil
+	}
+	h.incidentCmd(dev, "general", "declare Disk full sev2")
+	h.drain()
+	if slices.Contains(members("inc-1"), lead2) {
+		t.Error("a sev2 invited the sev1 people")
+	}
+	h.incidentCmd(dev, "general", "declare Search down sev1")
+	h.drain()
+	if !slices.Contains(members("inc-2"), lead2) {
+		t.Error("a sev1 did not invite its extra people")
+	}
+	var checklists []string
+	for _, c := range h.incidentChannels() {
+		for _, m := range h.slack.Messages(c.ID) {
+			if s := messageText(m); strings.Contains(s, "Response checklist") {
+				checklists = append(checklists, s)
+			}
+		}
+	}
+	if len(checklists) != 2 || strings.Contains(checklists[0], "status page team") || !strings.Contains(checklists[1], "Call the status page team") {
+		t.Errorf("checklists: %q", checklists)
+	}
+	ch1 := h.incidentChannels()[0]
+	h.incidentCmd(dev, ch1.ID, "severity sev1")
+	h.drain()
+	if !slices.Contains(members("inc-1"), lead2) {
+		t.Error("raising to sev1 did not invite the sev1 people")
+	}
+	h.incidentCmd(dev, ch1.ID, "status resolved")
+	h.drain()
+	var texts []string
+	for _, b := range h.notion.Blocks(h.incident("inc-1").PostmortemPageID) {
+		texts = append(texts, b.Text)
+	}
+	mustContain(t, "sev1 post-mortem", strings.Join(texts, "\n"), "inc-1 sev1 review", "Brief the CTO")
 }
