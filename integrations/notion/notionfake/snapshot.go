@@ -90,6 +90,7 @@ type blockSnapshot struct {
 	Children     []string           `json:"children,omitempty"`
 	Created      time.Time          `json:"created"`
 	Edited       time.Time          `json:"edited"`
+	EditedBy     string             `json:"edited_by,omitempty"` // a person's user ID after EditBlock
 }
 
 // Snapshot returns the workspace as JSON, so a sandbox restarted on the
@@ -127,8 +128,11 @@ func (s *Server) Snapshot() ([]byte, error) {
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.blocks)) {
 		b := s.blocks[k]
+		if b.archived {
+			continue // deleted: in Notion's trash, out of reach of the API
+		}
 		x := blockSnapshot{ID: b.id, ParentIsPage: b.parentPg, Type: b.typ, Text: textToSnapshot(b.text),
-			Fields: b.fields, Children: s.blockIDs(b.children), Created: b.created, Edited: b.edited}
+			Fields: b.fields, Children: s.blockIDs(b.children), Created: b.created, Edited: b.edited, EditedBy: b.editedBy}
 		if b.parentPg {
 			x.Parent = s.pages[b.parent].id
 		} else {
@@ -334,7 +338,7 @@ func restoreBlocks(xs []blockSnapshot, pages map[string]*page) map[string]*block
 			continue
 		}
 		b := &block{id: x.ID, parent: normID(x.Parent), parentPg: x.ParentIsPage, typ: x.Type,
-			fields: x.Fields, created: x.Created, edited: x.Edited}
+			fields: x.Fields, created: x.Created, edited: x.Edited, editedBy: x.EditedBy}
 		if b.fields == nil {
 			b.fields = map[string]any{}
 		}
