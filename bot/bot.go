@@ -51,6 +51,9 @@ type Bot struct {
 	Log       *slog.Logger
 	// HTTP posts to response_url; Slack's own client by default.
 	HTTP *http.Client
+	// Wake, when set, tells the job runner that work was queued (a
+	// Socket Mode event, handled from the outbox).
+	Wake func()
 
 	slots  chan struct{} // bounds background work
 	intake chan struct{} // bounds requests being read and answered
@@ -125,44 +128,71 @@ func (b *Bot) limited(h http.HandlerFunc) http.HandlerFunc {
 }
 
 // verified reads and checks a Slack request, answering 401/413 itself
-// when it fails. A replay of a request already handled returns ok=false
-// after answering 200 with nothing done.
-func (b *Bot) verified(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+// when it fails. It returns the body and the request's intake key. A
+// replay of a request already handled returns ok=false after answering
+// 200 with nothing done. The key is recorded with the request's effect
+// (see handled), not here: a crash between would lose the request.
+func (b *Bot) verified(w http.ResponseWriter, r *http.Request) (body []byte, key string, ok bool) {
 	body, err := readSigned(r, b.Secret, b.Clock.Now())
 	switch err {
 	case nil:
 	case errTooLarge:
 		http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
-		return nil, false
+		return nil, "", false
 	default:
 		b.Log.Warn("refused Slack request", "path", r.URL.Path, "err", err, "remote", r.RemoteAddr)
 		http.Error(w, "invalid Slack signature", http.StatusUnauthorized)
-		return nil, false
+		return nil, "", false
 	}
-	first, err := workflows.FirstTime(r.Context(), b.Store, "slack-request:"+r.Header.Get("X-Slack-Signature"), b.Clock.Now())
+	key = "slack-request:" + r.Header.Get("X-Slack-Signature")
+	seen, err := workflows.Seen(r.Context(), b.Store, key)
 	if err != nil {
-		b.Log.Error("record Slack request", "err", err)
+		b.Log.Error("look up Slack request", "err", err)
 		http.Error(w, "try again", http.StatusServiceUnavailable)
-		return nil, false
+		return nil, "", false
 	}
-	if !first {
+	if seen {
 		b.Log.Info("ignored replayed Slack request", "path", r.URL.Path)
 		w.WriteHeader(http.StatusOK)
-		return nil, false
+		return nil, "", false
 	}
-	return body, true
+	return body, key, true
+}
+
+// handled runs fn as the handling of the request named by keys, the
+// first being its transport's (signature, envelope): the keys are
+// recorded in the transaction of the request's first change, so the two
+// are kept or lost together (workflows.WithIntake). A handling that
+// changed nothing records the first key at its end.
+func (b *Bot) handled(ctx context.Context, keys []string, fn func(ctx context.Context)) {
+	ctx = workflows.WithIntake(ctx, b.Clock.Now(), keys[0])
+	for _, k := range keys[1:] {
+		workflows.AlsoMark(ctx, k)
+	}
+	fn(ctx)
+	if err := workflows.FinishIntake(ctx, b.Store); err != nil {
+		b.Log.Error("record handled request", "key", keys[0], "err", err)
+	}
+}
+
+// handledReply is handled for work that answers with a reply.
+func (b *Bot) handledReply(keys []string, work func(ctx context.Context) workflows.Reply) func(ctx context.Context) workflows.Reply {
+	return func(ctx context.Context) (reply workflows.Reply) {
+		b.handled(ctx, keys, func(ctx context.Context) { reply = work(ctx) })
+		return reply
+	}
 }
 
 // verifiedForm is verified for form-encoded requests: it puts the body
 // back so slack-go's parsers can read it.
-func (b *Bot) verifiedForm(w http.ResponseWriter, r *http.Request) bool {
-	body, ok := b.verified(w, r)
+func (b *Bot) verifiedForm(w http.ResponseWriter, r *http.Request) (key string, ok bool) {
+	body, key, ok := b.verified(w, r)
 	if !ok {
-		return false
+		return "", false
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.PostForm, r.Form = nil, nil
-	return true
+	return key, true
 }
 
 // person resolves a Slack user to a workflows.Person with their email,

@@ -13,7 +13,8 @@ import (
 )
 
 func (b *Bot) serveCommand(w http.ResponseWriter, r *http.Request) {
-	if !b.verifiedForm(w, r) {
+	key, ok := b.verifiedForm(w, r)
+	if !ok {
 		return
 	}
 	cmd, err := slack.SlashCommandParse(r)
@@ -21,9 +22,9 @@ func (b *Bot) serveCommand(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed slash command", http.StatusBadRequest)
 		return
 	}
-	b.respond(w, cmd.ResponseURL, cmd.Command, func(ctx context.Context) workflows.Reply {
+	b.respond(w, cmd.ResponseURL, cmd.Command, b.handledReply([]string{key}, func(ctx context.Context) workflows.Reply {
 		return b.Command(ctx, cmd)
-	})
+	}))
 }
 
 // Command answers a slash command, whatever transport brought it.
@@ -103,6 +104,10 @@ func (b *Bot) ops(ctx context.Context, cmd slack.SlashCommand) workflows.Reply {
 // user-facing error with the usage line when it was a mistake in the
 // input, an apology (and a log line) otherwise.
 func (b *Bot) failure(err error, usage string) workflows.Reply {
+	if errors.Is(err, workflows.ErrReplayed) {
+		// Another delivery of the same request did it: it answers.
+		return workflows.Reply{}
+	}
 	var e *workflows.Error
 	if !errors.As(err, &e) {
 		b.Log.Error("command failed", "err", err)

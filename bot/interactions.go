@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -13,7 +14,8 @@ import (
 )
 
 func (b *Bot) serveInteraction(w http.ResponseWriter, r *http.Request) {
-	if !b.verifiedForm(w, r) {
+	key, ok := b.verifiedForm(w, r)
+	if !ok {
 		return
 	}
 	ic, err := slack.InteractionCallbackParse(r)
@@ -25,13 +27,17 @@ func (b *Bot) serveInteraction(w http.ResponseWriter, r *http.Request) {
 	case slack.InteractionTypeViewSubmission:
 		// Slack reads the answer to a submission from the HTTP response:
 		// errors to show on fields, or nothing to close the modal.
-		writeJSONOrEmpty(w, b.Submission(r.Context(), ic))
+		var resp *slack.ViewSubmissionResponse
+		b.handled(r.Context(), []string{key}, func(ctx context.Context) { resp = b.Submission(ctx, ic) })
+		writeJSONOrEmpty(w, resp)
 	case slack.InteractionTypeBlockActions:
 		w.WriteHeader(http.StatusOK)
 		b.background("click", func(ctx context.Context) {
-			if reply := b.Click(ctx, ic); reply != nil {
-				b.postResponse(ctx, ic.ResponseURL, *reply)
-			}
+			b.handled(ctx, []string{key}, func(ctx context.Context) {
+				if reply := b.Click(ctx, ic); reply != nil {
+					b.postResponse(ctx, ic.ResponseURL, *reply)
+				}
+			})
 		})
 	default:
 		w.WriteHeader(http.StatusOK)
@@ -107,7 +113,7 @@ func writeJSONOrEmpty(w http.ResponseWriter, v *slack.ViewSubmissionResponse) {
 }
 
 func (b *Bot) serveEvent(w http.ResponseWriter, r *http.Request) {
-	body, ok := b.verified(w, r)
+	body, key, ok := b.verified(w, r)
 	if !ok {
 		return
 	}
@@ -120,7 +126,9 @@ func (b *Bot) serveEvent(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]string{"challenge": env.Challenge})
 		return
 	}
-	if err := b.Event(r.Context(), env); err != nil {
+	// Handled before the answer: a failure gets 503 and Slack's retry is
+	// handled, since nothing was recorded.
+	if err := b.Event(workflows.WithIntake(r.Context(), b.Clock.Now(), key), env); err != nil {
 		b.Log.Error("handle event", "id", env.EventID, "err", err)
 		http.Error(w, "try again", http.StatusServiceUnavailable)
 		return
@@ -138,14 +146,18 @@ type EventEnvelope struct {
 }
 
 // Event handles an Events API callback once per event_id, whatever
-// transport brought it: Slack retries events it thinks were lost.
+// transport brought it: Slack retries events it thinks were lost. The
+// event_id is recorded in the transaction of the event's effect (with
+// the intake ctx may carry), so a crash before it leaves the event to
+// Slack's retry (or the outbox's, for Socket Mode) and one after it makes
+// the retry a replay. A handler that fails records nothing.
 func (b *Bot) Event(ctx context.Context, env EventEnvelope) error {
 	if env.Type != "event_callback" {
 		return nil
 	}
 	key := "slack-event:" + env.EventID
-	first, err := workflows.FirstTime(ctx, b.Store, key, b.Clock.Now())
-	if err != nil || !first {
+	seen, err := workflows.Seen(ctx, b.Store, key)
+	if err != nil || seen {
 		return err
 	}
 	kind := eventType(env.Event)
@@ -154,14 +166,18 @@ func (b *Bot) Event(ctx context.Context, env EventEnvelope) error {
 	if !ok {
 		return nil
 	}
+	outer := ctx
+	ctx = workflows.WithIntake(ctx, b.Clock.Now(), key)
 	if err := h(ctx, env.Event); err != nil {
-		// Let Slack's retry of this event be handled, not dropped.
-		if ferr := b.Store.Update(ctx, func(tx workflows.Tx) error { return tx.Forget(key) }); ferr != nil {
-			b.Log.Error("forget failed event", "id", env.EventID, "err", ferr)
+		if errors.Is(err, workflows.ErrReplayed) {
+			return nil
 		}
 		return err
 	}
-	return nil
+	if err := workflows.FinishIntake(ctx, b.Store); err != nil {
+		return err
+	}
+	return workflows.FinishIntake(outer, b.Store)
 }
 
 // eventHandlers maps inner event types to their handlers.

@@ -114,24 +114,23 @@ func (b *Bot) Submission(ctx context.Context, ic slack.InteractionCallback) *sla
 	// A person who submits again because the first answer was slow must
 	// not make a second request: each view is acted on once. A submission
 	// refused with errors is forgotten, so the corrected one goes through.
-	key := "slack-view:" + ic.View.ID
+	// The view's key is recorded with the submission's effect (the
+	// intake of ctx), so a refused one records nothing.
 	if ic.View.ID != "" {
-		first, err := workflows.FirstTime(ctx, b.Store, key, b.Clock.Now())
+		key := "slack-view:" + ic.View.ID
+		seen, err := workflows.Seen(ctx, b.Store, key)
 		if err != nil {
-			b.Log.Error("record submission", "err", err)
+			b.Log.Error("look up submission", "err", err)
 			return slack.NewErrorsViewSubmissionResponse(map[string]string{})
 		}
-		if !first {
+		if seen {
 			return nil
 		}
-	}
-	resp := b.submit(ctx, ic)
-	if resp != nil && ic.View.ID != "" {
-		if err := b.Store.Update(ctx, func(tx workflows.Tx) error { return tx.Forget(key) }); err != nil {
-			b.Log.Error("forget refused submission", "err", err)
+		if !workflows.AlsoMark(ctx, key) {
+			ctx = workflows.WithIntake(ctx, b.Clock.Now(), key)
 		}
 	}
-	return resp
+	return b.submit(ctx, ic)
 }
 
 func (b *Bot) submit(ctx context.Context, ic slack.InteractionCallback) *slack.ViewSubmissionResponse {

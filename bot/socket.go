@@ -200,19 +200,13 @@ func (l *socketLoop) dispatch(ctx context.Context, req socketmode.Request) {
 // acknowledged, so Slack sends it again.
 func (b *Bot) envelope(ctx context.Context, ack acker, req socketmode.Request) {
 	log := b.Log.With("envelope", req.EnvelopeID, "type", req.Type, "retry", req.RetryAttempt)
-	first, err := workflows.FirstTime(ctx, b.Store, "slack-envelope:"+req.EnvelopeID, b.Clock.Now())
+	keys := append([]string{"slack-envelope:" + req.EnvelopeID}, requestKeys(req)...)
+	seen, err := workflows.Seen(ctx, b.Store, keys...)
 	if err != nil {
-		log.Error("record Socket Mode envelope; leaving it unacknowledged for Slack to re-send", "err", err)
+		log.Error("look up Socket Mode envelope; leaving it unacknowledged for Slack to re-send", "err", err)
 		return
 	}
-	if first {
-		first, err = b.firstRequest(ctx, req)
-		if err != nil {
-			log.Error("record Socket Mode request", "err", err)
-			return
-		}
-	}
-	if !first {
+	if seen {
 		log.Info("ignored re-delivered Socket Mode envelope")
 		b.sendAck(ctx, ack, req.EnvelopeID, nil)
 		return
@@ -225,9 +219,9 @@ func (b *Bot) envelope(ctx context.Context, ack acker, req socketmode.Request) {
 			b.sendAck(ctx, ack, req.EnvelopeID, nil)
 			return
 		}
-		b.respondSocket(ctx, ack, req.EnvelopeID, cmd.ResponseURL, cmd.Command, func(ctx context.Context) workflows.Reply {
+		b.respondSocket(ctx, ack, req.EnvelopeID, cmd.ResponseURL, cmd.Command, b.handledReply(keys, func(ctx context.Context) workflows.Reply {
 			return b.Command(ctx, cmd)
-		})
+		}))
 	case socketmode.RequestTypeInteractive:
 		var ic slack.InteractionCallback
 		if err := json.Unmarshal(req.Payload, &ic); err != nil {
@@ -235,41 +229,64 @@ func (b *Bot) envelope(ctx context.Context, ack acker, req socketmode.Request) {
 			b.sendAck(ctx, ack, req.EnvelopeID, nil)
 			return
 		}
-		b.interactSocket(ctx, ack, req.EnvelopeID, ic)
+		b.interactSocket(ctx, ack, req.EnvelopeID, keys, ic)
 	case socketmode.RequestTypeEventsAPI:
-		// Acknowledge first: event handlers may be slow, and Bot.Event
-		// de-duplicates on event_id whatever happens next.
-		b.sendAck(ctx, ack, req.EnvelopeID, nil)
+		// Slack does not re-send an acknowledged envelope, so the event
+		// is put in the outbox, with the envelope recorded, before the
+		// ack: a crash after it loses nothing. Bot.Event de-duplicates
+		// on event_id when the job runs.
 		var env EventEnvelope
 		if err := json.Unmarshal(req.Payload, &env); err != nil {
 			log.Warn("malformed event", "err", err)
+			b.sendAck(ctx, ack, req.EnvelopeID, nil)
 			return
 		}
-		b.background("event", func(ctx context.Context) {
-			if err := b.Event(ctx, env); err != nil {
-				log.Error("handle event", "id", env.EventID, "err", err)
-			}
+		err := b.Store.Update(workflows.WithIntake(ctx, b.Clock.Now(), keys[0]), func(tx workflows.Tx) error {
+			return tx.Enqueue(workflows.Job{Kind: JobEvent, Key: JobEvent + ":" + env.EventID, Payload: string(req.Payload), RunAt: b.Clock.Now()})
 		})
+		switch {
+		case errors.Is(err, workflows.ErrReplayed):
+		case err != nil:
+			log.Error("queue Socket Mode event; leaving it unacknowledged for Slack to re-send", "err", err)
+			return
+		}
+		b.sendAck(ctx, ack, req.EnvelopeID, nil)
+		if b.Wake != nil {
+			b.Wake()
+		}
 	default:
 		b.sendAck(ctx, ack, req.EnvelopeID, nil)
 	}
 }
 
-// firstRequest de-duplicates on the request's own key, for a
-// re-delivery that came with a new envelope_id: the trigger_id of a
-// command or interaction (unique per user action). Events are
-// de-duplicated on event_id by Bot.Event.
-func (b *Bot) firstRequest(ctx context.Context, req socketmode.Request) (bool, error) {
+// JobEvent handles a Socket Mode event from the outbox; payload: the
+// event envelope's JSON.
+const JobEvent = "slack.event"
+
+// EventJob is the job handler for JobEvent.
+func (b *Bot) EventJob(ctx context.Context, j workflows.Job) error {
+	var env EventEnvelope
+	if err := json.Unmarshal([]byte(j.Payload), &env); err != nil {
+		return workflows.Permanent(fmt.Errorf("decode queued Slack event: %w", err))
+	}
+	return b.Event(ctx, env)
+}
+
+// requestKeys names a request beyond its envelope, for a re-delivery
+// that came with a new envelope_id: the trigger_id of a command or
+// interaction (unique per user action). Events are named by event_id in
+// Bot.Event.
+func requestKeys(req socketmode.Request) []string {
 	if req.Type != socketmode.RequestTypeSlashCommands && req.Type != socketmode.RequestTypeInteractive {
-		return true, nil
+		return nil
 	}
 	var keys struct {
 		TriggerID string `json:"trigger_id"`
 	}
 	if json.Unmarshal(req.Payload, &keys) != nil || keys.TriggerID == "" {
-		return true, nil
+		return nil
 	}
-	return workflows.FirstTime(ctx, b.Store, "slack-trigger:"+keys.TriggerID, b.Clock.Now())
+	return []string{"slack-trigger:" + keys.TriggerID}
 }
 
 // respondSocket is respond for Socket Mode: the reply goes in the ack
@@ -297,11 +314,13 @@ func (b *Bot) respondSocket(ctx context.Context, ack acker, envelopeID, response
 // answer (errors to show, or nothing to close the modal) is the ack's
 // payload, so it must be ready within AckWithin; a click is acknowledged
 // at once and answered through response_url.
-func (b *Bot) interactSocket(ctx context.Context, ack acker, envelopeID string, ic slack.InteractionCallback) {
+func (b *Bot) interactSocket(ctx context.Context, ack acker, envelopeID string, keys []string, ic slack.InteractionCallback) {
 	switch ic.Type {
 	case slack.InteractionTypeViewSubmission:
 		out := make(chan *slack.ViewSubmissionResponse, 1)
-		b.background("submission", func(ctx context.Context) { out <- b.Submission(ctx, ic) })
+		b.background("submission", func(ctx context.Context) {
+			b.handled(ctx, keys, func(ctx context.Context) { out <- b.Submission(ctx, ic) })
+		})
 		t := time.NewTimer(AckWithin)
 		defer t.Stop()
 		select {
@@ -321,9 +340,11 @@ func (b *Bot) interactSocket(ctx context.Context, ack acker, envelopeID string, 
 	case slack.InteractionTypeBlockActions:
 		b.sendAck(ctx, ack, envelopeID, nil)
 		b.background("click", func(ctx context.Context) {
-			if reply := b.Click(ctx, ic); reply != nil {
-				b.postResponse(ctx, ic.ResponseURL, *reply)
-			}
+			b.handled(ctx, keys, func(ctx context.Context) {
+				if reply := b.Click(ctx, ic); reply != nil {
+					b.postResponse(ctx, ic.ResponseURL, *reply)
+				}
+			})
 		})
 	default:
 		b.sendAck(ctx, ack, envelopeID, nil)

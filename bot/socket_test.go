@@ -66,6 +66,21 @@ func startSocket(t *testing.T) *socketEnv {
 		Servers: &workflows.Servers{Store: db, Clock: clock, Catalog: &workflows.Catalog{}, Log: log},
 		Store:   db, Clock: clock, Render: slackout.Renderer{}, Log: log, HTTP: http.DefaultClient,
 	}).Init(Options{})
+	// Socket Mode events are handled from the outbox: a runner works it
+	// whenever the bot says something was queued.
+	runner := &workflows.Runner{Queue: db, Clock: clock, Log: log, Owner: "test",
+		Handlers: map[string]workflows.JobHandler{JobEvent: e.bot.EventJob}}
+	var runs sync.WaitGroup
+	e.bot.Wake = func() {
+		runs.Add(1)
+		go func() {
+			defer runs.Done()
+			if _, err := runner.RunDue(context.Background()); err != nil {
+				t.Errorf("run jobs: %v", err)
+			}
+		}()
+	}
+	t.Cleanup(runs.Wait)
 	e.alice = fake.AddUser(slackfake.User{Name: "alice", Email: "alice@example.com"})
 	e.room = fake.AddChannel(slackfake.Channel{Name: "ops-room", Members: []string{fake.BotUserID(), e.alice.ID}})
 	out := slackout.New(fake.Token(), slackout.Options{APIURL: fake.APIURL(), Clock: clock.Now})

@@ -54,6 +54,15 @@ func (t *tx) MarkSent(key string, at time.Time) (bool, error) {
 	return n == 1, nil
 }
 
+// Sent reports whether MarkSent recorded key.
+func (t *tx) Sent(key string) (bool, error) {
+	var n int
+	if err := t.queryRow(`SELECT COUNT(*) FROM sent WHERE sent_key = ?`, key).Scan(&n); err != nil {
+		return false, fmt.Errorf("look up %s: %w", key, err)
+	}
+	return n > 0, nil
+}
+
 // Forget removes a record MarkSent made, so the thing it named can happen
 // again (an event whose handling failed, which Slack will retry).
 func (t *tx) Forget(key string) error {

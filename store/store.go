@@ -195,9 +195,19 @@ func (db *DB) Ready(ctx context.Context) error {
 // fn runs once; it is never retried. If fn returns an error, panics, or
 // ctx ends, nothing fn did is kept: no row, no job, no audit entry.
 // fn must not call Update or View itself (the writer is busy with it).
+//
+// When ctx carries an intake (workflows.WithIntake), the first Update of
+// its handling records the intake's keys in the same transaction, so a
+// request and its effect are kept or lost together.
 func (db *DB) Update(ctx context.Context, fn func(workflows.Tx) error) error {
-	return db.writeTx(ctx, func(t *sql.Tx) error {
-		return fn(&tx{ctx: ctx, tx: t, db: db})
+	return workflows.MarkIntake(ctx, func(mark func(workflows.Tx) error) error {
+		return db.writeTx(ctx, func(t *sql.Tx) error {
+			x := &tx{ctx: ctx, tx: t, db: db}
+			if err := mark(x); err != nil {
+				return err
+			}
+			return fn(x)
+		})
 	})
 }
 

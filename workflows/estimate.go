@@ -94,7 +94,7 @@ func (e *Estimator) fetch(ctx context.Context, region, typ string) (Money, error
 		return 0, err
 	}
 	at := e.Clock.Now()
-	if err := e.Store.Update(ctx, func(tx Tx) error { return tx.PutPrice(priceKey(region, typ), p, at) }); err != nil {
+	if err := e.Store.Update(WithoutIntake(ctx), func(tx Tx) error { return tx.PutPrice(priceKey(region, typ), p, at) }); err != nil {
 		e.Log.Warn("cache price", "err", err)
 	}
 	return p, nil

@@ -93,6 +93,8 @@ type CommonTx interface {
 	// MarkSent records that the reminder or warning named key went out.
 	// It returns false, and records nothing, when key was recorded before.
 	MarkSent(key string, at time.Time) (bool, error)
+	// Sent reports whether key was recorded by MarkSent.
+	Sent(key string) (bool, error)
 	// Forget removes what MarkSent recorded under key.
 	Forget(key string) error
 	// RecordReminder records the reminder (subject, kind, due) as sent. It

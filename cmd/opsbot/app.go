@@ -118,8 +118,9 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	a.Bot = (&bot.Bot{
 		Servers: a.Servers, Incidents: a.Incidents, History: a.Slack, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
 		Directory: a.Slack, Views: a.Slack, Render: slackout.Renderer{}, Log: a.Log.With("component", "bot"),
-		HTTP: deps.SlackHTTP,
+		HTTP: deps.SlackHTTP, Wake: a.Wake,
 	}).Init(bot.Options{})
+	handlers[bot.JobEvent] = a.Bot.EventJob
 	a.Scheduler, err = scheduler.New(a.Log.With("component", "scheduler"),
 		scheduler.Task{Name: "leases", Every: cfg.Scheduler.Tick, Run: a.tick},
 		scheduler.Task{Name: "nags", Every: cfg.Scheduler.Tick, Run: a.nags},
