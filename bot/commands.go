@@ -83,7 +83,7 @@ func (b *Bot) ops(ctx context.Context, cmd slack.SlashCommand) workflows.Reply {
 		if err != nil {
 			return b.failure(err, UsageRelease)
 		}
-		return textReply(fmt.Sprintf("%s is being given back: its instance will be terminated and the unused budget returned.", r.ID))
+		return releaseReply(b.Servers, r)
 	case OpsBudget:
 		s, err := b.Servers.Budget(ctx, actor, c.Team)
 		if err != nil {

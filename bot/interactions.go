@@ -93,7 +93,7 @@ func (b *Bot) Click(ctx context.Context, ic slack.InteractionCallback) *workflow
 			reply = b.failure(err, UsageRelease)
 			break
 		}
-		reply = textReply(fmt.Sprintf("%s is being given back: its instance will be terminated and the unused budget returned.", r.ID))
+		reply = releaseReply(b.Servers, r)
 	default:
 		if r, ok := b.incidentClick(ctx, actor, slackout.BaseActionID(act.ActionID), act.Value); ok {
 			return &r

@@ -113,3 +113,12 @@ func approvalsReply(list []*workflows.Approval) workflows.Reply {
 	}
 	return workflows.Reply{Message: m}
 }
+
+// releaseReply answers a release. In dry run nothing is given back: EC2
+// only checks the termination and the owner hears its answer.
+func releaseReply(s *workflows.Servers, r *workflows.ServerRequest) workflows.Reply {
+	if s.DryRun && r.Instance.ID != "" && !r.State.Final() {
+		return textReply(fmt.Sprintf("Dry run: %s would be given back now (%s terminated). opsbot only asks EC2 to check it; nothing changes, and you will get EC2's answer in a DM.", r.ID, r.Instance.ID))
+	}
+	return textReply(fmt.Sprintf("%s is being given back: its instance will be terminated and the unused budget returned.", r.ID))
+}

@@ -44,7 +44,7 @@ func (s *Servers) end(ctx context.Context, j Job) error {
 		got, err = s.Provisioner.End(ctx, r.Instance, action)
 		switch {
 		case errors.Is(err, ErrDryRun):
-			note = "dry run: EC2 confirmed it would " + string(action) + " " + r.Instance.ID + "; nothing was changed"
+			return s.reportDryRunEnd(ctx, r.ID, action, err)
 		case errors.Is(err, ErrNotOurs):
 			return s.refuseToTouch(ctx, r, err)
 		case err != nil:
@@ -89,10 +89,7 @@ func (s *Servers) end(ctx context.Context, j Job) error {
 			return err
 		}
 		head := fmt.Sprintf("%s was %s.", r.Instance.ID, to)
-		switch {
-		case strings.HasPrefix(note, "dry run"):
-			head = "Dry run: " + note + "."
-		case note != "":
+		if note != "" {
 			head = "Closed: " + note + "."
 		}
 		return enqueueMessage(tx, leaseMessage(team, r, budget, head, now), now)

@@ -202,6 +202,10 @@ func (s *Servers) Release(ctx context.Context, actor Person, id string) (*Server
 			if !r.EndingAt.IsZero() {
 				return Errorf(EConflict, "%s is already being ended.", r.ID)
 			}
+			if s.DryRun && r.Instance.ID != "" {
+				out = r
+				return s.dryRunEnd(tx, r, EndTerminate, "released by "+actor.String(), now)
+			}
 			r.EndingAt, r.UpdatedAt = now, now
 			if now.Before(r.LeaseEnd) || r.LeaseEnd.IsZero() {
 				r.LeaseEnd = now

@@ -65,6 +65,19 @@ type Action struct {
 	Label string
 	Value string
 	Style ActionStyle
+	// Confirm, when set, asks the person once more before the click is
+	// sent: for actions that cannot be undone.
+	Confirm *Confirm
+}
+
+// Confirm is the question asked before an action takes effect. Slack
+// shows it as a dialog (its confirmation object: title at most 100
+// characters, text 300, buttons 30); only Yes sends the click.
+type Confirm struct {
+	Title string
+	Text  string
+	Yes   string
+	No    string
 }
 
 // Action IDs, shared by the renderer (which puts them on buttons) and the

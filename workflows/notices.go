@@ -179,8 +179,23 @@ func leaseMessage(team *Team, r *ServerRequest, budget BudgetSummary, headline s
 func leaseActions(r *ServerRequest) []Action {
 	return []Action{
 		{ID: ActLeaseExtend, Label: "Extend 1 day", Value: ExtendValue(r, "1d"), Style: StylePrimary},
-		{ID: ActLeaseRelease, Label: "Release now", Value: r.ID, Style: StyleDanger},
+		ReleaseAction(r),
 	}
+}
+
+// ReleaseAction is the "Release now" button. Release terminates at once
+// and cannot be undone, so it asks first.
+func ReleaseAction(r *ServerRequest) Action {
+	what := "Its instance"
+	if r.Instance.ID != "" {
+		what = "Its instance " + r.Instance.ID
+	}
+	return Action{ID: ActLeaseRelease, Label: "Release now", Value: r.ID, Style: StyleDanger, Confirm: &Confirm{
+		Title: "Release " + r.ID + "?",
+		Text:  what + " will be terminated now and its disk deleted; this cannot be undone. The unused budget goes back to team " + r.Team + ".",
+		Yes:   "Release " + r.ID,
+		No:    "Keep it",
+	}}
 }
 
 func serverFields(team *Team, r *ServerRequest, now time.Time) []Field {

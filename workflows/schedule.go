@@ -162,6 +162,9 @@ func (s *Servers) tickLease(ctx context.Context, id string, rep *TickReport) err
 		}
 		lc := Lifecycle(team, tpl)
 		step := DueLease(now, r, lc)
+		if step.End && s.DryRun {
+			return s.dryRunEnd(tx, r, step.Action, "its lease ended", now)
+		}
 		if step.End {
 			r.EndingAt, r.UpdatedAt = now, now
 			if err := tx.SaveRequest(r); err != nil {
@@ -190,7 +193,11 @@ func (s *Servers) tickLease(ctx context.Context, id string, rep *TickReport) err
 		if err != nil {
 			return err
 		}
-		return enqueueMessage(tx, warningMessage(team, r, lc, budget, now), now)
+		m := warningMessage(team, r, lc, budget, now)
+		if s.DryRun {
+			m.Note = DryRunNote
+		}
+		return enqueueMessage(tx, m, now)
 	})
 }
 

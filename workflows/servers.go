@@ -33,6 +33,10 @@ type Servers struct {
 	// Wake, when set, is nudged after a transaction queues jobs, so the
 	// runner starts them at once instead of at its next poll.
 	Wake func()
+	// DryRun is OPSBOT_DRY_RUN: the Provisioner only checks changes, so
+	// the ends of leases and releases are reported, once, and change no
+	// record (see dryrun.go).
+	DryRun bool
 }
 
 // RequestInput is what a person asks for.

@@ -97,6 +97,7 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		Store: db, Clock: a.Clock, Catalog: cfg.Catalog, Provisioner: a.EC2, Log: a.Log.With("component", "servers"),
 		Estimator: &workflows.Estimator{Source: a.EC2, Store: db, Clock: a.Clock, Pricing: cfg.Catalog.Pricing, Log: a.Log.With("component", "prices")},
 		Wake:      a.Wake,
+		DryRun:    env.DryRun,
 	}
 	handlers := a.Servers.Handlers()
 	handlers[workflows.JobMessage] = workflows.Deliver(db, a.Slack, a.Clock)

@@ -42,7 +42,7 @@ func (rd Renderer) Home(h workflows.Home) []slackapi.Block {
 		if r.State == workflows.StateRunning && r.EndingAt.IsZero() {
 			blocks = append(blocks, buttons([]workflows.Action{
 				{ID: workflows.ActLeaseExtend, Label: "Extend 1 day", Value: workflows.ExtendValue(r, "1d"), Style: workflows.StylePrimary},
-				{ID: workflows.ActLeaseRelease, Label: "Release now", Value: r.ID, Style: workflows.StyleDanger},
+				workflows.ReleaseAction(r),
 			})...)
 		}
 	}

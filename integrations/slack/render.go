@@ -19,8 +19,12 @@ const (
 	maxButtons     = 25 // per actions block
 	maxButtonLabel = 75
 	maxButtonValue = 2000
-	maxContextText = 3000
-	maxFallback    = 3000
+	// The confirmation dialog's limits.
+	maxConfirmTitle  = 100
+	maxConfirmText   = 300
+	maxConfirmButton = 30
+	maxContextText   = 3000
+	maxFallback      = 3000
 )
 
 // Renderer turns neutral workflow messages into Block Kit. It does no I/O:
@@ -166,17 +170,31 @@ func buttons(actions []workflows.Action) []slackapi.Block {
 			}
 			b := slackapi.NewButtonBlockElement(id, truncate(a.Value, maxButtonValue),
 				slackapi.NewTextBlockObject(slackapi.PlainTextType, truncate(a.Label, maxButtonLabel), true, false))
-			switch a.Style {
-			case workflows.StylePrimary:
-				b.Style = slackapi.StylePrimary
-			case workflows.StyleDanger:
-				b.Style = slackapi.StyleDanger
+			b.Style = style(a.Style)
+			if c := a.Confirm; c != nil {
+				b.Confirm = slackapi.NewConfirmationBlockObject(plainText(c.Title, maxConfirmTitle), plainText(c.Text, maxConfirmText),
+					plainText(c.Yes, maxConfirmButton), plainText(c.No, maxConfirmButton)).WithStyle(style(a.Style))
 			}
 			els = append(els, b)
 		}
 		out = append(out, slackapi.NewActionBlock("", els...))
 	}
 	return out
+}
+
+func style(s workflows.ActionStyle) slackapi.Style {
+	switch s {
+	case workflows.StylePrimary:
+		return slackapi.StylePrimary
+	case workflows.StyleDanger:
+		return slackapi.StyleDanger
+	}
+	return slackapi.StyleDefault
+}
+
+// plainText is a plain_text object cut to Slack's limit for its place.
+func plainText(s string, limit int) *slackapi.TextBlockObject {
+	return slackapi.NewTextBlockObject(slackapi.PlainTextType, truncate(s, limit), false, false)
 }
 
 // BaseActionID strips the "#n" suffix the renderer adds to repeated

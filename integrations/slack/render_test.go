@@ -161,3 +161,33 @@ func TestRender_Reply(t *testing.T) {
 	public := Renderer{}.Reply(workflows.Reply{Message: workflows.Message{Title: "inc-7 declared", Text: "Join #inc-7-db-down"}, Public: true})
 	golden(t, "reply", map[string]any{"private": private, "public": public})
 }
+
+// TestRender_ConfirmDialogWithinSlackLimits: the confirmation object has
+// all four required parts as plain_text, cut to Slack's limits (title
+// 100, text 300, buttons 30), and the button's style.
+func TestRender_ConfirmDialogWithinSlackLimits(t *testing.T) {
+	long := strings.Repeat("x", 400)
+	r := Renderer{}.Message(workflows.Message{Actions: []workflows.Action{{ID: workflows.ActLeaseRelease, Label: "Release now", Value: "srv-42",
+		Style: workflows.StyleDanger, Confirm: &workflows.Confirm{Title: long, Text: long, Yes: long, No: long}}}})
+	golden(t, "confirm", r)
+	js, _ := json.Marshal(r.Blocks)
+	var blocks []struct {
+		Elements []struct {
+			Confirm map[string]json.RawMessage `json:"confirm"`
+		} `json:"elements"`
+	}
+	_ = json.Unmarshal(js, &blocks)
+	c := blocks[0].Elements[0].Confirm
+	for key, limit := range map[string]int{"title": 100, "text": 300, "confirm": 30, "deny": 30} {
+		var txt struct{ Type, Text string }
+		if err := json.Unmarshal(c[key], &txt); err != nil || txt.Type != "plain_text" {
+			t.Fatalf("%s = %s (%v)", key, c[key], err)
+		}
+		if n := len([]rune(txt.Text)); n > limit || n == 0 {
+			t.Errorf("%s is %d characters, limit %d", key, n, limit)
+		}
+	}
+	if string(c["style"]) != `"danger"` {
+		t.Errorf("style = %s", c["style"])
+	}
+}
