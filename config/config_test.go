@@ -109,6 +109,12 @@ func TestParse_Problems(t *testing.T) {
 		{"admins: not a list",
 			[]edit{{"scheduler: {tick: 1m, reconcile: 5m}", "admins: boss@example.com"}},
 			[]want{{"admins", 1, "must be a list"}}},
+		{"template: bad instance profile and public_ip",
+			[]edit{{"root_volume_gb: 20", "root_volume_gb: 20\n    instance_profile: \"arn:aws:iam::12:role/x\"\n    public_ip: sometimes"}},
+			[]want{
+				{"templates[0].instance_profile", 29, "is not an IAM instance profile name or ARN"},
+				{"templates[0].public_ip", 30, "must be true or false"},
+			}},
 		{"bad time zone",
 			[]edit{{"Asia/Tokyo", "Mars/Base"}},
 			[]want{{"teams[1].time_zone", 18, `unknown time zone "Mars/Base"`}}},
@@ -394,5 +400,26 @@ func TestParse_Admins(t *testing.T) {
 	}
 	if len(cfg.Catalog.Admins) != 2 || cfg.Catalog.Admins[0] != "U0ADMIN" || cfg.Catalog.Admins[1] != "boss@example.com" {
 		t.Errorf("admins = %v", cfg.Catalog.Admins)
+	}
+}
+
+func TestParse_TemplateHardening(t *testing.T) {
+	for _, tt := range []struct {
+		extra   string
+		public  bool
+		profile string
+	}{
+		{"", false, ""},
+		{"\n    public_ip: true\n    instance_profile: dev-box", true, "dev-box"},
+		{"\n    instance_profile: arn:aws:iam::123456789012:instance-profile/team/dev-box", false, "arn:aws:iam::123456789012:instance-profile/team/dev-box"},
+	} {
+		cfg, err := Parse([]byte(strings.Replace(base, "root_volume_gb: 20", "root_volume_gb: 20"+tt.extra, 1)), "opsbot.yaml")
+		if err != nil {
+			t.Fatalf("%q: %v", tt.extra, err)
+		}
+		tpl, _ := cfg.Catalog.Template("test-small")
+		if tpl.PublicIP != tt.public || tpl.InstanceProfile != tt.profile {
+			t.Errorf("%q: public_ip %v, instance_profile %q", tt.extra, tpl.PublicIP, tpl.InstanceProfile)
+		}
 	}
 }

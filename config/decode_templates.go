@@ -14,6 +14,8 @@ var (
 	amiPattern    = regexp.MustCompile(`^ami-[0-9a-f]{8,17}$`)
 	subnetPattern = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
 	sgPattern     = regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`)
+	// An IAM instance profile: its name, or its ARN.
+	profilePattern = regexp.MustCompile(`^([\w+=,.@-]{1,128}|arn:aws[a-z-]*:iam::[0-9]{12}:instance-profile/([\w+=,.@-]+/)*[\w+=,.@-]{1,128})$`)
 )
 
 // EC2 limits a template must respect.
@@ -38,6 +40,8 @@ type templateDecl struct {
 // request. Required: name, instance_type, ami, region, root_volume_gb,
 // teams (names or "*"). A template's own lifecycle block replaces the
 // team policy's lifecycle entirely and takes the same defaults.
+// public_ip (default false) gives its servers a public address;
+// instance_profile (an IAM instance profile name or ARN) is optional.
 func decodeTemplates(d *decoder, n *yaml.Node, b *build) {
 	names := map[string]place{}
 	for i, item := range d.sequence("templates", n) {
@@ -50,7 +54,8 @@ func decodeTemplates(d *decoder, n *yaml.Node, b *build) {
 
 func decodeTemplate(d *decoder, p string, n *yaml.Node) *templateDecl {
 	m := d.mapping(p, n, "name", "description", "instance_type", "ami", "region", "subnet",
-		"security_groups", "key_pair", "root_volume_gb", "tags", "user_data", "teams", "lifecycle")
+		"security_groups", "key_pair", "root_volume_gb", "tags", "user_data", "teams", "lifecycle",
+		"public_ip", "instance_profile")
 	m.require("name", "instance_type", "ami", "region", "root_volume_gb", "teams")
 	t := &workflows.Template{
 		Name:         m.str("name"),
@@ -62,6 +67,10 @@ func decodeTemplate(d *decoder, p string, n *yaml.Node) *templateDecl {
 		KeyName:      m.str("key_pair"),
 		RootVolumeGB: m.integer("root_volume_gb", 0),
 		UserData:     m.str("user_data"),
+		// Hardened by default: no public address unless asked for. IMDSv2
+		// and an encrypted root volume are not options at all.
+		PublicIP:        m.boolean("public_ip", false),
+		InstanceProfile: matching(d, m, "instance_profile", profilePattern, "an IAM instance profile name or ARN like arn:aws:iam::123456789012:instance-profile/dev"),
 	}
 	td := &templateDecl{
 		t:            t,

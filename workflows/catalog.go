@@ -199,6 +199,11 @@ type Template struct {
 	UserData       string
 	Teams          []string         // teams that may use it
 	Lifecycle      *LifecyclePolicy // overrides the team's when set
+	// PublicIP gives servers a public address; the default is none.
+	PublicIP bool
+	// InstanceProfile is the IAM instance profile (name or ARN) servers
+	// run with; empty: none.
+	InstanceProfile string
 }
 
 // Pricing is the fallback price table, used when the AWS Price List API

@@ -196,6 +196,12 @@ type LaunchSpec struct {
 	RootVolumeGB   int
 	UserData       string
 	Tags           map[string]string
+	// PublicIP asks for a public address on the primary interface; the
+	// default is none. IMDSv2 and an encrypted root volume are not
+	// options: every launch has them.
+	PublicIP bool
+	// InstanceProfile is an IAM instance profile name or ARN; empty: none.
+	InstanceProfile string
 }
 
 // LaunchSpecFor builds the launch of r from its template and team policy.
@@ -221,17 +227,19 @@ func LaunchSpecFor(r *ServerRequest, tpl *Template, team *Team, leaseEnd time.Ti
 		userData += team.Policy.Integration.UserData
 	}
 	return LaunchSpec{
-		RequestID:      r.ID,
-		ClientToken:    r.ClientToken,
-		Region:         tpl.Region,
-		InstanceType:   tpl.InstanceType,
-		AMI:            tpl.AMI,
-		Subnet:         tpl.Subnet,
-		SecurityGroups: tpl.SecurityGroups,
-		KeyName:        tpl.KeyName,
-		RootVolumeGB:   tpl.RootVolumeGB,
-		UserData:       userData,
-		Tags:           tags,
+		RequestID:       r.ID,
+		ClientToken:     r.ClientToken,
+		Region:          tpl.Region,
+		InstanceType:    tpl.InstanceType,
+		AMI:             tpl.AMI,
+		Subnet:          tpl.Subnet,
+		SecurityGroups:  tpl.SecurityGroups,
+		KeyName:         tpl.KeyName,
+		RootVolumeGB:    tpl.RootVolumeGB,
+		UserData:        userData,
+		Tags:            tags,
+		PublicIP:        tpl.PublicIP,
+		InstanceProfile: tpl.InstanceProfile,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -36,12 +37,34 @@ func (e *EC2) Launch(ctx context.Context, spec workflows.LaunchSpec) (workflows.
 		MinCount:     aws.Int32(1),
 		MaxCount:     aws.Int32(1),
 		DryRun:       e.dryRun(),
+		// IMDSv2 only: a process on the server (or a request forged
+		// through it) cannot read the instance's credentials with a
+		// plain GET.
+		MetadataOptions: &types.InstanceMetadataOptionsRequest{
+			HttpTokens:   types.HttpTokensStateRequired,
+			HttpEndpoint: types.InstanceMetadataEndpointStateEnabled,
+		},
+		// The primary interface says whether there is a public address,
+		// so the subnet's own default never decides it. EC2 then wants
+		// the subnet and groups on the interface, not beside it.
+		NetworkInterfaces: []types.InstanceNetworkInterfaceSpecification{{
+			DeviceIndex:              aws.Int32(0),
+			AssociatePublicIpAddress: aws.Bool(spec.PublicIP),
+			DeleteOnTermination:      aws.Bool(true),
+		}},
 	}
 	if spec.Subnet != "" {
-		in.SubnetId = aws.String(spec.Subnet)
+		in.NetworkInterfaces[0].SubnetId = aws.String(spec.Subnet)
 	}
 	if len(spec.SecurityGroups) > 0 {
-		in.SecurityGroupIds = slices.Clone(spec.SecurityGroups)
+		in.NetworkInterfaces[0].Groups = slices.Clone(spec.SecurityGroups)
+	}
+	if p := spec.InstanceProfile; p != "" {
+		if strings.HasPrefix(p, "arn:") {
+			in.IamInstanceProfile = &types.IamInstanceProfileSpecification{Arn: aws.String(p)}
+		} else {
+			in.IamInstanceProfile = &types.IamInstanceProfileSpecification{Name: aws.String(p)}
+		}
 	}
 	if spec.KeyName != "" {
 		in.KeyName = aws.String(spec.KeyName)
@@ -49,22 +72,22 @@ func (e *EC2) Launch(ctx context.Context, spec workflows.LaunchSpec) (workflows.
 	if spec.UserData != "" {
 		in.UserData = aws.String(base64.StdEncoding.EncodeToString([]byte(spec.UserData)))
 	}
-	if spec.RootVolumeGB > 0 {
-		// The size applies to the root volume only when the mapping names
-		// the AMI's own root device; any other name adds a second disk.
-		root, err := e.rootDevice(ctx, c, spec.Region, spec.AMI)
-		if err != nil {
-			return workflows.Instance{}, classify(err, doing+": find the AMI's root device")
-		}
-		in.BlockDeviceMappings = []types.BlockDeviceMapping{{
-			DeviceName: aws.String(root),
-			Ebs: &types.EbsBlockDevice{
-				VolumeSize:          aws.Int32(int32(spec.RootVolumeGB)),
-				VolumeType:          types.VolumeTypeGp3,
-				DeleteOnTermination: aws.Bool(true),
-			},
-		}}
+	// The root volume is always encrypted. The mapping applies to it only
+	// when it names the AMI's own root device; any other name adds a
+	// second disk.
+	root, err := e.rootDevice(ctx, c, spec.Region, spec.AMI)
+	if err != nil {
+		return workflows.Instance{}, classify(err, doing+": find the AMI's root device")
 	}
+	ebs := &types.EbsBlockDevice{
+		VolumeType:          types.VolumeTypeGp3,
+		DeleteOnTermination: aws.Bool(true),
+		Encrypted:           aws.Bool(true), // with the account's default EBS key
+	}
+	if spec.RootVolumeGB > 0 {
+		ebs.VolumeSize = aws.Int32(int32(spec.RootVolumeGB))
+	}
+	in.BlockDeviceMappings = []types.BlockDeviceMapping{{DeviceName: aws.String(root), Ebs: ebs}}
 	if tags := ec2Tags(spec.Tags); len(tags) > 0 {
 		in.TagSpecifications = []types.TagSpecification{
 			{ResourceType: types.ResourceTypeInstance, Tags: tags},

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -189,3 +190,46 @@ func TestLaunch_GivesUpAfterMaxAttempts(t *testing.T) {
 }
 
 func isPermanent(err error) bool { return workflows.IsPermanent(err) }
+
+// TestLaunch_HardenedByDefault: IMDSv2 only, an encrypted root volume,
+// no public address, the subnet and groups on the primary interface (EC2
+// refuses them in both places); a public address and an instance profile
+// only when the spec asks.
+func TestLaunch_HardenedByDefault(t *testing.T) {
+	r := newRig(t, false)
+	r.launched(t, "srv-1")
+	s := spec("srv-2")
+	s.PublicIP, s.InstanceProfile = true, "arn:aws:iam::123456789012:instance-profile/dev"
+	if _, err := r.ec2.Launch(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	s = spec("srv-3")
+	s.InstanceProfile = "dev-box"
+	if _, err := r.ec2.Launch(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	insts := r.fake.Instances()
+	for i, want := range []struct {
+		public  bool
+		profile string
+	}{{false, ""}, {true, "arn:aws:iam::123456789012:instance-profile/dev"}, {false, "instance-profile/dev-box"}} {
+		f := insts[i]
+		if f.HTTPTokens != "required" || f.HTTPEndpoint != "enabled" || !f.RootVolume.Encrypted {
+			t.Errorf("%s: tokens %q, endpoint %q, encrypted %v; want IMDSv2 required and an encrypted root", f.ID, f.HTTPTokens, f.HTTPEndpoint, f.RootVolume.Encrypted)
+		}
+		if (f.PublicIP != "") != want.public {
+			t.Errorf("%s: public address %q, want one: %v", f.ID, f.PublicIP, want.public)
+		}
+		if want.profile == "" && f.InstanceProfile != "" || want.profile != "" && !strings.HasSuffix(f.InstanceProfile, want.profile) {
+			t.Errorf("%s: instance profile %q, want %q", f.ID, f.InstanceProfile, want.profile)
+		}
+		if f.SubnetID != "subnet-0123abcd" || len(f.SecurityGroups) != 2 {
+			t.Errorf("%s: subnet %q groups %v", f.ID, f.SubnetID, f.SecurityGroups)
+		}
+	}
+	p := r.fake.CallsOf("RunInstances")[0].Params
+	if p.Get("SubnetId") != "" || p.Get("SecurityGroupId.1") != "" || p.Get("NetworkInterface.1.SubnetId") != "subnet-0123abcd" ||
+		p.Get("NetworkInterface.1.AssociatePublicIpAddress") != "false" || p.Get("MetadataOptions.HttpTokens") != "required" {
+		t.Errorf("RunInstances sent %v", p)
+	}
+}

@@ -59,6 +59,16 @@ type Instance struct {
 	PrivateDNS     string
 	Tags           map[string]string
 	RootVolume     Volume
+	// PublicIP is set when the launch asked for one (or, with no network
+	// interface in the request, for a launch into the default subnet,
+	// which maps public addresses on launch).
+	PublicIP string
+	// HTTPTokens is the instance metadata service's token setting:
+	// "required" (IMDSv2 only) or "optional" (EC2's default here).
+	HTTPTokens   string
+	HTTPEndpoint string // "enabled" (the default) or "disabled"
+	// InstanceProfile is the ARN of the IAM instance profile, if any.
+	InstanceProfile string
 }
 
 // Volume is the root EBS volume of an instance.
@@ -67,6 +77,7 @@ type Volume struct {
 	DeviceName string
 	SizeGB     int
 	Tags       map[string]string
+	Encrypted  bool
 }
 
 // Delays say how long each transitional state lasts on the injected
@@ -148,6 +159,9 @@ func newID(prefix string, seq int, width int) string {
 
 // privateAddress returns the nth private IP in 10.0.0.0/16 and its EC2
 // DNS name, skipping the addresses AWS reserves in a subnet.
+// publicAddress is a documentation-range (TEST-NET-3) address for n.
+func publicAddress(n int) string { return fmt.Sprintf("203.0.113.%d", 1+n%250) }
+
 func privateAddress(n int, region string) (string, string) {
 	x, y := 1+n/250, 4+n%250
 	ip := fmt.Sprintf("10.0.%d.%d", x, y)

@@ -22,6 +22,17 @@ type launch struct {
 	instanceTags, volumeTags  map[string]string
 	minCount, maxCount        int
 	fingerprint               string
+	rootEncrypted             bool
+	publicIP                  bool
+	httpTokens, httpEndpoint  string
+	profile                   string // IAM instance profile ARN
+}
+
+// OwnerID's account holds the instance profiles the fake knows by name.
+const profileARN = "arn:aws:iam::" + OwnerID + ":instance-profile/"
+
+func combination(msg string) *apiError {
+	return errorf(http.StatusBadRequest, "InvalidParameterCombination", msg)
 }
 
 var tagResourceTypes = map[string]bool{
@@ -88,13 +99,28 @@ func (s *Server) parseLaunch(c Call) (*launch, *apiError) {
 	l.rootDevice = s.rootDevice(l.image)
 	l.rootGB = 8
 	for _, m := range members(f, "BlockDeviceMapping") {
-		size := f.Get(m + ".Ebs.VolumeSize")
-		if f.Get(m+".DeviceName") != l.rootDevice || size == "" {
+		if f.Get(m+".DeviceName") != l.rootDevice {
 			continue // only the root volume is modelled
 		}
-		if l.rootGB, err = strconv.Atoi(size); err != nil || l.rootGB < 1 || l.rootGB > 16384 {
-			return nil, badParam("Volume size %s is invalid.", size)
+		if size := f.Get(m + ".Ebs.VolumeSize"); size != "" {
+			if l.rootGB, err = strconv.Atoi(size); err != nil || l.rootGB < 1 || l.rootGB > 16384 {
+				return nil, badParam("Volume size %s is invalid.", size)
+			}
 		}
+		if enc := f.Get(m + ".Ebs.Encrypted"); enc != "" {
+			if l.rootEncrypted, err = strconv.ParseBool(enc); err != nil {
+				return nil, badParam("Value (%s) for parameter encrypted is invalid.", enc)
+			}
+		}
+	}
+	if e := l.parseNetwork(f); e != nil {
+		return nil, e
+	}
+	if e := l.parseMetadata(f); e != nil {
+		return nil, e
+	}
+	if e := l.parseProfile(f); e != nil {
+		return nil, e
 	}
 	for _, m := range members(f, "TagSpecification") {
 		rt := f.Get(m + ".ResourceType")
@@ -116,6 +142,100 @@ func (s *Server) parseLaunch(c Call) (*launch, *apiError) {
 	}
 	l.fingerprint = fingerprint(f)
 	return l, nil
+}
+
+// parseNetwork reads NetworkInterface.N as EC2 does: the primary
+// interface (DeviceIndex 0) carries the subnet, the security groups and
+// AssociatePublicIpAddress, and then neither SubnetId nor SecurityGroupId
+// may be given at the top level too. Without interfaces, a launch into
+// the default subnet (no SubnetId) gets a public address, as default
+// subnets map one on launch.
+func (l *launch) parseNetwork(f url.Values) *apiError {
+	nis := members(f, "NetworkInterface")
+	if len(nis) == 0 {
+		l.publicIP = l.subnet == ""
+		return nil
+	}
+	if l.subnet != "" {
+		return combination("Network interfaces and an instance-level subnet ID may not be specified on the same request")
+	}
+	if len(l.groups) > 0 {
+		return combination("Network interfaces and an instance-level security groups may not be specified on the same request")
+	}
+	for _, m := range nis {
+		idx := f.Get(m + ".DeviceIndex")
+		if idx == "" && f.Get(m+".NetworkInterfaceId") == "" {
+			return badParam("Each network interface requires a device index.")
+		}
+		assoc := f.Get(m + ".AssociatePublicIpAddress")
+		if assoc != "" && (idx != "0" || len(nis) > 1) {
+			return combination("The associatePublicIPAddress parameter cannot be specified when launching with multiple network interfaces.")
+		}
+		if idx != "0" {
+			continue
+		}
+		if sub := f.Get(m + ".SubnetId"); sub != "" {
+			if !strings.HasPrefix(sub, "subnet-") {
+				return errorf(http.StatusBadRequest, "InvalidSubnetID.Malformed", fmt.Sprintf("Invalid id: %q", sub))
+			}
+			l.subnet = sub
+		}
+		l.groups = indexed(f, m+".SecurityGroupId")
+		for _, g := range l.groups {
+			if !strings.HasPrefix(g, "sg-") {
+				return errorf(http.StatusBadRequest, "InvalidGroupId.Malformed", fmt.Sprintf("Invalid id: %q", g))
+			}
+		}
+		switch assoc {
+		case "":
+			l.publicIP = l.subnet == ""
+		default:
+			v, err := strconv.ParseBool(assoc)
+			if err != nil {
+				return badParam("Value (%s) for parameter associatePublicIpAddress is invalid.", assoc)
+			}
+			l.publicIP = v
+		}
+	}
+	return nil
+}
+
+// parseMetadata reads MetadataOptions: HttpTokens optional|required,
+// HttpEndpoint enabled|disabled. EC2's default (for an AMI that does not
+// ask for IMDSv2) is optional and enabled.
+func (l *launch) parseMetadata(f url.Values) *apiError {
+	l.httpTokens, l.httpEndpoint = "optional", "enabled"
+	if v := f.Get("MetadataOptions.HttpTokens"); v != "" {
+		if v != "optional" && v != "required" {
+			return badParam("Value (%s) for parameter httpTokens is invalid. Valid values: optional, required.", v)
+		}
+		l.httpTokens = v
+	}
+	if v := f.Get("MetadataOptions.HttpEndpoint"); v != "" {
+		if v != "enabled" && v != "disabled" {
+			return badParam("Value (%s) for parameter httpEndpoint is invalid. Valid values: enabled, disabled.", v)
+		}
+		l.httpEndpoint = v
+	}
+	return nil
+}
+
+// parseProfile reads IamInstanceProfile.Arn or .Name (a name is looked up
+// in the fake's own account).
+func (l *launch) parseProfile(f url.Values) *apiError {
+	arn, name := f.Get("IamInstanceProfile.Arn"), f.Get("IamInstanceProfile.Name")
+	switch {
+	case arn != "" && name != "":
+		return combination("The parameter iamInstanceProfile.name may not be used in combination with iamInstanceProfile.arn")
+	case arn != "":
+		if !strings.HasPrefix(arn, "arn:aws:iam::") || !strings.Contains(arn, ":instance-profile/") {
+			return badParam("Value (%s) for parameter iamInstanceProfile.arn is invalid.", arn)
+		}
+		l.profile = arn
+	case name != "":
+		l.profile = profileARN + name
+	}
+	return nil
 }
 
 func mergeInto(dst, src map[string]string) {
@@ -173,12 +293,17 @@ func (s *Server) runInstances(c Call) (any, *apiError) {
 			n++ // only after restoring a snapshot that lost instances
 		}
 		ip, dns := privateAddress(n, l.region)
+		public := ""
+		if l.publicIP {
+			public = publicAddress(n)
+		}
 		in := &instance{Instance: Instance{
+			PublicIP: public, HTTPTokens: l.httpTokens, HTTPEndpoint: l.httpEndpoint, InstanceProfile: l.profile,
 			ID: newID("i", n+1, 17), ReservationID: res.id, Region: l.region, Type: l.itype,
 			ImageID: l.image, SubnetID: l.subnet, SecurityGroups: slices.Clone(l.groups), KeyName: l.key,
 			ClientToken: l.token, UserData: l.userData, State: Pending, LaunchTime: now,
 			PrivateIP: ip, PrivateDNS: dns, Tags: cloneTags(l.instanceTags),
-			RootVolume: Volume{ID: newID("vol", n+1, 17), DeviceName: l.rootDevice, SizeGB: l.rootGB, Tags: cloneTags(l.volumeTags)},
+			RootVolume: Volume{ID: newID("vol", n+1, 17), DeviceName: l.rootDevice, SizeGB: l.rootGB, Tags: cloneTags(l.volumeTags), Encrypted: l.rootEncrypted},
 		}, since: c.At}
 		s.instances[in.ID] = in
 		s.order = append(s.order, in.ID)

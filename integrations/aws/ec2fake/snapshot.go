@@ -44,6 +44,10 @@ type instanceSnapshot struct {
 	PrivateDNS     string            `json:"private_dns"`
 	Tags           map[string]string `json:"tags,omitempty"`
 	Volume         volumeSnapshot    `json:"root_volume"`
+	PublicIP       string            `json:"public_ip,omitempty"`
+	HTTPTokens     string            `json:"http_tokens,omitempty"`
+	HTTPEndpoint   string            `json:"http_endpoint,omitempty"`
+	Profile        string            `json:"instance_profile,omitempty"`
 }
 
 type volumeSnapshot struct {
@@ -51,6 +55,7 @@ type volumeSnapshot struct {
 	DeviceName string            `json:"device_name"`
 	SizeGB     int               `json:"size_gb"`
 	Tags       map[string]string `json:"tags,omitempty"`
+	Encrypted  bool              `json:"encrypted,omitempty"`
 }
 
 type reservationSnapshot struct {
@@ -81,7 +86,8 @@ func (s *Server) Snapshot() ([]byte, error) {
 			ClientToken: in.ClientToken, UserData: in.UserData, State: in.State, Since: in.since,
 			LaunchTime: in.LaunchTime, PrivateIP: in.PrivateIP, PrivateDNS: in.PrivateDNS, Tags: maps.Clone(in.Tags),
 			Volume: volumeSnapshot{ID: in.RootVolume.ID, DeviceName: in.RootVolume.DeviceName,
-				SizeGB: in.RootVolume.SizeGB, Tags: maps.Clone(in.RootVolume.Tags)},
+				SizeGB: in.RootVolume.SizeGB, Tags: maps.Clone(in.RootVolume.Tags), Encrypted: in.RootVolume.Encrypted},
+			PublicIP: in.PublicIP, HTTPTokens: in.HTTPTokens, HTTPEndpoint: in.HTTPEndpoint, Profile: in.InstanceProfile,
 		})
 	}
 	for _, id := range slices.Sorted(maps.Keys(s.reservations)) {
@@ -122,7 +128,8 @@ func (s *Server) Restore(b []byte) error {
 			SubnetID: x.SubnetID, SecurityGroups: slices.Clone(x.SecurityGroups), KeyName: x.KeyName,
 			ClientToken: x.ClientToken, UserData: x.UserData, State: x.State, LaunchTime: x.LaunchTime,
 			PrivateIP: x.PrivateIP, PrivateDNS: x.PrivateDNS, Tags: tags,
-			RootVolume: Volume{ID: x.Volume.ID, DeviceName: x.Volume.DeviceName, SizeGB: x.Volume.SizeGB, Tags: vtags},
+			RootVolume: Volume{ID: x.Volume.ID, DeviceName: x.Volume.DeviceName, SizeGB: x.Volume.SizeGB, Tags: vtags, Encrypted: x.Volume.Encrypted},
+			PublicIP:   x.PublicIP, HTTPTokens: x.HTTPTokens, HTTPEndpoint: x.HTTPEndpoint, InstanceProfile: x.Profile,
 		}, since: x.Since}
 		order = append(order, x.ID)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -65,6 +66,21 @@ type instanceXML struct {
 	BlockDeviceMapping []mappingXML `xml:"blockDeviceMapping>item"`
 	ClientToken        string       `xml:"clientToken"`
 	Tags               []tagXML     `xml:"tagSet>item,omitempty"`
+	PublicIPAddress    string       `xml:"ipAddress,omitempty"`
+	MetadataOptions    metadataXML  `xml:"metadataOptions"`
+	IamInstanceProfile *profileXML  `xml:"iamInstanceProfile,omitempty"`
+}
+
+type metadataXML struct {
+	State        string `xml:"state"`
+	HTTPTokens   string `xml:"httpTokens"`
+	HTTPEndpoint string `xml:"httpEndpoint"`
+	HopLimit     int    `xml:"httpPutResponseHopLimit"`
+}
+
+type profileXML struct {
+	Arn string `xml:"arn"`
+	ID  string `xml:"id"`
 }
 
 type reservationXML struct {
@@ -147,6 +163,13 @@ func toXML(in Instance) instanceXML {
 		RootDeviceType:   "ebs",
 		RootDeviceName:   in.RootVolume.DeviceName,
 		ClientToken:      in.ClientToken,
+		MetadataOptions:  metadataXML{State: "applied", HTTPTokens: in.HTTPTokens, HTTPEndpoint: in.HTTPEndpoint, HopLimit: 1},
+	}
+	if in.InstanceProfile != "" {
+		x.IamInstanceProfile = &profileXML{Arn: in.InstanceProfile, ID: "AIPA" + strings.ToUpper(in.ID[2:])}
+	}
+	if in.State == Running || in.State == Pending || in.State == Stopping {
+		x.PublicIPAddress = in.PublicIP // a stopped instance loses its public address
 	}
 	if in.State == Terminated {
 		// EC2 stops reporting the address and volumes of a terminated
