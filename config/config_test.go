@@ -115,6 +115,13 @@ func TestParse_Problems(t *testing.T) {
 				{"templates[0].instance_profile", 29, "is not an IAM instance profile name or ARN"},
 				{"templates[0].public_ip", 30, "must be true or false"},
 			}},
+		{"placement: subnets, a bad one and a template outside them",
+			[]edit{{`instance_types: ["t3.*", "m6i.large"]}`, `instance_types: ["t3.*", "m6i.large"], subnets: [subnet-0123456789abcdef0, net-1]}`}},
+			[]want{
+				{"policies[0].placement.subnets[1]", 7, `"net-1" is not a subnet ID`},
+				{"templates[0]", 24, `no subnet (the default VPC's) is not allowed by policy "standard" of team "platform"`},
+				{"templates[0]", 24, `no subnet (the default VPC's) is not allowed by policy "standard" of team "mobile"`},
+			}},
 		{"bad time zone",
 			[]edit{{"Asia/Tokyo", "Mars/Base"}},
 			[]want{{"teams[1].time_zone", 18, `unknown time zone "Mars/Base"`}}},

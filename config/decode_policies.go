@@ -105,13 +105,20 @@ func decodeAccess(d *decoder, p string, n *yaml.Node) (workflows.AccessPolicy, [
 }
 
 // decodePlacement reads where servers may run: regions and
-// instance_types, each a list of shell patterns ("t3.*"); empty or absent
-// allows any.
+// instance_types, each a list of shell patterns ("t3.*"), and subnets, a
+// list of subnet IDs; empty or absent allows any.
 func decodePlacement(d *decoder, p string, n *yaml.Node) workflows.PlacementPolicy {
-	m := d.mapping(p, n, "regions", "instance_types")
+	m := d.mapping(p, n, "regions", "instance_types", "subnets")
+	subnets := m.list("subnets")
+	for _, it := range subnets {
+		if !subnetPattern.MatchString(it.s) {
+			d.problem(it.path, it.n, "%q is not a subnet ID like subnet-0123456789abcdef0", it.s)
+		}
+	}
 	return workflows.PlacementPolicy{
 		Regions:       patterns(d, m, "regions"),
 		InstanceTypes: patterns(d, m, "instance_types"),
+		Subnets:       values(subnets),
 	}
 }
 

@@ -20,8 +20,8 @@ var (
 
 // EC2 limits a template must respect.
 const (
-	MaxRootVolumeGB = 16384     // gp3's largest volume
-	MaxUserData     = 16 * 1024 // EC2 user data, before base64
+	MaxRootVolumeGB = 16384                 // gp3's largest volume
+	MaxUserData     = workflows.MaxUserData // EC2 user data, before base64
 )
 
 // templateDecl is a decoded template and what cross-section checks need.
@@ -34,6 +34,7 @@ type templateDecl struct {
 	instanceType place
 	tags         place
 	userData     place
+	subnet       place // the template itself when it names no subnet
 }
 
 // decodeTemplates reads `templates:`, the kinds of server people can
@@ -80,6 +81,10 @@ func decodeTemplate(d *decoder, p string, n *yaml.Node) *templateDecl {
 		instanceType: place{m.at("instance_type"), m.line("instance_type")},
 		tags:         place{m.at("tags"), m.line("tags")},
 		userData:     place{m.at("user_data"), m.line("user_data")},
+		subnet:       at(p, n),
+	}
+	if m.has("subnet") {
+		td.subnet = place{m.at("subnet"), m.line("subnet")}
 	}
 	if m.has("root_volume_gb") && (t.RootVolumeGB < 1 || t.RootVolumeGB > MaxRootVolumeGB) {
 		d.problemAt(m.at("root_volume_gb"), m.line("root_volume_gb"), "must be between 1 and %d GB (got %d)", MaxRootVolumeGB, t.RootVolumeGB)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/opsbot/opsbot/workflows"
@@ -116,6 +117,13 @@ func checkTemplatesForTeams(d *decoder, b *build) {
 			if tpl.InstanceType != "" && !matchAny(pol.Placement.InstanceTypes, tpl.InstanceType) {
 				d.problemAt(td.instanceType.path, td.instanceType.line, "instance type %s is not allowed by %s (placement.instance_types: %s)",
 					tpl.InstanceType, who, strings.Join(pol.Placement.InstanceTypes, ", "))
+			}
+			if subnets := pol.Placement.Subnets; len(subnets) > 0 && !slices.Contains(subnets, tpl.Subnet) {
+				what := "subnet " + tpl.Subnet
+				if tpl.Subnet == "" {
+					what = "no subnet (the default VPC's)"
+				}
+				d.problemAt(td.subnet.path, td.subnet.line, "%s is not allowed by %s (placement.subnets: %s)", what, who, strings.Join(subnets, ", "))
 			}
 			for _, tag := range pol.Integration.RequiredTags {
 				if _, ok := tpl.Tags[tag]; !ok {

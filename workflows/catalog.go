@@ -139,6 +139,7 @@ type ApprovalTier struct {
 type PlacementPolicy struct {
 	Regions       []string // empty: any
 	InstanceTypes []string // shell patterns like "t3.*"; empty: any
+	Subnets       []string // subnet IDs servers may be launched into; empty: any
 }
 
 // IntegrationPolicy says what every server must carry.

@@ -188,26 +188,49 @@ func (s *Servers) template(team *Team, name string) (*Template, error) {
 	return tpl, nil
 }
 
+// MaxUserData is the most user data EC2 accepts, before base64.
+const MaxUserData = 16 * 1024
+
+// checkPlacement applies the team's placement policy to a template at
+// request time. config validate checks the same, but the template and the
+// team's policy a request meets may come from different reloads, so
+// nothing is launched on the strength of an earlier check.
 func checkPlacement(team *Team, tpl *Template) error {
 	p := team.Policy.Placement
-	if len(p.Regions) > 0 && !contains(p.Regions, tpl.Region) {
-		return Errorf(ERefused, "Team %s may not run servers in %s (allowed: %s).", team.Name, tpl.Region, strings.Join(p.Regions, ", "))
+	if len(p.Regions) > 0 && !matchAny(p.Regions, tpl.Region) {
+		return Errorf(ERefused, "Team %s may not run servers in %s (allowed: %s), where the template %s runs them. Ask the platform team to fix the template or the policy.",
+			team.Name, tpl.Region, strings.Join(p.Regions, ", "), tpl.Name)
 	}
 	if !matchAny(p.InstanceTypes, tpl.InstanceType) {
-		return Errorf(ERefused, "Team %s may not run %s instances (allowed: %s).", team.Name, tpl.InstanceType, strings.Join(p.InstanceTypes, ", "))
+		return Errorf(ERefused, "Team %s may not run %s instances (allowed: %s), which the template %s launches. Ask the platform team to fix the template or the policy.",
+			team.Name, tpl.InstanceType, strings.Join(p.InstanceTypes, ", "), tpl.Name)
+	}
+	if len(p.Subnets) > 0 && !contains(p.Subnets, tpl.Subnet) {
+		where := "subnet " + tpl.Subnet
+		if tpl.Subnet == "" {
+			where = "the default VPC's subnets"
+		}
+		return Errorf(ERefused, "Team %s may not launch into %s (allowed: %s), where the template %s launches. Ask the platform team to fix the template or the policy.",
+			team.Name, where, strings.Join(p.Subnets, ", "), tpl.Name)
 	}
 	return nil
 }
 
+// checkIntegration applies the team's integration policy to a template at
+// request time: every required tag is set, and the template's user data
+// with the policy's still fits in EC2's limit.
 func checkIntegration(team *Team, tpl *Template) error {
 	var missing []string
 	for _, k := range team.Policy.Integration.RequiredTags {
-		if tpl.Tags[k] == "" {
+		if _, ok := tpl.Tags[k]; !ok {
 			missing = append(missing, k)
 		}
 	}
 	if len(missing) > 0 {
 		return Errorf(ERefused, "The template %s lacks tags team %s requires: %s. Ask the platform team to add them.", tpl.Name, team.Name, strings.Join(missing, ", "))
+	}
+	if size := len(tpl.UserData) + 1 + len(team.Policy.Integration.UserData); size > MaxUserData {
+		return Errorf(ERefused, "The template %s's user data with team %s's is %d bytes; EC2 accepts at most %d. Ask the platform team to shorten it.", tpl.Name, team.Name, size, MaxUserData)
 	}
 	return nil
 }
