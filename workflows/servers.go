@@ -198,11 +198,11 @@ const MaxUserData = 16 * 1024
 func checkPlacement(team *Team, tpl *Template) error {
 	p := team.Policy.Placement
 	if len(p.Regions) > 0 && !matchAny(p.Regions, tpl.Region) {
-		return Errorf(ERefused, "Team %s may not run servers in %s (allowed: %s), where the template %s runs them. Ask the platform team to fix the template or the policy.",
+		return Errorf(ERefused, "Team %s may not run servers in %s (allowed: %s), where the template %s runs them.",
 			team.Name, tpl.Region, strings.Join(p.Regions, ", "), tpl.Name)
 	}
 	if !matchAny(p.InstanceTypes, tpl.InstanceType) {
-		return Errorf(ERefused, "Team %s may not run %s instances (allowed: %s), which the template %s launches. Ask the platform team to fix the template or the policy.",
+		return Errorf(ERefused, "Team %s may not run %s instances (allowed: %s), which the template %s launches.",
 			team.Name, tpl.InstanceType, strings.Join(p.InstanceTypes, ", "), tpl.Name)
 	}
 	if len(p.Subnets) > 0 && !contains(p.Subnets, tpl.Subnet) {
@@ -210,7 +210,7 @@ func checkPlacement(team *Team, tpl *Template) error {
 		if tpl.Subnet == "" {
 			where = "the default VPC's subnets"
 		}
-		return Errorf(ERefused, "Team %s may not launch into %s (allowed: %s), where the template %s launches. Ask the platform team to fix the template or the policy.",
+		return Errorf(ERefused, "Team %s may not launch into %s (allowed: %s), where the template %s launches.",
 			team.Name, where, strings.Join(p.Subnets, ", "), tpl.Name)
 	}
 	return nil

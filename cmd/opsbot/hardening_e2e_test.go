@@ -49,7 +49,7 @@ func TestRequest_PlacementAndIntegrationCheckedAtRequestTime(t *testing.T) {
 		p := origPolicy
 		*tpl, team.Policy = orig, &p
 		tt.apply()
-		mustContain(t, tt.name, h.ops(dev, "server request test-small for 1d"), tt.want, "Ask the platform team")
+		mustContain(t, tt.name, h.ops(dev, "server request test-small for 1d"), tt.want)
 	}
 	*tpl = orig
 	team.Policy = &origPolicy
