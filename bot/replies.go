@@ -105,7 +105,7 @@ func approvalsReply(list []*workflows.Approval) workflows.Reply {
 		}
 		m.Fields = append(m.Fields, workflows.Field{
 			Label: fmt.Sprintf("%s · %s (%s)", a.RequestID, what, a.ID),
-			Value: fmt.Sprintf("%s · by %s · %s", a.Cost, a.Requester, a.Reason),
+			Value: fmt.Sprintf("%s · by %s · %s", a.Cost, workflows.Mention(a.Requester.Ref()), workflows.UserText(a.Reason)),
 		})
 		m.Actions = append(m.Actions,
 			workflows.Action{ID: workflows.ActApprove, Label: "Approve " + a.RequestID, Value: a.ID, Style: workflows.StylePrimary},

@@ -141,3 +141,32 @@ func (t *tx) PutPrice(key string, price workflows.Money, at time.Time) error {
 	}
 	return nil
 }
+
+// CachedName returns the name cached under key if it was cached at or
+// after notBefore. An empty value is a lookup that found nothing.
+func (t *tx) CachedName(key string, notBefore time.Time) (string, bool, error) {
+	var value string
+	var at int64
+	err := t.queryRow(`SELECT value, at FROM names WHERE name_key = ?`, key).Scan(&value, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read cached name %s: %w", key, err)
+	}
+	if fromNanos(at).Before(notBefore) {
+		return "", false, nil
+	}
+	return value, true, nil
+}
+
+// PutName caches a name under key, replacing an older one.
+func (t *tx) PutName(key, value string, at time.Time) error {
+	_, err := t.exec(`INSERT INTO names (name_key, value, at) VALUES (?, ?, ?)
+		ON CONFLICT (name_key) DO UPDATE SET value = excluded.value, at = excluded.at`,
+		key, value, unixNanos(at))
+	if err != nil {
+		return fmt.Errorf("cache name %s: %w", key, err)
+	}
+	return nil
+}

@@ -16,7 +16,7 @@ const incidentColumns = `id, title, severity, status, team,
 	commander_slack, commander_email, comms_slack, comms_email, scribe_slack, scribe_email,
 	declared_by_slack, declared_by_email, created_at, resolved_at, last_update_at, last_update,
 	postmortem_page_id, postmortem_url, meeting_at, postmortem_due, postmortem_done,
-	snoozed, updated_at`
+	snoozed, updated_at, update_posted_at, pd_service_name, private, postmortem_published`
 
 // incidentArgs lists i's values in incidentColumns order.
 func incidentArgs(i *workflows.Incident) ([]any, error) {
@@ -31,7 +31,7 @@ func incidentArgs(i *workflows.Incident) ([]any, error) {
 		i.DeclaredBy.SlackID, i.DeclaredBy.Email,
 		unixNanos(i.CreatedAt), unixNanos(i.ResolvedAt), unixNanos(i.LastUpdateAt), i.LastUpdate,
 		i.PostmortemPageID, i.PostmortemURL, unixNanos(i.MeetingAt), unixNanos(i.PostmortemDue), boolInt(i.PostmortemDone),
-		snoozed, unixNanos(i.UpdatedAt),
+		snoozed, unixNanos(i.UpdatedAt), unixNanos(i.UpdatePostedAt), i.PDServiceName, boolInt(i.Private), boolInt(i.PostmortemPublished),
 	}, nil
 }
 
@@ -168,13 +168,14 @@ func (t *tx) incidents(q string, args ...any) ([]*workflows.Incident, error) {
 			severity, status, snoozed     string
 			created, resolved, lastUpdate int64
 			meeting, due, done, updated   int64
+			posted, private, published    int64
 		)
 		err := rows.Scan(&i.ID, &i.Title, &severity, &status, &i.Team,
 			&i.PDIncidentID, &i.PDService, &i.PDURL, &i.PDStatus, &i.ChannelID, &i.ChannelName,
 			&i.Commander.SlackID, &i.Commander.Email, &i.Comms.SlackID, &i.Comms.Email, &i.Scribe.SlackID, &i.Scribe.Email,
 			&i.DeclaredBy.SlackID, &i.DeclaredBy.Email, &created, &resolved, &lastUpdate, &i.LastUpdate,
 			&i.PostmortemPageID, &i.PostmortemURL, &meeting, &due, &done,
-			&snoozed, &updated)
+			&snoozed, &updated, &posted, &i.PDServiceName, &private, &published)
 		if err != nil {
 			return nil, err
 		}
@@ -184,7 +185,8 @@ func (t *tx) incidents(q string, args ...any) ([]*workflows.Incident, error) {
 		if i.Snoozed, err = snoozedFromText(snoozed); err != nil {
 			return nil, fmt.Errorf("incident %s: %w", i.ID, err)
 		}
-		i.UpdatedAt = fromNanos(updated)
+		i.UpdatedAt, i.UpdatePostedAt = fromNanos(updated), fromNanos(posted)
+		i.Private, i.PostmortemPublished = private != 0, published != 0
 		out = append(out, &i)
 	}
 	return out, rows.Err()

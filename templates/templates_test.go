@@ -167,3 +167,52 @@ func containsLine(text, line string) bool {
 	}
 	return false
 }
+
+// TestPostmortemBlocks_UserTextCreatesNoStructure: a pinned message or an
+// update with newlines and markdown markers stays text inside the block
+// the template put it in: no heading, to-do, quote or divider from it.
+func TestPostmortemBlocks_UserTextCreatesNoStructure(t *testing.T) {
+	hostile := []string{
+		"# Root cause",
+		"fine\n# heading\n- [ ] todo\n- [x] done\n> quote\n---\n1. one",
+		"- bullet",
+		"\uE010" + "0" + "\uE011 forged token",
+		"**bold** _it_ [link](http://x)",
+	}
+	for _, h := range hostile {
+		d := templates.PostmortemData{ID: "inc-7", Title: h, Severity: "sev2", Status: "resolved", Team: "platform",
+			Commander: h, Summary: h, LastUpdate: h, Services: []string{h},
+			Timeline: []templates.TimelineItem{{At: "10:00", Kind: "pinned", Actor: h, Text: h}}}
+		blocks, err := templates.PostmortemBlocks(templates.Postmortem, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := templates.PostmortemBlocks(templates.Postmortem, templates.PostmortemData{ID: "inc-7", Title: "x", Severity: "sev2",
+			Status: "resolved", Team: "platform", Commander: "x", Summary: "x", LastUpdate: "x", Services: []string{"x"},
+			Timeline: []templates.TimelineItem{{At: "10:00", Kind: "pinned", Actor: "x", Text: "x"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(blocks) != len(plain) {
+			t.Fatalf("%q: %d blocks, want the template's %d", h, len(blocks), len(plain))
+		}
+		for i := range blocks {
+			if blocks[i].Kind != plain[i].Kind {
+				t.Errorf("%q: block %d is %s, want %s (%q)", h, i, blocks[i].Kind, plain[i].Kind, blocks[i].Text)
+			}
+		}
+		var all []string
+		for _, b := range blocks {
+			all = append(all, b.Text)
+		}
+		joined := strings.Join(all, "\n")
+		if !strings.Contains(joined, strings.Map(func(r rune) rune {
+			if r == '\uE010' || r == '\uE011' {
+				return -1
+			}
+			return r
+		}, h)) {
+			t.Errorf("%q does not appear verbatim in:\n%s", h, joined)
+		}
+	}
+}

@@ -148,11 +148,7 @@ func decidedBy(team *Team, a *Approval) string {
 	if len(a.DecidedBy) == 0 || a.DecidedAt.IsZero() {
 		return ""
 	}
-	var who []string
-	for _, p := range a.DecidedBy {
-		who = append(who, p.String())
-	}
-	return fmt.Sprintf(" by %s at %s", strings.Join(who, ", "), team.LocalTime(a.DecidedAt))
+	return fmt.Sprintf(" by %s at %s", mentions(a.DecidedBy), team.LocalTime(a.DecidedAt))
 }
 
 func (s *Servers) approve(tx Tx, team *Team, a *Approval, r *ServerRequest, actor Person, votes []Decision, now time.Time) error {

@@ -100,8 +100,11 @@ type Incident struct {
 	// PagerDuty side; empty for an incident declared without one.
 	PDIncidentID string
 	PDService    string
-	PDURL        string
-	PDStatus     string // triggered, acknowledged or resolved, as last known
+	// PDServiceName is the service's name as PagerDuty shows it ("Checkout
+	// API"), once known.
+	PDServiceName string
+	PDURL         string
+	PDStatus      string // triggered, acknowledged or resolved, as last known
 
 	// ChannelID is the incident's Slack channel once created.
 	ChannelID   string
@@ -116,6 +119,14 @@ type Incident struct {
 	ResolvedAt   time.Time
 	LastUpdateAt time.Time // the last status update; the update nag counts from here
 	LastUpdate   string
+	// UpdatePostedAt is when LastUpdate was posted. LastUpdateAt moves on
+	// with other activity (a status change, a resolve); this does not.
+	UpdatePostedAt time.Time
+
+	// Private incidents have a private channel, no announcement, and a
+	// post-mortem linked only in that channel until it is published.
+	Private             bool
+	PostmortemPublished bool
 
 	// Post-mortem.
 	PostmortemPageID string

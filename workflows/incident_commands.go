@@ -84,6 +84,9 @@ func (s *Incidents) SetStatus(ctx context.Context, actor Person, ref IncidentRef
 			}
 			inc.Status, inc.LastUpdateAt = st, now
 		}
+		if err := s.line(tx, inc, fmt.Sprintf("Status: %s → *%s*, by %s", old, st, Mention(actor.Ref())), now); err != nil {
+			return err
+		}
 		e := TimelineEntry{At: now, Kind: TLStatus, Actor: actor.String(), Text: fmt.Sprintf("Status %s → %s", old, st)}
 		if st == StatusResolved && inc.PDIncidentID != "" {
 			e.Action = "incident.resolved" // PagerDuty logs it too
@@ -136,6 +139,9 @@ func (s *Incidents) SetSeverity(ctx context.Context, actor Person, ref IncidentR
 				return err
 			}
 		}
+		if err := s.line(tx, inc, fmt.Sprintf("Severity: %s → *%s*, by %s", old, sev, Mention(actor.Ref())), now); err != nil {
+			return err
+		}
 		return s.record(tx, inc, TimelineEntry{At: now, Kind: TLSeverity, Actor: actor.String(), Text: fmt.Sprintf("Severity %s → %s", old, sev)})
 	})
 }
@@ -146,6 +152,17 @@ func (s *Incidents) SetRole(ctx context.Context, actor Person, ref IncidentRef, 
 		inc.SetRole(role, who)
 		if inc.ChannelID != "" {
 			if err := tx.Enqueue(Job{Kind: JobInvite, Key: JobInvite + ":" + inc.ID, Payload: inc.ID, RunAt: now}); err != nil {
+				return err
+			}
+		}
+		if err := s.line(tx, inc, fmt.Sprintf("%s is now %s, named by %s", Mention(who.Ref()), role.Title(), Mention(actor.Ref())), now); err != nil {
+			return err
+		}
+		if !samePerson(who, actor) && who.Ref() != "" {
+			// Told directly too: they may not be in the channel yet.
+			if err := enqueueMessage(tx, Message{User: who.Ref(),
+				Text:    fmt.Sprintf("%s made you %s of %s (%s, %s): %s", Mention(actor.Ref()), role.Title(), inc.ID, inc.Severity, inc.Status, UserText(inc.Title)),
+				Mention: channelLink(inc)}, now); err != nil {
 				return err
 			}
 		}
@@ -161,9 +178,25 @@ func (s *Incidents) Update(ctx context.Context, actor Person, ref IncidentRef, t
 		return nil, Errorf(EInvalid, "An update needs text, like `/incident update Rolled back the deploy; errors are dropping`.")
 	}
 	return s.change(ctx, ref, func(tx Tx, inc *Incident, now time.Time) error {
-		inc.LastUpdate, inc.LastUpdateAt = text, now
+		inc.LastUpdate, inc.LastUpdateAt, inc.UpdatePostedAt = text, now, now
+		if inc.ChannelID != "" {
+			// A message of its own, so people are notified; the summary
+			// is edited too (by change).
+			if err := enqueueMessage(tx, Message{Channel: inc.ChannelID, Title: "Update on " + inc.ID + " (" + string(inc.Status) + ")",
+				Text: UserText(text), Note: "Posted by " + Mention(actor.Ref()) + " · " + s.team(inc).LocalTime(now)}, now); err != nil {
+				return err
+			}
+		}
 		return s.record(tx, inc, TimelineEntry{At: now, Kind: TLUpdate, Actor: actor.String(), Text: text})
 	})
+}
+
+// channelLink links the incident channel, once there is one.
+func channelLink(inc *Incident) []string {
+	if inc.ChannelID == "" {
+		return nil
+	}
+	return []string{inc.ChannelID}
 }
 
 // Activity counts any message in an incident channel as an update when

@@ -76,25 +76,15 @@ func (s *Incidents) openChannel(ctx context.Context, j Job) error {
 		if err != nil || !fresh {
 			return err
 		}
-		team := s.team(inc)
 		if err := s.refreshHomes(tx, inc, now); err != nil {
 			return err
 		}
-		if err := enqueueMessage(tx, s.checklistMessage(inc), now); err != nil {
-			return err
+		for _, m := range s.views(inc, now) {
+			if err := enqueueMessage(tx, m, now); err != nil {
+				return err
+			}
 		}
-		if err := enqueueMessage(tx, s.summaryMessage(inc, now), now); err != nil {
-			return err
-		}
-		if team.AnnounceChannel == "" {
-			return nil
-		}
-		return enqueueMessage(tx, Message{
-			Key:     "incident-announce:" + inc.ID,
-			Channel: team.AnnounceChannel,
-			Text:    fmt.Sprintf("%s %s (%s) opened: %s · join", severityMark(inc.Severity), inc.ID, inc.Severity, inc.Title),
-			Mention: []string{inc.ChannelID},
-		}, now)
+		return nil
 	})
 }
 
@@ -187,6 +177,9 @@ func (s *Incidents) page(ctx context.Context, j Job) error {
 			return err
 		}
 		cur.PDIncidentID, cur.PDURL, cur.UpdatedAt = pd.ID, pd.URL, now
+		if pd.ServiceName != "" {
+			cur.PDServiceName = pd.ServiceName
+		}
 		if cur.PDStatus == "" {
 			cur.PDStatus = orDefault(pd.Status, PDTriggered)
 		}

@@ -18,7 +18,7 @@ const (
 func (s *Incidents) summaryMessage(inc *Incident, now time.Time) Message {
 	team := s.team(inc)
 	m := Message{Key: "incident-summary:" + inc.ID, Channel: inc.ChannelID, Pin: true}
-	m.Title = fmt.Sprintf("%s %s: %s", severityMark(inc.Severity), inc.ID, inc.Title)
+	m.Title = fmt.Sprintf("%s %s: %s", severityMark(inc.Severity), inc.ID, UserText(inc.Title))
 	role := func(label string, p Person) Field {
 		if ref := person(p); ref != "" {
 			return Field{Label: label, Person: ref}
@@ -34,9 +34,14 @@ func (s *Incidents) summaryMessage(inc *Incident, now time.Time) Message {
 	}
 	last := "none yet"
 	if inc.LastUpdate != "" {
-		last = inc.LastUpdate + " (" + team.LocalTime(inc.LastUpdateAt) + ")"
+		// The update's own time: a later status change or resolve moves
+		// LastUpdateAt (for the nag), not this.
+		last = UserText(inc.LastUpdate) + " (" + team.LocalTime(earliest(inc.UpdatePostedAt, inc.LastUpdateAt)) + ")"
 	}
 	m.Fields = append(m.Fields, Field{Label: "Last update", Value: last})
+	if svc := serviceName(inc); svc != "" {
+		m.Fields = append(m.Fields, Field{Label: "Service", Value: svc})
+	}
 	if inc.PDURL != "" {
 		m.Fields = append(m.Fields, Field{Label: "PagerDuty", Value: inc.PDURL + " (" + orDefault(inc.PDStatus, "unknown") + ")"})
 	}
@@ -66,14 +71,17 @@ func (s *Incidents) checklistMessage(inc *Incident) Message {
 	if text == "" {
 		text = templates.Checklist
 	}
-	data := templates.ChecklistData{ID: inc.ID, Title: inc.Title, Severity: string(inc.Severity), Team: inc.Team,
-		Commander: inc.Commander.String(), PDURL: inc.PDURL, Channel: inc.ChannelName}
-	body, err := templates.RenderChecklist(text, data)
+	data := templates.ChecklistData{ID: inc.ID, Title: UserText(oneLine(inc.Title)), Severity: string(inc.Severity), Team: inc.Team,
+		PDURL: inc.PDURL, Channel: inc.ChannelName}
+	if ref := person(inc.Commander); ref != "" {
+		data.Commander = Mention(ref)
+	}
+	blocks, err := templates.ChecklistBlocks(text, data)
 	if err != nil {
 		s.Log.Error("render checklist", "incident", inc.ID, "err", err)
-		body = "Roles: incident commander, scribe, comms liaison. Post updates with /incident update."
+		blocks = templates.ParseBlocks("Roles: incident commander, scribe, comms liaison. Post updates with /incident update.")
 	}
-	return Message{Key: "incident-checklist:" + inc.ID, Channel: inc.ChannelID, Title: "Response checklist for " + inc.ID, Text: chatText(templates.ParseBlocks(body))}
+	return Message{Key: "incident-checklist:" + inc.ID, Channel: inc.ChannelID, Title: "Response checklist for " + inc.ID, Text: chatText(blocks)}
 }
 
 // chatText lays out template blocks as plain chat text: headings on their
@@ -111,6 +119,53 @@ func chatText(blocks []templates.Block) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// announcement is the incident's line in the team's incidents channel,
+// edited as the incident changes. Private incidents have none.
+func (s *Incidents) announcement(inc *Incident) (Message, bool) {
+	team := s.team(inc)
+	if team.AnnounceChannel == "" || inc.Private {
+		return Message{}, false
+	}
+	m := Message{Key: "incident-announce:" + inc.ID, Channel: team.AnnounceChannel, Mention: []string{inc.ChannelID}}
+	switch {
+	case !inc.Open():
+		m.Text = fmt.Sprintf("✅ %s (%s) resolved after %s: %s", inc.ID, inc.Severity, FormatDuration(inc.Duration(inc.ResolvedAt)), UserText(inc.Title))
+	case inc.Status == StatusInvestigating:
+		m.Text = fmt.Sprintf("%s %s (%s) opened: %s · join", severityMark(inc.Severity), inc.ID, inc.Severity, UserText(inc.Title))
+	default:
+		m.Text = fmt.Sprintf("%s %s (%s) %s: %s · join", severityMark(inc.Severity), inc.ID, inc.Severity, inc.Status, UserText(inc.Title))
+	}
+	return m, true
+}
+
+// views are the messages that show an incident's state: the pinned
+// summary, the checklist and the announcement. They are rendered from the
+// same state and queued together, so they never contradict each other.
+func (s *Incidents) views(inc *Incident, now time.Time) []Message {
+	out := []Message{s.checklistMessage(inc), s.summaryMessage(inc, now)}
+	if m, ok := s.announcement(inc); ok {
+		out = append(out, m)
+	}
+	return out
+}
+
+// serviceName is the PagerDuty service as people know it: its name once
+// PagerDuty told it, else its ID.
+func serviceName(inc *Incident) string {
+	return orDefault(inc.PDServiceName, inc.PDService)
+}
+
+// oneLine joins the lines of s with spaces, for text laid out by lines.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// line posts a short line about a change in the incident channel.
+func (s *Incidents) line(tx Tx, inc *Incident, text string, now time.Time) error {
+	if inc.ChannelID == "" {
+		return nil
+	}
+	return enqueueMessage(tx, Message{Channel: inc.ChannelID, Text: text}, now)
 }
 
 func (s *Incidents) nagMessage(inc *Incident, n NagDue) Message {

@@ -43,7 +43,10 @@ type PDIncident struct {
 	URL     string
 	Status  string
 	Service string
-	Title   string
+	// ServiceName is the service's name as PagerDuty shows it, when the
+	// answer or event carries it.
+	ServiceName string
+	Title       string
 }
 
 // PagerEvent is a PagerDuty V3 webhook event, in neutral terms.
@@ -104,10 +107,13 @@ type Postmortem struct {
 	Status     IncidentStatus
 	Start, End time.Time
 	Duration   time.Duration
-	Commander  string
-	Services   []string
-	Meeting    time.Time
-	Body       []DocBlock
+	Commander  string // the commander's real name
+	// CommanderEmail finds the commander among the document tool's own
+	// users (a Notion person), when they are one.
+	CommanderEmail string
+	Services       []string
+	Meeting        time.Time
+	Body           []DocBlock
 }
 
 // DocBlockKind is the kind of one block of a document body.

@@ -170,7 +170,7 @@ func (s *Incidents) currentDoc(ctx context.Context, inc *Incident) (Postmortem, 
 	}); err != nil {
 		return Postmortem{}, fmt.Errorf("read timeline of %s: %w", inc.ID, err)
 	}
-	doc, err := s.postmortemDoc(inc, timeline)
+	doc, err := s.postmortemDoc(inc, timeline, s.names(ctx))
 	if err != nil {
 		return Postmortem{}, Permanent(err)
 	}
@@ -209,7 +209,9 @@ func (s *Incidents) queueDocSync(tx Tx, inc *Incident, now time.Time) error {
 	return tx.Enqueue(Job{Kind: JobPostmortemSync, Key: JobPostmortemSync + ":" + inc.ID, Payload: inc.ID, RunAt: now})
 }
 
-func (s *Incidents) postmortemDoc(inc *Incident, timeline []TimelineEntry) (Postmortem, error) {
+// postmortemDoc renders the post-mortem. People read it outside Slack,
+// so it names people by their real names, never by Slack IDs.
+func (s *Incidents) postmortemDoc(inc *Incident, timeline []TimelineEntry, who *nameBook) (Postmortem, error) {
 	team := s.team(inc)
 	loc := team.zone()
 	end := inc.ResolvedAt
@@ -219,30 +221,30 @@ func (s *Incidents) postmortemDoc(inc *Incident, timeline []TimelineEntry) (Post
 	data := templates.PostmortemData{
 		ID: inc.ID, Title: inc.Title, Severity: string(inc.Severity), Status: string(inc.Status), Team: inc.Team,
 		Start: team.LocalTime(inc.CreatedAt), End: team.LocalTime(end), Duration: FormatDuration(end.Sub(inc.CreatedAt)),
-		Commander: inc.Commander.String(), Comms: inc.Comms.String(), Scribe: inc.Scribe.String(),
+		Commander: who.of(inc.Commander), Comms: who.of(inc.Comms), Scribe: who.of(inc.Scribe),
 		LastUpdate: inc.LastUpdate, PDURL: inc.PDURL,
 		Summary: inc.LastUpdate, Impact: fmt.Sprintf("%s incident lasting %s.", inc.Severity, FormatDuration(end.Sub(inc.CreatedAt))),
 	}
 	if inc.PDService != "" {
-		data.Services = []string{inc.PDService}
+		data.Services = []string{serviceName(inc)}
 	}
 	for _, e := range timeline {
-		data.Timeline = append(data.Timeline, templates.TimelineItem{At: e.At.In(loc).Format("Jan 2 15:04"), Kind: string(e.Kind), Actor: e.Actor, Text: e.Text})
+		data.Timeline = append(data.Timeline, templates.TimelineItem{At: e.At.In(loc).Format("Jan 2 15:04"), Kind: string(e.Kind), Actor: who.actor(e.Actor), Text: who.text(e)})
 	}
 	text := s.policy().PostmortemFor(inc.Severity, inc.PDService)
 	if text == "" {
 		text = templates.Postmortem
 	}
-	body, err := templates.RenderPostmortem(text, data)
+	blocks, err := templates.PostmortemBlocks(text, data)
 	if err != nil {
 		return Postmortem{}, err
 	}
 	doc := Postmortem{
 		IncidentID: inc.ID, Title: fmt.Sprintf("%s: %s", inc.ID, inc.Title), Severity: inc.Severity, Status: inc.Status,
-		Start: inc.CreatedAt, End: inc.ResolvedAt, Duration: end.Sub(inc.CreatedAt), Commander: inc.Commander.String(),
+		Start: inc.CreatedAt, End: inc.ResolvedAt, Duration: end.Sub(inc.CreatedAt), Commander: who.of(inc.Commander), CommanderEmail: inc.Commander.Email,
 		Services: data.Services, Meeting: inc.MeetingAt,
 	}
-	for _, b := range templates.ParseBlocks(body) {
+	for _, b := range blocks {
 		doc.Body = append(doc.Body, DocBlock{Kind: DocBlockKind(b.Kind), Text: b.Text, Checked: b.Checked})
 	}
 	return doc, nil

@@ -37,7 +37,10 @@ type Incidents struct {
 	Pager    Pager     // nil without PagerDuty
 	Channels Channels  // Slack
 	Docs     DocWriter // nil without Notion
-	Wake     func()
+	// Directory gives people's real names for the post-mortem; nil shows
+	// their emails.
+	Directory Directory
+	Wake      func()
 
 	// docChecked remembers the meeting nags whose document was read, so
 	// Notion is asked once per nag, not on every tick.
@@ -249,7 +252,7 @@ func (s *Incidents) openFromPager(tx Tx, ev PagerEvent, at, now time.Time) error
 	}
 	inc := &Incident{
 		ID: id, Title: ev.Incident.Title, Severity: severityFor(ev), Status: StatusInvestigating, Team: team.Name,
-		PDIncidentID: ev.Incident.ID, PDService: ev.Incident.Service, PDURL: ev.Incident.URL, PDStatus: ev.Incident.Status,
+		PDIncidentID: ev.Incident.ID, PDService: ev.Incident.Service, PDServiceName: ev.Incident.ServiceName, PDURL: ev.Incident.URL, PDStatus: ev.Incident.Status,
 		CreatedAt: at, LastUpdateAt: at, UpdatedAt: now,
 	}
 	if inc.PDStatus == "" {
@@ -360,6 +363,9 @@ func (s *Incidents) updateFromPager(tx Tx, inc *Incident, ev PagerEvent, at, now
 		s.Log.Info("ignored PagerDuty event", "type", ev.Type, "incident", inc.ID)
 		return nil
 	}
+	if n := ev.Incident.ServiceName; n != "" && n != inc.PDServiceName && ev.Incident.Service == inc.PDService {
+		inc.PDServiceName, changed = n, true
+	}
 	inc.UpdatedAt = now
 	if err := tx.SaveIncident(inc); err != nil {
 		return err
@@ -369,11 +375,18 @@ func (s *Incidents) updateFromPager(tx Tx, inc *Incident, ev PagerEvent, at, now
 			return err
 		}
 	}
-	if err := s.record(tx, inc, TimelineEntry{At: at, Kind: TLPagerDuty, Actor: who, Text: text, Source: "pagerduty-event", ExternalID: ev.ID, Action: ev.Type}); err != nil {
+	fresh, err := tx.AddTimeline(TimelineEntry{IncidentID: inc.ID, At: at, Kind: TLPagerDuty, Actor: who, Text: text, Source: "pagerduty-event", ExternalID: ev.ID, Action: ev.Type})
+	if err != nil {
 		return err
 	}
 	if err := s.queueDocSync(tx, inc, now); err != nil {
 		return err
+	}
+	if fresh && text != "" && ev.Type != "incident.annotated" {
+		// Changes made in PagerDuty get the channel's short line too.
+		if err := s.line(tx, inc, text+", by "+UserText(who), now); err != nil {
+			return err
+		}
 	}
 	if changed || ev.Type == "incident.annotated" || strings.HasPrefix(ev.Type, "incident.re") || ev.Type == "incident.escalated" {
 		return s.refresh(tx, inc, now)
@@ -421,12 +434,18 @@ func (s *Incidents) refreshHomes(tx Tx, inc *Incident, now time.Time) error {
 	return RefreshHome(tx, now, dedupe(people)...)
 }
 
-// refresh queues the edit of the pinned summary (once the channel exists).
+// refresh queues the edits of the incident's views (once the channel
+// exists): summary, checklist and announcement, from the same state.
 func (s *Incidents) refresh(tx Tx, inc *Incident, now time.Time) error {
 	if inc.ChannelID == "" {
 		return nil
 	}
-	return enqueueMessage(tx, s.summaryMessage(inc, now), now)
+	for _, m := range s.views(inc, now) {
+		if err := enqueueMessage(tx, m, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Incidents) team(inc *Incident) *Team {

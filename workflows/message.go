@@ -3,7 +3,9 @@ package workflows
 // Message is something opsbot tells people, in neutral terms. Workflows
 // produce messages; the Slack integration renders them as Block Kit. All
 // text is plain: the renderer escapes it, so nothing a user typed can
-// become a mention or a link.
+// become a mention or a link. Within it, UserText marks what a person
+// typed (shown literally, never formatted) and Mention marks a person to
+// mention in place.
 type Message struct {
 	// Key identifies the message across time: a later message with the
 	// same key edits the first in place instead of posting again. Empty
@@ -43,9 +45,10 @@ func (m Message) DeliveryID() string {
 type Field struct {
 	Label string
 	Value string
-	// Person, when set, is a Slack user ID or email that the renderer shows
-	// as a mention (in place of Value).
+	// Person and People, when set, are Slack user IDs or emails that the
+	// renderer shows as mentions, before Value when it is set too.
 	Person string
+	People []string `json:",omitempty"`
 }
 
 // ActionStyle colours a button.

@@ -38,11 +38,35 @@ func newMessageID() string {
 }
 
 // person is the reference renderers mention: the Slack ID when known.
-func person(p Person) string {
+func person(p Person) string { return p.Ref() }
+
+// Ref is the reference renderers mention: the Slack ID when known, else
+// the email.
+func (p Person) Ref() string {
 	if p.SlackID != "" {
 		return p.SlackID
 	}
 	return p.Email
+}
+
+// refs lists people's references, for a field of mentions.
+func refs(ps []Person) []string {
+	var out []string
+	for _, p := range ps {
+		if r := p.Ref(); r != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// mentions marks people for mentioning in text: "<@U1>, <@U2>" in Slack.
+func mentions(ps []Person) string {
+	var out []string
+	for _, r := range refs(ps) {
+		out = append(out, Mention(r))
+	}
+	return strings.Join(out, ", ")
 }
 
 func approvalMessage(team *Team, r *ServerRequest, a *Approval, votes []Decision, budget BudgetSummary, now time.Time) Message {
@@ -95,9 +119,9 @@ func approvalMessage(team *Team, r *ServerRequest, a *Approval, votes []Decision
 	if a.Overrun > 0 {
 		m.Fields = append(m.Fields, Field{Label: "Over budget by", Value: a.Overrun.String()})
 	}
-	reason := a.Reason
-	if reason == "" {
-		reason = "(none given)"
+	reason := "(none given)"
+	if a.Reason != "" {
+		reason = UserText(a.Reason)
 	}
 	m.Fields = append(m.Fields, Field{Label: "Reason", Value: reason})
 	if a.Required > 1 {
@@ -114,11 +138,13 @@ func approvalMessage(team *Team, r *ServerRequest, a *Approval, votes []Decision
 			m.Note = "Needs an approver because " + a.Note + " · " + m.Note
 		}
 	case ApprovalApproved:
-		m.Note = fmt.Sprintf("Approved by %s at %s", names(a.DecidedBy), team.LocalTime(a.DecidedAt))
+		m.Fields = append(m.Fields, Field{Label: "Approved by", People: refs(a.DecidedBy)})
+		m.Note = "Approved " + team.LocalTime(a.DecidedAt)
 	case ApprovalDenied:
-		m.Note = fmt.Sprintf("Denied by %s at %s", names(a.DecidedBy), team.LocalTime(a.DecidedAt))
+		m.Fields = append(m.Fields, Field{Label: "Denied by", People: refs(a.DecidedBy)})
+		m.Note = "Denied " + team.LocalTime(a.DecidedAt)
 		if a.Note != "" {
-			m.Note += ": " + a.Note
+			m.Note += ": " + UserText(a.Note)
 		}
 	case ApprovalExpired:
 		m.Note = fmt.Sprintf("Expired at %s; nobody decided.", team.LocalTime(a.DecidedAt))
@@ -143,14 +169,14 @@ func decisionDM(team *Team, r *ServerRequest, a *Approval, budget BudgetSummary)
 		} else {
 			m.Text = "The lease now ends " + team.LocalTime(r.LeaseEnd) + "."
 		}
-		m.Note = "Approved by " + names(a.DecidedBy)
+		m.Note = "Approved by " + mentions(a.DecidedBy)
 	case ApprovalDenied:
 		m.Title = subject + " was denied"
-		m.Text = "Reason: " + a.Note
+		m.Text = "Reason: " + UserText(a.Note)
 		if a.Note == "" {
 			m.Text = "No reason was given."
 		}
-		m.Note = "Denied by " + names(a.DecidedBy)
+		m.Note = "Denied by " + mentions(a.DecidedBy)
 	case ApprovalExpired:
 		m.Title = subject + " expired"
 		m.Text = "None of team " + team.Name + "'s approvers decided in time. You can ask again."

@@ -112,6 +112,10 @@ type CommonTx interface {
 	// CachedPrice returns a price cached at or after notBefore.
 	CachedPrice(key string, notBefore time.Time) (Money, bool, error)
 	PutPrice(key string, price Money, at time.Time) error
+	// CachedName returns a name (a person's real name, a service's name)
+	// cached at or after notBefore; an empty value means "none found".
+	CachedName(key string, notBefore time.Time) (string, bool, error)
+	PutName(key, value string, at time.Time) error
 }
 
 // ServerTx holds server requests, leases, approvals and the budget ledger.

@@ -85,6 +85,17 @@ func TestGolden_EverythingOpsbotRenders(t *testing.T) {
 	got["incident_announcement"] = h.channelMessages("incidents")[0].Blocks
 	h.advance(2 * time.Hour)
 	got["incident_nag_update"] = lastIn(h.slack.Messages(ch.ID), "with no update")
+	h.incidentCmd(dev, ch.ID, "update Rolled back *4.2* <!channel>; errors falling")
+	h.incidentCmd(dev, ch.ID, "severity sev1")
+	h.incidentCmd(dev, ch.ID, "role scribe <@"+lead+">")
+	h.incidentCmd(dev, ch.ID, "status identified")
+	h.drain()
+	got["incident_update"] = lastIn(h.slack.Messages(ch.ID), "Update on inc-1")
+	got["incident_line_severity"] = lastIn(h.slack.Messages(ch.ID), "Severity: sev")
+	got["incident_line_role"] = lastIn(h.slack.Messages(ch.ID), "is now Scribe")
+	got["incident_dm_role"] = lastIn(h.dms(lead), "made you Scribe")
+	got["incident_summary_updated"] = h.summary(ch.ID).Blocks
+	got["incident_announcement_updated"] = h.channelMessages("incidents")[0].Blocks
 	h.send(h.slack.AppHomeOpened(testSecret, lead))
 	h.drain()
 	for _, v := range h.slack.Views(lead) {
@@ -104,6 +115,7 @@ func TestGolden_EverythingOpsbotRenders(t *testing.T) {
 	}
 	mustContain(t, "approval", blockText(got["approval_pending"]), "compile &lt;@U0LEAD&gt; please")
 	mustContain(t, "summary", blockText(got["incident_summary"]), "Checkout &lt;b&gt;failing&lt;/b&gt; &amp; slow")
+	mustContain(t, "update", blockText(got["incident_update"]), "`Rolled back *4.2* &lt;!channel&gt;; errors falling`")
 }
 
 // compareGolden compares each rendered JSON with testdata/golden/NAME.json,

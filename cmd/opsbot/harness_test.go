@@ -171,9 +171,9 @@ func newEditedHarness(t testing.TB, edit func(string) string, dsn ...string) *ha
 	h.slack = slackfake.Start(slackfake.Options{Clock: h.clock.Now, AppURL: "http://opsbot.test"})
 	t.Cleanup(h.slack.Close)
 	for _, u := range []slackfake.User{
-		{ID: dev, Name: "dev", Email: "dev@example.com"},
+		{ID: dev, Name: "dev", Email: "dev@example.com", RealName: "Dana Devlin"},
 		{ID: dev2, Name: "dev2", Email: "dev2@example.com"},
-		{ID: lead, Name: "lead", Email: "lead@example.com"},
+		{ID: lead, Name: "lead", Email: "lead@example.com", RealName: "Lee Lead"},
 		{ID: lead2, Name: "lead2", Email: "lead2@example.com"},
 		{ID: analyst, Name: "ana", Email: "ana@example.com"},
 		{ID: stranger, Name: "stranger", Email: "stranger@elsewhere.com"},

@@ -16,7 +16,7 @@ func (a *App) buildIncidents(deps Deps) *workflows.Incidents {
 	}
 	inc := &workflows.Incidents{
 		Store: a.DB, Clock: a.Clock, Catalog: a.Config.Catalog, Log: a.Log.With("component", "incidents"),
-		Channels: a.Slack, Wake: a.Wake,
+		Channels: a.Slack, Directory: a.Slack, Wake: a.Wake,
 	}
 	if a.Env.PagerDutyAPIToken.IsSet() {
 		a.PagerDuty = pagerduty.New(a.Env.PagerDutyAPIToken.Reveal(), pagerduty.Options{

@@ -106,7 +106,7 @@ func TestRequestOverCeiling_ApproverLaunchesOnce(t *testing.T) {
 		t.Fatalf("approval message not edited in place: %d messages", len(msgs))
 	}
 	updated := messageText(msgs[0])
-	mustContain(t, "decided message", updated, "srv-1: approved", "Approved by U0LEAD")
+	mustContain(t, "decided message", updated, "srv-1: approved", "*Approved by*\n<@U0LEAD>")
 	if strings.Contains(updated, "\"Approve\"") || strings.Contains(blockText(msgs[0].Blocks), "Deny") {
 		t.Errorf("decided message still has buttons:\n%s", updated)
 	}

@@ -119,11 +119,12 @@ func sleep(ctx context.Context, d time.Duration) error {
 // toPDIncident keeps what opsbot needs of a PagerDuty incident.
 func toPDIncident(in *pagerduty.Incident) workflows.PDIncident {
 	return workflows.PDIncident{
-		ID:      in.ID,
-		Number:  int(in.IncidentNumber),
-		URL:     in.HTMLURL,
-		Status:  in.Status,
-		Service: in.Service.ID,
-		Title:   in.Title,
+		ID:          in.ID,
+		Number:      int(in.IncidentNumber),
+		URL:         in.HTMLURL,
+		Status:      in.Status,
+		Service:     in.Service.ID,
+		ServiceName: in.Service.Summary,
+		Title:       in.Title,
 	}
 }

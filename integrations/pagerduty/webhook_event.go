@@ -170,7 +170,7 @@ func ParseEvent(body []byte) (workflows.PagerEvent, error) {
 			ID: in.ID, Number: in.Number, URL: in.HTMLURL, Status: in.Status, Title: in.Title, Key: in.IncidentKey,
 		}
 		if in.Service != nil {
-			ev.Incident.Service = in.Service.ID
+			ev.Incident.Service, ev.Incident.ServiceName = in.Service.ID, in.Service.Summary
 		}
 		ev.Urgency = in.Urgency
 		if in.Priority != nil {

@@ -33,7 +33,7 @@ func at(s string) time.Time {
 // documentation) into the neutral event.
 func TestParseEvent_IncidentEventFixtures(t *testing.T) {
 	inc := func(status string) workflows.PDIncident {
-		return workflows.PDIncident{ID: "Q2W3E4R5T6Y7U8", Number: 42, Status: status, Service: "PCHK0UT", Key: "opsbot-inc-7",
+		return workflows.PDIncident{ID: "Q2W3E4R5T6Y7U8", Number: 42, Status: status, Service: "PCHK0UT", ServiceName: "Checkout API", Key: "opsbot-inc-7",
 			Title: "Checkout is down", URL: "https://acme.pagerduty.com/incidents/Q2W3E4R5T6Y7U8"}
 	}
 	tests := []workflows.PagerEvent{

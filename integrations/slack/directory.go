@@ -85,6 +85,26 @@ func (c *Client) UserEmail(ctx context.Context, userID string) (string, error) {
 	return u.Profile.Email, nil
 }
 
+// RealName returns the name a user goes by (users.info): their profile's
+// real name, else their display name, else their username. Not cached
+// here: workflows caches names in its store.
+func (c *Client) RealName(ctx context.Context, userID string) (string, error) {
+	var u *slackapi.User
+	err := c.call(ctx, "users.info", func(ctx context.Context) (err error) {
+		u, err = c.api.GetUserInfoContext(ctx, userID)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("look up name of %s: %w", userID, err)
+	}
+	for _, n := range []string{u.Profile.RealName, u.RealName, u.Profile.DisplayName, u.Name} {
+		if n = strings.TrimSpace(n); n != "" {
+			return n, nil
+		}
+	}
+	return "", fmt.Errorf("look up name of %s: Slack returned none", userID)
+}
+
 // UserID returns the Slack user with this email (users.lookupByEmail),
 // cached for Options.CacheTTL. An unknown email gives an error whose
 // SlackError is "users_not_found".

@@ -119,10 +119,36 @@ func (c *Client) resolveMentions(ctx context.Context, m workflows.Message) workf
 		}
 		m.Mention = out
 	}
+	text := func(s string) string {
+		if !strings.ContainsRune(s, '\uE002') {
+			return s
+		}
+		var b strings.Builder
+		for _, sp := range workflows.Spans(s) {
+			switch {
+			case sp.Mention:
+				b.WriteString(workflows.Mention(resolve(sp.Text)))
+			case sp.User:
+				b.WriteString(workflows.UserText(sp.Text))
+			default:
+				b.WriteString(sp.Text)
+			}
+		}
+		return b.String()
+	}
+	m.Title, m.Text, m.Note = text(m.Title), text(m.Text), text(m.Note)
 	if len(m.Fields) > 0 {
 		fields := append([]workflows.Field(nil), m.Fields...)
 		for i := range fields {
 			fields[i].Person = resolve(fields[i].Person)
+			fields[i].Value = text(fields[i].Value)
+			if len(fields[i].People) > 0 {
+				ps := make([]string, len(fields[i].People))
+				for j, p := range fields[i].People {
+					ps[j] = resolve(p)
+				}
+				fields[i].People = ps
+			}
 		}
 		m.Fields = fields
 	}

@@ -46,6 +46,52 @@ func Escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
+// Literal renders text a person typed so Slack shows it as typed: &, <
+// and > escaped (no mention, broadcast or link can be smuggled in), and a
+// line holding mrkdwn formatting characters (*bold*, _italic_, ~strike~,
+// `code`, a leading > quote) set in an inline code span, where Slack
+// applies no formatting. Slack has no escape for those characters in
+// mrkdwn; plain_text objects would also lose our mentions and bold
+// labels, so the code span is the inert form that keeps them.
+func Literal(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if formatted(l) {
+			l = "`" + Escape(strings.ReplaceAll(l, "`", "\u02cb")) + "`"
+		} else {
+			l = Escape(l)
+		}
+		lines[i] = l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// formatted reports whether mrkdwn would format something in line.
+func formatted(line string) bool {
+	return strings.ContainsAny(line, "*_~`") || strings.HasPrefix(strings.TrimSpace(line), ">")
+}
+
+// inline renders workflow text as mrkdwn: plain parts escaped, user text
+// made literal, mention marks as mentions.
+func inline(s string) string {
+	var b strings.Builder
+	for _, sp := range workflows.Spans(s) {
+		switch {
+		case sp.Mention:
+			b.WriteString(mention(sp.Text))
+		case sp.User:
+			b.WriteString(Literal(sp.Text))
+		default:
+			b.WriteString(Escape(sp.Text))
+		}
+	}
+	return b.String()
+}
+
+// unmarked renders workflow text for plain-text surfaces (notification
+// text, button labels): marks dropped, mentions as their reference.
+func unmarked(s string) string { return workflows.PlainText(s) }
+
 // truncate shortens s to at most n characters, marking the cut.
 func truncate(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
@@ -88,10 +134,10 @@ func (Renderer) Message(m workflows.Message) Rendered {
 	var blocks []slackapi.Block
 	var lines []string
 	if m.Title != "" {
-		lines = append(lines, "*"+Escape(m.Title)+"*")
+		lines = append(lines, "*"+inline(m.Title)+"*")
 	}
 	if m.Text != "" {
-		lines = append(lines, Escape(m.Text))
+		lines = append(lines, inline(m.Text))
 	}
 	if len(m.Mention) > 0 {
 		ms := make([]string, len(m.Mention))
@@ -106,14 +152,18 @@ func (Renderer) Message(m workflows.Message) Rendered {
 	for i := 0; i < len(m.Fields); i += maxFields {
 		var fs []*slackapi.TextBlockObject
 		for _, f := range m.Fields[i:min(i+maxFields, len(m.Fields))] {
-			label := truncateEscaped(f.Label, 200)
+			label := truncateEscaped(unmarked(f.Label), 200)
 			value := f.Value
-			if value == "" {
+			if value == "" && f.Person == "" && len(f.People) == 0 {
 				value = "-"
 			}
-			value = truncateEscaped(value, maxFieldText-utf8.RuneCountInString(label)-3)
-			if f.Person != "" {
-				value = mention(f.Person)
+			value = capText(inline(value), maxFieldText-utf8.RuneCountInString(label)-3)
+			if who := people(f); who != "" {
+				// People first: "<@U1>, <@U2> · value".
+				if value != "" {
+					who += " · " + value
+				}
+				value = who
 			}
 			fs = append(fs, mrkdwn("*"+label+"*\n"+value))
 		}
@@ -121,9 +171,20 @@ func (Renderer) Message(m workflows.Message) Rendered {
 	}
 	blocks = append(blocks, buttons(m.Actions)...)
 	if m.Note != "" {
-		blocks = append(blocks, slackapi.NewContextBlock("", mrkdwn(truncateEscaped(m.Note, maxContextText))))
+		blocks = append(blocks, slackapi.NewContextBlock("", mrkdwn(capText(inline(m.Note), maxContextText))))
 	}
 	return Rendered{Text: fallback(m), Blocks: blocks}
+}
+
+// people renders a field's person and people as mentions.
+func people(f workflows.Field) string {
+	var ms []string
+	for _, p := range append([]string{f.Person}, f.People...) {
+		if p != "" {
+			ms = append(ms, mention(p))
+		}
+	}
+	return strings.Join(ms, ", ")
 }
 
 // capText shortens already-escaped mrkdwn, backing off so no entity or
@@ -151,7 +212,7 @@ func fallback(m workflows.Message) string {
 	if len(parts) == 0 {
 		parts = append(parts, "opsbot")
 	}
-	return truncateEscaped(strings.Join(parts, ": "), maxFallback)
+	return truncateEscaped(unmarked(strings.Join(parts, ": ")), maxFallback)
 }
 
 // buttons renders actions, 25 per block. Slack wants action_ids unique
@@ -169,7 +230,7 @@ func buttons(actions []workflows.Action) []slackapi.Block {
 				id = fmt.Sprintf("%s#%d", a.ID, n)
 			}
 			b := slackapi.NewButtonBlockElement(id, truncate(a.Value, maxButtonValue),
-				slackapi.NewTextBlockObject(slackapi.PlainTextType, truncate(a.Label, maxButtonLabel), true, false))
+				slackapi.NewTextBlockObject(slackapi.PlainTextType, truncate(unmarked(a.Label), maxButtonLabel), true, false))
 			b.Style = style(a.Style)
 			if c := a.Confirm; c != nil {
 				b.Confirm = slackapi.NewConfirmationBlockObject(plainText(c.Title, maxConfirmTitle), plainText(c.Text, maxConfirmText),
@@ -194,7 +255,7 @@ func style(s workflows.ActionStyle) slackapi.Style {
 
 // plainText is a plain_text object cut to Slack's limit for its place.
 func plainText(s string, limit int) *slackapi.TextBlockObject {
-	return slackapi.NewTextBlockObject(slackapi.PlainTextType, truncate(s, limit), false, false)
+	return slackapi.NewTextBlockObject(slackapi.PlainTextType, truncate(unmarked(s), limit), false, false)
 }
 
 // BaseActionID strips the "#n" suffix the renderer adds to repeated

@@ -191,3 +191,59 @@ func TestRender_ConfirmDialogWithinSlackLimits(t *testing.T) {
 		t.Errorf("style = %s", c["style"])
 	}
 }
+
+// TestLiteral_HostileUserTextIsInert: what a person typed shows as typed.
+// Slack has no escape for mrkdwn's formatting characters, so a line that
+// holds one goes in a code span (where Slack formats nothing); &, < and >
+// are escaped everywhere, so no mention, broadcast or link gets through.
+func TestLiteral_HostileUserTextIsInert(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain words", "plain words"},
+		{"*bold* claim", "`*bold* claim`"},
+		{"_it_ and ~gone~", "`_it_ and ~gone~`"},
+		{"`code` here", "`\u02cbcode\u02cb here`"},
+		{"<!channel> wake up", "&lt;!channel&gt; wake up"},
+		{"<@U0LEAD|boss> approve", "&lt;@U0LEAD|boss&gt; approve"},
+		{"*<!here>*", "`*&lt;!here&gt;*`"},
+		{"> quoted", "`&gt; quoted`"},
+		{"a & b", "a &amp; b"},
+		{"<https://evil.example|click>", "&lt;https://evil.example|click&gt;"},
+		{"line one\n# heading\n- [ ] todo\n*two*", "line one\n# heading\n- [ ] todo\n`*two*`"},
+	}
+	for _, tt := range tests {
+		if got := Literal(tt.in); got != tt.want {
+			t.Errorf("Literal(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestRender_MarkedText: user text marked in a title, a field and a note
+// is inert; a mention mark is a live mention; marks never reach Slack.
+func TestRender_MarkedText(t *testing.T) {
+	m := workflows.Message{
+		Title:  "srv-1: " + workflows.UserText("*urgent* <!channel>"),
+		Text:   "Severity sev3 → sev1, by " + workflows.Mention("U0AVERY01"),
+		Fields: []workflows.Field{{Label: "Reason", Value: workflows.UserText("`rm -rf` _now_")}, {Label: "Approved by", People: []string{"U0A", "U0B"}}},
+		Note:   "Denied: " + workflows.UserText("<@U0LEAD> ~no~"),
+	}
+	r := Renderer{}.Message(m)
+	b, _ := json.Marshal(r)
+	s := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(string(b))
+	for _, want := range []string{
+		"*srv-1: `*urgent* &lt;!channel&gt;`*",
+		"by <@U0AVERY01>",
+		"*Reason*\\n`\u02cbrm -rf\u02cb _now_`",
+		"*Approved by*\\n<@U0A>, <@U0B>",
+		"Denied: `&lt;@U0LEAD&gt; ~no~`",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("rendered message lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.ContainsAny(s, "\ue000\ue001\ue002\ue003") {
+		t.Errorf("marks reached Slack: %s", s)
+	}
+	if strings.Contains(r.Text, "<!channel>") {
+		t.Errorf("fallback carries a live broadcast: %q", r.Text)
+	}
+}
