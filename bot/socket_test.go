@@ -153,6 +153,9 @@ func (e *socketEnv) round(t *testing.T, n int) (cmd, click, event string) {
 	if !strings.Contains(string(env.AckPayload), "lease extend") {
 		t.Fatalf("the help reply is not in the ack: %s", env.AckPayload)
 	}
+	// The fake marks the envelope acknowledged before it records the
+	// ack's payload as the command's answer: wait for the answer.
+	waitFor(t, "the help answer", func() bool { return e.responsesContaining("lease extend") >= n })
 	if got := e.responsesContaining("lease extend"); got != n {
 		t.Fatalf("help shown %d times after round %d", got, n)
 	}
