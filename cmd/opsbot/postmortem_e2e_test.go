@@ -186,7 +186,7 @@ func TestPostmortem_PageStartedEarlyKeptInStep(t *testing.T) {
 	h.incidentCmd(lead, ch.ID, "status resolved")
 	h.drain()
 	props, body = page()
-	mustContain(t, "properties at resolution", props, "resolved", "sev1", "1h", "lead")
+	mustContain(t, "properties at resolution", props, "resolved", "sev1", "1h", "Lee Lead")
 	mustContain(t, "body at resolution", body, "Rolled back the index change", "Status investigating → resolved", "Severity sev2 → sev1")
 	if strings.Contains(props, "investigating") || strings.Contains(props, "6s") {
 		t.Errorf("stale properties: %s", props)
