@@ -64,6 +64,9 @@ type userJSON struct {
 	Name     string `json:"name"`
 	RealName string `json:"real_name"`
 	IsBot    bool   `json:"is_bot"`
+	// TZ is the person's time zone: the page shows every time (clock and
+	// messages) in the viewer's zone.
+	TZ string `json:"tz,omitempty"`
 }
 
 type channelJSON struct {
@@ -157,7 +160,7 @@ func (s *Sandbox) snapshot(user string) state {
 		st.People = append(st.People, personJSON{p.Slack, p.Name, p.Email, p.Role})
 	}
 	for _, u := range s.slack.Users() {
-		st.Users[u.ID] = userJSON{Name: u.Name, RealName: u.RealName, IsBot: u.IsBot}
+		st.Users[u.ID] = userJSON{Name: u.Name, RealName: u.RealName, IsBot: u.IsBot, TZ: u.TZ}
 	}
 	s.slackState(&st, user)
 	for _, in := range s.ec2.Instances() {

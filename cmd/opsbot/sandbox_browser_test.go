@@ -189,6 +189,19 @@ func TestSandbox_InTheBrowser(t *testing.T) {
 		chromedp.WaitVisible(css(`#messages .msg.pinned`)))
 	b.screenshot("incident-channel")
 
+	// An edited message's buttons still work: the page once re-parsed
+	// the message to add "(edited)", which dropped their handlers.
+	pinned := `#messages .msg.pinned`
+	b.run("raise the severity, which edits the pinned summary", 30*time.Second,
+		chromedp.SendKeys(css("#composer-input"), "/incident severity sev1"+kb.Enter),
+		waitText(pinned, "(edited)"),
+		waitText(pinned, "sev1"),
+		chromedp.WaitVisible(css(`#messages .day-sep`)))
+	b.run("click Acknowledge on the edited summary", 30*time.Second,
+		chromedp.Click(css(pinned+` button[data-action-id="incident.ack"]`)),
+		chromedp.WaitNotPresent(css(pinned+` button[data-action-id="incident.ack"]`)))
+	b.screenshot("edited-summary-button-works")
+
 	last := `#messages .msg:last-child`
 	b.run("say what was done and mark it 📌 for the timeline", 30*time.Second,
 		chromedp.SendKeys(css("#composer-input"), "Rolled back deploy 42"+kb.Enter),

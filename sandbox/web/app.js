@@ -105,7 +105,8 @@ const App = (() => {
   function renderClock() {
     if (!app.now) return;
     const now = new Date(app.now.getTime() + (Date.now() - app.now.fetched));
-    $("clock-now").textContent = now.toLocaleString([], { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    $("clock-now").textContent = now.toLocaleString([], { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit",
+      timeZone: window.SandboxZone ? window.SandboxZone(app.st) : undefined });
     const ahead = Math.round(app.offsetMs / 60000);
     let text = "";
     if (ahead >= 1) {

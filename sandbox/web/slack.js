@@ -29,9 +29,31 @@ const Slack = (() => {
     return a;
   }
 
-  function clockTime(ts) {
+  // zone is the viewer's time zone (their Slack profile's), so the page
+  // shows one zone for the clock and every message.
+  function zone(st) {
+    const u = st && st.users && st.users[st.me];
+    return (u && u.tz) || undefined;
+  }
+  window.SandboxZone = zone;
+
+  function clockTime(ts, st) {
     const d = new Date(parseFloat(ts) * 1000);
-    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: zone(st) });
+  }
+
+  // dayLabel names a message's day in the viewer's zone, for the
+  // separators between days.
+  function dayLabel(ts, st) {
+    const d = new Date(parseFloat(ts) * 1000);
+    return d.toLocaleDateString([], { weekday: "long", day: "numeric", month: "long", timeZone: zone(st) });
+  }
+
+  function daySeparator(label) {
+    const sep = document.createElement("div");
+    sep.className = "day-sep";
+    sep.textContent = label;
+    return sep;
   }
 
   // sidebar lists public channels and the person's DM with the bot.
@@ -100,12 +122,12 @@ const Slack = (() => {
     row.appendChild(avatar(st, m.user, m.bot));
     const body = document.createElement("div");
     body.className = "body";
-    if (m.pinned) body.innerHTML += '<div class="pin-note">📌 Pinned</div>';
-    if (opts.ephemeral) body.innerHTML += '<div class="eph-note">👁 Only visible to you</div>';
+    if (m.pinned) body.insertAdjacentHTML("beforeend", '<div class="pin-note">📌 Pinned</div>');
+    if (opts.ephemeral) body.insertAdjacentHTML("beforeend", '<div class="eph-note">👁 Only visible to you</div>');
     const head = document.createElement("div");
     const name = m.bot ? "opsbot" : userName(st, m.user);
     head.innerHTML = `<span class="who">${esc(name)}</span>${m.bot ? '<span class="app-badge">APP</span>' : ""}` +
-      `<span class="time">${clockTime(m.ts)}</span>`;
+      `<span class="time">${clockTime(m.ts, st)}</span>`;
     body.appendChild(head);
     const c = ctx(st);
     if (m.blocks && m.blocks.length) {
@@ -116,7 +138,9 @@ const Slack = (() => {
       t.innerHTML = Mrkdwn.toHTML(m.text, c);
       body.appendChild(t);
     }
-    if (m.edited) body.innerHTML += '<span class="edited">(edited)</span>';
+    // insertAdjacentHTML, not innerHTML +=: re-parsing the body would
+    // drop the handlers of the buttons already in it.
+    if (m.edited) body.insertAdjacentHTML("beforeend", '<span class="edited">(edited)</span>');
     if (m.reactions && m.reactions.length) {
       const r = document.createElement("div");
       r.className = "reactions";
@@ -184,7 +208,12 @@ const Slack = (() => {
     (st.ephemerals || []).filter((e) => e.channel === chID).forEach((e) => items.push({ m: { ...e, user: "", bot: true }, eph: true }));
     items.sort((a, b) => parseFloat(a.m.ts) - parseFloat(b.m.ts));
     if (!items.length) box.innerHTML = '<div class="empty">No messages yet.</div>';
-    items.forEach((it) => box.appendChild(message(st, it.m, app, { channel: chID, ephemeral: it.eph })));
+    let day = "";
+    items.forEach((it) => {
+      const d = dayLabel(it.m.ts, st);
+      if (d !== day) { box.appendChild(daySeparator(d)); day = d; }
+      box.appendChild(message(st, it.m, app, { channel: chID, ephemeral: it.eph }));
+    });
     if (atBottom || app.scrollDown) { box.scrollTop = box.scrollHeight; app.scrollDown = false; }
     renderThread(st, app);
   }
