@@ -201,6 +201,10 @@ func TestSandbox_InTheBrowser(t *testing.T) {
 		chromedp.Click(css(pinned+` button[data-action-id="incident.ack"]`)),
 		chromedp.WaitNotPresent(css(pinned+` button[data-action-id="incident.ack"]`)))
 	b.screenshot("edited-summary-button-works")
+	b.run("name a scribe by typing @dana", 30*time.Second,
+		chromedp.SendKeys(css("#composer-input"), "/incident role scribe @dana"+kb.Enter),
+		waitText("#messages", "is now Scribe"),
+		waitText(pinned, "Dana Developer"))
 
 	last := `#messages .msg:last-child`
 	b.run("say what was done and mark it 📌 for the timeline", 30*time.Second,

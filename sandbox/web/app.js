@@ -172,23 +172,44 @@ const App = (() => {
 
   // composer sends what is typed in input: a slash command, or a message
   // to where() says (a channel, or a thread in it). Enter sends.
+  // mentions turns "@dana" (a handle, a first name or a full name without
+  // spaces, any case) into Slack's mention "<@U…>", as Slack's composer
+  // does when a person picks someone; slash commands get "<@U…|name>", the
+  // form Slack sends with should_escape. Unknown names stay as typed.
+  function mentions(text, slash) {
+    const users = (app.st && app.st.users) || {};
+    return text.replace(/(^|\s)@([A-Za-z0-9._-]+)/g, (all, pre, name) => {
+      const want = name.toLowerCase();
+      const id = Object.keys(users).find((k) => {
+        const u = users[k];
+        if (u.is_bot) return false;
+        const real = (u.real_name || "").toLowerCase();
+        return (u.name || "").toLowerCase() === want || real.replace(/\s+/g, "") === want || real.split(/\s+/)[0] === want;
+      });
+      if (!id) return all;
+      return pre + (slash ? `<@${id}|${users[id].name}>` : `<@${id}>`);
+    });
+  }
+  window.SandboxMentions = mentions;
+
   function composer(input, form, btn, where) {
     input.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
     });
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      const text = input.value.trim();
+      const typed = input.value.trim();
       const to = where();
-      if (!text || !to) return;
-      const slash = text.startsWith("/");
+      if (!typed || !to) return;
+      const slash = typed.startsWith("/");
+      const text = mentions(typed, slash);
       input.value = "";
       app.scrollDown = true;
       try {
         // Slash commands run in the channel, even when typed in a thread.
         await app.act(slash ? "/api/slack/command" : "/api/slack/message", slash ? { channel: to.channel, text } : { ...to, text }, btn);
       } catch (err) {
-        input.value = text;
+        input.value = typed;
       }
     });
   }
