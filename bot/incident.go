@@ -83,11 +83,84 @@ func (b *Bot) incident(ctx context.Context, cmd slack.SlashCommand) workflows.Re
 		}
 	case IncPMDone:
 		inc, err = b.Incidents.PostmortemDone(ctx, actor, ref)
+	case IncAction:
+		return b.addAction(ctx, actor, ref, c)
+	case IncActionDone:
+		a, err := b.Incidents.ActionDone(ctx, actor, c.Action)
+		if err != nil {
+			return b.failure(err, UsageActionDone)
+		}
+		return textReply(fmt.Sprintf("%s is done: %s. Its reminders end.", a.ID, a.Text))
 	}
 	if err != nil {
 		return b.failure(err, usage)
 	}
 	return textReply(fmt.Sprintf("%s: done. The summary is updated.", inc.ID))
+}
+
+// addAction records an action item; its due date is read as 09:00 in the
+// incident team's time zone.
+func (b *Bot) addAction(ctx context.Context, actor workflows.Person, ref workflows.IncidentRef, c IncidentCommand) workflows.Reply {
+	in := workflows.ActionInput{Text: c.Text}
+	switch {
+	case strings.Contains(c.Who, "@"):
+		in.Owner = workflows.Person{Email: c.Who}
+	case c.Who != "":
+		in.Owner = b.person(ctx, c.Who)
+	}
+	if c.Due != "" {
+		at, err := b.teamTime(ctx, ref, c.Due+" 09:00")
+		if err != nil {
+			return b.failure(err, UsageAction)
+		}
+		in.Due = at
+	}
+	a, err := b.Incidents.AddAction(ctx, actor, ref, in)
+	if err != nil {
+		return b.failure(err, UsageAction)
+	}
+	text := fmt.Sprintf("%s recorded for %s: %s.", a.ID, a.IncidentID, a.Text)
+	var mention []string
+	if c.Who != "" {
+		text += " Owner: see below."
+		mention = []string{mentionRef(in.Owner)}
+	}
+	if !a.Due.IsZero() {
+		text += " Due " + c.Due + "; the owner is reminded from then until it is done."
+	}
+	return workflows.Reply{Public: true, Message: workflows.Message{Mention: mention,
+		Text: text + " It goes on the post-mortem as a to-do; `/incident action done " + a.ID + "` or checking it there ends it."}}
+}
+
+func mentionRef(p workflows.Person) string {
+	if p.SlackID != "" {
+		return p.SlackID
+	}
+	return p.Email
+}
+
+// teamTime reads "YYYY-MM-DD HH:MM" in the incident team's time zone.
+func (b *Bot) teamTime(ctx context.Context, ref workflows.IncidentRef, when string) (time.Time, error) {
+	loc := time.UTC
+	var found *workflows.Incident
+	if err := b.Store.View(ctx, func(tx workflows.Tx) error {
+		var err error
+		if ref.ID != "" {
+			found, err = tx.Incident(ref.ID)
+		} else {
+			found, err = tx.IncidentByChannel(ref.Channel)
+		}
+		return err
+	}); err == nil && found != nil {
+		if team, ok := b.Servers.Catalog.Team(found.Team); ok && team.Location != nil {
+			loc = team.Location
+		}
+	}
+	at, err := time.ParseInLocation("2006-01-02 15:04", when, loc)
+	if err != nil {
+		return time.Time{}, workflows.Errorf(workflows.EInvalid, "%q is not a date like 2026-12-15.", when)
+	}
+	return at, nil
 }
 
 // scheduleMeeting reads DATE TIME in the incident team's time zone.

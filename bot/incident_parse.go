@@ -23,6 +23,8 @@ const (
 	IncPostmortem IncidentKind = "postmortem"
 	IncScheduled  IncidentKind = "postmortem scheduled"
 	IncPMDone     IncidentKind = "postmortem done"
+	IncAction     IncidentKind = "action"
+	IncActionDone IncidentKind = "action done"
 )
 
 // Usage lines of /incident.
@@ -35,6 +37,8 @@ const (
 	UsagePostmortem = "/incident postmortem"
 	UsageScheduled  = "/incident postmortem scheduled DATE TIME"
 	UsageIncHelp    = "/incident help"
+	UsageAction     = "/incident action TEXT [@owner] [due YYYY-MM-DD]"
+	UsageActionDone = "/incident action done ACTION-ID"
 )
 
 // IncidentCommand is a parsed /incident command. Incident is set when the
@@ -49,7 +53,11 @@ type IncidentCommand struct {
 	Who      string // a Slack user ID or email
 	Text     string
 	When     string // "2026-11-24 15:00", read in the team's zone
+	Due      string // an action item's due date, "2026-12-15"
+	Action   string // an action item's ID, "act-3"
 }
+
+var actionID = regexp.MustCompile(`^(?i)act-[0-9]+$`)
 
 var incidentID = regexp.MustCompile(`^(?i)inc-[0-9]+$`)
 
@@ -139,6 +147,29 @@ func ParseIncident(text string) (IncidentCommand, error) {
 		default:
 			return c, usageErr(UsagePostmortem, "`%s` is not a post-mortem command: use `/incident postmortem`, `postmortem scheduled DATE TIME` or `postmortem done`.", rest[0])
 		}
+	case "action":
+		if len(rest) > 0 && strings.EqualFold(rest[0], "done") {
+			if len(rest) != 2 || !actionID.MatchString(rest[1]) {
+				return c, usageErr(UsageActionDone, "Name the action item, like `act-3`.")
+			}
+			c.Kind, c.Action = IncActionDone, strings.ToLower(rest[1])
+			return c, nil
+		}
+		if n := len(rest); n >= 2 && strings.EqualFold(rest[n-2], "due") {
+			if _, err := time.Parse("2006-01-02", rest[n-1]); err != nil {
+				return c, usageErr(UsageAction, "%q is not a date like 2026-12-15.", rest[n-1])
+			}
+			c.Due, rest = rest[n-1], rest[:n-2]
+		}
+		if n := len(rest); n >= 1 {
+			if who, ok := personRef(rest[n-1]); ok && (mention.MatchString(rest[n-1]) || strings.Contains(who, "@")) {
+				c.Who, rest = who, rest[:n-1]
+			}
+		}
+		if len(rest) == 0 {
+			return c, usageErr(UsageAction, "An action item needs text.")
+		}
+		c.Kind, c.Text = IncAction, strings.Join(rest, " ")
 	default:
 		return c, usageErr(UsageIncHelp, "`%s` is not an /incident command. Try `/incident help`.", words[0])
 	}
@@ -169,5 +200,7 @@ var IncidentHelpText = strings.Join([]string{
 	"`" + UsagePostmortem + "` — open or link the post-mortem",
 	"`" + UsageScheduled + "` — record the review meeting",
 	"`/incident postmortem done` — mark the post-mortem finished",
+	"`" + UsageAction + "` — an action item: a to-do in the post-mortem; its owner is reminded from the due date until it is done",
+	"`" + UsageActionDone + "` — mark an action item done (or check it in the post-mortem)",
 	"Inside an incident channel the incident is implied; elsewhere name it: `/incident status inc-7 resolved`.",
 }, "\n")

@@ -142,6 +142,11 @@ func (s *Incidents) Tick(ctx context.Context) (NagReport, error) {
 	}); err != nil {
 		return rep, fmt.Errorf("load incidents: %w", err)
 	}
+	n, err := s.remindActions(ctx)
+	if err != nil {
+		s.Log.Error("remind action items", "err", err)
+	}
+	rep.Sent += n
 	for _, c := range todo {
 		for _, n := range c.due {
 			// The document is read once per nag, not every tick.

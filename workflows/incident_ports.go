@@ -86,6 +86,12 @@ type DocWriter interface {
 	// UpdatePostmortem brings a written document in step with doc: its
 	// properties, and its body while nobody but opsbot has edited it.
 	UpdatePostmortem(ctx context.Context, ref DocRef, doc Postmortem) error
+	// AddTodo puts the to-do of action item id (its text starts with the
+	// ID) on the document, unless one is there already.
+	AddTodo(ctx context.Context, ref DocRef, id, text string, checked bool) error
+	// TodoChecked reads the checkbox of action item id's to-do back; false
+	// when the document has none.
+	TodoChecked(ctx context.Context, ref DocRef, id string) (bool, error)
 	// SetMeeting writes the review meeting's date on the document.
 	SetMeeting(ctx context.Context, ref DocRef, at time.Time) error
 	// Meeting reads the meeting date back, when someone set it there.

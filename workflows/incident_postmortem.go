@@ -164,8 +164,12 @@ func (s *Incidents) currentDoc(ctx context.Context, inc *Incident) (Postmortem, 
 		}
 	}
 	var timeline []TimelineEntry
+	var items []*ActionItem
 	if err := s.Store.View(ctx, func(tx Tx) (err error) {
-		timeline, err = tx.Timeline(inc.ID)
+		if timeline, err = tx.Timeline(inc.ID); err != nil {
+			return err
+		}
+		items, err = tx.Actions(inc.ID)
 		return err
 	}); err != nil {
 		return Postmortem{}, fmt.Errorf("read timeline of %s: %w", inc.ID, err)
@@ -174,6 +178,7 @@ func (s *Incidents) currentDoc(ctx context.Context, inc *Incident) (Postmortem, 
 	if err != nil {
 		return Postmortem{}, Permanent(err)
 	}
+	doc.Body = append(doc.Body, s.actionBlocks(inc, items)...)
 	return doc, nil
 }
 

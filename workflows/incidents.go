@@ -58,6 +58,7 @@ func (s *Incidents) Handlers() map[string]JobHandler {
 		JobPostmortem:     s.writePostmortem,
 		JobMeetingWrite:   s.writeMeeting,
 		JobPostmortemSync: s.syncPostmortem,
+		JobActionWrite:    s.writeAction,
 	}
 }
 

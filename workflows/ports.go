@@ -71,6 +71,12 @@ type IncidentTx interface {
 	AddTimeline(e TimelineEntry) (bool, error)
 	// Timeline returns an incident's entries ordered by time (then insertion).
 	Timeline(incidentID string) ([]TimelineEntry, error)
+	// SaveAction creates or replaces an action item; Action returns one
+	// (ErrNotFound when there is none); Actions lists an incident's, or
+	// with an empty ID every open one.
+	SaveAction(a *ActionItem) error
+	Action(id string) (*ActionItem, error)
+	Actions(incidentID string) ([]*ActionItem, error)
 }
 
 // IncidentFilter selects incidents; empty fields match all.
