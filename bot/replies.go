@@ -115,8 +115,12 @@ func approvalsReply(list []*workflows.Approval) workflows.Reply {
 }
 
 // releaseReply answers a release. In dry run nothing is given back: EC2
-// only checks the termination and the owner hears its answer.
+// only checks the termination and the owner hears its answer. A request
+// that was still waiting is withdrawn.
 func releaseReply(s *workflows.Servers, r *workflows.ServerRequest) workflows.Reply {
+	if r.State == workflows.StateWithdrawn {
+		return textReply(fmt.Sprintf("%s was withdrawn: its approval is closed and the budget it reserved is free again.", r.ID))
+	}
 	if s.DryRun && r.Instance.ID != "" && !r.State.Final() {
 		return textReply(fmt.Sprintf("Dry run: %s would be given back now (%s terminated). opsbot only asks EC2 to check it; nothing changes, and you will get EC2's answer in a DM.", r.ID, r.Instance.ID))
 	}

@@ -191,7 +191,18 @@ func (s *Servers) Release(ctx context.Context, actor Person, id string) (*Server
 		if err != nil {
 			return err
 		}
+		voidWhy := "the server was released"
 		switch {
+		case r.State == StatePending:
+			// Still waiting for approvers: withdrawn, its approval closed
+			// and its reservation freed.
+			if err := r.Move(StateWithdrawn, "withdrawn by "+actor.String(), now); err != nil {
+				return err
+			}
+			voidWhy = "the request was withdrawn by " + actor.String()
+			if isOwner(r, actor) {
+				voidWhy = "the request was withdrawn by its owner"
+			}
 		case r.State == StateApproved:
 			// Not launched yet: the provisioning job will find it terminated
 			// and launch nothing.
@@ -228,7 +239,7 @@ func (s *Servers) Release(ctx context.Context, actor Person, id string) (*Server
 			return err
 		}
 		for _, a := range pending {
-			if err := s.void(tx, team, a, r, "the server was released", now); err != nil {
+			if err := s.void(tx, team, a, r, voidWhy, now); err != nil {
 				return err
 			}
 		}

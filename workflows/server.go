@@ -18,7 +18,8 @@ const (
 	StateStopped      State = "stopped"
 	StateTerminated   State = "terminated"
 	StateDenied       State = "denied"
-	StateExpired      State = "expired" // nobody decided before the approval timed out
+	StateExpired      State = "expired"   // nobody decided before the approval timed out
+	StateWithdrawn    State = "withdrawn" // its owner (or an approver) gave it back while it waited
 	StateFailed       State = "failed"
 )
 
@@ -26,7 +27,7 @@ const (
 // is refused.
 var transitions = map[State][]State{
 	StateRequested:    {StatePending, StateApproved, StateDenied},
-	StatePending:      {StateApproved, StateDenied, StateExpired},
+	StatePending:      {StateApproved, StateDenied, StateExpired, StateWithdrawn},
 	StateApproved:     {StateProvisioning, StateFailed, StateTerminated},
 	StateProvisioning: {StateRunning, StateFailed, StateTerminated},
 	StateRunning:      {StateStopped, StateTerminated},

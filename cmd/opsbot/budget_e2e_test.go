@@ -245,3 +245,60 @@ func TestExtendButton_DoubleClickExtendsOnce(t *testing.T) {
 		t.Fatalf("the message still carries the old button %q", v)
 	}
 }
+
+// A request still waiting for approvers can be withdrawn with `lease
+// release`: its approval is closed and its reservation freed at once,
+// instead of holding the team's budget until the approval expires.
+func TestBudget_WithdrawnRequestFreesItsReservation(t *testing.T) {
+	h := newEditedHarness(t, tightData("1.5"))
+	h.ops(analyst, "server request test-small for 26h")
+	h.ops(analyst, "server request test-small for 26h")
+	mustContain(t, "full", h.ops(analyst, "server request test-small for 26h"), "srv-3 was refused")
+
+	mustContain(t, "withdraw", h.ops(analyst, "lease release srv-1"), "srv-1 was withdrawn", "budget it reserved is free again")
+	h.drain()
+	if r := h.request("srv-1"); r.State != workflows.StateWithdrawn {
+		t.Fatalf("srv-1 is %s", r.State)
+	}
+	mustContain(t, "budget", h.ops(analyst, "budget"), "$0.60 (1)")
+	mustContain(t, "approval message", messageText(h.channelMessages("data-approvals")[0]), "srv-1: closed", "withdrawn")
+	// A click from a stale copy of the message (the buttons are gone from
+	// the edited one) decides nothing.
+	if _, err := h.app.Servers.Decide(t.Context(), workflows.Person{SlackID: lead, Email: "lead@example.com"}, "apr-1", true, ""); workflows.ErrorCode(err) != workflows.EConflict {
+		t.Fatalf("approving a withdrawn request: %v, want a conflict", err)
+	}
+	mustContain(t, "room again", h.ops(analyst, "server request test-small for 26h"), "srv-4 is waiting for approval")
+	if got := h.committed("data"); got != 0 {
+		t.Fatalf("committed %s", got)
+	}
+}
+
+// An extension waiting for approvers reserves its cost, and the approving
+// vote re-checks it like a launch: over a deny budget it is refused with
+// the numbers and the lease does not move.
+func TestBudget_ExtensionApprovalRechecksTheBudget(t *testing.T) {
+	budget := func(dollars string) func(string) string {
+		return func(cfg string) string {
+			cfg = tightData(dollars)(cfg)
+			return strings.Replace(cfg, "financial: {auto_approve_below_usd: 0.1, over_budget: deny}", "financial: {auto_approve_below_usd: 1, over_budget: deny}", 1)
+		}
+	}
+	h := newEditedHarness(t, budget("6"))
+	h.ops(analyst, "server request test-small for 1d")
+	h.settle()
+	// Longer than max_lease (7d): an approver decides; $4.41 is reserved.
+	mustContain(t, "extend", h.ops(analyst, "lease extend srv-1 8d"), "needs an approver")
+	mustContain(t, "reserved", h.ops(analyst, "budget"), "$4.41 (1)")
+	end := h.request("srv-1").LeaseEnd
+	h.drain()
+	h.edit = budget("4")
+	h.restart()
+	msgs := h.channelMessages("data-approvals")
+	h.click(lead, msgs[len(msgs)-1], workflows.ActApprove, "apr-1")
+	mustContain(t, "click", h.lastResponse(), "Approving extending srv-1 by 8d would take team data $0.97 over its budget",
+		"budget $4.00, $0.55 committed, nothing reserved by open requests, this extension $4.41", "Nothing was approved")
+	h.drain()
+	if r := h.request("srv-1"); !r.LeaseEnd.Equal(end) {
+		t.Fatalf("the lease moved to %s", r.LeaseEnd)
+	}
+}

@@ -174,6 +174,10 @@ func TestGolden_GuardRailRefusals(t *testing.T) {
 	msgs := h.channelMessages("data-approvals")
 	h.click(lead, msgs[1], workflows.ActApprove, "apr-2")
 	got["refusal_approve_over_budget"] = last()
+	h.ops(analyst, "lease release srv-2")
+	got["reply_withdrawn"] = last()
+	h.drain()
+	got["approval_withdrawn"] = h.channelMessages("data-approvals")[1].Blocks
 
 	h.launched("test-small for 2d")
 	dm := h.dms(dev)[0]
