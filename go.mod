@@ -2,6 +2,8 @@ module github.com/opsbot/opsbot
 
 go 1.26.8
 
+toolchain go1.27.3
+
 require (
 	github.com/PagerDuty/go-pagerduty v1.8.0
 	github.com/aws/aws-sdk-go-v2 v1.47.7
