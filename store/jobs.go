@@ -84,7 +84,7 @@ func (db *DB) Claim(ctx context.Context, now time.Time, owner string, lease time
 	}
 	n := unixNanos(now)
 	var out []workflows.Job
-	err := db.writeTx(ctx, func(t *sql.Tx) error {
+	err := db.writeTx(ctx, "claim", func(t *sql.Tx) error {
 		// Two index-ordered reads, merged here, instead of one OR that
 		// SQLite would sort in full on every claim.
 		var picks []pickedJob
@@ -175,7 +175,7 @@ func dueJobs(ctx context.Context, db *DB, t *sql.Tx, cond string, now int64, lim
 // Done removes a finished job. A job already removed is not an error: a
 // worker whose lease ran out may finish after another worker did.
 func (db *DB) Done(ctx context.Context, id int64, now time.Time) error {
-	err := db.writeTx(ctx, func(t *sql.Tx) error {
+	err := db.writeTx(ctx, "done", func(t *sql.Tx) error {
 		_, err := t.ExecContext(ctx, db.q(`DELETE FROM jobs WHERE id = ?`), id)
 		return err
 	})
@@ -189,7 +189,7 @@ func (db *DB) Done(ctx context.Context, id int64, now time.Time) error {
 // and keeping its error. If a newer job with the same key is already
 // waiting, that one supersedes this one, which is removed.
 func (db *DB) Retry(ctx context.Context, id int64, at time.Time, lastErr string) error {
-	err := db.writeTx(ctx, func(t *sql.Tx) error {
+	err := db.writeTx(ctx, "retry", func(t *sql.Tx) error {
 		key, err := runningJobKey(ctx, db, t, id)
 		if err != nil {
 			return err
@@ -219,7 +219,7 @@ func (db *DB) Retry(ctx context.Context, id int64, at time.Time, lastErr string)
 // Bury gives up on a running job and keeps it, with its error, for people
 // to look at (see DeadJobs).
 func (db *DB) Bury(ctx context.Context, id int64, now time.Time, lastErr string) error {
-	err := db.writeTx(ctx, func(t *sql.Tx) error {
+	err := db.writeTx(ctx, "bury", func(t *sql.Tx) error {
 		if _, err := runningJobKey(ctx, db, t, id); err != nil {
 			return err
 		}

@@ -63,10 +63,20 @@ type DB struct {
 	// PostgreSQL advisory locks, named after the schema: one held by
 	// each write transaction, one held while migrating.
 	writerLock, migrateLock int64
+	hook                    func(what string, committed bool) error
 }
 
 // Option changes how Open sets up the store.
 type Option func(*DB)
+
+// WithWriteHook calls hook before each write transaction ("update",
+// "claim", "done", "retry", "bury") begins, with committed false, and
+// after it commits, with committed true. An error before a write fails
+// it. Crash tests use it to count commits and to kill the writer at a
+// chosen one, as a process death would; nothing else should.
+func WithWriteHook(hook func(what string, committed bool) error) Option {
+	return func(db *DB) { db.hook = hook }
+}
 
 // WithClock sets the clock used to stamp applied migrations, the one
 // timestamp the store makes itself. The default is workflows.SystemClock.
@@ -201,7 +211,7 @@ func (db *DB) Ready(ctx context.Context) error {
 // request and its effect are kept or lost together.
 func (db *DB) Update(ctx context.Context, fn func(workflows.Tx) error) error {
 	return workflows.MarkIntake(ctx, func(mark func(workflows.Tx) error) error {
-		return db.writeTx(ctx, func(t *sql.Tx) error {
+		return db.writeTx(ctx, "update", func(t *sql.Tx) error {
 			x := &tx{ctx: ctx, tx: t, db: db}
 			if err := mark(x); err != nil {
 				return err
@@ -227,8 +237,22 @@ func (db *DB) View(ctx context.Context, fn func(workflows.Tx) error) error {
 }
 
 // writeTx runs fn in a write transaction that holds the writer lock, and
-// commits it. Every write of the store but migrations goes through it.
-func (db *DB) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
+// commits it. Every write of the store but migrations goes through it;
+// what names it for the write hook.
+func (db *DB) writeTx(ctx context.Context, what string, fn func(*sql.Tx) error) error {
+	if db.hook != nil {
+		if err := db.hook(what, false); err != nil {
+			return err
+		}
+	}
+	err := db.writeTx0(ctx, fn)
+	if err == nil && db.hook != nil {
+		db.hook(what, true)
+	}
+	return err
+}
+
+func (db *DB) writeTx0(ctx context.Context, fn func(*sql.Tx) error) error {
 	var opts *sql.TxOptions
 	if db.dialect == dialectPostgres {
 		// Per-statement snapshots: statements after the lock see the

@@ -67,6 +67,8 @@ type Deps struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Owner names this process in job leases; default host:pid.
 	Owner string
+	// StoreOptions are passed to store.Open (the crash tests' write hook).
+	StoreOptions []store.Option
 }
 
 // NewApp builds opsbot from its config and environment. It makes no
@@ -79,7 +81,7 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	if a.Log == nil {
 		a.Log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
-	db, err := store.Open(ctx, env.DB.DSN(), store.WithClock(a.Clock))
+	db, err := store.Open(ctx, env.DB.DSN(), append([]store.Option{store.WithClock(a.Clock)}, deps.StoreOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", env.DB, err)
 	}

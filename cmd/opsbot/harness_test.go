@@ -150,6 +150,9 @@ type harness struct {
 	// the next boot.
 	log       *slog.Logger
 	slackHTTP *http.Client
+	// crash, when set, sees every store commit and every outside call of
+	// the Apps booted, and can kill them (crash_e2e_test.go).
+	crash *killer
 }
 
 // newHarness builds the world and boots opsbot on SQLite; with a dsn, on
@@ -163,7 +166,16 @@ func newHarness(t testing.TB, dsn ...string) *harness {
 // rewrites it.
 func newEditedHarness(t testing.TB, edit func(string) string, dsn ...string) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: workflows.NewManualClock(start), db: filepath.Join(t.TempDir(), "opsbot.db"), edit: edit}
+	h := newUnbootedHarness(t, dsn...)
+	h.edit = edit
+	h.boot()
+	return h
+}
+
+// newUnbootedHarness builds the world without opsbot in it yet.
+func newUnbootedHarness(t testing.TB, dsn ...string) *harness {
+	t.Helper()
+	h := &harness{t: t, clock: workflows.NewManualClock(start), db: filepath.Join(t.TempDir(), "opsbot.db")}
 	if len(dsn) > 0 {
 		h.dsn = dsn[0]
 	}
@@ -206,7 +218,6 @@ func newEditedHarness(t testing.TB, edit func(string) string, dsn ...string) *ha
 		t.Fatal(err)
 	}
 	h.dbID = db.ID
-	h.boot()
 	return h
 }
 
@@ -261,7 +272,11 @@ func (h *harness) bootApp() (*App, *httptest.Server) {
 		h.clock.Advance(d)
 		return ctx.Err()
 	}
-	app, err := NewApp(context.Background(), cfg, env, Deps{Clock: h.clock, Log: log, AWSConfig: &awsCfg, AWSEndpoint: h.ec2hs.URL, Owner: fmt.Sprintf("replica-%d", h.replicas), Sleep: sleep, SlackHTTP: h.slackHTTP})
+	deps := Deps{Clock: h.clock, Log: log, AWSConfig: &awsCfg, AWSEndpoint: h.ec2hs.URL, Owner: fmt.Sprintf("replica-%d", h.replicas), Sleep: sleep, SlackHTTP: h.slackHTTP}
+	if h.crash != nil {
+		h.crash.wire(&deps)
+	}
+	app, err := NewApp(context.Background(), cfg, env, deps)
 	if err != nil {
 		h.t.Fatalf("build app: %v", err)
 	}
