@@ -37,7 +37,7 @@ type Props struct {
 	Start      string // date; default "Start"
 	End        string // date; default "End"
 	Duration   string // rich_text such as "1h 20m"; default "Duration"
-	Commander  string // rich_text; default "Commander"
+	Commander  string // rich_text (the real name) or people (the Notion person); default "Commander"
 	Services   string // multi_select; default "Services"
 	Meeting    string // date of the review meeting; default "Meeting"
 }
@@ -120,6 +120,8 @@ type Client struct {
 	// schema is the database's properties as last read, so optional
 	// ones it lacks are left out of pages instead of failing them.
 	schema schemaCache
+	// users maps e-mails to Notion people, for people properties.
+	users userCache
 }
 
 // New builds the client. It makes no network call.

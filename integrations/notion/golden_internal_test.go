@@ -44,7 +44,7 @@ func TestCreatePageRequest_Golden(t *testing.T) {
 	}
 	req := &notionapi.PageCreateRequest{
 		Parent:     notionapi.Parent{Type: notionapi.ParentTypeDatabaseID, DatabaseID: "db-1"},
-		Properties: c.properties(doc),
+		Properties: c.properties(t.Context(), doc),
 		Children:   bs[0],
 	}
 	got, err := json.MarshalIndent(req, "", "  ")

@@ -32,7 +32,7 @@ func (c *Client) WritePostmortem(ctx context.Context, doc workflows.Postmortem) 
 	if err := c.checkBeforeWrite(ctx); err != nil {
 		return workflows.DocRef{}, err
 	}
-	props := c.properties(doc)
+	props := c.properties(ctx, doc)
 	propBytes, err := json.Marshal(props)
 	if err != nil {
 		return workflows.DocRef{}, workflows.Permanent(fmt.Errorf("encode properties of %s: %w", doc.IncidentID, err))
@@ -190,7 +190,8 @@ func (c *Client) writtenPrefix(ctx context.Context, pageID string, ps []piece) (
 }
 
 // properties are the page's property values; empty values are left out.
-func (c *Client) properties(doc workflows.Postmortem) notionapi.Properties {
+// The commander may need Notion's list of users (cached).
+func (c *Client) properties(ctx context.Context, doc workflows.Postmortem) notionapi.Properties {
 	p := c.props
 	title := doc.Title
 	if title == "" {
@@ -224,7 +225,9 @@ func (c *Client) properties(doc workflows.Postmortem) notionapi.Properties {
 	if doc.Duration > 0 {
 		text(p.Duration, FormatDuration(doc.Duration))
 	}
-	text(p.Commander, doc.Commander)
+	if v := c.commander(ctx, doc.Commander, doc.CommanderEmail); v != nil {
+		props[p.Commander] = v
+	}
 	if len(doc.Services) > 0 && c.schema.has(p.Services, "multi_select") {
 		var opts []notionapi.Option
 		seen := map[string]bool{}

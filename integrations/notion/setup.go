@@ -65,6 +65,21 @@ func (c *schemaCache) has(name, typ string) bool {
 	return c.types == nil || c.types[name] == typ
 }
 
+// is reports whether the schema was read and has the property with that
+// type.
+func (c *schemaCache) is(name, typ string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.types != nil && c.types[name] == typ
+}
+
+// known reports whether the schema was read.
+func (c *schemaCache) known() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.types != nil
+}
+
 // CheckSetup reads the database and compares its properties with the
 // ones opsbot writes. A database Notion cannot find (not shared with the
 // integration, a wrong ID) or a bad token is a problem, not an error: the
@@ -104,6 +119,8 @@ func (c *Client) CheckSetup(ctx context.Context) (Setup, error) {
 		switch {
 		case !ok:
 			problem = fmt.Sprintf("property %q (%s) is missing", name, typ)
+		case name == c.props.Commander && got == "people":
+			continue // the Notion person, where the commander is one
 		case got != typ:
 			problem = fmt.Sprintf("property %q is %s, not %s", name, got, typ)
 		default:

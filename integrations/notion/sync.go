@@ -19,7 +19,12 @@ func (c *Client) UpdatePostmortem(ctx context.Context, ref workflows.DocRef, doc
 	if err != nil {
 		return workflows.Permanent(fmt.Errorf("update post-mortem of %s: %w", doc.IncidentID, err))
 	}
-	props := c.properties(doc)
+	if !c.schema.known() {
+		// After a restart: learn whether Commander is a people property
+		// (an error here is found again by the update itself).
+		_, _ = c.CheckSetup(ctx)
+	}
+	props := c.properties(ctx, doc)
 	err = c.do(ctx, "update properties of "+ref.PageID, func(ctx context.Context, _ bool) error {
 		_, err := c.api.Page.Update(ctx, notionapi.PageID(ref.PageID), &notionapi.PageUpdateRequest{Properties: props})
 		return err

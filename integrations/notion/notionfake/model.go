@@ -10,7 +10,7 @@ import (
 // Property types a database schema may use in this fake.
 var propertyTypes = map[string]bool{
 	"title": true, "rich_text": true, "select": true, "multi_select": true, "date": true,
-	"number": true, "checkbox": true, "url": true, "email": true, "phone_number": true,
+	"number": true, "checkbox": true, "people": true, "url": true, "email": true, "phone_number": true,
 }
 
 // Database is a snapshot of a fake database.
@@ -41,6 +41,7 @@ type Value struct {
 	Text       string   // title, rich_text: the plain text
 	Names      []string // select (zero or one name), multi_select
 	Start, End string   // date, as stored ("2025-03-14" or a datetime)
+	People     []string // people: user IDs
 	Raw        any      // number, checkbox, url, email, phone_number
 }
 
@@ -265,6 +266,8 @@ func (s *Server) pageSnapshot(p *page) Page {
 			if x != nil {
 				val.Start, val.End = x.Start, x.End
 			}
+		case []string:
+			val.People = x
 		default:
 			val.Raw = x
 		}

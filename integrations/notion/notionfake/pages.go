@@ -139,7 +139,11 @@ func (s *Server) pageJSON(p *page) map[string]any {
 	if db := s.dbs[p.dbKey]; db != nil {
 		parent = map[string]any{"type": "database_id", "database_id": db.id}
 		for name, ps := range db.props {
-			props[name] = map[string]any{"id": ps.id, "type": ps.typ, ps.typ: valueJSON(p.props[name])}
+			v := valueJSON(p.props[name])
+			if ids, ok := p.props[name].([]string); ok {
+				v = s.peopleJSON(ids)
+			}
+			props[name] = map[string]any{"id": ps.id, "type": ps.typ, ps.typ: v}
 		}
 	} else {
 		props["title"] = map[string]any{"id": "title", "type": "title", "title": valueJSON(p.props["title"])}
@@ -161,6 +165,8 @@ func emptyValue(typ string) any {
 		return []option{}
 	case "date":
 		return (*dateValue)(nil)
+	case "people":
+		return []string{}
 	}
 	return nil
 }
@@ -283,6 +289,8 @@ func (s *Server) parseValue(ps *propSchema, path string, v any) (any, *apiError)
 			return (*dateValue)(nil), nil
 		}
 		return parseDate(path, v)
+	case "people":
+		return s.parsePeople(path, v)
 	case "number":
 		if _, ok := v.(json.Number); !ok && v != nil {
 			return nil, invalid("%s should be a number or `null`, instead was `%s`.", path, preview(v))

@@ -86,18 +86,22 @@ type Server struct {
 	log  *slog.Logger
 	hs   *httptest.Server
 
-	mu       sync.Mutex
-	seq      int
-	dbs      map[string]*database
-	dbOrder  []string
-	pages    map[string]*page
-	blocks   map[string]*block
-	requests []Request
-	faults   []*Fault
-	rate     float64
-	burst    float64
-	tokens   float64
-	filled   time.Time
+	mu      sync.Mutex
+	seq     int
+	dbs     map[string]*database
+	dbOrder []string
+	pages   map[string]*page
+	blocks  map[string]*block
+	// users are the workspace's persons by key, listed in userOrder.
+	users      map[string]*user
+	userOrder  []string
+	hideEmails bool
+	requests   []Request
+	faults     []*Fault
+	rate       float64
+	burst      float64
+	tokens     float64
+	filled     time.Time
 }
 
 // New returns a fake with no databases, not listening anywhere.
@@ -115,7 +119,7 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, log: log, dbs: map[string]*database{}, pages: map[string]*page{}, blocks: map[string]*block{}}
+	s := &Server{opts: opts, log: log, dbs: map[string]*database{}, pages: map[string]*page{}, blocks: map[string]*block{}, users: map[string]*user{}}
 	s.SetRateLimit(opts.RateLimit, opts.Burst)
 	return s
 }
@@ -327,6 +331,8 @@ func (s *Server) route(method, path string, q url.Values, body map[string]any) (
 		ep, id = (*Server).listChildren, parts[1]
 	case len(parts) == 3 && parts[0] == "blocks" && parts[2] == "children" && method == http.MethodPatch:
 		ep, id = (*Server).appendChildren, parts[1]
+	case len(parts) == 1 && parts[0] == "users" && method == http.MethodGet:
+		ep = (*Server).listUsers
 	default:
 		return nil, errorf(http.StatusBadRequest, "invalid_request_url", "Invalid request URL.")
 	}

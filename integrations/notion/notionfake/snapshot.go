@@ -228,6 +228,16 @@ func valueFromSnapshot(typ string, x valueSnapshot) any {
 		if x.Kind == "date" && x.Date != nil {
 			return &dateValue{Start: x.Date.Start, End: x.Date.End, TimeZone: x.Date.TimeZone}
 		}
+	case "people": // user IDs, kept as a raw list
+		if ids, ok := x.Raw.([]any); ok && x.Kind == "raw" {
+			out := []string{}
+			for _, id := range ids {
+				if s, ok := id.(string); ok {
+					out = append(out, s)
+				}
+			}
+			return out
+		}
 	default:
 		if x.Kind == "raw" {
 			return x.Raw
