@@ -56,13 +56,19 @@ func (b *Bot) incident(ctx context.Context, cmd slack.SlashCommand) workflows.Re
 		inc, err = b.Incidents.SetSeverity(ctx, actor, ref, c.Severity)
 	case IncRole:
 		usage = UsageRole
-		who := workflows.Person{SlackID: c.Who}
-		if strings.Contains(c.Who, "@") {
-			who = workflows.Person{Email: c.Who}
-		} else {
-			who = b.person(ctx, c.Who)
+		inc, err = b.Incidents.SetRole(ctx, actor, ref, c.Role, b.named(ctx, c.Who))
+	case IncAdd:
+		usage = UsageAdd
+		inc, err = b.Incidents.AddMember(ctx, actor, ref, b.named(ctx, c.Who))
+		if err == nil {
+			return textReply(fmt.Sprintf("Added to %s: they may now change its status, severity and roles.", inc.ID))
 		}
-		inc, err = b.Incidents.SetRole(ctx, actor, ref, c.Role, who)
+	case IncCancel:
+		usage = UsageCancel
+		inc, err = b.Incidents.Cancel(ctx, actor, ref, c.Text)
+		if err == nil {
+			return textReply(fmt.Sprintf("%s is cancelled: no post-mortem, no reminders; the channel is told why.", inc.ID))
+		}
 	case IncUpdate:
 		usage = UsageUpdate
 		inc, err = b.Incidents.Update(ctx, actor, ref, c.Text)
@@ -299,4 +305,13 @@ func (b *Bot) openDeclareModal(ctx context.Context, triggerID string) error {
 		return fmt.Errorf("open declare form: %w", err)
 	}
 	return nil
+}
+
+// named is the person a command names: a Slack user (with the email
+// Slack knows) or an email.
+func (b *Bot) named(ctx context.Context, ref string) workflows.Person {
+	if strings.Contains(ref, "@") {
+		return workflows.Person{Email: ref}
+	}
+	return b.person(ctx, ref)
 }

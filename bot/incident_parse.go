@@ -25,6 +25,8 @@ const (
 	IncPMDone     IncidentKind = "postmortem done"
 	IncAction     IncidentKind = "action"
 	IncActionDone IncidentKind = "action done"
+	IncAdd        IncidentKind = "add"
+	IncCancel     IncidentKind = "cancel"
 )
 
 // Usage lines of /incident.
@@ -39,6 +41,8 @@ const (
 	UsageIncHelp    = "/incident help"
 	UsageAction     = "/incident action TEXT [@owner] [due YYYY-MM-DD]"
 	UsageActionDone = "/incident action done ACTION-ID"
+	UsageAdd        = "/incident add @user"
+	UsageCancel     = "/incident cancel [REASON]"
 )
 
 // IncidentCommand is a parsed /incident command. Incident is set when the
@@ -87,7 +91,11 @@ func ParseIncident(text string) (IncidentCommand, error) {
 			return c, nil
 		}
 		c.Kind = IncDeclare
-		if sev, ok := workflows.ParseSeverity(rest[len(rest)-1]); ok && strings.HasPrefix(strings.ToLower(rest[len(rest)-1]), "sev") {
+		if last := rest[len(rest)-1]; workflows.LooksLikeSeverity(last) {
+			sev, ok := workflows.ParseSeverity(last)
+			if !ok {
+				return c, usageErr(UsageDeclare, "%q is not a severity: use sev1 (worst), sev2 or sev3.", last)
+			}
 			c.Severity, rest = sev, rest[:len(rest)-1]
 		}
 		if len(rest) == 0 {
@@ -109,7 +117,7 @@ func ParseIncident(text string) (IncidentCommand, error) {
 		}
 		sev, ok := workflows.ParseSeverity(rest[0])
 		if !ok {
-			return c, usageErr(UsageSeverity, "%q is not a severity.", rest[0])
+			return c, usageErr(UsageSeverity, "%q is not a severity: use sev1 (worst), sev2 or sev3.", rest[0])
 		}
 		c.Kind, c.Severity = IncSeverity, sev
 	case "role":
@@ -125,6 +133,17 @@ func ParseIncident(text string) (IncidentCommand, error) {
 			return c, usageErr(UsageRole, "%q is not a person: mention them (@name) or give their email.", rest[1])
 		}
 		c.Kind, c.Role, c.Who = IncRole, role, who
+	case "add":
+		if len(rest) != 1 {
+			return c, usageErr(UsageAdd, "Name one person to add.")
+		}
+		who, ok := personRef(rest[0])
+		if !ok {
+			return c, usageErr(UsageAdd, "%q is not a person: mention them (@name) or give their email.", rest[0])
+		}
+		c.Kind, c.Who = IncAdd, who
+	case "cancel":
+		c.Kind, c.Text = IncCancel, strings.Join(rest, " ")
 	case "update":
 		if len(rest) == 0 {
 			return c, usageErr(UsageUpdate, "An update needs text.")
@@ -202,5 +221,8 @@ var IncidentHelpText = strings.Join([]string{
 	"`/incident postmortem done` — mark the post-mortem finished",
 	"`" + UsageAction + "` — an action item: a to-do in the post-mortem; its owner is reminded from the due date until it is done",
 	"`" + UsageActionDone + "` — mark an action item done (or check it in the post-mortem)",
+	"`" + UsageAdd + "` — let someone outside the team change this incident (status, severity, roles)",
+	"`" + UsageCancel + "` — declared by mistake: resolve it in PagerDuty with a note, no post-mortem, no reminders",
+	"Status, severity, roles, acknowledge/resolve, cancel and the post-mortem are for the owning team, its incident members, role holders, PagerDuty's assignees and people added; anyone may post updates.",
 	"Inside an incident channel the incident is implied; elsewhere name it: `/incident status inc-7 resolved`.",
 }, "\n")

@@ -55,3 +55,69 @@ func TestParseIncident_Mistakes(t *testing.T) {
 		}
 	}
 }
+
+// TestParseIncident_DeclareSeveritySpellings: the last word of a
+// declaration is its severity when it looks like one. Known spellings
+// (any case, with or without a dash or underscore) set it; unknown ones
+// are refused with the usage line instead of becoming part of the title
+// of a sev3 that pages on-call.
+func TestParseIncident_DeclareSeveritySpellings(t *testing.T) {
+	tests := []struct {
+		in      string
+		title   string
+		sev     workflows.Severity
+		problem string // non-empty: refused with this
+	}{
+		{in: "declare x sev1", title: "x", sev: workflows.Sev1},
+		{in: "declare x SEV2", title: "x", sev: workflows.Sev2},
+		{in: "declare x Sev3", title: "x", sev: workflows.Sev3},
+		{in: "declare x sev-1", title: "x", sev: workflows.Sev1},
+		{in: "declare x SEV-2", title: "x", sev: workflows.Sev2},
+		{in: "declare x sev_3", title: "x", sev: workflows.Sev3},
+		{in: "declare x", title: "x"},
+		{in: "declare severe latency", title: "severe latency"},
+		{in: "declare sev1 is down sev2", title: "sev1 is down", sev: workflows.Sev2},
+		{in: "declare x 1", title: "x 1"}, // a bare digit is part of the title
+		{in: "declare x P1", title: "x P1"},
+		{in: "declare x sev0", problem: `"sev0" is not a severity`},
+		{in: "declare x sev4", problem: `"sev4" is not a severity`},
+		{in: "declare x SEV-9", problem: `"SEV-9" is not a severity`},
+		{in: "declare x sev01", problem: `"sev01" is not a severity`},
+		{in: "declare x sev", problem: `"sev" is not a severity`},
+		{in: "declare x sev-", problem: `"sev-" is not a severity`},
+		{in: "declare sev0", problem: `"sev0" is not a severity`},
+		{in: "declare sev2", problem: "needs a title"},
+	}
+	for _, tt := range tests {
+		got, err := ParseIncident(tt.in)
+		if tt.problem != "" {
+			var ue *UsageError
+			if !errors.As(err, &ue) || !strings.Contains(ue.Problem, tt.problem) || ue.Usage != UsageDeclare {
+				t.Errorf("ParseIncident(%q) = %+v, %v; want refused: %q with the declare usage", tt.in, got, err, tt.problem)
+			}
+			continue
+		}
+		if err != nil || got.Kind != IncDeclare || got.Title != tt.title || got.Severity != tt.sev {
+			t.Errorf("ParseIncident(%q) = %+v, %v; want title %q severity %q", tt.in, got, err, tt.title, tt.sev)
+		}
+	}
+}
+
+func TestParseIncident_SeverityCommandSpellings(t *testing.T) {
+	for in, want := range map[string]workflows.Severity{
+		"severity sev1": workflows.Sev1, "severity SEV-2": workflows.Sev2, "severity 3": workflows.Sev3,
+		"severity sev_1": workflows.Sev1, "severity sev0": "", "severity 4": "", "severity -1": "", "severity p1": "",
+	} {
+		got, err := ParseIncident(in)
+		if want == "" {
+			var ue *UsageError
+			if !errors.As(err, &ue) || ue.Usage != UsageSeverity {
+				t.Errorf("ParseIncident(%q) = %+v, %v; want refused with the severity usage", in, got, err)
+			}
+			continue
+		}
+		if err != nil || got.Severity != want {
+			t.Errorf("ParseIncident(%q) = %+v, %v; want %s", in, got, err, want)
+		}
+	}
+}

@@ -169,7 +169,11 @@ func (b *Bot) submit(ctx context.Context, ic slack.InteractionCallback) *slack.V
 		b.tell(ctx, actor, requestReply(b.Servers.Catalog, res).Message)
 		return nil
 	case ModalDeclare:
-		sev, _ := workflows.ParseSeverity(values[fieldSeverity][fieldSeverity].SelectedOption.Value)
+		raw := values[fieldSeverity][fieldSeverity].SelectedOption.Value
+		sev, ok := workflows.ParseSeverity(raw)
+		if !ok && raw != "" {
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{fieldSeverity: "Choose sev1, sev2 or sev3."})
+		}
 		if b.Incidents == nil {
 			return slack.NewErrorsViewSubmissionResponse(map[string]string{fieldTitle: "Incidents are not configured in opsbot."})
 		}

@@ -21,6 +21,11 @@ const (
 	DefaultMeetingNagAfter  = 24 * time.Hour
 	DefaultMeetingNagEvery  = 24 * time.Hour
 	DefaultPostmortemDue    = 5 * 24 * time.Hour
+	DefaultDeclareLimit     = 5
+	DefaultDeclareWindow    = time.Hour
+	DefaultStormLimit       = 5
+	DefaultStormWindow      = 10 * time.Minute
+	DefaultMaxSnooze        = 7 * 24 * time.Hour
 )
 
 // DefaultUpdateEvery is how long an open incident may go without a status
@@ -52,6 +57,7 @@ var incidentFields = []string{
 	"meeting_nag_after", "meeting_nag_every", "postmortem_due", "business_hours",
 	"notion_database", "checklist_template", "postmortem_template", "services", "default_team",
 	"severities",
+	"declare_limit", "storm", "max_snooze",
 }
 
 // incidentsDecl is what cross-section checks need of `incidents:`.
@@ -89,6 +95,9 @@ func decodeIncidents(d *decoder, n *yaml.Node, b *build) {
 		PostmortemDue:    m.duration("postmortem_due", DefaultPostmortemDue),
 		Services:         map[string]string{},
 	}
+	pol.DeclareLimit, pol.DeclareWindow = decodeRate(d, m, "declare_limit", DefaultDeclareLimit, DefaultDeclareWindow)
+	pol.StormLimit, pol.StormWindow = decodeRate(d, m, "storm", DefaultStormLimit, DefaultStormWindow)
+	pol.MaxSnooze = m.duration("max_snooze", DefaultMaxSnooze)
 	if cn := m.scalar("channel_pattern"); cn != nil && checkChannelPattern(d, m.at("channel_pattern"), cn) {
 		pol.ChannelPattern = cn.Value
 	}
@@ -333,4 +342,19 @@ func incidentTemplate(d *decoder, b *build, m *mapping, key, fallback string, ch
 		return fallback
 	}
 	return text
+}
+
+// decodeRate reads a limit per window, `{count: 5, per: 10m}`; count 0
+// turns the limit off. Either field left out keeps its default.
+func decodeRate(d *decoder, parent *mapping, key string, defCount int, defPer time.Duration) (int, time.Duration) {
+	if !parent.has(key) {
+		return defCount, defPer
+	}
+	m := d.mapping(parent.at(key), parent.get(key), "count", "per")
+	count := m.integer("count", defCount)
+	if count < 0 {
+		d.problemAt(m.at("count"), m.line("count"), "must be 0 (no limit) or more, not %d", count)
+		count = defCount
+	}
+	return count, m.duration("per", defPer)
 }

@@ -130,6 +130,11 @@ func TestParseIncidents_EmptySectionTakesDefaults(t *testing.T) {
 			Postmortem:       templates.Postmortem,
 			Services:         map[string]string{"PPLAT01": "platform"},
 			DefaultTeam:      "platform",
+			DeclareLimit:     DefaultDeclareLimit,
+			DeclareWindow:    DefaultDeclareWindow,
+			StormLimit:       DefaultStormLimit,
+			StormWindow:      DefaultStormWindow,
+			MaxSnooze:        DefaultMaxSnooze,
 		}
 		if !reflect.DeepEqual(pol, want) {
 			t.Errorf("%q:\n got %+v\nwant %+v", section, pol, want)

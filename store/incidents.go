@@ -16,11 +16,16 @@ const incidentColumns = `id, title, severity, status, team,
 	commander_slack, commander_email, comms_slack, comms_email, scribe_slack, scribe_email,
 	declared_by_slack, declared_by_email, created_at, resolved_at, last_update_at, last_update,
 	postmortem_page_id, postmortem_url, meeting_at, postmortem_due, postmortem_done,
-	snoozed, updated_at, update_posted_at, pd_service_name, private, postmortem_published`
+	snoozed, updated_at, update_posted_at, pd_service_name, private, postmortem_published,
+	added, cancelled, linked_to`
 
 // incidentArgs lists i's values in incidentColumns order.
 func incidentArgs(i *workflows.Incident) ([]any, error) {
 	snoozed, err := snoozedText(i.Snoozed)
+	if err != nil {
+		return nil, fmt.Errorf("incident %s: %w", i.ID, err)
+	}
+	added, err := peopleText(i.Added)
 	if err != nil {
 		return nil, fmt.Errorf("incident %s: %w", i.ID, err)
 	}
@@ -32,6 +37,7 @@ func incidentArgs(i *workflows.Incident) ([]any, error) {
 		unixNanos(i.CreatedAt), unixNanos(i.ResolvedAt), unixNanos(i.LastUpdateAt), i.LastUpdate,
 		i.PostmortemPageID, i.PostmortemURL, unixNanos(i.MeetingAt), unixNanos(i.PostmortemDue), boolInt(i.PostmortemDone),
 		snoozed, unixNanos(i.UpdatedAt), unixNanos(i.UpdatePostedAt), i.PDServiceName, boolInt(i.Private), boolInt(i.PostmortemPublished),
+		added, boolInt(i.Cancelled), i.LinkedTo,
 	}, nil
 }
 
@@ -144,6 +150,19 @@ func (t *tx) Incidents(f workflows.IncidentFilter) ([]*workflows.Incident, error
 		where = append(where, "status <> ?")
 		args = append(args, string(workflows.StatusResolved))
 	}
+	if f.Service != "" {
+		where = append(where, "pd_service = ?")
+		args = append(args, f.Service)
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "created_at >= ?")
+		args = append(args, unixNanos(f.Since))
+	}
+	if p := f.DeclaredBy; p.SlackID != "" || p.Email != "" {
+		// Either identity names the person; an empty one matches nothing.
+		where = append(where, "((declared_by_slack <> '' AND declared_by_slack = ?) OR (declared_by_email <> '' AND LOWER(declared_by_email) = LOWER(?)))")
+		args = append(args, p.SlackID, p.Email)
+	}
 	q := `SELECT ` + incidentColumns + ` FROM incidents`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -166,6 +185,8 @@ func (t *tx) incidents(q string, args ...any) ([]*workflows.Incident, error) {
 		var (
 			i                             workflows.Incident
 			severity, status, snoozed     string
+			added                         string
+			cancelled                     int64
 			created, resolved, lastUpdate int64
 			meeting, due, done, updated   int64
 			posted, private, published    int64
@@ -175,7 +196,8 @@ func (t *tx) incidents(q string, args ...any) ([]*workflows.Incident, error) {
 			&i.Commander.SlackID, &i.Commander.Email, &i.Comms.SlackID, &i.Comms.Email, &i.Scribe.SlackID, &i.Scribe.Email,
 			&i.DeclaredBy.SlackID, &i.DeclaredBy.Email, &created, &resolved, &lastUpdate, &i.LastUpdate,
 			&i.PostmortemPageID, &i.PostmortemURL, &meeting, &due, &done,
-			&snoozed, &updated, &posted, &i.PDServiceName, &private, &published)
+			&snoozed, &updated, &posted, &i.PDServiceName, &private, &published,
+			&added, &cancelled, &i.LinkedTo)
 		if err != nil {
 			return nil, err
 		}
@@ -187,6 +209,10 @@ func (t *tx) incidents(q string, args ...any) ([]*workflows.Incident, error) {
 		}
 		i.UpdatedAt, i.UpdatePostedAt = fromNanos(updated), fromNanos(posted)
 		i.Private, i.PostmortemPublished = private != 0, published != 0
+		if i.Added, err = peopleFromText(added); err != nil {
+			return nil, fmt.Errorf("incident %s: %w", i.ID, err)
+		}
+		i.Cancelled = cancelled != 0
 		out = append(out, &i)
 	}
 	return out, rows.Err()

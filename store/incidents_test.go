@@ -41,6 +41,9 @@ func sampleIncident(id string) *workflows.Incident {
 		PostmortemDone:   true,
 		Snoozed:          map[string]time.Time{"update": t0.Add(30 * time.Minute), "postmortem": t0.Add(24*time.Hour + 7)},
 		UpdatedAt:        t0.Add(3*time.Hour + time.Second),
+		Added:            []workflows.Person{{SlackID: "U9"}, {Email: "helper@example.com"}},
+		Cancelled:        true,
+		LinkedTo:         "inc-0",
 	}
 }
 
@@ -185,11 +188,15 @@ func testIncidents_Filters(t *testing.T, db *DB) {
 	mk := func(id, team string, st workflows.IncidentStatus, created time.Time) *workflows.Incident {
 		return &workflows.Incident{ID: id, Team: team, Status: st, CreatedAt: created}
 	}
+	by := func(i *workflows.Incident, svc string, p workflows.Person) *workflows.Incident {
+		i.PDService, i.DeclaredBy = svc, p
+		return i
+	}
 	update(t, db, func(tx workflows.Tx) error {
 		for _, i := range []*workflows.Incident{
-			mk("inc-1", "payments", workflows.StatusResolved, t0),
-			mk("inc-2", "search", workflows.StatusInvestigating, t0.Add(time.Hour)),
-			mk("inc-3", "payments", workflows.StatusMonitoring, t0.Add(2*time.Hour)),
+			by(mk("inc-1", "payments", workflows.StatusResolved, t0), "PSVC1", workflows.Person{SlackID: "U1", Email: "one@example.com"}),
+			by(mk("inc-2", "search", workflows.StatusInvestigating, t0.Add(time.Hour)), "PSVC2", workflows.Person{Email: "One@Example.com"}),
+			by(mk("inc-3", "payments", workflows.StatusMonitoring, t0.Add(2*time.Hour)), "PSVC1", workflows.Person{SlackID: "U2"}),
 			mk("inc-4", "payments", workflows.StatusIdentified, t0.Add(30*time.Minute)),
 			mk("inc-5", "search", workflows.StatusResolved, t0.Add(3*time.Hour)),
 		} {
@@ -208,6 +215,13 @@ func testIncidents_Filters(t *testing.T, db *DB) {
 		{workflows.IncidentFilter{Open: true}, []string{"inc-3", "inc-2", "inc-4"}},
 		{workflows.IncidentFilter{Team: "search", Open: true}, []string{"inc-2"}},
 		{workflows.IncidentFilter{Team: "nobody"}, nil},
+		{workflows.IncidentFilter{Service: "PSVC1"}, []string{"inc-3", "inc-1"}},
+		{workflows.IncidentFilter{Service: "PSVC1", Since: t0.Add(time.Hour)}, []string{"inc-3"}},
+		{workflows.IncidentFilter{Since: t0.Add(2 * time.Hour)}, []string{"inc-5", "inc-3"}},
+		{workflows.IncidentFilter{DeclaredBy: workflows.Person{SlackID: "U1"}}, []string{"inc-1"}},
+		{workflows.IncidentFilter{DeclaredBy: workflows.Person{SlackID: "U7", Email: "one@example.com"}}, []string{"inc-2", "inc-1"}},
+		{workflows.IncidentFilter{DeclaredBy: workflows.Person{SlackID: "U2"}, Since: t0}, []string{"inc-3"}},
+		{workflows.IncidentFilter{DeclaredBy: workflows.Person{SlackID: "U404"}}, nil},
 	} {
 		view(t, db, func(tx workflows.Tx) error {
 			is, err := tx.Incidents(tc.f)

@@ -349,6 +349,17 @@ type IncidentPolicy struct {
 	// events from any other service.
 	Services    map[string]string
 	DefaultTeam string
+	// DeclareLimit is how many incidents one person may declare from
+	// Slack within DeclareWindow; 0 means no limit.
+	DeclareLimit  int
+	DeclareWindow time.Duration
+	// StormLimit is how many incidents of one PagerDuty service get a
+	// channel of their own within StormWindow; newer ones are linked into
+	// the newest open one's channel. 0 means no limit.
+	StormLimit  int
+	StormWindow time.Duration
+	// MaxSnooze is the longest a reminder may be snoozed.
+	MaxSnooze time.Duration
 }
 
 // IncidentVariant is what differs for incidents of one severity or one

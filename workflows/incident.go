@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -16,18 +17,30 @@ const (
 	Sev3 Severity = "sev3"
 )
 
-// ParseSeverity reads "sev1".."sev3" (also "1".."3", any case).
+// ParseSeverity reads a severity. Accepted spellings, in any case:
+// "sev1", "sev-1", "sev_1", and the bare digit "1" (for
+// `/incident severity 2`); only 1, 2 and 3 exist. Anything else, "sev0",
+// "sev4", "SEV-9", "P1", is not a severity.
 func ParseSeverity(s string) (Severity, bool) {
 	s = strings.ToLower(strings.TrimSpace(s))
-	if !strings.HasPrefix(s, "sev") {
-		s = "sev" + s
+	if rest, ok := strings.CutPrefix(s, "sev"); ok {
+		s = strings.TrimLeft(rest, "-_")
 	}
-	switch Severity(s) {
+	switch sev := Severity("sev" + s); sev {
 	case Sev1, Sev2, Sev3:
-		return Severity(s), true
+		return sev, true
 	}
 	return "", false
 }
+
+// LooksLikeSeverity reports whether a word was meant as a severity, known
+// or not ("sev0", "SEV-4", "sev"), so a mistyped one is refused instead of
+// becoming part of an incident's title.
+func LooksLikeSeverity(s string) bool {
+	return severityWord.MatchString(strings.TrimSpace(s))
+}
+
+var severityWord = regexp.MustCompile(`(?i)^sev[-_]?[0-9]*$`)
 
 // IncidentStatus is where the response stands.
 type IncidentStatus string
@@ -137,6 +150,17 @@ type Incident struct {
 
 	// Snoozed holds, per nag kind, when its snooze ends.
 	Snoozed map[string]time.Time
+
+	// Added are the people given the right to change the incident with
+	// /incident add, beyond those who have it by team, config, role or
+	// PagerDuty assignment.
+	Added []Person
+	// Cancelled marks an incident declared by mistake and cancelled: it is
+	// closed, with no post-mortem and no reminders.
+	Cancelled bool
+	// LinkedTo is the incident whose channel this one was linked into
+	// during an alert storm, instead of getting a channel of its own.
+	LinkedTo string
 
 	UpdatedAt time.Time
 

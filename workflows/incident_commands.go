@@ -65,14 +65,30 @@ func (s *Incidents) change(ctx context.Context, ref IncidentRef, fn func(tx Tx, 
 // SetStatus moves the response to a new status. Resolving also resolves
 // the PagerDuty incident and starts the post-mortem.
 func (s *Incidents) SetStatus(ctx context.Context, actor Person, ref IncidentRef, st IncidentStatus) (*Incident, error) {
+	what := "change its status"
+	if st == StatusResolved {
+		what = "resolve it"
+		if err := s.authorize(ctx, actor, ref, what); err != nil {
+			return nil, err
+		}
+		if err := s.checkPagerUser(ctx, actor, ref, PDResolved, what); err != nil {
+			return nil, err
+		}
+	} else if err := s.authorize(ctx, actor, ref, what); err != nil {
+		return nil, err
+	}
 	return s.change(ctx, ref, func(tx Tx, inc *Incident, now time.Time) error {
 		if inc.Status == st {
 			return Errorf(EConflict, "%s is already %s.", inc.ID, st)
 		}
 		old := inc.Status
+		if inc.Cancelled {
+			return Errorf(EConflict, "%s was cancelled (declared by mistake); declare a new incident if something is wrong.", inc.ID)
+		}
 		if st == StatusResolved {
+			prevPD := inc.PDStatus
 			s.resolve(inc, now, now)
-			if err := s.pushPD(tx, inc, PDResolved, actor, now); err != nil {
+			if err := s.pushPD(tx, inc, PDResolved, actor, now, old, prevPD); err != nil {
 				return err
 			}
 			if err := s.queuePostmortem(tx, inc, now); err != nil {
@@ -96,18 +112,26 @@ func (s *Incidents) SetStatus(ctx context.Context, actor Person, ref IncidentRef
 }
 
 // pushPD records the PagerDuty state opsbot is about to set and queues the
-// call; the webhook that follows then finds nothing to change.
-func (s *Incidents) pushPD(tx Tx, inc *Incident, status string, actor Person, now time.Time) error {
+// call; the webhook that follows then finds nothing to change. The job
+// carries the states before (prevStatus, prevPD) so that a refusal by
+// PagerDuty takes the record back to them.
+func (s *Incidents) pushPD(tx Tx, inc *Incident, status string, actor Person, now time.Time, prevStatus IncidentStatus, prevPD string) error {
 	if inc.PDIncidentID == "" || inc.PDStatus == status || (status == PDAcknowledged && inc.PDStatus == PDResolved) {
 		return nil
 	}
 	inc.PDStatus = status
-	payload := strings.TrimSpace(inc.ID + " " + status + " " + actor.Email)
+	payload := strings.Join([]string{inc.ID, status, orDefault(actor.Email, "-"), orDefault(actor.SlackID, "-"), string(prevStatus), orDefault(prevPD, "-")}, " ")
 	return tx.Enqueue(Job{Kind: JobPDStatus, Key: JobPDStatus + ":" + inc.ID, Payload: payload, RunAt: now})
 }
 
 // Acknowledge acknowledges the PagerDuty incident as the actor.
 func (s *Incidents) Acknowledge(ctx context.Context, actor Person, ref IncidentRef) (*Incident, error) {
+	if err := s.authorize(ctx, actor, ref, "acknowledge it"); err != nil {
+		return nil, err
+	}
+	if err := s.checkPagerUser(ctx, actor, ref, PDAcknowledged, "acknowledge it"); err != nil {
+		return nil, err
+	}
 	return s.change(ctx, ref, func(tx Tx, inc *Incident, now time.Time) error {
 		if inc.PDIncidentID == "" {
 			return Errorf(EConflict, "%s has no PagerDuty incident to acknowledge.", inc.ID)
@@ -118,7 +142,7 @@ func (s *Incidents) Acknowledge(ctx context.Context, actor Person, ref IncidentR
 		if actor.Email == "" {
 			return Errorf(EForbidden, "PagerDuty needs your email to record who acknowledged, and Slack did not give opsbot yours.")
 		}
-		if err := s.pushPD(tx, inc, PDAcknowledged, actor, now); err != nil {
+		if err := s.pushPD(tx, inc, PDAcknowledged, actor, now, inc.Status, inc.PDStatus); err != nil {
 			return err
 		}
 		return s.record(tx, inc, TimelineEntry{At: now, Kind: TLPagerDuty, Actor: actor.String(), Text: "Acknowledged from Slack", Action: "incident.acknowledged"})
@@ -127,7 +151,7 @@ func (s *Incidents) Acknowledge(ctx context.Context, actor Person, ref IncidentR
 
 // SetSeverity changes the severity.
 func (s *Incidents) SetSeverity(ctx context.Context, actor Person, ref IncidentRef, sev Severity) (*Incident, error) {
-	return s.change(ctx, ref, func(tx Tx, inc *Incident, now time.Time) error {
+	return s.guarded(ctx, actor, ref, "change its severity", func(tx Tx, inc *Incident, now time.Time) error {
 		if inc.Severity == sev {
 			return Errorf(EConflict, "%s is already %s.", inc.ID, sev)
 		}
@@ -148,7 +172,7 @@ func (s *Incidents) SetSeverity(ctx context.Context, actor Person, ref IncidentR
 
 // SetRole gives a role to someone.
 func (s *Incidents) SetRole(ctx context.Context, actor Person, ref IncidentRef, role Role, who Person) (*Incident, error) {
-	return s.change(ctx, ref, func(tx Tx, inc *Incident, now time.Time) error {
+	return s.guarded(ctx, actor, ref, "give its roles", func(tx Tx, inc *Incident, now time.Time) error {
 		inc.SetRole(role, who)
 		if inc.ChannelID != "" {
 			if err := tx.Enqueue(Job{Kind: JobInvite, Key: JobInvite + ":" + inc.ID, Payload: inc.ID, RunAt: now}); err != nil {
@@ -261,7 +285,7 @@ func (s *Incidents) Postmortem(ctx context.Context, actor Person, ref IncidentRe
 // ScheduleMeeting records the post-mortem review meeting, which ends the
 // meeting nag, and writes it on the document.
 func (s *Incidents) ScheduleMeeting(ctx context.Context, actor Person, ref IncidentRef, at time.Time) (*Incident, error) {
-	return s.change(ctx, ref, func(tx Tx, inc *Incident, now time.Time) error {
+	return s.guarded(ctx, actor, ref, "record its post-mortem meeting", func(tx Tx, inc *Incident, now time.Time) error {
 		inc.MeetingAt = at
 		if inc.PostmortemPageID != "" && s.Docs != nil {
 			if err := tx.Enqueue(Job{Kind: JobMeetingWrite, Key: JobMeetingWrite + ":" + inc.ID, Payload: inc.ID, RunAt: now}); err != nil {
@@ -274,7 +298,7 @@ func (s *Incidents) ScheduleMeeting(ctx context.Context, actor Person, ref Incid
 
 // PostmortemDone marks the post-mortem finished, which ends its nag.
 func (s *Incidents) PostmortemDone(ctx context.Context, actor Person, ref IncidentRef) (*Incident, error) {
-	return s.change(ctx, ref, func(tx Tx, inc *Incident, now time.Time) error {
+	return s.guarded(ctx, actor, ref, "mark its post-mortem done", func(tx Tx, inc *Incident, now time.Time) error {
 		if inc.PostmortemDone {
 			return Errorf(EConflict, "%s's post-mortem is already marked done.", inc.ID)
 		}
@@ -283,9 +307,19 @@ func (s *Incidents) PostmortemDone(ctx context.Context, actor Person, ref Incide
 	})
 }
 
-// Snooze holds back one kind of nag for d.
+// Snooze holds back one kind of nag for d, at most the policy's
+// MaxSnooze: the duration comes from a button's value, which a client can
+// forge.
 func (s *Incidents) Snooze(ctx context.Context, actor Person, id string, kind NagKind, d time.Duration) (*Incident, error) {
-	return s.change(ctx, IncidentRef{ID: id}, func(tx Tx, inc *Incident, now time.Time) error {
+	switch kind {
+	case NagUpdate, NagMeeting, NagPostmortem:
+	default:
+		return nil, Errorf(EInvalid, "%q is not a kind of reminder.", kind)
+	}
+	if max := orDuration(s.policy().MaxSnooze, 7*24*time.Hour); d <= 0 || d > max {
+		return nil, Errorf(EInvalid, "A reminder can be snoozed for at most %s, not %s.", FormatDuration(max), FormatDuration(d))
+	}
+	return s.guarded(ctx, actor, IncidentRef{ID: id}, "snooze its reminders", func(tx Tx, inc *Incident, now time.Time) error {
 		if inc.Snoozed == nil {
 			inc.Snoozed = map[string]time.Time{}
 		}

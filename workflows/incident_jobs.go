@@ -99,10 +99,14 @@ func (s *Incidents) invite(ctx context.Context, j Job) error {
 		return nil
 	}
 	var people []string
+	var lookup error
 	if s.Pager != nil && inc.PDIncidentID != "" {
+		// A failed lookup (the service, on-call, one user) must not
+		// invite nobody: invite whom it found, and everyone else known,
+		// then fail so the job runs again for the rest.
 		emails, err := s.Pager.Responders(ctx, inc.PDIncidentID, inc.PDService)
 		if err != nil {
-			return fmt.Errorf("responders of %s: %w", inc.ID, err)
+			lookup = fmt.Errorf("responders of %s (invited %d found, will ask again): %w", inc.ID, len(emails), err)
 		}
 		people = append(people, emails...)
 	}
@@ -117,16 +121,16 @@ func (s *Incidents) invite(ctx context.Context, j Job) error {
 	}
 	people = dedupe(people)
 	if len(people) == 0 {
-		return nil
+		return lookup
 	}
 	missing, err := s.Channels.Invite(ctx, inc.ChannelID, people)
 	if err != nil {
-		return fmt.Errorf("invite to %s: %w", inc.ChannelName, err)
+		return errors.Join(fmt.Errorf("invite to %s: %w", inc.ChannelName, err), lookup)
 	}
 	if len(missing) == 0 {
-		return nil
+		return lookup
 	}
-	return s.update(ctx, func(tx Tx) error {
+	if err := s.update(ctx, func(tx Tx) error {
 		now := s.Clock.Now()
 		fresh, err := tx.MarkSent("incident-missing:"+inc.ID+":"+strings.Join(missing, ","), now)
 		if err != nil || !fresh {
@@ -135,7 +139,10 @@ func (s *Incidents) invite(ctx context.Context, j Job) error {
 		return enqueueMessage(tx, Message{Channel: inc.ChannelID,
 			Text: "opsbot could not find these responders in Slack, so they were not invited: " + strings.Join(missing, ", ") +
 				". Their Slack profile email must match their PagerDuty or config email."}, now)
-	})
+	}); err != nil {
+		return err
+	}
+	return lookup
 }
 
 func dedupe(list []string) []string {
@@ -201,29 +208,115 @@ func (s *Incidents) page(ctx context.Context, j Job) error {
 	})
 }
 
+// statusJob is a JobPDStatus payload: "inc-7 resolved EMAIL SLACKID
+// PREVSTATUS PREVPD", "-" for an empty field. Jobs queued before the
+// previous states were carried have only the first three fields.
+type statusJob struct {
+	id, status, from, slackID string
+	prevStatus                IncidentStatus
+	prevPD                    string
+}
+
+func parseStatusJob(payload string) (statusJob, bool) {
+	f := strings.Fields(payload)
+	if len(f) < 2 {
+		return statusJob{}, false
+	}
+	for len(f) < 6 {
+		f = append(f, "-")
+	}
+	for i := range f {
+		if f[i] == "-" {
+			f[i] = ""
+		}
+	}
+	return statusJob{id: f[0], status: f[1], from: f[2], slackID: f[3], prevStatus: IncidentStatus(f[4]), prevPD: f[5]}, true
+}
+
 // pushStatus tells PagerDuty about an acknowledgement or resolution made
-// in Slack, as the person who clicked.
+// in Slack, as the person who clicked. PagerDuty refusing it (an unknown
+// From user) takes opsbot's record back and tells the channel why: the
+// two must not disagree. Asking again after a crash is harmless: setting
+// a status PagerDuty already has succeeds.
 func (s *Incidents) pushStatus(ctx context.Context, j Job) error {
-	parts := strings.Fields(j.Payload)
-	if len(parts) < 2 {
+	sj, ok := parseStatusJob(j.Payload)
+	if !ok {
 		return Permanent(fmt.Errorf("bad status job %q", j.Payload))
 	}
-	inc, err := s.load(ctx, parts[0])
+	inc, err := s.load(ctx, sj.id)
 	if err != nil {
 		return err
 	}
 	if s.Pager == nil || inc.PDIncidentID == "" {
 		return nil
 	}
-	from := ""
-	if len(parts) > 2 {
-		from = parts[2]
-	}
-	if err := s.Pager.SetStatus(ctx, inc.PDIncidentID, parts[1], from); err != nil {
-		return fmt.Errorf("%s %s in PagerDuty: %w", parts[1], inc.ID, err)
+	if err := s.Pager.SetStatus(ctx, inc.PDIncidentID, sj.status, sj.from); err != nil {
+		var refused *PagerRefusal
+		if errors.As(err, &refused) {
+			return s.takeBack(ctx, j, sj, "PagerDuty refused it: "+refused.Reason)
+		}
+		return fmt.Errorf("%s %s in PagerDuty: %w", sj.status, inc.ID, err)
 	}
 	return s.update(ctx, func(tx Tx) error {
-		return tx.Audit(AuditEntry{At: s.Clock.Now(), Actor: orDefault(from, "opsbot"), Action: "pagerduty." + parts[1], Subject: inc.ID, Detail: inc.PDIncidentID})
+		return tx.Audit(AuditEntry{At: s.Clock.Now(), Actor: orDefault(sj.from, "opsbot"), Action: "pagerduty." + sj.status, Subject: inc.ID, Detail: inc.PDIncidentID})
+	})
+}
+
+// takeBack undoes what opsbot recorded for a status PagerDuty did not
+// take, when the record still shows it, and tells the channel why. It runs
+// once per job: after it the record no longer shows the status.
+func (s *Incidents) takeBack(ctx context.Context, j Job, sj statusJob, why string) error {
+	return s.update(ctx, func(tx Tx) error {
+		now := s.Clock.Now()
+		inc, err := tx.Incident(sj.id)
+		if err != nil {
+			return err
+		}
+		if err := tx.Audit(AuditEntry{At: now, Actor: orDefault(sj.from, "opsbot"), Action: "pagerduty.refused", Subject: inc.ID, Reason: why, Detail: sj.status}); err != nil {
+			return err
+		}
+		if inc.PDStatus != sj.status {
+			return nil // changed since (a webhook): nothing of ours to take back
+		}
+		inc.PDStatus = orDefault(sj.prevPD, PDTriggered)
+		verb := "acknowledged"
+		state := "still " + inc.PDStatus + " in PagerDuty"
+		if sj.status == PDResolved {
+			verb = "resolved"
+			if sj.prevStatus != "" && sj.prevStatus != StatusResolved && inc.Status == StatusResolved {
+				inc.Status, inc.ResolvedAt, inc.PostmortemDue, inc.LastUpdateAt = sj.prevStatus, time.Time{}, time.Time{}, now
+				inc.homesStale = true
+				if inc.Cancelled {
+					verb, inc.Cancelled = "cancelled", false
+				}
+				state = fmt.Sprintf("open again (%s) in opsbot, and %s in PagerDuty", inc.Status, inc.PDStatus)
+			}
+		}
+		inc.UpdatedAt = now
+		if err := tx.SaveIncident(inc); err != nil {
+			return err
+		}
+		if inc.homesStale {
+			if err := s.refreshHomes(tx, inc, now); err != nil {
+				return err
+			}
+		}
+		text := fmt.Sprintf("%s was %s from Slack, but %s. %s is %s: do it in PagerDuty (%s), or ask someone with a PagerDuty account.",
+			inc.ID, verb, why, inc.ID, state, inc.PDURL)
+		var by []string
+		if who := person(Person{SlackID: sj.slackID, Email: sj.from}); who != "" {
+			text += " It was done from Slack by:"
+			by = []string{who}
+		}
+		if err := s.record(tx, inc, TimelineEntry{At: now, Kind: TLPagerDuty, Actor: "opsbot", Text: "Taken back: " + why, Source: "opsbot", ExternalID: fmt.Sprintf("refused:%d", j.ID)}); err != nil {
+			return err
+		}
+		if inc.ChannelID != "" {
+			if err := enqueueMessage(tx, Message{Key: fmt.Sprintf("incident-pd-refused:%s:%d", inc.ID, j.ID), Channel: inc.ChannelID, Text: text, Mention: by}, now); err != nil {
+				return err
+			}
+		}
+		return s.refresh(tx, inc, now)
 	})
 }
 
@@ -271,6 +364,14 @@ func (s *Incidents) GiveUp(ctx context.Context, j Job, cause error) {
 	case JobPage:
 		what = "opsbot could not page PagerDuty for this incident"
 	case JobPDStatus:
+		// Our record must not say what PagerDuty does not: take it back.
+		if sj, ok := parseStatusJob(j.Payload); ok {
+			s.Log.Error("PagerDuty status given up", "job", j.ID, "err", cause)
+			if err := s.takeBack(ctx, j, sj, "opsbot could not reach PagerDuty after several tries (the details are in its log)"); err != nil {
+				s.Log.Error("take back a status PagerDuty did not get", "job", j.ID, "err", err)
+			}
+			return
+		}
 		what = "opsbot could not update the PagerDuty incident"
 	case JobPostmortem:
 		what = "opsbot could not write the post-mortem in Notion"

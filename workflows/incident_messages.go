@@ -27,7 +27,7 @@ func (s *Incidents) summaryMessage(inc *Incident, now time.Time) Message {
 	}
 	m.Fields = []Field{
 		{Label: "Severity", Value: string(inc.Severity)},
-		{Label: "Status", Value: string(inc.Status)},
+		{Label: "Status", Value: statusText(inc)},
 		role("Commander", inc.Commander),
 		role("Comms", inc.Comms),
 		role("Scribe", inc.Scribe),
@@ -64,6 +64,15 @@ func (s *Incidents) summaryMessage(inc *Incident, now time.Time) Message {
 	}
 	m.Note = "Updated " + team.LocalTime(now) + " · /incident help"
 	return m
+}
+
+// statusText is the status as the summary shows it: a cancelled incident
+// says so rather than "resolved".
+func statusText(inc *Incident) string {
+	if inc.Cancelled {
+		return "cancelled (declared by mistake)"
+	}
+	return string(inc.Status)
 }
 
 func (s *Incidents) checklistMessage(inc *Incident) Message {

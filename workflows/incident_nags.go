@@ -52,8 +52,8 @@ type NagsSent map[NagKind]time.Time
 // when the policy sets them, and a snoozed kind waits for its snooze to
 // end; either way one catch-up nag goes out after the wait.
 func DueNags(now time.Time, inc *Incident, p *IncidentPolicy, loc *time.Location, sent NagsSent) []NagDue {
-	if p == nil {
-		return nil
+	if p == nil || inc.Cancelled {
+		return nil // a cancelled incident was declared by mistake: nothing to remind
 	}
 	if inc.Severity != Sev1 && !p.BusinessHours.Contains(now, loc) {
 		return nil

@@ -18,12 +18,28 @@ type Pager interface {
 	// with email from (PagerDuty's From header).
 	SetStatus(ctx context.Context, incidentID, status, from string) error
 	// Responders returns the emails of the incident's assignees and of the
-	// people on call now for its service.
+	// people on call now for its service. When one lookup fails it still
+	// returns whom it found, with the error.
 	Responders(ctx context.Context, incidentID, service string) ([]string, error)
+	// Assignees returns the emails of the people the incident is assigned
+	// to now.
+	Assignees(ctx context.Context, incidentID string) ([]string, error)
+	// HasUser reports whether PagerDuty has a user with this email, who
+	// it would accept as the author of a change.
+	HasUser(ctx context.Context, email string) (bool, error)
+	// AddNote adds a note to the incident as the user with email from,
+	// once per content.
+	AddNote(ctx context.Context, incidentID, from, content string) error
 	// LogEntries returns the incident's PagerDuty log as timeline entries,
 	// oldest first, each with Source "pagerduty" and its log entry ID.
 	LogEntries(ctx context.Context, incidentID string) ([]TimelineEntry, error)
 }
+
+// PagerRefusal is PagerDuty refusing a change (an unknown From user, an
+// incident it no longer has): asking again gets the same answer.
+type PagerRefusal struct{ Reason string }
+
+func (r *PagerRefusal) Error() string { return "PagerDuty refused: " + r.Reason }
 
 // PageRequest asks PagerDuty to open an incident.
 type PageRequest struct {

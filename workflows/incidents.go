@@ -59,6 +59,8 @@ func (s *Incidents) Handlers() map[string]JobHandler {
 		JobMeetingWrite:   s.writeMeeting,
 		JobPostmortemSync: s.syncPostmortem,
 		JobActionWrite:    s.writeAction,
+		JobPDNote:         s.addPDNote,
+		JobLink:           s.announceLink,
 	}
 }
 
@@ -123,12 +125,19 @@ func (s *Incidents) Declare(ctx context.Context, actor Person, in DeclareInput) 
 	if !ok {
 		return nil, Errorf(EForbidden, "opsbot cannot tell which team this incident is for: you are in no team and there is no default team.")
 	}
-	if in.Severity == "" {
+	switch in.Severity {
+	case "":
 		in.Severity = Sev3
+	case Sev1, Sev2, Sev3:
+	default:
+		return nil, Errorf(EInvalid, "%q is not a severity: use sev1 (worst), sev2 or sev3.", in.Severity)
 	}
 	var out *Incident
 	err := s.update(ctx, func(tx Tx) error {
 		now := s.Clock.Now()
+		if err := s.checkDeclareLimit(tx, actor, team, now); err != nil {
+			return err
+		}
 		id, err := tx.NextID("inc")
 		if err != nil {
 			return err
@@ -259,6 +268,13 @@ func (s *Incidents) openFromPager(tx Tx, ev PagerEvent, at, now time.Time) error
 	if inc.PDStatus == "" {
 		inc.PDStatus = PDTriggered
 	}
+	parent, n, err := s.stormParent(tx, inc.PDService, at)
+	if err != nil {
+		return err
+	}
+	if parent != nil {
+		inc.LinkedTo = parent.ID
+	}
 	if err := tx.CreateIncident(inc); err != nil {
 		return err
 	}
@@ -268,6 +284,9 @@ func (s *Incidents) openFromPager(tx Tx, ev PagerEvent, at, now time.Time) error
 	}
 	if err := tx.Audit(AuditEntry{At: now, Actor: "pagerduty", Action: "incident.open", Subject: id, Detail: ev.Incident.ID}); err != nil {
 		return err
+	}
+	if parent != nil {
+		return s.linkInto(tx, inc, parent, n, at, now)
 	}
 	return tx.Enqueue(Job{Kind: JobOpenChannel, Key: JobOpenChannel + ":" + id, Payload: id, RunAt: now})
 }
@@ -337,6 +356,7 @@ func (s *Incidents) updateFromPager(tx Tx, inc *Incident, ev PagerEvent, at, now
 			return nil
 		}
 		inc.PDStatus, inc.Status, inc.ResolvedAt, inc.LastUpdateAt = PDTriggered, StatusInvestigating, time.Time{}, now
+		inc.Cancelled = false // reopened in PagerDuty: no longer a mistake
 		inc.homesStale = true
 		text, changed = "Reopened in PagerDuty", true
 	case "incident.reassigned", "incident.escalated":
@@ -411,7 +431,7 @@ func (s *Incidents) resolve(inc *Incident, at, now time.Time) {
 }
 
 func (s *Incidents) queuePostmortem(tx Tx, inc *Incident, now time.Time) error {
-	if s.Docs == nil {
+	if s.Docs == nil || inc.Cancelled {
 		return nil
 	}
 	if inc.PostmortemPageID != "" {

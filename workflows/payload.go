@@ -36,6 +36,8 @@ var payloadChecks = map[string]func(string) error{
 	JobPostmortem:   oneID("inc"),
 	JobMeetingWrite: oneID("inc"),
 	JobPDStatus:     pdStatusPayload,
+	JobPDNote:       pdNotePayload,
+	JobLink:         oneID("inc"),
 }
 
 // oneID accepts a payload that is one human ID with the given prefix.
@@ -71,8 +73,19 @@ func endPayload(p string) error {
 
 func pdStatusPayload(p string) error {
 	f := strings.Fields(p)
-	if len(f) < 2 || len(f) > 3 || !isID(f[0], "inc") {
-		return fmt.Errorf("want \"inc-N STATUS [EMAIL]\"")
+	if len(f) < 2 || len(f) > 6 || !isID(f[0], "inc") {
+		return fmt.Errorf("want \"inc-N STATUS [EMAIL [SLACKID PREVSTATUS PREVPD]]\"")
+	}
+	return nil
+}
+
+func pdNotePayload(p string) error {
+	var n pdNote
+	if err := json.Unmarshal([]byte(p), &n); err != nil {
+		return fmt.Errorf("decode note: %w", err)
+	}
+	if !isID(n.Incident, "inc") || n.From == "" || strings.TrimSpace(n.Text) == "" {
+		return fmt.Errorf("want an incident ID, a From email and text")
 	}
 	return nil
 }

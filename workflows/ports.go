@@ -81,8 +81,11 @@ type IncidentTx interface {
 
 // IncidentFilter selects incidents; empty fields match all.
 type IncidentFilter struct {
-	Team string
-	Open bool // only incidents whose status is not resolved
+	Team       string
+	Open       bool      // only incidents whose status is not resolved
+	Service    string    // only incidents on this PagerDuty service
+	Since      time.Time // only incidents created at or after this
+	DeclaredBy Person    // only incidents this person declared (by Slack ID or email)
 }
 
 // CommonTx holds what every workflow shares: identifiers, the audit log,

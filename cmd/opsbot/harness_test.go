@@ -37,6 +37,7 @@ const (
 	stranger   = "U0OUT"    // in no team
 	oncall     = "U0ONCALL" // on call in PagerDuty for the platform service
 	admin      = "U0ADMIN"  // in no team; an admin (by email) in config
+	sre        = "U0SRE"    // in platform's incident_members only
 
 	pdSecretOld = "pd-secret-old"
 	pdSecret    = "pd-secret-new"
@@ -75,7 +76,7 @@ teams:
     monthly_budget_usd: 500
     policy: standard
     announce_channel: "#incidents"
-    incident_members: [dev2@example.com, ghost@example.com]
+    incident_members: [dev2@example.com, ghost@example.com, sre@example.com]
     pagerduty_service: PPLATF1
   - name: data
     time_zone: America/New_York
@@ -191,6 +192,7 @@ func newUnbootedHarness(t testing.TB, dsn ...string) *harness {
 		{ID: stranger, Name: "stranger", Email: "stranger@elsewhere.com"},
 		{ID: oncall, Name: "oncall", Email: "oncall@example.com"},
 		{ID: admin, Name: "admin", Email: "admin@example.com"},
+		{ID: sre, Name: "sre", Email: "sre@example.com"},
 	} {
 		h.slack.AddUser(u)
 	}

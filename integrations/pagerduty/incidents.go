@@ -113,9 +113,30 @@ func (c *Client) SetStatus(ctx context.Context, incidentID, status, from string)
 		c.log.Info("pagerduty incident already resolved", "incident", incidentID, "wanted", status)
 		return nil
 	}
+	if ae, ok := apiError(err); ok && ae.StatusCode >= 400 && ae.StatusCode < 500 && !ae.RateLimited() {
+		// PagerDuty said no (an unknown From, a deleted incident): tell the
+		// workflow so it takes back what it recorded.
+		return workflows.Permanent(fmt.Errorf("%s: %w", doing, &workflows.PagerRefusal{Reason: refusalText(ae)}))
+	}
 	if err != nil {
 		return err
 	}
 	c.log.Info("pagerduty incident status set", "incident", incidentID, "status", status, "from", from)
 	return nil
+}
+
+// refusalText is PagerDuty's error message and details as a person reads
+// them: "Requester User Not Found".
+func refusalText(ae pagerduty.APIError) string {
+	if !ae.APIError.Valid {
+		return fmt.Sprintf("HTTP %d", ae.StatusCode)
+	}
+	o := ae.APIError.ErrorObject
+	parts := []string{o.Message}
+	for _, e := range o.Errors {
+		if e != "" && e != o.Message {
+			parts = append(parts, e)
+		}
+	}
+	return strings.Join(parts, ": ")
 }

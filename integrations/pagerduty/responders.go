@@ -13,17 +13,11 @@ import (
 // Responders returns the emails of the incident's assignees, then of the
 // people on call now (by opsbot's clock) on the escalation policy of
 // service (the incident's own service when service is empty), each once.
+// One failed lookup does not lose the others: it returns whom it found,
+// with the errors, so the caller can invite them and ask again later.
 func (c *Client) Responders(ctx context.Context, incidentID, service string) ([]string, error) {
-	var in *pagerduty.Incident
-	err := c.call(ctx, "get incident "+incidentID, func(ctx context.Context) error {
-		var err error
-		in, err = c.pd.GetIncidentWithContext(ctx, incidentID)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("responders of %s: %w", incidentID, err)
-	}
 	var out []string
+	var errs []error
 	seen := map[string]bool{}
 	add := func(email string) {
 		if k := strings.ToLower(email); email != "" && !seen[k] {
@@ -31,25 +25,38 @@ func (c *Client) Responders(ctx context.Context, incidentID, service string) ([]
 			out = append(out, email)
 		}
 	}
-	for _, a := range in.Assignments {
-		email, err := c.userEmail(ctx, a.Assignee.ID)
-		if err != nil {
-			return nil, fmt.Errorf("responders of %s: %w", incidentID, err)
-		}
-		add(email)
-	}
-	if service == "" {
-		service = in.Service.ID
-	}
-	if service == "" {
-		return out, nil
-	}
-	oncall, err := c.onCallNow(ctx, service)
+	var in *pagerduty.Incident
+	err := c.call(ctx, "get incident "+incidentID, func(ctx context.Context) error {
+		var err error
+		in, err = c.pd.GetIncidentWithContext(ctx, incidentID)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("responders of %s: %w", incidentID, err)
+		errs = append(errs, err)
+	} else {
+		for _, a := range in.Assignments {
+			email, err := c.userEmail(ctx, a.Assignee.ID)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			add(email)
+		}
+		if service == "" {
+			service = in.Service.ID
+		}
 	}
-	for _, email := range oncall {
-		add(email)
+	if service != "" {
+		oncall, err := c.onCallNow(ctx, service)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, email := range oncall {
+			add(email)
+		}
+	}
+	if len(errs) > 0 {
+		return out, fmt.Errorf("responders of %s: %w", incidentID, errors.Join(errs...))
 	}
 	return out, nil
 }
@@ -93,7 +100,7 @@ func (c *Client) onCallNow(ctx context.Context, service string) ([]string, error
 			email := oc.User.Email
 			if email == "" && oc.User.ID != "" {
 				if email, err = c.userEmail(ctx, oc.User.ID); err != nil {
-					return nil, err
+					return emails, err
 				}
 			}
 			emails = append(emails, email)

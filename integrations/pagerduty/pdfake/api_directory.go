@@ -3,7 +3,30 @@ package pdfake
 import (
 	"net/http"
 	"slices"
+	"strings"
 )
+
+// GET /users with query: PagerDuty matches the query against users' names
+// and emails (case-insensitive); how integrations find the PagerDuty user
+// behind an email.
+func (s *Server) listUsers(r *http.Request, _ []byte) (int, any) {
+	q := r.URL.Query()
+	limit, offset, c := paging(q)
+	if c != nil {
+		return c.answer()
+	}
+	query := strings.ToLower(q.Get("query"))
+	var items []any
+	for _, id := range s.userOrder {
+		u := s.users[id]
+		if query != "" && !strings.Contains(strings.ToLower(u.Name), query) && !strings.Contains(strings.ToLower(u.Email), query) {
+			continue
+		}
+		items = append(items, s.userJSON(u))
+	}
+	page, more := window(items, limit, offset)
+	return http.StatusOK, listPage("users", page, limit, offset, more)
+}
 
 // GET /users/{id}
 func (s *Server) getUser(r *http.Request, _ []byte) (int, any) {

@@ -13,11 +13,13 @@ import (
 func (s *Server) requester(r *http.Request) (*User, *change) {
 	from := r.Header.Get("From")
 	if from == "" {
-		return nil, refused(`You must specify a user's email address in the "From" header to perform this action`)
+		return nil, &change{status: http.StatusBadRequest, code: 2016, msg: `You must specify a user's email address in the "From" header to perform this action`}
 	}
 	u := s.userByEmail(from)
 	if u == nil {
-		return nil, refused("Requester User Not Found")
+		// What PagerDuty answers when From names no user of the account:
+		// 400, code 1008, no detail.
+		return nil, &change{status: http.StatusBadRequest, code: 1008, msg: "Requester User Not Found"}
 	}
 	return u, nil
 }

@@ -247,6 +247,7 @@ func (s *Server) routes() {
 	s.route("GET /incidents/{id}/notes", s.listNotes)
 	s.route("POST /incidents/{id}/notes", s.createNote)
 	s.route("GET /oncalls", s.listOnCalls)
+	s.route("GET /users", s.listUsers)
 	s.route("GET /users/{id}", s.getUser)
 	s.route("GET /services/{id}", s.getService)
 	s.route("/", func(*http.Request, []byte) (int, any) {

@@ -18,6 +18,9 @@ type Click struct {
 	ViewID    string
 	ActionID  string
 	Value     string
+	// Forge sends the click even when the message has no such button, with
+	// Value as given: a client replaying an edited payload.
+	Forge bool
 }
 
 // buttonIn finds a button in a blocks array.
@@ -115,6 +118,9 @@ func (s *Server) blockActionPayload(c Click) (map[string]any, error) {
 		payload["trigger_id"] = s.newTrigger(u.ID, ch.ID)
 	}
 	el, blockID, ok := buttonIn(blocks, c.ActionID, c.Value)
+	if !ok && c.Forge {
+		el, blockID, ok = map[string]any{"type": "button", "text": map[string]any{"type": "plain_text", "text": "forged"}, "value": c.Value}, "forged", true
+	}
 	if !ok {
 		return nil, fmt.Errorf("block action: no element with action_id %q (value %q) there", c.ActionID, c.Value)
 	}

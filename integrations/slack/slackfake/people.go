@@ -110,3 +110,21 @@ func channelType(c *Channel) string {
 	}
 	return "channel"
 }
+
+// Join makes user a member of a public channel by their own doing, as
+// clicking "Join channel" in Slack does.
+func (s *Server) Join(user, channel string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[user]; !ok {
+		return fmt.Errorf("slackfake: no user %s", user)
+	}
+	c := s.lookupChannel(channel)
+	if c == nil || c.IsPrivate || c.IsIM {
+		return fmt.Errorf("slackfake: %s cannot join %s: no such public channel", user, channel)
+	}
+	if !c.isMember(user) {
+		c.Members = append(c.Members, user)
+	}
+	return nil
+}
