@@ -71,14 +71,6 @@ func (s *Incidents) Cancel(ctx context.Context, actor Person, ref IncidentRef, r
 				return err
 			}
 		}
-		if team := s.team(inc); team.AnnounceChannel != "" {
-			return enqueueMessage(tx, Message{
-				Key:     "incident-announce:" + inc.ID,
-				Channel: team.AnnounceChannel,
-				Text:    fmt.Sprintf("%s %s (%s) cancelled, %s: %s · channel", severityMark(inc.Severity), inc.ID, inc.Severity, why, inc.Title),
-				Mention: []string{inc.ChannelID},
-			}, now)
-		}
 		return nil
 	})
 }

@@ -139,6 +139,8 @@ func (s *Incidents) announcement(inc *Incident) (Message, bool) {
 	}
 	m := Message{Key: "incident-announce:" + inc.ID, Channel: team.AnnounceChannel, Mention: []string{inc.ChannelID}}
 	switch {
+	case inc.Cancelled:
+		m.Text = fmt.Sprintf("⚪ %s (%s) cancelled, declared by mistake: %s", inc.ID, inc.Severity, UserText(inc.Title))
 	case !inc.Open():
 		m.Text = fmt.Sprintf("✅ %s (%s) resolved after %s: %s", inc.ID, inc.Severity, FormatDuration(inc.Duration(inc.ResolvedAt)), UserText(inc.Title))
 	case inc.Status == StatusInvestigating:

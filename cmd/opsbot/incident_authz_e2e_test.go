@@ -326,7 +326,7 @@ func TestCancel_ResolvesPagerDutyWithANote_NoPostmortemNoReminders(t *testing.T)
 	if len(ann) != 1 {
 		t.Fatalf("%d announcements", len(ann))
 	}
-	mustContain(t, "announcement", messageText(ann[0]), inc.ID, "cancelled, declared by mistake: alert was a test")
+	mustContain(t, "announcement", messageText(ann[0]), inc.ID, "cancelled, declared by mistake: Wrong service paged")
 	// Days later: no post-mortem, no reminder.
 	before := len(h.slack.Messages(ch.ID)) + len(h.dms(dev))
 	for range 8 {
