@@ -87,6 +87,13 @@ func (b *Bot) Click(ctx context.Context, ic slack.InteractionCallback) *workflow
 			break
 		}
 		reply = extendReply(b.Servers.Catalog, res, d)
+	case workflows.ActStartAgain:
+		res, err := b.Servers.StartAgain(ctx, actor, act.Value)
+		if err != nil {
+			reply = b.failure(err, UsageRequest)
+			break
+		}
+		reply = requestReply(b.Servers.Catalog, res)
 	case workflows.ActLeaseRelease:
 		r, err := b.Servers.Release(ctx, actor, act.Value)
 		if err != nil {

@@ -92,7 +92,13 @@ func (s *Servers) end(ctx context.Context, j Job) error {
 		if note != "" {
 			head = "Closed: " + note + "."
 		}
-		return enqueueMessage(tx, leaseMessage(team, r, budget, head, now), now)
+		if err := enqueueMessage(tx, leaseMessage(team, r, budget, head, now), now); err != nil {
+			return err
+		}
+		if to == StateStopped && note == "" {
+			return enqueueMessage(tx, stoppedMessage(team, r, budget, now), now)
+		}
+		return nil
 	})
 }
 

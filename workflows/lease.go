@@ -62,6 +62,9 @@ func (s *Servers) ExtendFrom(ctx context.Context, actor Person, id string, d tim
 		if err != nil {
 			return err
 		}
+		if r.State == StateStopped {
+			return Errorf(EConflict, "%s is stopped, so its lease cannot be extended. To use it again, press Start again in the message about its stop (or on opsbot's Home tab): that asks for a new lease through the usual policy and approval. Release gives its budget back.", r.ID)
+		}
 		if r.State != StateRunning {
 			return Errorf(EConflict, "%s is %s; only a running server's lease can be extended.", r.ID, r.State.Words())
 		}
@@ -284,4 +287,24 @@ func (s *Servers) teamAndTemplate(r *ServerRequest) (*Team, *Template, error) {
 		return nil, nil, Errorf(EConflict, "Template %s of %s is no longer in the config.", r.Template, r.ID)
 	}
 	return team, tpl, nil
+}
+
+// StartAgain asks for a new lease for the owner's stopped server: a new
+// request from the same template and for the same duration, through the
+// normal request path (policy, budget, approval when needed).
+func (s *Servers) StartAgain(ctx context.Context, actor Person, id string) (*RequestResult, error) {
+	var r *ServerRequest
+	if err := s.Store.View(ctx, func(tx Tx) (err error) {
+		r, err = s.ownedRequest(tx, actor, id)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if !isOwner(r, actor) {
+		return nil, Errorf(EForbidden, "Only %s's owner can start it again.", r.ID)
+	}
+	if r.State != StateStopped {
+		return nil, Errorf(EConflict, "%s is %s; only a stopped server can be started again.", r.ID, r.State.Words())
+	}
+	return s.Request(ctx, actor, RequestInput{Template: r.Template, Duration: r.Duration, Reason: "start again after " + r.ID + " was stopped"})
 }

@@ -90,6 +90,7 @@ const (
 	ActDeny         = "approval.deny"
 	ActLeaseExtend  = "lease.extend"  // value: "srv-42 1d 1764000000", see ExtendValue
 	ActLeaseRelease = "lease.release" // value: "srv-42"
+	ActStartAgain   = "lease.again"   // value: "srv-42", a stopped server
 )
 
 // MessageRef is where a posted message lives, so it can be edited.

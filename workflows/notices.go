@@ -287,3 +287,26 @@ func MessageLane(j Job) string {
 	}
 	return "user:" + strings.ToLower(m.User)
 }
+
+// StoppedActions are the ways on from a server stopped at its lease end:
+// start again (a new lease from the same template, through the normal
+// request path) or release it for good.
+func StoppedActions(r *ServerRequest) []Action {
+	return []Action{
+		{ID: ActStartAgain, Label: "Start again", Value: r.ID, Style: StylePrimary},
+		ReleaseAction(r),
+	}
+}
+
+// stoppedMessage is the new DM at the stop that ends a lease, so the
+// owner is not left with an edited old message and a dead Extend button.
+func stoppedMessage(team *Team, r *ServerRequest, budget BudgetSummary, now time.Time) Message {
+	return Message{
+		User:  person(r.Owner),
+		Title: fmt.Sprintf("%s's lease ended: %s is stopped", r.ID, r.Instance.ID),
+		Text: fmt.Sprintf("Its disk is kept while it is stopped. Start again asks for a new %s lease of %s from the template %s, through the same policy, budget and approval as any request; Release terminates it and gives the unused budget back.",
+			FormatDuration(r.Duration), r.ID, r.Template),
+		Fields:  append(serverFields(team, r, now), Field{Label: "Team budget left", Value: fmt.Sprintf("%s of %s", budget.Remaining(), budget.Budget)}),
+		Actions: StoppedActions(r),
+	}
+}

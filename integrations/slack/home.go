@@ -45,6 +45,9 @@ func (rd Renderer) Home(h workflows.Home) []slackapi.Block {
 				workflows.ReleaseAction(r),
 			})...)
 		}
+		if r.State == workflows.StateStopped && r.EndingAt.IsZero() {
+			blocks = append(blocks, buttons(workflows.StoppedActions(r))...)
+		}
 	}
 	if len(h.Pending) > 0 {
 		header("Waiting for approval")
