@@ -302,6 +302,9 @@ func StoppedActions(r *ServerRequest) []Action {
 // owner is not left with an edited old message and a dead Extend button.
 func stoppedMessage(team *Team, r *ServerRequest, budget BudgetSummary, now time.Time) Message {
 	return Message{
+		// Keyed: a lease end run again after a crash edits this message
+		// instead of posting a second one.
+		Key:   "stopped:" + r.ID,
 		User:  person(r.Owner),
 		Title: fmt.Sprintf("%s's lease ended: %s is stopped", r.ID, r.Instance.ID),
 		Text: fmt.Sprintf("Its disk is kept while it is stopped. Start again asks for a new %s lease of %s from the template %s, through the same policy, budget and approval as any request; Release terminates it and gives the unused budget back.",
