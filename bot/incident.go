@@ -40,9 +40,12 @@ func (b *Bot) incident(ctx context.Context, cmd slack.SlashCommand) workflows.Re
 		return workflows.Reply{}
 	case IncDeclare:
 		usage = UsageDeclare
-		inc, err = b.Incidents.Declare(ctx, actor, workflows.DeclareInput{Title: c.Title, Severity: c.Severity})
+		inc, err = b.Incidents.Declare(ctx, actor, workflows.DeclareInput{Title: c.Title, Severity: c.Severity, Private: c.Private})
 		if err == nil {
 			text := fmt.Sprintf("%s declared (%s): %s. Its channel is being opened; you are the commander until someone takes over.", inc.ID, inc.Severity, inc.Title)
+			if inc.Private {
+				text = fmt.Sprintf("%s declared privately (%s): %s. Its private channel is being opened with you, the roles and whoever PagerDuty pages; there is no announcement. You are the commander until someone takes over.", inc.ID, inc.Severity, inc.Title)
+			}
 			if inc.NotPaged() {
 				text += " PagerDuty was NOT paged: Slack did not give opsbot your email. Page on-call by hand."
 			}
@@ -76,6 +79,9 @@ func (b *Bot) incident(ctx context.Context, cmd slack.SlashCommand) workflows.Re
 		usage = UsagePostmortem
 		inc, err = b.Incidents.Postmortem(ctx, actor, ref)
 		if err == nil {
+			if inc.PostmortemURL != "" && !inc.PostmortemShareable() && cmd.ChannelID != inc.ChannelID {
+				return textReply("The post-mortem of private incident " + inc.ID + " is linked in its channel until someone runs `" + UsagePublish + "` there.")
+			}
 			if inc.PostmortemURL != "" {
 				return textReply("The post-mortem of " + inc.ID + ": " + inc.PostmortemURL)
 			}
@@ -97,6 +103,12 @@ func (b *Bot) incident(ctx context.Context, cmd slack.SlashCommand) workflows.Re
 			return b.failure(err, UsageActionDone)
 		}
 		return textReply(fmt.Sprintf("%s is done: %s. Its reminders end.", a.ID, a.Text))
+	case IncPMPublish:
+		usage = UsagePublish
+		inc, err = b.Incidents.PublishPostmortem(ctx, actor, ref)
+		if err == nil {
+			return textReply(fmt.Sprintf("%s: post-mortem published. Its link may now be shared like any incident's.", inc.ID))
+		}
 	}
 	if err != nil {
 		return b.failure(err, usage)

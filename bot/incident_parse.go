@@ -27,17 +27,19 @@ const (
 	IncActionDone IncidentKind = "action done"
 	IncAdd        IncidentKind = "add"
 	IncCancel     IncidentKind = "cancel"
+	IncPMPublish  IncidentKind = "postmortem publish"
 )
 
 // Usage lines of /incident.
 const (
-	UsageDeclare    = "/incident declare TITLE [sev1|sev2|sev3]"
+	UsageDeclare    = "/incident declare [--private] TITLE [sev1|sev2|sev3]"
 	UsageStatus     = "/incident status investigating|identified|monitoring|resolved"
 	UsageSeverity   = "/incident severity sev1|sev2|sev3"
 	UsageRole       = "/incident role commander|comms|scribe @user"
 	UsageUpdate     = "/incident update TEXT"
 	UsagePostmortem = "/incident postmortem"
 	UsageScheduled  = "/incident postmortem scheduled DATE TIME"
+	UsagePublish    = "/incident postmortem publish"
 	UsageIncHelp    = "/incident help"
 	UsageAction     = "/incident action TEXT [@owner] [due YYYY-MM-DD]"
 	UsageActionDone = "/incident action done ACTION-ID"
@@ -59,6 +61,7 @@ type IncidentCommand struct {
 	When     string // "2026-11-24 15:00", read in the team's zone
 	Due      string // an action item's due date, "2026-12-15"
 	Action   string // an action item's ID, "act-3"
+	Private  bool   // declare --private
 }
 
 var actionID = regexp.MustCompile(`^(?i)act-[0-9]+$`)
@@ -91,6 +94,25 @@ func ParseIncident(text string) (IncidentCommand, error) {
 			return c, nil
 		}
 		c.Kind = IncDeclare
+		// Options lead the title: --private (or —private, as Slack clients
+		// turn "--" into an em dash).
+		for len(rest) > 0 && (strings.HasPrefix(rest[0], "--") || strings.HasPrefix(rest[0], "—")) {
+			flag := strings.ToLower(strings.TrimLeft(rest[0], "-—"))
+			if flag != "private" {
+				return c, usageErr(UsageDeclare, "`%s` is not an option of declare: the one option is `--private`.", rest[0])
+			}
+			c.Private, rest = true, rest[1:]
+		}
+		// A --private after the title would make a public incident of one
+		// meant to be private: refuse rather than guess.
+		for _, w := range rest {
+			if (strings.HasPrefix(w, "--") || strings.HasPrefix(w, "—")) && strings.EqualFold(strings.TrimLeft(w, "-—"), "private") {
+				return c, usageErr(UsageDeclare, "Put `--private` before the title, like `/incident declare --private Payroll export leaked sev2`.")
+			}
+		}
+		if len(rest) == 0 {
+			return c, usageErr(UsageDeclare, "An incident needs a title after `--private`.")
+		}
 		if last := rest[len(rest)-1]; workflows.LooksLikeSeverity(last) {
 			sev, ok := workflows.ParseSeverity(last)
 			if !ok {
@@ -150,11 +172,17 @@ func ParseIncident(text string) (IncidentCommand, error) {
 		}
 		c.Kind, c.Text = IncUpdate, strings.Join(rest, " ")
 	case "postmortem":
+		// The incident may also follow the word: postmortem publish inc-7.
+		if n := len(rest); n > 1 && c.Incident == "" && incidentID.MatchString(rest[n-1]) && !strings.EqualFold(rest[0], "scheduled") {
+			c.Incident, rest = strings.ToLower(rest[n-1]), rest[:n-1]
+		}
 		switch {
 		case len(rest) == 0:
 			c.Kind = IncPostmortem
 		case strings.EqualFold(rest[0], "done") && len(rest) == 1:
 			c.Kind = IncPMDone
+		case strings.EqualFold(rest[0], "publish") && len(rest) == 1:
+			c.Kind = IncPMPublish
 		case strings.EqualFold(rest[0], "scheduled"):
 			if len(rest) != 3 {
 				return c, usageErr(UsageScheduled, "Give the meeting's date and time, like `2026-11-24 15:00`.")
@@ -164,7 +192,7 @@ func ParseIncident(text string) (IncidentCommand, error) {
 			}
 			c.Kind, c.When = IncScheduled, rest[1]+" "+rest[2]
 		default:
-			return c, usageErr(UsagePostmortem, "`%s` is not a post-mortem command: use `/incident postmortem`, `postmortem scheduled DATE TIME` or `postmortem done`.", rest[0])
+			return c, usageErr(UsagePostmortem, "`%s` is not a post-mortem command: use `/incident postmortem`, `postmortem scheduled DATE TIME`, `postmortem done` or `postmortem publish`.", rest[0])
 		}
 	case "action":
 		if len(rest) > 0 && strings.EqualFold(rest[0], "done") {
@@ -211,7 +239,7 @@ func personRef(s string) (string, bool) {
 
 // IncidentHelpText lists every /incident command.
 var IncidentHelpText = strings.Join([]string{
-	"`" + UsageDeclare + "` — open an incident (pages on-call when the team has a PagerDuty service)",
+	"`" + UsageDeclare + "` — open an incident (pages on-call when the team has a PagerDuty service); `--private` for a private channel and no announcement",
 	"`" + UsageStatus + "`",
 	"`" + UsageSeverity + "`",
 	"`" + UsageRole + "`",
@@ -224,5 +252,6 @@ var IncidentHelpText = strings.Join([]string{
 	"`" + UsageAdd + "` — let someone outside the team change this incident (status, severity, roles)",
 	"`" + UsageCancel + "` — declared by mistake: resolve it in PagerDuty with a note, no post-mortem, no reminders",
 	"Status, severity, roles, acknowledge/resolve, cancel and the post-mortem are for the owning team, its incident members, role holders, PagerDuty's assignees and people added; anyone may post updates.",
+	"`" + UsagePublish + "` — let a private incident's post-mortem be linked outside its channel",
 	"Inside an incident channel the incident is implied; elsewhere name it: `/incident status inc-7 resolved`.",
 }, "\n")

@@ -26,6 +26,12 @@ func TestParseIncident_Good(t *testing.T) {
 		{"postmortem", IncidentCommand{Kind: IncPostmortem}},
 		{"postmortem scheduled 2026-11-24 15:00", IncidentCommand{Kind: IncScheduled, When: "2026-11-24 15:00"}},
 		{"postmortem done", IncidentCommand{Kind: IncPMDone}},
+		{"declare --private Payroll leaked sev1", IncidentCommand{Kind: IncDeclare, Private: true, Title: "Payroll leaked", Severity: workflows.Sev1}},
+		{"declare —Private Payroll leaked", IncidentCommand{Kind: IncDeclare, Private: true, Title: "Payroll leaked"}},
+		{"declare -5% conversions", IncidentCommand{Kind: IncDeclare, Title: "-5% conversions"}},
+		{"postmortem publish", IncidentCommand{Kind: IncPMPublish}},
+		{"postmortem publish inc-7", IncidentCommand{Kind: IncPMPublish, Incident: "inc-7"}},
+		{"postmortem inc-7 publish", IncidentCommand{Kind: IncPMPublish, Incident: "inc-7"}},
 	}
 	for _, tt := range tests {
 		got, err := ParseIncident(tt.in)
@@ -38,6 +44,11 @@ func TestParseIncident_Good(t *testing.T) {
 func TestParseIncident_Mistakes(t *testing.T) {
 	tests := []struct{ in, problem, usage string }{
 		{"declare sev1", "needs a title", UsageDeclare},
+		{"declare Payroll leaked --private sev1", "before the title", UsageDeclare},
+		{"declare --secret Payroll leaked", "not an option", UsageDeclare},
+		{"declare --private sev1", "needs a title", UsageDeclare},
+		{"declare --private", "needs a title", UsageDeclare},
+		{"postmortem publish now", "not a post-mortem command", UsagePostmortem},
 		{"status fixed", `"fixed" is not a status`, UsageStatus},
 		{"severity sev9", `"sev9" is not a severity`, UsageSeverity},
 		{"role boss <@U1>", `"boss" is not a role`, UsageRole},

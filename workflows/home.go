@@ -71,7 +71,12 @@ func (s *Servers) Home(ctx context.Context, p Person) (Home, error) {
 				}
 			}
 		}
-		h.Incidents, err = tx.Incidents(IncidentFilter{Open: true})
+		open, err := tx.Incidents(IncidentFilter{Open: true})
+		for _, inc := range open {
+			if inc.VisibleTo(p) { // private incidents only to their people
+				h.Incidents = append(h.Incidents, inc)
+			}
+		}
 		return err
 	})
 	if err != nil {

@@ -37,7 +37,7 @@ func (s *Incidents) openChannel(ctx context.Context, j Job) error {
 		var ref MessageRef
 		name := base
 		for n := 2; ; n++ {
-			ref, err = s.Channels.CreateChannel(ctx, name)
+			ref, err = s.Channels.CreateChannel(ctx, name, inc.Private)
 			if !errors.Is(err, ErrNameTaken) || n > MaxChannelAttempts {
 				break
 			}
@@ -89,7 +89,9 @@ func (s *Incidents) openChannel(ctx context.Context, j Job) error {
 }
 
 // invite brings the responders into the channel: PagerDuty's assignees and
-// on-call, the team's incident members and the role holders.
+// on-call, the team's incident members and the role holders. A private
+// incident invites only PagerDuty's responders, the declarer and the role
+// holders.
 func (s *Incidents) invite(ctx context.Context, j Job) error {
 	inc, err := s.load(ctx, j.Payload)
 	if err != nil {
@@ -110,9 +112,11 @@ func (s *Incidents) invite(ctx context.Context, j Job) error {
 		}
 		people = append(people, emails...)
 	}
-	people = append(people, s.team(inc).IncidentMembers...)
-	if v := s.policy().BySeverity[inc.Severity]; v != nil {
-		people = append(people, v.Invite...)
+	if !inc.Private { // a private incident invites only whom it must
+		people = append(people, s.team(inc).IncidentMembers...)
+		if v := s.policy().BySeverity[inc.Severity]; v != nil {
+			people = append(people, v.Invite...)
+		}
 	}
 	for _, p := range []Person{inc.DeclaredBy, inc.Commander, inc.Comms, inc.Scribe} {
 		if ref := person(p); ref != "" {

@@ -81,10 +81,10 @@ type PagerEvent struct {
 // Channels makes and fills incident channels. The Slack integration
 // implements it.
 type Channels interface {
-	// CreateChannel makes a public channel. If name is taken by a channel
-	// this bot created, that channel is returned (a retried creation);
-	// taken by anyone else, ErrNameTaken.
-	CreateChannel(ctx context.Context, name string) (MessageRef, error)
+	// CreateChannel makes a channel, private when private is set. If name
+	// is taken by a channel this bot created, that channel is returned (a
+	// retried creation); taken by anyone else, ErrNameTaken.
+	CreateChannel(ctx context.Context, name string, private bool) (MessageRef, error)
 	// Invite adds people (Slack user IDs or emails) to a channel; it
 	// returns the references no Slack user could be found for.
 	Invite(ctx context.Context, channelID string, people []string) (missing []string, err error)

@@ -104,6 +104,7 @@ type DeclareInput struct {
 	Title    string
 	Severity Severity
 	Team     string // empty: the declarer's team
+	Private  bool   // a private channel, no announcement (see incident_private.go)
 }
 
 // Declare opens an incident from Slack, and pages PagerDuty when the
@@ -145,6 +146,7 @@ func (s *Incidents) Declare(ctx context.Context, actor Person, in DeclareInput) 
 		inc := &Incident{
 			ID: id, Title: strings.TrimSpace(in.Title), Severity: in.Severity, Status: StatusInvestigating, Team: team.Name,
 			PDService: team.PagerDutyService, Commander: actor, DeclaredBy: actor, CreatedAt: now, LastUpdateAt: now, UpdatedAt: now,
+			Private: in.Private,
 		}
 		if err := tx.CreateIncident(inc); err != nil {
 			return err
@@ -450,6 +452,15 @@ func (s *Incidents) record(tx Tx, inc *Incident, e TimelineEntry) error {
 // refreshHomes queues a Home refresh for everyone in the incident's team:
 // open incidents show on every Home tab.
 func (s *Incidents) refreshHomes(tx Tx, inc *Incident, now time.Time) error {
+	if inc.Private {
+		var people []string
+		for _, p := range append([]Person{inc.DeclaredBy, inc.Commander, inc.Comms, inc.Scribe}, inc.Added...) {
+			if ref := person(p); ref != "" {
+				people = append(people, ref)
+			}
+		}
+		return RefreshHome(tx, now, dedupe(people)...)
+	}
 	team := s.team(inc)
 	people := append(append(append([]string{}, team.Members...), team.Approvers...), team.IncidentMembers...)
 	return RefreshHome(tx, now, dedupe(people)...)

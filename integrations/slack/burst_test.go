@@ -162,7 +162,7 @@ func runBurst(tb testing.TB) burstStats {
 				if n > creations {
 					return
 				}
-				if _, err := e.c.CreateChannel(ctx, fmt.Sprintf("inc-%02d", n)); err != nil {
+				if _, err := e.c.CreateChannel(ctx, fmt.Sprintf("inc-%02d", n), false); err != nil {
 					errs <- fmt.Errorf("channel %d: %w", n, err)
 				}
 			}

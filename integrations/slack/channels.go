@@ -17,14 +17,15 @@ var _ workflows.Channels = (*Client)(nil)
 // maxInvite is how many users conversations.invite takes in one call.
 const maxInvite = 1000
 
-// CreateChannel makes a public channel with conversations.create. When
+// CreateChannel makes a channel (private when private is set) with
+// conversations.create. When
 // the name is taken by a channel this bot created, that channel is
 // returned: the earlier attempt got as far as creating it (a retried job).
 // When anyone else holds the name, the error is workflows.ErrNameTaken.
-func (c *Client) CreateChannel(ctx context.Context, name string) (workflows.MessageRef, error) {
+func (c *Client) CreateChannel(ctx context.Context, name string, private bool) (workflows.MessageRef, error) {
 	var ch *slackapi.Channel
 	err := c.call(ctx, "conversations.create", func(ctx context.Context) (err error) {
-		ch, err = c.api.CreateConversationContext(ctx, slackapi.CreateConversationParams{ChannelName: name})
+		ch, err = c.api.CreateConversationContext(ctx, slackapi.CreateConversationParams{ChannelName: name, IsPrivate: private})
 		return err
 	})
 	if err == nil {

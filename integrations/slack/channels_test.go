@@ -15,7 +15,7 @@ import (
 func TestCreateChannel_RetryFindsOwnChannel(t *testing.T) {
 	e := setup(t, slackfake.Options{}, Options{})
 	ctx := context.Background()
-	ref, err := e.c.CreateChannel(ctx, "inc-7-db-down")
+	ref, err := e.c.CreateChannel(ctx, "inc-7-db-down", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func TestCreateChannel_RetryFindsOwnChannel(t *testing.T) {
 		t.Fatalf("ref %+v, channel %+v", ref, ch)
 	}
 	// A retried job creates it again: the bot's own channel comes back.
-	again, err := e.c.CreateChannel(ctx, "inc-7-db-down")
+	again, err := e.c.CreateChannel(ctx, "inc-7-db-down", false)
 	if err != nil || again != ref {
 		t.Fatalf("retry: %+v, %v", again, err)
 	}
@@ -35,7 +35,7 @@ func TestCreateChannel_RetryFindsOwnChannel(t *testing.T) {
 		t.Fatalf("create calls: %+v", got)
 	}
 	// auth.test is asked once, however often the bot's ID is needed.
-	if _, err := e.c.CreateChannel(ctx, "inc-7-db-down"); err != nil {
+	if _, err := e.c.CreateChannel(ctx, "inc-7-db-down", false); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(e.fake.CallsTo("auth.test")); n != 1 {
@@ -49,12 +49,12 @@ func TestCreateChannel_NameHeldBySomeoneElse(t *testing.T) {
 	e.fake.AddChannel(slackfake.Channel{Name: "inc-8", Creator: e.alice.ID, Members: []string{e.alice.ID}})
 	e.fake.AddChannel(slackfake.Channel{Name: "inc-9", Creator: e.fake.BotUserID(), Archived: true})
 	for _, name := range []string{"inc-8", "inc-9"} {
-		_, err := e.c.CreateChannel(ctx, name)
+		_, err := e.c.CreateChannel(ctx, name, false)
 		if !errors.Is(err, workflows.ErrNameTaken) || !isPermanent(t, err) {
 			t.Fatalf("%s: err = %v", name, err)
 		}
 	}
-	if _, err := e.c.CreateChannel(ctx, "Bad Name!"); SlackError(err) != "invalid_name_specials" {
+	if _, err := e.c.CreateChannel(ctx, "Bad Name!", false); SlackError(err) != "invalid_name_specials" {
 		t.Fatalf("bad name: %v", err)
 	}
 }
@@ -63,7 +63,7 @@ func TestInvite_ResolvesEmailsAndSkipsMembers(t *testing.T) {
 	e := setup(t, slackfake.Options{}, Options{})
 	ctx := context.Background()
 	carol := e.fake.AddUser(slackfake.User{Name: "carol", Email: "carol@example.com"})
-	ref, err := e.c.CreateChannel(ctx, "inc-10")
+	ref, err := e.c.CreateChannel(ctx, "inc-10", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestInvite_BatchesOfAThousand(t *testing.T) {
 	for i := range 1001 {
 		ids = append(ids, e.fake.AddUser(slackfake.User{Name: fmt.Sprintf("u%d", i)}).ID)
 	}
-	ref, err := e.c.CreateChannel(ctx, "all-hands")
+	ref, err := e.c.CreateChannel(ctx, "all-hands", false)
 	if err != nil {
 		t.Fatal(err)
 	}
