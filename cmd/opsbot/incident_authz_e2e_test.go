@@ -369,7 +369,7 @@ func TestDeclare_UnknownSeverityRefused_NothingOpened(t *testing.T) {
 	h := newHarness(t)
 	for _, text := range []string{"declare x sev0", "declare x SEV-4", "declare x sev"} {
 		reply := h.incidentCmd(dev, "general", text)
-		mustContain(t, text, reply, "is not a severity: use sev1 (worst), sev2 or sev3", "/incident declare TITLE [sev1|sev2|sev3]")
+		mustContain(t, text, reply, "is not a severity: use sev1 (worst), sev2 or sev3", "/incident declare [--private] TITLE [sev1|sev2|sev3]")
 	}
 	h.drain()
 	if n := len(h.pd.Incidents()); n != 0 {
