@@ -159,31 +159,16 @@ func mentionRef(p workflows.Person) string {
 
 // teamTime reads "YYYY-MM-DD HH:MM" in the incident team's time zone.
 func (b *Bot) teamTime(ctx context.Context, ref workflows.IncidentRef, when string) (time.Time, error) {
-	loc := time.UTC
-	var found *workflows.Incident
-	if err := b.Store.View(ctx, func(tx workflows.Tx) error {
-		var err error
-		if ref.ID != "" {
-			found, err = tx.Incident(ref.ID)
-		} else {
-			found, err = tx.IncidentByChannel(ref.Channel)
-		}
-		return err
-	}); err == nil && found != nil {
-		if team, ok := b.Servers.Catalog.Team(found.Team); ok && team.Location != nil {
-			loc = team.Location
-		}
-	}
-	at, err := time.ParseInLocation("2006-01-02 15:04", when, loc)
+	at, err := time.ParseInLocation("2006-01-02 15:04", when, b.teamLocation(ctx, ref))
 	if err != nil {
 		return time.Time{}, workflows.Errorf(workflows.EInvalid, "%q is not a date like 2026-12-15.", when)
 	}
 	return at, nil
 }
 
-// scheduleMeeting reads DATE TIME in the incident team's time zone.
-func (b *Bot) scheduleMeeting(ctx context.Context, actor workflows.Person, ref workflows.IncidentRef, when string) (*workflows.Incident, error) {
-	loc := time.UTC
+// teamLocation is the time zone of the incident's team, UTC when the
+// incident or its team cannot be found (the command then fails on its own).
+func (b *Bot) teamLocation(ctx context.Context, ref workflows.IncidentRef) *time.Location {
 	var found *workflows.Incident
 	if err := b.Store.View(ctx, func(tx workflows.Tx) error {
 		var err error
@@ -195,10 +180,15 @@ func (b *Bot) scheduleMeeting(ctx context.Context, actor workflows.Person, ref w
 		return err
 	}); err == nil && found != nil {
 		if team, ok := b.Servers.Catalog.Team(found.Team); ok && team.Location != nil {
-			loc = team.Location
+			return team.Location
 		}
 	}
-	at, err := time.ParseInLocation("2006-01-02 15:04", when, loc)
+	return time.UTC
+}
+
+// scheduleMeeting reads DATE TIME in the incident team's time zone.
+func (b *Bot) scheduleMeeting(ctx context.Context, actor workflows.Person, ref workflows.IncidentRef, when string) (*workflows.Incident, error) {
+	at, err := time.ParseInLocation("2006-01-02 15:04", when, b.teamLocation(ctx, ref))
 	if err != nil {
 		return nil, workflows.Errorf(workflows.EInvalid, "%q is not a date and time like 2026-11-24 15:00.", when)
 	}
