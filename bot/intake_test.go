@@ -95,7 +95,7 @@ func homeJobs(t *testing.T, db *store.DB, now time.Time) int {
 		if j.Kind == workflows.JobHome {
 			n++
 		}
-		if err := db.Done(context.Background(), j.ID, now); err != nil {
+		if err := db.Done(context.Background(), j, now); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -77,7 +77,9 @@ func scanJob(rows *sql.Rows, extra ...any) (workflows.Job, error) {
 // A job is skipped while another job with its key runs under a live
 // lease, and at most one job per key is handed out at a time. Claims
 // from several workers or replicas never share a job: each runs as a
-// write transaction, which holds the writer lock.
+// write transaction, which holds the writer lock. Each claim of a job
+// bumps its token; the claim's Owner and Token, returned in the job, are
+// the fence every later call about it must pass.
 func (db *DB) Claim(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]workflows.Job, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -125,11 +127,15 @@ func (db *DB) Claim(ctx context.Context, now time.Time, owner string, lease time
 				j.Attempts++
 				j.LastError = fmt.Sprintf("lease of %s ran out before the job finished", p.prev)
 			}
-			_, err := t.ExecContext(ctx, db.q(`UPDATE jobs SET state = 'running', owner = ?, locked_until = ?,
-				attempts = ?, last_error = ? WHERE id = ?`), owner, until, int64(j.Attempts), j.LastError, j.ID)
+			// Each claim takes the next token: the fence that later
+			// calls of this claim, and only those, pass.
+			err := t.QueryRowContext(ctx, db.q(`UPDATE jobs SET state = 'running', owner = ?, locked_until = ?,
+				attempts = ?, last_error = ?, token = token + 1 WHERE id = ? RETURNING token`),
+				owner, until, int64(j.Attempts), j.LastError, j.ID).Scan(&j.Token)
 			if err != nil {
 				return fmt.Errorf("lease job %d: %w", j.ID, err)
 			}
+			j.Owner = owner
 			out = append(out, j)
 		}
 		return nil
@@ -172,25 +178,59 @@ func dueJobs(ctx context.Context, db *DB, t *sql.Tx, cond string, now int64, lim
 	return out, rows.Err()
 }
 
-// Done removes a finished job. A job already removed is not an error: a
-// worker whose lease ran out may finish after another worker did.
-func (db *DB) Done(ctx context.Context, id int64, now time.Time) error {
-	err := db.writeTx(ctx, "done", func(t *sql.Tx) error {
-		_, err := t.ExecContext(ctx, db.q(`DELETE FROM jobs WHERE id = ?`), id)
-		return err
+// fence is the condition under which a claim still holds a job: the
+// job runs, under the owner and token that claim was given. Its three
+// placeholders take fenceArgs.
+const fence = `id = ? AND owner = ? AND token = ? AND state = 'running'`
+
+func fenceArgs(j workflows.Job) []any { return []any{j.ID, j.Owner, j.Token} }
+
+// lost is the error of a call whose claim no longer holds job j.
+func lost(j workflows.Job) error {
+	return fmt.Errorf("job %d, claim %d of %s: %w", j.ID, j.Token, j.Owner, workflows.ErrLeaseLost)
+}
+
+// Renew extends the lease of a job its claim still holds to until. A
+// lease that ran out is extended too if no other claim took the job.
+func (db *DB) Renew(ctx context.Context, j workflows.Job, until time.Time) error {
+	err := db.writeTx(ctx, "renew", func(t *sql.Tx) error {
+		res, err := t.ExecContext(ctx, db.q(`UPDATE jobs SET locked_until = ? WHERE `+fence),
+			append([]any{unixNanos(until)}, fenceArgs(j)...)...)
+		if err != nil {
+			return err
+		}
+		return mustChange(res, "renew", lost(j))
 	})
 	if err != nil {
-		return fmt.Errorf("finish job %d: %w", id, err)
+		return fmt.Errorf("renew the lease of job %d: %w", j.ID, err)
+	}
+	return nil
+}
+
+// Done removes a finished job, if its claim still holds it. Otherwise
+// (the lease ran out and another worker claimed the job, which may be
+// running or done) it changes nothing and returns ErrLeaseLost.
+func (db *DB) Done(ctx context.Context, j workflows.Job, now time.Time) error {
+	err := db.writeTx(ctx, "done", func(t *sql.Tx) error {
+		res, err := t.ExecContext(ctx, db.q(`DELETE FROM jobs WHERE `+fence), fenceArgs(j)...)
+		if err != nil {
+			return err
+		}
+		return mustChange(res, "delete", lost(j))
+	})
+	if err != nil {
+		return fmt.Errorf("finish job %d: %w", j.ID, err)
 	}
 	return nil
 }
 
 // Retry puts a running job back to wait until at, counting the attempt
 // and keeping its error. If a newer job with the same key is already
-// waiting, that one supersedes this one, which is removed.
-func (db *DB) Retry(ctx context.Context, id int64, at time.Time, lastErr string) error {
+// waiting, that one supersedes this one, which is removed. A claim that
+// no longer holds the job changes nothing (ErrLeaseLost).
+func (db *DB) Retry(ctx context.Context, j workflows.Job, at time.Time, lastErr string) error {
 	err := db.writeTx(ctx, "retry", func(t *sql.Tx) error {
-		key, err := runningJobKey(ctx, db, t, id)
+		key, err := heldJobKey(ctx, db, t, j)
 		if err != nil {
 			return err
 		}
@@ -202,52 +242,48 @@ func (db *DB) Retry(ctx context.Context, id int64, at time.Time, lastErr string)
 				return err
 			}
 			if newer > 0 {
-				_, err := t.ExecContext(ctx, db.q(`DELETE FROM jobs WHERE id = ?`), id)
+				_, err := t.ExecContext(ctx, db.q(`DELETE FROM jobs WHERE `+fence), fenceArgs(j)...)
 				return err
 			}
 		}
 		_, err = t.ExecContext(ctx, db.q(`UPDATE jobs SET state = 'pending', attempts = attempts + 1, run_at = ?,
-			last_error = ?, owner = '', locked_until = 0 WHERE id = ?`), unixNanos(at), lastErr, id)
+			last_error = ?, owner = '', locked_until = 0 WHERE `+fence),
+			append([]any{unixNanos(at), lastErr}, fenceArgs(j)...)...)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("retry job %d: %w", id, err)
+		return fmt.Errorf("retry job %d: %w", j.ID, err)
 	}
 	return nil
 }
 
 // Bury gives up on a running job and keeps it, with its error, for people
-// to look at (see DeadJobs).
-func (db *DB) Bury(ctx context.Context, id int64, now time.Time, lastErr string) error {
+// to look at (see DeadJobs). A claim that no longer holds the job
+// changes nothing (ErrLeaseLost).
+func (db *DB) Bury(ctx context.Context, j workflows.Job, now time.Time, lastErr string) error {
 	err := db.writeTx(ctx, "bury", func(t *sql.Tx) error {
-		if _, err := runningJobKey(ctx, db, t, id); err != nil {
+		res, err := t.ExecContext(ctx, db.q(`UPDATE jobs SET state = 'dead', attempts = attempts + 1, last_error = ?,
+			owner = '', locked_until = 0, finished_at = ? WHERE `+fence),
+			append([]any{lastErr, unixNanos(now)}, fenceArgs(j)...)...)
+		if err != nil {
 			return err
 		}
-		_, err := t.ExecContext(ctx, db.q(`UPDATE jobs SET state = 'dead', attempts = attempts + 1, last_error = ?,
-			owner = '', locked_until = 0, finished_at = ? WHERE id = ?`), lastErr, unixNanos(now), id)
-		return err
+		return mustChange(res, "bury", lost(j))
 	})
 	if err != nil {
-		return fmt.Errorf("bury job %d: %w", id, err)
+		return fmt.Errorf("bury job %d: %w", j.ID, err)
 	}
 	return nil
 }
 
-// runningJobKey returns the key of job id, which must be running.
-func runningJobKey(ctx context.Context, db *DB, t *sql.Tx, id int64) (sql.NullString, error) {
+// heldJobKey returns the key of job j, which its claim must still hold.
+func heldJobKey(ctx context.Context, db *DB, t *sql.Tx, j workflows.Job) (sql.NullString, error) {
 	var key sql.NullString
-	var state string
-	err := t.QueryRowContext(ctx, db.q(`SELECT job_key, state FROM jobs WHERE id = ?`), id).Scan(&key, &state)
+	err := t.QueryRowContext(ctx, db.q(`SELECT job_key FROM jobs WHERE `+fence), fenceArgs(j)...).Scan(&key)
 	if errors.Is(err, sql.ErrNoRows) {
-		return key, fmt.Errorf("job %d: %w", id, workflows.ErrNotFound)
+		return key, lost(j)
 	}
-	if err != nil {
-		return key, err
-	}
-	if state != jobRunning {
-		return key, fmt.Errorf("job %d is %s, not running", id, state)
-	}
-	return key, nil
+	return key, err
 }
 
 // DeadJob is a job the runner gave up on.

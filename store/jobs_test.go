@@ -59,6 +59,7 @@ func testClaim_DueJobsOldestFirst(t *testing.T, db *DB) {
 		if i < len(got) {
 			want[i].ID = got[i].ID
 		}
+		want[i].Owner, want[i].Token = "w1", 1 // each job's first claim
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("claimed %+v, want %+v", got, want)
@@ -71,7 +72,7 @@ func testClaim_DueJobsOldestFirst(t *testing.T, db *DB) {
 		t.Fatalf("third claim = %v, want nothing", payloads(p))
 	}
 	for _, j := range append(got, second...) {
-		if err := db.Done(context.Background(), j.ID, now); err != nil {
+		if err := db.Done(context.Background(), j, now); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -110,7 +111,7 @@ func testEnqueue_ReplacesWaitingJobWithSameKey(t *testing.T, db *DB) {
 	enqueue(t, db, workflows.Job{Kind: "post", Key: "msg:apr-1", Payload: "v1", RunAt: t0})
 	// It fails once, so it has attempts and an error.
 	j := claim(t, db, t0, "w1", 1)[0]
-	if err := db.Retry(context.Background(), j.ID, t0.Add(time.Hour), "slack down"); err != nil {
+	if err := db.Retry(context.Background(), j, t0.Add(time.Hour), "slack down"); err != nil {
 		t.Fatal(err)
 	}
 	enqueue(t, db, workflows.Job{Kind: "update", Key: "msg:apr-1", Payload: "v2", RunAt: t0.Add(time.Minute)})
@@ -120,7 +121,7 @@ func testEnqueue_ReplacesWaitingJobWithSameKey(t *testing.T, db *DB) {
 		t.Fatalf("%d jobs, want 3: same key replaced, no key never", n)
 	}
 	got := claim(t, db, t0.Add(time.Minute), "w1", 10)
-	want := []workflows.Job{{ID: j.ID, Kind: "update", Key: "msg:apr-1", Payload: "v2", RunAt: t0.Add(time.Minute)}}
+	want := []workflows.Job{{ID: j.ID, Kind: "update", Key: "msg:apr-1", Payload: "v2", RunAt: t0.Add(time.Minute), Owner: "w1", Token: 2}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("claimed %+v, want %+v (replaced, attempts reset)", got, want)
 	}
@@ -143,7 +144,7 @@ func testEnqueue_SameKeyWhileRunningWaitsBeside(t *testing.T, db *DB) {
 	if p := payloads(claim(t, db, t0.Add(time.Second), "w2", 10)); !reflect.DeepEqual(p, []string{"o"}) {
 		t.Fatalf("claim while k runs = %v, want [o]", p)
 	}
-	if err := db.Done(ctx, running.ID, t0.Add(2*time.Second)); err != nil {
+	if err := db.Done(ctx, running, t0.Add(2*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if p := payloads(claim(t, db, t0.Add(2*time.Second), "w2", 10)); !reflect.DeepEqual(p, []string{"v2"}) {
@@ -175,19 +176,20 @@ func testRetry_WaitsUntilRunAt(t *testing.T, db *DB) {
 	enqueue(t, db, workflows.Job{Kind: "launch", Payload: "srv-1", RunAt: t0})
 	j := claim(t, db, t0, "w1", 1)[0]
 	retryAt := t0.Add(workflows.Backoff(1))
-	if err := db.Retry(ctx, j.ID, retryAt, "RequestLimitExceeded"); err != nil {
+	if err := db.Retry(ctx, j, retryAt, "RequestLimitExceeded"); err != nil {
 		t.Fatal(err)
 	}
 	if js := claim(t, db, retryAt.Add(-time.Nanosecond), "w1", 1); len(js) != 0 {
 		t.Fatalf("claimed before its retry time: %+v", js)
 	}
 	got := claim(t, db, retryAt, "w1", 1)
-	want := []workflows.Job{{ID: j.ID, Kind: "launch", Payload: "srv-1", RunAt: retryAt, Attempts: 1, LastError: "RequestLimitExceeded"}}
+	want := []workflows.Job{{ID: j.ID, Kind: "launch", Payload: "srv-1", RunAt: retryAt, Attempts: 1, LastError: "RequestLimitExceeded",
+		Owner: "w1", Token: 2}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("claimed %+v, want %+v", got, want)
 	}
-	if err := db.Retry(ctx, 999, retryAt, "x"); !errors.Is(err, workflows.ErrNotFound) {
-		t.Fatalf("Retry(unknown) = %v, want ErrNotFound", err)
+	if err := db.Retry(ctx, workflows.Job{ID: 999, Owner: "w1", Token: 1}, retryAt, "x"); !errors.Is(err, workflows.ErrLeaseLost) {
+		t.Fatalf("Retry(unknown) = %v, want ErrLeaseLost", err)
 	}
 }
 
@@ -199,7 +201,7 @@ func testRetry_SupersededByNewerWaitingJob(t *testing.T, db *DB) {
 	enqueue(t, db, workflows.Job{Kind: "post", Key: "k", Payload: "v1", RunAt: t0})
 	old := claim(t, db, t0, "w1", 1)[0]
 	enqueue(t, db, workflows.Job{Kind: "post", Key: "k", Payload: "v2", RunAt: t0})
-	if err := db.Retry(context.Background(), old.ID, t0.Add(time.Minute), "boom"); err != nil {
+	if err := db.Retry(context.Background(), old, t0.Add(time.Minute), "boom"); err != nil {
 		t.Fatal(err)
 	}
 	if p := payloads(claim(t, db, t0.Add(time.Hour), "w1", 10)); !reflect.DeepEqual(p, []string{"v2"}) {
@@ -213,7 +215,7 @@ func testBury_KeepsJobForPeople(t *testing.T, db *DB) {
 	ctx := context.Background()
 	enqueue(t, db, workflows.Job{Kind: "launch", Key: "launch:srv-1", Payload: "srv-1", RunAt: t0})
 	j := claim(t, db, t0, "w1", 1)[0]
-	if err := db.Bury(ctx, j.ID, t0.Add(time.Second), "InvalidAMIID.NotFound"); err != nil {
+	if err := db.Bury(ctx, j, t0.Add(time.Second), "InvalidAMIID.NotFound"); err != nil {
 		t.Fatal(err)
 	}
 	if js := claim(t, db, t0.Add(24*time.Hour), "w1", 10); len(js) != 0 {
@@ -233,7 +235,7 @@ func testBury_KeepsJobForPeople(t *testing.T, db *DB) {
 	if p := payloads(claim(t, db, t0.Add(time.Minute), "w1", 10)); !reflect.DeepEqual(p, []string{"again"}) {
 		t.Fatalf("claim after bury = %v, want [again]", p)
 	}
-	if err := db.Bury(ctx, j.ID, t0, "x"); err == nil {
+	if err := db.Bury(ctx, j, t0, "x"); err == nil {
 		t.Fatal("burying a dead job again succeeded")
 	}
 }
@@ -246,14 +248,14 @@ func testDone_NeverClaimedAgainAndFreesKey(t *testing.T, db *DB) {
 	ctx := context.Background()
 	enqueue(t, db, workflows.Job{Kind: "stop", Key: "stop:srv-1", Payload: "srv-1", RunAt: t0})
 	j := claim(t, db, t0, "w1", 1)[0]
-	if err := db.Done(ctx, j.ID, t0.Add(time.Second)); err != nil {
+	if err := db.Done(ctx, j, t0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if js := claim(t, db, t0.Add(24*time.Hour), "w1", 10); len(js) != 0 {
 		t.Fatalf("claimed a done job (even after its lease would have run out): %+v", js)
 	}
-	if err := db.Done(ctx, j.ID, t0.Add(2*time.Second)); err != nil {
-		t.Fatalf("Done twice = %v, want nil", err)
+	if err := db.Done(ctx, j, t0.Add(2*time.Second)); !errors.Is(err, workflows.ErrLeaseLost) {
+		t.Fatalf("Done twice = %v, want ErrLeaseLost: the claim holds nothing any more", err)
 	}
 	enqueue(t, db, workflows.Job{Kind: "stop", Key: "stop:srv-1", Payload: "next", RunAt: t0})
 	if p := payloads(claim(t, db, t0.Add(time.Minute), "w1", 10)); !reflect.DeepEqual(p, []string{"next"}) {

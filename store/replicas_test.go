@@ -69,7 +69,7 @@ func TestReplicas_ClaimEachJobOnce(t *testing.T) {
 					}
 					mu.Unlock()
 					for _, j := range got {
-						if err := db.Done(context.Background(), j.ID, t0.Add(time.Second)); err != nil {
+						if err := db.Done(context.Background(), j, t0.Add(time.Second)); err != nil {
 							t.Error(err)
 						}
 					}

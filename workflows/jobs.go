@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 )
@@ -20,21 +21,37 @@ type Job struct {
 	RunAt     time.Time
 	Attempts  int // attempts made before this one
 	LastError string
+	// Owner and Token name the claim the job was handed out under. Each
+	// claim of a job gets a new token, so a worker whose lease ran out,
+	// and whose job another worker claimed since, can no longer finish,
+	// retry, bury or renew it: its outcome is dropped (ErrLeaseLost).
+	Owner string
+	Token int64
 }
+
+// ErrLeaseLost is returned by Done, Retry, Bury and Renew when the claim
+// they name no longer holds the job: its lease ran out and another
+// claim took it, or it is gone. The caller's outcome is dropped.
+var ErrLeaseLost = errors.New("job lease lost to another claim")
 
 // JobQueue hands out due jobs to workers. A claimed job is leased to one
 // worker until the lease runs out, so replicas share the queue and a
-// crashed worker's jobs are picked up again.
+// crashed worker's jobs are picked up again. Every call after Claim names
+// the claim (the job's Owner and Token) and acts only if that claim
+// still holds the job; otherwise it changes nothing and returns
+// ErrLeaseLost.
 type JobQueue interface {
 	// Claim leases up to limit jobs due at now to owner for lease. Jobs
 	// whose key has another job running are not claimed.
 	Claim(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]Job, error)
+	// Renew extends the lease of a claimed job to until.
+	Renew(ctx context.Context, j Job, until time.Time) error
 	// Done removes a finished job.
-	Done(ctx context.Context, id int64, now time.Time) error
+	Done(ctx context.Context, j Job, now time.Time) error
 	// Retry puts a job back to run at the given time, with the error.
-	Retry(ctx context.Context, id int64, at time.Time, lastErr string) error
+	Retry(ctx context.Context, j Job, at time.Time, lastErr string) error
 	// Bury keeps a job that will not be retried, for people to look at.
-	Bury(ctx context.Context, id int64, now time.Time, lastErr string) error
+	Bury(ctx context.Context, j Job, now time.Time, lastErr string) error
 }
 
 // JobHandler does one job. It must be idempotent: a job can run again
@@ -70,7 +87,10 @@ type Runner struct {
 	Lane        func(Job) string
 	MaxAttempts int           // default 10
 	Lease       time.Duration // default 2m
-	Concurrency int           // default 4
+	// RenewEvery is how often the leases of claimed jobs not finished
+	// yet are renewed; default Lease/3.
+	RenewEvery  time.Duration
+	Concurrency int // default 4
 }
 
 // Backoff is how long to wait before attempt n+1 after n failures: 2s,
@@ -92,10 +112,7 @@ func (r *Runner) runDue(ctx, work context.Context) (int, error) {
 	if conc <= 0 {
 		conc = 4
 	}
-	lease := r.Lease
-	if lease <= 0 {
-		lease = 2 * time.Minute
-	}
+	lease := r.lease()
 	total := 0
 	for {
 		jobs, err := r.Queue.Claim(ctx, r.Clock.Now(), r.Owner, lease, conc)
@@ -105,22 +122,154 @@ func (r *Runner) runDue(ctx, work context.Context) (int, error) {
 		if len(jobs) == 0 {
 			return total, nil
 		}
-		var wg sync.WaitGroup
-		for _, lane := range r.lanes(jobs) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for _, j := range lane {
-					r.run(work, j)
-				}
-			}()
-		}
-		wg.Wait()
+		r.runClaimed(work, jobs)
 		total += len(jobs)
 		if ctx.Err() != nil {
 			return total, ctx.Err()
 		}
 	}
+}
+
+func (r *Runner) lease() time.Duration {
+	if r.Lease <= 0 {
+		return 2 * time.Minute
+	}
+	return r.Lease
+}
+
+// runClaimed runs one claim's jobs, lane by lane, while renewing the
+// leases of those not finished yet: a job waiting its turn in a lane, or
+// running long, stays this worker's. A job whose lease is lost anyway
+// (this process stalled past it and another claimed the job) is stopped:
+// its context is cancelled, and its outcome dropped.
+func (r *Runner) runClaimed(ctx context.Context, jobs []Job) {
+	held := newHolds(ctx, jobs)
+	stop := make(chan struct{})
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		r.renew(ctx, held, stop)
+	}()
+	var wg sync.WaitGroup
+	for _, lane := range r.lanes(jobs) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, j := range lane {
+				r.run(held, j)
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-renewed
+}
+
+// renew extends the leases of the held jobs every RenewEvery until stop.
+func (r *Runner) renew(ctx context.Context, held *holds, stop <-chan struct{}) {
+	every := r.RenewEvery
+	if every <= 0 {
+		every = r.lease() / 3
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		until := r.Clock.Now().Add(r.lease())
+		for _, j := range held.jobs() {
+			err := r.Queue.Renew(ctx, j, until)
+			switch {
+			case errors.Is(err, ErrLeaseLost):
+				if held.lose(j.ID) {
+					r.Log.Warn("job lease lost: another worker claimed the job; stopping it here",
+						"job", j.ID, "kind", j.Kind, "key", j.Key, "token", j.Token)
+				}
+			case err != nil:
+				// The database may be away for a moment; the lease has
+				// time left, and the next tick tries again.
+				r.Log.Warn("renew job lease", "job", j.ID, "kind", j.Kind, "err", err)
+			}
+		}
+	}
+}
+
+// holds are the jobs of one claim not finished yet, each with the
+// context it runs under, cancelled if its lease is lost.
+type holds struct {
+	mu   sync.Mutex
+	held map[int64]*hold
+}
+
+type hold struct {
+	job    Job
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+}
+
+func newHolds(ctx context.Context, jobs []Job) *holds {
+	h := &holds{held: make(map[int64]*hold, len(jobs))}
+	for _, j := range jobs {
+		c, cancel := context.WithCancelCause(ctx)
+		h.held[j.ID] = &hold{job: j, ctx: c, cancel: cancel}
+	}
+	return h
+}
+
+// jobs lists the held jobs, oldest ID first.
+func (h *holds) jobs() []Job {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]Job, 0, len(h.held))
+	for _, x := range h.held {
+		out = append(out, x.job)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].ID < out[b].ID })
+	return out
+}
+
+// context returns the context job id runs under.
+func (h *holds) context(id int64) context.Context {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if x, ok := h.held[id]; ok {
+		return x.ctx
+	}
+	c, cancel := context.WithCancelCause(context.Background())
+	cancel(ErrLeaseLost)
+	return c
+}
+
+// lose marks job id's lease lost and cancels its run. It reports false
+// when the job was released first (it finished, and a renewal raced its
+// Done).
+func (h *holds) lose(id int64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	x, ok := h.held[id]
+	if !ok {
+		return false
+	}
+	x.cancel(ErrLeaseLost)
+	delete(h.held, id)
+	return true
+}
+
+// release stops renewing job id, before its outcome is recorded, and
+// reports whether its lease was lost meanwhile.
+func (h *holds) release(id int64) (lost bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	x, ok := h.held[id]
+	if !ok {
+		return true
+	}
+	delete(h.held, id)
+	x.cancel(nil)
+	return false
 }
 
 // lanes groups jobs by lane, keeping their order within each.
@@ -142,17 +291,33 @@ func (r *Runner) lanes(jobs []Job) [][]Job {
 	return out
 }
 
-func (r *Runner) run(ctx context.Context, j Job) {
-	log := r.Log.With("job", j.ID, "kind", j.Kind, "key", j.Key, "attempt", j.Attempts+1)
+// run runs one held job and records its outcome under its claim. A job
+// whose lease was lost is not started, or its outcome is dropped: the
+// claim that took it over decides.
+func (r *Runner) run(held *holds, j Job) {
+	log := r.Log.With("job", j.ID, "kind", j.Kind, "key", j.Key, "attempt", j.Attempts+1, "token", j.Token)
+	ctx := held.context(j.ID)
+	if errors.Is(context.Cause(ctx), ErrLeaseLost) {
+		held.release(j.ID)
+		log.Warn("job not started: its lease was lost while it waited its turn")
+		return
+	}
 	start := time.Now()
 	err := r.call(ctx, j)
 	if r.Observe != nil {
 		r.Observe(j.Kind, err, time.Since(start))
 	}
+	// Records are written under a context the lease's cancellation does
+	// not reach: the fence, not the context, decides whether they count.
+	rec := context.WithoutCancel(ctx)
+	if held.release(j.ID) {
+		log.Warn("job outcome dropped: its lease was lost to another claim", "err", err)
+		return
+	}
 	now := r.Clock.Now()
 	if err == nil {
-		if err := r.Queue.Done(ctx, j.ID, now); err != nil {
-			log.Error("mark job done", "err", err)
+		if err := r.Queue.Done(rec, j, now); err != nil {
+			r.logRecord(log, "mark job done", err)
 		}
 		return
 	}
@@ -163,17 +328,30 @@ func (r *Runner) run(ctx context.Context, j Job) {
 	var p permanent
 	if errors.As(err, &p) || j.Attempts+1 >= max {
 		log.Error("job failed for good", "err", err)
-		if berr := r.Queue.Bury(ctx, j.ID, now, err.Error()); berr != nil {
-			log.Error("bury job", "err", berr)
+		if berr := r.Queue.Bury(rec, j, now, err.Error()); berr != nil {
+			r.logRecord(log, "bury job", berr)
+			if errors.Is(berr, ErrLeaseLost) {
+				return // the claim that took it over will decide
+			}
 		}
-		r.giveUp(ctx, log, j, err)
+		r.giveUp(rec, log, j, err)
 		return
 	}
 	wait := Backoff(j.Attempts + 1)
 	log.Warn("job failed, will retry", "err", err, "in", wait)
-	if rerr := r.Queue.Retry(ctx, j.ID, now.Add(wait), err.Error()); rerr != nil {
-		log.Error("reschedule job", "err", rerr)
+	if rerr := r.Queue.Retry(rec, j, now.Add(wait), err.Error()); rerr != nil {
+		r.logRecord(log, "reschedule job", rerr)
 	}
+}
+
+// logRecord logs a failure to record a job's outcome. A lost lease is
+// expected now and then (this process stalled past it) and is a warning.
+func (r *Runner) logRecord(log *slog.Logger, what string, err error) {
+	if errors.Is(err, ErrLeaseLost) {
+		log.Warn("job outcome dropped: "+what, "err", err)
+		return
+	}
+	log.Error(what, "err", err)
 }
 
 // giveUp tells the job's workflow it failed for good. It runs under the

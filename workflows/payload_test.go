@@ -70,14 +70,15 @@ func (q *memQueue) Claim(ctx context.Context, now time.Time, owner string, lease
 	q.jobs = nil
 	return out, nil
 }
-func (q *memQueue) Done(ctx context.Context, id int64, now time.Time) error { return nil }
-func (q *memQueue) Retry(ctx context.Context, id int64, at time.Time, lastErr string) error {
+func (q *memQueue) Renew(ctx context.Context, j Job, until time.Time) error { return nil }
+func (q *memQueue) Done(ctx context.Context, j Job, now time.Time) error    { return nil }
+func (q *memQueue) Retry(ctx context.Context, j Job, at time.Time, lastErr string) error {
 	return nil
 }
-func (q *memQueue) Bury(ctx context.Context, id int64, now time.Time, lastErr string) error {
+func (q *memQueue) Bury(ctx context.Context, j Job, now time.Time, lastErr string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.buried = append(q.buried, Job{ID: id, LastError: lastErr})
+	q.buried = append(q.buried, Job{ID: j.ID, LastError: lastErr})
 	return nil
 }
 

@@ -347,9 +347,10 @@ func (q *oneJobQueue) Claim(context.Context, time.Time, string, time.Duration, i
 	q.claimed = true
 	return []workflows.Job{{ID: 1, Kind: "notify"}}, nil
 }
-func (q *oneJobQueue) Done(context.Context, int64, time.Time) error          { return nil }
-func (q *oneJobQueue) Retry(context.Context, int64, time.Time, string) error { return nil }
-func (q *oneJobQueue) Bury(context.Context, int64, time.Time, string) error {
+func (q *oneJobQueue) Renew(context.Context, workflows.Job, time.Time) error         { return nil }
+func (q *oneJobQueue) Done(context.Context, workflows.Job, time.Time) error          { return nil }
+func (q *oneJobQueue) Retry(context.Context, workflows.Job, time.Time, string) error { return nil }
+func (q *oneJobQueue) Bury(context.Context, workflows.Job, time.Time, string) error {
 	q.buried = true
 	return nil
 }

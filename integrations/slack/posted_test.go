@@ -113,7 +113,7 @@ func TestDeliver_RunAgainAfterPostIsNotPostedTwice(t *testing.T) {
 			}
 			if c.msg.Key != "" {
 				// Its ref was recorded, so the next version edits it.
-				if err := db.Done(ctx, j.ID, t0); err != nil {
+				if err := db.Done(ctx, j, t0); err != nil {
 					t.Fatal(err)
 				}
 				c.msg.Text = "v2"
