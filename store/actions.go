@@ -12,9 +12,10 @@ const actionColumns = `id, incident_id, body, owner_slack, owner_email, due_at, 
 
 // SaveAction creates or replaces an action item.
 func (t *tx) SaveAction(a *workflows.ActionItem) error {
-	_, err := t.exec(`INSERT INTO action_items (`+actionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	// Due at once: the next tick works out when its owner is reminded (due.go).
+	_, err := t.exec(`INSERT INTO action_items (`+actionColumns+`, next_due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
 		ON CONFLICT (id) DO UPDATE SET body = excluded.body, owner_slack = excluded.owner_slack, owner_email = excluded.owner_email,
-		due_at = excluded.due_at, done_at = excluded.done_at`,
+		due_at = excluded.due_at, done_at = excluded.done_at, next_due_at = 0`,
 		a.ID, a.IncidentID, a.Text, a.Owner.SlackID, a.Owner.Email, unixNanos(a.Due), unixNanos(a.DoneAt), a.CreatedBy, unixNanos(a.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("save action item %s: %w", a.ID, err)

@@ -31,8 +31,8 @@ func (t *tx) CreateApproval(a *workflows.Approval) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.exec(`INSERT INTO approvals (`+approvalColumns+`)
-		VALUES (`+placeholders(len(args))+`) ON CONFLICT (id) DO NOTHING`, args...)
+	res, err := t.exec(`INSERT INTO approvals (`+approvalColumns+`, next_due_at)
+		VALUES (`+placeholders(len(args))+`, 0) ON CONFLICT (id) DO NOTHING`, args...)
 	if err != nil {
 		return fmt.Errorf("create approval %s: %w", a.ID, err)
 	}
@@ -50,7 +50,8 @@ func (t *tx) SaveApproval(a *workflows.Approval) error {
 	for _, c := range cols[1:] {
 		sets = append(sets, strings.TrimSpace(c)+" = ?")
 	}
-	res, err := t.exec(`UPDATE approvals SET `+strings.Join(sets, ", ")+` WHERE id = ?`,
+	// Due at once: the next tick works out what its change made due (due.go).
+	res, err := t.exec(`UPDATE approvals SET `+strings.Join(sets, ", ")+`, next_due_at = 0 WHERE id = ?`,
 		append(args[1:], a.ID)...)
 	if err != nil {
 		return fmt.Errorf("save approval %s: %w", a.ID, err)

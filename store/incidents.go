@@ -51,8 +51,8 @@ func (t *tx) CreateIncident(i *workflows.Incident) error {
 	}
 	// No conflict target: a clash on any of the three unique keys is
 	// ignored here and reported as ErrDuplicate below.
-	res, err := t.exec(`INSERT INTO incidents (`+incidentColumns+`)
-		VALUES (`+placeholders(len(args))+`) ON CONFLICT DO NOTHING`, args...)
+	res, err := t.exec(`INSERT INTO incidents (`+incidentColumns+`, next_due_at)
+		VALUES (`+placeholders(len(args))+`, 0) ON CONFLICT DO NOTHING`, args...)
 	if err != nil {
 		return fmt.Errorf("create incident %s: %w", i.ID, err)
 	}
@@ -75,7 +75,8 @@ func (t *tx) SaveIncident(i *workflows.Incident) error {
 	for _, c := range cols[1:] {
 		sets = append(sets, strings.TrimSpace(c)+" = ?")
 	}
-	res, err := t.exec(`UPDATE incidents SET `+strings.Join(sets, ", ")+` WHERE id = ?`,
+	// Due at once: the next tick works out what its change made due (due.go).
+	res, err := t.exec(`UPDATE incidents SET `+strings.Join(sets, ", ")+`, next_due_at = 0 WHERE id = ?`,
 		append(args[1:], i.ID)...)
 	if err != nil {
 		return fmt.Errorf("save incident %s: %w", i.ID, err)

@@ -168,42 +168,45 @@ func (s *Incidents) displayName(p Person) string {
 
 // remindActions reminds the owners of open action items past their due
 // date, once per due time (daily), reading each to-do's checkbox first:
-// one checked in the document is done.
-func (s *Incidents) remindActions(ctx context.Context) (int, error) {
-	var items []*ActionItem
-	now := s.Clock.Now()
-	if err := s.Store.View(ctx, func(tx Tx) error {
-		open, err := tx.Actions("")
+// one checked in the document is done. ids are the items whose stored due
+// time has come.
+func (s *Incidents) remindActions(ctx context.Context, ids []string) (int, error) {
+	found := map[string]*ActionItem{}
+	ids, err := settle(ctx, s.Store, s.Clock, DueKindAction, ids, func(tx Tx, id string, now time.Time) (time.Time, bool, error) {
+		a, err := tx.Action(id)
 		if err != nil {
-			return err
+			return time.Time{}, false, err
 		}
-		for _, a := range open {
-			if a.Due.IsZero() || person(a.Owner) == "" {
-				continue
-			}
-			last, err := tx.LastReminders(a.ID)
-			if err != nil {
-				return err
-			}
-			// Only an item with a reminder due is read back from the
-			// document: Notion is asked once per reminder, not per tick.
-			if _, ok := (Repeat{First: a.Due, Every: 24 * time.Hour}).Due(now, last[string(NagAction)]); ok {
-				inc, err := tx.Incident(a.IncidentID)
-				if err != nil {
-					return err
-				}
-				if inc.PostmortemPageID != "" {
-					a.page = inc
-				}
-				items = append(items, a)
-			}
+		last, err := tx.LastReminders(a.ID)
+		if err != nil {
+			return time.Time{}, false, err
 		}
-		return nil
-	}); err != nil {
+		next := NextActionDue(a, last[string(NagAction)])
+		if next.IsZero() || now.Before(next) {
+			return next, false, nil
+		}
+		// Only an item with a reminder due is read back from the
+		// document: Notion is asked once per reminder, not per tick.
+		inc, err := tx.Incident(a.IncidentID)
+		if err != nil {
+			return time.Time{}, false, err
+		}
+		if inc.PostmortemPageID != "" {
+			a.page = inc
+		}
+		found[id] = a
+		return time.Time{}, true, nil
+	})
+	if err != nil {
 		return 0, fmt.Errorf("load action items: %w", err)
 	}
 	sent := 0
-	for _, a := range items {
+	for _, id := range ids {
+		a, ok := found[id]
+		if !ok {
+			s.Log.Error("action item could not be read; looked at again next tick", "action", id)
+			continue
+		}
 		if inc := a.page; inc != nil && s.Docs != nil {
 			checked, err := s.Docs.TodoChecked(ctx, DocRef{PageID: inc.PostmortemPageID, URL: inc.PostmortemURL}, a.ID)
 			if err != nil {
@@ -255,12 +258,15 @@ func (s *Incidents) sendActionReminder(ctx context.Context, id string) (bool, er
 		if err != nil {
 			return err
 		}
-		due, ok := Repeat{First: a.Due, Every: 24 * time.Hour}.Due(now, last[string(NagAction)])
+		due, ok := actionRepeat(a).Due(now, last[string(NagAction)])
 		if !ok {
-			return nil
+			return tx.SetDue(DueKindAction, a.ID, NextActionDue(a, last[string(NagAction)]))
 		}
 		fresh, err := tx.RecordReminder(a.ID, string(NagAction), due, now)
-		if err != nil || !fresh {
+		if err != nil {
+			return err
+		}
+		if err := tx.SetDue(DueKindAction, a.ID, NextActionDue(a, due)); err != nil || !fresh {
 			return err
 		}
 		inc, err := tx.Incident(a.IncidentID)

@@ -105,7 +105,9 @@ func orDuration(d, def time.Duration) time.Duration {
 // NagReport counts the nags one tick sent.
 type NagReport struct{ Sent int }
 
-// Tick sends every nag that is due. Before nagging about the meeting it
+// Tick sends every nag that is due. It reads only the incidents and
+// action items whose stored due time has come (see due.go): closed
+// incidents are never read again. Before nagging about the meeting it
 // reads the document back: a date set directly in the post-mortem counts.
 // Ticks may run at once (two replicas, a sandbox catch-up beside the
 // scheduler): each nag is re-decided and recorded in one transaction, so
@@ -115,39 +117,46 @@ func (s *Incidents) Tick(ctx context.Context) (NagReport, error) {
 	if s.Catalog.Incidents == nil {
 		return rep, nil
 	}
+	now := s.Clock.Now()
+	var incs, acts []string
+	if err := s.Store.View(ctx, func(tx Tx) (err error) {
+		if incs, err = tx.DueSubjects(DueKindIncident, now); err != nil {
+			return err
+		}
+		acts, err = tx.DueSubjects(DueKindAction, now)
+		return err
+	}); err != nil {
+		return rep, fmt.Errorf("load due incidents: %w", err)
+	}
 	type candidate struct {
 		inc *Incident
 		due []NagDue
 	}
-	var todo []candidate
-	now := s.Clock.Now()
-	if err := s.Store.View(ctx, func(tx Tx) error {
-		incs, err := tx.Incidents(IncidentFilter{})
-		if err != nil {
-			return err
-		}
-		for _, inc := range incs {
-			if inc.ChannelID == "" || (!inc.Open() && inc.PostmortemDone) {
-				continue
-			}
-			sent, err := s.nagsSent(tx, inc.ID)
-			if err != nil {
-				return err
-			}
-			if due := DueNags(now, inc, s.policy(), s.team(inc).Location, sent); len(due) > 0 {
-				todo = append(todo, candidate{inc, due})
+	cands := map[string]candidate{}
+	incs, err := settle(ctx, s.Store, s.Clock, DueKindIncident, incs, func(tx Tx, id string, now time.Time) (time.Time, bool, error) {
+		inc, err := tx.Incident(id)
+		if err == nil {
+			var sent NagsSent
+			if sent, err = s.nagsSent(tx, id); err == nil {
+				return s.lookNags(inc, sent, now, func(due []NagDue) { cands[id] = candidate{inc, due} })
 			}
 		}
-		return nil
-	}); err != nil {
-		return rep, fmt.Errorf("load incidents: %w", err)
+		s.Log.Error("look at an incident's nags", "incident", id, "err", err)
+		return time.Time{}, false, err
+	})
+	if err != nil {
+		return rep, err
 	}
-	n, err := s.remindActions(ctx)
+	n, err := s.remindActions(ctx, acts)
 	if err != nil {
 		s.Log.Error("remind action items", "err", err)
 	}
 	rep.Sent += n
-	for _, c := range todo {
+	for _, id := range incs {
+		c, ok := cands[id]
+		if !ok {
+			continue // it could not be read (logged): looked at again next tick
+		}
 		for _, n := range c.due {
 			// The document is read once per nag, not every tick.
 			if _, checked := s.docChecked.LoadOrStore(n.Key(c.inc.ID), true); n.Kind == NagMeeting && !checked && s.meetingSetInDoc(ctx, c.inc) {
@@ -165,6 +174,21 @@ func (s *Incidents) Tick(ctx context.Context) (NagReport, error) {
 		}
 	}
 	return rep, nil
+}
+
+// lookNags says whether a nag is due for inc at now (handing the nags to
+// found), or else when one next may be.
+func (s *Incidents) lookNags(inc *Incident, sent NagsSent, now time.Time, found func([]NagDue)) (time.Time, bool, error) {
+	p, loc := s.policy(), s.team(inc).Location
+	next := NextNagDue(inc, p, loc, sent, now)
+	if next.IsZero() {
+		return next, false, nil
+	}
+	if due := DueNags(now, inc, p, loc, sent); len(due) > 0 {
+		found(due)
+		return time.Time{}, true, nil
+	}
+	return next, false, nil
 }
 
 func (s *Incidents) nagsSent(tx Tx, id string) (NagsSent, error) {
@@ -226,18 +250,26 @@ func (s *Incidents) sendNag(ctx context.Context, id string, kind NagKind) (bool,
 		if err != nil {
 			return err
 		}
-		for _, n := range DueNags(now, inc, s.policy(), s.team(inc).Location, last) {
+		p, loc := s.policy(), s.team(inc).Location
+		for _, n := range DueNags(now, inc, p, loc, last) {
 			if n.Kind != kind {
 				continue
 			}
 			fresh, err := tx.RecordReminder(id, string(kind), n.Due, now)
-			if err != nil || !fresh {
+			if err != nil {
 				return err
 			}
-			sent = true
-			return enqueueMessage(tx, s.nagMessage(inc, n), now)
+			if fresh {
+				sent, last[kind] = true, n.Due
+				if err := enqueueMessage(tx, s.nagMessage(inc, n), now); err != nil {
+					return err
+				}
+			}
+			break
 		}
-		return nil
+		// What is due at now is handled (this kind here, the others by
+		// their own calls, which store it again).
+		return tx.SetDue(DueKindIncident, id, NextNagDue(inc, p, loc, last, now))
 	})
 	return sent, err
 }

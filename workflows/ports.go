@@ -55,6 +55,7 @@ type Tx interface {
 	CommonTx
 	ServerTx
 	IncidentTx
+	DueTx
 }
 
 // IncidentTx holds incidents and their timelines.

@@ -30,14 +30,20 @@ func (r Repeat) Due(now, last time.Time) (time.Time, bool) {
 	if r.Every <= 0 || r.First.IsZero() {
 		return time.Time{}, false
 	}
-	next := r.First
-	if !last.Before(r.First) {
-		next = last.Add(r.Every)
-	}
+	next := r.Next(last)
 	if now.Before(next) {
 		return time.Time{}, false
 	}
 	return next.Add(now.Sub(next) / r.Every * r.Every), true
+}
+
+// Next returns when the reminder after last (the due time of the last one
+// sent, zero when none was) falls due: First, or a period after last.
+func (r Repeat) Next(last time.Time) time.Time {
+	if !last.Before(r.First) {
+		return last.Add(r.Every)
+	}
+	return r.First
 }
 
 // Elapsed writes a span of time the way a reminder states it: "30

@@ -105,48 +105,86 @@ type TickReport struct {
 }
 
 // Tick does what is due now for every lease and pending approval: lease
-// warnings, end-of-lease actions, approval reminders and expiry. Each
-// subject is handled in its own transaction, and what was sent is recorded
-// there, so a crash or restart neither repeats nor skips anything.
+// warnings, end-of-lease actions, approval reminders and expiry. It reads
+// only the leases and approvals whose stored due time has come (see
+// due.go). Each subject is handled in its own transaction, and what was
+// sent is recorded there with the subject's next due time, so a crash or
+// restart neither repeats nor skips anything.
 func (s *Servers) Tick(ctx context.Context) (TickReport, error) {
 	var rep TickReport
-	var reqs []*ServerRequest
-	var apps []*Approval
+	var leases, apps []string
+	now := s.Clock.Now()
 	if err := s.Store.View(ctx, func(tx Tx) (err error) {
-		if reqs, err = tx.Requests(RequestFilter{States: []State{StateRunning, StateStopped}}); err != nil {
+		if leases, err = tx.DueSubjects(DueKindLease, now); err != nil {
 			return err
 		}
-		apps, err = tx.Approvals(ApprovalFilter{States: []ApprovalState{ApprovalPending}})
+		apps, err = tx.DueSubjects(DueKindApproval, now)
 		return err
 	}); err != nil {
-		return rep, fmt.Errorf("load leases and approvals: %w", err)
+		return rep, fmt.Errorf("load due leases and approvals: %w", err)
 	}
-	now := s.Clock.Now()
-	for _, r := range reqs {
-		team, tpl, err := s.teamAndTemplate(r)
-		if err != nil {
-			s.Log.Warn("skip lease", "request", r.ID, "err", err)
-			continue
-		}
-		if step := DueLease(now, r, Lifecycle(team, tpl)); step.Warn != 0 || step.End {
-			// One lease that cannot be handled must not hold up the others.
-			if err := s.tickLease(ctx, r.ID, &rep); err != nil {
-				s.Log.Error("lease tick", "request", r.ID, "err", err)
-			}
+	leases, err := settle(ctx, s.Store, s.Clock, DueKindLease, leases, s.lookLease)
+	if err != nil {
+		return rep, err
+	}
+	for _, id := range leases {
+		// One lease that cannot be handled must not hold up the others.
+		if err := s.tickLease(ctx, id, &rep); err != nil {
+			s.Log.Error("lease tick", "request", id, "err", err)
 		}
 	}
-	for _, a := range apps {
-		team, ok := s.Catalog.Team(a.Team)
-		if !ok {
-			continue
-		}
-		if step := DueApproval(now, a, team.Policy.Access.RemindEvery); step.Expire || step.RemindKey != "" {
-			if err := s.tickApproval(ctx, a.ID, &rep); err != nil {
-				s.Log.Error("approval tick", "approval", a.ID, "err", err)
-			}
+	apps, err = settle(ctx, s.Store, s.Clock, DueKindApproval, apps, s.lookApproval)
+	if err != nil {
+		return rep, err
+	}
+	for _, id := range apps {
+		if err := s.tickApproval(ctx, id, &rep); err != nil {
+			s.Log.Error("approval tick", "approval", id, "err", err)
 		}
 	}
 	return rep, nil
+}
+
+// lookLease says whether anything is due for a lease at now, or else when
+// it next may be.
+func (s *Servers) lookLease(tx Tx, id string, now time.Time) (time.Time, bool, error) {
+	r, err := tx.Request(id)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	team, tpl, err := s.teamAndTemplate(r)
+	if err != nil {
+		// Nothing can be decided for it under this config; a new config
+		// comes with a restart, which looks again.
+		s.Log.Warn("skip lease until the config changes", "request", r.ID, "err", err)
+		return DueNever, false, nil
+	}
+	lc := Lifecycle(team, tpl)
+	if step := DueLease(now, r, lc); step.Warn != 0 || step.End {
+		return time.Time{}, true, nil
+	}
+	return NextLeaseDue(r, lc, now), false, nil
+}
+
+// lookApproval says whether anything is due for an approval at now, or
+// else when it next may be.
+func (s *Servers) lookApproval(tx Tx, id string, now time.Time) (time.Time, bool, error) {
+	a, err := tx.Approval(id)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	if a.State != ApprovalPending {
+		return time.Time{}, false, nil
+	}
+	team, ok := s.Catalog.Team(a.Team)
+	if !ok {
+		return DueNever, false, nil
+	}
+	every := team.Policy.Access.RemindEvery
+	if step := DueApproval(now, a, every); step.Expire || step.RemindKey != "" {
+		return time.Time{}, true, nil
+	}
+	return NextApprovalDue(a, every, now), false, nil
 }
 
 func (s *Servers) tickLease(ctx context.Context, id string, rep *TickReport) error {
@@ -163,11 +201,24 @@ func (s *Servers) tickLease(ctx context.Context, id string, rep *TickReport) err
 		lc := Lifecycle(team, tpl)
 		step := DueLease(now, r, lc)
 		if step.End && s.DryRun {
+			// A dry-run end is recorded once per lease end: nothing more is
+			// due until the lease changes.
+			if err := tx.SetDue(DueKindLease, r.ID, DueNever); err != nil {
+				return err
+			}
 			return s.dryRunEnd(tx, r, step.Action, "its lease ended", now)
+		}
+		// Everything due at now is handled below, in this transaction.
+		if err := tx.SetDue(DueKindLease, r.ID, NextLeaseDue(r, lc, now)); err != nil {
+			return err
 		}
 		if step.End {
 			r.EndingAt, r.UpdatedAt = now, now
 			if err := tx.SaveRequest(r); err != nil {
+				return err
+			}
+			// Its end is under way: nothing more is due until it is saved.
+			if err := tx.SetDue(DueKindLease, r.ID, time.Time{}); err != nil {
 				return err
 			}
 			if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "lease.end", Subject: r.ID, Detail: string(step.Action)}); err != nil {
@@ -212,14 +263,22 @@ func (s *Servers) tickApproval(ctx context.Context, id string, rep *TickReport) 
 		if !ok {
 			return nil
 		}
-		step := DueApproval(now, a, team.Policy.Access.RemindEvery)
+		every := team.Policy.Access.RemindEvery
+		step := DueApproval(now, a, every)
 		r, err := tx.Request(a.RequestID)
 		if err != nil {
 			return err
 		}
 		if step.Expire {
 			rep.Expired++
-			return s.expire(tx, team, a, r, now)
+			if err := s.expire(tx, team, a, r, now); err != nil {
+				return err
+			}
+			return tx.SetDue(DueKindApproval, a.ID, time.Time{})
+		}
+		// What is due at now is handled below, in this transaction.
+		if err := tx.SetDue(DueKindApproval, a.ID, NextApprovalDue(a, every, now)); err != nil {
+			return err
 		}
 		if step.RemindKey == "" {
 			return nil
@@ -230,6 +289,9 @@ func (s *Servers) tickApproval(ctx context.Context, id string, rep *TickReport) 
 		}
 		a.RemindedAt = now
 		if err := tx.SaveApproval(a); err != nil {
+			return err
+		}
+		if err := tx.SetDue(DueKindApproval, a.ID, NextApprovalDue(a, every, now)); err != nil {
 			return err
 		}
 		rep.Reminders++

@@ -86,6 +86,13 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		return nil, fmt.Errorf("open store %s: %w", env.DB, err)
 	}
 	a.DB = db
+	// The config is an input of every due time (warning offsets, grace,
+	// reminder periods, business hours): the first tick works out again
+	// the due times of what may still fall due, never of history.
+	if _, err := workflows.ResetDueTimes(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
 	a.EC2, err = awsint.New(ctx, awsint.Options{DryRun: env.DryRun, Config: deps.AWSConfig, Endpoint: deps.AWSEndpoint, Log: a.Log.With("component", "ec2")})
 	if err != nil {
 		db.Close()

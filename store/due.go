@@ -1,0 +1,98 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+// Due times (migration 0010). Each of requests, approvals, incidents and
+// action_items has next_due_at: NULL when nothing can fall due for the
+// row until it is saved again (ended, decided, closed: such rows are left
+// out of the partial index and never read by a tick), 0 when the row was
+// saved since a tick last looked at it, else the Unix nanoseconds of the
+// next look. Every save writes 0: what is due depends on the config, which
+// only workflows knows, so the next tick works the time out (see
+// workflows/due.go). A save can therefore never leave a stale time behind.
+
+// dueTables maps each kind to its table. Only these names are ever put
+// into a statement.
+var dueTables = map[workflows.DueKind]string{
+	workflows.DueKindLease:    "requests",
+	workflows.DueKindApproval: "approvals",
+	workflows.DueKindIncident: "incidents",
+	workflows.DueKindAction:   "action_items",
+}
+
+// dueNow is the next_due_at every save writes: due at once.
+const dueNow = 0
+
+func dueTable(kind workflows.DueKind) (string, error) {
+	t, ok := dueTables[kind]
+	if !ok {
+		return "", fmt.Errorf("due times: unknown kind %q", kind)
+	}
+	return t, nil
+}
+
+// DueSubjects returns the IDs of kind's rows due at or before now,
+// earliest first, read through the table's next_due index.
+func (t *tx) DueSubjects(kind workflows.DueKind, now time.Time) ([]string, error) {
+	table, err := dueTable(kind)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := t.query(`SELECT id FROM `+table+` WHERE next_due_at IS NOT NULL AND next_due_at <= ?
+		ORDER BY next_due_at, id`, unixNanos(now))
+	if err != nil {
+		return nil, fmt.Errorf("list due %ss: %w", kind, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list due %ss: %w", kind, err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list due %ss: %w", kind, err)
+	}
+	return out, nil
+}
+
+// SetDue stores a row's next due time; the zero time stores NULL.
+func (t *tx) SetDue(kind workflows.DueKind, id string, at time.Time) error {
+	table, err := dueTable(kind)
+	if err != nil {
+		return err
+	}
+	var v any // NULL
+	if !at.IsZero() {
+		v = at.UnixNano()
+	}
+	res, err := t.exec(`UPDATE `+table+` SET next_due_at = ? WHERE id = ?`, v, id)
+	if err != nil {
+		return fmt.Errorf("set due time of %s %s: %w", kind, id, err)
+	}
+	return mustChange(res, fmt.Sprintf("set due time of %s %s", kind, id), workflows.ErrNotFound)
+}
+
+// ResetDue makes every row of kind that has a due time due at once.
+func (t *tx) ResetDue(kind workflows.DueKind) (int64, error) {
+	table, err := dueTable(kind)
+	if err != nil {
+		return 0, err
+	}
+	res, err := t.exec(`UPDATE `+table+` SET next_due_at = ? WHERE next_due_at IS NOT NULL AND next_due_at <> ?`, dueNow, dueNow)
+	if err != nil {
+		return 0, fmt.Errorf("reset due times of %ss: %w", kind, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("reset due times of %ss: %w", kind, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,204 @@
+package store
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+func dueIDs(tb testing.TB, db *DB, kind workflows.DueKind, now time.Time) []string {
+	tb.Helper()
+	var ids []string
+	view(tb, db, func(tx workflows.Tx) (err error) {
+		ids, err = tx.DueSubjects(kind, now)
+		return err
+	})
+	return ids
+}
+
+func TestDue_SavesAreDueAtOnceAndTicksStoreTheNextLook(t *testing.T) {
+	forEachDB(t, testDue_SavesAreDueAtOnceAndTicksStoreTheNextLook)
+}
+
+func testDue_SavesAreDueAtOnceAndTicksStoreTheNextLook(t *testing.T, db *DB) {
+	update(t, db, func(tx workflows.Tx) error {
+		for _, id := range []string{"srv-1", "srv-2", "srv-3"} {
+			if err := tx.CreateRequest(sampleRequest(id)); err != nil {
+				return err
+			}
+		}
+		if err := tx.CreateApproval(sampleApproval("apr-1", "srv-1")); err != nil {
+			return err
+		}
+		if err := tx.CreateIncident(sampleIncident("inc-1")); err != nil {
+			return err
+		}
+		return tx.SaveAction(&workflows.ActionItem{ID: "act-1", IncidentID: "inc-1", Text: "index", CreatedAt: t0})
+	})
+	for kind, want := range map[workflows.DueKind][]string{
+		workflows.DueKindLease: {"srv-1", "srv-2", "srv-3"}, workflows.DueKindApproval: {"apr-1"},
+		workflows.DueKindIncident: {"inc-1"}, workflows.DueKindAction: {"act-1"},
+	} {
+		if got := dueIDs(t, db, kind, t0); !reflect.DeepEqual(got, want) {
+			t.Errorf("new %ss due = %v, want %v: a new row is due at once", kind, got, want)
+		}
+	}
+	// A tick stores when each next needs a look: srv-3 never (ended).
+	update(t, db, func(tx workflows.Tx) error {
+		for id, at := range map[string]time.Time{"srv-1": t0.Add(2 * time.Hour), "srv-2": t0.Add(time.Hour), "srv-3": {}} {
+			if err := tx.SetDue(workflows.DueKindLease, id, at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, c := range []struct {
+		at   time.Time
+		want []string
+	}{
+		{t0, nil},
+		{t0.Add(time.Hour - 1), nil},
+		{t0.Add(time.Hour), []string{"srv-2"}},
+		{t0.Add(24 * time.Hour), []string{"srv-2", "srv-1"}}, // earliest first
+	} {
+		if got := dueIDs(t, db, workflows.DueKindLease, c.at); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("due at %v = %v, want %v", c.at, got, c.want)
+		}
+	}
+	// Any save (an extension, a state change) makes the lease due at once,
+	// before those due by their time; an ended one comes back too.
+	update(t, db, func(tx workflows.Tx) error {
+		for _, id := range []string{"srv-1", "srv-3"} {
+			r, err := tx.Request(id)
+			if err != nil {
+				return err
+			}
+			r.LeaseEnd = r.LeaseEnd.Add(time.Hour)
+			if err := tx.SaveRequest(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if got, want := dueIDs(t, db, workflows.DueKindLease, t0.Add(time.Hour)), []string{"srv-1", "srv-3", "srv-2"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("after saving srv-1 and srv-3: due %v, want %v", got, want)
+	}
+	// Start-up makes everything with a due time due at once, not the ended.
+	update(t, db, func(tx workflows.Tx) error { return tx.SetDue(workflows.DueKindLease, "srv-3", time.Time{}) })
+	update(t, db, func(tx workflows.Tx) error { return tx.SetDue(workflows.DueKindLease, "srv-1", workflows.DueNever) })
+	n, err := workflows.ResetDueTimes(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := dueIDs(t, db, workflows.DueKindLease, t0), []string{"srv-1", "srv-2"}; !reflect.DeepEqual(got, want) || n != 2 {
+		t.Errorf("after a reset (%d rows): due %v, want %v", n, got, want)
+	}
+	// Bad input changes nothing.
+	err = db.Update(t.Context(), func(tx workflows.Tx) error { return tx.SetDue("nonsense", "srv-1", t0) })
+	if err == nil || !strings.Contains(err.Error(), "unknown kind") {
+		t.Errorf("SetDue of an unknown kind = %v", err)
+	}
+	err = db.Update(t.Context(), func(tx workflows.Tx) error { return tx.SetDue(workflows.DueKindLease, "srv-404", t0) })
+	if err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("SetDue of an unknown lease = %v", err)
+	}
+}
+
+// TestDue_MigrationBackfillsWhatMayStillFallDue takes a store back to
+// before migration 10 and opens it again: live leases, pending approvals,
+// incidents not closed and open action items are due at once; ended
+// leases, decided approvals and closed incidents are left out for good.
+func TestDue_MigrationBackfillsWhatMayStillFallDue(t *testing.T) {
+	forEachEngine(t, testDue_MigrationBackfillsWhatMayStillFallDue)
+}
+
+func testDue_MigrationBackfillsWhatMayStillFallDue(t *testing.T, e engine) {
+	dsn := e.fresh(t)
+	db := openDSN(t, dsn)
+	update(t, db, func(tx workflows.Tx) error {
+		for id, st := range map[string]workflows.State{"srv-1": workflows.StateRunning, "srv-2": workflows.StateStopped, "srv-3": workflows.StateTerminated} {
+			r := sampleRequest(id)
+			r.State = st
+			if err := tx.CreateRequest(r); err != nil {
+				return err
+			}
+		}
+		for id, st := range map[string]workflows.ApprovalState{"apr-1": workflows.ApprovalPending, "apr-2": workflows.ApprovalApproved} {
+			a := sampleApproval(id, "srv-1")
+			a.State = st
+			if err := tx.CreateApproval(a); err != nil {
+				return err
+			}
+		}
+		for id, f := range map[string]func(*workflows.Incident){
+			"inc-1": func(i *workflows.Incident) { i.Status = workflows.StatusInvestigating },
+			"inc-2": func(i *workflows.Incident) { i.Status, i.PostmortemDone = workflows.StatusResolved, false },
+			"inc-3": func(i *workflows.Incident) { i.Status, i.PostmortemDone = workflows.StatusResolved, true },
+			"inc-4": func(i *workflows.Incident) { i.Status, i.Cancelled = workflows.StatusResolved, true },
+		} {
+			i := sampleIncident(id)
+			i.PDIncidentID, i.ChannelID, i.Cancelled = "", "", false
+			f(i)
+			if err := tx.CreateIncident(i); err != nil {
+				return err
+			}
+		}
+		if err := tx.SaveAction(&workflows.ActionItem{ID: "act-1", IncidentID: "inc-1", Text: "open", CreatedAt: t0}); err != nil {
+			return err
+		}
+		return tx.SaveAction(&workflows.ActionItem{ID: "act-2", IncidentID: "inc-1", Text: "done", CreatedAt: t0, DoneAt: t0})
+	})
+	// Back to version 9: no column, no index.
+	for _, table := range []string{"requests", "approvals", "incidents", "action_items"} {
+		for _, s := range []string{"DROP INDEX " + table + "_next_due", "ALTER TABLE " + table + " DROP COLUMN next_due_at"} {
+			if _, err := db.write.Exec(s); err != nil {
+				t.Fatalf("%s: %v", s, err)
+			}
+		}
+	}
+	if _, err := db.write.Exec("DELETE FROM schema_migrations WHERE version >= 10"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	db = openDSN(t, dsn)
+	for kind, want := range map[workflows.DueKind][]string{
+		workflows.DueKindLease: {"srv-1", "srv-2"}, workflows.DueKindApproval: {"apr-1"},
+		workflows.DueKindIncident: {"inc-1", "inc-2"}, workflows.DueKindAction: {"act-1"},
+	} {
+		if got := dueIDs(t, db, kind, t0); !reflect.DeepEqual(got, want) {
+			t.Errorf("%ss due after the migration = %v, want %v", kind, got, want)
+		}
+	}
+}
+
+// TestDue_QueriesUseTheirIndexes: a tick's reads never scan a table, so
+// their cost does not grow with the rows no longer due (SQLite's plan;
+// the PostgreSQL figures are in BenchmarkTick).
+func TestDue_QueriesUseTheirIndexes(t *testing.T) {
+	db := mustOpen(t)
+	for _, table := range []string{"requests", "approvals", "incidents", "action_items"} {
+		q := `EXPLAIN QUERY PLAN SELECT id FROM ` + table + ` WHERE next_due_at IS NOT NULL AND next_due_at <= ? ORDER BY next_due_at, id`
+		rows, err := db.read.Query(q, unixNanos(t0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		got := strings.Join(plan, "; ")
+		if !strings.Contains(got, table+"_next_due") || strings.Contains(got, "TEMP B-TREE") {
+			t.Errorf("%s: plan %q, want a search of %s_next_due with no sort", table, got, table)
+		}
+	}
+}
