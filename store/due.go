@@ -7,7 +7,7 @@ import (
 	"github.com/opsbot/opsbot/workflows"
 )
 
-// Due times (migration 0010). Each of requests, approvals, incidents and
+// Due times (migration NNNN_due_times.sql). Each of requests, approvals, incidents and
 // action_items has next_due_at: NULL when nothing can fall due for the
 // row until it is saved again (ended, decided, closed: such rows are left
 // out of the partial index and never read by a tick), 0 when the row was

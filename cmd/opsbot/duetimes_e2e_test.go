@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"database/sql"
 	"strings"
 	"testing"
 	"time"
@@ -23,11 +25,36 @@ func (h *harness) leaseDMs() []string {
 	return out
 }
 
-// stopOrder lists the instances EC2 was asked to stop, in order.
+// stopOrder lists the instances EC2 was asked to stop.
 func (h *harness) stopOrder() []string {
 	var out []string
 	for _, c := range h.ec2.CallsOf("StopInstances") {
 		out = append(out, c.Params.Get("InstanceId.1"))
+	}
+	return out
+}
+
+// audited lists the subjects of the audit entries of action, in the order
+// they were written.
+func (h *harness) audited(action string) []string {
+	h.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+h.db+"?mode=ro")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(context.Background(), "SELECT subject FROM audit WHERE action = ? ORDER BY id", action)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			h.t.Fatal(err)
+		}
+		out = append(out, s)
 	}
 	return out
 }
@@ -57,8 +84,11 @@ func TestDueTimes_ClockJumpPastSeveralDueTimes_EachFiresOnceInOrder(t *testing.T
 	// (+30h30m) and the 1h warning of long (+47h, its 24h one now
 	// superseded): each once, in the order they fell due.
 	h.advance(24 * time.Hour)
-	if got, want := h.stopOrder(), []string{short.Instance.ID, mid.Instance.ID}; strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Fatalf("stops %v, want %v (%s then %s)", got, want, short.ID, mid.ID)
+	if got, want := h.audited("lease.end"), []string{short.ID, mid.ID}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("lease ends %v, want %v", got, want)
+	}
+	if n := len(h.stopOrder()); n != 2 {
+		t.Fatalf("%d stops, want 2", n)
 	}
 	got = h.leaseDMs()[before+2:]
 	if len(got) < 1 || !strings.Contains(got[len(got)-1], long.ID) || !strings.Contains(got[len(got)-1], "lease ends in") {
