@@ -68,10 +68,14 @@ func (s *Incidents) AddAction(ctx context.Context, actor Person, ref IncidentRef
 	return out, err
 }
 
-// queueActionWrite puts a new item on an existing page. A page written
-// later has the incident's items in its body.
+// queueActionWrite puts a new item on an existing page whose post-mortem
+// is done. A page written later has the incident's items in its body; a
+// page still kept in step gets it from the sync job the change queues
+// (in its body, or appended when people have edited the body), so one
+// job writes the page at a time: a second job appending the to-do while
+// the sync rewrites the body put it there twice.
 func (s *Incidents) queueActionWrite(tx Tx, inc *Incident, a *ActionItem, now time.Time) error {
-	if s.Docs == nil || inc.PostmortemPageID == "" {
+	if s.Docs == nil || inc.PostmortemPageID == "" || !inc.PostmortemDone {
 		return nil
 	}
 	return tx.Enqueue(Job{Kind: JobActionWrite, Key: JobActionWrite + ":" + a.ID, Payload: a.ID, RunAt: now})

@@ -187,29 +187,47 @@ func (s *Incidents) page(ctx context.Context, j Job) error {
 		if err != nil {
 			return err
 		}
-		cur.PDIncidentID, cur.PDURL, cur.UpdatedAt = pd.ID, pd.URL, now
-		if pd.ServiceName != "" {
-			cur.PDServiceName = pd.ServiceName
-		}
-		if cur.PDStatus == "" {
-			cur.PDStatus = orDefault(pd.Status, PDTriggered)
-		}
-		if err := tx.SaveIncident(cur); err != nil {
-			return err
-		}
-		if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "pagerduty.trigger", Subject: inc.ID, Detail: pd.ID}); err != nil {
-			return err
-		}
-		if err := s.record(tx, cur, TimelineEntry{At: now, Kind: TLPagerDuty, Actor: "opsbot", Text: "Paged on-call in PagerDuty", Source: "opsbot", ExternalID: "page:" + pd.ID, Action: "incident.triggered"}); err != nil {
-			return err
-		}
-		if cur.ChannelID != "" {
-			if err := tx.Enqueue(Job{Kind: JobInvite, Key: JobInvite + ":" + cur.ID, Payload: cur.ID, RunAt: now}); err != nil {
-				return err
-			}
-		}
-		return s.refresh(tx, cur, now)
+		return s.recordPaged(tx, cur, pd, now)
 	})
+}
+
+// recordPaged records the PagerDuty incident opened for an incident
+// declared in Slack, with its "Paged on-call" timeline entry at the time
+// PagerDuty opened it. Either the page job records it, or the webhook
+// about the new PagerDuty incident when it is handled first (after a
+// crash between the page and its record): the entry is keyed by the
+// PagerDuty ID, so it is there once, and its time is PagerDuty's, so
+// PagerDuty's log entry of the trigger is known as the same event.
+func (s *Incidents) recordPaged(tx Tx, cur *Incident, pd PDIncident, now time.Time) error {
+	cur.PDIncidentID, cur.UpdatedAt = pd.ID, now
+	if pd.URL != "" {
+		cur.PDURL = pd.URL
+	}
+	if pd.ServiceName != "" {
+		cur.PDServiceName = pd.ServiceName
+	}
+	if cur.PDStatus == "" {
+		cur.PDStatus = orDefault(pd.Status, PDTriggered)
+	}
+	if err := tx.SaveIncident(cur); err != nil {
+		return err
+	}
+	if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "pagerduty.trigger", Subject: cur.ID, Detail: pd.ID}); err != nil {
+		return err
+	}
+	at := pd.CreatedAt
+	if at.IsZero() {
+		at = now
+	}
+	if err := s.record(tx, cur, TimelineEntry{At: at, Kind: TLPagerDuty, Actor: "opsbot", Text: "Paged on-call in PagerDuty", Source: "opsbot", ExternalID: "page:" + pd.ID, Action: "incident.triggered"}); err != nil {
+		return err
+	}
+	if cur.ChannelID != "" {
+		if err := tx.Enqueue(Job{Kind: JobInvite, Key: JobInvite + ":" + cur.ID, Payload: cur.ID, RunAt: now}); err != nil {
+			return err
+		}
+	}
+	return s.refresh(tx, cur, now)
 }
 
 // statusJob is a JobPDStatus payload: "inc-7 resolved EMAIL SLACKID

@@ -63,6 +63,8 @@ type PDIncident struct {
 	// answer or event carries it.
 	ServiceName string
 	Title       string
+	// CreatedAt is when PagerDuty opened it (zero when not told).
+	CreatedAt time.Time
 }
 
 // PagerEvent is a PagerDuty V3 webhook event, in neutral terms.

@@ -67,26 +67,63 @@ func (s *Incidents) writePostmortem(ctx context.Context, j Job) error {
 // timeline when the person clicked and in PagerDuty's log when the job
 // ran, seconds later; notes are matched closely, since two can come
 // within a minute.
+//
+// pushWindow is how much later than opsbot's own change (an
+// acknowledgement or resolution from Slack) PagerDuty may log it: the job
+// that tells PagerDuty can be delayed by retries, an outage or a crash
+// and a restart, minutes or hours after the click. Such a late log entry
+// is still the same event, not a second one.
 const (
 	sameEventWindow = time.Minute
 	sameNoteWindow  = 2 * time.Second
+	pushWindow      = 24 * time.Hour
 )
 
 // NewLogEntries returns the PagerDuty log entries that are not on the
 // timeline yet. A log entry already merged has its own ID there (and the
 // store would refuse it anyway); one the webhook or opsbot's own change
-// recorded is the same action at nearly the same time.
+// recorded is the same action at nearly the same time. Close matches are
+// made first, for every log entry; only then may a log entry left over
+// stand for one of opsbot's own changes made earlier (pushWindow), so a
+// late push never takes the match of an entry that has an exact one.
 func NewLogEntries(timeline, log []TimelineEntry) []TimelineEntry {
-	var out []TimelineEntry
 	used := make([]bool, len(timeline)) // each timeline entry stands for one log entry
-	for _, e := range log {
+	matched := make([]bool, len(log))
+	for j, e := range log {
 		if i := sameEvent(timeline, used, e); i >= 0 {
+			used[i], matched[j] = true, true
+		}
+	}
+	var out []TimelineEntry
+	for j, e := range log {
+		if matched[j] {
+			continue
+		}
+		if i := pushedEarlier(timeline, used, e); i >= 0 {
 			used[i] = true
 			continue
 		}
 		out = append(out, e)
 	}
 	return out
+}
+
+// pushedEarlier returns the index of the unused timeline entry recording
+// a change opsbot made itself (from Slack: no outside source) of e's
+// action, at most pushWindow before e, or -1.
+func pushedEarlier(timeline []TimelineEntry, used []bool, e TimelineEntry) int {
+	if e.Action == "" || e.Action == "incident.annotated" {
+		return -1
+	}
+	for i, t := range timeline {
+		if used[i] || t.Action != e.Action || t.Source != "" {
+			continue
+		}
+		if d := e.At.Sub(t.At); d >= 0 && d <= pushWindow {
+			return i
+		}
+	}
+	return -1
 }
 
 // sameEvent returns the index of the unused timeline entry that records

@@ -233,3 +233,62 @@ func TestNewLogEntries_SkipsWhatTheTimelineHas(t *testing.T) {
 		t.Errorf("new entries %v, want L2,L5,L6", got)
 	}
 }
+
+// A crash and a restart (or an outage) can delay the job that tells
+// PagerDuty about an acknowledgement or resolution made in Slack by
+// minutes: PagerDuty's log entry for it is still the same event, not a
+// second one in the post-mortem.
+func TestNewLogEntries_LatePushIsTheSameEvent(t *testing.T) {
+	at := monday
+	tests := []struct {
+		name     string
+		timeline []TimelineEntry
+		log      []TimelineEntry
+		want     string
+	}{
+		{"acknowledged from Slack, pushed after a restart 3 minutes later",
+			[]TimelineEntry{{At: at, Action: "incident.acknowledged"}},
+			[]TimelineEntry{{At: at.Add(3 * time.Minute), Source: "pagerduty", ExternalID: "L1", Action: "incident.acknowledged"}},
+			""},
+		{"resolved from Slack, pushed an hour later",
+			[]TimelineEntry{{At: at, Kind: TLStatus, Action: "incident.resolved"}},
+			[]TimelineEntry{{At: at.Add(time.Hour), Source: "pagerduty", ExternalID: "L1", Action: "incident.resolved"}},
+			""},
+		{"a log entry before the change in Slack is another event",
+			[]TimelineEntry{{At: at, Action: "incident.acknowledged"}},
+			[]TimelineEntry{{At: at.Add(-5 * time.Minute), Source: "pagerduty", ExternalID: "L1", Action: "incident.acknowledged"}},
+			"L1"},
+		{"the close match is taken first: the webhook's entry, then the late push",
+			[]TimelineEntry{
+				{At: at, Action: "incident.acknowledged"},
+				{At: at.Add(10 * time.Minute), Source: "pagerduty-event", ExternalID: "EV2", Action: "incident.acknowledged"},
+			},
+			[]TimelineEntry{
+				{At: at.Add(10 * time.Minute), Source: "pagerduty", ExternalID: "L2", Action: "incident.acknowledged"},
+				{At: at.Add(4 * time.Minute), Source: "pagerduty", ExternalID: "L1", Action: "incident.acknowledged"},
+			},
+			""},
+		{"one change in Slack stands for one log entry",
+			[]TimelineEntry{{At: at, Action: "incident.acknowledged"}},
+			[]TimelineEntry{
+				{At: at.Add(3 * time.Minute), Source: "pagerduty", ExternalID: "L1", Action: "incident.acknowledged"},
+				{At: at.Add(50 * time.Minute), Source: "pagerduty", ExternalID: "L2", Action: "incident.acknowledged"},
+			},
+			"L2"},
+		{"past the push window it is another event",
+			[]TimelineEntry{{At: at, Action: "incident.acknowledged"}},
+			[]TimelineEntry{{At: at.Add(25 * time.Hour), Source: "pagerduty", ExternalID: "L1", Action: "incident.acknowledged"}},
+			"L1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, e := range NewLogEntries(tt.timeline, tt.log) {
+				got = append(got, e.ExternalID)
+			}
+			if strings.Join(got, ",") != tt.want {
+				t.Errorf("new entries %v, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -242,14 +242,16 @@ func (s *Incidents) declaredFor(tx Tx, ev PagerEvent, now time.Time) (*Incident,
 	if inc.PDIncidentID != "" && inc.PDIncidentID != ev.Incident.ID {
 		return nil, ErrNotFound
 	}
-	inc.PDIncidentID, inc.UpdatedAt = ev.Incident.ID, now
-	if inc.PDURL == "" {
-		inc.PDURL = ev.Incident.URL
+	// The page job may not have recorded it (a crash between the page
+	// and its record): record it as the page job would.
+	pd := PDIncident{ID: ev.Incident.ID, URL: ev.Incident.URL, Status: PDTriggered, ServiceName: ev.Incident.ServiceName}
+	if ev.Type == "incident.triggered" {
+		pd.CreatedAt = ev.OccurredAt // the trigger is when it was opened
 	}
-	if inc.PDStatus == "" {
-		inc.PDStatus = PDTriggered
+	if ev.Incident.Service != inc.PDService {
+		pd.ServiceName = ""
 	}
-	return inc, tx.SaveIncident(inc)
+	return inc, s.recordPaged(tx, inc, pd, now)
 }
 
 func (s *Incidents) openFromPager(tx Tx, ev PagerEvent, at, now time.Time) error {

@@ -29,8 +29,11 @@ import (
 // made is answered with an error, as when the process dies before it
 // hears back). Reads still work: a dead process changes nothing.
 type killer struct {
-	mu     sync.Mutex
-	at     int // the event after which the App dies; 0: never
+	mu sync.Mutex
+	at int // the event after which the App dies; 0: never
+	// match, when set, kills the App after the first event whose name
+	// contains it (for a test about one crash point).
+	match  string
 	n      int // events so far
 	dead   bool
 	events []string
@@ -46,7 +49,7 @@ func (k *killer) event(what string) {
 	}
 	k.n++
 	k.events = append(k.events, what)
-	if k.n == k.at {
+	if k.n == k.at || (k.match != "" && strings.Contains(what, k.match)) {
 		k.dead = true
 	}
 }
@@ -60,7 +63,7 @@ func (k *killer) isDead() bool {
 // revive disarms the killer for the App that replaces the dead one.
 func (k *killer) revive() {
 	k.mu.Lock()
-	k.dead, k.at = false, 0
+	k.dead, k.at, k.match = false, 0, ""
 	k.mu.Unlock()
 }
 
@@ -118,6 +121,8 @@ type crashRun struct {
 	h        *harness
 	k        *killer
 	restarts int
+	// answered holds the PagerDuty events redelivered after a restart.
+	answered map[string]bool
 }
 
 // resumeAfter is how long a restarted opsbot waits before its work
@@ -136,6 +141,8 @@ func (c *crashRun) recover() {
 	c.k.revive()
 	c.h.boot()
 	c.h.clock.Advance(resumeAfter)
+	c.redeliver()
+	c.ticks()
 	c.jobs()
 }
 
@@ -345,6 +352,25 @@ func crashStep() int {
 		return n
 	}
 	return 8
+}
+
+// crashPoints are the crash points a run kills at: every step-th of
+// points, or only those OPSBOT_CRASH_AT lists ("12,40"), to look into
+// one.
+func crashPoints(points, step int) []int {
+	var out []int
+	if at := os.Getenv("OPSBOT_CRASH_AT"); at != "" {
+		for _, f := range strings.Split(at, ",") {
+			if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n >= 1 && n <= points {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	for at := 1; at <= points; at += step {
+		out = append(out, at)
+	}
+	return out
 }
 
 // newCrashHarness is newHarness with the killer wired into every App it

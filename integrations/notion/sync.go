@@ -3,6 +3,7 @@ package notion
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jomei/notionapi"
 
@@ -42,8 +43,8 @@ func (c *Client) UpdatePostmortem(ctx context.Context, ref workflows.DocRef, doc
 		return err
 	}
 	if touchedByPeople(blocks) {
-		c.log.Info("notion: post-mortem body edited by people; only its properties were updated", "incident", doc.IncidentID, "page", ref.PageID)
-		return nil
+		c.log.Info("notion: post-mortem body edited by people; only its properties and new action items were written", "incident", doc.IncidentID, "page", ref.PageID)
+		return c.addMissingTodos(ctx, ref.PageID, blocks, doc.Body)
 	}
 	keep := 0 // the blocks already as they should be
 	for keep < len(blocks) && keep < len(ps) && sameBlock(blocks[keep], ps[keep]) {
@@ -70,6 +71,76 @@ func (c *Client) UpdatePostmortem(ctx context.Context, ref workflows.DocRef, doc
 		}
 	}
 	return c.appendFrom(ctx, ref.PageID, ps, keep)
+}
+
+// addMissingTodos appends the action items' to-dos of body ("act-3 ·
+// ...") that the page lacks, after the people's text: a body people have
+// edited is not rewritten, but a new action item still goes on it. It
+// runs in the one job that keeps the page in step (no second writer can
+// append the same to-do meanwhile) and looks again before a retry, so a
+// to-do is never there twice.
+func (c *Client) addMissingTodos(ctx context.Context, pageID string, blocks []notionapi.Block, body []workflows.DocBlock) error {
+	missing := func(blocks []notionapi.Block) []notionapi.Block {
+		var out []notionapi.Block
+		for _, b := range body {
+			id, ok := actionID(b)
+			if !ok || hasTodo(blocks, id) {
+				continue
+			}
+			out = append(out, &notionapi.ToDoBlock{
+				BasicBlock: notionapi.BasicBlock{Object: notionapi.ObjectTypeBlock, Type: notionapi.BlockTypeToDo},
+				ToDo:       notionapi.ToDo{RichText: richText(capped(b.Text)), Checked: b.Checked},
+			})
+		}
+		return out
+	}
+	add := missing(blocks)
+	for len(add) > 0 {
+		chunk := add[:min(len(add), maxChildren)]
+		err := c.do(ctx, fmt.Sprintf("add %d to-do(s) to %s", len(chunk), pageID), func(ctx context.Context, maybeApplied bool) error {
+			if maybeApplied {
+				now, err := c.children(ctx, pageID)
+				if err != nil {
+					return err
+				}
+				add = missing(now)
+				chunk = add[:min(len(add), maxChildren)]
+				if len(chunk) == 0 {
+					return nil
+				}
+			}
+			_, err := c.api.Block.AppendChildren(ctx, notionapi.BlockID(pageID), &notionapi.AppendBlockChildrenRequest{Children: chunk})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		add = add[len(chunk):]
+	}
+	return nil
+}
+
+// actionID is the action item a to-do of the post-mortem body is for:
+// its text starts with "act-N · ".
+func actionID(b workflows.DocBlock) (string, bool) {
+	if b.Kind != workflows.DocTodo {
+		return "", false
+	}
+	id, _, ok := strings.Cut(b.Text, " · ")
+	if !ok || !strings.HasPrefix(id, "act-") {
+		return "", false
+	}
+	return id, true
+}
+
+// hasTodo reports whether blocks hold action item id's to-do.
+func hasTodo(blocks []notionapi.Block, id string) bool {
+	for _, b := range blocks {
+		if td, ok := b.(*notionapi.ToDoBlock); ok && strings.HasPrefix(plainText(td.ToDo.RichText), id+" · ") {
+			return true
+		}
+	}
+	return false
 }
 
 // children reads all of a page's top-level blocks.

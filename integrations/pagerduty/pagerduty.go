@@ -126,5 +126,16 @@ func toPDIncident(in *pagerduty.Incident) workflows.PDIncident {
 		Service:     in.Service.ID,
 		ServiceName: in.Service.Summary,
 		Title:       in.Title,
+		CreatedAt:   parseTime(in.CreatedAt),
 	}
+}
+
+// parseTime reads one of PagerDuty's RFC 3339 times; zero when it is
+// missing or unreadable.
+func parseTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
