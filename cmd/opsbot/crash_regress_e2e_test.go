@@ -135,7 +135,7 @@ func TestDeclare_CrashAfterPaging_PagedEntryAtPagerDutysTime(t *testing.T) {
 // post-mortem.
 func TestAcknowledgeFromSlack_PushedAfterARestart_OneEntry(t *testing.T) {
 	h := newUnbootedHarness(t)
-	k := &killer{match: "PUT " + strings.TrimPrefix(h.pd.URL(), "http://") + "/incidents"}
+	k := &killer{}
 	h.crash = k
 	h.boot()
 	c := &crashRun{t: t, h: h, k: k}
@@ -144,12 +144,17 @@ func TestAcknowledgeFromSlack_PushedAfterARestart_OneEntry(t *testing.T) {
 		return err
 	})
 	c.jobs()
+	// Killed once the click is answered, before the job that tells
+	// PagerDuty runs.
+	k.mu.Lock()
+	k.match = "/response/"
+	k.mu.Unlock()
 	ch := h.incidentChannels()[0]
 	sum := h.summary(ch.ID)
 	c.intake(h.slack.BlockAction(testSecret, slackfake.Click{User: oncall, Channel: ch.ID, MessageTS: sum.TS, ActionID: workflows.ActIncidentAck, Value: "inc-1"}))
 	c.jobs()
 	if c.restarts != 1 {
-		t.Fatalf("%d restarts, want the one after the acknowledgement reached PagerDuty", c.restarts)
+		t.Fatalf("%d restarts, want the one after the click", c.restarts)
 	}
 	c.intake(h.slack.BlockAction(testSecret, slackfake.Click{User: oncall, Channel: ch.ID, MessageTS: h.summary(ch.ID).TS, ActionID: workflows.ActIncidentResolve, Value: "inc-1"}))
 	c.jobs()
