@@ -155,7 +155,11 @@ func (b *Bot) submit(ctx context.Context, ic slack.InteractionCallback) *slack.V
 			}
 			in.Duration = d
 		}
-		res, err := b.Servers.Request(ctx, actor, in)
+		ctx := b.answer(ctx, actor, func(v any) (workflows.Message, bool) {
+			res, ok := v.(*workflows.RequestResult)
+			return requestReply(b.Servers.Catalog, res).Message, ok
+		})
+		_, err := b.Servers.Request(ctx, actor, in)
 		if err != nil {
 			field := fieldTemplate
 			if strings.Contains(workflows.ErrorMessage(err), "longer than") {
@@ -166,7 +170,6 @@ func (b *Bot) submit(ctx context.Context, ic slack.InteractionCallback) *slack.V
 			}
 			return slack.NewErrorsViewSubmissionResponse(map[string]string{field: truncate(workflows.ErrorMessage(err), 150)})
 		}
-		b.tell(ctx, actor, requestReply(b.Servers.Catalog, res).Message)
 		return nil
 	case ModalDeclare:
 		raw := values[fieldSeverity][fieldSeverity].SelectedOption.Value
@@ -177,14 +180,20 @@ func (b *Bot) submit(ctx context.Context, ic slack.InteractionCallback) *slack.V
 		if b.Incidents == nil {
 			return slack.NewErrorsViewSubmissionResponse(map[string]string{fieldTitle: "Incidents are not configured in opsbot."})
 		}
-		inc, err := b.Incidents.Declare(ctx, actor, workflows.DeclareInput{Title: values[fieldTitle][fieldTitle].Value, Severity: sev})
+		ctx := b.answer(ctx, actor, func(v any) (workflows.Message, bool) {
+			inc, ok := v.(*workflows.Incident)
+			if !ok {
+				return workflows.Message{}, false
+			}
+			return workflows.Message{Text: fmt.Sprintf("%s declared (%s): %s. Its channel is being opened.", inc.ID, inc.Severity, inc.Title)}, true
+		})
+		_, err := b.Incidents.Declare(ctx, actor, workflows.DeclareInput{Title: values[fieldTitle][fieldTitle].Value, Severity: sev})
 		if err != nil {
 			if workflows.ErrorCode(err) == "internal" {
 				b.Log.Error("declare from form", "err", err)
 			}
 			return slack.NewErrorsViewSubmissionResponse(map[string]string{fieldTitle: truncate(workflows.ErrorMessage(err), 150)})
 		}
-		b.tell(ctx, actor, workflows.Message{Text: fmt.Sprintf("%s declared (%s): %s. Its channel is being opened.", inc.ID, inc.Severity, inc.Title)})
 		return nil
 	case ModalExtend:
 		id, end, _ := strings.Cut(values[fieldServer][fieldServer].SelectedOption.Value, " ")
@@ -196,7 +205,11 @@ func (b *Bot) submit(ctx context.Context, ic slack.InteractionCallback) *slack.V
 		if err != nil {
 			return slack.NewErrorsViewSubmissionResponse(map[string]string{fieldDuration: workflows.ErrorMessage(err)})
 		}
-		res, err := b.Servers.ExtendFrom(ctx, actor, id, d, strings.TrimSpace(values[fieldReason][fieldReason].Value), drawnFor)
+		ctx := b.answer(ctx, actor, func(v any) (workflows.Message, bool) {
+			res, ok := v.(*workflows.ExtendResult)
+			return extendReply(b.Servers.Catalog, res, d).Message, ok
+		})
+		_, err = b.Servers.ExtendFrom(ctx, actor, id, d, strings.TrimSpace(values[fieldReason][fieldReason].Value), drawnFor)
 		if err != nil {
 			if workflows.ErrorCode(err) == "internal" {
 				b.Log.Error("extend from form", "err", err)
@@ -207,29 +220,35 @@ func (b *Bot) submit(ctx context.Context, ic slack.InteractionCallback) *slack.V
 			}
 			return slack.NewErrorsViewSubmissionResponse(map[string]string{field: truncate(workflows.ErrorMessage(err), 150)})
 		}
-		b.tell(ctx, actor, extendReply(b.Servers.Catalog, res, d).Message)
 		return nil
 	case ModalDeny:
 		reason := strings.TrimSpace(values[fieldReason][fieldReason].Value)
-		res, err := b.Servers.Decide(ctx, actor, ic.View.PrivateMetadata, false, reason)
+		ctx := b.answer(ctx, actor, func(v any) (workflows.Message, bool) {
+			res, ok := v.(*workflows.DecideResult)
+			if !ok || res.Request == nil {
+				return workflows.Message{}, false
+			}
+			return workflows.Message{Text: fmt.Sprintf("You denied %s. The requester has been told why.", res.Request.ID)}, true
+		})
+		_, err := b.Servers.Decide(ctx, actor, ic.View.PrivateMetadata, false, reason)
 		if err != nil {
 			if workflows.ErrorCode(err) == "internal" {
 				b.Log.Error("deny from form", "err", err)
 			}
 			return slack.NewErrorsViewSubmissionResponse(map[string]string{fieldReason: truncate(workflows.ErrorMessage(err), 150)})
 		}
-		b.tell(ctx, actor, workflows.Message{Text: fmt.Sprintf("You denied %s. The requester has been told why.", res.Request.ID)})
 		return nil
 	}
 	return nil
 }
 
-// tell sends a person a direct message through the durable outbox.
-func (b *Bot) tell(ctx context.Context, p workflows.Person, m workflows.Message) {
-	m.User = p.SlackID
-	if err := workflows.Send(ctx, b.Store, m, b.Clock.Now()); err != nil {
-		b.Log.Error("queue direct message", "user", p.SlackID, "err", err)
-	}
+// answer returns ctx for a submission whose outcome p is told by DM:
+// the workflow queues the message render makes of its result in the
+// transaction of its effect, so a crash after the effect cannot lose it
+// (a DM queued in a second transaction was lost so, and Slack's retry
+// was a replay that said nothing).
+func (b *Bot) answer(ctx context.Context, p workflows.Person, render func(any) (workflows.Message, bool)) context.Context {
+	return workflows.WithAnswer(ctx, p.SlackID, render)
 }
 
 func plain(s string) *slack.TextBlockObject {

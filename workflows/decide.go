@@ -118,12 +118,16 @@ func (s *Servers) Decide(ctx context.Context, actor Person, approvalID string, a
 			if err != nil {
 				return err
 			}
-			return enqueueMessage(tx, approvalMessage(team, r, a, votes, budget, now), now)
+			err = enqueueMessage(tx, approvalMessage(team, r, a, votes, budget, now), now)
 		case ApprovalApproved:
-			return s.approve(tx, team, a, r, actor, votes, now)
+			err = s.approve(tx, team, a, r, actor, votes, now)
 		default:
-			return s.deny(tx, team, a, r, actor, reason, votes, now)
+			err = s.deny(tx, team, a, r, actor, reason, votes, now)
 		}
+		if err != nil {
+			return err
+		}
+		return queueAnswer(ctx, tx, res, now)
 	})
 	if err != nil {
 		return nil, err

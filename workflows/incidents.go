@@ -170,7 +170,10 @@ func (s *Incidents) Declare(ctx context.Context, actor Person, in DeclareInput) 
 			}
 		}
 		out = inc
-		return tx.Enqueue(Job{Kind: JobOpenChannel, Key: JobOpenChannel + ":" + id, Payload: id, RunAt: now})
+		if err := tx.Enqueue(Job{Kind: JobOpenChannel, Key: JobOpenChannel + ":" + id, Payload: id, RunAt: now}); err != nil {
+			return err
+		}
+		return queueAnswer(ctx, tx, inc, now)
 	})
 	return out, err
 }

@@ -127,8 +127,10 @@ func (s *Servers) ExtendFrom(ctx context.Context, actor Person, id string, d tim
 		} else if err := s.applyExtension(tx, team, r, actor, d, reason, cost, false, now); err != nil {
 			return err
 		}
-		res.Budget, err = budgetOf(tx, team, now)
-		return err
+		if res.Budget, err = budgetOf(tx, team, now); err != nil {
+			return err
+		}
+		return queueAnswer(ctx, tx, res, now)
 	})
 	if err != nil {
 		return nil, err

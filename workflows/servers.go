@@ -147,8 +147,10 @@ func (s *Servers) Request(ctx context.Context, actor Person, in RequestInput) (*
 			res.Approval = a
 		}
 		res.Request = r
-		res.Budget, err = budgetOf(tx, team, now)
-		return err
+		if res.Budget, err = budgetOf(tx, team, now); err != nil {
+			return err
+		}
+		return queueAnswer(ctx, tx, res, now)
 	})
 	if err != nil {
 		return nil, err

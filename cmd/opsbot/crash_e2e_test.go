@@ -33,7 +33,10 @@ type killer struct {
 	at int // the event after which the App dies; 0: never
 	// match, when set, kills the App after the first event whose name
 	// contains it (for a test about one crash point).
-	match  string
+	match string
+	// when, when set, kills the App after the first event at which it
+	// reports true (see dieWhen).
+	when   func(what string) bool
 	n      int // events so far
 	dead   bool
 	events []string
@@ -43,15 +46,27 @@ var errKilled = errors.New("process killed (crash test)")
 
 func (k *killer) event(what string) {
 	k.mu.Lock()
+	when := k.when
+	k.mu.Unlock()
+	hit := when != nil && when(what) // outside mu: it may read the store
+	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.dead {
 		return
 	}
 	k.n++
 	k.events = append(k.events, what)
-	if k.n == k.at || (k.match != "" && strings.Contains(what, k.match)) {
+	if k.n == k.at || (k.match != "" && strings.Contains(what, k.match)) || hit {
 		k.dead = true
 	}
+}
+
+// dieWhen arms the killer to kill the App after the first event at which
+// when (given the event's name) is true.
+func (k *killer) dieWhen(when func(what string) bool) {
+	k.mu.Lock()
+	k.when = when
+	k.mu.Unlock()
 }
 
 func (k *killer) isDead() bool {
@@ -63,7 +78,7 @@ func (k *killer) isDead() bool {
 // revive disarms the killer for the App that replaces the dead one.
 func (k *killer) revive() {
 	k.mu.Lock()
-	k.dead, k.at, k.match = false, 0, ""
+	k.dead, k.at, k.match, k.when = false, 0, "", nil
 	k.mu.Unlock()
 }
 

@@ -165,3 +165,59 @@ func TestAcknowledgeFromSlack_PushedAfterARestart_OneEntry(t *testing.T) {
 		t.Errorf("the acknowledgement is on the timeline twice (%d more from PagerDuty's log)", n)
 	}
 }
+
+// A modal submission's answer (a DM: Slack closes the form and gives no
+// response URL) was queued in a second transaction after the effect's:
+// a crash between the two lost it, and Slack's retry of the submission
+// was a replay that said nothing. The answer is now queued with the
+// effect.
+func TestDeclareForm_CrashAfterTheIncidentIsRecorded_AnswerSentOnce(t *testing.T) {
+	h := newUnbootedHarness(t)
+	k := &killer{}
+	h.crash = k
+	h.boot()
+	c := &crashRun{t: t, h: h, k: k}
+	c.intake(h.slack.SlashCommand(testSecret, dev, "general", "/incident", "declare"))
+	var view string
+	for _, v := range h.slack.Views(dev) {
+		if v.Type == "modal" && v.Open {
+			view = v.ID
+		}
+	}
+	if view == "" {
+		t.Fatal("/incident declare opened no form")
+	}
+	// Killed right after the transaction that records the incident.
+	k.dieWhen(func(what string) bool {
+		if what != "store update" {
+			return false
+		}
+		found := false
+		_ = h.app.DB.View(t.Context(), func(tx workflows.Tx) error {
+			_, err := tx.Incident("inc-1")
+			found = err == nil
+			return nil
+		})
+		return found
+	})
+	c.intake(h.slack.ViewSubmission(testSecret, dev, view, map[string]map[string]slackfake.InputValue{
+		"title":    {"title": {Value: "Checkout errors above 5%"}},
+		"severity": {"severity": {Type: "static_select", Value: "sev2"}},
+	}))
+	c.jobs()
+	if c.restarts != 1 {
+		t.Fatalf("%d restarts, want the one after the incident was recorded", c.restarts)
+	}
+	n := 0
+	for _, m := range h.dms(dev) {
+		if strings.Contains(messageText(m), "inc-1 declared (sev2)") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d answers to the form, want 1", n)
+	}
+	if got := len(h.incidentChannels()); got != 1 {
+		t.Fatalf("%d incident channels", got)
+	}
+}
