@@ -175,11 +175,39 @@ func testDue_MigrationBackfillsWhatMayStillFallDue(t *testing.T, e engine) {
 	}
 }
 
-// TestDue_QueriesUseTheirIndexes: a tick's reads never scan a table, so
-// their cost does not grow with the rows no longer due (SQLite's plan;
-// the PostgreSQL figures are in BenchmarkTick).
+// TestDue_QueriesUseTheirIndexes: a tick's reads (and reconciliation's,
+// and a budget's) never scan a table, so their cost does not grow with the
+// rows no longer due (SQLite's plan; the PostgreSQL figures are in
+// BenchmarkTick).
 func TestDue_QueriesUseTheirIndexes(t *testing.T) {
 	db := mustOpen(t)
+	plan := func(q string, args ...any) string {
+		t.Helper()
+		rows, err := db.read.Query("EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		return strings.Join(plan, "; ")
+	}
+	// Reconciliation compares every live lease with EC2: it reads the
+	// live ones by state, never the ended.
+	if got := plan(`SELECT id FROM requests WHERE state IN (?, ?)`, "running", "stopped"); !strings.Contains(got, "USING INDEX requests_state") {
+		t.Errorf("live leases: plan %q, want a search of requests_state", got)
+	}
+	// A budget reads the team's leases that ran into the month.
+	if got := plan(`SELECT id FROM requests WHERE team = ? AND state IN (?, ?) AND lease_end >= ?`, "platform", "running", "terminated", unixNanos(t0)); !strings.Contains(got, "requests_team_lease_end") {
+		t.Errorf("a team's month: plan %q, want a search of requests_team_lease_end", got)
+	}
 	for _, table := range []string{"requests", "approvals", "incidents", "action_items"} {
 		q := `EXPLAIN QUERY PLAN SELECT id FROM ` + table + ` WHERE next_due_at IS NOT NULL AND next_due_at <= ? ORDER BY next_due_at, id`
 		rows, err := db.read.Query(q, unixNanos(t0))
@@ -212,4 +240,32 @@ func dueTimesVersion(t *testing.T) int64 {
 	}
 	t.Fatal("no due-times migration")
 	return 0
+}
+
+func TestRequests_EndsAfterLeavesOutLeasesEndedBefore(t *testing.T) {
+	forEachDB(t, testRequests_EndsAfterLeavesOutLeasesEndedBefore)
+}
+
+func testRequests_EndsAfterLeavesOutLeasesEndedBefore(t *testing.T, db *DB) {
+	update(t, db, func(tx workflows.Tx) error {
+		for id, end := range map[string]time.Time{"srv-1": t0.Add(-time.Hour), "srv-2": t0, "srv-3": t0.Add(time.Hour)} {
+			r := sampleRequest(id)
+			r.LeaseEnd = end
+			if err := tx.CreateRequest(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var got []string
+	view(t, db, func(tx workflows.Tx) error {
+		rs, err := tx.Requests(workflows.RequestFilter{Team: "platform", EndsAfter: t0})
+		for _, r := range rs {
+			got = append(got, r.ID)
+		}
+		return err
+	})
+	if want := []string{"srv-2", "srv-3"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("leases ending at or after t0: %v, want %v", got, want)
+	}
 }

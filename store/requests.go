@@ -110,6 +110,10 @@ func (t *tx) Requests(f workflows.RequestFilter) ([]*workflows.ServerRequest, er
 			args = append(args, string(s))
 		}
 	}
+	if !f.EndsAfter.IsZero() {
+		where = append(where, "lease_end >= ?")
+		args = append(args, unixNanos(f.EndsAfter))
+	}
 	q := `SELECT ` + requestColumns + ` FROM requests`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")

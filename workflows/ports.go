@@ -162,6 +162,10 @@ type RequestFilter struct {
 	Owner  Person // matched on Slack ID or email, like Person.Is
 	Team   string
 	States []State
+	// EndsAfter, when set, keeps only leases ending at or after it: a
+	// lease that ended before a month cost nothing in it, and a team's
+	// ended leases are history a budget need not read.
+	EndsAfter time.Time
 }
 
 // ApprovalFilter selects approvals; empty fields match all, ordered by

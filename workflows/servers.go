@@ -271,13 +271,15 @@ func budgetOf(tx Tx, team *Team, now time.Time) (BudgetSummary, error) {
 		return BudgetSummary{}, fmt.Errorf("read ledger of %s: %w", team.Name, err)
 	}
 	b := BudgetSummary{Team: team.Name, Month: month, Budget: team.MonthlyBudget, Committed: Committed(entries)}
-	reqs, err := tx.Requests(RequestFilter{Team: team.Name, States: []State{StateProvisioning, StateRunning, StateStopped, StateTerminated}})
-	if err != nil {
-		return BudgetSummary{}, fmt.Errorf("read servers of %s: %w", team.Name, err)
-	}
 	loc := team.zone()
 	local := now.In(loc)
 	monthStart := time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, loc)
+	// Only leases that ran into this month cost anything in it: the
+	// team's older history is not read (every lease warning shows this).
+	reqs, err := tx.Requests(RequestFilter{Team: team.Name, States: []State{StateProvisioning, StateRunning, StateStopped, StateTerminated}, EndsAfter: monthStart})
+	if err != nil {
+		return BudgetSummary{}, fmt.Errorf("read servers of %s: %w", team.Name, err)
+	}
 	for _, r := range reqs {
 		b.Spent += r.CostSoFar(now) - r.CostSoFar(monthStart)
 	}
