@@ -205,8 +205,12 @@ func TestDue_QueriesUseTheirIndexes(t *testing.T) {
 		t.Errorf("live leases: plan %q, want a search of requests_state", got)
 	}
 	// A budget reads the team's leases that ran into the month.
-	if got := plan(`SELECT id FROM requests WHERE team = ? AND state IN (?, ?) AND lease_end >= ?`, "platform", "running", "terminated", unixNanos(t0)); !strings.Contains(got, "requests_team_lease_end") {
+	if got := plan(`SELECT id FROM requests WHERE team = ? AND state IN (?, ?, ?, ?) AND lease_end >= ? ORDER BY created_at, id`,
+		"platform", "provisioning", "running", "stopped", "terminated", unixNanos(t0)); !strings.Contains(got, "requests_team_lease_end") {
 		t.Errorf("a team's month: plan %q, want a search of requests_team_lease_end", got)
+	}
+	if got := plan(`SELECT id FROM approvals WHERE team = ? AND state IN (?) ORDER BY created_at, id`, "platform", "pending"); !strings.Contains(got, "approvals_state_team") {
+		t.Errorf("a team's pending approvals: plan %q, want a search of approvals_state_team", got)
 	}
 	for _, table := range []string{"requests", "approvals", "incidents", "action_items"} {
 		q := `EXPLAIN QUERY PLAN SELECT id FROM ` + table + ` WHERE next_due_at IS NOT NULL AND next_due_at <= ? ORDER BY next_due_at, id`
@@ -268,4 +272,27 @@ func testRequests_EndsAfterLeavesOutLeasesEndedBefore(t *testing.T, db *DB) {
 	if want := []string{"srv-2", "srv-3"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("leases ending at or after t0: %v, want %v", got, want)
 	}
+	// LeaseCosts reads the same leases, enough to cost them.
+	view(t, db, func(tx workflows.Tx) error {
+		f := workflows.RequestFilter{Team: "platform", EndsAfter: t0}
+		full, err := tx.Requests(f)
+		if err != nil {
+			return err
+		}
+		costs, err := tx.LeaseCosts(f)
+		if err != nil {
+			return err
+		}
+		if len(costs) != len(full) {
+			t.Fatalf("LeaseCosts: %d leases, Requests: %d", len(costs), len(full))
+		}
+		for i, r := range full {
+			for _, at := range []time.Time{t0.Add(-2 * time.Hour), t0, t0.Add(48 * time.Hour)} {
+				if got, want := costs[i].CostSoFar(at), r.CostSoFar(at); costs[i].ID != r.ID || got != want {
+					t.Errorf("%s at %v: LeaseCosts gives %v, the full request %v", r.ID, at, got, want)
+				}
+			}
+		}
+		return nil
+	})
 }

@@ -87,6 +87,45 @@ func (t *tx) Request(id string) (*workflows.ServerRequest, error) {
 // Requests returns the requests f selects, oldest first. Owner matches
 // on Slack ID or on email (case-insensitively), like Person.Is.
 func (t *tx) Requests(f workflows.RequestFilter) ([]*workflows.ServerRequest, error) {
+	q, args := requestQuery(requestColumns, f)
+	rs, err := t.requests(q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list requests: %w", err)
+	}
+	return rs, nil
+}
+
+// LeaseCosts returns the requests f selects, oldest first, with only ID,
+// state, hourly rate, lease start and end and last update read.
+func (t *tx) LeaseCosts(f workflows.RequestFilter) ([]*workflows.ServerRequest, error) {
+	q, args := requestQuery(`id, state, hourly_rate, lease_start, lease_end, updated_at`, f)
+	rows, err := t.query(q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list lease costs: %w", err)
+	}
+	defer rows.Close()
+	var out []*workflows.ServerRequest
+	for rows.Next() {
+		var (
+			r                         workflows.ServerRequest
+			state                     string
+			rate, start, end, updated int64
+		)
+		if err := rows.Scan(&r.ID, &state, &rate, &start, &end, &updated); err != nil {
+			return nil, fmt.Errorf("list lease costs: %w", err)
+		}
+		r.State, r.HourlyRate = workflows.State(state), workflows.Money(rate)
+		r.LeaseStart, r.LeaseEnd, r.UpdatedAt = fromNanos(start), fromNanos(end), fromNanos(updated)
+		out = append(out, &r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list lease costs: %w", err)
+	}
+	return out, nil
+}
+
+// requestQuery builds the SELECT of cols for the requests f selects.
+func requestQuery(cols string, f workflows.RequestFilter) (string, []any) {
 	var where []string
 	var args []any
 	switch o := f.Owner; {
@@ -114,15 +153,11 @@ func (t *tx) Requests(f workflows.RequestFilter) ([]*workflows.ServerRequest, er
 		where = append(where, "lease_end >= ?")
 		args = append(args, unixNanos(f.EndsAfter))
 	}
-	q := `SELECT ` + requestColumns + ` FROM requests`
+	q := `SELECT ` + cols + ` FROM requests`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	rs, err := t.requests(q+" ORDER BY created_at, id", args...)
-	if err != nil {
-		return nil, fmt.Errorf("list requests: %w", err)
-	}
-	return rs, nil
+	return q + " ORDER BY created_at, id", args
 }
 
 func (t *tx) requests(q string, args ...any) ([]*workflows.ServerRequest, error) {

@@ -135,6 +135,10 @@ type ServerTx interface {
 	Request(id string) (*ServerRequest, error)
 	SaveRequest(r *ServerRequest) error
 	Requests(f RequestFilter) ([]*ServerRequest, error)
+	// LeaseCosts returns the leases f selects with only what CostSoFar
+	// reads (state, hourly rate, lease start and end, last update): a
+	// budget sums them, and reads no more than it needs.
+	LeaseCosts(f RequestFilter) ([]*ServerRequest, error)
 
 	AddExtension(e Extension) error
 	Extensions(requestID string) ([]Extension, error)

@@ -276,7 +276,7 @@ func budgetOf(tx Tx, team *Team, now time.Time) (BudgetSummary, error) {
 	monthStart := time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, loc)
 	// Only leases that ran into this month cost anything in it: the
 	// team's older history is not read (every lease warning shows this).
-	reqs, err := tx.Requests(RequestFilter{Team: team.Name, States: []State{StateProvisioning, StateRunning, StateStopped, StateTerminated}, EndsAfter: monthStart})
+	reqs, err := tx.LeaseCosts(RequestFilter{Team: team.Name, States: []State{StateProvisioning, StateRunning, StateStopped, StateTerminated}, EndsAfter: monthStart})
 	if err != nil {
 		return BudgetSummary{}, fmt.Errorf("read servers of %s: %w", team.Name, err)
 	}

@@ -1,4 +1,0 @@
--- A team's budget reads the leases that ran into the month (lease_end at
--- or after its start), not every lease the team ever had: every lease
--- warning and end message shows the budget, and must not read history.
-CREATE INDEX requests_team_lease_end ON requests (team, lease_end);
