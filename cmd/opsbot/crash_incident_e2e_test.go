@@ -78,7 +78,20 @@ func (c *crashRun) pinnedIn(name string) slackfake.Message {
 const (
 	crashInc1 = "inc-1-checkout-latency-above-2s"
 	crashInc2 = "inc-2-search-index-stale"
+	crashInc3 = "inc-3-login-page-blank"
 )
+
+// pagerIncident is the ID of the PagerDuty incident titled title.
+func (c *crashRun) pagerIncident(title string) string {
+	c.t.Helper()
+	for _, in := range c.h.pd.Incidents() {
+		if in.Title == title {
+			return in.ID
+		}
+	}
+	c.t.Fatalf("no PagerDuty incident %q (restarts %d)", title, c.restarts)
+	return ""
+}
 
 // incidentWorkflow: a PagerDuty trigger opens inc-1 (channel, invites,
 // checklist, pinned summary, announcement); its update nag comes due;
@@ -86,9 +99,11 @@ const (
 // PagerDuty, whose webhook echoes back), posts an update; PagerDuty
 // resolves it (webhook); the post-mortem is written in Notion; an action
 // item goes on it and its owner is reminded. Then inc-2 is declared in
-// Slack (PagerDuty paged, its webhook attached by key), resolved from the
-// summary's Resolve button (PagerDuty resolved as the clicker) and gets
-// its post-mortem. Margins between steps are wider than a restart's
+// Slack (PagerDuty paged, its webhook attached by key), acknowledged in
+// PagerDuty (webhook), resolved from the summary's Resolve button
+// (PagerDuty resolved as the clicker) and gets its post-mortem; inc-3 is
+// declared and cancelled (PagerDuty resolved with a note, no
+// post-mortem). Margins between steps are wider than a restart's
 // delay (resumeAfter), so a crash shifts no outcome past a due time.
 func incidentWorkflow(c *crashRun) {
 	h := c.h
@@ -107,7 +122,7 @@ func incidentWorkflow(c *crashRun) {
 	c.jobs()
 	c.advance(10 * time.Minute)
 
-	pdID := h.pd.Incidents()[0].ID
+	pdID := c.pagerIncident("Checkout latency above 2s")
 	c.pager("resolve", func() error { return h.pd.Resolve(pdID, "PUONCALL") })
 	c.jobs()
 	c.advance(10 * time.Minute)
@@ -117,8 +132,22 @@ func incidentWorkflow(c *crashRun) {
 	c.intake(h.slack.SlashCommand(testSecret, dev, "general", "/incident", "declare Search index stale sev3"))
 	c.jobs()
 	c.advance(10 * time.Minute)
+	pd2 := c.pagerIncident("Search index stale")
+	c.pager("acknowledge", func() error { return h.pd.Acknowledge(pd2, "PUONCALL") })
+	c.jobs()
+	c.advance(10 * time.Minute)
 	sum2 := c.pinnedIn(crashInc2)
 	c.intake(h.slack.BlockAction(testSecret, slackfake.Click{User: dev, Channel: sum2.Channel, MessageTS: sum2.TS, ActionID: workflows.ActIncidentResolve, Value: "inc-2"}))
+	c.jobs()
+
+	c.intake(h.slack.SlashCommand(testSecret, dev, "general", "/incident", "declare Login page blank sev3"))
+	c.jobs()
+	c.advance(10 * time.Minute)
+	ch3, ok := h.slack.Channel(crashInc3)
+	if !ok {
+		c.t.Fatalf("no channel %s (restarts %d)", crashInc3, c.restarts)
+	}
+	c.intake(h.slack.SlashCommand(testSecret, dev, ch3.ID, "/incident", "cancel the alert was for staging"))
 	c.jobs()
 
 	// The next day: inc-1's action item is past due (its owner is
@@ -227,9 +256,9 @@ func noDigits(s string, n int) string {
 }
 
 // incidentCrashStep is the CI sample of the incident workflow's crash
-// points: every 24th of about 260, 11 runs (about 2.5 s each under -race
-// with the CPU to itself; the whole set is OPSBOT_CRASH_STEP=1).
-const incidentCrashStep = 24
+// points: every 32nd of about 370, 12 runs (a few seconds each under
+// -race; the whole set is OPSBOT_CRASH_STEP=1).
+const incidentCrashStep = 32
 
 // TestCrashAtEveryStep_IncidentLifecycle is the incident counterpart of
 // TestCrashAtEveryStep_ServerLifecycle: the incident workflow is run once
