@@ -1,11 +1,9 @@
 package bot
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -54,6 +52,10 @@ type Bot struct {
 	// Wake, when set, tells the job runner that work was queued (a
 	// Socket Mode event, handled from the outbox).
 	Wake func()
+	// Intake, when set, batches the writes that take requests in and
+	// mark them done with other requests' (see intake.go); without it
+	// each is a transaction of its own.
+	Intake *workflows.GroupCommit
 
 	slots  chan struct{} // bounds background work
 	intake chan struct{} // bounds requests being read and answered
@@ -127,12 +129,10 @@ func (b *Bot) limited(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// verified reads and checks a Slack request, answering 401/413 itself
-// when it fails. It returns the body and the request's intake key. A
-// replay of a request already handled returns ok=false after answering
-// 200 with nothing done. The key is recorded with the request's effect
-// (see handled), not here: a crash between would lose the request.
-func (b *Bot) verified(w http.ResponseWriter, r *http.Request) (body []byte, key string, ok bool) {
+// readVerified reads and checks a Slack request, answering 401/413
+// itself when it fails. It returns the body and the request's signature,
+// which names it.
+func (b *Bot) readVerified(w http.ResponseWriter, r *http.Request) (body []byte, sig string, ok bool) {
 	body, err := readSigned(r, b.Secret, b.Clock.Now())
 	switch err {
 	case nil:
@@ -144,7 +144,19 @@ func (b *Bot) verified(w http.ResponseWriter, r *http.Request) (body []byte, key
 		http.Error(w, "invalid Slack signature", http.StatusUnauthorized)
 		return nil, "", false
 	}
-	key = "slack-request:" + r.Header.Get("X-Slack-Signature")
+	return body, r.Header.Get("X-Slack-Signature"), true
+}
+
+// verified is readVerified for an event: it also answers a replay of a
+// request already handled with 200 and nothing done (ok=false). The key
+// is recorded with the event's effect, not here: a crash between would
+// lose it (Slack retries an event that got no 200).
+func (b *Bot) verified(w http.ResponseWriter, r *http.Request) (body []byte, key string, ok bool) {
+	body, sig, ok := b.readVerified(w, r)
+	if !ok {
+		return nil, "", false
+	}
+	key = "slack-request:" + sig
 	seen, err := workflows.Seen(r.Context(), b.Store, key)
 	if err != nil {
 		b.Log.Error("look up Slack request", "err", err)
@@ -157,42 +169,6 @@ func (b *Bot) verified(w http.ResponseWriter, r *http.Request) (body []byte, key
 		return nil, "", false
 	}
 	return body, key, true
-}
-
-// handled runs fn as the handling of the request named by keys, the
-// first being its transport's (signature, envelope): the keys are
-// recorded in the transaction of the request's first change, so the two
-// are kept or lost together (workflows.WithIntake). A handling that
-// changed nothing records the first key at its end.
-func (b *Bot) handled(ctx context.Context, keys []string, fn func(ctx context.Context)) {
-	ctx = workflows.WithIntake(ctx, b.Clock.Now(), keys[0])
-	for _, k := range keys[1:] {
-		workflows.AlsoMark(ctx, k)
-	}
-	fn(ctx)
-	if err := workflows.FinishIntake(ctx, b.Store); err != nil {
-		b.Log.Error("record handled request", "key", keys[0], "err", err)
-	}
-}
-
-// handledReply is handled for work that answers with a reply.
-func (b *Bot) handledReply(keys []string, work func(ctx context.Context) workflows.Reply) func(ctx context.Context) workflows.Reply {
-	return func(ctx context.Context) (reply workflows.Reply) {
-		b.handled(ctx, keys, func(ctx context.Context) { reply = work(ctx) })
-		return reply
-	}
-}
-
-// verifiedForm is verified for form-encoded requests: it puts the body
-// back so slack-go's parsers can read it.
-func (b *Bot) verifiedForm(w http.ResponseWriter, r *http.Request) (key string, ok bool) {
-	body, key, ok := b.verified(w, r)
-	if !ok {
-		return "", false
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.PostForm, r.Form = nil, nil
-	return key, true
 }
 
 // person resolves a Slack user to a workflows.Person with their email,

@@ -13,16 +13,20 @@ import (
 )
 
 func (b *Bot) serveCommand(w http.ResponseWriter, r *http.Request) {
-	key, ok := b.verifiedForm(w, r)
+	body, sig, ok := b.readVerified(w, r)
 	if !ok {
 		return
 	}
-	cmd, err := slack.SlashCommandParse(r)
+	cmd, err := slack.SlashCommandParse(formRequest(string(body)))
 	if err != nil {
 		http.Error(w, "malformed slash command", http.StatusBadRequest)
 		return
 	}
-	b.respond(w, cmd.ResponseURL, cmd.Command, b.handledReply([]string{key}, func(ctx context.Context) workflows.Reply {
+	rec, ok := b.takeInSigned(w, r, kindCommand, body, sig)
+	if !ok {
+		return
+	}
+	b.respond(w, cmd.ResponseURL, cmd.Command, b.handledReply(rec, func(ctx context.Context) workflows.Reply {
 		return b.Command(ctx, cmd)
 	}))
 }

@@ -14,13 +14,21 @@ import (
 )
 
 func (b *Bot) serveInteraction(w http.ResponseWriter, r *http.Request) {
-	key, ok := b.verifiedForm(w, r)
+	body, sig, ok := b.readVerified(w, r)
 	if !ok {
 		return
 	}
-	ic, err := slack.InteractionCallbackParse(r)
+	ic, err := slack.InteractionCallbackParse(formRequest(string(body)))
 	if err != nil {
 		http.Error(w, "malformed interaction payload", http.StatusBadRequest)
+		return
+	}
+	if ic.Type != slack.InteractionTypeViewSubmission && ic.Type != slack.InteractionTypeBlockActions {
+		w.WriteHeader(http.StatusOK) // nothing opsbot acts on (a modal closed, say)
+		return
+	}
+	rec, ok := b.takeInSigned(w, r, kindInteraction, body, sig)
+	if !ok {
 		return
 	}
 	switch ic.Type {
@@ -28,12 +36,12 @@ func (b *Bot) serveInteraction(w http.ResponseWriter, r *http.Request) {
 		// Slack reads the answer to a submission from the HTTP response:
 		// errors to show on fields, or nothing to close the modal.
 		var resp *slack.ViewSubmissionResponse
-		b.handled(r.Context(), []string{key}, func(ctx context.Context) { resp = b.Submission(ctx, ic) })
+		b.handled(r.Context(), rec, func(ctx context.Context) { resp = b.Submission(ctx, ic) })
 		writeJSONOrEmpty(w, resp)
 	case slack.InteractionTypeBlockActions:
 		w.WriteHeader(http.StatusOK)
 		b.background("click", func(ctx context.Context) {
-			b.handled(ctx, []string{key}, func(ctx context.Context) {
+			b.handled(ctx, rec, func(ctx context.Context) {
 				if reply := b.Click(ctx, ic); reply != nil {
 					b.postResponse(ctx, ic.ResponseURL, *reply)
 				}

@@ -197,10 +197,16 @@ func (l *socketLoop) dispatch(ctx context.Context, req socketmode.Request) {
 // before (Slack re-delivers what it thinks was not acknowledged, with the
 // same envelope_id, or the same trigger_id or event_id) is acknowledged
 // again and not handled. When the store cannot record it, it is not
-// acknowledged, so Slack sends it again.
+// acknowledged, so Slack sends it again. Commands and interactions are
+// taken in durably before they are handled, as over HTTP (intake.go):
+// Slack does not re-send an acknowledged envelope.
 func (b *Bot) envelope(ctx context.Context, ack acker, req socketmode.Request) {
 	log := b.Log.With("envelope", req.EnvelopeID, "type", req.Type, "retry", req.RetryAttempt)
 	keys := append([]string{"slack-envelope:" + req.EnvelopeID}, requestKeys(req)...)
+	if req.Type == socketmode.RequestTypeSlashCommands || req.Type == socketmode.RequestTypeInteractive {
+		b.envelopeRequest(ctx, ack, req, keys, log)
+		return
+	}
 	seen, err := workflows.Seen(ctx, b.Store, keys...)
 	if err != nil {
 		log.Error("look up Socket Mode envelope; leaving it unacknowledged for Slack to re-send", "err", err)
@@ -212,24 +218,6 @@ func (b *Bot) envelope(ctx context.Context, ack acker, req socketmode.Request) {
 		return
 	}
 	switch req.Type {
-	case socketmode.RequestTypeSlashCommands:
-		var cmd slack.SlashCommand
-		if err := json.Unmarshal(req.Payload, &cmd); err != nil {
-			log.Warn("malformed slash command", "err", err)
-			b.sendAck(ctx, ack, req.EnvelopeID, nil)
-			return
-		}
-		b.respondSocket(ctx, ack, req.EnvelopeID, cmd.ResponseURL, cmd.Command, b.handledReply(keys, func(ctx context.Context) workflows.Reply {
-			return b.Command(ctx, cmd)
-		}))
-	case socketmode.RequestTypeInteractive:
-		var ic slack.InteractionCallback
-		if err := json.Unmarshal(req.Payload, &ic); err != nil {
-			log.Warn("malformed interaction", "err", err)
-			b.sendAck(ctx, ack, req.EnvelopeID, nil)
-			return
-		}
-		b.interactSocket(ctx, ack, req.EnvelopeID, keys, ic)
 	case socketmode.RequestTypeEventsAPI:
 		// Slack does not re-send an acknowledged envelope, so the event
 		// is put in the outbox, with the envelope recorded, before the
@@ -257,6 +245,48 @@ func (b *Bot) envelope(ctx context.Context, ack acker, req socketmode.Request) {
 	default:
 		b.sendAck(ctx, ack, req.EnvelopeID, nil)
 	}
+}
+
+// envelopeRequest takes in and handles a slash command or interaction
+// that came over Socket Mode.
+func (b *Bot) envelopeRequest(ctx context.Context, ack acker, req socketmode.Request, keys []string, log *slog.Logger) {
+	var cmd slack.SlashCommand
+	var ic slack.InteractionCallback
+	kind := kindCommand
+	var err error
+	if req.Type == socketmode.RequestTypeSlashCommands {
+		err = json.Unmarshal(req.Payload, &cmd)
+	} else {
+		kind = kindInteraction
+		err = json.Unmarshal(req.Payload, &ic)
+	}
+	if err != nil {
+		log.Warn("malformed "+kind, "err", err)
+		b.sendAck(ctx, ack, req.EnvelopeID, nil)
+		return
+	}
+	if kind == kindInteraction && ic.Type != slack.InteractionTypeViewSubmission && ic.Type != slack.InteractionTypeBlockActions {
+		b.sendAck(ctx, ack, req.EnvelopeID, nil) // nothing opsbot acts on
+		return
+	}
+	rec := intakeRecord{Transport: viaSocket, Kind: kind, Body: string(req.Payload), Handled: "slack-handled:" + req.EnvelopeID, At: b.Clock.Now()}
+	fresh, err := b.takeIn(ctx, keys, rec)
+	if err != nil {
+		log.Error("take in Socket Mode envelope; leaving it unacknowledged for Slack to re-send", "err", err)
+		return
+	}
+	if !fresh {
+		log.Info("ignored re-delivered Socket Mode envelope")
+		b.sendAck(ctx, ack, req.EnvelopeID, nil)
+		return
+	}
+	if kind == kindCommand {
+		b.respondSocket(ctx, ack, req.EnvelopeID, cmd.ResponseURL, cmd.Command, b.handledReply(rec, func(ctx context.Context) workflows.Reply {
+			return b.Command(ctx, cmd)
+		}))
+		return
+	}
+	b.interactSocket(ctx, ack, req.EnvelopeID, rec, ic)
 }
 
 // JobEvent handles a Socket Mode event from the outbox; payload: the
@@ -314,12 +344,12 @@ func (b *Bot) respondSocket(ctx context.Context, ack acker, envelopeID, response
 // answer (errors to show, or nothing to close the modal) is the ack's
 // payload, so it must be ready within AckWithin; a click is acknowledged
 // at once and answered through response_url.
-func (b *Bot) interactSocket(ctx context.Context, ack acker, envelopeID string, keys []string, ic slack.InteractionCallback) {
+func (b *Bot) interactSocket(ctx context.Context, ack acker, envelopeID string, rec intakeRecord, ic slack.InteractionCallback) {
 	switch ic.Type {
 	case slack.InteractionTypeViewSubmission:
 		out := make(chan *slack.ViewSubmissionResponse, 1)
 		b.background("submission", func(ctx context.Context) {
-			b.handled(ctx, keys, func(ctx context.Context) { out <- b.Submission(ctx, ic) })
+			b.handled(ctx, rec, func(ctx context.Context) { out <- b.Submission(ctx, ic) })
 		})
 		t := time.NewTimer(AckWithin)
 		defer t.Stop()
@@ -340,7 +370,7 @@ func (b *Bot) interactSocket(ctx context.Context, ack acker, envelopeID string, 
 	case slack.InteractionTypeBlockActions:
 		b.sendAck(ctx, ack, envelopeID, nil)
 		b.background("click", func(ctx context.Context) {
-			b.handled(ctx, keys, func(ctx context.Context) {
+			b.handled(ctx, rec, func(ctx context.Context) {
 				if reply := b.Click(ctx, ic); reply != nil {
 					b.postResponse(ctx, ic.ResponseURL, *reply)
 				}

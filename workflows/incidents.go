@@ -41,6 +41,9 @@ type Incidents struct {
 	// their emails.
 	Directory Directory
 	Wake      func()
+	// Intake, when set, records PagerDuty events in transactions shared
+	// with other events' (group commit); otherwise each is its own.
+	Intake *GroupCommit
 
 	// docChecked remembers the meeting nags whose document was read, so
 	// Notion is asked once per nag, not on every tick.
@@ -85,6 +88,12 @@ func (s *Incidents) Receive(ctx context.Context, ev PagerEvent) error {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("encode PagerDuty event %s: %w", ev.ID, err)
+	}
+	if s.Intake != nil {
+		now := s.Clock.Now()
+		_, err := s.Intake.TakeIn(ctx, Arrival{At: now, Seen: []string{"pd-event:" + ev.ID},
+			Job: &Job{Kind: JobPagerEvent, Payload: string(b), RunAt: now}})
+		return err
 	}
 	return s.update(ctx, func(tx Tx) error {
 		now := s.Clock.Now()

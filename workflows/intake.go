@@ -100,6 +100,24 @@ func FinishIntake(ctx context.Context, store Store) error {
 	return err
 }
 
+// UnfinishedIntake returns what FinishIntake would record: the request's
+// first key and when it was taken, when its handling has recorded none
+// of its keys. ok is false when there is nothing to record. It lets a
+// caller record the key in a write of its own (with other bookkeeping,
+// or batched with other requests').
+func UnfinishedIntake(ctx context.Context) (key string, at time.Time, ok bool) {
+	in, has := ctx.Value(intakeKey{}).(*intake)
+	if !has || in == nil {
+		return "", time.Time{}, false
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.marked {
+		return "", time.Time{}, false
+	}
+	return in.keys[0], in.at, true
+}
+
 // WithoutIntake hides the intake from ctx, for a write that is not the
 // request's effect (a price cached on the way).
 func WithoutIntake(ctx context.Context) context.Context { return withoutIntake(ctx) }

@@ -100,6 +100,9 @@ type CommonTx interface {
 	// that is still waiting (not running) is replaced: its payload and
 	// run time become this one's.
 	Enqueue(j Job) error
+	// TakeIn records requests as they arrive, with a few statements for
+	// all of them (see Arrival); it reports which were fresh.
+	TakeIn(arrivals []Arrival) ([]bool, error)
 	// MarkSent records that the reminder or warning named key went out.
 	// It returns false, and records nothing, when key was recorded before.
 	MarkSent(key string, at time.Time) (bool, error)

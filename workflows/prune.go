@@ -16,7 +16,7 @@ const IntakeKeep = 24 * time.Hour
 // IntakeKeyPrefixes are the keys bot records for each Slack request it
 // takes. Other keys in the same table (reminders, warnings, PagerDuty
 // events) say that something happened for good and are never pruned.
-var IntakeKeyPrefixes = []string{"slack-request:", "slack-envelope:", "slack-trigger:", "slack-event:", "slack-view:"}
+var IntakeKeyPrefixes = []string{"slack-request:", "slack-envelope:", "slack-trigger:", "slack-event:", "slack-view:", "slack-handled:"}
 
 // PruneIntake removes the keys of Slack requests taken more than
 // IntakeKeep before now, in one transaction, and says how many it

@@ -112,6 +112,10 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	handlers[workflows.JobMessage] = workflows.Deliver(db, a.Slack, a.Clock)
 	handlers[workflows.JobHome] = a.publishHome
 	if a.Incidents = a.buildIncidents(deps); a.Incidents != nil {
+		a.Incidents.Intake = &workflows.GroupCommit{Store: db, Gather: intakeGather, Committed: func(n int) {
+			a.Metrics.observeIntake("pagerduty", n)
+			a.Wake()
+		}}
 		for k, h := range a.Incidents.Handlers() {
 			handlers[k] = h
 		}
@@ -128,9 +132,12 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	a.Bot = (&bot.Bot{
 		Servers: a.Servers, Incidents: a.Incidents, History: a.Slack, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
 		Directory: a.Slack, Views: a.Slack, Render: slackout.Renderer{}, Log: a.Log.With("component", "bot"),
-		HTTP: deps.SlackHTTP, Wake: a.Wake,
+		HTTP: deps.SlackHTTP, Wake: a.Wake, Intake: &workflows.GroupCommit{Store: db, Gather: intakeGather, Committed: func(n int) {
+			a.Metrics.observeIntake("slack", n)
+		}},
 	}).Init(bot.Options{})
 	handlers[bot.JobEvent] = a.Bot.EventJob
+	handlers[bot.JobIntake] = a.Bot.IntakeJob
 	a.Scheduler, err = scheduler.New(a.Log.With("component", "scheduler"),
 		scheduler.Task{Name: "leases", Every: cfg.Scheduler.Tick, Run: a.tick},
 		scheduler.Task{Name: "nags", Every: cfg.Scheduler.Tick, Run: a.nags},
@@ -145,6 +152,11 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	a.Handler = a.routes()
 	return a, nil
 }
+
+// intakeGather is how long a busy intake waits to gather requests into
+// one transaction (workflows.GroupCommit.Gather): at a thousand requests
+// a second, a millisecond doubles the batch (docs/operations.md).
+const intakeGather = time.Millisecond
 
 // Wake nudges the job runner to look for due jobs now.
 func (a *App) Wake() {

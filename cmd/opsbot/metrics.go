@@ -19,6 +19,8 @@ type Metrics struct {
 	jobs     *prometheus.CounterVec
 	jobTime  *prometheus.HistogramVec
 	ticks    *prometheus.CounterVec
+	intake   *prometheus.CounterVec
+	batches  *prometheus.CounterVec
 }
 
 // NewMetrics registers opsbot's metrics.
@@ -42,7 +44,13 @@ func NewMetrics() *Metrics {
 			Name: "opsbot_scheduler_runs_total", Help: "Scheduled task runs, by task and outcome.",
 		}, []string{"task", "outcome"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.jobs, m.jobTime, m.ticks,
+	m.intake = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "opsbot_intake_records_total", Help: "Requests taken in and marked done by the intake group commit, by source.",
+	}, []string{"source"})
+	m.batches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "opsbot_intake_transactions_total", Help: "Transactions the intake group commit wrote them in, by source.",
+	}, []string{"source"})
+	m.reg.MustRegister(m.requests, m.latency, m.jobs, m.jobTime, m.ticks, m.intake, m.batches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -60,6 +68,12 @@ func outcome(err error) string {
 func (m *Metrics) observeJob(kind string, err error, d time.Duration) {
 	m.jobs.WithLabelValues(kind, outcome(err)).Inc()
 	m.jobTime.WithLabelValues(kind).Observe(d.Seconds())
+}
+
+// observeIntake counts one intake transaction holding n records.
+func (m *Metrics) observeIntake(source string, n int) {
+	m.intake.WithLabelValues(source).Add(float64(n))
+	m.batches.WithLabelValues(source).Inc()
 }
 
 func (m *Metrics) observeTick(task string, err error) {

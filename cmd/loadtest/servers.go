@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/opsbot/opsbot/integrations/aws/ec2fake"
+	"github.com/opsbot/opsbot/integrations/pagerduty/pdfake"
+	"github.com/opsbot/opsbot/integrations/slack/slackfake"
+	"github.com/opsbot/opsbot/sandbox"
+)
+
+// fakes are Slack, PagerDuty and EC2 on one loopback server.
+type fakes struct {
+	srv   *httptest.Server
+	slack *slackfake.Server
+	pd    *pdfake.Server
+}
+
+func startFakes() *fakes {
+	f := &fakes{}
+	mux := http.NewServeMux()
+	f.srv = httptest.NewServer(mux)
+	base := f.srv.URL
+	f.slack = slackfake.New(slackfake.Options{BaseURL: base + "/slack"})
+	f.pd = pdfake.New(pdfake.Options{BaseURL: base + "/pagerduty"})
+	ec2 := ec2fake.New(time.Now)
+	var ids []string
+	for _, p := range sandbox.People {
+		f.slack.AddUser(slackfake.User{ID: p.Slack, Name: p.Handle, RealName: p.Name, Email: p.Email})
+		ids = append(ids, p.Slack)
+	}
+	for _, name := range sandbox.Channels {
+		f.slack.AddChannel(slackfake.Channel{Name: name, Members: append(ids, f.slack.BotUserID())})
+	}
+	mux.Handle("/slack/", http.StripPrefix("/slack", f.slack))
+	mux.Handle("/pagerduty/", http.StripPrefix("/pagerduty", f.pd))
+	mux.Handle("/ec2/", http.StripPrefix("/ec2", ec2))
+	mux.Handle("/ec2", http.StripPrefix("/ec2", ec2))
+	return f
+}
+
+// server is a child process serving HTTP on addr.
+type server struct {
+	name string
+	addr string
+	cmd  *exec.Cmd
+}
+
+func (s *server) url(path string) string { return "http://" + s.addr + path }
+
+// pid is the process to count CPU time of.
+func (s *server) pid() int { return s.cmd.Process.Pid }
+
+func (s *server) stop() {
+	if s.cmd.Process != nil {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { s.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			s.cmd.Process.Kill()
+		}
+	}
+}
+
+// freeAddr picks a loopback port nobody listens on.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func startBare(ctx context.Context, dir string) (*server, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "bare", addr)
+	logf, err := os.Create(filepath.Join(dir, "bare.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start bare handlers: %w", err)
+	}
+	s := &server{name: "bare", addr: addr, cmd: cmd}
+	return s, waitHealthy(ctx, s)
+}
+
+// startOpsbot runs `opsbot serve` on the sandbox's sample config, its
+// outside services pointed at the fakes.
+func startOpsbot(ctx context.Context, o options, dir string, f *fakes) (*server, error) {
+	cfg := filepath.Join(dir, "opsbot.yaml")
+	if err := os.WriteFile(cfg, sandbox.Config, 0o600); err != nil {
+		return nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	db := o.db
+	if db == "" {
+		db = "sqlite:" + filepath.Join(dir, "opsbot.db")
+	}
+	cmd := exec.Command(o.opsbot, "serve", "--config", cfg)
+	cmd.Env = append(os.Environ(),
+		"SLACK_BOT_TOKEN="+f.slack.Token(),
+		"SLACK_SIGNING_SECRET="+slackSecret,
+		"SLACK_API_URL="+f.srv.URL+"/slack/api/",
+		"PAGERDUTY_API_TOKEN="+f.pd.Token(),
+		"PAGERDUTY_WEBHOOK_SECRET="+pdSecret,
+		"PAGERDUTY_API_URL="+f.srv.URL+"/pagerduty",
+		"OPSBOT_DB="+db,
+		"OPSBOT_LISTEN="+addr,
+		"AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=AKIDLOADTEST",
+		"AWS_SECRET_ACCESS_KEY=loadtest",
+		"AWS_ENDPOINT_URL="+f.srv.URL+"/ec2",
+	)
+	logf, err := os.Create(filepath.Join(dir, "opsbot.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w (build it with make build)", o.opsbot, err)
+	}
+	s := &server{name: "opsbot", addr: addr, cmd: cmd}
+	if err := waitHealthy(ctx, s); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "opsbot.log"))
+		return s, fmt.Errorf("%w; its log:\n%s", err, strings.TrimSpace(string(log)))
+	}
+	return s, nil
+}
+
+func waitHealthy(ctx context.Context, s *server) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		resp, err := http.Get(s.url("/healthz"))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not answer /healthz within 30s", s.name)
+}
