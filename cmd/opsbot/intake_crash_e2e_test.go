@@ -18,19 +18,28 @@ import (
 // requests are handled, restart it on the same database, and never
 // re-send the request: what was taken in must still take effect, once.
 
-// slackOnce delivers a Slack request once, as Slack does for commands
-// and interactions. If opsbot died handling it, it is restarted and left
-// to resume; the request is not sent again.
-func (c *crashRun) slackOnce(req *http.Request, err error) {
+// slackOnce delivers a Slack request as Slack does for commands and
+// interactions: once. If opsbot died handling it, it is restarted and
+// left to resume; a request it acknowledged (200) is not sent again. One
+// it did not acknowledge showed the person an error, and they try again:
+// a new request, built afresh.
+func (c *crashRun) slackOnce(build func() (*http.Request, error)) {
 	c.t.Helper()
-	if err != nil {
-		c.t.Fatalf("build Slack request: %v", err)
+	for try := 0; try < 3; try++ {
+		req, err := build()
+		if err != nil {
+			c.t.Fatalf("build Slack request: %v", err)
+		}
+		req.URL, _ = req.URL.Parse(c.h.srv.URL + req.URL.Path)
+		req.Host = ""
+		status, _ := c.h.slack.Deliver(context.Background(), c.h.srv.Client(), req)
+		c.h.app.Bot.Wait()
+		c.recover()
+		if status == http.StatusOK {
+			return
+		}
 	}
-	req.URL, _ = req.URL.Parse(c.h.srv.URL + req.URL.Path)
-	req.Host = ""
-	_, _ = c.h.slack.Deliver(context.Background(), c.h.srv.Client(), req)
-	c.h.app.Bot.Wait()
-	c.recover()
+	c.t.Fatalf("a Slack request was refused three times (restarts %d)", c.restarts)
 }
 
 // openModal returns the modal open for user, clicking the button again
@@ -63,20 +72,30 @@ func intakeWorkflow(c *crashRun) {
 		c.t.Fatalf("no approval message for %s (restarts %d)", id, c.restarts)
 		return slackfake.Message{}
 	}
-	c.slackOnce(c.h.slack.SlashCommand(testSecret, dev, "general", "/ops", "server request build-box for 1d intake test"))
+	c.slackOnce(func() (*http.Request, error) {
+		return c.h.slack.SlashCommand(testSecret, dev, "general", "/ops", "server request build-box for 1d intake test")
+	})
 	c.jobs()
 	m := approval("apr-1")
-	c.slackOnce(c.h.slack.BlockAction(testSecret, slackfake.Click{User: lead, Channel: m.Channel, MessageTS: m.TS, ActionID: workflows.ActApprove, Value: "apr-1"}))
+	c.slackOnce(func() (*http.Request, error) {
+		return c.h.slack.BlockAction(testSecret, slackfake.Click{User: lead, Channel: m.Channel, MessageTS: m.TS, ActionID: workflows.ActApprove, Value: "apr-1"})
+	})
 	c.jobs()
-	c.slackOnce(c.h.slack.SlashCommand(testSecret, dev2, "general", "/ops", "server request huge for 2d second box"))
+	c.slackOnce(func() (*http.Request, error) {
+		return c.h.slack.SlashCommand(testSecret, dev2, "general", "/ops", "server request huge for 2d second box")
+	})
 	c.jobs()
 	m = approval("apr-2")
 	v := c.openModal(lead, func() {
-		c.slackOnce(c.h.slack.BlockAction(testSecret, slackfake.Click{User: lead, Channel: m.Channel, MessageTS: m.TS, ActionID: workflows.ActDeny, Value: "apr-2"}))
+		c.slackOnce(func() (*http.Request, error) {
+			return c.h.slack.BlockAction(testSecret, slackfake.Click{User: lead, Channel: m.Channel, MessageTS: m.TS, ActionID: workflows.ActDeny, Value: "apr-2"})
+		})
 	})
-	c.slackOnce(c.h.slack.ViewSubmission(testSecret, lead, v.ID, map[string]map[string]slackfake.InputValue{
-		"reason": {"reason": {Value: "use the shared build farm"}},
-	}))
+	c.slackOnce(func() (*http.Request, error) {
+		return c.h.slack.ViewSubmission(testSecret, lead, v.ID, map[string]map[string]slackfake.InputValue{
+			"reason": {"reason": {Value: "use the shared build farm"}},
+		})
+	})
 	c.jobs()
 	for i := 0; i < 3; i++ {
 		c.advance(11 * time.Second) // the fake EC2 needs 20s to run it
