@@ -2,7 +2,7 @@
 GO ?= go
 PKGS_RACE = ./workflows/... ./bot/... ./store/... ./scheduler/... ./integrations/...
 
-.PHONY: build test race vet fmt bench sandbox check fuzz-short vulncheck
+.PHONY: build test race vet fmt bench sandbox check fuzz-short vulncheck loadtest
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/opsbot ./cmd/opsbot
@@ -23,6 +23,12 @@ vulncheck:
 
 bench:
 	$(GO) test -run XXX -bench . -benchtime 2s ./store/ ./cmd/opsbot/
+
+# opsbot against bare Go handlers on this machine, side by side: PagerDuty
+# webhooks from 32 connections, slash commands from 64 (docs/operations.md).
+# LOADTEST_FLAGS passes more, e.g. LOADTEST_FLAGS="-rounds 5 -db postgres://...".
+loadtest: build
+	$(GO) run -trimpath ./cmd/loadtest -opsbot bin/opsbot $(LOADTEST_FLAGS)
 
 sandbox:
 	$(GO) run ./cmd/opsbot sandbox
