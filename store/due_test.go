@@ -286,10 +286,14 @@ func testRequests_EndsAfterLeavesOutLeasesEndedBefore(t *testing.T, db *DB) {
 		if len(costs) != len(full) {
 			t.Fatalf("LeaseCosts: %d leases, Requests: %d", len(costs), len(full))
 		}
-		for i, r := range full {
+		byID := map[string]*workflows.ServerRequest{}
+		for _, c := range costs {
+			byID[c.ID] = c
+		}
+		for _, r := range full {
 			for _, at := range []time.Time{t0.Add(-2 * time.Hour), t0, t0.Add(48 * time.Hour)} {
-				if got, want := costs[i].CostSoFar(at), r.CostSoFar(at); costs[i].ID != r.ID || got != want {
-					t.Errorf("%s at %v: LeaseCosts gives %v, the full request %v", r.ID, at, got, want)
+				if c := byID[r.ID]; c == nil || c.CostSoFar(at) != r.CostSoFar(at) {
+					t.Errorf("%s at %v: LeaseCosts gives %+v, the full request costs %v", r.ID, at, c, r.CostSoFar(at))
 				}
 			}
 		}

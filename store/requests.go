@@ -95,11 +95,12 @@ func (t *tx) Requests(f workflows.RequestFilter) ([]*workflows.ServerRequest, er
 	return rs, nil
 }
 
-// LeaseCosts returns the requests f selects, oldest first, with only ID,
+// LeaseCosts returns the requests f selects, in no order, with only ID,
 // state, hourly rate, lease start and end and last update read.
 func (t *tx) LeaseCosts(f workflows.RequestFilter) ([]*workflows.ServerRequest, error) {
 	q, args := requestQuery(`id, state, hourly_rate, lease_start, lease_end, updated_at`, f)
-	rows, err := t.query(q, args...)
+	// A sum needs no order: the sort of every live lease is saved.
+	rows, err := t.query(strings.TrimSuffix(q, requestOrder), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list lease costs: %w", err)
 	}
@@ -157,8 +158,10 @@ func requestQuery(cols string, f workflows.RequestFilter) (string, []any) {
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	return q + " ORDER BY created_at, id", args
+	return q + requestOrder, args
 }
+
+const requestOrder = " ORDER BY created_at, id"
 
 func (t *tx) requests(q string, args ...any) ([]*workflows.ServerRequest, error) {
 	rows, err := t.query(q, args...)

@@ -224,30 +224,45 @@ func (b *BusinessHours) NextOpen(t time.Time, loc *time.Location) time.Time {
 	return t.Add(time.Hour)
 }
 
-// settle looks again at subjects found due, in write transactions of up to
-// settleBatch: look decides one at now, inside the transaction, and says
-// either that something is due (the subject is returned, in order, to be
-// handled in a transaction of its own) or when it next may be (stored at
-// once). Most subjects a tick finds are due; the others were saved since
-// the last look (an extension, a vote, a new channel) or every live one
-// after a start-up, and settle costs them one write per batch.
+// settle looks again at subjects found due, at now, and returns, in
+// order, those with something due, to be handled in a transaction each.
+// The others were saved since the last look (an extension, a vote, a new
+// channel), or are every live one after a start: their next due time is
+// stored, in write transactions of up to settleBatch that look again
+// first. The first look is a read, so a tick that finds only due
+// subjects (the usual case) writes nothing here.
 func settle(ctx context.Context, st Store, clock Clock, kind DueKind, ids []string,
 	look func(tx Tx, id string, now time.Time) (next time.Time, due bool, err error)) ([]string, error) {
 	const settleBatch = 200
-	var work []string
-	for len(ids) > 0 {
-		batch := ids[:min(settleBatch, len(ids))]
-		ids = ids[len(batch):]
+	var early []string
+	isDue := map[string]bool{}
+	err := st.View(ctx, func(tx Tx) error {
+		now := clock.Now()
+		for _, id := range ids {
+			_, due, err := look(tx, id, now)
+			// An error is reported by the subject's own transaction,
+			// where it cannot hold up the others.
+			isDue[id] = due || err != nil
+			if !isDue[id] {
+				early = append(early, id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look at due %ss: %w", kind, err)
+	}
+	for len(early) > 0 {
+		batch := early[:min(settleBatch, len(early))]
+		early = early[len(batch):]
 		var due []string
 		err := st.Update(ctx, func(tx Tx) error {
 			due = due[:0]
 			now := clock.Now()
 			for _, id := range batch {
-				next, isDue, err := look(tx, id, now)
-				if err != nil || isDue {
-					// An error is reported by the subject's own
-					// transaction, where it cannot hold up the batch.
-					due = append(due, id)
+				next, d, err := look(tx, id, now)
+				if err != nil || d {
+					due = append(due, id) // it changed since the read
 					continue
 				}
 				if err := tx.SetDue(kind, id, next); err != nil {
@@ -257,9 +272,17 @@ func settle(ctx context.Context, st Store, clock Clock, kind DueKind, ids []stri
 			return nil
 		})
 		if err != nil {
-			return work, fmt.Errorf("settle %s due times: %w", kind, err)
+			return nil, fmt.Errorf("settle %s due times: %w", kind, err)
 		}
-		work = append(work, due...)
+		for _, id := range due {
+			isDue[id] = true
+		}
+	}
+	var work []string
+	for _, id := range ids {
+		if isDue[id] {
+			work = append(work, id)
+		}
 	}
 	return work, nil
 }
