@@ -44,7 +44,8 @@ func (s *Incidents) Cancel(ctx context.Context, actor Person, ref IncidentRef, r
 			why += ": " + reason
 		}
 		if inc.PDIncidentID != "" && s.Pager != nil && actor.Email != "" && inc.PDStatus != PDResolved {
-			b, err := json.Marshal(pdNote{Incident: inc.ID, From: actor.Email, Text: fmt.Sprintf("Cancelled from Slack by %s (%s): %s.", actor.String(), inc.ID, why)})
+			// PagerDuty's readers know people by email, not by Slack ID.
+			b, err := json.Marshal(pdNote{Incident: inc.ID, From: actor.Email, Text: fmt.Sprintf("Cancelled from Slack by %s (%s): %s.", actor.Email, inc.ID, why)})
 			if err != nil {
 				return err
 			}

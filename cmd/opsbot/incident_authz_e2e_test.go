@@ -312,6 +312,9 @@ func TestCancel_ResolvesPagerDutyWithANote_NoPostmortemNoReminders(t *testing.T)
 	if pdInc.Status != "resolved" || len(pdInc.Notes) != 1 || !strings.Contains(pdInc.Notes[0].Content, "declared by mistake: alert was a test") {
 		t.Fatalf("PagerDuty: %s notes %+v", pdInc.Status, pdInc.Notes)
 	}
+	if note := pdInc.Notes[0].Content; !strings.Contains(note, "by dev@example.com") || strings.Contains(note, dev) {
+		t.Errorf("the note names the person by Slack ID, not as PagerDuty's readers know them: %q", note)
+	}
 	mustContain(t, "again", h.incidentCmd(dev, ch.ID, "cancel"), "already cancelled")
 	mustContain(t, "status after", h.incidentCmd(dev, ch.ID, "status investigating"), "was cancelled")
 	var said bool
