@@ -64,6 +64,8 @@ type DB struct {
 	// each write transaction, one held while migrating.
 	writerLock, migrateLock int64
 	hook                    func(what string, committed bool) error
+	// pace is the pool of the shared Slack rate buckets (pace.go).
+	pace *sql.DB
 }
 
 // Option changes how Open sets up the store.
@@ -116,6 +118,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("open store: OPSBOT_DB must be sqlite:PATH or a postgres:// URL, got %q", redactDSN(dsn))
 	}
 	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.openPace(dsn); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -175,6 +181,9 @@ func redactDSN(dsn string) string { return redact.URL(dsn) }
 // Close releases the connections.
 func (db *DB) Close() error {
 	var errs []error
+	if db.pace != nil && db.pace != db.write {
+		errs = append(errs, db.pace.Close())
+	}
 	if db.read != nil && db.read != db.write {
 		errs = append(errs, db.read.Close())
 	}

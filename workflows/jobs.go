@@ -321,6 +321,12 @@ func (r *Runner) run(held *holds, j Job) {
 		}
 		return
 	}
+	if at, ok := DeferredUntil(err); ok && !IsPermanent(err) {
+		// Held back by a rate limit: nothing was tried, so it is no
+		// failed attempt, and the worker is free for other keys.
+		r.deferJob(ctx, log, j, at, err)
+		return
+	}
 	max := r.MaxAttempts
 	if max <= 0 {
 		max = 10

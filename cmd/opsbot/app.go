@@ -100,6 +100,7 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	}
 	a.Slack = slackout.New(env.SlackBotToken.Reveal(), slackout.Options{
 		APIURL: env.SlackAPIURL, Log: a.Log.With("component", "slack"), Clock: a.Clock.Now, HTTPClient: deps.SlackHTTP, Sleep: deps.Sleep,
+		Shared: db, // every replica on this database paces as one
 	})
 	a.Metrics = NewMetrics()
 	a.Servers = &workflows.Servers{
@@ -204,14 +205,25 @@ func (a *App) reconcile(ctx context.Context) error {
 	return err
 }
 
-// prune forgets the keys of Slack requests past their replay window.
+// prune forgets the keys of Slack requests past their replay window,
+// and Slack rate buckets idle for an hour.
 func (a *App) prune(ctx context.Context) error {
 	n, err := workflows.PruneIntake(ctx, a.DB, a.Clock.Now())
 	if n > 0 {
 		a.Log.Info("pruned Slack request keys", "removed", n, "older_than", workflows.IntakeKeep)
 	}
+	if _, perr := a.DB.ForgetIdleBuckets(ctx, a.Clock.Now().Add(-time.Hour)); perr != nil {
+		err = errors.Join(err, perr)
+	}
 	return err
 }
+
+// The store shares Slack's rate buckets between replicas, and puts jobs
+// a rate limit held back in the queue again without counting a failure.
+var (
+	_ slackout.SharedPace = (*store.DB)(nil)
+	_ workflows.Deferrer  = (*store.DB)(nil)
+)
 
 func (a *App) warmPrices(ctx context.Context) error {
 	a.Servers.Estimator.Warm(ctx, a.Config.Catalog.Templates)

@@ -31,7 +31,7 @@ type msgKey struct{}
 // acting on it). Simulated time is then exact and the run deterministic.
 type simClock struct {
 	clock    *workflows.ManualClock
-	pacer    *pacer
+	pacers   []*pacer
 	mu       sync.Mutex
 	alive    int
 	sleepers []simSleeper
@@ -63,12 +63,14 @@ func (s *simClock) step() {
 	if len(s.sleepers) == 0 {
 		return
 	}
-	s.pacer.mu.Lock()
 	queued := 0
-	for _, l := range s.pacer.lanes {
-		queued += len(l.queue)
+	for _, p := range s.pacers {
+		p.mu.Lock()
+		for _, l := range p.lanes {
+			queued += len(l.queue)
+		}
+		p.mu.Unlock()
 	}
-	s.pacer.mu.Unlock()
 	if len(s.sleepers)+queued < s.alive {
 		return
 	}
@@ -92,6 +94,24 @@ func (s *simClock) step() {
 	s.sleepers = keep
 }
 
+// run steps the clock in the background until the returned stop is
+// called.
+func (s *simClock) run() (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			s.step()
+			time.Sleep(20 * time.Microsecond)
+		}
+	}()
+	return func() { close(done) }
+}
+
 func (s *simClock) exit() {
 	s.mu.Lock()
 	s.alive--
@@ -107,21 +127,9 @@ func (s *simClock) exit() {
 func runBurst(tb testing.TB) burstStats {
 	e := setup(tb, slackfake.Options{RateLimits: true}, Options{})
 	ctx := context.Background()
-	sim := &simClock{clock: e.clock, pacer: e.c.pacer, alive: 11}
+	sim := &simClock{clock: e.clock, pacers: []*pacer{e.c.pacer}, alive: 11}
 	e.c.opts.Sleep = sim.Sleep
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			sim.step()
-			time.Sleep(20 * time.Microsecond)
-		}
-	}()
+	defer sim.run()()
 	ch := e.fake.AddChannel(slackfake.Channel{Name: "incident-burst", Members: []string{e.fake.BotUserID()}})
 	var entered []int // message numbers in the order they entered the lane
 	e.c.pacer.entered = func(ctx context.Context, lane string) {

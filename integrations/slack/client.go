@@ -48,6 +48,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// Limits overrides the pace of rate tiers (default DefaultLimits).
 	Limits map[Tier]Limit
+	// Shared, when set, holds the rate buckets and Retry-Afters every
+	// replica sees (the store), so the cluster together keeps to Slack's
+	// limits. Nil: this process paces itself alone.
+	Shared SharedPace
 }
 
 // Client talks to one Slack workspace as its bot. It is safe for
@@ -158,6 +162,9 @@ func (c *Client) callOn(ctx context.Context, method, channel string, fn func(con
 			if ctx.Err() != nil {
 				return fmt.Errorf("slack %s: %w", method, ctx.Err())
 			}
+			if limited > 0 {
+				return fmt.Errorf("slack %s (rate limited %d times): held back: %w", method, limited, err)
+			}
 			return fmt.Errorf("slack %s: held back: %w", method, err)
 		}
 		err := fn(ctx)
@@ -170,10 +177,10 @@ func (c *Client) callOn(ctx context.Context, method, channel string, fn func(con
 		var rl *slackapi.RateLimitedError
 		if errors.As(err, &rl) {
 			limited++
-			l, _ := c.limitFor(method)
-			c.pacer.block(key, c.opts.Clock().Add(max(rl.RetryAfter, time.Second)), l)
+			until := c.opts.Clock().Add(max(rl.RetryAfter, time.Second))
+			c.block(ctx, key, c.limitFor(method), until)
 			if rl.RetryAfter > c.opts.MaxRetryAfter || limited > maxRateLimited {
-				return fmt.Errorf("slack %s (rate limited %d times): %w", method, limited, err)
+				return workflows.Defer(until, fmt.Errorf("slack %s (rate limited %d times): %w", method, limited, err))
 			}
 			c.log.Warn("slack rate limited, waiting", "method", method, "channel", channel, "retry_after", rl.RetryAfter)
 			attempt-- // a 429 is not a failed attempt: the pacer waits it out

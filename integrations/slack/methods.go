@@ -3,6 +3,8 @@ package slack
 import (
 	"slices"
 	"time"
+
+	"github.com/opsbot/opsbot/internal/gcra"
 )
 
 // Tier is a Slack Web API rate-limit tier. Slack documents each method's
@@ -25,18 +27,19 @@ const (
 
 // Limit is a pace: one call every Every, with up to Burst calls at once
 // after a quiet spell (a token bucket).
-type Limit struct {
-	Every time.Duration
-	Burst int
-}
+type Limit = gcra.Limit
 
-// DefaultLimits are the paces used for each tier. The bursts are small:
-// Slack tolerates short bursts, and a 429 is honoured anyway.
+// DefaultLimits are the paces used for each tier: each tier's documented
+// floor per sliding minute (Slack counts per method, per workspace, per
+// app) with a small burst, the interval chosen so that burst and pace
+// together never put more calls in any minute than the floor
+// (gcra.PerMinute). chat.postMessage: one a second per channel after a
+// burst of three.
 var DefaultLimits = map[Tier]Limit{
-	Tier1:    {Every: time.Minute, Burst: 1},
-	Tier2:    {Every: 3 * time.Second, Burst: 3},
-	Tier3:    {Every: 1200 * time.Millisecond, Burst: 5},
-	Tier4:    {Every: 600 * time.Millisecond, Burst: 10},
+	Tier1:    gcra.PerMinute(1, 1),    // 60s apart
+	Tier2:    gcra.PerMinute(20, 3),   // 3.34s apart after 3
+	Tier3:    gcra.PerMinute(50, 5),   // 1.31s apart after 5
+	Tier4:    gcra.PerMinute(100, 10), // 0.66s apart after 10
 	TierPost: {Every: time.Second, Burst: 3},
 }
 
@@ -95,17 +98,19 @@ func Methods() []string {
 	return out
 }
 
-// limitFor returns the pace of a method; an unknown one is paced as Tier 3.
-func (c *Client) limitFor(name string) (Limit, bool) {
+// limitFor returns the pace of a method; an unknown one is paced as Tier
+// 3. A method Slack does not limit gets no interval: only a Retry-After
+// holds it back.
+func (c *Client) limitFor(name string) Limit {
 	m, ok := methods[name]
 	if !ok {
 		m.tier = Tier3
 	}
 	if m.tier == TierNone {
-		return Limit{}, false
+		return Limit{Burst: 1}
 	}
 	if l, ok := c.opts.Limits[m.tier]; ok {
-		return l, true
+		return l
 	}
-	return DefaultLimits[m.tier], true
+	return DefaultLimits[m.tier]
 }

@@ -6,17 +6,38 @@ import (
 	"time"
 
 	slackapi "github.com/slack-go/slack"
+
+	"github.com/opsbot/opsbot/internal/gcra"
+	"github.com/opsbot/opsbot/workflows"
 )
 
+// SharedPace keeps rate buckets every replica sees, so that together
+// they stay within Slack's limits (which are per workspace, not per
+// process), and a Retry-After one replica is given holds back all of
+// them. The store implements it (a row per key, read and written in one
+// short transaction); cmd/opsbot wires it in. The arguments are plain so
+// that the store need not know this package.
+type SharedPace interface {
+	// TakeToken takes the next slot of key's bucket when it is due by
+	// horizon and returns when the call may go and true; otherwise it
+	// takes nothing and returns when a slot will be due, and false.
+	TakeToken(ctx context.Context, key string, every time.Duration, burst int, now, horizon time.Time) (time.Time, bool, error)
+	// HoldOff records a 429's Retry-After: nothing under key before until.
+	HoldOff(ctx context.Context, key string, until time.Time, every time.Duration, burst int) error
+	// NextToken is when a call under key could go, taking nothing.
+	NextToken(ctx context.Context, key string, every time.Duration, burst int, now time.Time) (time.Time, error)
+}
+
 // pacer keeps the client inside Slack's rate limits on the injected
-// clock: a token bucket per method (per channel for chat.postMessage),
-// the Retry-After of the last 429 per method (and channel), and one
-// ordered lane per channel so messages to a channel leave in the order
-// their calls arrived.
+// clock: a token bucket per method (per channel for chat.postMessage)
+// holding the Retry-After of the last 429, and one ordered lane per
+// channel so messages to a channel leave in the order their calls
+// arrived. The buckets live here when the client paces itself alone, and
+// in the SharedPace when one is set (and here again, as a fallback,
+// while the shared one fails).
 type pacer struct {
 	mu      sync.Mutex
-	tat     map[string]time.Time // key -> theoretical arrival time (GCRA)
-	blocked map[string]time.Time // key -> no call before this (Retry-After)
+	buckets map[string]gcra.State
 	lanes   map[string]*lane
 	// entered, when set, is told of each call entering a lane, in lane
 	// order, under the pacer's lock. Tests use it to check ordering.
@@ -31,46 +52,38 @@ type lane struct {
 }
 
 func newPacer() *pacer {
-	return &pacer{tat: map[string]time.Time{}, blocked: map[string]time.Time{}, lanes: map[string]*lane{}}
+	return &pacer{buckets: map[string]gcra.State{}, lanes: map[string]*lane{}}
 }
 
-// reserve takes the next slot of key's bucket and returns when it is
-// due: now when a token is left, later otherwise. It is the GCRA form of
-// a token bucket: each call pushes the bucket's theoretical arrival time
-// by one interval, and a call may go Burst-1 intervals ahead of it.
-func (p *pacer) reserve(key string, l Limit, now time.Time) time.Time {
+// take is gcra.Take on the local bucket of key.
+func (p *pacer) take(key string, l gcra.Limit, now, horizon time.Time) (time.Time, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	tat := p.tat[key]
-	if tat.Before(now) {
-		tat = now
-	}
-	at := tat.Add(-time.Duration(l.Burst-1) * l.Every)
-	if at.Before(now) {
-		at = now
-	}
-	p.tat[key] = tat.Add(l.Every)
-	return at
+	s, at, ok := gcra.Take(p.buckets[key], l, now, horizon)
+	p.buckets[key] = s
+	return at, ok
 }
 
-// block records a 429: nothing goes out under key before until, and the
-// bucket is drained so calls resume one interval apart, not in a burst.
-func (p *pacer) block(key string, until time.Time, l Limit) {
+// block records a 429 on the local bucket of key.
+func (p *pacer) block(key string, l gcra.Limit, until time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if until.After(p.blocked[key]) {
-		p.blocked[key] = until
-	}
-	if drained := until.Add(time.Duration(max(l.Burst-1, 0)) * l.Every); drained.After(p.tat[key]) {
-		p.tat[key] = drained
-	}
+	p.buckets[key] = gcra.Block(p.buckets[key], l, until)
 }
 
-// blockedUntil returns the end of key's current Retry-After, if any.
-func (p *pacer) blockedUntil(key string) time.Time {
+// blockedAfter reports whether a Retry-After recorded here holds key
+// back past at.
+func (p *pacer) blockedAfter(key string, at time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.blocked[key]
+	return p.buckets[key].Blocked.After(at)
+}
+
+// next is when a call under key could go by the local bucket.
+func (p *pacer) next(key string, l gcra.Limit, now time.Time) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return gcra.Next(p.buckets[key], l, now)
 }
 
 // enter waits for the channel's lane, first come first served, and
@@ -134,23 +147,23 @@ func rateKey(name, channel string) string {
 	return name
 }
 
-// pace waits until a call of name (on channel) may go out: its bucket
-// has a token and no Retry-After holds it back. A Retry-After longer
-// than MaxRetryAfter is returned as an error at once, so the outbox
-// reschedules the job instead of holding a worker.
+// pace waits until a call of name may go under key: its bucket has a
+// token and no Retry-After holds it back. A wait longer than
+// MaxRetryAfter is not waited: nothing is taken, and a
+// *slack.RateLimitedError saying how long, wrapped by workflows.Defer, is
+// returned at once, so the job runner puts the job back for then instead
+// of holding a worker.
+//
+// A call that slept for its slot looks again before it goes: a 429 this
+// process met meanwhile holds it back too. (One met by another replica
+// is seen by calls that take their slot after it.)
 func (c *Client) pace(ctx context.Context, name, key string) error {
-	l, limited := c.limitFor(name)
-	at := c.opts.Clock()
-	if limited {
-		at = c.pacer.reserve(key, l, at)
-	}
+	l := c.limitFor(name)
 	for {
 		now := c.opts.Clock()
-		if b := c.pacer.blockedUntil(key); b.After(at) {
-			if wait := b.Sub(now); wait > c.opts.MaxRetryAfter {
-				return &slackapi.RateLimitedError{RetryAfter: wait}
-			}
-			at = b
+		at, ok := c.take(ctx, key, l, now, now.Add(c.opts.MaxRetryAfter))
+		if !ok {
+			return workflows.Defer(at, &slackapi.RateLimitedError{RetryAfter: at.Sub(now)})
 		}
 		wait := at.Sub(now)
 		if wait <= 0 {
@@ -159,5 +172,46 @@ func (c *Client) pace(ctx context.Context, name, key string) error {
 		if err := c.opts.Sleep(ctx, wait); err != nil {
 			return err
 		}
+		if !c.pacer.blockedAfter(key, at) {
+			return nil
+		}
 	}
+}
+
+// take takes a slot of key's bucket: the shared one when set, the local
+// one when not or while the shared one fails.
+func (c *Client) take(ctx context.Context, key string, l gcra.Limit, now, horizon time.Time) (time.Time, bool) {
+	if c.opts.Shared != nil {
+		at, ok, err := c.opts.Shared.TakeToken(ctx, key, l.Every, l.Burst, now, horizon)
+		if err == nil {
+			return at, ok
+		}
+		if ctx.Err() == nil {
+			c.log.Warn("shared Slack pacing unavailable, pacing this replica alone", "key", key, "err", err)
+		}
+	}
+	return c.pacer.take(key, l, now, horizon)
+}
+
+// block records a 429's Retry-After for key, here and for every replica.
+func (c *Client) block(ctx context.Context, key string, l gcra.Limit, until time.Time) {
+	c.pacer.block(key, l, until)
+	if c.opts.Shared != nil {
+		if err := c.opts.Shared.HoldOff(ctx, key, until, l.Every, l.Burst); err != nil && ctx.Err() == nil {
+			c.log.Warn("could not share a Slack Retry-After with the other replicas", "key", key, "err", err)
+		}
+	}
+}
+
+// NextCall says when a call of method (on channel, for chat.postMessage)
+// could go out, without waiting and without taking its turn: the job
+// runner can leave a job in the queue until then.
+func (c *Client) NextCall(ctx context.Context, method, channel string) time.Time {
+	key, l, now := rateKey(method, channel), c.limitFor(method), c.opts.Clock()
+	if c.opts.Shared != nil {
+		if at, err := c.opts.Shared.NextToken(ctx, key, l.Every, l.Burst, now); err == nil {
+			return at
+		}
+	}
+	return c.pacer.next(key, l, now)
 }

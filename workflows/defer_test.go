@@ -1,0 +1,46 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// deferQueue is a memQueue that records deferrals.
+type deferQueue struct {
+	memQueue
+	deferred map[int64]time.Time
+	retried  int
+}
+
+func (q *deferQueue) Defer(ctx context.Context, id int64, at time.Time, reason string) error {
+	q.deferred[id] = at
+	return nil
+}
+
+func (q *deferQueue) Retry(ctx context.Context, id int64, at time.Time, lastErr string) error {
+	q.retried++
+	return nil
+}
+
+// A job held back by a rate limit on its last allowed attempt used to be
+// buried like a failure (and every deferral counted as one); now it goes
+// back to the queue for the time the limit names, attempts untouched.
+func TestRunner_DeferredJobGoesBackWithoutCountingAnAttempt(t *testing.T) {
+	at := time.Unix(600, 0)
+	q := &deferQueue{memQueue: memQueue{jobs: []Job{{ID: 1, Kind: "x", Payload: "a", Attempts: 9}}}, deferred: map[int64]time.Time{}}
+	gaveUp := false
+	r := &Runner{Queue: q, Clock: NewManualClock(time.Unix(0, 0)), Log: quietLog(),
+		Handlers: map[string]JobHandler{"x": func(ctx context.Context, j Job) error {
+			return Defer(at, errors.New("slack conversations.create: held back"))
+		}},
+		GiveUp: func(ctx context.Context, j Job, err error) { gaveUp = true },
+	}
+	if _, err := r.RunDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if gaveUp || len(q.buried) != 0 || q.retried != 0 || !q.deferred[1].Equal(at) {
+		t.Fatalf("gave up %v, buried %d, retried %d, deferred %v", gaveUp, len(q.buried), q.retried, q.deferred)
+	}
+}
