@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/opsbot/opsbot/internal/gcra"
+	"github.com/opsbot/opsbot/workflows"
 )
 
 // The Slack client's rate buckets, shared by every replica on the
@@ -133,11 +134,12 @@ func (db *DB) ForgetIdleBuckets(ctx context.Context, before time.Time) (int64, e
 
 // Defer puts a running job back to run at at without counting an
 // attempt: a rate limit held it back before it tried anything
-// (workflows.Deferrer). A newer job with the same key supersedes it, as
-// in Retry.
-func (db *DB) Defer(ctx context.Context, id int64, at time.Time, reason string) error {
+// (workflows.Deferrer). Like Retry it acts only under the claim that
+// holds the job (else workflows.ErrLeaseLost), and a newer job with the
+// same key supersedes it.
+func (db *DB) Defer(ctx context.Context, j workflows.Job, at time.Time, reason string) error {
 	err := db.writeTx(ctx, "retry", func(t *sql.Tx) error {
-		key, err := runningJobKey(ctx, db, t, id)
+		key, err := heldJobKey(ctx, db, t, j)
 		if err != nil {
 			return err
 		}
@@ -149,16 +151,17 @@ func (db *DB) Defer(ctx context.Context, id int64, at time.Time, reason string) 
 				return err
 			}
 			if newer > 0 {
-				_, err := t.ExecContext(ctx, db.q(`DELETE FROM jobs WHERE id = ?`), id)
+				_, err := t.ExecContext(ctx, db.q(`DELETE FROM jobs WHERE `+fence), fenceArgs(j)...)
 				return err
 			}
 		}
 		_, err = t.ExecContext(ctx, db.q(`UPDATE jobs SET state = 'pending', run_at = ?,
-			last_error = ?, owner = '', locked_until = 0 WHERE id = ?`), unixNanos(at), reason, id)
+			last_error = ?, owner = '', locked_until = 0 WHERE `+fence),
+			append([]any{unixNanos(at), reason}, fenceArgs(j)...)...)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("defer job %d: %w", id, err)
+		return fmt.Errorf("defer job %d: %w", j.ID, err)
 	}
 	return nil
 }

@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/opsbot/opsbot/workflows"
 )
 
 // TestTakeToken_SharedByReplicas: three handles on one database (three
@@ -77,6 +80,32 @@ func TestTakeToken_SharedByReplicas(t *testing.T) {
 		}
 		if next, _ := dbs[0].NextToken(ctx, "pins.add", every, burst, t0); !next.Equal(until) {
 			t.Fatal("a blocked bucket was forgotten")
+		}
+	})
+}
+
+// A job a rate limit held back goes back to wait without an attempt
+// counted, under its claim only: a claim that lost the job changes
+// nothing.
+func TestDefer_KeepsAttemptsAndNeedsTheClaim(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		enqueue(t, db, workflows.Job{Kind: "k", Payload: "p", RunAt: t0})
+		j := claim(t, db, t0, "a", 1)[0]
+		stale := j
+		stale.Token++
+		if err := db.Defer(ctx, stale, t0.Add(time.Minute), "held back"); !errors.Is(err, workflows.ErrLeaseLost) {
+			t.Fatalf("defer under another claim: %v", err)
+		}
+		if err := db.Defer(ctx, j, t0.Add(time.Minute), "held back"); err != nil {
+			t.Fatal(err)
+		}
+		if js := claim(t, db, t0.Add(59*time.Second), "b", 1); len(js) != 0 {
+			t.Fatalf("claimed before its time: %+v", js)
+		}
+		js := claim(t, db, t0.Add(time.Minute), "b", 1)
+		if len(js) != 1 || js[0].Attempts != 0 || js[0].LastError != "held back" {
+			t.Fatalf("after the deferral: %+v", js)
 		}
 	})
 }

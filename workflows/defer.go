@@ -37,19 +37,20 @@ func DeferredUntil(err error) (time.Time, bool) {
 // attempt (store.DB). A queue without it retries a deferred job as a
 // failed attempt, at the deferred time.
 type Deferrer interface {
-	Defer(ctx context.Context, id int64, at time.Time, reason string) error
+	Defer(ctx context.Context, j Job, at time.Time, reason string) error
 }
 
-// deferJob puts a job held back by a rate limit back in the queue for at.
+// deferJob puts a job held back by a rate limit back in the queue for at,
+// under its claim (ctx must outlive the lease's cancellation).
 func (r *Runner) deferJob(ctx context.Context, log *slog.Logger, j Job, at time.Time, cause error) {
 	log.Info("job held back by a rate limit", "until", at, "err", cause)
 	var err error
 	if d, ok := r.Queue.(Deferrer); ok {
-		err = d.Defer(ctx, j.ID, at, cause.Error())
+		err = d.Defer(ctx, j, at, cause.Error())
 	} else {
-		err = r.Queue.Retry(ctx, j.ID, at, cause.Error())
+		err = r.Queue.Retry(ctx, j, at, cause.Error())
 	}
 	if err != nil {
-		log.Error("reschedule job", "err", err)
+		r.logRecord(log, "reschedule job", err)
 	}
 }

@@ -14,12 +14,12 @@ type deferQueue struct {
 	retried  int
 }
 
-func (q *deferQueue) Defer(ctx context.Context, id int64, at time.Time, reason string) error {
-	q.deferred[id] = at
+func (q *deferQueue) Defer(ctx context.Context, j Job, at time.Time, reason string) error {
+	q.deferred[j.ID] = at
 	return nil
 }
 
-func (q *deferQueue) Retry(ctx context.Context, id int64, at time.Time, lastErr string) error {
+func (q *deferQueue) Retry(ctx context.Context, j Job, at time.Time, lastErr string) error {
 	q.retried++
 	return nil
 }

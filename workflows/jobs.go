@@ -324,7 +324,7 @@ func (r *Runner) run(held *holds, j Job) {
 	if at, ok := DeferredUntil(err); ok && !IsPermanent(err) {
 		// Held back by a rate limit: nothing was tried, so it is no
 		// failed attempt, and the worker is free for other keys.
-		r.deferJob(ctx, log, j, at, err)
+		r.deferJob(rec, log, j, at, err)
 		return
 	}
 	max := r.MaxAttempts
