@@ -9,6 +9,7 @@
 package ec2fake
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/opsbot/opsbot/internal/faults"
 )
 
 // maxBody bounds a request body; EC2 rejects much smaller ones already.
@@ -55,6 +58,7 @@ type Server struct {
 	images       map[string]string // AMI ID → root device name
 	prices       []price
 	faults       []*fault
+	inject       *faults.Injector
 	calls        []Call
 	seq          int
 }
@@ -163,6 +167,50 @@ func (s *Server) Instance(id string) (Instance, bool) {
 // ServeHTTP answers EC2 Query requests and Price List JSON requests
 // (told apart by the X-Amz-Target header).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	in := s.inject
+	s.mu.Unlock()
+	if in == nil || r.Method != http.MethodPost || strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AWSPriceListService.") {
+		s.serve(w, r)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		s.serve(w, r)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := url.ParseQuery(string(body))
+	action := form.Get("Action")
+	in.Serve(w, r, action, http.HandlerFunc(s.serve), func(w http.ResponseWriter, status int, _ time.Duration) {
+		// EC2 throttles with 503 RequestLimitExceeded and no Retry-After.
+		e := errorf(http.StatusInternalServerError, "InternalError", "An internal error has occurred.")
+		switch status {
+		case http.StatusTooManyRequests:
+			e = errorf(http.StatusServiceUnavailable, "RequestLimitExceeded", "Request limit exceeded.")
+		case http.StatusServiceUnavailable:
+			e = errorf(status, "Unavailable", "The server is overloaded and can't handle the request.")
+		}
+		reqID := s.requestID()
+		s.mu.Lock()
+		s.calls = append(s.calls, Call{At: s.now(), Action: action, Error: e.Code})
+		s.mu.Unlock()
+		writeError(w, e, reqID)
+	})
+}
+
+// SetFaults makes EC2 Query calls fail as in's plan says (nil: none),
+// each Action a method ("RunInstances"): refused with RequestLimitExceeded
+// or Unavailable, or done and then unanswered or answered InternalError.
+// Price List calls are left alone.
+func (s *Server) SetFaults(in *faults.Injector) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inject = in
+}
+
+// serve answers one request.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AWSPriceListService.") {
 		s.servePricing(w, r)
 		return

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opsbot/opsbot/internal/faults"
 	"github.com/opsbot/opsbot/workflows"
 )
 
@@ -98,6 +99,7 @@ type Server struct {
 	hideEmails bool
 	requests   []Request
 	faults     []*Fault
+	inject     *faults.Injector
 	rate       float64
 	burst      float64
 	tokens     float64
@@ -202,6 +204,51 @@ func (s *Server) now() time.Time { return s.opts.Clock() }
 
 // ServeHTTP answers Notion API requests.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	in := s.inject
+	s.mu.Unlock()
+	method := Method(r)
+	in.Serve(w, r, method, http.HandlerFunc(s.serve), func(w http.ResponseWriter, status int, retryAfter time.Duration) {
+		e := &apiError{Status: status, Code: "internal_server_error", Message: "Unexpected error occurred."}
+		switch status {
+		case http.StatusTooManyRequests:
+			e = &apiError{Status: status, Code: "rate_limited", Message: "You have been rate limited. Please try again in a few minutes.",
+				RetryAfter: int(retryAfter / time.Second)}
+		case http.StatusServiceUnavailable:
+			e = &apiError{Status: status, Code: "service_unavailable", Message: "Notion is unavailable, please try again later."}
+		}
+		s.mu.Lock()
+		s.seq++
+		reqID := newID("request", s.seq)
+		s.requests = append(s.requests, Request{At: s.now(), Method: r.Method, Path: r.URL.Path, Status: e.Status, Code: e.Code, RetryAfter: e.RetryAfter})
+		s.mu.Unlock()
+		writeError(w, e, reqID)
+	})
+}
+
+// Method names an API call for fault plans: the HTTP method and the path
+// with IDs starred, "PATCH /v1/blocks/*/children".
+func Method(r *http.Request) string {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	for i := range parts {
+		if i == 2 {
+			parts[i] = "*"
+		}
+	}
+	return r.Method + " /" + strings.Join(parts, "/")
+}
+
+// SetFaults makes API calls fail as in's plan says (nil: none), each
+// named by Method: refused with 429 and Retry-After or a 5xx, or done
+// and then unanswered or answered 500.
+func (s *Server) SetFaults(in *faults.Injector) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inject = in
+}
+
+// serve answers one request.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 4*MaxPayloadBytes))
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opsbot/opsbot/internal/faults"
 	"github.com/opsbot/opsbot/workflows"
 )
 
@@ -100,6 +101,7 @@ type Server struct {
 	incOrder  []string
 	calls     []Call
 	faults    []*fault
+	inject    *faults.Injector
 	events    []Event
 	pending   []int // events emitted by the change in progress
 }
@@ -258,7 +260,38 @@ func (s *Server) routes() {
 // route registers h behind authentication, fault injection and call
 // recording.
 func (s *Server) route(pattern string, h handler) {
+	serve := s.serveRoute(pattern, h)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		in := s.inject
+		s.mu.Unlock()
+		in.Serve(w, r, pattern, serve, func(w http.ResponseWriter, status int, retryAfter time.Duration) {
+			s.mu.Lock()
+			s.calls = append(s.calls, Call{At: s.now(), Method: r.Method, Path: r.URL.Path, Route: pattern, Query: r.URL.Query(), Status: status})
+			s.mu.Unlock()
+			f := &fault{status: status}
+			if retryAfter > 0 {
+				f.retryAfter = strconv.Itoa(int(retryAfter / time.Second))
+			}
+			code, v := faultAnswer(f)
+			writeJSON(w, code, v, f.retryAfter)
+		})
+	})
+}
+
+// SetFaults makes API calls fail as in's plan says (nil: none), each
+// route a method ("PUT /incidents"): refused with 429 and Retry-After or
+// a 5xx, or done and then unanswered or answered 500.
+func (s *Server) SetFaults(in *faults.Injector) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inject = in
+}
+
+// serveRoute is a route's handler behind authentication, armed faults
+// and call recording.
+func (s *Server) serveRoute(pattern string, h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 		if err != nil || len(body) > maxBody {
 			writeJSON(w, http.StatusBadRequest, errorBody(2001, "Invalid Input Provided", "request body unreadable or too large"), "")
@@ -285,7 +318,7 @@ func (s *Server) route(pattern string, h handler) {
 		s.log.Debug("pdfake call", "route", pattern, "path", r.URL.Path, "status", status)
 		s.dispatch(pending)
 		writeJSON(w, status, v, retryAfter)
-	})
+	}
 }
 
 // ServeHTTP answers REST API calls.

@@ -11,13 +11,16 @@ package slackfake
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/opsbot/opsbot/internal/faults"
 	"github.com/opsbot/opsbot/workflows"
 )
 
@@ -82,6 +85,7 @@ type Server struct {
 	calls      []Call
 	limiter    *limiter
 	faults     map[string][]int
+	inject     *faults.Injector
 	socket     socketState
 }
 
@@ -199,17 +203,51 @@ func (s *Server) FailNext(method string, statuses ...int) {
 	s.faults[method] = append(s.faults[method], statuses...)
 }
 
+// SetFaults makes Web API calls fail as in plans (nil: none): refused
+// with 429 and Retry-After or a 5xx, or done and then unanswered or
+// answered 500. Methods are named as Slack names them.
+func (s *Server) SetFaults(in *faults.Injector) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inject = in
+}
+
 // ServeHTTP routes Web API calls and response_url posts.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/api/"):
-		s.serveAPI(w, r, strings.TrimPrefix(r.URL.Path, "/api/"))
+		method := strings.TrimPrefix(r.URL.Path, "/api/")
+		s.mu.Lock()
+		in := s.inject
+		s.mu.Unlock()
+		in.Serve(w, r, method, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.serveAPI(w, r, method)
+		}), s.refuse(method))
 	case strings.HasPrefix(r.URL.Path, "/response/"):
 		s.serveResponseURL(w, r, strings.TrimPrefix(r.URL.Path, "/response/"))
 	case r.URL.Path == socketPath:
 		s.serveSocket(w, r)
 	default:
 		http.NotFound(w, r)
+	}
+}
+
+// refuse answers an injected fault as Slack does: 429 with Retry-After
+// and {"ok":false,"error":"ratelimited"}, or a 5xx with an HTML page.
+func (s *Server) refuse(method string) faults.Refuse {
+	return func(w http.ResponseWriter, status int, retryAfter time.Duration) {
+		s.mu.Lock()
+		call := Call{Method: method, At: s.now(), Status: status, Error: http.StatusText(status), RetryAfter: retryAfter}
+		s.calls = append(s.calls, call)
+		s.mu.Unlock()
+		if status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter/time.Second)))
+			writeJSON(w, status, map[string]any{"ok": false, "error": "ratelimited"})
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "<html><body>%d %s</body></html>", status, http.StatusText(status))
 	}
 }
 
