@@ -187,6 +187,11 @@ func (c *Client) callOn(ctx context.Context, method, channel string, fn func(con
 			continue
 		}
 		wait, retry := c.retryAfter(err, attempt)
+		if retry && sendOnce[method] {
+			// It may have been done: sending it again here could do it
+			// twice. The job that asked retries, looking first.
+			return fmt.Errorf("slack %s: outcome unknown, not sent again: %w", method, err)
+		}
 		if !retry || attempt >= c.opts.MaxAttempts {
 			if permanent(err) {
 				return workflows.Permanent(fmt.Errorf("slack %s: %w", method, err))

@@ -50,6 +50,15 @@ type method struct {
 	scopes []string
 }
 
+// sendOnce are the methods that a second call after an unknown outcome
+// (a 5xx, a timeout: Slack may have done it) would do twice. The client
+// does not send them again: the caller (the outbox job) finds out what
+// happened first (Deliver looks for the posted message). Every other
+// method opsbot calls is safe to repeat: updates and publishes overwrite,
+// opens and lookups read, a repeated create, pin or invite is answered
+// name_taken, already_pinned or already_in_channel, which are handled.
+var sendOnce = map[string]bool{"chat.postMessage": true}
+
 // methods lists every Web API method the client calls. It is the source
 // of the app manifest's bot scopes (RequiredScopes) and of pacing; a test
 // checks that every c.call in this package names a method listed here and
