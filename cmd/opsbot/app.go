@@ -58,6 +58,10 @@ type Deps struct {
 	// sandbox); AWSEndpoint points EC2 and the Price List API elsewhere.
 	AWSConfig   *aws.Config
 	AWSEndpoint string
+	// AWSMaxBackoff bounds the SDK's wait between retries (default its
+	// own, 20s); tests with failing fakes make it short, since the SDK
+	// sleeps on the wall clock.
+	AWSMaxBackoff time.Duration
 	// SlackHTTP is the HTTP client for Slack calls and response_url posts;
 	// HTTP the one for PagerDuty and Notion.
 	SlackHTTP *http.Client
@@ -93,7 +97,7 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		db.Close()
 		return nil, err
 	}
-	a.EC2, err = awsint.New(ctx, awsint.Options{DryRun: env.DryRun, Config: deps.AWSConfig, Endpoint: deps.AWSEndpoint, Log: a.Log.With("component", "ec2")})
+	a.EC2, err = awsint.New(ctx, awsint.Options{DryRun: env.DryRun, Config: deps.AWSConfig, Endpoint: deps.AWSEndpoint, MaxBackoff: deps.AWSMaxBackoff, Log: a.Log.With("component", "ec2")})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("set up AWS: %w", err)

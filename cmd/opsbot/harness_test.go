@@ -151,6 +151,11 @@ type harness struct {
 	// the next boot.
 	log       *slog.Logger
 	slackHTTP *http.Client
+	// outsideHTTP, when set, is the App's client for PagerDuty, Notion
+	// and EC2 (the fault tests give all of them a short timeout), and
+	// awsBackoff the SDK's longest wait between retries.
+	outsideHTTP *http.Client
+	awsBackoff  time.Duration
 	// crash, when set, sees every store commit and every outside call of
 	// the Apps booted, and can kill them (crash_e2e_test.go).
 	crash *killer
@@ -274,7 +279,11 @@ func (h *harness) bootApp() (*App, *httptest.Server) {
 		h.clock.Advance(d)
 		return ctx.Err()
 	}
-	deps := Deps{Clock: h.clock, Log: log, AWSConfig: &awsCfg, AWSEndpoint: h.ec2hs.URL, Owner: fmt.Sprintf("replica-%d", h.replicas), Sleep: sleep, SlackHTTP: h.slackHTTP}
+	if h.outsideHTTP != nil {
+		awsCfg.HTTPClient = h.outsideHTTP
+	}
+	deps := Deps{Clock: h.clock, Log: log, AWSConfig: &awsCfg, AWSEndpoint: h.ec2hs.URL, Owner: fmt.Sprintf("replica-%d", h.replicas), Sleep: sleep,
+		SlackHTTP: h.slackHTTP, HTTP: h.outsideHTTP, AWSMaxBackoff: h.awsBackoff}
 	if h.crash != nil {
 		h.crash.wire(&deps)
 	}
