@@ -60,6 +60,8 @@ func newFaultRun(t *testing.T, seed uint64) *faultRun {
 	short := &http.Client{Timeout: 300 * time.Millisecond}
 	h.slackHTTP, h.outsideHTTP, h.awsBackoff = short, short, 5*time.Millisecond
 	h.boot()
+	// Slack's tiers are enforced too: pacing must hold under the faults.
+	h.slack.SetRateLimits(true)
 	r := &faultRun{t: t, h: h}
 	if seed > 0 {
 		plan := faults.Plan{Seed: seed, Rate: faultRate, RetryAfter: 2 * time.Second, Hang: 3 * time.Second}
@@ -207,6 +209,13 @@ func faultOutcome(t *testing.T, h *harness) map[string]int {
 	}
 	if dead, err := h.app.DB.DeadJobs(context.Background()); err == nil {
 		out["dead jobs"] = len(dead)
+	}
+	// A 429 of Slack's tiers (not an injected one): opsbot went too fast.
+	out["slack tier 429s"] = 0
+	for _, c := range h.slack.Calls() {
+		if c.Status == http.StatusTooManyRequests && c.Error == "ratelimited" {
+			out["slack tier 429s"]++
+		}
 	}
 	return out
 }
