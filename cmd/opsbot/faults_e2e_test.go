@@ -179,6 +179,29 @@ func (r *faultRun) incidentWorkflow() {
 	r.settle(5 * time.Minute)
 }
 
+// declareWorkflow: /incident declare in Slack → PagerDuty paged → channel
+// → status and an update from Slack → resolved from Slack (PagerDuty
+// resolved as the resolver) → post-mortem in Notion.
+func (r *faultRun) declareWorkflow() {
+	h := r.h
+	r.intake(h.slack.SlashCommand(testSecret, dev, "general", "/incident", "declare Search is down sev2"))
+	r.settle(5 * time.Minute)
+	var ch slackfake.Channel
+	for _, c := range h.incidentChannels() {
+		if strings.HasPrefix(c.Name, "inc-2-") {
+			ch = c
+		}
+	}
+	if ch.ID == "" {
+		r.t.Fatal("no channel for the declared incident")
+	}
+	r.intake(h.slack.SlashCommand(testSecret, dev, ch.ID, "/incident", "status identified"))
+	r.intake(h.slack.SlashCommand(testSecret, dev, ch.ID, "/incident", "update Index rebuilt; watching latency"))
+	r.settle(5 * time.Minute)
+	r.intake(h.slack.SlashCommand(testSecret, oncall, ch.ID, "/incident", "status resolved"))
+	r.settle(5 * time.Minute)
+}
+
 // faultOutcome is what the workflows leave in the world, counted: the
 // server side as the crash tests count it, and the incident side: its
 // channel, PagerDuty's incidents, changes and notes, post-mortem pages,
@@ -199,13 +222,18 @@ func faultOutcome(t *testing.T, h *harness) map[string]int {
 			out["post-mortem block "+firstLine(slackfake.Message{Text: b.Text})]++
 		}
 	}
-	inc := h.incident("inc-1")
-	out["incident "+string(inc.Status)]++
-	if inc.PostmortemURL != "" {
-		out["incident with a post-mortem link"]++
-	}
-	for _, e := range h.timeline("inc-1") {
-		out["timeline "+firstLine(slackfake.Message{Text: e.Text})]++
+	for _, id := range []string{"inc-1", "inc-2"} {
+		inc := h.incident(id)
+		out[id+" "+string(inc.Status)]++
+		if inc.PostmortemURL != "" {
+			out[id+" has a post-mortem link"]++
+		}
+		if inc.PDIncidentID != "" {
+			out[id+" has a PagerDuty incident"]++
+		}
+		for _, e := range h.timeline(id) {
+			out[id+" timeline "+firstLine(slackfake.Message{Text: e.Text})]++
+		}
 	}
 	if dead, err := h.app.DB.DeadJobs(context.Background()); err == nil {
 		out["dead jobs"] = len(dead)
@@ -224,7 +252,8 @@ func faultOutcome(t *testing.T, h *harness) map[string]int {
 // calls to Slack, PagerDuty, EC2 and Notion failing (429 with
 // Retry-After, 5xx, timeouts, and calls that take effect but answer an
 // error; seeded per method), the server workflow and the incident
-// workflow end exactly as they do when nothing fails: no instance,
+// workflows (one PagerDuty triggered, one declared in Slack) end exactly
+// as they do when nothing fails: no instance,
 // channel, page, PagerDuty change or message missing or made twice.
 // CI runs three seeds; OPSBOT_FAULT_SEEDS=50 runs fifty, and
 // OPSBOT_FAULT_SEED=N reruns the seed a failure names.
@@ -233,6 +262,7 @@ func TestOutsideFaults_EveryWorkflowCompletesOnce(t *testing.T) {
 		r := newFaultRun(t, seed)
 		r.serverWorkflow()
 		r.incidentWorkflow()
+		r.declareWorkflow()
 		return faultOutcome(t, r.h), r.in
 	}
 	want, _ := run(t, 0)
