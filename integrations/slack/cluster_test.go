@@ -143,7 +143,7 @@ func TestCluster_ThreeReplicasKeepToOneTier(t *testing.T) {
 			if len(shared.limited) != 0 {
 				t.Fatalf("the cluster met 429s: %v", shared.limited)
 			}
-			// 3 at once, then 42 more 3.34s apart: 140s.
+			// 3 at once, then 42 more 3.33s apart: 140s.
 			if shared.drain < 140*time.Second || shared.drain > 150*time.Second {
 				t.Fatalf("drain %v, want the pace of one process (~140s)", shared.drain)
 			}

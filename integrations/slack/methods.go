@@ -37,8 +37,8 @@ type Limit = gcra.Limit
 // burst of three.
 var DefaultLimits = map[Tier]Limit{
 	Tier1:    gcra.PerMinute(1, 1),    // 60s apart
-	Tier2:    gcra.PerMinute(20, 3),   // 3.34s apart after 3
-	Tier3:    gcra.PerMinute(50, 5),   // 1.31s apart after 5
+	Tier2:    gcra.PerMinute(20, 3),   // 3.33s apart after 3
+	Tier3:    gcra.PerMinute(50, 5),   // 1.30s apart after 5
 	Tier4:    gcra.PerMinute(100, 10), // 0.66s apart after 10
 	TierPost: {Every: time.Second, Burst: 3},
 }
