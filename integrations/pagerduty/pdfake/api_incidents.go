@@ -90,20 +90,29 @@ func (s *Server) listIncidents(r *http.Request, _ []byte) (int, any) {
 	if c != nil {
 		return c.answer()
 	}
-	statuses, services := q["statuses[]"], q["service_ids[]"]
+	since, until, c := dateRange(q)
+	if c != nil {
+		return c.answer()
+	}
+	statuses, services, urgencies := q["statuses[]"], q["service_ids[]"], q["urgencies[]"]
 	key := q.Get("incident_key")
 	var items []any
 	for _, id := range s.incOrder {
 		in := s.incidents[id]
 		if (key != "" && in.Key != key) ||
 			(len(statuses) > 0 && !slices.Contains(statuses, in.Status)) ||
-			(len(services) > 0 && !slices.Contains(services, in.ServiceID)) {
+			(len(services) > 0 && !slices.Contains(services, in.ServiceID)) ||
+			(len(urgencies) > 0 && !slices.Contains(urgencies, in.Urgency)) ||
+			!inRange(in.CreatedAt, since, until) {
 			continue
 		}
 		items = append(items, s.incidentJSON(in))
 	}
+	if q.Get("sort_by") == "created_at:desc" {
+		slices.Reverse(items)
+	}
 	page, more := window(items, limit, offset)
-	return http.StatusOK, listPage("incidents", page, limit, offset, more)
+	return http.StatusOK, withTotal(listPage("incidents", page, limit, offset, more), q, len(items))
 }
 
 // GET /incidents/{id}
@@ -205,8 +214,12 @@ func (s *Server) listLogEntries(r *http.Request, _ []byte) (int, any) {
 	if c != nil {
 		return c.answer()
 	}
+	overview, _ := strconv.ParseBool(r.URL.Query().Get("is_overview"))
 	items := make([]any, 0, len(in.Log))
 	for i := len(in.Log) - 1; i >= 0; i-- {
+		if overview && !overviewTypes[in.Log[i].Type] {
+			continue
+		}
 		items = append(items, s.logEntryJSON(in, in.Log[i]))
 	}
 	page, more := window(items, limit, offset)

@@ -52,6 +52,19 @@ type Incident struct {
 	Log         []LogEntry // oldest first
 	Notes       []Note
 	CreatedFrom string // the From email of the creating call, if any
+	// Alerts are what monitoring sent that the incident groups; incidents
+	// opened through the REST API or the website have none.
+	Alerts []Alert
+}
+
+// Alert is one alert of an incident, as a monitoring integration raised it.
+type Alert struct {
+	ID        string
+	Key       string // alert_key, the sender's dedup key
+	Summary   string
+	Severity  string // critical, error, warning, info
+	Status    string // triggered, resolved
+	CreatedAt time.Time
 }
 
 // LogEntry is one line of an incident's log.
@@ -181,6 +194,7 @@ func (in *Incident) clone() Incident {
 	c.AckedBy = slices.Clone(in.AckedBy)
 	c.Log = slices.Clone(in.Log)
 	c.Notes = slices.Clone(in.Notes)
+	c.Alerts = slices.Clone(in.Alerts)
 	return c
 }
 

@@ -246,6 +246,7 @@ func (s *Server) routes() {
 	s.route("PUT /incidents", s.manageIncidents)
 	s.route("GET /incidents/{id}", s.getIncident)
 	s.route("GET /incidents/{id}/log_entries", s.listLogEntries)
+	s.route("GET /incidents/{id}/alerts", s.listAlerts)
 	s.route("GET /incidents/{id}/notes", s.listNotes)
 	s.route("POST /incidents/{id}/notes", s.createNote)
 	s.route("GET /oncalls", s.listOnCalls)

@@ -67,6 +67,16 @@ type incidentSnapshot struct {
 	Log         []logSnapshot `json:"log_entries"`
 	Notes       []noteJSON    `json:"notes,omitempty"`
 	CreatedFrom string        `json:"created_from,omitempty"`
+	Alerts      []alertJSON   `json:"alerts,omitempty"`
+}
+
+type alertJSON struct {
+	ID        string    `json:"id"`
+	Key       string    `json:"alert_key"`
+	Summary   string    `json:"summary"`
+	Severity  string    `json:"severity,omitempty"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 type logSnapshot struct {
@@ -142,6 +152,9 @@ func incidentToSnapshot(in *Incident) incidentSnapshot {
 	for _, n := range in.Notes {
 		x.Notes = append(x.Notes, noteJSON(n))
 	}
+	for _, a := range in.Alerts {
+		x.Alerts = append(x.Alerts, alertJSON(a))
+	}
 	return x
 }
 
@@ -155,6 +168,9 @@ func incidentFromSnapshot(x incidentSnapshot) *Incident {
 	}
 	for _, n := range x.Notes {
 		in.Notes = append(in.Notes, Note(n))
+	}
+	for _, a := range x.Alerts {
+		in.Alerts = append(in.Alerts, Alert(a))
 	}
 	return in
 }
@@ -208,6 +224,9 @@ func (s *Server) Restore(b []byte) error {
 		}
 		for _, n := range in.Notes {
 			seq = max(seq, seqOf(n.ID, "PN"))
+		}
+		for _, a := range in.Alerts {
+			seq = max(seq, seqOf(a.ID, "PA"))
 		}
 	}
 	events := make([]Event, 0, len(snap.Events))

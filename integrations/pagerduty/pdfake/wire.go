@@ -116,7 +116,7 @@ func (s *Server) incidentJSON(in *Incident) map[string]any {
 		"pending_actions":       []any{},
 		"is_mergeable":          true,
 		"resolve_reason":        nil,
-		"alert_counts":          map[string]any{"all": 0, "triggered": 0, "resolved": 0},
+		"alert_counts":          alertCounts(in.Alerts),
 		"body":                  map[string]any{"type": "incident_body", "details": in.Details},
 	} {
 		out[k] = v
@@ -188,4 +188,17 @@ func listPage(key string, items []any, limit, offset int, more bool) map[string]
 		items = []any{}
 	}
 	return map[string]any{key: items, "limit": limit, "offset": offset, "more": more, "total": nil}
+}
+
+// alertCounts is an incident's alert_counts.
+func alertCounts(alerts []Alert) map[string]any {
+	triggered, resolved := 0, 0
+	for _, a := range alerts {
+		if a.Status == "resolved" {
+			resolved++
+		} else {
+			triggered++
+		}
+	}
+	return map[string]any{"all": len(alerts), "triggered": triggered, "resolved": resolved}
 }
