@@ -97,6 +97,8 @@ func (b *Bot) incident(ctx context.Context, cmd slack.SlashCommand) workflows.Re
 		inc, err = b.Incidents.PostmortemDone(ctx, actor, ref)
 	case IncAction:
 		return b.addAction(ctx, actor, ref, c)
+	case IncStats:
+		return b.reviewCommand(ctx, actor, c)
 	case IncActionDone:
 		a, err := b.Incidents.ActionDone(ctx, actor, c.Action)
 		if err != nil {

@@ -62,6 +62,8 @@ type IncidentCommand struct {
 	Due      string // an action item's due date, "2026-12-15"
 	Action   string // an action item's ID, "act-3"
 	Private  bool   // declare --private
+	Team     string // stats, review: the team named (empty: the actor's)
+	Days     int    // stats: the window in days (0: the default)
 }
 
 var actionID = regexp.MustCompile(`^(?i)act-[0-9]+$`)
@@ -217,6 +219,8 @@ func ParseIncident(text string) (IncidentCommand, error) {
 			return c, usageErr(UsageAction, "An action item needs text.")
 		}
 		c.Kind, c.Text = IncAction, strings.Join(rest, " ")
+	case "stats":
+		return parseStats(c, rest)
 	default:
 		return c, usageErr(UsageIncHelp, "`%s` is not an /incident command. Try `/incident help`.", words[0])
 	}
@@ -253,5 +257,6 @@ var IncidentHelpText = strings.Join([]string{
 	"`" + UsageCancel + "` — declared by mistake: resolve it in PagerDuty with a note, no post-mortem, no reminders",
 	"Status, severity, roles, acknowledge/resolve, cancel and the post-mortem are for the owning team, its incident members, role holders, PagerDuty's assignees and people added; anyone may post updates.",
 	"`" + UsagePublish + "` — let a private incident's post-mortem be linked outside its channel",
+	"`" + UsageStats + "` — a team's incidents: by severity and service, time to acknowledge and resolve (median, p90), post-mortems and action items",
 	"Inside an incident channel the incident is implied; elsewhere name it: `/incident status inc-7 resolved`.",
 }, "\n")
