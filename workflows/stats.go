@@ -81,7 +81,7 @@ func ComputeStats(now time.Time, team string, w Window, loc *time.Location, ins 
 	// that has not had one yet borrows it from another on the service.
 	names := map[string]string{}
 	for _, in := range ins {
-		if in.Incident.PDServiceName != "" {
+		if in.Incident.PDService != "" && in.Incident.PDServiceName != "" {
 			names[in.Incident.PDService] = in.Incident.PDServiceName
 		}
 	}
@@ -90,7 +90,10 @@ func ComputeStats(now time.Time, team string, w Window, loc *time.Location, ins 
 		if inc.Cancelled || !w.Contains(inc.CreatedAt) {
 			continue
 		}
-		name := cmp.Or(inc.PDServiceName, names[inc.PDService], inc.PDService, "(no PagerDuty service)")
+		name := cmp.Or(inc.PDServiceName, inc.PDService, "(no PagerDuty service)")
+		if inc.PDServiceName == "" && names[inc.PDService] != "" {
+			name = names[inc.PDService]
+		}
 		for _, acc := range []*rowAcc{all, accFor(sev, inc.Severity), accFor(svc, name)} {
 			acc.add(inc, in.AckedAt)
 		}
