@@ -97,7 +97,7 @@ func (b *Bot) incident(ctx context.Context, cmd slack.SlashCommand) workflows.Re
 		inc, err = b.Incidents.PostmortemDone(ctx, actor, ref)
 	case IncAction:
 		return b.addAction(ctx, actor, ref, c)
-	case IncStats:
+	case IncStats, IncReview:
 		return b.reviewCommand(ctx, actor, c)
 	case IncActionDone:
 		a, err := b.Incidents.ActionDone(ctx, actor, c.Action)

@@ -221,6 +221,8 @@ func ParseIncident(text string) (IncidentCommand, error) {
 		c.Kind, c.Text = IncAction, strings.Join(rest, " ")
 	case "stats":
 		return parseStats(c, rest)
+	case "review":
+		return parseReview(c, rest)
 	default:
 		return c, usageErr(UsageIncHelp, "`%s` is not an /incident command. Try `/incident help`.", words[0])
 	}
@@ -258,5 +260,6 @@ var IncidentHelpText = strings.Join([]string{
 	"Status, severity, roles, acknowledge/resolve, cancel and the post-mortem are for the owning team, its incident members, role holders, PagerDuty's assignees and people added; anyone may post updates.",
 	"`" + UsagePublish + "` — let a private incident's post-mortem be linked outside its channel",
 	"`" + UsageStats + "` — a team's incidents: by severity and service, time to acknowledge and resolve (median, p90), post-mortems and action items",
+	"`" + UsageReview + "` — prepare the team's alert review now (it is also posted on the review schedule)",
 	"Inside an incident channel the incident is implied; elsewhere name it: `/incident status inc-7 resolved`.",
 }, "\n")

@@ -113,6 +113,9 @@ func (b *Bot) Click(ctx context.Context, ic slack.InteractionCallback) *workflow
 		if r, ok := b.incidentClick(ctx, actor, slackout.BaseActionID(act.ActionID), act.Value); ok {
 			return &r
 		}
+		if r, ok := b.reviewClick(ctx, actor, slackout.BaseActionID(act.ActionID), act.Value); ok {
+			return &r
+		}
 		b.Log.Warn("unknown button", "action", act.ActionID)
 		return nil
 	}

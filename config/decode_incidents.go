@@ -57,7 +57,7 @@ var incidentFields = []string{
 	"meeting_nag_after", "meeting_nag_every", "postmortem_due", "business_hours",
 	"notion_database", "checklist_template", "postmortem_template", "services", "default_team",
 	"severities",
-	"declare_limit", "storm", "max_snooze",
+	"declare_limit", "storm", "max_snooze", "review",
 }
 
 // incidentsDecl is what cross-section checks need of `incidents:`.
@@ -113,6 +113,9 @@ func decodeIncidents(d *decoder, n *yaml.Node, b *build) {
 	}
 	if m.has("business_hours") {
 		pol.BusinessHours = decodeBusinessHours(d, m.at("business_hours"), m.get("business_hours"))
+	}
+	if m.has("review") {
+		pol.Review = decodeReview(d, m.at("review"), m.get("review"))
 	}
 	if nn := m.scalar("notion_database"); nn != nil {
 		pol.NotionDatabase = notionID(d, m.at("notion_database"), nn)

@@ -345,6 +345,9 @@ type IncidentPolicy struct {
 	// extra people to its incidents' channels.
 	BySeverity map[Severity]*IncidentVariant
 	ByService  map[string]*IncidentVariant
+	// Review is the alert review's schedule and limits; nil means the
+	// defaults (every other Monday 10:00 in each team's zone).
+	Review *ReviewPolicy
 	// Services maps PagerDuty service IDs to teams; DefaultTeam takes
 	// events from any other service.
 	Services    map[string]string

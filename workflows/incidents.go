@@ -40,7 +40,10 @@ type Incidents struct {
 	// Directory gives people's real names for the post-mortem; nil shows
 	// their emails.
 	Directory Directory
-	Wake      func()
+	// History reads PagerDuty's past for the alert review; nil without
+	// PagerDuty.
+	History AlertHistory
+	Wake    func()
 	// Intake, when set, records PagerDuty events in transactions shared
 	// with other events' (group commit); otherwise each is its own.
 	Intake *GroupCommit
@@ -52,7 +55,7 @@ type Incidents struct {
 
 // Handlers returns the incidents workflow's job handlers.
 func (s *Incidents) Handlers() map[string]JobHandler {
-	return map[string]JobHandler{
+	hs := map[string]JobHandler{
 		JobPagerEvent:     s.applyPagerEvent,
 		JobOpenChannel:    s.openChannel,
 		JobInvite:         s.invite,
@@ -65,6 +68,10 @@ func (s *Incidents) Handlers() map[string]JobHandler {
 		JobPDNote:         s.addPDNote,
 		JobLink:           s.announceLink,
 	}
+	for k, h := range s.reviewHandlers() {
+		hs[k] = h
+	}
+	return hs
 }
 
 func (s *Incidents) policy() *IncidentPolicy {

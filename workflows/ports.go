@@ -56,6 +56,7 @@ type Tx interface {
 	ServerTx
 	IncidentTx
 	DueTx
+	ReviewTx
 }
 
 // IncidentTx holds incidents and their timelines.

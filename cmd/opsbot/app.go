@@ -146,6 +146,7 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	a.Scheduler, err = scheduler.New(a.Log.With("component", "scheduler"),
 		scheduler.Task{Name: "leases", Every: cfg.Scheduler.Tick, Run: a.tick},
 		scheduler.Task{Name: "nags", Every: cfg.Scheduler.Tick, Run: a.nags},
+		scheduler.Task{Name: "reviews", Every: cfg.Scheduler.Tick, Run: a.reviews},
 		scheduler.Task{Name: "reconcile", Every: cfg.Scheduler.Reconcile, Run: a.reconcile},
 		scheduler.Task{Name: "prices", Every: 12 * time.Hour, Run: a.warmPrices},
 		scheduler.Task{Name: "prune", Every: time.Hour, Run: a.prune},
@@ -196,6 +197,20 @@ func (a *App) nags(ctx context.Context) error {
 	a.Metrics.observeTick("nags", err)
 	if rep.Sent > 0 {
 		a.Log.Info("incident nags", "sent", rep.Sent)
+	}
+	return err
+}
+
+// reviews starts the alert reviews whose slot has come and reminds the
+// owners of review decisions.
+func (a *App) reviews(ctx context.Context) error {
+	if a.Incidents == nil {
+		return nil
+	}
+	n, err := a.Incidents.ReviewTick(ctx)
+	a.Metrics.observeTick("reviews", err)
+	if n > 0 {
+		a.Log.Info("alert reviews", "started_or_reminded", n)
 	}
 	return err
 }

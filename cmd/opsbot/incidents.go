@@ -23,6 +23,7 @@ func (a *App) buildIncidents(deps Deps) *workflows.Incidents {
 			APIURL: a.Env.PagerDutyAPIURL, Log: a.Log.With("component", "pagerduty"), Clock: a.Clock.Now, HTTPClient: deps.HTTP, Sleep: deps.Sleep,
 		})
 		inc.Pager = a.PagerDuty
+		inc.History = a.PagerDuty
 	}
 	if a.Env.NotionToken.IsSet() && pol.NotionDatabase != "" {
 		a.Notion = notion.New(a.Env.NotionToken.Reveal(), notion.Options{

@@ -1,0 +1,114 @@
+package workflows
+
+import (
+	"testing"
+	"time"
+)
+
+func TestReviewSlot_EveryOtherMondayAtTenInTheTeamsZone(t *testing.T) {
+	p := DefaultReviewPolicy()
+	paris := reviewZone
+	// Review weeks count from Monday 1 January 2024: 30 Nov 2026 is week
+	// 152 (even), so 30 Nov and 14 Dec are review Mondays, 7 Dec is not.
+	for _, c := range []struct {
+		name string
+		now  time.Time
+		want time.Time
+	}{
+		{"the minute it is due", at(30, 10, 0), at(30, 10, 0)},
+		{"a minute before: the one two weeks ago", at(30, 9, 59), at(16, 10, 0)},
+		{"the Monday between is no review", time.Date(2026, 12, 7, 12, 0, 0, 0, paris), at(30, 10, 0)},
+		{"two weeks later", time.Date(2026, 12, 14, 10, 0, 0, 0, paris), time.Date(2026, 12, 14, 10, 0, 0, 0, paris)},
+		{"10:00 in Paris is 09:00 UTC", time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC), at(30, 10, 0)},
+	} {
+		if got := p.Slot(c.now, paris); !got.Equal(c.want) {
+			t.Errorf("%s: Slot(%v) = %v, want %v", c.name, c.now, got, c.want)
+		}
+	}
+	ny := mustZone("America/New_York")
+	if got, want := p.Slot(time.Date(2026, 11, 30, 15, 0, 0, 0, time.UTC), ny), time.Date(2026, 11, 30, 10, 0, 0, 0, ny); !got.Equal(want) {
+		t.Errorf("New York: %v, want %v", got, want)
+	}
+	if got := (&ReviewPolicy{Off: true}).Slot(at(30, 10, 0), paris); !got.IsZero() {
+		t.Errorf("a review that is off has a slot: %v", got)
+	}
+	weekly := &ReviewPolicy{Schedule: Weekly{Day: time.Friday, Hour: 16, Minute: 30}, EveryWeeks: 1}
+	if got, want := weekly.Slot(at(30, 10, 0), paris), at(27, 16, 30); !got.Equal(want) {
+		t.Errorf("weekly Friday 16:30: %v, want %v", got, want)
+	}
+}
+
+func TestReviewSlot_AcrossADaylightSavingChange(t *testing.T) {
+	// Paris goes to summer time on Sunday 29 March 2026: the Monday after
+	// is still 10:00 local, 08:00 UTC.
+	p := &ReviewPolicy{EveryWeeks: 1}
+	got := p.Slot(time.Date(2026, 3, 30, 8, 0, 0, 0, time.UTC), reviewZone)
+	if want := time.Date(2026, 3, 30, 10, 0, 0, 0, reviewZone); !got.Equal(want) {
+		t.Errorf("after the change: %v, want %v", got, want)
+	}
+}
+
+func TestPickAgenda_CriticalCappedAndNonCriticalNotCoveredRecently(t *testing.T) {
+	var ins []PastIncident
+	add := func(key, urgency string, n int) {
+		for i := range n {
+			ins = append(ins, past(key+itoa3(i), "S", urgency, at(20, 12, i), 0, time.Minute, false, PastAlert{Key: key}))
+		}
+	}
+	add("crit-a", "high", 5)
+	add("crit-b", "high", 3)
+	add("crit-c", "high", 1)
+	add("low-noisy", "low", 9)
+	add("low-covered", "low", 8)
+	add("low-quiet", "low", 2)
+	d := Summarize(reviewWindow, ins, nil, reviewZone)
+	a := PickAgenda(d, map[string]bool{"S|key:low-covered": true}, 2, 2)
+	var labels []string
+	for _, g := range a.Items {
+		labels = append(labels, g.Label)
+	}
+	want := []string{"crit-a", "crit-b", "low-noisy", "low-quiet"}
+	if len(labels) != len(want) {
+		t.Fatalf("agenda = %v, want %v", labels, want)
+	}
+	for i := range want {
+		if labels[i] != want[i] {
+			t.Fatalf("agenda = %v, want %v", labels, want)
+		}
+	}
+	if a.MoreCritical != 1 || a.MoreCriticalAlerts != 1 || a.Critical != 2 || a.NonCritical != 2 {
+		t.Errorf("agenda counts = %+v", a)
+	}
+}
+
+func itoa3(i int) string { return string(rune('a' + i%26)) }
+
+func TestReviewMessages_ThousandsOfAlertsStayWithinSlacksLimits(t *testing.T) {
+	var ins []PastIncident
+	for i := range 3000 {
+		svc := "S" + itoa3(i%40) + itoa3(i/40%26)
+		urgency := "low"
+		if i%3 == 0 {
+			urgency = "high"
+		}
+		ins = append(ins, past("I"+itoa3(i)+itoa3(i/26)+itoa3(i/676), svc, urgency, at(20, 12, 0).Add(time.Duration(i)*time.Minute), 0, time.Minute, false,
+			PastAlert{Key: "alert-" + itoa3(i%500) + itoa3(i/500), Summary: "x"}))
+	}
+	d := Summarize(reviewWindow, ins, nil, reviewZone)
+	a := PickAgenda(d, nil, DefaultReviewCriticalMax, DefaultReviewNonCritical)
+	if len(a.Items) != DefaultReviewCriticalMax+DefaultReviewNonCritical || a.MoreCritical == 0 {
+		t.Fatalf("agenda: %d items, %d more critical", len(a.Items), a.MoreCritical)
+	}
+	team := &Team{Name: "platform", Location: reviewZone}
+	rev := &AlertReview{ID: "rev-1", Team: "platform", Window: reviewWindow, Channel: "#ops"}
+	h := reviewHeader(rev, team, d, a)
+	if n := len([]rune(h.Title + "\n" + h.Text)); n > 3000 {
+		t.Errorf("header is %d characters, over one section's 3000", n)
+	}
+	for i, g := range a.Items {
+		m := reviewItemMessage(rev, &ReviewItem{ReviewID: "rev-1", N: i + 1, Label: g.Label, ServiceName: g.ServiceName, Critical: g.Critical(), Figures: groupFigures(g)}, team)
+		if n := len([]rune(m.Title + "\n" + m.Text)); n > 3000 || len(m.Actions) > 3 {
+			t.Errorf("item %d: %d characters, %d buttons", i+1, n, len(m.Actions))
+		}
+	}
+}
