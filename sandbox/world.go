@@ -110,7 +110,7 @@ func (s *Sandbox) seedPagerDuty() error {
 	for _, svc := range Services {
 		s.pd.AddService(svc)
 	}
-	return nil
+	return seedAlertHistory(s.pd, s.clock.Now())
 }
 
 func (s *Sandbox) seedNotion() error {
