@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sort"
 	"time"
+
+	"github.com/opsbot/opsbot/sandbox"
 )
 
 type options struct {
@@ -44,6 +46,13 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Printf("opsbot %s and the bare handlers, both on loopback; %d round(s); load %s\n", o.opsbot, o.rounds, loadavg())
+	// Warm up, untimed: each person's first command has opsbot look up
+	// their email in Slack (cached after), and both servers' connections
+	// and caches settle.
+	for _, s := range []*server{bare, ops} {
+		fire(ctx, s, slashCommands(fmt.Sprintf("w%s", s.name[:1]), o.command, 8*len(sandbox.People), time.Now(), f.srv.URL), 4, 200, nil)
+		fire(ctx, s, pdEvents(fmt.Sprintf("w%s", s.name[:1]), 200, time.Now()), 4, 202, nil)
+	}
 	servers := []*server{bare, ops}
 	var pdRatios, p99Ratios, pdCPU, cmdCPU []float64
 	var worst time.Duration
