@@ -32,6 +32,11 @@ func (t *tx) Enqueue(j workflows.Job) error {
 	if err := workflows.ValidatePayload(j); err != nil {
 		return fmt.Errorf("enqueue: %w", err)
 	}
+	// The key's lock keeps a claim or a retry of the same key from
+	// deciding on what this transaction is about to change.
+	if _, err := t.db.lockJobKey(t.ctx, t.tx, j.Key, false); err != nil {
+		return fmt.Errorf("enqueue %s job: %w", j.Kind, err)
+	}
 	id, err := nextSeq(t.ctx, t.db, t.tx, seqJobs)
 	if err != nil {
 		return err
@@ -75,18 +80,25 @@ func scanJob(rows *sql.Rows, extra ...any) (workflows.Job, error) {
 // come and the running ones whose lease ran out (their worker died; that
 // attempt counts, so a job that kills its worker is eventually buried).
 // A job is skipped while another job with its key runs under a live
-// lease, and at most one job per key is handed out at a time. Claims
-// from several workers or replicas never share a job: each runs as a
-// write transaction, which holds the writer lock. Each claim of a job
-// bumps its token; the claim's Owner and Token, returned in the job, are
-// the fence every later call about it must pass.
+// lease, and at most one job per key is handed out at a time. Each claim
+// of a job bumps its token; the claim's Owner and Token, returned in the
+// job, are the fence every later call about it must pass.
+//
+// Claims from several workers or replicas never share a job and never
+// wait for each other. On PostgreSQL a claim reads under READ COMMITTED
+// and locks the rows it picks FOR UPDATE SKIP LOCKED: a row another
+// claim is taking is passed over, not waited for. One job per key is
+// kept by a transaction lock on the key, tried without waiting, and a
+// fresh look, under it, for a job of that key running under a live
+// lease. On SQLite the single writer does all of that.
 func (db *DB) Claim(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]workflows.Job, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	n := unixNanos(now)
 	var out []workflows.Job
-	err := db.writeTx(ctx, "claim", func(t *sql.Tx) error {
+	err := db.writeTx(ctx, "claim", sql.LevelReadCommitted, func(t *sql.Tx) error {
+		out = nil // a retried transaction starts again
 		// Two index-ordered reads, merged here, instead of one OR that
 		// SQLite would sort in full on every claim.
 		var picks []pickedJob
@@ -109,19 +121,26 @@ func (db *DB) Claim(ctx context.Context, now time.Time, owner string, lease time
 		keys := map[string]bool{}
 		kept := picks[:0]
 		for _, p := range picks {
-			if p.job.Key != "" {
-				if keys[p.job.Key] {
+			if len(kept) == limit {
+				break
+			}
+			if k := p.job.Key; k != "" {
+				if keys[k] {
 					continue // one job per key at a time
 				}
-				keys[p.job.Key] = true
+				free, err := db.keyFree(ctx, t, p.job, n)
+				if err != nil {
+					return err
+				}
+				if !free {
+					continue
+				}
+				keys[k] = true
 			}
-			if len(kept) < limit {
-				kept = append(kept, p)
-			}
+			kept = append(kept, p)
 		}
-		picks = kept
 		until := unixNanos(now.Add(lease))
-		for _, p := range picks {
+		for _, p := range kept {
 			j := p.job
 			if p.state == jobRunning {
 				j.Attempts++
@@ -146,6 +165,28 @@ func (db *DB) Claim(ctx context.Context, now time.Time, owner string, lease time
 	return out, nil
 }
 
+// keyFree reports whether j may be claimed as the one job of its key
+// running: on PostgreSQL, whether this claim got the key's lock at once
+// and, looking again under it, no other job of the key runs under a
+// live lease. (The look in dueJobs may be stale: another claim may have
+// committed since.) On SQLite dueJobs' look is current.
+func (db *DB) keyFree(ctx context.Context, t *sql.Tx, j workflows.Job, now int64) (bool, error) {
+	if db.dialect != dialectPostgres {
+		return true, nil
+	}
+	got, err := db.lockJobKey(ctx, t, j.Key, true)
+	if err != nil || !got {
+		return false, err
+	}
+	var busy int64
+	err = t.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM jobs WHERE job_key = ? AND id <> ?
+		AND state = 'running' AND locked_until >= ?`), j.Key, j.ID, now).Scan(&busy)
+	if err != nil {
+		return false, fmt.Errorf("look for a running job of key %q: %w", j.Key, err)
+	}
+	return busy == 0, nil
+}
+
 // pickedJob is a job Claim chose, with the state and owner it had.
 type pickedJob struct {
 	job         workflows.Job
@@ -154,15 +195,20 @@ type pickedJob struct {
 
 // dueJobs reads up to limit jobs matching cond (with one placeholder for
 // now), oldest run time first, leaving out jobs whose key another job
-// holds under a live lease.
+// holds under a live lease. On PostgreSQL it locks the rows it returns
+// and passes over rows another transaction has locked.
 func dueJobs(ctx context.Context, db *DB, t *sql.Tx, cond string, now int64, limit int) ([]pickedJob, error) {
+	lock := ""
+	if db.dialect == dialectPostgres {
+		lock = " FOR UPDATE OF j SKIP LOCKED"
+	}
 	rows, err := t.QueryContext(ctx, db.q(`SELECT `+jobColumns+`, state, owner FROM jobs j
 		WHERE `+cond+`
 		  AND (j.job_key IS NULL OR NOT EXISTS (
 			SELECT 1 FROM jobs r WHERE r.job_key = j.job_key AND r.id <> j.id
 			  AND r.state = 'running' AND r.locked_until >= ?))
 		ORDER BY j.run_at, j.id
-		LIMIT ?`), now, now, limit)
+		LIMIT ?`+lock), now, now, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +239,7 @@ func lost(j workflows.Job) error {
 // Renew extends the lease of a job its claim still holds to until. A
 // lease that ran out is extended too if no other claim took the job.
 func (db *DB) Renew(ctx context.Context, j workflows.Job, until time.Time) error {
-	err := db.writeTx(ctx, "renew", func(t *sql.Tx) error {
+	err := db.writeTx(ctx, "renew", sql.LevelReadCommitted, func(t *sql.Tx) error {
 		res, err := t.ExecContext(ctx, db.q(`UPDATE jobs SET locked_until = ? WHERE `+fence),
 			append([]any{unixNanos(until)}, fenceArgs(j)...)...)
 		if err != nil {
@@ -211,7 +257,7 @@ func (db *DB) Renew(ctx context.Context, j workflows.Job, until time.Time) error
 // (the lease ran out and another worker claimed the job, which may be
 // running or done) it changes nothing and returns ErrLeaseLost.
 func (db *DB) Done(ctx context.Context, j workflows.Job, now time.Time) error {
-	err := db.writeTx(ctx, "done", func(t *sql.Tx) error {
+	err := db.writeTx(ctx, "done", sql.LevelReadCommitted, func(t *sql.Tx) error {
 		res, err := t.ExecContext(ctx, db.q(`DELETE FROM jobs WHERE `+fence), fenceArgs(j)...)
 		if err != nil {
 			return err
@@ -229,7 +275,12 @@ func (db *DB) Done(ctx context.Context, j workflows.Job, now time.Time) error {
 // waiting, that one supersedes this one, which is removed. A claim that
 // no longer holds the job changes nothing (ErrLeaseLost).
 func (db *DB) Retry(ctx context.Context, j workflows.Job, at time.Time, lastErr string) error {
-	err := db.writeTx(ctx, "retry", func(t *sql.Tx) error {
+	err := db.writeTx(ctx, "retry", sql.LevelReadCommitted, func(t *sql.Tx) error {
+		// Under the key's lock no job of the key is queued meanwhile, so
+		// "a newer one waits" stays true until this commits.
+		if _, err := db.lockJobKey(ctx, t, j.Key, false); err != nil {
+			return err
+		}
 		key, err := heldJobKey(ctx, db, t, j)
 		if err != nil {
 			return err
@@ -261,7 +312,7 @@ func (db *DB) Retry(ctx context.Context, j workflows.Job, at time.Time, lastErr 
 // to look at (see DeadJobs). A claim that no longer holds the job
 // changes nothing (ErrLeaseLost).
 func (db *DB) Bury(ctx context.Context, j workflows.Job, now time.Time, lastErr string) error {
-	err := db.writeTx(ctx, "bury", func(t *sql.Tx) error {
+	err := db.writeTx(ctx, "bury", sql.LevelReadCommitted, func(t *sql.Tx) error {
 		res, err := t.ExecContext(ctx, db.q(`UPDATE jobs SET state = 'dead', attempts = attempts + 1, last_error = ?,
 			owner = '', locked_until = 0, finished_at = ? WHERE `+fence),
 			append([]any{lastErr, unixNanos(now)}, fenceArgs(j)...)...)
@@ -279,7 +330,11 @@ func (db *DB) Bury(ctx context.Context, j workflows.Job, now time.Time, lastErr 
 // heldJobKey returns the key of job j, which its claim must still hold.
 func heldJobKey(ctx context.Context, db *DB, t *sql.Tx, j workflows.Job) (sql.NullString, error) {
 	var key sql.NullString
-	err := t.QueryRowContext(ctx, db.q(`SELECT job_key FROM jobs WHERE `+fence), fenceArgs(j)...).Scan(&key)
+	lock := ""
+	if db.dialect == dialectPostgres {
+		lock = " FOR UPDATE"
+	}
+	err := t.QueryRowContext(ctx, db.q(`SELECT job_key FROM jobs WHERE `+fence+lock), fenceArgs(j)...).Scan(&key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return key, lost(j)
 	}

@@ -138,7 +138,11 @@ func (db *DB) ForgetIdleBuckets(ctx context.Context, before time.Time) (int64, e
 // holds the job (else workflows.ErrLeaseLost), and a newer job with the
 // same key supersedes it.
 func (db *DB) Defer(ctx context.Context, j workflows.Job, at time.Time, reason string) error {
-	err := db.writeTx(ctx, "retry", func(t *sql.Tx) error {
+	err := db.writeTx(ctx, "retry", sql.LevelReadCommitted, func(t *sql.Tx) error {
+		// As in Retry: no job of the key is queued meanwhile.
+		if _, err := db.lockJobKey(ctx, t, j.Key, false); err != nil {
+			return err
+		}
 		key, err := heldJobKey(ctx, db, t, j)
 		if err != nil {
 			return err

@@ -71,10 +71,17 @@ func (t *tx) queryRow(query string, args ...any) *sql.Row {
 	return t.tx.QueryRowContext(t.ctx, t.db.q(query), args...)
 }
 
-// nextSeq returns the next number of a named sequence, kept in the
-// counters table so row IDs need no engine-specific autoincrement.
+// nextSeq returns the next number of a named sequence: on SQLite a row
+// of the counters table (its one writer makes the numbers gapless); on
+// PostgreSQL a sequence, for the names that have one (see pgSequences).
 func nextSeq(ctx context.Context, db *DB, t *sql.Tx, name string) (int64, error) {
 	var n int64
+	if seq, ok := pgSequences[name]; ok && db.dialect == dialectPostgres {
+		if err := t.QueryRowContext(ctx, "SELECT nextval($1)", seq).Scan(&n); err != nil {
+			return 0, fmt.Errorf("next number of %s: %w", name, err)
+		}
+		return n, nil
+	}
 	err := t.QueryRowContext(ctx, db.q(`INSERT INTO counters (name, n) VALUES (?, 1)
 		ON CONFLICT (name) DO UPDATE SET n = counters.n + 1
 		RETURNING n`), name).Scan(&n)

@@ -15,16 +15,22 @@
 // schema of search_path (settable in the URL). PostgreSQL refuses text
 // that is not UTF-8 or holds NUL bytes, which SQLite would keep.
 //
-// Writes have one guarantee on both engines: one write transaction at a
-// time, each seeing every commit before it. SQLite gives it with its one
-// writer connection and BEGIN IMMEDIATE; PostgreSQL with a transaction-
-// scoped advisory lock taken first in every write transaction, under READ
-// COMMITTED, across all replicas. So a read-then-write in one Update
-// (decide an approval, open the incident of a PagerDuty ID, take the next
-// ID, mark a message sent) happens once, and no fn is ever re-run. This
-// was chosen over SERIALIZABLE with retries: every workflow transaction
-// writes the audit log and the shared counters, so concurrent writers
-// would conflict and retry nearly always, and opsbot writes little.
+// Writes have one guarantee on both engines: every write transaction
+// behaves as if it ran alone, after every commit before it. So a read-
+// then-write in one Update (decide an approval, check a budget and
+// reserve, open the incident of a PagerDuty ID, mark a message sent)
+// happens once. SQLite gives it with its one writer connection and BEGIN
+// IMMEDIATE. PostgreSQL gives it with no lock of opsbot's: each Update
+// runs SERIALIZABLE, and a transaction the database aborts to keep that
+// promise (or to break a deadlock) is run again, a bounded number of
+// times, after a short random wait. Writers in every replica proceed in
+// parallel, and one replica stalled inside a transaction holds up only
+// the rows it touched, each wait bounded by lock_timeout. Row IDs and
+// the human IDs opsbot uses come from sequences, which never conflict
+// (see pgSequences). The job queue's own writes (claim, renew, finish,
+// retry, bury) run READ COMMITTED: rows are claimed FOR UPDATE SKIP
+// LOCKED, each later call is fenced by the claim's token, and jobs of
+// one key are kept one at a time by a lock on the key (see Claim).
 //
 // The store never reads the clock: every timestamp it writes is one it
 // was given.
@@ -37,6 +43,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/opsbot/opsbot/internal/redact"
 	"github.com/opsbot/opsbot/workflows"
@@ -51,19 +59,20 @@ var (
 	_ workflows.Tx       = (*tx)(nil)
 )
 
-// DB is an open store. Writes go through one connection so they are
-// serialized (SQLite allows one writer at a time; on PostgreSQL an
-// advisory lock also serializes them across replicas); reads use a
-// separate pool and see the last committed state.
+// DB is an open store. On SQLite writes go through one connection, so
+// they are serialized; on PostgreSQL through a pool, in parallel (see
+// Update). Reads use a separate pool and see the last committed state.
 type DB struct {
 	write   *sql.DB
 	read    *sql.DB
 	dialect dialect
 	clock   workflows.Clock
-	// PostgreSQL advisory locks, named after the schema: one held by
-	// each write transaction, one held while migrating.
-	writerLock, migrateLock int64
-	hook                    func(what string, committed bool) error
+	// PostgreSQL advisory locks, named after the schema: one held while
+	// migrating, and the class of the locks on job keys.
+	migrateLock int64
+	jobKeyLocks int32
+	hook        func(what string, committed bool) error
+	retries     atomic.Int64
 	// pace is the pool of the shared Slack rate buckets (pace.go).
 	pace *sql.DB
 }
@@ -208,19 +217,22 @@ func (db *DB) Ready(ctx context.Context) error {
 }
 
 // Update runs fn in one write transaction and commits it if fn returns
-// nil. Writers are serialized, across replicas too: SQLite's single
-// writer connection begins each transaction with BEGIN IMMEDIATE;
-// PostgreSQL's takes the schema's writer lock first (see lockWriter).
-// fn runs once; it is never retried. If fn returns an error, panics, or
-// ctx ends, nothing fn did is kept: no row, no job, no audit entry.
-// fn must not call Update or View itself (the writer is busy with it).
+// nil. Its writes are serializable with every other write, across
+// replicas too: SQLite's single writer connection begins each
+// transaction with BEGIN IMMEDIATE; on PostgreSQL it runs SERIALIZABLE,
+// and when the database aborts it to keep that promise it is rolled back
+// and run again (at most pgMaxAttempts times). So fn may run more than
+// once: it must change state only through the Tx, and set, not
+// accumulate, what it hands out of the closure. If fn returns an error,
+// panics, or ctx ends, nothing fn did is kept: no row, no job, no audit
+// entry. fn must not call Update or View itself.
 //
 // When ctx carries an intake (workflows.WithIntake), the first Update of
 // its handling records the intake's keys in the same transaction, so a
 // request and its effect are kept or lost together.
 func (db *DB) Update(ctx context.Context, fn func(workflows.Tx) error) error {
 	return workflows.MarkIntake(ctx, func(mark func(workflows.Tx) error) error {
-		return db.writeTx(ctx, "update", func(t *sql.Tx) error {
+		return db.writeTx(ctx, "update", sql.LevelSerializable, func(t *sql.Tx) error {
 			x := &tx{ctx: ctx, tx: t, db: db}
 			if err := mark(x); err != nil {
 				return err
@@ -245,37 +257,47 @@ func (db *DB) View(ctx context.Context, fn func(workflows.Tx) error) error {
 	})
 }
 
-// writeTx runs fn in a write transaction that holds the writer lock, and
-// commits it. Every write of the store but migrations goes through it;
-// what names it for the write hook.
-func (db *DB) writeTx(ctx context.Context, what string, fn func(*sql.Tx) error) error {
+// writeTx runs fn in a write transaction and commits it. Every write of
+// the store but migrations goes through it; what names it for the write
+// hook, iso is its isolation on PostgreSQL. There, a transaction aborted
+// by a serialization failure or a deadlock is run again after a short
+// random wait, at most pgMaxAttempts times in all.
+func (db *DB) writeTx(ctx context.Context, what string, iso sql.IsolationLevel, fn func(*sql.Tx) error) error {
 	if db.hook != nil {
 		if err := db.hook(what, false); err != nil {
 			return err
 		}
 	}
-	err := db.writeTx0(ctx, fn)
+	var opts *sql.TxOptions
+	if db.dialect == dialectPostgres {
+		opts = &sql.TxOptions{Isolation: iso}
+	}
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = db.inTx(ctx, db.write, opts, fn)
+		if err == nil || db.dialect != dialectPostgres || !retryable(err) {
+			break
+		}
+		db.retries.Add(1)
+		if attempt == pgMaxAttempts {
+			err = fmt.Errorf("%s: gave up after %d conflicting attempts: %w", what, attempt, err)
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (after a conflict: %w)", what, ctx.Err(), err)
+		case <-time.After(retryWait(attempt)):
+		}
+	}
 	if err == nil && db.hook != nil {
 		db.hook(what, true)
 	}
 	return err
 }
 
-func (db *DB) writeTx0(ctx context.Context, fn func(*sql.Tx) error) error {
-	var opts *sql.TxOptions
-	if db.dialect == dialectPostgres {
-		// Per-statement snapshots: statements after the lock see the
-		// commits of the writers before. (A transaction snapshot would be
-		// taken before the lock was granted, whatever the server default.)
-		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-	}
-	return db.inTx(ctx, db.write, opts, func(t *sql.Tx) error {
-		if err := db.lockWriter(ctx, t); err != nil {
-			return err
-		}
-		return fn(t)
-	})
-}
+// Retries counts the write transactions PostgreSQL aborted (serialization
+// failures, deadlocks) and the store ran again, since Open.
+func (db *DB) Retries() int64 { return db.retries.Load() }
 
 // inTx begins a transaction on pool, runs fn and commits, rolling back on
 // any error or panic.
