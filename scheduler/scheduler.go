@@ -27,7 +27,14 @@ type Scheduler struct {
 	tasks []Task
 	ctx   context.Context
 	mu    sync.Mutex // serialises RunAll with scheduled runs
+	// lead, when set, lets tasks run only on the replica it elects.
+	lead *Elector
 }
+
+// Lead makes s run its tasks only while e elects this replica, so that
+// of several replicas one runs the scheduler at a time. Call it before
+// Run.
+func (s *Scheduler) Lead(e *Elector) { s.lead = e }
 
 // New builds a scheduler for tasks. A task never overlaps itself, and a
 // panicking task is logged and runs again next time: cron's chain order
@@ -57,13 +64,20 @@ func (s *Scheduler) runOne(t Task) {
 	defer s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(s.ctx, max(t.Every, time.Minute))
 	defer cancel()
+	// A replica that is not leading campaigns before it gives up the
+	// run: the leader may have died or resigned since the last campaign.
+	if e := s.lead; e != nil && !e.Leading() && !e.Campaign(ctx) {
+		s.log.Debug("scheduled task left to the leading replica", "task", t.Name)
+		return
+	}
 	if err := t.Run(ctx); err != nil && ctx.Err() == nil {
 		s.log.Error("scheduled task failed", "task", t.Name, "err", err)
 	}
 }
 
-// RunAll runs every task once, now. The sandbox calls it after moving the
-// clock so lease warnings and expiries show at once.
+// RunAll runs every task once, now (on the leading replica, when s has
+// an Elector). The sandbox calls it after moving the clock so lease
+// warnings and expiries show at once.
 func (s *Scheduler) RunAll() {
 	for _, t := range s.tasks {
 		s.runOne(t)
@@ -76,9 +90,22 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.ctx = ctx
 	s.mu.Unlock()
+	var campaigned chan struct{}
+	if s.lead != nil {
+		campaigned = make(chan struct{})
+		go func() {
+			defer close(campaigned)
+			s.lead.campaignLoop(ctx)
+		}()
+	}
 	s.cron.Start()
 	<-ctx.Done()
 	<-s.cron.Stop().Done()
+	if campaigned != nil {
+		// Resign once no task of ours runs: the next leader starts clean.
+		<-campaigned
+		s.lead.Resign(context.WithoutCancel(ctx))
+	}
 	return nil
 }
 

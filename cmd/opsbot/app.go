@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -155,6 +156,10 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		db.Close()
 		return nil, err
 	}
+	// Of several replicas on one database, one runs the scheduler at a
+	// time. The holder is unique per App, even for two in one process.
+	a.Scheduler.Lead(&scheduler.Elector{Leases: db, Clock: a.Clock, Log: a.Log.With("component", "scheduler"),
+		Holder: fmt.Sprintf("%s/%08x", owner, rand.Uint32())})
 	a.Handler = a.routes()
 	return a, nil
 }
