@@ -92,6 +92,13 @@ func scanJob(rows *sql.Rows, extra ...any) (workflows.Job, error) {
 // fresh look, under it, for a job of that key running under a live
 // lease. On SQLite the single writer does all of that.
 func (db *DB) Claim(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]workflows.Job, error) {
+	return db.ClaimKinds(ctx, now, owner, lease, limit, nil, true)
+}
+
+// ClaimKinds is Claim of jobs of the kinds named only, or (except) of
+// every other kind: the runner claims a kind it caps (workflows.Runner's
+// KindLimits) only up to its cap.
+func (db *DB) ClaimKinds(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int, kinds []string, except bool) ([]workflows.Job, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -106,7 +113,7 @@ func (db *DB) Claim(ctx context.Context, now time.Time, owner string, lease time
 			"j.state = 'pending' AND j.run_at <= ?",
 			"j.state = 'running' AND j.locked_until < ?",
 		} {
-			ps, err := dueJobs(ctx, db, t, cond, n, limit)
+			ps, err := dueJobs(ctx, db, t, cond, n, limit, kinds, except)
 			if err != nil {
 				return err
 			}
@@ -195,20 +202,36 @@ type pickedJob struct {
 
 // dueJobs reads up to limit jobs matching cond (with one placeholder for
 // now), oldest run time first, leaving out jobs whose key another job
-// holds under a live lease. On PostgreSQL it locks the rows it returns
+// holds under a live lease, and keeping to kinds (or, except, to the
+// others). On PostgreSQL it locks the rows it returns
 // and passes over rows another transaction has locked.
-func dueJobs(ctx context.Context, db *DB, t *sql.Tx, cond string, now int64, limit int) ([]pickedJob, error) {
+func dueJobs(ctx context.Context, db *DB, t *sql.Tx, cond string, now int64, limit int, kinds []string, except bool) ([]pickedJob, error) {
 	lock := ""
 	if db.dialect == dialectPostgres {
 		lock = " FOR UPDATE OF j SKIP LOCKED"
 	}
+	args := []any{now}
+	switch {
+	case len(kinds) > 0:
+		in := " IN ("
+		if except {
+			in = " NOT IN ("
+		}
+		cond += " AND j.kind" + in + placeholders(len(kinds)) + ")"
+		for _, k := range kinds {
+			args = append(args, k)
+		}
+	case !except:
+		return nil, nil // only of no kind
+	}
+	args = append(args, now, limit)
 	rows, err := t.QueryContext(ctx, db.q(`SELECT `+jobColumns+`, state, owner FROM jobs j
 		WHERE `+cond+`
 		  AND (j.job_key IS NULL OR NOT EXISTS (
 			SELECT 1 FROM jobs r WHERE r.job_key = j.job_key AND r.id <> j.id
 			  AND r.state = 'running' AND r.locked_until >= ?))
 		ORDER BY j.run_at, j.id
-		LIMIT ?`+lock), now, now, limit)
+		LIMIT ?`+lock), args...)
 	if err != nil {
 		return nil, err
 	}

@@ -80,11 +80,16 @@ type Runner struct {
 	GiveUp func(ctx context.Context, j Job, err error)
 	// Observe, when set, is told how each job ended, for metrics.
 	Observe func(kind string, err error, d time.Duration)
-	// Lane, when set, names the lane a job runs in: jobs claimed together
-	// in one lane run one after another, in the order they were queued
-	// (so messages to one channel keep their order); lanes run in
-	// parallel. An empty lane runs alone.
-	Lane        func(Job) string
+	// Lane, when set, names the lane a job runs in: the jobs of one lane
+	// run one after another, in the order they were claimed (so messages
+	// to one channel keep their order); lanes run in parallel. An empty
+	// lane runs alone.
+	Lane func(Job) string
+	// KindLimits caps how many jobs of a kind this runner holds at once
+	// (JobOpenChannel: 1): a kind at its cap is not claimed, so a slow,
+	// rate-limited kind never takes every worker. Needs a Queue that is a
+	// KindClaimer.
+	KindLimits  map[string]int
 	MaxAttempts int           // default 10
 	Lease       time.Duration // default 2m
 	// RenewEvery is how often the leases of claimed jobs not finished
@@ -106,28 +111,171 @@ func Backoff(n int) time.Duration {
 // RunDue runs every job due now and returns how many ran.
 func (r *Runner) RunDue(ctx context.Context) (int, error) { return r.runDue(ctx, ctx) }
 
-// runDue claims while ctx lives and runs the claimed jobs under work.
+// KindClaimer is a JobQueue that can claim jobs of some kinds only, or
+// of all but some (except). The runner uses it for KindLimits; a queue
+// without it is claimed from as a whole.
+type KindClaimer interface {
+	ClaimKinds(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int, kinds []string, except bool) ([]Job, error)
+}
+
+// runDue claims while ctx lives and runs the claimed jobs under work. It
+// keeps up to Concurrency jobs running and claims again as soon as one
+// finishes, so a slow job holds its own worker only. Jobs run in their
+// lane, one at a time and in order; a kind with a limit in KindLimits
+// that is reached is left out of the claims until one of its jobs ends,
+// so slow kinds (channel creation, paced at Slack's Tier 2) take at most
+// that many workers and the others keep serving the other jobs (the
+// set-up messages of channels already made). While held, every job's
+// lease is renewed; a job whose lease is lost anyway is stopped.
 func (r *Runner) runDue(ctx, work context.Context) (int, error) {
 	conc := r.Concurrency
 	if conc <= 0 {
 		conc = 4
 	}
-	lease := r.lease()
+	p := &pool{r: r, ctx: work, held: &holds{held: map[int64]*hold{}}, kinds: map[string]int{},
+		lanes: map[string][]Job{}, freed: make(chan struct{}, 1)}
+	stop, renewed := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(renewed)
+		r.renew(work, p.held, stop)
+	}()
+	defer func() {
+		p.wait()
+		close(stop)
+		<-renewed
+	}()
 	total := 0
 	for {
-		jobs, err := r.Queue.Claim(ctx, r.Clock.Now(), r.Owner, lease, conc)
-		if err != nil {
-			return total, fmt.Errorf("claim jobs: %w", err)
+		// Idle is read before the claim: a job that ends during an empty
+		// claim may free a capped kind, so only a claim made while none
+		// ran says there is nothing left to do.
+		free, room, idle := p.room(conc)
+		if free > 0 && ctx.Err() == nil {
+			jobs, err := r.claim(ctx, free, room)
+			if err != nil {
+				return total, fmt.Errorf("claim jobs: %w", err)
+			}
+			for _, j := range jobs {
+				p.start(j)
+			}
+			total += len(jobs)
+			if len(jobs) > 0 {
+				continue
+			}
 		}
-		if len(jobs) == 0 {
-			return total, nil
-		}
-		r.runClaimed(work, jobs)
-		total += len(jobs)
-		if ctx.Err() != nil {
+		if idle {
 			return total, ctx.Err()
 		}
+		<-p.freed
 	}
+}
+
+// claim takes up to limit due jobs: of each capped kind no more than
+// its room, then of the other kinds.
+func (r *Runner) claim(ctx context.Context, limit int, room map[string]int) ([]Job, error) {
+	now := r.Clock.Now()
+	kc, ok := r.Queue.(KindClaimer)
+	if !ok || len(r.KindLimits) == 0 {
+		return r.Queue.Claim(ctx, now, r.Owner, r.lease(), limit)
+	}
+	var out []Job
+	capped := make([]string, 0, len(r.KindLimits))
+	for k := range r.KindLimits {
+		capped = append(capped, k)
+	}
+	sort.Strings(capped)
+	for _, k := range capped {
+		if n := min(room[k], limit-len(out)); n > 0 {
+			js, err := kc.ClaimKinds(ctx, now, r.Owner, r.lease(), n, []string{k}, false)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, js...)
+		}
+	}
+	js, err := kc.ClaimKinds(ctx, now, r.Owner, r.lease(), limit-len(out), capped, true)
+	return append(out, js...), err
+}
+
+// pool is the jobs one runDue holds: running, or waiting their turn in
+// their lane.
+type pool struct {
+	r     *Runner
+	ctx   context.Context
+	held  *holds
+	freed chan struct{} // a job ended (buffered 1: a pending wake)
+
+	mu      sync.Mutex
+	running int              // jobs held (running or queued in a lane)
+	kinds   map[string]int   // jobs held, by kind
+	lanes   map[string][]Job // the queue of each busy lane
+	wg      sync.WaitGroup
+}
+
+// room says how many more jobs may be claimed, how many of each capped
+// kind, and whether none is held.
+func (p *pool) room(conc int) (int, map[string]int, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	room := map[string]int{}
+	for k, n := range p.r.KindLimits {
+		room[k] = max(n-p.kinds[k], 0)
+	}
+	return conc - p.running, room, p.running == 0
+}
+
+func (p *pool) wait() { p.wg.Wait() }
+
+// signal wakes runDue to look at the pool again; a wake already pending
+// covers this one.
+func (p *pool) signal() {
+	select {
+	case p.freed <- struct{}{}:
+	default:
+	}
+}
+
+// start holds j and runs it in its lane: now if the lane is free,
+// after the jobs before it otherwise.
+func (p *pool) start(j Job) {
+	p.held.add(p.ctx, j)
+	name := ""
+	if p.r.Lane != nil {
+		name = p.r.Lane(j)
+	}
+	p.mu.Lock()
+	p.running++
+	p.kinds[j.Kind]++
+	if name == "" {
+		name = fmt.Sprintf("#%d", j.ID) // a lane of its own
+	}
+	if q, busy := p.lanes[name]; busy {
+		p.lanes[name] = append(q, j)
+		p.mu.Unlock()
+		return
+	}
+	p.lanes[name] = nil
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			p.r.run(p.held, j)
+			p.mu.Lock()
+			p.running--
+			p.kinds[j.Kind]--
+			q := p.lanes[name]
+			if len(q) == 0 {
+				delete(p.lanes, name)
+				p.mu.Unlock()
+				p.signal()
+				return
+			}
+			j, p.lanes[name] = q[0], q[1:]
+			p.mu.Unlock()
+			p.signal()
+		}
+	}()
 }
 
 func (r *Runner) lease() time.Duration {
@@ -135,34 +283,6 @@ func (r *Runner) lease() time.Duration {
 		return 2 * time.Minute
 	}
 	return r.Lease
-}
-
-// runClaimed runs one claim's jobs, lane by lane, while renewing the
-// leases of those not finished yet: a job waiting its turn in a lane, or
-// running long, stays this worker's. A job whose lease is lost anyway
-// (this process stalled past it and another claimed the job) is stopped:
-// its context is cancelled, and its outcome dropped.
-func (r *Runner) runClaimed(ctx context.Context, jobs []Job) {
-	held := newHolds(ctx, jobs)
-	stop := make(chan struct{})
-	renewed := make(chan struct{})
-	go func() {
-		defer close(renewed)
-		r.renew(ctx, held, stop)
-	}()
-	var wg sync.WaitGroup
-	for _, lane := range r.lanes(jobs) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, j := range lane {
-				r.run(held, j)
-			}
-		}()
-	}
-	wg.Wait()
-	close(stop)
-	<-renewed
 }
 
 // renew extends the leases of the held jobs every RenewEvery until stop.
@@ -210,13 +330,12 @@ type hold struct {
 	cancel context.CancelCauseFunc
 }
 
-func newHolds(ctx context.Context, jobs []Job) *holds {
-	h := &holds{held: make(map[int64]*hold, len(jobs))}
-	for _, j := range jobs {
-		c, cancel := context.WithCancelCause(ctx)
-		h.held[j.ID] = &hold{job: j, ctx: c, cancel: cancel}
-	}
-	return h
+// add holds j, under a context of its own.
+func (h *holds) add(ctx context.Context, j Job) {
+	c, cancel := context.WithCancelCause(ctx)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.held[j.ID] = &hold{job: j, ctx: c, cancel: cancel}
 }
 
 // jobs lists the held jobs, oldest ID first.
@@ -270,25 +389,6 @@ func (h *holds) release(id int64) (lost bool) {
 	delete(h.held, id)
 	x.cancel(nil)
 	return false
-}
-
-// lanes groups jobs by lane, keeping their order within each.
-func (r *Runner) lanes(jobs []Job) [][]Job {
-	var out [][]Job
-	index := map[string]int{}
-	for _, j := range jobs {
-		name := ""
-		if r.Lane != nil {
-			name = r.Lane(j)
-		}
-		if i, ok := index[name]; ok && name != "" {
-			out[i] = append(out[i], j)
-			continue
-		}
-		index[name] = len(out)
-		out = append(out, []Job{j})
-	}
-	return out
 }
 
 // run runs one held job and records its outcome under its claim. A job

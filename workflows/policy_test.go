@@ -1,7 +1,9 @@
 package workflows
 
 import (
+	"context"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 )
@@ -240,22 +242,41 @@ func TestMoneyAndDurationFormatting(t *testing.T) {
 	}
 }
 
-func TestRunnerLanes_KeepOrderWithinALane(t *testing.T) {
-	r := &Runner{Lane: MessageLane}
+func TestRunnerLanes_KeepOrderWithinALaneOneAtATime(t *testing.T) {
 	msg := func(id int64, channel string) Job {
-		return Job{ID: id, Kind: JobMessage, Payload: `{"Channel":"` + channel + `"}`}
+		return Job{ID: id, Kind: JobMessage, Payload: `{"Channel":"` + channel + `","Text":"x"}`}
 	}
-	lanes := r.lanes([]Job{msg(1, "C1"), msg(2, "C2"), msg(3, "C1"), {ID: 4, Kind: JobProvision}, {ID: 5, Kind: JobProvision}, msg(6, "C1")})
-	var got [][]int64
-	for _, l := range lanes {
-		var ids []int64
-		for _, j := range l {
-			ids = append(ids, j.ID)
-		}
-		got = append(got, ids)
+	q := &memQueue{jobs: []Job{msg(1, "C1"), msg(2, "C2"), msg(3, "C1"), {ID: 4, Kind: JobProvision, Payload: "srv-1"},
+		{ID: 5, Kind: JobProvision, Payload: "srv-2"}, msg(6, "C1")}}
+	var mu sync.Mutex
+	var order []int64
+	inC1 := 0
+	r := &Runner{Queue: q, Clock: NewManualClock(time.Unix(0, 0)), Log: quietLog(), Lane: MessageLane, Concurrency: 6,
+		Handlers: map[string]JobHandler{
+			JobMessage: func(ctx context.Context, j Job) error {
+				mu.Lock()
+				if MessageLane(j) == "channel:C1" {
+					inC1++
+					if inC1 > 1 {
+						t.Errorf("job %d runs beside another of its lane", j.ID)
+					}
+					order = append(order, j.ID)
+				}
+				mu.Unlock()
+				time.Sleep(time.Millisecond) // let a wrongly parallel lane overlap
+				mu.Lock()
+				if MessageLane(j) == "channel:C1" {
+					inC1--
+				}
+				mu.Unlock()
+				return nil
+			},
+			JobProvision: func(ctx context.Context, j Job) error { return nil },
+		}}
+	if n, err := r.RunDue(context.Background()); err != nil || n != 6 {
+		t.Fatalf("ran %d (%v), want 6", n, err)
 	}
-	want := [][]int64{{1, 3, 6}, {2}, {4}, {5}}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("lanes %v, want %v", got, want)
+	if want := []int64{1, 3, 6}; !reflect.DeepEqual(order, want) {
+		t.Fatalf("lane C1 ran %v, want %v", order, want)
 	}
 }

@@ -134,6 +134,9 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	a.Runner = &workflows.Runner{
 		Queue: db, Clock: a.Clock, Log: a.Log.With("component", "jobs"), Owner: owner,
 		Handlers: handlers, GiveUp: a.giveUp, Observe: a.Metrics.observeJob, Lane: workflows.MessageLane,
+		// Channel creation is paced at Slack's Tier 2: one worker for it,
+		// the others for everything else (the set-up of channels made).
+		KindLimits: map[string]int{workflows.JobOpenChannel: 1},
 	}
 	a.Bot = (&bot.Bot{
 		Servers: a.Servers, Incidents: a.Incidents, History: a.Slack, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
