@@ -349,7 +349,7 @@ func seedFleet(b *testing.B, db *DB, hist int) {
 			0, 'U1', CAST(? AS BIGINT) - 86400000000000, 0 FROM seq`,
 			[]any{now, now}},
 	}
-	err := db.writeTx(ctx, "seed", func(t *sql.Tx) error {
+	err := db.writeTx(ctx, "seed", sql.LevelReadCommitted, func(t *sql.Tx) error {
 		for _, s := range stmts {
 			if _, err := t.ExecContext(ctx, db.q(s.q), s.args...); err != nil {
 				return fmt.Errorf("%.80s: %w", strings.TrimSpace(s.q), err)
