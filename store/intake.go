@@ -82,10 +82,7 @@ func (t *tx) enqueueAll(jobs []workflows.Job) error {
 			return fmt.Errorf("enqueue: %w", err)
 		}
 	}
-	var top int64
-	err := t.queryRow(`INSERT INTO counters (name, n) VALUES (?, ?)
-		ON CONFLICT (name) DO UPDATE SET n = counters.n + ?
-		RETURNING n`, seqJobs, len(jobs), len(jobs)).Scan(&top)
+	ids, err := nextSeqs(t, seqJobs, len(jobs))
 	if err != nil {
 		return fmt.Errorf("number %d jobs: %w", len(jobs), err)
 	}
@@ -99,9 +96,8 @@ func (t *tx) enqueueAll(jobs []workflows.Job) error {
 		return err
 	}
 	defer insert.Close()
-	id := top - int64(len(jobs))
-	for _, j := range jobs {
-		id++
+	for i, j := range jobs {
+		id := ids[i]
 		var key any // NULL: a job without a key never conflicts
 		if j.Key != "" {
 			key = j.Key
@@ -116,4 +112,37 @@ func (t *tx) enqueueAll(jobs []workflows.Job) error {
 // prepare prepares a statement in the transaction, to run many times.
 func (t *tx) prepare(query string) (*sql.Stmt, error) {
 	return t.tx.PrepareContext(t.ctx, t.db.q(query))
+}
+
+// nextSeqs takes n numbers of a named sequence at once: a block of the
+// counters row on SQLite, n values of the sequence on PostgreSQL (where
+// the counters row of a name with a sequence is no longer used).
+func nextSeqs(t *tx, name string, n int) ([]int64, error) {
+	ids := make([]int64, 0, n)
+	if seq, ok := pgSequences[name]; ok && t.db.dialect == dialectPostgres {
+		rows, err := t.tx.QueryContext(t.ctx, "SELECT nextval($1) FROM generate_series(1, $2)", seq, n)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+		return ids, rows.Err()
+	}
+	var top int64
+	err := t.queryRow(`INSERT INTO counters (name, n) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET n = counters.n + ?
+		RETURNING n`, name, n, n).Scan(&top)
+	if err != nil {
+		return nil, err
+	}
+	for id := top - int64(n) + 1; id <= top; id++ {
+		ids = append(ids, id)
+	}
+	return ids, nil
 }
