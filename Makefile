@@ -8,7 +8,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/opsbot ./cmd/opsbot
 
 test: vet
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 25m ./...
 
 vet:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting"; exit 1)
