@@ -298,7 +298,22 @@ func (db *DB) Done(ctx context.Context, j workflows.Job, now time.Time) error {
 // waiting, that one supersedes this one, which is removed. A claim that
 // no longer holds the job changes nothing (ErrLeaseLost).
 func (db *DB) Retry(ctx context.Context, j workflows.Job, at time.Time, lastErr string) error {
-	err := db.writeTx(ctx, "retry", sql.LevelReadCommitted, func(t *sql.Tx) error {
+	if err := db.requeue(ctx, j, at, lastErr, true); err != nil {
+		return fmt.Errorf("retry job %d: %w", j.ID, err)
+	}
+	return nil
+}
+
+// requeue puts a running job back to wait until at with why as its last
+// error, counting an attempt when counted (Retry) or not (Defer). If a
+// newer job with the same key is already waiting, that one supersedes
+// this one, which is removed.
+func (db *DB) requeue(ctx context.Context, j workflows.Job, at time.Time, why string, counted bool) error {
+	attempts := "attempts"
+	if counted {
+		attempts = "attempts + 1"
+	}
+	return db.writeTx(ctx, "retry", sql.LevelReadCommitted, func(t *sql.Tx) error {
 		// Under the key's lock no job of the key is queued meanwhile, so
 		// "a newer one waits" stays true until this commits.
 		if _, err := db.lockJobKey(ctx, t, j.Key, false); err != nil {
@@ -320,15 +335,11 @@ func (db *DB) Retry(ctx context.Context, j workflows.Job, at time.Time, lastErr 
 				return err
 			}
 		}
-		_, err = t.ExecContext(ctx, db.q(`UPDATE jobs SET state = 'pending', attempts = attempts + 1, run_at = ?,
+		_, err = t.ExecContext(ctx, db.q(`UPDATE jobs SET state = 'pending', attempts = `+attempts+`, run_at = ?,
 			last_error = ?, owner = '', locked_until = 0 WHERE `+fence),
-			append([]any{unixNanos(at), lastErr}, fenceArgs(j)...)...)
+			append([]any{unixNanos(at), why}, fenceArgs(j)...)...)
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("retry job %d: %w", j.ID, err)
-	}
-	return nil
 }
 
 // Bury gives up on a running job and keeps it, with its error, for people

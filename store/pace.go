@@ -138,33 +138,7 @@ func (db *DB) ForgetIdleBuckets(ctx context.Context, before time.Time) (int64, e
 // holds the job (else workflows.ErrLeaseLost), and a newer job with the
 // same key supersedes it.
 func (db *DB) Defer(ctx context.Context, j workflows.Job, at time.Time, reason string) error {
-	err := db.writeTx(ctx, "retry", sql.LevelReadCommitted, func(t *sql.Tx) error {
-		// As in Retry: no job of the key is queued meanwhile.
-		if _, err := db.lockJobKey(ctx, t, j.Key, false); err != nil {
-			return err
-		}
-		key, err := heldJobKey(ctx, db, t, j)
-		if err != nil {
-			return err
-		}
-		if key.Valid {
-			var newer int64
-			err := t.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM jobs WHERE job_key = ? AND state = 'pending'`),
-				key.String).Scan(&newer)
-			if err != nil {
-				return err
-			}
-			if newer > 0 {
-				_, err := t.ExecContext(ctx, db.q(`DELETE FROM jobs WHERE `+fence), fenceArgs(j)...)
-				return err
-			}
-		}
-		_, err = t.ExecContext(ctx, db.q(`UPDATE jobs SET state = 'pending', run_at = ?,
-			last_error = ?, owner = '', locked_until = 0 WHERE `+fence),
-			append([]any{unixNanos(at), reason}, fenceArgs(j)...)...)
-		return err
-	})
-	if err != nil {
+	if err := db.requeue(ctx, j, at, reason, false); err != nil {
 		return fmt.Errorf("defer job %d: %w", j.ID, err)
 	}
 	return nil
