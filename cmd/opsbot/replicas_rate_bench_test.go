@@ -26,7 +26,7 @@ import (
 // ratio says whether the database serializes the replicas (a ratio well
 // under 1) or not; whether CPU is the ceiling is read from the CPU use.
 //
-//	OPSBOT_TEST_POSTGRES=postgres://... go test ./cmd/opsbot -run XXX -bench ReplicasAcceptWebhooks -benchtime 1x
+//	OPSBOT_TEST_POSTGRES=postgres://opsbot:opsbot@127.0.0.1:5432/opsbot_test?sslmode=disable go test ./cmd/opsbot -run XXX -bench ReplicasAcceptWebhooks -benchtime 1x
 //
 // OPSBOT_LOADTEST_EVENTS sets the events per phase (default 3000).
 func BenchmarkPostgres_ReplicasAcceptWebhooks(b *testing.B) {
