@@ -27,7 +27,7 @@ import (
 // most 10 runs; they change nothing).
 // Each engine prints a summary with the ratios at the end:
 //
-//	go test ./store -run '^$' -bench Tick -benchtime 200x
+//	go test ./store -run '^$' -bench Tick -benchtime 100x
 //	OPSBOT_TEST_POSTGRES=postgres://opsbot:opsbot@127.0.0.1:5432/opsbot_test?sslmode=disable go test ./store -run '^$' -bench Tick/postgres -benchtime 100x
 func BenchmarkTick(b *testing.B) {
 	for _, e := range engines {
