@@ -275,6 +275,15 @@ func Send(ctx context.Context, store Store, m Message, now time.Time) error {
 // MessageLane puts messages to one channel or person in one lane, so they
 // are delivered in the order they were queued.
 func MessageLane(j Job) string {
+	if j.Kind == JobUpload {
+		// A file shares its channel's lane: a chart follows the message
+		// queued before it.
+		var f File
+		if json.Unmarshal([]byte(j.Payload), &f) != nil || f.Channel == "" {
+			return ""
+		}
+		return "channel:" + f.Channel
+	}
 	if j.Kind != JobMessage {
 		return ""
 	}

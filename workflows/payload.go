@@ -38,6 +38,7 @@ var payloadChecks = map[string]func(string) error{
 	JobPDStatus:     pdStatusPayload,
 	JobPDNote:       pdNotePayload,
 	JobLink:         oneID("inc"),
+	JobUpload:       uploadPayload,
 }
 
 // oneID accepts a payload that is one human ID with the given prefix.

@@ -116,6 +116,7 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	}
 	handlers := a.Servers.Handlers()
 	handlers[workflows.JobMessage] = workflows.Deliver(db, a.Slack, a.Clock)
+	handlers[workflows.JobUpload] = workflows.DeliverUpload(db, a.Slack, a.Clock)
 	handlers[workflows.JobHome] = a.publishHome
 	if a.Incidents = a.buildIncidents(deps); a.Incidents != nil {
 		a.Incidents.Intake = &workflows.GroupCommit{Store: db, Gather: intakeGather, Committed: func(n int) {

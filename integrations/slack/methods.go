@@ -55,9 +55,10 @@ type method struct {
 // does not send them again: the caller (the outbox job) finds out what
 // happened first (Deliver looks for the posted message). Every other
 // method opsbot calls is safe to repeat: updates and publishes overwrite,
-// opens and lookups read, a repeated create, pin or invite is answered
+// opens and lookups read, an upload URL shares nothing until the
+// upload is completed, a repeated create, pin or invite is answered
 // name_taken, already_pinned or already_in_channel, which are handled.
-var sendOnce = map[string]bool{"chat.postMessage": true}
+var sendOnce = map[string]bool{"chat.postMessage": true, "files.completeUploadExternal": true}
 
 // methods lists every Web API method the client calls. It is the source
 // of the app manifest's bot scopes (RequiredScopes) and of pacing; a test
@@ -80,6 +81,9 @@ var methods = map[string]method{
 	"conversations.replies": {Tier3, []string{"channels:history"}}, // Message, for replies in threads
 	"views.open":            {Tier4, nil},
 	"views.publish":         {Tier4, nil},
+	// Upload: a chart picture in a review or report.
+	"files.getUploadURLExternal":   {Tier4, []string{"files:write"}},
+	"files.completeUploadExternal": {Tier4, []string{"files:write"}},
 }
 
 // RequiredScopes returns the bot scopes the client's Web API calls need,

@@ -74,7 +74,7 @@ func TestMethodTable_CoversEveryCall(t *testing.T) {
 
 func TestRequiredScopes(t *testing.T) {
 	want := []string{
-		"channels:history", "channels:manage", "channels:read", "chat:write", "groups:read",
+		"channels:history", "channels:manage", "channels:read", "chat:write", "files:write", "groups:read",
 		"im:write", "pins:write", "users:read", "users:read.email",
 	}
 	if got := RequiredScopes(); !slices.Equal(got, want) {

@@ -87,6 +87,8 @@ type Server struct {
 	faults     map[string][]int
 	inject     *faults.Injector
 	socket     socketState
+	uploads    map[string]*File // file ID -> an upload not completed yet
+	maxFile    int64
 }
 
 // New returns a fake workspace that is not listening anywhere; mount it as
@@ -132,6 +134,8 @@ func New(opts Options) *Server {
 		limiter:    newLimiter(opts.RateLimits),
 		faults:     map[string][]int{},
 		socket:     newSocketState(),
+		uploads:    map[string]*File{},
+		maxFile:    DefaultMaxFileSize,
 	}
 	s.addUserLocked(User{ID: opts.BotUserID, Name: opts.BotName, RealName: opts.BotName, IsBot: true})
 	return s
@@ -223,6 +227,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		in.Serve(w, r, method, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s.serveAPI(w, r, method)
 		}), s.refuse(method))
+	case strings.HasPrefix(r.URL.Path, uploadPath):
+		s.serveUpload(w, r, strings.TrimPrefix(r.URL.Path, uploadPath))
 	case strings.HasPrefix(r.URL.Path, "/response/"):
 		s.serveResponseURL(w, r, strings.TrimPrefix(r.URL.Path, "/response/"))
 	case r.URL.Path == socketPath:

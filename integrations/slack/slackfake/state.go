@@ -65,6 +65,9 @@ type Message struct {
 	// as posted; Slack returns it from history only when asked
 	// (include_all_metadata).
 	Metadata json.RawMessage `json:",omitempty"`
+	// Files are the files shared with the message (an upload finished
+	// by files.completeUploadExternal).
+	Files []File `json:",omitempty"`
 }
 
 // IsReply reports whether the message is in a thread under another.

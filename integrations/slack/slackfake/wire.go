@@ -95,6 +95,14 @@ func (s *Server) messageJSON(m *Message) map[string]any {
 	if m.Pinned {
 		out["pinned_to"] = []string{m.Channel}
 	}
+	if len(m.Files) > 0 {
+		fs := make([]map[string]any, len(m.Files))
+		for i, f := range m.Files {
+			fs[i] = s.fileJSON(f)
+		}
+		out["files"] = fs
+		out["upload"] = true
+	}
 	if len(m.Reactions) > 0 {
 		rs := make([]map[string]any, len(m.Reactions))
 		for i, r := range m.Reactions {
