@@ -101,7 +101,13 @@ func (b *Bot) Click(ctx context.Context, ic slack.InteractionCallback) *workflow
 			reply = b.failure(err, UsageRequest)
 			break
 		}
+		if res.Request.State == workflows.StateStopped {
+			reply = startedReply(b.Servers.Catalog, res.Request)
+			break
+		}
 		reply = requestReply(b.Servers.Catalog, res)
+	case workflows.ActServerStop, workflows.ActServerRelease, workflows.ActServerKeep:
+		reply = b.choiceClick(ctx, actor, slackout.BaseActionID(act.ActionID), act.Value)
 	case workflows.ActLeaseRelease:
 		r, err := b.Servers.Release(ctx, actor, act.Value)
 		if err != nil {

@@ -185,10 +185,15 @@ func (s *Servers) applyExtension(tx Tx, team *Team, r *ServerRequest, by Person,
 // Release gives a server back before its lease ends: it is terminated and
 // the unused part of its commitment returns to the budget.
 func (s *Servers) Release(ctx context.Context, actor Person, id string) (*ServerRequest, error) {
+	return s.release(ctx, actor, id, s.ownedRequest)
+}
+
+// release is Release of the request load gives the actor, or refuses.
+func (s *Servers) release(ctx context.Context, actor Person, id string, load func(Tx, Person, string) (*ServerRequest, error)) (*ServerRequest, error) {
 	var out *ServerRequest
 	err := s.update(ctx, func(tx Tx) error {
 		now := s.Clock.Now()
-		r, err := s.ownedRequest(tx, actor, id)
+		r, err := load(tx, actor, id)
 		if err != nil {
 			return err
 		}
@@ -301,6 +306,11 @@ func (s *Servers) StartAgain(ctx context.Context, actor Person, id string) (*Req
 		return err
 	}); err != nil {
 		return nil, err
+	}
+	if r.State == StateStopped && r.EndingAt.IsZero() && s.Clock.Now().Before(r.LeaseEnd) {
+		// Stopped within its lease (off-hours, idle, outside opsbot):
+		// started where it is, in the lease it has.
+		return s.startInLease(ctx, actor, r.ID)
 	}
 	if !isOwner(r, actor) {
 		return nil, Errorf(EForbidden, "Only %s's owner can start it again.", r.ID)

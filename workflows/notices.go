@@ -199,6 +199,9 @@ func leaseMessage(team *Team, r *ServerRequest, budget BudgetSummary, headline s
 	if r.State == StateRunning && r.EndingAt.IsZero() {
 		m.Actions = leaseActions(r)
 	}
+	if r.State == StateStopped && r.EndingAt.IsZero() && now.Before(r.LeaseEnd) {
+		m.Actions = StoppedActions(r) // stopped within its lease: Start again starts it in place
+	}
 	return m
 }
 

@@ -27,6 +27,7 @@ var payloadChecks = map[string]func(string) error{
 	JobAwait:        oneID("srv"),
 	JobRetag:        oneID("srv"),
 	JobEnd:          endPayload,
+	JobPark:         parkPayload,
 	JobMessage:      messagePayload,
 	JobHome:         nonEmpty,
 	JobPagerEvent:   pagerEventPayload,

@@ -22,6 +22,13 @@ type Provisioner interface {
 	End(ctx context.Context, want Instance, action EndAction) (Instance, error)
 	// Retag sets tags on want, with the same guard as End.
 	Retag(ctx context.Context, want Instance, tags map[string]string) error
+	// Start starts want again after a stop, with the same guard as End.
+	// EC2 gives a started instance a new launch time: the Instance
+	// returned carries it, and opsbot records it so the guard still knows
+	// the instance. An instance already starting or running is returned
+	// as it is, with no call; one started since want was recorded (same
+	// ID and tags, a later launch time) too.
+	Start(ctx context.Context, want Instance) (Instance, error)
 }
 
 // PriceSource answers the on-demand hourly price of an instance type.
@@ -57,6 +64,7 @@ type Tx interface {
 	IncidentTx
 	DueTx
 	ReviewTx
+	ParkTx
 }
 
 // IncidentTx holds incidents and their timelines.

@@ -21,6 +21,7 @@ func (s *Servers) Handlers() map[string]JobHandler {
 		JobAwait:     s.await,
 		JobEnd:       s.end,
 		JobRetag:     s.retag,
+		JobPark:      s.park,
 	}
 }
 

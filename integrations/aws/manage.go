@@ -174,3 +174,69 @@ func (e *EC2) Retag(ctx context.Context, want workflows.Instance, tags map[strin
 	}
 	return nil
 }
+
+// Start starts want again after a stop, after checking that EC2 describes
+// the instance opsbot launched. EC2 moves the launch time of an instance
+// it starts, so the instance returned is described again after the call
+// and carries the new launch time. An instance that a previous attempt
+// (or someone outside opsbot) already started has a later launch time
+// and opsbot's tags: it is returned as it is, with no call.
+func (e *EC2) Start(ctx context.Context, want workflows.Instance) (workflows.Instance, error) {
+	doing := fmt.Sprintf("start %s in %s", want.ID, want.Region)
+	found, err := e.describe(ctx, want.Region, []string{want.ID})
+	if err != nil {
+		return workflows.Instance{}, err
+	}
+	if len(found) == 0 {
+		return workflows.Instance{}, fmt.Errorf("%s: EC2 does not know %s: %w", doing, want.ID, workflows.ErrNotOurs)
+	}
+	got := fromEC2(want.Region, found[0])
+	if restartedSince(want, got) {
+		return got, nil
+	}
+	if !workflows.SameInstance(want, got) {
+		e.log.WarnContext(ctx, "ec2 refused to start an instance that does not match opsbot's records",
+			"instance", want.ID, "want_launch", want.LaunchTime, "got_launch", got.LaunchTime,
+			"want_request", want.Tags[workflows.TagRequest], "got_request", got.Tags[workflows.TagRequest],
+			"got_managed", got.Tags[workflows.TagManaged])
+		return workflows.Instance{}, fmt.Errorf("%s: %w", doing, workflows.ErrNotOurs)
+	}
+	switch got.State {
+	case workflows.InstancePending, workflows.InstanceRunning:
+		return got, nil
+	case workflows.InstanceStopping:
+		// EC2 refuses to start an instance still stopping
+		// (IncorrectInstanceState); try again once it has stopped.
+		return workflows.Instance{}, fmt.Errorf("%s: the instance is still stopping", doing)
+	case workflows.InstanceShuttingDown, workflows.InstanceTerminated:
+		return workflows.Instance{}, workflows.Permanent(fmt.Errorf("%s: the instance is %s", doing, got.State))
+	}
+	c, err := e.client(want.Region)
+	if err != nil {
+		return workflows.Instance{}, fmt.Errorf("%s: %w", doing, err)
+	}
+	if _, err := c.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: []string{want.ID}, DryRun: e.dryRun()}); err != nil {
+		return workflows.Instance{}, e.refused(ctx, err, doing, want)
+	}
+	after, err := e.describe(ctx, want.Region, []string{want.ID})
+	if err != nil {
+		return workflows.Instance{}, fmt.Errorf("%s: describe after the start: %w", doing, err)
+	}
+	if len(after) == 0 {
+		return workflows.Instance{}, fmt.Errorf("%s: EC2 no longer describes %s: %w", doing, want.ID, workflows.ErrNotOurs)
+	}
+	got = fromEC2(want.Region, after[0])
+	e.log.InfoContext(ctx, "ec2 instance started", "instance", want.ID, "state", got.State, "launch", got.LaunchTime)
+	return got, nil
+}
+
+// restartedSince reports whether got is want started again since opsbot
+// recorded it: same ID, opsbot's tags for the same request, starting or
+// running, and a later launch time.
+func restartedSince(want, got workflows.Instance) bool {
+	req := want.Tags[workflows.TagRequest]
+	return want.ID != "" && got.ID == want.ID && req != "" &&
+		got.Tags[workflows.TagManaged] == "true" && got.Tags[workflows.TagRequest] == req &&
+		!want.LaunchTime.IsZero() && got.LaunchTime.After(want.LaunchTime) &&
+		(got.State == workflows.InstancePending || got.State == workflows.InstanceRunning)
+}
