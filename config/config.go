@@ -77,6 +77,8 @@ var sections = []section{
 	{"teams", decodeTeams},
 	{"templates", decodeTemplates},
 	{"incidents", decodeIncidents},
+	{"off_hours", decodeOffHours},
+	{"idle", decodeIdle},
 }
 
 // checks run after every section is decoded: references between sections
@@ -89,6 +91,7 @@ var checks = []func(d *decoder, b *build){
 	checkTemplatesForTeams,
 	checkPrices,
 	linkIncidents,
+	linkOffHours,
 }
 
 // build is the config being assembled, with the places in the file that

@@ -28,6 +28,7 @@ type teamDecl struct {
 	policy    ref
 	approvers place
 	service   place // pagerduty_service
+	offHours  ref   // off_hours: a schedule name, or none
 }
 
 // decodeTeams reads `teams:`. Each team has a name, a time_zone (IANA
@@ -54,7 +55,7 @@ func decodeTeams(d *decoder, n *yaml.Node, b *build) {
 
 func decodeTeam(d *decoder, p string, n *yaml.Node) *teamDecl {
 	m := d.mapping(p, n, "name", "time_zone", "approvals_channel", "members", "approvers", "monthly_budget_usd", "policy",
-		"announce_channel", "incident_members", "pagerduty_service")
+		"announce_channel", "incident_members", "pagerduty_service", "off_hours")
 	m.require("name", "approvals_channel", "approvers", "monthly_budget_usd", "policy")
 	t := &workflows.Team{
 		Name:          m.str("name"),
@@ -68,6 +69,7 @@ func decodeTeam(d *decoder, p string, n *yaml.Node) *teamDecl {
 		policy:    ref{m.str("policy"), place{m.at("policy"), m.line("policy")}},
 		approvers: place{m.at("approvers"), m.line("approvers")},
 		service:   place{m.at("pagerduty_service"), m.line("pagerduty_service")},
+		offHours:  ref{m.str("off_hours"), place{m.at("off_hours"), m.line("off_hours")}},
 	}
 	if zn := m.scalar("time_zone"); zn != nil {
 		t.Location = loadZone(d, m.at("time_zone"), zn)

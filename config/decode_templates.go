@@ -35,6 +35,7 @@ type templateDecl struct {
 	tags         place
 	userData     place
 	subnet       place // the template itself when it names no subnet
+	offHours     ref   // off_hours: a schedule name, or none
 }
 
 // decodeTemplates reads `templates:`, the kinds of server people can
@@ -56,7 +57,7 @@ func decodeTemplates(d *decoder, n *yaml.Node, b *build) {
 func decodeTemplate(d *decoder, p string, n *yaml.Node) *templateDecl {
 	m := d.mapping(p, n, "name", "description", "instance_type", "ami", "region", "subnet",
 		"security_groups", "key_pair", "root_volume_gb", "tags", "user_data", "teams", "lifecycle",
-		"public_ip", "instance_profile")
+		"public_ip", "instance_profile", "off_hours")
 	m.require("name", "instance_type", "ami", "region", "root_volume_gb", "teams")
 	t := &workflows.Template{
 		Name:         m.str("name"),

@@ -28,17 +28,31 @@ func (t *tx) EndPark(requestID string, at time.Time) error {
 	return nil
 }
 
+const parkQuery = `SELECT p.request_id, p.team, p.why, p.hourly_rate, p.stopped_at, p.started_at, r.lease_end
+	FROM server_parks p JOIN requests r ON r.id = p.request_id `
+
+// OpenPark returns the stop of requestID not ended yet.
+func (t *tx) OpenPark(requestID string) (workflows.Park, bool, error) {
+	ps, err := t.parks(parkQuery+`WHERE p.request_id = ? AND p.started_at = 0 ORDER BY p.stopped_at DESC`, requestID)
+	if err != nil || len(ps) == 0 {
+		return workflows.Park{}, false, err
+	}
+	return ps[0], true, nil
+}
+
 // Parks returns the stops overlapping [from, to), with their lease's end.
 func (t *tx) Parks(team string, from, to time.Time) ([]workflows.Park, error) {
-	q := `SELECT p.request_id, p.team, p.why, p.hourly_rate, p.stopped_at, p.started_at, r.lease_end
-		FROM server_parks p JOIN requests r ON r.id = p.request_id
-		WHERE p.stopped_at < ? AND (p.started_at = 0 OR p.started_at > ?)`
+	q := parkQuery + `WHERE p.stopped_at < ? AND (p.started_at = 0 OR p.started_at > ?)`
 	args := []any{unixNanos(to), unixNanos(from)}
 	if team != "" {
 		q += ` AND p.team = ?`
 		args = append(args, team)
 	}
-	rows, err := t.query(q+` ORDER BY p.stopped_at, p.request_id`, args...)
+	return t.parks(q+` ORDER BY p.stopped_at, p.request_id`, args...)
+}
+
+func (t *tx) parks(q string, args ...any) ([]workflows.Park, error) {
+	rows, err := t.query(q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read stops: %w", err)
 	}

@@ -2,6 +2,8 @@ package workflows
 
 import (
 	"path"
+
+	"github.com/opsbot/opsbot/workflows/offhours"
 	"strings"
 	"time"
 )
@@ -19,6 +21,11 @@ type Catalog struct {
 	// Admins (Slack user IDs or emails) run opsbot for the organisation:
 	// they may see every team's budget.
 	Admins []string
+	// OffHours are the named off-hours schedules (their zone is left
+	// unset: a server's schedule is read in its team's zone); Idle says
+	// when a server counts as idle.
+	OffHours map[string]*offhours.Schedule
+	Idle     IdlePolicy
 }
 
 // IsAdmin reports whether p is one of the config's admins.
@@ -72,6 +79,9 @@ type Team struct {
 	// PagerDutyService is paged when someone declares an incident for the
 	// team from Slack.
 	PagerDutyService string
+	// OffHours names the team's off-hours schedule (Catalog.OffHours);
+	// empty: none. A template's own setting wins.
+	OffHours string
 }
 
 // HasMember reports whether p is a member (approvers count as members).
@@ -205,6 +215,10 @@ type Template struct {
 	// InstanceProfile is the IAM instance profile (name or ARN) servers
 	// run with; empty: none.
 	InstanceProfile string
+	// OffHours names the off-hours schedule of its servers, over the
+	// team's; NoOffHours: never, whatever the team's.
+	OffHours   string
+	NoOffHours bool
 }
 
 // Pricing is the fallback price table, used when the AWS Price List API

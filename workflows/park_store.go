@@ -13,6 +13,8 @@ type ParkTx interface {
 	// EndPark records that the open stop of requestID ended at at (the
 	// server was started again). Without an open stop it does nothing.
 	EndPark(requestID string, at time.Time) error
+	// OpenPark returns the stop of requestID not ended yet, if any.
+	OpenPark(requestID string) (Park, bool, error)
 	// Parks returns the stops of team (all teams when empty) that
 	// overlap [from, to), each with its lease's end, oldest first.
 	Parks(team string, from, to time.Time) ([]Park, error)
@@ -80,4 +82,35 @@ type IdleServer struct {
 	FlaggedAt time.Time
 	KeptAt    time.Time
 	KeptBy    string
+}
+
+// Savings is what stops within leases saved over a period.
+type Savings struct {
+	Stops int     // stops that overlap the period
+	Hours float64 // server-hours stopped within it
+	Money Money   // hours x each server's hourly rate
+}
+
+// SavingsIn sums the stops of team (every team when empty) within
+// [from, to), as of now, by why they were made: the off-hours savings of
+// a month are SavingsIn(tx, team, monthStart, nextMonthStart, now)[WhyOffHours].
+// A stop saves until the server is started again or its lease ends.
+func SavingsIn(tx Tx, team string, from, to, now time.Time) (map[Why]Savings, error) {
+	parks, err := tx.Parks(team, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := map[Why]Savings{}
+	for _, p := range parks {
+		h := p.HoursIn(from, to, now)
+		if h <= 0 {
+			continue
+		}
+		s := out[p.Why]
+		s.Stops++
+		s.Hours += h
+		s.Money += p.HourlyRate.For(h)
+		out[p.Why] = s
+	}
+	return out, nil
 }

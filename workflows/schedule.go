@@ -163,7 +163,14 @@ func (s *Servers) lookLease(tx Tx, id string, now time.Time) (time.Time, bool, e
 	if step := DueLease(now, r, lc); step.Warn != 0 || step.End {
 		return time.Time{}, true, nil
 	}
-	return NextLeaseDue(r, lc, now), false, nil
+	off, err := s.planOffHours(tx, team, tpl, r, now)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	if off.due() {
+		return time.Time{}, true, nil
+	}
+	return earliest(NextLeaseDue(r, lc, now), off.next), false, nil
 }
 
 // lookApproval says whether anything is due for an approval at now, or
@@ -208,9 +215,18 @@ func (s *Servers) tickLease(ctx context.Context, id string, rep *TickReport) err
 			}
 			return s.dryRunEnd(tx, r, step.Action, "its lease ended", now)
 		}
-		// Everything due at now is handled below, in this transaction.
-		if err := tx.SetDue(DueKindLease, r.ID, NextLeaseDue(r, lc, now)); err != nil {
+		off, err := s.planOffHours(tx, team, tpl, r, now)
+		if err != nil {
 			return err
+		}
+		// Everything due at now is handled below, in this transaction.
+		if err := tx.SetDue(DueKindLease, r.ID, earliest(NextLeaseDue(r, lc, now), off.next)); err != nil {
+			return err
+		}
+		if !step.End && off.due() {
+			if err := s.tickOffHours(tx, team, r, off, now); err != nil {
+				return err
+			}
 		}
 		if step.End {
 			r.EndingAt, r.UpdatedAt = now, now
