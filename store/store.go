@@ -73,6 +73,9 @@ type DB struct {
 	jobKeyLocks int32
 	hook        func(what string, committed bool) error
 	retries     atomic.Int64
+	// rehearse runs each write transaction once more before the one
+	// that counts (WithRehearsedWrites).
+	rehearse bool
 	// pace is the pool of the shared Slack rate buckets (pace.go).
 	pace *sql.DB
 }
@@ -88,6 +91,17 @@ type Option func(*DB)
 func WithWriteHook(hook func(what string, committed bool) error) Option {
 	return func(db *DB) { db.hook = hook }
 }
+
+// WithRehearsedWrites runs every write transaction's function once in a
+// transaction that is then rolled back, as PostgreSQL's abort of a
+// serialization failure does, before running it again for real: on any
+// engine, every write goes through the retry path. Tests use it to prove
+// that what a closure hands out of a transaction (a count, a flag, a
+// list) is set afresh on each attempt, never accumulated across them.
+func WithRehearsedWrites() Option { return func(db *DB) { db.rehearse = true } }
+
+// errRehearsal rolls back a rehearsed write (WithRehearsedWrites).
+var errRehearsal = errors.New("rehearsal: rolled back to be run again")
 
 // WithClock sets the clock used to stamp applied migrations, the one
 // timestamp the store makes itself. The default is workflows.SystemClock.
@@ -273,6 +287,17 @@ func (db *DB) writeTx(ctx context.Context, what string, iso sql.IsolationLevel, 
 		opts = &sql.TxOptions{Isolation: iso}
 	}
 	var err error
+	if db.rehearse {
+		if err := db.inTx(ctx, db.write, opts, func(t *sql.Tx) error {
+			if err := fn(t); err != nil {
+				return err
+			}
+			db.retries.Add(1)
+			return errRehearsal
+		}); !errors.Is(err, errRehearsal) {
+			return err // fn failed: the real run would do no more
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		err = db.inTx(ctx, db.write, opts, fn)
 		if err == nil || db.dialect != dialectPostgres || !retryable(err) {

@@ -57,6 +57,7 @@ func (s *Servers) Decide(ctx context.Context, actor Person, approvalID string, a
 	res := &DecideResult{}
 	var expired bool
 	err := s.update(ctx, func(tx Tx) error {
+		*res, expired = DecideResult{}, false // a retried transaction starts again
 		now := s.Clock.Now()
 		a, err := tx.Approval(strings.TrimSpace(approvalID))
 		if errors.Is(err, ErrNotFound) {

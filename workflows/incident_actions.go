@@ -253,6 +253,7 @@ func (s *Incidents) closeChecked(ctx context.Context, id string) error {
 func (s *Incidents) sendActionReminder(ctx context.Context, id string) (bool, error) {
 	sent := false
 	err := s.update(ctx, func(tx Tx) error {
+		sent = false // a retried transaction starts again
 		now := s.Clock.Now()
 		a, err := tx.Action(id)
 		if err != nil || a.Done() {

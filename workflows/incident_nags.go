@@ -241,6 +241,7 @@ func (s *Incidents) meetingSetInDoc(ctx context.Context, inc *Incident) bool {
 func (s *Incidents) sendNag(ctx context.Context, id string, kind NagKind) (bool, error) {
 	sent := false
 	err := s.update(ctx, func(tx Tx) error {
+		sent = false // a retried transaction starts again
 		now := s.Clock.Now()
 		inc, err := tx.Incident(id)
 		if err != nil {

@@ -57,6 +57,7 @@ func (s *Servers) Extend(ctx context.Context, actor Person, id string, d time.Du
 func (s *Servers) ExtendFrom(ctx context.Context, actor Person, id string, d time.Duration, reason string, drawnFor time.Time) (*ExtendResult, error) {
 	res := &ExtendResult{}
 	err := s.update(ctx, func(tx Tx) error {
+		*res = ExtendResult{} // a retried transaction starts again
 		now := s.Clock.Now()
 		r, err := s.ownedRequest(tx, actor, id)
 		if err != nil {

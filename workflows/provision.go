@@ -31,6 +31,7 @@ func (s *Servers) provision(ctx context.Context, j Job) error {
 	var spec LaunchSpec
 	var skip bool
 	err := s.update(ctx, func(tx Tx) error {
+		skip = false // a retried transaction starts again
 		now := s.Clock.Now()
 		r, err := tx.Request(j.Payload)
 		if err != nil {

@@ -24,6 +24,7 @@ var IntakeKeyPrefixes = []string{"slack-request:", "slack-envelope:", "slack-tri
 func PruneIntake(ctx context.Context, store Store, now time.Time) (int64, error) {
 	var n int64
 	err := store.Update(ctx, func(tx Tx) error {
+		n = 0 // a retried transaction counts again from nothing
 		for _, p := range IntakeKeyPrefixes {
 			k, err := tx.ForgetBefore(p, now.Add(-IntakeKeep))
 			if err != nil {

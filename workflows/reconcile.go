@@ -60,6 +60,7 @@ func (s *Servers) Reconcile(ctx context.Context) (closed int, err error) {
 func (s *Servers) reconcileOne(ctx context.Context, id string, got Instance, exists bool) (bool, error) {
 	changed := false
 	err := s.update(ctx, func(tx Tx) error {
+		changed = false // a retried transaction starts again
 		now := s.Clock.Now()
 		r, err := tx.Request(id)
 		if err != nil {

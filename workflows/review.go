@@ -178,17 +178,22 @@ func (s *Incidents) ReviewTick(ctx context.Context) (int, error) {
 		if slot.IsZero() || now.Sub(slot) > ReviewGrace {
 			continue
 		}
+		began := false // set, not counted, inside: the transaction may run again
 		err := s.update(ctx, func(tx Tx) error {
+			began = false
 			fresh, err := tx.MarkSent(fmt.Sprintf("alert-review:%s:%d", team.Name, slot.Unix()), now)
 			if err != nil || !fresh {
 				return err
 			}
-			started++
+			began = true
 			_, err = s.startReview(tx, team, Window{Start: slot.Add(-pol.window()), End: slot}, slot, "", now)
 			return err
 		})
 		if err != nil {
 			return started, fmt.Errorf("start the alert review of %s: %w", team.Name, err)
+		}
+		if began {
+			started++
 		}
 	}
 	n, err := s.remindFollowUps(ctx)
@@ -488,6 +493,7 @@ func ParseReviewValue(v string) (id string, n int, d ReviewDecision, ok bool) {
 func (s *Incidents) remindFollowUps(ctx context.Context) (int, error) {
 	sent := 0
 	err := s.update(ctx, func(tx Tx) error {
+		sent = 0 // a retried transaction counts again from nothing
 		now := s.Clock.Now()
 		items, err := tx.FollowUps()
 		if err != nil {

@@ -104,6 +104,13 @@ type TickReport struct {
 	Warnings, Ends, Reminders, Expired int
 }
 
+func (r *TickReport) add(o TickReport) {
+	r.Warnings += o.Warnings
+	r.Ends += o.Ends
+	r.Reminders += o.Reminders
+	r.Expired += o.Expired
+}
+
 // Tick does what is due now for every lease and pending approval: lease
 // warnings, end-of-lease actions, approval reminders and expiry. It reads
 // only the leases and approvals whose stored due time has come (see
@@ -195,7 +202,9 @@ func (s *Servers) lookApproval(tx Tx, id string, now time.Time) (time.Time, bool
 }
 
 func (s *Servers) tickLease(ctx context.Context, id string, rep *TickReport) error {
-	return s.update(ctx, func(tx Tx) error {
+	var got TickReport
+	err := s.update(ctx, func(tx Tx) error {
+		got = TickReport{} // the transaction may run again: count afresh
 		now := s.Clock.Now()
 		r, err := tx.Request(id)
 		if err != nil {
@@ -240,7 +249,7 @@ func (s *Servers) tickLease(ctx context.Context, id string, rep *TickReport) err
 			if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "lease.end", Subject: r.ID, Detail: string(step.Action)}); err != nil {
 				return err
 			}
-			rep.Ends++
+			got.Ends++
 			return tx.Enqueue(Job{Kind: JobEnd, Key: JobEnd + ":" + r.ID, Payload: r.ID + " " + string(step.Action), RunAt: now})
 		}
 		for _, o := range step.Superseded {
@@ -255,7 +264,7 @@ func (s *Servers) tickLease(ctx context.Context, id string, rep *TickReport) err
 		if err != nil || !fresh {
 			return err
 		}
-		rep.Warnings++
+		got.Warnings++
 		budget, err := budgetOf(tx, team, now)
 		if err != nil {
 			return err
@@ -266,10 +275,16 @@ func (s *Servers) tickLease(ctx context.Context, id string, rep *TickReport) err
 		}
 		return enqueueMessage(tx, m, now)
 	})
+	if err == nil {
+		rep.add(got)
+	}
+	return err
 }
 
 func (s *Servers) tickApproval(ctx context.Context, id string, rep *TickReport) error {
-	return s.update(ctx, func(tx Tx) error {
+	var got TickReport
+	err := s.update(ctx, func(tx Tx) error {
+		got = TickReport{} // the transaction may run again: count afresh
 		now := s.Clock.Now()
 		a, err := tx.Approval(id)
 		if err != nil {
@@ -286,7 +301,7 @@ func (s *Servers) tickApproval(ctx context.Context, id string, rep *TickReport) 
 			return err
 		}
 		if step.Expire {
-			rep.Expired++
+			got.Expired++
 			if err := s.expire(tx, team, a, r, now); err != nil {
 				return err
 			}
@@ -310,7 +325,7 @@ func (s *Servers) tickApproval(ctx context.Context, id string, rep *TickReport) 
 		if err := tx.SetDue(DueKindApproval, a.ID, NextApprovalDue(a, every, now)); err != nil {
 			return err
 		}
-		rep.Reminders++
+		got.Reminders++
 		return enqueueMessage(tx, Message{
 			Channel: team.ApprovalsChannel,
 			Thread:  "approval:" + a.ID,
@@ -319,4 +334,8 @@ func (s *Servers) tickApproval(ctx context.Context, id string, rep *TickReport) 
 			Mention: team.Approvers,
 		}, now)
 	})
+	if err == nil {
+		rep.add(got)
+	}
+	return err
 }

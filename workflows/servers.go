@@ -86,6 +86,7 @@ func (s *Servers) Request(ctx context.Context, actor Person, in RequestInput) (*
 	fin := team.Policy.Financial
 	res := &RequestResult{}
 	err = s.update(ctx, func(tx Tx) error {
+		*res = RequestResult{} // a retried transaction starts again
 		now := s.Clock.Now()
 		id, err := tx.NextID("srv")
 		if err != nil {

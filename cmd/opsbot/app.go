@@ -138,6 +138,10 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		// Channel creation is paced at Slack's Tier 2: one worker for it,
 		// the others for everything else (the set-up of channels made).
 		KindLimits: map[string]int{workflows.JobOpenChannel: 1},
+		// A replica killed mid-job (SIGKILL, OOM, a lost host) holds its
+		// jobs until their lease runs out: 30 s, renewed every 10 s while
+		// a live worker holds them.
+		Lease: JobLease,
 	}
 	a.Bot = (&bot.Bot{
 		Servers: a.Servers, Incidents: a.Incidents, History: a.Slack, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
@@ -167,6 +171,10 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	a.Handler = a.routes()
 	return a, nil
 }
+
+// JobLease is how long a claimed job is leased to this process before
+// another may take it (renewed every third of it while held).
+const JobLease = 30 * time.Second
 
 // intakeGather is how long a busy intake waits to gather requests into
 // one transaction (workflows.GroupCommit.Gather): at a thousand requests

@@ -24,6 +24,7 @@ import (
 	"github.com/opsbot/opsbot/integrations/notion/notionfake"
 	"github.com/opsbot/opsbot/integrations/pagerduty/pdfake"
 	"github.com/opsbot/opsbot/integrations/slack/slackfake"
+	"github.com/opsbot/opsbot/store"
 	"github.com/opsbot/opsbot/workflows"
 )
 
@@ -159,6 +160,8 @@ type harness struct {
 	// crash, when set, sees every store commit and every outside call of
 	// the Apps booted, and can kill them (crash_e2e_test.go).
 	crash *killer
+	// storeOpts are added to the store options of the Apps booted.
+	storeOpts []store.Option
 }
 
 // newHarness builds the world and boots opsbot on SQLite; with a dsn, on
@@ -284,6 +287,7 @@ func (h *harness) bootApp() (*App, *httptest.Server) {
 	}
 	deps := Deps{Clock: h.clock, Log: log, AWSConfig: &awsCfg, AWSEndpoint: h.ec2hs.URL, Owner: fmt.Sprintf("replica-%d", h.replicas), Sleep: sleep,
 		SlackHTTP: h.slackHTTP, HTTP: h.outsideHTTP, AWSMaxBackoff: h.awsBackoff}
+	deps.StoreOptions = append(deps.StoreOptions, h.storeOpts...)
 	if h.crash != nil {
 		h.crash.wire(&deps)
 	}
@@ -291,6 +295,10 @@ func (h *harness) bootApp() (*App, *httptest.Server) {
 	if err != nil {
 		h.t.Fatalf("build app: %v", err)
 	}
+	// The pacer's sleeps move the manual clock by whole rate intervals
+	// while the lease is renewed on the wall clock: a long lease keeps a
+	// drain's jobs from running out under their worker.
+	app.Runner.Lease = 2 * time.Minute
 	srv := httptest.NewServer(app.Handler)
 	h.t.Cleanup(func() {
 		srv.Close()
