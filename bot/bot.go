@@ -12,6 +12,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/opsbot/opsbot/workflows"
+	"github.com/opsbot/opsbot/workflows/actions"
 )
 
 // AckWithin is how long a handler waits for its work before it answers
@@ -39,6 +40,7 @@ type Views interface {
 type Bot struct {
 	Servers   *workflows.Servers
 	Incidents *workflows.Incidents // nil when incidents are not configured
+	Actions   *actions.Service     // server actions; nil: not offered
 	History   History
 	Store     workflows.Store // de-duplicates replayed requests
 	Clock     workflows.Clock

@@ -94,6 +94,8 @@ func (b *Bot) ops(ctx context.Context, cmd slack.SlashCommand) workflows.Reply {
 			return b.failure(err, UsageBudget)
 		}
 		return budgetReply(s)
+	case OpsServer:
+		return b.showServer(ctx, actor, c.Server)
 	case OpsApprovals:
 		list, err := b.Servers.PendingApprovals(ctx, actor)
 		if err != nil {

@@ -116,6 +116,9 @@ func (b *Bot) Click(ctx context.Context, ic slack.InteractionCallback) *workflow
 		}
 		reply = releaseReply(b.Servers, r)
 	default:
+		if r, ok := b.actionClick(ctx, actor, slackout.BaseActionID(act.ActionID), act.Value); ok {
+			return &r
+		}
 		if r, ok := b.incidentClick(ctx, actor, slackout.BaseActionID(act.ActionID), act.Value); ok {
 			return &r
 		}

@@ -25,6 +25,7 @@ const (
 	OpsRelease   OpsKind = "lease release"
 	OpsBudget    OpsKind = "budget"
 	OpsApprovals OpsKind = "approvals"
+	OpsServer    OpsKind = "server"
 )
 
 // Usage lines, shown in help and with every mistake.
@@ -36,6 +37,7 @@ const (
 	UsageBudget    = "/ops budget [TEAM]"
 	UsageApprovals = "/ops approvals"
 	UsageHelp      = "/ops help"
+	UsageServer    = "/ops server SERVER"
 )
 
 // OpsCommand is a parsed /ops command.
@@ -98,13 +100,22 @@ func ParseOps(text string) (OpsCommand, error) {
 	return OpsCommand{}, usageErr(UsageHelp, "`%s` is not an /ops command. Try `/ops help` for the list.", words[0])
 }
 
+// serverID matches a server's ID as typed: srv-42.
+var serverID = regexp.MustCompile(`^(?i)srv-[0-9]+$`)
+
 func parseServer(words []string) (OpsCommand, error) {
+	if len(words) > 0 && serverID.MatchString(words[0]) {
+		if len(words) > 1 {
+			return OpsCommand{}, usageErr(UsageServer, "`/ops server %s` takes nothing after the server: its actions are buttons.", words[0])
+		}
+		return OpsCommand{Kind: OpsServer, Server: strings.ToLower(words[0])}, nil
+	}
 	if len(words) == 0 || strings.ToLower(words[0]) != "request" {
 		hint := ""
 		if len(words) > 0 && strings.HasPrefix(strings.ToLower(words[0]), "list") {
 			hint = " To list your servers: `/ops servers`."
 		}
-		return OpsCommand{}, usageErr(UsageRequest, "Say what to do with a server: `/ops server request TEMPLATE`.%s", hint)
+		return OpsCommand{}, usageErr(UsageRequest, "Say what to do with a server: `/ops server request TEMPLATE`, or `/ops server srv-42` to see one with its actions.%s", hint)
 	}
 	words = words[1:]
 	if len(words) == 0 {
@@ -234,6 +245,7 @@ func parseLease(words []string) (OpsCommand, error) {
 var OpsHelpText = strings.Join([]string{
 	"`" + UsageRequest + "` — ask for a server (no template: a form)",
 	"`" + UsageServers + "` — your servers: state, lease end, cost so far",
+	"`" + UsageServer + "` — one server with its actions: start, stop, reboot, snapshot, diagnose",
 	"`" + UsageExtend + "` — give a server more time (no arguments: a form)",
 	"`" + UsageRelease + "` — give it back now",
 	"`" + UsageBudget + "` — budget, committed, spent, remaining",

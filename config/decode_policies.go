@@ -46,7 +46,7 @@ func decodePolicies(d *decoder, n *yaml.Node, b *build) {
 }
 
 func decodePolicy(d *decoder, p string, n *yaml.Node) *policyDecl {
-	m := d.mapping(p, n, "name", "access", "placement", "integration", "financial", "lifecycle")
+	m := d.mapping(p, n, "name", "access", "placement", "integration", "financial", "lifecycle", "actions")
 	m.require("name")
 	pd := &policyDecl{p: &workflows.Policy{Name: m.str("name")}, at: at(p, n), nameAt: nameAt(d, m)}
 	pd.p.Access, pd.templates = decodeAccess(d, field(p, "access"), m.get("access"))
@@ -54,6 +54,7 @@ func decodePolicy(d *decoder, p string, n *yaml.Node) *policyDecl {
 	pd.p.Integration = decodeIntegration(d, field(p, "integration"), m.get("integration"))
 	pd.p.Financial = decodeFinancial(d, field(p, "financial"), m.get("financial"))
 	pd.p.Lifecycle = decodeLifecycle(d, field(p, "lifecycle"), m.get("lifecycle"))
+	pd.p.Actions = decodeActions(d, field(p, "actions"), m.get("actions"))
 	return pd
 }
 

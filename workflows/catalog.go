@@ -123,6 +123,7 @@ type Policy struct {
 	Integration IntegrationPolicy
 	Financial   FinancialPolicy
 	Lifecycle   LifecyclePolicy
+	Actions     ActionPolicy
 }
 
 // AccessPolicy says who may request what and how many approvers decide.

@@ -84,6 +84,11 @@ func (s *Servers) end(ctx context.Context, j Job) error {
 		if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "ec2." + string(action), Subject: r.ID, Detail: strings.TrimSpace(r.Instance.ID + " " + note)}); err != nil {
 			return err
 		}
+		if to == StateTerminated && s.Terminated != nil {
+			if err := s.Terminated(tx, r, now); err != nil {
+				return err
+			}
+		}
 		budget, err := budgetOf(tx, team, now)
 		if err != nil {
 			return err

@@ -91,6 +91,12 @@ const (
 	ActLeaseExtend  = "lease.extend"  // value: "srv-42 1d 1764000000", see ExtendValue
 	ActLeaseRelease = "lease.release" // value: "srv-42"
 	ActStartAgain   = "lease.again"   // value: "srv-42", a stopped server
+	// Server actions (workflows/actions).
+	ActServerShow   = "server.show"   // value: "srv-42": its actions, privately
+	ActServerAction = "server.action" // value: "srv-42 reboot 1764000000", see actions.ButtonValue
+	ActOpApprove    = "op.approve"    // value: "op-3"
+	ActOpDeny       = "op.deny"       // value: "op-3"
+	ActSnapshotKeep = "snapshot.keep" // value: "snap-0123…"
 )
 
 // MessageRef is where a posted message lives, so it can be edited.

@@ -200,7 +200,9 @@ func leaseMessage(team *Team, r *ServerRequest, budget BudgetSummary, headline s
 		m.Actions = leaseActions(r)
 	}
 	if r.State == StateStopped && r.EndingAt.IsZero() && now.Before(r.LeaseEnd) {
-		m.Actions = StoppedActions(r) // stopped within its lease: Start again starts it in place
+		// Stopped within its lease: Start again starts it in place;
+		// Actions has the rest (snapshot, diagnose).
+		m.Actions = []Action{StoppedActions(r)[0], ServerShowAction(r), ReleaseAction(r)}
 	}
 	return m
 }
@@ -208,8 +210,15 @@ func leaseMessage(team *Team, r *ServerRequest, budget BudgetSummary, headline s
 func leaseActions(r *ServerRequest) []Action {
 	return []Action{
 		{ID: ActLeaseExtend, Label: "Extend 1 day", Value: ExtendValue(r, "1d"), Style: StylePrimary},
+		ServerShowAction(r),
 		ReleaseAction(r),
 	}
+}
+
+// ServerShowAction is the "Actions" button: the server with the actions
+// the person who presses it may run (stop, reboot, snapshot, ...).
+func ServerShowAction(r *ServerRequest) Action {
+	return Action{ID: ActServerShow, Label: "Actions", Value: r.ID}
 }
 
 // ReleaseAction is the "Release now" button. Release terminates at once

@@ -203,6 +203,7 @@ type LedgerFilter struct {
 // AuditEntry records a decision or an outside action: who did what to
 // which subject, why, and when.
 type AuditEntry struct {
+	ID      int64 // set when read back: the entry's place in the log
 	At      time.Time
 	Actor   string // a person, or "opsbot" for the bot's own acts
 	Action  string // "request.create", "approval.approve", "ec2.launch", ...

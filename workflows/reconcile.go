@@ -101,6 +101,11 @@ func (s *Servers) reconcileOne(ctx context.Context, id string, got Instance, exi
 				return err
 			}
 			head, action = r.Instance.ID+" was terminated outside opsbot; its lease is closed and the unused budget given back.", "reconcile.terminated"
+			if s.Terminated != nil {
+				if err := s.Terminated(tx, r, now); err != nil {
+					return err
+				}
+			}
 		case stopped && r.State == StateRunning:
 			if err := r.Move(StateStopped, "stopped outside opsbot", now); err != nil {
 				return err

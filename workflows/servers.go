@@ -37,6 +37,10 @@ type Servers struct {
 	// the ends of leases and releases are reported, once, and change no
 	// record (see dryrun.go).
 	DryRun bool
+	// Terminated, when set, is called in the transaction that records a
+	// server's termination by opsbot or outside it (the server actions
+	// release its snapshots there).
+	Terminated func(tx Tx, r *ServerRequest, now time.Time) error
 }
 
 // RequestInput is what a person asks for.

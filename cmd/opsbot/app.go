@@ -23,6 +23,7 @@ import (
 	"github.com/opsbot/opsbot/scheduler"
 	"github.com/opsbot/opsbot/store"
 	"github.com/opsbot/opsbot/workflows"
+	"github.com/opsbot/opsbot/workflows/actions"
 )
 
 // App is opsbot assembled: everything `serve` runs. The sandbox and the
@@ -38,8 +39,9 @@ type App struct {
 	EC2       *awsint.EC2
 	Servers   *workflows.Servers
 	Incidents *workflows.Incidents // nil when incidents are not configured
-	PagerDuty *pagerduty.Client    // nil without PAGERDUTY_API_TOKEN
-	Notion    *notion.Client       // nil without NOTION_TOKEN
+	Actions   *actions.Service
+	PagerDuty *pagerduty.Client // nil without PAGERDUTY_API_TOKEN
+	Notion    *notion.Client    // nil without NOTION_TOKEN
 	Runner    *workflows.Runner
 	Bot       *bot.Bot
 	Scheduler *scheduler.Scheduler
@@ -114,7 +116,13 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		Wake:      a.Wake,
 		DryRun:    env.DryRun,
 	}
+	a.Actions = &actions.Service{Store: db, Clock: a.Clock, Catalog: cfg.Catalog, Provisioner: a.EC2, Operator: a.EC2, Starter: a.EC2,
+		Log: a.Log.With("component", "actions"), Wake: a.Wake}
+	a.Servers.Terminated = a.Actions.Terminated
 	handlers := a.Servers.Handlers()
+	for k, h := range a.Actions.Handlers() {
+		handlers[k] = h
+	}
 	handlers[workflows.JobMessage] = workflows.Deliver(db, a.Slack, a.Clock)
 	handlers[workflows.JobUpload] = workflows.DeliverUpload(db, a.Slack, a.Clock)
 	handlers[workflows.JobHome] = a.publishHome
@@ -144,7 +152,7 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		Lease: JobLease,
 	}
 	a.Bot = (&bot.Bot{
-		Servers: a.Servers, Incidents: a.Incidents, History: a.Slack, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
+		Servers: a.Servers, Incidents: a.Incidents, Actions: a.Actions, History: a.Slack, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
 		Directory: a.Slack, Views: a.Slack, Render: slackout.Renderer{}, Log: a.Log.With("component", "bot"),
 		HTTP: deps.SlackHTTP, Wake: a.Wake, Intake: &workflows.GroupCommit{Store: db, Gather: intakeGather, Committed: func(n int) {
 			a.Metrics.observeIntake("slack", n)
@@ -192,6 +200,7 @@ func (a *App) Wake() {
 // giveUp lets the workflow that owns a job record its failure.
 func (a *App) giveUp(ctx context.Context, j workflows.Job, err error) {
 	a.Servers.GiveUp(ctx, j, err)
+	a.Actions.GiveUp(ctx, j, err)
 	if a.Incidents != nil {
 		a.Incidents.GiveUp(ctx, j, err)
 	}

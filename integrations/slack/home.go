@@ -42,11 +42,17 @@ func (rd Renderer) Home(h workflows.Home) []slackapi.Block {
 		if r.State == workflows.StateRunning && r.EndingAt.IsZero() {
 			blocks = append(blocks, buttons([]workflows.Action{
 				{ID: workflows.ActLeaseExtend, Label: "Extend 1 day", Value: workflows.ExtendValue(r, "1d"), Style: workflows.StylePrimary},
+				workflows.ServerShowAction(r),
 				workflows.ReleaseAction(r),
 			})...)
 		}
 		if r.State == workflows.StateStopped && r.EndingAt.IsZero() {
-			blocks = append(blocks, buttons(workflows.StoppedActions(r))...)
+			acts := workflows.StoppedActions(r)
+			if h.Now.Before(r.LeaseEnd) {
+				// Stopped within its lease: Start is among its actions.
+				acts = []workflows.Action{workflows.StoppedActions(r)[0], workflows.ServerShowAction(r), workflows.ReleaseAction(r)}
+			}
+			blocks = append(blocks, buttons(acts)...)
 		}
 	}
 	if len(h.Pending) > 0 {

@@ -15,8 +15,14 @@ func (s *Server) validate(c Call) *apiError {
 	case "CreateTags":
 		_, _, e := s.parseCreateTags(c)
 		return e
-	case "StopInstances", "StartInstances", "TerminateInstances":
+	case "StopInstances", "StartInstances", "TerminateInstances", "RebootInstances":
 		_, e := s.lookup(c, true)
+		return e
+	case "CreateSnapshot":
+		if _, e := s.volume(c); e != nil {
+			return e
+		}
+		_, e := snapshotTags(c)
 		return e
 	}
 	return nil

@@ -61,6 +61,7 @@ type Server struct {
 	inject       *faults.Injector
 	calls        []Call
 	seq          int
+	extra        *opsState // snapshots, key pairs, console (ops.go)
 }
 
 // New returns an empty fake whose clock is now.
@@ -266,6 +267,15 @@ var handlers = map[string]handler{
 	"TerminateInstances": (*Server).terminateInstances,
 	"CreateTags":         (*Server).createTags,
 	"DescribeImages":     (*Server).describeImages,
+
+	"RebootInstances":        (*Server).rebootInstances,
+	"CreateSnapshot":         (*Server).createSnapshot,
+	"DescribeSnapshots":      (*Server).describeSnapshots,
+	"DeleteSnapshot":         (*Server).deleteSnapshot,
+	"DescribeInstanceStatus": (*Server).describeInstanceStatus,
+	"GetConsoleOutput":       (*Server).getConsoleOutput,
+	"DescribeKeyPairs":       (*Server).describeKeyPairs,
+	"DeleteKeyPair":          (*Server).deleteKeyPair,
 }
 
 // mutating lists the actions that honour DryRun by answering
@@ -273,6 +283,7 @@ var handlers = map[string]handler{
 var mutating = map[string]bool{
 	"RunInstances": true, "StopInstances": true, "StartInstances": true,
 	"TerminateInstances": true, "CreateTags": true,
+	"RebootInstances": true, "CreateSnapshot": true,
 }
 
 func (s *Server) dispatch(c Call) (any, *apiError) {
@@ -339,6 +350,18 @@ func setRequestID(reply any, id string) {
 	case *returnResponse:
 		r.RequestID = id
 	case *describeImagesResponse:
+		r.RequestID = id
+	case *createSnapshotResponse:
+		r.RequestID = id
+	case *describeSnapshotsResponse:
+		r.RequestID = id
+	case *describeInstanceStatusResponse:
+		r.RequestID = id
+	case *consoleOutputResponse:
+		r.RequestID = id
+	case *describeKeyPairsResponse:
+		r.RequestID = id
+	case *deleteKeyPairResponse:
 		r.RequestID = id
 	}
 }
