@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/opsbot/opsbot/workflows"
 	"github.com/opsbot/opsbot/workflows/actions"
@@ -58,6 +60,10 @@ type Bot struct {
 	// mark them done with other requests' (see intake.go); without it
 	// each is a transaction of its own.
 	Intake *workflows.GroupCommit
+	// Tracer, when set, traces the work done after Slack was answered
+	// and each Socket Mode envelope (spans "bot /ops", "socket
+	// slash_commands"...); requests over HTTP are traced by the server.
+	Tracer trace.Tracer
 
 	slots  chan struct{} // bounds background work
 	intake chan struct{} // bounds requests being read and answered
@@ -189,8 +195,19 @@ func (b *Bot) person(ctx context.Context, userID string) workflows.Person {
 	return p
 }
 
-// background runs fn after Slack was answered, bounded and recovered.
-func (b *Bot) background(what string, fn func(ctx context.Context)) {
+// tracer is Tracer, or a noop one.
+func (b *Bot) tracer() trace.Tracer {
+	if b.Tracer == nil {
+		return noop.Tracer{}
+	}
+	return b.Tracer
+}
+
+// background runs fn after Slack was answered, bounded and recovered,
+// in a span "bot WHAT" that continues the trace of parent (the request
+// that called for it) and outlives it.
+func (b *Bot) background(parent context.Context, what string, fn func(ctx context.Context)) {
+	parentSpan := trace.SpanFromContext(parent)
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -206,8 +223,13 @@ func (b *Bot) background(what string, fn func(ctx context.Context)) {
 				b.Log.Error("background work panicked", "what", what, "panic", fmt.Sprint(p))
 			}
 		}()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(trace.ContextWithSpan(context.Background(), parentSpan), time.Minute)
 		defer cancel()
+		if parentSpan.SpanContext().IsValid() {
+			var span trace.Span
+			ctx, span = b.tracer().Start(ctx, "bot "+what)
+			defer span.End()
+		}
 		fn(ctx)
 	}()
 }
@@ -215,8 +237,8 @@ func (b *Bot) background(what string, fn func(ctx context.Context)) {
 // respond runs work and answers with its reply: in the HTTP response when
 // it is quick, otherwise with an acknowledgement now and the reply through
 // response_url once it is done.
-func (b *Bot) respond(w http.ResponseWriter, responseURL, what string, work func(ctx context.Context) workflows.Reply) {
-	reply, ok := b.within(what, responseURL, work)
+func (b *Bot) respond(ctx context.Context, w http.ResponseWriter, responseURL, what string, work func(ctx context.Context) workflows.Reply) {
+	reply, ok := b.within(ctx, what, responseURL, work)
 	switch {
 	case !ok:
 		writeJSON(w, b.webhook(workflows.Reply{Message: workflows.Message{Text: "Working on it…"}}))
@@ -230,9 +252,9 @@ func (b *Bot) respond(w http.ResponseWriter, responseURL, what string, work func
 // within runs work in the background and waits up to AckWithin for it.
 // It returns the reply when it came in time; otherwise ok is false, and
 // the work posts its reply to responseURL when it is done.
-func (b *Bot) within(what, responseURL string, work func(ctx context.Context) workflows.Reply) (reply workflows.Reply, ok bool) {
+func (b *Bot) within(ctx context.Context, what, responseURL string, work func(ctx context.Context) workflows.Reply) (reply workflows.Reply, ok bool) {
 	h := &handoff{ready: make(chan struct{})}
-	b.background(what, func(ctx context.Context) {
+	b.background(ctx, what, func(ctx context.Context) {
 		reply := work(ctx)
 		if h.deliver(reply) {
 			return
@@ -297,7 +319,7 @@ func (b *Bot) postResponse(ctx context.Context, url string, reply workflows.Repl
 		return
 	}
 	if err := slack.PostWebhookCustomHTTPContext(ctx, url, b.HTTP, b.webhook(reply)); err != nil {
-		b.Log.Error("answer through response_url", "err", err)
+		b.Log.ErrorContext(ctx, "answer through response_url", "err", err)
 	}
 }
 

@@ -26,14 +26,14 @@ func (b *Bot) serveCommand(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	b.respond(w, cmd.ResponseURL, cmd.Command, b.handledReply(rec, func(ctx context.Context) workflows.Reply {
+	b.respond(r.Context(), w, cmd.ResponseURL, cmd.Command, b.handledReply(rec, func(ctx context.Context) workflows.Reply {
 		return b.Command(ctx, cmd)
 	}))
 }
 
 // Command answers a slash command, whatever transport brought it.
 func (b *Bot) Command(ctx context.Context, cmd slack.SlashCommand) workflows.Reply {
-	b.Log.Info("slash command", "command", cmd.Command, "user", cmd.UserID, "channel", cmd.ChannelID)
+	b.Log.InfoContext(ctx, "slash command", "command", cmd.Command, "user", cmd.UserID, "channel", cmd.ChannelID)
 	switch strings.TrimPrefix(cmd.Command, "/") {
 	case "ops":
 		return b.ops(ctx, cmd)

@@ -40,7 +40,7 @@ func (b *Bot) serveInteraction(w http.ResponseWriter, r *http.Request) {
 		writeJSONOrEmpty(w, resp)
 	case slack.InteractionTypeBlockActions:
 		w.WriteHeader(http.StatusOK)
-		b.background("click", func(ctx context.Context) {
+		b.background(r.Context(), "click", func(ctx context.Context) {
 			b.handled(ctx, rec, func(ctx context.Context) {
 				if reply := b.Click(ctx, ic); reply != nil {
 					b.postResponse(ctx, ic.ResponseURL, *reply)

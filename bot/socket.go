@@ -12,6 +12,8 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/opsbot/opsbot/workflows"
 )
@@ -189,7 +191,10 @@ func (l *socketLoop) dispatch(ctx context.Context, req socketmode.Request) {
 				l.b.Log.Error("socket mode envelope panicked", "envelope", req.EnvelopeID, "type", req.Type, "panic", fmt.Sprint(p))
 			}
 		}()
-		l.b.envelope(context.WithoutCancel(ctx), l.ack, req)
+		ctx, span := l.b.tracer().Start(context.WithoutCancel(ctx), "socket "+req.Type, trace.WithNewRoot(),
+			trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attribute.Int("slack.retry_attempt", req.RetryAttempt)))
+		defer span.End()
+		l.b.envelope(ctx, l.ack, req)
 	}()
 }
 
@@ -209,11 +214,11 @@ func (b *Bot) envelope(ctx context.Context, ack acker, req socketmode.Request) {
 	}
 	seen, err := workflows.Seen(ctx, b.Store, keys...)
 	if err != nil {
-		log.Error("look up Socket Mode envelope; leaving it unacknowledged for Slack to re-send", "err", err)
+		log.ErrorContext(ctx, "look up Socket Mode envelope; leaving it unacknowledged for Slack to re-send", "err", err)
 		return
 	}
 	if seen {
-		log.Info("ignored re-delivered Socket Mode envelope")
+		log.InfoContext(ctx, "ignored re-delivered Socket Mode envelope")
 		b.sendAck(ctx, ack, req.EnvelopeID, nil)
 		return
 	}
@@ -225,7 +230,7 @@ func (b *Bot) envelope(ctx context.Context, ack acker, req socketmode.Request) {
 		// on event_id when the job runs.
 		var env EventEnvelope
 		if err := json.Unmarshal(req.Payload, &env); err != nil {
-			log.Warn("malformed event", "err", err)
+			log.WarnContext(ctx, "malformed event", "err", err)
 			b.sendAck(ctx, ack, req.EnvelopeID, nil)
 			return
 		}
@@ -235,7 +240,7 @@ func (b *Bot) envelope(ctx context.Context, ack acker, req socketmode.Request) {
 		switch {
 		case errors.Is(err, workflows.ErrReplayed):
 		case err != nil:
-			log.Error("queue Socket Mode event; leaving it unacknowledged for Slack to re-send", "err", err)
+			log.ErrorContext(ctx, "queue Socket Mode event; leaving it unacknowledged for Slack to re-send", "err", err)
 			return
 		}
 		b.sendAck(ctx, ack, req.EnvelopeID, nil)
@@ -261,7 +266,7 @@ func (b *Bot) envelopeRequest(ctx context.Context, ack acker, req socketmode.Req
 		err = json.Unmarshal(req.Payload, &ic)
 	}
 	if err != nil {
-		log.Warn("malformed "+kind, "err", err)
+		log.WarnContext(ctx, "malformed "+kind, "err", err)
 		b.sendAck(ctx, ack, req.EnvelopeID, nil)
 		return
 	}
@@ -272,11 +277,11 @@ func (b *Bot) envelopeRequest(ctx context.Context, ack acker, req socketmode.Req
 	rec := intakeRecord{Transport: viaSocket, Kind: kind, Body: string(req.Payload), Handled: "slack-handled:" + req.EnvelopeID, At: b.Clock.Now()}
 	fresh, err := b.takeIn(ctx, keys, rec)
 	if err != nil {
-		log.Error("take in Socket Mode envelope; leaving it unacknowledged for Slack to re-send", "err", err)
+		log.ErrorContext(ctx, "take in Socket Mode envelope; leaving it unacknowledged for Slack to re-send", "err", err)
 		return
 	}
 	if !fresh {
-		log.Info("ignored re-delivered Socket Mode envelope")
+		log.InfoContext(ctx, "ignored re-delivered Socket Mode envelope")
 		b.sendAck(ctx, ack, req.EnvelopeID, nil)
 		return
 	}
@@ -325,7 +330,7 @@ func requestKeys(req socketmode.Request) []string {
 // too large for an ack (Socket Mode drops 20 KB and more) goes through
 // response_url too.
 func (b *Bot) respondSocket(ctx context.Context, ack acker, envelopeID, responseURL, what string, work func(ctx context.Context) workflows.Reply) {
-	reply, ok := b.within(what, responseURL, work)
+	reply, ok := b.within(ctx, what, responseURL, work)
 	switch {
 	case !ok:
 		b.sendAck(ctx, ack, envelopeID, b.webhook(workflows.Reply{Message: workflows.Message{Text: "Working on it…"}}))
@@ -335,7 +340,7 @@ func (b *Bot) respondSocket(ctx context.Context, ack acker, envelopeID, response
 		if err := ack(ctx, envelopeID, b.webhook(reply)); err != nil {
 			b.Log.Warn("reply does not fit in the ack; sending it through response_url", "envelope", envelopeID, "err", err)
 			b.sendAck(ctx, ack, envelopeID, nil)
-			b.background(what, func(ctx context.Context) { b.postResponse(ctx, responseURL, reply) })
+			b.background(ctx, what, func(ctx context.Context) { b.postResponse(ctx, responseURL, reply) })
 		}
 	}
 }
@@ -348,7 +353,7 @@ func (b *Bot) interactSocket(ctx context.Context, ack acker, envelopeID string, 
 	switch ic.Type {
 	case slack.InteractionTypeViewSubmission:
 		out := make(chan *slack.ViewSubmissionResponse, 1)
-		b.background("submission", func(ctx context.Context) {
+		b.background(ctx, "submission", func(ctx context.Context) {
 			b.handled(ctx, rec, func(ctx context.Context) { out <- b.Submission(ctx, ic) })
 		})
 		t := time.NewTimer(AckWithin)
@@ -369,7 +374,7 @@ func (b *Bot) interactSocket(ctx context.Context, ack acker, envelopeID string, 
 		}
 	case slack.InteractionTypeBlockActions:
 		b.sendAck(ctx, ack, envelopeID, nil)
-		b.background("click", func(ctx context.Context) {
+		b.background(ctx, "click", func(ctx context.Context) {
 			b.handled(ctx, rec, func(ctx context.Context) {
 				if reply := b.Click(ctx, ic); reply != nil {
 					b.postResponse(ctx, ic.ResponseURL, *reply)

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/opsbot/opsbot/internal/telemetry"
 	"github.com/opsbot/opsbot/workflows"
 )
 
@@ -87,11 +88,11 @@ func (t *tx) enqueueAll(jobs []workflows.Job) error {
 		return fmt.Errorf("number %d jobs: %w", len(jobs), err)
 	}
 	insert, err := t.prepare(`INSERT INTO jobs (id, kind, job_key, payload, state, run_at, attempts, last_error,
-			owner, locked_until, created_at, finished_at)
-		VALUES (?, ?, ?, ?, 'pending', ?, 0, '', '', 0, ?, 0)
+			owner, locked_until, created_at, finished_at, trace_parent)
+		VALUES (?, ?, ?, ?, 'pending', ?, 0, '', '', 0, ?, 0, ?)
 		ON CONFLICT (job_key) WHERE state = 'pending'
 		DO UPDATE SET kind = excluded.kind, payload = excluded.payload, run_at = excluded.run_at,
-			attempts = 0, last_error = ''`)
+			attempts = 0, last_error = '', trace_parent = excluded.trace_parent`)
 	if err != nil {
 		return err
 	}
@@ -102,7 +103,13 @@ func (t *tx) enqueueAll(jobs []workflows.Job) error {
 		if j.Key != "" {
 			key = j.Key
 		}
-		if _, err := insert.ExecContext(t.ctx, id, j.Kind, key, j.Payload, unixNanos(j.RunAt), unixNanos(j.RunAt)); err != nil {
+		// A batch is written under a context of its own: each job's
+		// trace was put in it from its request's (GroupCommit.Stamp).
+		tp := j.Trace
+		if tp == "" {
+			tp = telemetry.Traceparent(t.ctx)
+		}
+		if _, err := insert.ExecContext(t.ctx, id, j.Kind, key, j.Payload, unixNanos(j.RunAt), unixNanos(j.RunAt), tp); err != nil {
 			return fmt.Errorf("enqueue %s job %q: %w", j.Kind, j.Key, err)
 		}
 	}

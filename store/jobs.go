@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/opsbot/opsbot/internal/telemetry"
 	"github.com/opsbot/opsbot/workflows"
 )
 
@@ -41,6 +42,9 @@ func (t *tx) Enqueue(j workflows.Job) error {
 	if err != nil {
 		return err
 	}
+	if j.Trace == "" {
+		j.Trace = telemetry.Traceparent(t.ctx)
+	}
 	var key any // NULL: a job without a key never conflicts
 	if j.Key != "" {
 		key = j.Key
@@ -48,26 +52,26 @@ func (t *tx) Enqueue(j workflows.Job) error {
 	// created_at holds the first run time asked for: Enqueue is given no
 	// clock, and the store reads none.
 	_, err = t.exec(`INSERT INTO jobs (id, kind, job_key, payload, state, run_at, attempts, last_error,
-			owner, locked_until, created_at, finished_at)
-		VALUES (?, ?, ?, ?, 'pending', ?, 0, '', '', 0, ?, 0)
+			owner, locked_until, created_at, finished_at, trace_parent)
+		VALUES (?, ?, ?, ?, 'pending', ?, 0, '', '', 0, ?, 0, ?)
 		ON CONFLICT (job_key) WHERE state = 'pending'
 		DO UPDATE SET kind = excluded.kind, payload = excluded.payload, run_at = excluded.run_at,
-			attempts = 0, last_error = ''`,
-		id, j.Kind, key, j.Payload, unixNanos(j.RunAt), unixNanos(j.RunAt))
+			attempts = 0, last_error = '', trace_parent = excluded.trace_parent`,
+		id, j.Kind, key, j.Payload, unixNanos(j.RunAt), unixNanos(j.RunAt), j.Trace)
 	if err != nil {
 		return fmt.Errorf("enqueue %s job %q: %w", j.Kind, j.Key, err)
 	}
 	return nil
 }
 
-const jobColumns = `id, kind, job_key, payload, run_at, attempts, last_error`
+const jobColumns = `id, kind, job_key, payload, run_at, attempts, last_error, trace_parent`
 
 // scanJob reads jobColumns plus any extra destinations.
 func scanJob(rows *sql.Rows, extra ...any) (workflows.Job, error) {
 	var j workflows.Job
 	var key sql.NullString
 	var runAt, attempts int64
-	dest := append([]any{&j.ID, &j.Kind, &key, &j.Payload, &runAt, &attempts, &j.LastError}, extra...)
+	dest := append([]any{&j.ID, &j.Kind, &key, &j.Payload, &runAt, &attempts, &j.LastError, &j.Trace}, extra...)
 	if err := rows.Scan(dest...); err != nil {
 		return j, err
 	}

@@ -46,6 +46,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/opsbot/opsbot/internal/redact"
 	"github.com/opsbot/opsbot/workflows"
 
@@ -78,6 +81,8 @@ type DB struct {
 	rehearse bool
 	// pace is the pool of the shared Slack rate buckets (pace.go).
 	pace *sql.DB
+	// tracer makes the spans of transactions (trace.go).
+	tracer trace.Tracer
 }
 
 // Option changes how Open sets up the store.
@@ -124,7 +129,7 @@ const (
 // (pgx's URL parameters apply; search_path picks the schema). Replicas
 // opening one PostgreSQL database at once migrate it once.
 func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
-	db := &DB{clock: workflows.SystemClock{}}
+	db := &DB{clock: workflows.SystemClock{}, tracer: noop.NewTracerProvider().Tracer("")}
 	for _, o := range opts {
 		o(db)
 	}
@@ -260,7 +265,15 @@ func (db *DB) Update(ctx context.Context, fn func(workflows.Tx) error) error {
 // snapshot, without waiting for writers. Writes inside it fail (on a
 // file database or PostgreSQL; sqlite::memory: shares the writer's
 // connection and cannot enforce it).
-func (db *DB) View(ctx context.Context, fn func(workflows.Tx) error) error {
+func (db *DB) View(ctx context.Context, fn func(workflows.Tx) error) (err error) {
+	if ctx, end := db.span(ctx, "view"); end != nil {
+		defer func() { end(err, 0) }()
+		return db.view(ctx, fn)
+	}
+	return db.view(ctx, fn)
+}
+
+func (db *DB) view(ctx context.Context, fn func(workflows.Tx) error) error {
 	opts := &sql.TxOptions{ReadOnly: true}
 	if db.dialect == dialectPostgres {
 		// One snapshot for the whole transaction, as SQLite's readers get.
@@ -277,9 +290,18 @@ func (db *DB) View(ctx context.Context, fn func(workflows.Tx) error) error {
 // by a serialization failure or a deadlock is run again after a short
 // random wait, at most pgMaxAttempts times in all.
 func (db *DB) writeTx(ctx context.Context, what string, iso sql.IsolationLevel, fn func(*sql.Tx) error) error {
+	ctx, end := db.span(ctx, what)
+	attempts, err := db.writeTxAttempts(ctx, what, iso, fn)
+	if end != nil {
+		end(err, attempts)
+	}
+	return err
+}
+
+func (db *DB) writeTxAttempts(ctx context.Context, what string, iso sql.IsolationLevel, fn func(*sql.Tx) error) (int, error) {
 	if db.hook != nil {
 		if err := db.hook(what, false); err != nil {
-			return err
+			return 1, err
 		}
 	}
 	var opts *sql.TxOptions
@@ -295,10 +317,11 @@ func (db *DB) writeTx(ctx context.Context, what string, iso sql.IsolationLevel, 
 			db.retries.Add(1)
 			return errRehearsal
 		}); !errors.Is(err, errRehearsal) {
-			return err // fn failed: the real run would do no more
+			return 1, err // fn failed: the real run would do no more
 		}
 	}
-	for attempt := 1; ; attempt++ {
+	attempt := 1
+	for ; ; attempt++ {
 		err = db.inTx(ctx, db.write, opts, fn)
 		if err == nil || db.dialect != dialectPostgres || !retryable(err) {
 			break
@@ -310,14 +333,14 @@ func (db *DB) writeTx(ctx context.Context, what string, iso sql.IsolationLevel, 
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s: %w (after a conflict: %w)", what, ctx.Err(), err)
+			return attempt, fmt.Errorf("%s: %w (after a conflict: %w)", what, ctx.Err(), err)
 		case <-time.After(retryWait(attempt)):
 		}
 	}
 	if err == nil && db.hook != nil {
 		db.hook(what, true)
 	}
-	return err
+	return attempt, err
 }
 
 // Retries counts the write transactions PostgreSQL aborted (serialization

@@ -43,7 +43,7 @@ type Deferrer interface {
 // deferJob puts a job held back by a rate limit back in the queue for at,
 // under its claim (ctx must outlive the lease's cancellation).
 func (r *Runner) deferJob(ctx context.Context, log *slog.Logger, j Job, at time.Time, cause error) {
-	log.Info("job held back by a rate limit", "until", at, "err", cause)
+	log.InfoContext(ctx, "job held back by a rate limit", "until", at, "err", cause)
 	var err error
 	if d, ok := r.Queue.(Deferrer); ok {
 		err = d.Defer(ctx, j, at, cause.Error())
@@ -51,6 +51,6 @@ func (r *Runner) deferJob(ctx context.Context, log *slog.Logger, j Job, at time.
 		err = r.Queue.Retry(ctx, j, at, cause.Error())
 	}
 	if err != nil {
-		r.logRecord(log, "reschedule job", err)
+		r.logRecord(ctx, log, "reschedule job", err)
 	}
 }

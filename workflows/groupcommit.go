@@ -43,6 +43,11 @@ type GroupCommit struct {
 	// committed, with the number of arrivals in it (to wake the job
 	// runner once per batch, and for metrics).
 	Committed func(arrivals int)
+	// Stamp, when set, is called with each arrival's own context and
+	// its job before the job joins a batch: a batch is written under a
+	// context of its own, so what the job takes from its request's
+	// context (its trace) is put in the job here.
+	Stamp func(ctx context.Context, j *Job)
 
 	mu      sync.Mutex
 	queue   []*arriving
@@ -61,6 +66,11 @@ type arriving struct {
 // transaction holding it committed. ctx bounds the wait, not the write:
 // an arrival whose caller gave up may still be recorded.
 func (g *GroupCommit) TakeIn(ctx context.Context, a Arrival) (fresh bool, err error) {
+	if g.Stamp != nil && a.Job != nil {
+		j := *a.Job
+		g.Stamp(ctx, &j)
+		a.Job = &j
+	}
 	p := &arriving{a: a, done: make(chan struct{})}
 	g.mu.Lock()
 	g.queue = append(g.queue, p)

@@ -27,6 +27,11 @@ type Job struct {
 	// retry, bury or renew it: its outcome is dropped (ErrLeaseLost).
 	Owner string
 	Token int64
+	// Trace is the W3C traceparent of the span that enqueued the job
+	// (empty when tracing is off): the job's run continues that trace,
+	// in whichever process claims it. The store fills it in from the
+	// enqueuing transaction's context when it is empty.
+	Trace string
 }
 
 // ErrLeaseLost is returned by Done, Retry, Bury and Renew when the claim
@@ -96,6 +101,10 @@ type Runner struct {
 	// yet are renewed; default Lease/3.
 	RenewEvery  time.Duration
 	Concurrency int // default 4
+	// Trace, when set, wraps each run of a job (tracing): it returns the
+	// context the job runs and records its outcome under, and a function
+	// called with the outcome once it is recorded.
+	Trace func(ctx context.Context, j Job) (context.Context, func(error))
 }
 
 // Backoff is how long to wait before attempt n+1 after n failures: 2s,
@@ -402,6 +411,18 @@ func (r *Runner) run(held *holds, j Job) {
 		log.Warn("job not started: its lease was lost while it waited its turn")
 		return
 	}
+	if r.Trace != nil {
+		var end func(error)
+		ctx, end = r.Trace(ctx, j)
+		end(r.runTraced(ctx, log, held, j))
+		return
+	}
+	r.runTraced(ctx, log, held, j)
+}
+
+// runTraced runs j under ctx and records its outcome; it returns the
+// job's error.
+func (r *Runner) runTraced(ctx context.Context, log *slog.Logger, held *holds, j Job) error {
 	start := time.Now()
 	err := r.call(ctx, j)
 	if r.Observe != nil {
@@ -411,21 +432,21 @@ func (r *Runner) run(held *holds, j Job) {
 	// not reach: the fence, not the context, decides whether they count.
 	rec := context.WithoutCancel(ctx)
 	if held.release(j.ID) {
-		log.Warn("job outcome dropped: its lease was lost to another claim", "err", err)
-		return
+		log.WarnContext(rec, "job outcome dropped: its lease was lost to another claim", "err", err)
+		return err
 	}
 	now := r.Clock.Now()
 	if err == nil {
 		if err := r.Queue.Done(rec, j, now); err != nil {
-			r.logRecord(log, "mark job done", err)
+			r.logRecord(rec, log, "mark job done", err)
 		}
-		return
+		return err
 	}
 	if at, ok := DeferredUntil(err); ok && !IsPermanent(err) {
 		// Held back by a rate limit: nothing was tried, so it is no
 		// failed attempt, and the worker is free for other keys.
 		r.deferJob(rec, log, j, at, err)
-		return
+		return err
 	}
 	max := r.MaxAttempts
 	if max <= 0 {
@@ -433,31 +454,32 @@ func (r *Runner) run(held *holds, j Job) {
 	}
 	var p permanent
 	if errors.As(err, &p) || j.Attempts+1 >= max {
-		log.Error("job failed for good", "err", err)
+		log.ErrorContext(rec, "job failed for good", "err", err)
 		if berr := r.Queue.Bury(rec, j, now, err.Error()); berr != nil {
-			r.logRecord(log, "bury job", berr)
+			r.logRecord(rec, log, "bury job", berr)
 			if errors.Is(berr, ErrLeaseLost) {
-				return // the claim that took it over will decide
+				return err // the claim that took it over will decide
 			}
 		}
 		r.giveUp(rec, log, j, err)
-		return
+		return err
 	}
 	wait := Backoff(j.Attempts + 1)
-	log.Warn("job failed, will retry", "err", err, "in", wait)
+	log.WarnContext(rec, "job failed, will retry", "err", err, "in", wait)
 	if rerr := r.Queue.Retry(rec, j, now.Add(wait), err.Error()); rerr != nil {
-		r.logRecord(log, "reschedule job", rerr)
+		r.logRecord(rec, log, "reschedule job", rerr)
 	}
+	return err
 }
 
 // logRecord logs a failure to record a job's outcome. A lost lease is
 // expected now and then (this process stalled past it) and is a warning.
-func (r *Runner) logRecord(log *slog.Logger, what string, err error) {
+func (r *Runner) logRecord(ctx context.Context, log *slog.Logger, what string, err error) {
 	if errors.Is(err, ErrLeaseLost) {
-		log.Warn("job outcome dropped: "+what, "err", err)
+		log.WarnContext(ctx, "job outcome dropped: "+what, "err", err)
 		return
 	}
-	log.Error(what, "err", err)
+	log.ErrorContext(ctx, what, "err", err)
 }
 
 // giveUp tells the job's workflow it failed for good. It runs under the
@@ -469,7 +491,7 @@ func (r *Runner) giveUp(ctx context.Context, log *slog.Logger, j Job, cause erro
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			log.Error("recording a failed job panicked", "panic", fmt.Sprint(p))
+			log.ErrorContext(ctx, "recording a failed job panicked", "panic", fmt.Sprint(p))
 		}
 	}()
 	ctx, cancel := context.WithTimeout(ctx, JobTimeout)

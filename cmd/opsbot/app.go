@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/opsbot/opsbot/bot"
@@ -20,6 +21,7 @@ import (
 	"github.com/opsbot/opsbot/integrations/notion"
 	"github.com/opsbot/opsbot/integrations/pagerduty"
 	slackout "github.com/opsbot/opsbot/integrations/slack"
+	"github.com/opsbot/opsbot/internal/telemetry"
 	"github.com/opsbot/opsbot/scheduler"
 	"github.com/opsbot/opsbot/store"
 	"github.com/opsbot/opsbot/workflows"
@@ -47,7 +49,9 @@ type App struct {
 	Scheduler *scheduler.Scheduler
 	Handler   http.Handler
 	Metrics   *Metrics
+	Tracing   *telemetry.Tracing
 
+	tracer      trace.Tracer
 	wake        chan struct{}
 	slackHTTP   *http.Client
 	notionCheck notionCheck
@@ -76,6 +80,9 @@ type Deps struct {
 	Owner string
 	// StoreOptions are passed to store.Open (the crash tests' write hook).
 	StoreOptions []store.Option
+	// Tracing is where spans go; default off (telemetry.Setup builds it
+	// from the OTEL_EXPORTER_OTLP_* variables for serve).
+	Tracing *telemetry.Tracing
 }
 
 // NewApp builds opsbot from its config and environment. It makes no
@@ -86,9 +93,15 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		a.Clock = workflows.SystemClock{}
 	}
 	if a.Log == nil {
-		a.Log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+		a.Log = slog.New(telemetry.LogHandler(slog.NewJSONHandler(os.Stderr, nil)))
 	}
-	db, err := store.Open(ctx, env.DB.DSN(), append([]store.Option{store.WithClock(a.Clock)}, deps.StoreOptions...)...)
+	a.Tracing = deps.Tracing
+	if a.Tracing == nil {
+		a.Tracing = telemetry.Off()
+	}
+	a.tracer = a.Tracing.Provider.Tracer(telemetry.Scope)
+	a.Metrics = NewMetrics()
+	db, err := store.Open(ctx, env.DB.DSN(), append([]store.Option{store.WithClock(a.Clock), store.WithTracerProvider(a.Tracing.Provider)}, deps.StoreOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", env.DB, err)
 	}
@@ -100,16 +113,16 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		db.Close()
 		return nil, err
 	}
-	a.EC2, err = awsint.New(ctx, awsint.Options{DryRun: env.DryRun, Config: deps.AWSConfig, Endpoint: deps.AWSEndpoint, MaxBackoff: deps.AWSMaxBackoff, Log: a.Log.With("component", "ec2")})
+	a.EC2, err = awsint.New(ctx, awsint.Options{DryRun: env.DryRun, Config: deps.AWSConfig, Endpoint: deps.AWSEndpoint, MaxBackoff: deps.AWSMaxBackoff, Log: a.Log.With("component", "ec2"),
+		Transport: func(rt http.RoundTripper) http.RoundTripper { return a.outsideTransport(rt, "aws") }})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("set up AWS: %w", err)
 	}
 	a.Slack = slackout.New(env.SlackBotToken.Reveal(), slackout.Options{
-		APIURL: env.SlackAPIURL, Log: a.Log.With("component", "slack"), Clock: a.Clock.Now, HTTPClient: deps.SlackHTTP, Sleep: deps.Sleep,
+		APIURL: env.SlackAPIURL, Log: a.Log.With("component", "slack"), Clock: a.Clock.Now, HTTPClient: a.outsideClient(deps.SlackHTTP, "slack", 30*time.Second), Sleep: a.Metrics.sleeper("slack", deps.Sleep),
 		Shared: db, // every replica on this database paces as one
 	})
-	a.Metrics = NewMetrics()
 	a.Servers = &workflows.Servers{
 		Store: db, Clock: a.Clock, Catalog: cfg.Catalog, Provisioner: a.EC2, Log: a.Log.With("component", "servers"),
 		Estimator: &workflows.Estimator{Source: a.EC2, Store: db, Clock: a.Clock, Pricing: cfg.Catalog.Pricing, Log: a.Log.With("component", "prices")},
@@ -131,6 +144,9 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 			a.Metrics.observeIntake("pagerduty", n)
 			a.Wake()
 		}}
+		if a.Tracing.On() {
+			a.Incidents.Intake.Stamp = stampJob
+		}
 		for k, h := range a.Incidents.Handlers() {
 			handlers[k] = h
 		}
@@ -151,22 +167,28 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		// a live worker holds them.
 		Lease: JobLease,
 	}
+	if a.Tracing.On() {
+		a.Runner.Trace = a.traceJob
+	}
 	a.Bot = (&bot.Bot{
 		Servers: a.Servers, Incidents: a.Incidents, Actions: a.Actions, History: a.Slack, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
 		Directory: a.Slack, Views: a.Slack, Render: slackout.Renderer{}, Log: a.Log.With("component", "bot"),
-		HTTP: deps.SlackHTTP, Wake: a.Wake, Intake: &workflows.GroupCommit{Store: db, Gather: intakeGather, Committed: func(n int) {
+		HTTP: a.outsideClient(deps.SlackHTTP, "slack", 10*time.Second), Wake: a.Wake, Tracer: a.tracer, Intake: &workflows.GroupCommit{Store: db, Gather: intakeGather, Committed: func(n int) {
 			a.Metrics.observeIntake("slack", n)
 		}},
 	}).Init(bot.Options{})
+	if a.Tracing.On() {
+		a.Bot.Intake.Stamp = stampJob
+	}
 	handlers[bot.JobEvent] = a.Bot.EventJob
 	handlers[bot.JobIntake] = a.Bot.IntakeJob
 	a.Scheduler, err = scheduler.New(a.Log.With("component", "scheduler"),
-		scheduler.Task{Name: "leases", Every: cfg.Scheduler.Tick, Run: a.tick},
-		scheduler.Task{Name: "nags", Every: cfg.Scheduler.Tick, Run: a.nags},
-		scheduler.Task{Name: "reviews", Every: cfg.Scheduler.Tick, Run: a.reviews},
-		scheduler.Task{Name: "reconcile", Every: cfg.Scheduler.Reconcile, Run: a.reconcile},
-		scheduler.Task{Name: "prices", Every: 12 * time.Hour, Run: a.warmPrices},
-		scheduler.Task{Name: "prune", Every: time.Hour, Run: a.prune},
+		scheduler.Task{Name: "leases", Every: cfg.Scheduler.Tick, Run: a.tracedTask("leases", a.tick)},
+		scheduler.Task{Name: "nags", Every: cfg.Scheduler.Tick, Run: a.tracedTask("nags", a.nags)},
+		scheduler.Task{Name: "reviews", Every: cfg.Scheduler.Tick, Run: a.tracedTask("reviews", a.reviews)},
+		scheduler.Task{Name: "reconcile", Every: cfg.Scheduler.Reconcile, Run: a.tracedTask("reconcile", a.reconcile)},
+		scheduler.Task{Name: "prices", Every: 12 * time.Hour, Run: a.tracedTask("prices", a.warmPrices)},
+		scheduler.Task{Name: "prune", Every: time.Hour, Run: a.tracedTask("prune", a.prune)},
 	)
 	if err != nil {
 		db.Close()
@@ -174,8 +196,10 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	}
 	// Of several replicas on one database, one runs the scheduler at a
 	// time. The holder is unique per App, even for two in one process.
-	a.Scheduler.Lead(&scheduler.Elector{Leases: db, Clock: a.Clock, Log: a.Log.With("component", "scheduler"),
-		Holder: fmt.Sprintf("%s/%08x", owner, rand.Uint32())})
+	elector := &scheduler.Elector{Leases: db, Clock: a.Clock, Log: a.Log.With("component", "scheduler"),
+		Holder: fmt.Sprintf("%s/%08x", owner, rand.Uint32())}
+	a.Scheduler.Lead(elector)
+	a.Metrics.watchState(&stateCollector{gauges: db.Gauges, budgets: a.Servers.Budgets, clock: a.Clock, leading: elector.Leading})
 	a.Handler = a.routes()
 	return a, nil
 }
@@ -221,6 +245,7 @@ func (a *App) nags(ctx context.Context) error {
 	}
 	rep, err := a.Incidents.Tick(ctx)
 	a.Metrics.observeTick("nags", err)
+	a.Metrics.nags.Add(float64(rep.Sent))
 	if rep.Sent > 0 {
 		a.Log.Info("incident nags", "sent", rep.Sent)
 	}
@@ -302,7 +327,11 @@ func (a *App) routes() http.Handler {
 			Secrets: a.webhookSecrets(), Receive: a.Incidents.Receive, Log: a.Log.With("component", "pagerduty-webhook"),
 		})
 	}
-	return a.Metrics.instrument(mux)
+	h := a.Metrics.instrument(mux)
+	if a.Tracing.On() {
+		h = telemetry.Handler(h, a.Tracing.Provider)
+	}
+	return h
 }
 
 // Run serves HTTP on ln (when not nil), works the job queue and runs the

@@ -24,6 +24,7 @@ import (
 	"github.com/opsbot/opsbot/integrations/notion/notionfake"
 	"github.com/opsbot/opsbot/integrations/pagerduty/pdfake"
 	"github.com/opsbot/opsbot/integrations/slack/slackfake"
+	"github.com/opsbot/opsbot/internal/telemetry"
 	"github.com/opsbot/opsbot/store"
 	"github.com/opsbot/opsbot/workflows"
 )
@@ -157,6 +158,8 @@ type harness struct {
 	// awsBackoff the SDK's longest wait between retries.
 	outsideHTTP *http.Client
 	awsBackoff  time.Duration
+	// tracing, when set, is where the Apps booted send their spans.
+	tracing *telemetry.Tracing
 	// crash, when set, sees every store commit and every outside call of
 	// the Apps booted, and can kill them (crash_e2e_test.go).
 	crash *killer
@@ -286,7 +289,7 @@ func (h *harness) bootApp() (*App, *httptest.Server) {
 		awsCfg.HTTPClient = h.outsideHTTP
 	}
 	deps := Deps{Clock: h.clock, Log: log, AWSConfig: &awsCfg, AWSEndpoint: h.ec2hs.URL, Owner: fmt.Sprintf("replica-%d", h.replicas), Sleep: sleep,
-		SlackHTTP: h.slackHTTP, HTTP: h.outsideHTTP, AWSMaxBackoff: h.awsBackoff}
+		SlackHTTP: h.slackHTTP, HTTP: h.outsideHTTP, AWSMaxBackoff: h.awsBackoff, Tracing: h.tracing}
 	deps.StoreOptions = append(deps.StoreOptions, h.storeOpts...)
 	if h.crash != nil {
 		h.crash.wire(&deps)

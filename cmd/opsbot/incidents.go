@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/opsbot/opsbot/integrations/notion"
 	"github.com/opsbot/opsbot/integrations/pagerduty"
 	"github.com/opsbot/opsbot/workflows"
@@ -20,14 +22,14 @@ func (a *App) buildIncidents(deps Deps) *workflows.Incidents {
 	}
 	if a.Env.PagerDutyAPIToken.IsSet() {
 		a.PagerDuty = pagerduty.New(a.Env.PagerDutyAPIToken.Reveal(), pagerduty.Options{
-			APIURL: a.Env.PagerDutyAPIURL, Log: a.Log.With("component", "pagerduty"), Clock: a.Clock.Now, HTTPClient: deps.HTTP, Sleep: deps.Sleep,
+			APIURL: a.Env.PagerDutyAPIURL, Log: a.Log.With("component", "pagerduty"), Clock: a.Clock.Now, HTTPClient: a.outsideClient(deps.HTTP, "pagerduty", 30*time.Second), Sleep: a.Metrics.sleeper("pagerduty", deps.Sleep),
 		})
 		inc.Pager = a.PagerDuty
 		inc.History = a.PagerDuty
 	}
 	if a.Env.NotionToken.IsSet() && pol.NotionDatabase != "" {
 		a.Notion = notion.New(a.Env.NotionToken.Reveal(), notion.Options{
-			APIURL: a.Env.NotionAPIURL, DatabaseID: pol.NotionDatabase, Log: a.Log.With("component", "notion"), Clock: a.Clock.Now, HTTPClient: deps.HTTP, Sleep: deps.Sleep,
+			APIURL: a.Env.NotionAPIURL, DatabaseID: pol.NotionDatabase, Log: a.Log.With("component", "notion"), Clock: a.Clock.Now, HTTPClient: a.outsideClient(deps.HTTP, "notion", 30*time.Second), Sleep: a.Metrics.sleeper("notion", deps.Sleep),
 		})
 		inc.Docs = a.Notion
 	}

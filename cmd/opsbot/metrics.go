@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -8,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/opsbot/opsbot/workflows"
 )
 
 // Metrics are what /metrics exposes, on a registry of opsbot's own so
@@ -21,6 +24,11 @@ type Metrics struct {
 	ticks    *prometheus.CounterVec
 	intake   *prometheus.CounterVec
 	batches  *prometheus.CounterVec
+	calls    *prometheus.CounterVec
+	nags     prometheus.Counter
+	waits    *prometheus.CounterVec
+	waited   *prometheus.CounterVec
+	deferred *prometheus.CounterVec
 }
 
 // NewMetrics registers opsbot's metrics.
@@ -50,7 +58,22 @@ func NewMetrics() *Metrics {
 	m.batches = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "opsbot_intake_transactions_total", Help: "Transactions the intake group commit wrote them in, by source.",
 	}, []string{"source"})
-	m.reg.MustRegister(m.requests, m.latency, m.jobs, m.jobTime, m.ticks, m.intake, m.batches,
+	m.calls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "opsbot_outside_calls_total", Help: "HTTP calls to Slack, PagerDuty, Notion and AWS (each retry counts), by service, method (API method, AWS action, or HTTP method and path) and status (HTTP code, or error when no answer came).",
+	}, []string{"service", "method", "status"})
+	m.nags = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "opsbot_nags_sent_total", Help: "Incident nags sent (status updates due, meetings, post-mortems) by this replica's scheduler.",
+	})
+	m.waits = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "opsbot_rate_limit_waits_total", Help: "Waits before a call to an outside service, by service: pacing to its rate limit, or backing off after a 429 or a failure.",
+	}, []string{"service"})
+	m.waited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "opsbot_rate_limit_wait_seconds_total", Help: "Time spent in those waits, by service.",
+	}, []string{"service"})
+	m.deferred = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "opsbot_jobs_deferred_total", Help: "Jobs put back in the queue, not run, because a shared rate limit (Slack's, across replicas) had no room, by kind.",
+	}, []string{"kind"})
+	m.reg.MustRegister(m.calls, m.nags, m.waits, m.waited, m.deferred, m.requests, m.latency, m.jobs, m.jobTime, m.ticks, m.intake, m.batches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -66,6 +89,9 @@ func outcome(err error) string {
 }
 
 func (m *Metrics) observeJob(kind string, err error, d time.Duration) {
+	if _, ok := workflows.DeferredUntil(err); ok && !workflows.IsPermanent(err) {
+		m.deferred.WithLabelValues(kind).Inc()
+	}
 	m.jobs.WithLabelValues(kind, outcome(err)).Inc()
 	m.jobTime.WithLabelValues(kind).Observe(d.Seconds())
 }
@@ -104,3 +130,39 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.code = code
 	s.ResponseWriter.WriteHeader(code)
 }
+
+// observeCall counts one call to an outside service.
+func (m *Metrics) observeCall(service, method, status string) {
+	m.calls.WithLabelValues(service, method, status).Inc()
+}
+
+// sleeper wraps sleep (nil: a real timer) so that each wait before a
+// call to service is counted.
+func (m *Metrics) sleeper(service string, sleep func(ctx context.Context, d time.Duration) error) func(ctx context.Context, d time.Duration) error {
+	if sleep == nil {
+		sleep = timerSleep
+	}
+	waits, waited := m.waits.WithLabelValues(service), m.waited.WithLabelValues(service)
+	return func(ctx context.Context, d time.Duration) error {
+		if d > 0 {
+			waits.Inc()
+			waited.Add(d.Seconds())
+		}
+		return sleep(ctx, d)
+	}
+}
+
+// timerSleep waits d on a real timer, or until ctx ends.
+func timerSleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// watchState registers the figures read from the store at scrape time.
+func (m *Metrics) watchState(c *stateCollector) { m.reg.MustRegister(c) }

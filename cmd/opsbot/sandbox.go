@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/opsbot/opsbot/config"
+	"github.com/opsbot/opsbot/internal/telemetry"
 	"github.com/opsbot/opsbot/sandbox"
 	"github.com/opsbot/opsbot/workflows"
 )
@@ -46,9 +47,19 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(telemetry.LogHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
+	// The sandbox traces as serve does when OTEL_EXPORTER_OTLP_* is set
+	// (point it at a local Jaeger or collector to see the spans).
+	tracing, err := telemetry.Setup(ctx, os.Getenv, version)
+	if err != nil {
+		return err
+	}
+	defer tracing.Shutdown(context.WithoutCancel(ctx))
 	url := "http://" + ln.Addr().String()
-	sb, err := sandbox.New(ctx, sandbox.Options{BaseURL: url, DB: *dbPath, Boot: bootSandbox, Log: log})
+	sb, err := sandbox.New(ctx, sandbox.Options{BaseURL: url, DB: *dbPath, Log: log,
+		Boot: func(ctx context.Context, w sandbox.Wiring) (*sandbox.Opsbot, error) {
+			return bootTracedSandbox(ctx, w, tracing)
+		}})
 	if err != nil {
 		return err
 	}
@@ -90,6 +101,12 @@ func removeDB(path string) error {
 // bootSandbox builds the real App from the sample config and the
 // environment the sandbox made, exactly as `serve` would from its own.
 func bootSandbox(ctx context.Context, w sandbox.Wiring) (*sandbox.Opsbot, error) {
+	return bootTracedSandbox(ctx, w, nil)
+}
+
+// bootTracedSandbox is bootSandbox with the App's spans going to tracing
+// (nil: off).
+func bootTracedSandbox(ctx context.Context, w sandbox.Wiring, tracing *telemetry.Tracing) (*sandbox.Opsbot, error) {
 	cfg, err := config.Parse(sandbox.Config, "sandbox.yaml")
 	if err != nil {
 		return nil, fmt.Errorf("sample config: %w", err)
@@ -99,7 +116,7 @@ func bootSandbox(ctx context.Context, w sandbox.Wiring) (*sandbox.Opsbot, error)
 		return nil, config.Problems(problems)
 	}
 	awsCfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDSANDBOX", "sandbox-secret", "")}
-	app, err := NewApp(ctx, cfg, env, Deps{Clock: w.Clock, Log: w.Log, AWSConfig: &awsCfg, AWSEndpoint: w.AWSEndpoint, Owner: "sandbox"})
+	app, err := NewApp(ctx, cfg, env, Deps{Clock: w.Clock, Log: w.Log, AWSConfig: &awsCfg, AWSEndpoint: w.AWSEndpoint, Owner: "sandbox", Tracing: tracing})
 	if err != nil {
 		return nil, err
 	}

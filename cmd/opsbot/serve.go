@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/opsbot/opsbot/config"
+	"github.com/opsbot/opsbot/internal/telemetry"
 )
 
 // serve runs opsbot until ctx ends. Any problem with the config or the
@@ -24,8 +26,20 @@ func serve(ctx context.Context, path string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	app, err := NewApp(ctx, cfg, env, Deps{Log: log})
+	log := slog.New(telemetry.LogHandler(slog.NewJSONHandler(stderr, nil)))
+	tracing, err := telemetry.Setup(ctx, getenv, version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Spans not exported yet go out before the process ends.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := tracing.Shutdown(sctx); err != nil {
+			log.Warn("flush traces", "err", err)
+		}
+	}()
+	app, err := NewApp(ctx, cfg, env, Deps{Log: log, Tracing: tracing})
 	if err != nil {
 		return err
 	}
@@ -35,10 +49,18 @@ func serve(ctx context.Context, path string, getenv func(string) string, stderr 
 		return fmt.Errorf("listen on %s (OPSBOT_LISTEN): %w", env.Listen, err)
 	}
 	log.Info("opsbot serving", "version", version, "listen", ln.Addr().String(), "config", cfg.Source, "db", env.DB.String(), "dry_run", env.DryRun,
-		"teams", len(cfg.Catalog.Teams), "templates", len(cfg.Catalog.Templates))
+		"teams", len(cfg.Catalog.Teams), "templates", len(cfg.Catalog.Templates), "traces", tracesTo(tracing))
 	err = app.Run(ctx, ln)
 	log.Info("opsbot stopped")
 	return err
+}
+
+// tracesTo says where spans go, for the start-up line.
+func tracesTo(t *telemetry.Tracing) string {
+	if !t.On() {
+		return "off"
+	}
+	return t.Endpoint
 }
 
 // loadAll reads the config file and the environment and insists on the

@@ -10,11 +10,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/pricing"
@@ -49,6 +51,10 @@ type Options struct {
 	MaxBackoff time.Duration
 	// Log receives one line per change made or refused. Default: discard.
 	Log *slog.Logger
+	// Transport, when set, wraps the HTTP transport of every call (each
+	// attempt of the SDK's retries): tracing and metrics. The call's
+	// context names its operation (awsmiddleware.GetOperationName).
+	Transport func(http.RoundTripper) http.RoundTripper
 }
 
 // EC2 talks to EC2 in any region (one client per region, made on first
@@ -95,6 +101,13 @@ func New(ctx context.Context, o Options) (*EC2, error) {
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if o.Transport != nil {
+		base := cfg.HTTPClient
+		if base == nil {
+			base = awshttp.NewBuildableClient()
+		}
+		cfg.HTTPClient = wrappedClient{o.Transport(roundTripper(base.Do))}
 	}
 	return &EC2{cfg: cfg, opts: o, log: log, clients: map[string]*ec2.Client{}, roots: map[string]string{}}, nil
 }
