@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
 	slackout "github.com/opsbot/opsbot/integrations/slack"
 	"github.com/opsbot/opsbot/integrations/slack/slackfake"
 	"github.com/opsbot/opsbot/store"
@@ -51,6 +55,12 @@ type socketEnv struct {
 
 func startSocket(t *testing.T) *socketEnv {
 	t.Helper()
+	return startSocketTraced(t, nil)
+}
+
+// startSocketTraced is startSocket with the bot's spans made by tracer.
+func startSocketTraced(t *testing.T, tracer trace.Tracer) *socketEnv {
+	t.Helper()
 	clock := workflows.NewManualClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	fake := slackfake.Start(slackfake.Options{Clock: clock.Now, SocketPing: 200 * time.Millisecond})
 	t.Cleanup(fake.Close)
@@ -64,7 +74,7 @@ func startSocket(t *testing.T) *socketEnv {
 	log := slog.New(e.logs)
 	e.bot = (&Bot{
 		Servers: &workflows.Servers{Store: db, Clock: clock, Catalog: &workflows.Catalog{}, Log: log},
-		Store:   db, Clock: clock, Render: slackout.Renderer{}, Log: log, HTTP: http.DefaultClient,
+		Store:   db, Clock: clock, Render: slackout.Renderer{}, Log: log, HTTP: http.DefaultClient, Tracer: tracer,
 	}).Init(Options{})
 	// Socket Mode events are handled from the outbox: a runner works it
 	// whenever the bot says something was queued.
@@ -182,6 +192,38 @@ func (e *socketEnv) connections(t *testing.T, opened int) {
 		o, open := e.fake.SocketConnections()
 		return o == opened && open == 1
 	})
+}
+
+// Each Socket Mode envelope is a trace of its own: a server span named
+// by its type, with the bot's work on it as a child.
+func TestSocketMode_EachEnvelopeASpan(t *testing.T) {
+	mem := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(mem))
+	e := startSocketTraced(t, tp.Tracer("test"))
+	e.connections(t, 1)
+	e.round(t, 1)
+	e.bot.Wait()
+	byName := map[string]tracetest.SpanStub{}
+	for _, s := range mem.GetSpans() {
+		byName[s.Name] = s
+	}
+	for _, name := range []string{"socket slash_commands", "socket interactive", "socket events_api"} {
+		s, ok := byName[name]
+		if !ok {
+			t.Errorf("no span %q; spans: %v", name, byName)
+			continue
+		}
+		if s.Parent.IsValid() || s.SpanKind != trace.SpanKindServer {
+			t.Errorf("%s: parent %v, kind %v; want a server root", name, s.Parent, s.SpanKind)
+		}
+	}
+	work, ok := byName["bot /ops"]
+	if !ok || work.Parent.SpanID() != byName["socket slash_commands"].SpanContext.SpanID() {
+		t.Errorf("bot /ops span %v is not the envelope's child", work.Parent)
+	}
+	if click, ok := byName["bot click"]; !ok || click.Parent.SpanID() != byName["socket interactive"].SpanContext.SpanID() {
+		t.Errorf("bot click span %v is not the envelope's child", click.Parent)
+	}
 }
 
 func TestSocketMode_EachRequestOnceAcrossReconnects(t *testing.T) {
