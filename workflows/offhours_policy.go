@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"context"
 	"time"
 
 	"github.com/opsbot/opsbot/workflows/offhours"
@@ -49,3 +50,18 @@ func (c *Catalog) OffHoursFor(team *Team, tpl *Template) *offhours.Schedule {
 
 // LocalClock says the time of day of at in the team's zone: "20:00 CET".
 func (t *Team) LocalClock(at time.Time) string { return at.In(t.zone()).Format("15:04 MST") }
+
+// CPUSource reads servers' CPU utilisation. The AWS integration
+// implements it with CloudWatch GetMetricData.
+type CPUSource interface {
+	// CPU returns the CPUUtilization datapoints (the Maximum of each
+	// period, in percent) of the instances ids in region over [from, to),
+	// by instance ID; an instance with no data is left out.
+	CPU(ctx context.Context, region string, ids []string, from, to time.Time, period time.Duration) (map[string][]CPUPoint, error)
+}
+
+// CPUPoint is one datapoint.
+type CPUPoint struct {
+	At      time.Time
+	Percent float64
+}

@@ -29,7 +29,9 @@ type Servers struct {
 	Catalog     *Catalog
 	Estimator   *Estimator
 	Provisioner Provisioner
-	Log         *slog.Logger
+	// CPU reads servers' CPU for the idle check; nil: no idle check.
+	CPU CPUSource
+	Log *slog.Logger
 	// Wake, when set, is nudged after a transaction queues jobs, so the
 	// runner starts them at once instead of at its next poll.
 	Wake func()

@@ -124,7 +124,7 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		Shared: db, // every replica on this database paces as one
 	})
 	a.Servers = &workflows.Servers{
-		Store: db, Clock: a.Clock, Catalog: cfg.Catalog, Provisioner: a.EC2, Log: a.Log.With("component", "servers"),
+		Store: db, Clock: a.Clock, Catalog: cfg.Catalog, Provisioner: a.EC2, CPU: a.EC2, Log: a.Log.With("component", "servers"),
 		Estimator: &workflows.Estimator{Source: a.EC2, Store: db, Clock: a.Clock, Pricing: cfg.Catalog.Pricing, Log: a.Log.With("component", "prices")},
 		Wake:      a.Wake,
 		DryRun:    env.DryRun,
@@ -187,6 +187,7 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		scheduler.Task{Name: "nags", Every: cfg.Scheduler.Tick, Run: a.tracedTask("nags", a.nags)},
 		scheduler.Task{Name: "reviews", Every: cfg.Scheduler.Tick, Run: a.tracedTask("reviews", a.reviews)},
 		scheduler.Task{Name: "reconcile", Every: cfg.Scheduler.Reconcile, Run: a.tracedTask("reconcile", a.reconcile)},
+		scheduler.Task{Name: "idle", Every: idleEvery(cfg.Catalog.Idle), Run: a.tracedTask("idle", a.checkIdle)},
 		scheduler.Task{Name: "prices", Every: 12 * time.Hour, Run: a.tracedTask("prices", a.warmPrices)},
 		scheduler.Task{Name: "prune", Every: time.Hour, Run: a.tracedTask("prune", a.prune)},
 	)
@@ -264,6 +265,24 @@ func (a *App) reviews(ctx context.Context) error {
 		a.Log.Info("alert reviews", "started_or_reminded", n)
 	}
 	return err
+}
+
+// checkIdle asks CloudWatch which running servers are idle and flags
+// them to their owners (once per lease).
+func (a *App) checkIdle(ctx context.Context) error {
+	rep, err := a.Servers.CheckIdle(ctx)
+	a.Metrics.observeTick("idle", err)
+	if rep.Flagged > 0 || rep.Idle > 0 {
+		a.Log.Info("idle check", "checked", rep.Checked, "idle", rep.Idle, "flagged", rep.Flagged)
+	}
+	return err
+}
+
+func idleEvery(p workflows.IdlePolicy) time.Duration {
+	if p.CheckEvery <= 0 {
+		return workflows.DefaultIdleCheckEvery
+	}
+	return p.CheckEvery
 }
 
 func (a *App) reconcile(ctx context.Context) error {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/opsbot/opsbot/config"
+	"github.com/opsbot/opsbot/integrations/aws/cloudwatchfake"
 	"github.com/opsbot/opsbot/integrations/aws/ec2fake"
 	"github.com/opsbot/opsbot/integrations/notion"
 	"github.com/opsbot/opsbot/integrations/notion/notionfake"
@@ -133,6 +134,7 @@ type harness struct {
 	slack  *slackfake.Server
 	ec2    *ec2fake.Server
 	ec2hs  *httptest.Server
+	cw     *cloudwatchfake.Server // on ec2hs's endpoint
 	pd     *pdfake.Server
 	notion *notionfake.Server
 	dbID   string
@@ -215,6 +217,8 @@ func newUnbootedHarness(t testing.TB, dsn ...string) *harness {
 	h.ec2.SetPrice("us-east-1", "t3.small", 0.0208)
 	h.ec2.SetPrice("us-east-1", "c6i.2xlarge", 0.34)
 	h.ec2.SetPrice("us-east-1", "c6i.8xlarge", 1.36)
+	h.cw = cloudwatchfake.New(h.clock.Now)
+	h.ec2.SetMetrics(h.cw)
 	h.ec2hs = httptest.NewServer(h.ec2)
 	t.Cleanup(h.ec2hs.Close)
 	h.pd = pdfake.Start(pdfake.Options{Clock: h.clock.Now, SyncWebhooks: true, WebhookSecrets: []string{pdSecret}})

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/pricing"
 
@@ -49,6 +50,13 @@ type Options struct {
 	MaxAttempts int
 	// MaxBackoff caps the wait between attempts. Default 20s (the SDK's).
 	MaxBackoff time.Duration
+	// MetricsEndpoint, when set, is the base URL of CloudWatch; else
+	// Endpoint when that is set (the sandbox serves both on one), else the
+	// SDK's AWS_ENDPOINT_URL(_CLOUDWATCH) or AWS's.
+	MetricsEndpoint string
+	// MetricsPageDatapoints, when set, asks CloudWatch for at most this
+	// many datapoints a page (tests of paging); default CloudWatch's 100,800.
+	MetricsPageDatapoints int32
 	// Log receives one line per change made or refused. Default: discard.
 	Log *slog.Logger
 	// Transport, when set, wraps the HTTP transport of every call (each
@@ -67,6 +75,7 @@ type EC2 struct {
 	mu      sync.Mutex
 	clients map[string]*ec2.Client
 	pricing *pricing.Client
+	metrics map[string]*cloudwatch.Client
 	roots   map[string]string // region/AMI → root device name
 }
 

@@ -59,6 +59,7 @@ type Server struct {
 	prices       []price
 	faults       []*fault
 	inject       *faults.Injector
+	metrics      http.Handler // CloudWatch fake on the same endpoint, when set
 	calls        []Call
 	seq          int
 	extra        *opsState // snapshots, key pairs, console (ops.go)
@@ -169,8 +170,14 @@ func (s *Server) Instance(id string) (Instance, bool) {
 // (told apart by the X-Amz-Target header).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	in := s.inject
+	in, metrics := s.inject, s.metrics
 	s.mu.Unlock()
+	if metrics != nil && strings.HasPrefix(r.URL.Path, "/service/") {
+		// CloudWatch's Smithy RPC v2 paths: the sandbox and the tests
+		// serve it at the same endpoint (see SetMetrics).
+		metrics.ServeHTTP(w, r)
+		return
+	}
 	if in == nil || r.Method != http.MethodPost || strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AWSPriceListService.") {
 		s.serve(w, r)
 		return
@@ -198,6 +205,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		writeError(w, e, reqID)
 	})
+}
+
+// SetMetrics serves h (a CloudWatch fake) on this server's endpoint for
+// the Smithy RPC v2 paths (/service/...), so one endpoint answers EC2,
+// the Price List API and CloudWatch, as AWS_ENDPOINT_URL does.
+func (s *Server) SetMetrics(h http.Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.metrics = h
 }
 
 // SetFaults makes EC2 Query calls fail as in's plan says (nil: none),

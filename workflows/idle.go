@@ -1,0 +1,226 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// IdleVerdict says whether datapoints over [from, to) at period show an
+// idle server: every datapoint under below percent, and datapoints for
+// at least 90% of the periods (a server that reported too little, just
+// started or was stopped, is not judged). It returns the highest value.
+func IdleVerdict(points []CPUPoint, from, to time.Time, period time.Duration, below float64) (idle bool, peak float64) {
+	want := int(to.Sub(from) / period)
+	n := 0
+	for _, p := range points {
+		if p.At.Before(from) || !p.At.Before(to) {
+			continue
+		}
+		n++
+		peak = max(peak, p.Percent)
+	}
+	if want <= 0 || n*10 < want*9 {
+		return false, peak
+	}
+	return peak < below, peak
+}
+
+// idlePeriod is the datapoint period for a window: hourly for a day or
+// more, else five minutes (EC2's basic monitoring).
+func idlePeriod(window time.Duration) time.Duration {
+	if window >= 12*time.Hour {
+		return time.Hour
+	}
+	return 5 * time.Minute
+}
+
+// IdleReport counts what one idle check did.
+type IdleReport struct {
+	Checked, Idle, Flagged int
+}
+
+// CheckIdle asks CloudWatch about every running opsbot server that has
+// run for the whole window (since its last start), in batches by region,
+// and records which are idle. An idle server's owner is told once per
+// lease, with Stop / Release / Keep; one kept is not told again during
+// the lease. It reads the running leases through the state index: all
+// of them need the question, in as few calls as CloudWatch allows.
+func (s *Servers) CheckIdle(ctx context.Context) (IdleReport, error) {
+	var rep IdleReport
+	pol := s.Catalog.Idle
+	if pol.Off || s.CPU == nil || pol.For <= 0 {
+		return rep, nil
+	}
+	now := s.Clock.Now()
+	period := idlePeriod(pol.For)
+	to := now.Truncate(period)
+	from := to.Add(-pol.For)
+	var running []*ServerRequest
+	var recorded []IdleServer
+	if err := s.Store.View(ctx, func(tx Tx) (err error) {
+		if running, err = tx.Requests(RequestFilter{States: []State{StateRunning}}); err != nil {
+			return err
+		}
+		recorded, err = tx.IdleServers("")
+		return err
+	}); err != nil {
+		return rep, fmt.Errorf("load running servers: %w", err)
+	}
+	live := map[string]bool{}
+	byRegion := map[string][]*ServerRequest{}
+	for _, r := range running {
+		live[r.ID] = true
+		// Judged only over a window it ran through since its last start.
+		if r.Instance.ID == "" || !r.EndingAt.IsZero() || r.Instance.LaunchTime.IsZero() || r.Instance.LaunchTime.After(from) {
+			continue
+		}
+		byRegion[r.Instance.Region] = append(byRegion[r.Instance.Region], r)
+	}
+	for _, v := range recorded {
+		if !live[v.RequestID] {
+			// Stopped or ended since: idle no longer.
+			if err := s.update(ctx, func(tx Tx) error { return tx.DropIdle(v.RequestID) }); err != nil {
+				return rep, err
+			}
+		}
+	}
+	regions := make([]string, 0, len(byRegion))
+	for r := range byRegion {
+		regions = append(regions, r)
+	}
+	sort.Strings(regions)
+	var firstErr error
+	for _, region := range regions {
+		rs := byRegion[region]
+		ids := make([]string, len(rs))
+		for i, r := range rs {
+			ids[i] = r.Instance.ID
+		}
+		points, err := s.CPU.CPU(ctx, region, ids, from, to, period)
+		if err != nil {
+			firstErr = errors.Join(firstErr, fmt.Errorf("read CPU in %s: %w", region, err))
+			continue
+		}
+		for _, r := range rs {
+			rep.Checked++
+			idle, peak := IdleVerdict(points[r.Instance.ID], from, to, period, pol.CPUBelow)
+			flagged, err := s.recordIdle(ctx, r.ID, r.Instance.LaunchTime, idle, peak, from, now)
+			if err != nil {
+				s.Log.Error("record idle check", "request", r.ID, "err", err)
+				continue
+			}
+			if idle {
+				rep.Idle++
+			}
+			if flagged {
+				rep.Flagged++
+			}
+		}
+	}
+	return rep, firstErr
+}
+
+// recordIdle stores one server's verdict and flags it to its owner the
+// first time in its lease, in one transaction.
+func (s *Servers) recordIdle(ctx context.Context, id string, launched time.Time, idle bool, peak float64, since, now time.Time) (bool, error) {
+	flagged := false
+	err := s.update(ctx, func(tx Tx) error {
+		r, err := tx.Request(id)
+		if err != nil {
+			return err
+		}
+		if r.State != StateRunning || !r.Instance.LaunchTime.Equal(launched) {
+			return nil // changed since it was read: the next check judges it
+		}
+		v, had, err := tx.IdleServer(id)
+		if err != nil {
+			return err
+		}
+		if !idle {
+			if had && v.KeptAt.IsZero() {
+				return tx.DropIdle(id)
+			}
+			return nil
+		}
+		if !had || v.Since.IsZero() || since.Before(v.Since) {
+			v.Since = since
+		}
+		v.RequestID, v.Team, v.PeakCPU, v.CheckedAt = id, r.Team, peak, now
+		kept, err := IdleKept(tx, id)
+		if err != nil {
+			return err
+		}
+		if v.FlaggedAt.IsZero() && !kept {
+			fresh, err := tx.MarkSent("idle-flag:"+id, now)
+			if err != nil {
+				return err
+			}
+			if fresh {
+				team, _, err := s.teamAndTemplate(r)
+				if err != nil {
+					return err
+				}
+				v.FlaggedAt, flagged = now, true
+				if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "idle.flag", Subject: id,
+					Detail: fmt.Sprintf("peak CPU %.1f%% since %s", peak, since.UTC().Format(time.RFC3339))}); err != nil {
+					return err
+				}
+				if err := enqueueMessage(tx, idleMessage(team, r, s.Catalog.Idle, peak, since, now), now); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.PutIdle(v)
+	})
+	return flagged, err
+}
+
+// idleMessage flags an idle server to its owner.
+func idleMessage(team *Team, r *ServerRequest, pol IdlePolicy, peak float64, since, now time.Time) Message {
+	return Message{
+		Key:   "idle-flag:" + r.ID,
+		User:  person(r.Owner),
+		Title: fmt.Sprintf("%s looks idle", r.ID),
+		Text: fmt.Sprintf("Its CPU stayed under %s%% for the last %s (highest: %.1f%%, since %s). Stop it to pay only for its disk until you need it again (its lease is kept), release it if you are done, or keep it: opsbot will not flag it again during this lease.",
+			trimFloat(pol.CPUBelow), FormatDuration(pol.For), peak, team.LocalTime(since)),
+		Fields:  append(serverFields(team, r, now), Field{Label: "Costs per day", Value: r.HourlyRate.For(24).String()}),
+		Actions: ChoiceActions(r, ServerChoice{ID: r.ID, Why: WhyIdle, DrawnFor: now}),
+	}
+}
+
+func trimFloat(f float64) string {
+	s := fmt.Sprintf("%.1f", f)
+	if s[len(s)-2:] == ".0" {
+		return s[:len(s)-2]
+	}
+	return s
+}
+
+// IdleNow lists the servers of team (every team when empty) that the
+// last check found idle, are still running and were not kept: what the
+// monthly cost review shows with Stop / Release / Keep.
+func IdleNow(tx Tx, team string) ([]IdleServer, []*ServerRequest, error) {
+	vs, err := tx.IdleServers(team)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []IdleServer
+	var reqs []*ServerRequest
+	for _, v := range vs {
+		if !v.KeptAt.IsZero() {
+			continue
+		}
+		r, err := tx.Request(v.RequestID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if r.State != StateRunning || !r.EndingAt.IsZero() {
+			continue
+		}
+		out, reqs = append(out, v), append(reqs, r)
+	}
+	return out, reqs, nil
+}
