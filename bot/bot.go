@@ -15,6 +15,7 @@ import (
 
 	"github.com/opsbot/opsbot/workflows"
 	"github.com/opsbot/opsbot/workflows/actions"
+	"github.com/opsbot/opsbot/workflows/audit"
 )
 
 // AckWithin is how long a handler waits for its work before it answers
@@ -43,6 +44,7 @@ type Bot struct {
 	Servers   *workflows.Servers
 	Incidents *workflows.Incidents // nil when incidents are not configured
 	Actions   *actions.Service     // server actions; nil: not offered
+	Audit     *audit.Service       // /ops audit; nil: not offered
 	History   History
 	Store     workflows.Store // de-duplicates replayed requests
 	Clock     workflows.Clock

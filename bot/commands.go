@@ -96,6 +96,8 @@ func (b *Bot) ops(ctx context.Context, cmd slack.SlashCommand) workflows.Reply {
 		return budgetReply(s)
 	case OpsServer:
 		return b.showServer(ctx, actor, c.Server)
+	case OpsAudit:
+		return b.auditCommand(ctx, actor, strings.Fields(c.Rest))
 	case OpsApprovals:
 		list, err := b.Servers.PendingApprovals(ctx, actor)
 		if err != nil {

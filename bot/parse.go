@@ -48,6 +48,7 @@ type OpsCommand struct {
 	Reason   string
 	Server   string
 	Team     string
+	Rest     string // the words after the subcommand, for those that parse their own
 }
 
 // UsageError is a mistake in a command: what was wrong and the usage line
@@ -94,6 +95,11 @@ func ParseOps(text string) (OpsCommand, error) {
 		return c, nil
 	case "server":
 		return parseServer(rest)
+	case "audit":
+		if _, err := parseAudit(rest); err != nil {
+			return OpsCommand{}, err
+		}
+		return OpsCommand{Kind: OpsAudit, Rest: strings.Join(rest, " ")}, nil
 	case "lease":
 		return parseLease(rest)
 	}
@@ -250,5 +256,6 @@ var OpsHelpText = strings.Join([]string{
 	"`" + UsageRelease + "` — give it back now",
 	"`" + UsageBudget + "` — budget, committed, spent, remaining",
 	"`" + UsageApprovals + "` — what waits for you to decide",
+	"`" + UsageAudit + "` — the audit log (admins, and approvers for their teams); SINCE like `2d` or `2026-11-20`, default a week",
 	"DURATION is like `90m`, `4h` or `2d`; it goes right after the template or server, `for` is optional.",
 }, "\n")

@@ -100,6 +100,9 @@ func (s *Incidents) SetStatus(ctx context.Context, actor Person, ref IncidentRef
 			}
 			inc.Status, inc.LastUpdateAt = st, now
 		}
+		if err := tx.Audit(AuditEntry{At: now, Actor: actor.String(), Action: "incident.status", Subject: inc.ID, Detail: fmt.Sprintf("%s → %s", old, st)}); err != nil {
+			return err
+		}
 		if err := s.line(tx, inc, fmt.Sprintf("Status: %s → *%s*, by %s", old, st, Mention(actor.Ref())), now); err != nil {
 			return err
 		}
@@ -163,6 +166,9 @@ func (s *Incidents) SetSeverity(ctx context.Context, actor Person, ref IncidentR
 				return err
 			}
 		}
+		if err := tx.Audit(AuditEntry{At: now, Actor: actor.String(), Action: "incident.severity", Subject: inc.ID, Detail: fmt.Sprintf("%s → %s", old, sev)}); err != nil {
+			return err
+		}
 		if err := s.line(tx, inc, fmt.Sprintf("Severity: %s → *%s*, by %s", old, sev, Mention(actor.Ref())), now); err != nil {
 			return err
 		}
@@ -174,6 +180,9 @@ func (s *Incidents) SetSeverity(ctx context.Context, actor Person, ref IncidentR
 func (s *Incidents) SetRole(ctx context.Context, actor Person, ref IncidentRef, role Role, who Person) (*Incident, error) {
 	return s.guarded(ctx, actor, ref, "give its roles", func(tx Tx, inc *Incident, now time.Time) error {
 		inc.SetRole(role, who)
+		if err := tx.Audit(AuditEntry{At: now, Actor: actor.String(), Action: "incident.role", Subject: inc.ID, Detail: fmt.Sprintf("%s: %s", role, who)}); err != nil {
+			return err
+		}
 		if inc.ChannelID != "" {
 			if err := tx.Enqueue(Job{Kind: JobInvite, Key: JobInvite + ":" + inc.ID, Payload: inc.ID, RunAt: now}); err != nil {
 				return err

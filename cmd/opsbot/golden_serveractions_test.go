@@ -83,3 +83,26 @@ func TestGolden_ServerActions(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestGolden_Audit renders /ops audit's answers.
+func TestGolden_Audit(t *testing.T) {
+	h := newHarness(t)
+	got := map[string]json.RawMessage{}
+	last := func(user string) json.RawMessage {
+		es := h.slack.Ephemerals(user)
+		return es[len(es)-1].Blocks
+	}
+	h.launched("test-small for 1d smoke <!channel>")
+	h.ops(dev, "lease extend srv-1 1d needs *more* time")
+	h.drain()
+	h.ops(lead, "audit srv-1")
+	got["audit_server"] = last(lead)
+	h.ops(dev, "audit srv-1")
+	got["audit_refused"] = last(dev)
+	h.ops(lead, "audit srv-1 2d 3d")
+	got["audit_usage"] = last(lead)
+	h.ops(lead, "audit srv-1 2020-01-01")
+	h.ops(admin, "audit data")
+	got["audit_empty"] = last(admin)
+	compareGolden(t, got)
+}

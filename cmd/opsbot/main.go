@@ -53,6 +53,8 @@ Usage:
   opsbot config validate FILE        check a config file; exit 0 only if valid
   opsbot manifest [--config FILE] [--url https://...] [--socket]
                                      print the Slack app manifest for this config
+  opsbot audit export --since DATE|DURATION [--until DATE] [--after-id N]
+                                     write the audit log as JSON lines (OPSBOT_DB)
   opsbot version                     print the version
 `
 
@@ -94,6 +96,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return writeManifest(stdout, cfg, *url, *socket)
 	case "sandbox":
 		return runSandbox(ctx, args[1:], stdout, stderr)
+	case "audit":
+		if len(args) < 2 || args[1] != "export" {
+			fmt.Fprint(stderr, "usage: opsbot audit export --since DATE|DURATION [--until DATE] [--after-id N]\n")
+			return exitCode(2)
+		}
+		return auditExport(ctx, args[2:], stdout, stderr, getenv)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "opsbot", version)
 		return nil

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsbot/opsbot/workflows/audit"
+)
+
+// TestAudit_ShownToApproversAndAdminsOnly: /ops audit answers admins and
+// the team's approvers, with names and times in the reader's zone, and
+// refuses everyone else with the reason.
+func TestAudit_ShownToApproversAndAdminsOnly(t *testing.T) {
+	h := newHarness(t)
+	r := h.launched("test-small for 1d smoke")
+	_, view := h.showServer(dev, r.ID)
+	h.press(dev, view, r.ID+" reboot")
+	h.drain()
+	h.incidentCmd(dev, "general", "declare Orders slow sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	h.incidentCmd(dev, ch.ID, "status identified")
+	h.incidentCmd(dev, ch.ID, "severity sev1")
+	h.incidentCmd(dev, ch.ID, "role comms <@"+dev2+">")
+	h.drain()
+
+	got := h.ops(lead, "audit "+r.ID)
+	mustContain(t, "approver reads a server", got, "Audit log: srv-1", "<@U0DEV>", "request.create srv-1", "action.reboot srv-1", "ec2.reboot srv-1", "CET", "Europe/Berlin")
+	if strings.Contains(got, "U0DEV <dev@example.com>") {
+		t.Errorf("raw actor IDs shown:\n%s", got)
+	}
+	mustContain(t, "incident changes audited", h.ops(admin, "audit inc-1"), "incident.status inc-1", "investigating → identified", "incident.severity inc-1", "sev2 → sev1", "incident.role inc-1", "comms")
+	mustContain(t, "team", h.ops(lead, "audit platform 2d"), "team platform", "request.create srv-1")
+	mustContain(t, "by a person", h.ops(lead, "audit <@"+dev+"|dev> 1d"), "by <@U0DEV>", "action.reboot")
+	for _, c := range []struct{ user, text, want string }{
+		{dev, "audit", "shown to opsbot's admins and to teams' approvers"},
+		{stranger, "audit srv-1", "shown to opsbot's admins and to teams' approvers"},
+		{lead, "audit nosuchteam", "There is no team, server or incident"},
+		{lead, "audit srv-1 2d extra", "at most a subject and a since"},
+		{lead, "audit srv-99", "There is no server, approval or incident"},
+		{lead, "audit @dev", "Mention the person"},
+	} {
+		mustContain(t, c.user+" "+c.text, h.ops(c.user, c.text), c.want)
+	}
+}
+
+// TestAudit_DataApproverSeesOnlyDataTeam: an approver of one team does not
+// read another team's log.
+func TestAudit_OtherTeamsLogIsRefused(t *testing.T) {
+	h := newEditedHarness(t, func(s string) string {
+		return strings.Replace(s, "    approvers: [U0LEAD]\n    monthly_budget_usd: 20", "    approvers: [U0ANA]\n    monthly_budget_usd: 20", 1)
+	})
+	h.launched("test-small for 1d")
+	mustContain(t, "other team's approver", h.ops(analyst, "audit srv-1"), "belongs to team platform")
+	mustContain(t, "other team's name", h.ops(analyst, "audit platform"), "Team platform's audit log is shown to its approvers")
+	if got := h.ops(analyst, "audit"); strings.Contains(got, "srv-1") {
+		t.Errorf("data's approver sees platform's entries:\n%s", got)
+	}
+}
+
+// TestAuditExport_JSONLinesInIDOrder: the export writes every entry once,
+// oldest first, with stable fields, and resumes after an id.
+func TestAuditExport_JSONLinesInIDOrder(t *testing.T) {
+	h := newHarness(t)
+	h.launched("test-small for 1d")
+	h.ops(dev, "lease release srv-1")
+	h.settle()
+	var buf bytes.Buffer
+	if err := writeAudit(context.Background(), h.app.DB, audit.Filter{Since: start.Add(-time.Hour)}, &buf); err != nil {
+		t.Fatal(err)
+	}
+	var lines []map[string]any
+	sc := bufio.NewScanner(&buf)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("not JSON: %s", sc.Text())
+		}
+		lines = append(lines, m)
+	}
+	if len(lines) < 4 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for _, k := range []string{"id", "at", "actor", "actor_slack_id", "actor_email", "action", "subject", "reason", "detail"} {
+		if _, ok := lines[0][k]; !ok {
+			t.Errorf("field %s missing: %v", k, lines[0])
+		}
+	}
+	if lines[0]["action"] != "request.create" || lines[0]["actor_slack_id"] != dev || lines[0]["actor_email"] != "dev@example.com" {
+		t.Errorf("first line %v", lines[0])
+	}
+	prev := 0.0
+	for _, l := range lines {
+		if id := l["id"].(float64); id <= prev {
+			t.Fatalf("ids not increasing: %v", lines)
+		} else {
+			prev = id
+		}
+	}
+	var rest bytes.Buffer
+	mid := int64(lines[1]["id"].(float64))
+	if err := writeAudit(context.Background(), h.app.DB, audit.Filter{AfterID: mid}, &rest); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(rest.String(), "\n"); n != len(lines)-2 {
+		t.Errorf("resumed export: %d lines, want %d", n, len(lines)-2)
+	}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"audit", "export"}, &out, &errOut, mapEnv(nil)); err == nil || !strings.Contains(errOut.String(), "--since is required") {
+		t.Errorf("no --since: %v %s", err, errOut.String())
+	}
+}
