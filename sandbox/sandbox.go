@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opsbot/opsbot/integrations/aws/cloudwatchfake"
 	"github.com/opsbot/opsbot/integrations/aws/ec2fake"
 	"github.com/opsbot/opsbot/integrations/notion/notionfake"
 	"github.com/opsbot/opsbot/integrations/pagerduty/pdfake"
@@ -104,6 +105,7 @@ type Sandbox struct {
 	clock  *workflows.OffsetClock
 	slack  *slackfake.Server
 	ec2    *ec2fake.Server
+	cw     *cloudwatchfake.Server
 	pd     *pdfake.Server
 	notion *notionfake.Server
 	bot    *Opsbot
@@ -172,6 +174,11 @@ func (s *Sandbox) makeFakes() {
 		Log: s.opts.Log.With("component", "slackfake")})
 	s.ec2 = ec2fake.New(now)
 	s.ec2.SetDelays(ec2fake.Delays{Launch: 5 * time.Second, Stop: 5 * time.Second, Terminate: 5 * time.Second})
+	// CloudWatch on the EC2 endpoint: every server idles at 1.5% CPU,
+	// so one left running for a day is flagged idle.
+	s.cw = cloudwatchfake.New(now)
+	s.cw.SetDefault(1.5)
+	s.ec2.SetMetrics(s.cw)
 	s.pd = pdfake.New(pdfake.Options{Clock: now, BaseURL: base + PagerDutyPrefix, WebhookURL: base + "/webhooks/pagerduty",
 		Log: s.opts.Log.With("component", "pdfake")})
 	s.notion = notionfake.New(notionfake.Options{Clock: now, RateLimit: 3, Log: s.opts.Log.With("component", "notionfake")})

@@ -43,6 +43,7 @@ type Server struct {
 	mu    sync.Mutex
 	now   func() time.Time
 	steps map[string][]step // instance ID → levels, by time
+	def   *float64          // the level of instances with no steps
 	calls []Call
 }
 
@@ -72,6 +73,14 @@ func (s *Server) SetCPU(id string, from time.Time, pct float64) {
 	s.steps[id] = st
 }
 
+// SetDefault makes every instance with no level of its own read pct at
+// all times (the sandbox: every server idles).
+func (s *Server) SetDefault(pct float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.def = &pct
+}
+
 // Calls returns the requests received so far.
 func (s *Server) Calls() []Call {
 	s.mu.Lock()
@@ -81,6 +90,9 @@ func (s *Server) Calls() []Call {
 
 // level is id's CPU at t, and whether there is data then.
 func (s *Server) level(id string, t time.Time) (float64, bool) {
+	if _, own := s.steps[id]; !own && s.def != nil {
+		return *s.def, true
+	}
 	pct, ok := 0.0, false
 	for _, st := range s.steps[id] {
 		if st.from.After(t) {
