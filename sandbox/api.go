@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"path"
 	"regexp"
 	"strings"
 	"time"
@@ -21,6 +23,7 @@ import (
 // signed webhooks; the clock moves for everyone at once.
 func (s *Sandbox) apiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/state", s.serveState)
+	mux.HandleFunc("GET /api/slack/files/{id}", s.serveFile)
 	mux.HandleFunc("POST /api/slack/command", s.handle(s.command))
 	mux.HandleFunc("POST /api/slack/message", s.handle(s.message))
 	mux.HandleFunc("POST /api/slack/react", s.handle(s.react))
@@ -260,4 +263,22 @@ func (s *Sandbox) advance(ctx context.Context, a Action) (map[string]any, error)
 		return nil, err
 	}
 	return map[string]any{"now": now}, nil
+}
+
+// serveFile sends the bytes of a file shared in the fake workspace (a
+// chart picture), for the page to show in its message.
+func (s *Sandbox) serveFile(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.slack.FileData(r.PathValue("id"))
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	ctype := mime.TypeByExtension(path.Ext(f.Name))
+	if ctype == "" {
+		ctype = "application/octet-stream"
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "private, max-age=86400")
+	_, _ = w.Write(f.Data)
 }

@@ -91,6 +91,25 @@ type messageJSON struct {
 	Pinned    bool            `json:"pinned,omitempty"`
 	Edited    bool            `json:"edited,omitempty"`
 	Reactions []reactionJSON  `json:"reactions,omitempty"`
+	Files     []fileJSON      `json:"files,omitempty"`
+}
+
+// fileJSON is a file shared with a message; URL serves its bytes to the
+// page.
+type fileJSON struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Title string `json:"title"`
+	Alt   string `json:"alt,omitempty"`
+	URL   string `json:"url"`
+}
+
+func files(fs []slackfake.File) []fileJSON {
+	var out []fileJSON
+	for _, f := range fs {
+		out = append(out, fileJSON{ID: f.ID, Name: f.Name, Title: f.Title, Alt: f.AltText, URL: "/api/slack/files/" + f.ID})
+	}
+	return out
 }
 
 type reactionJSON struct {
@@ -198,7 +217,7 @@ func (s *Sandbox) slackState(st *state, user string) {
 		for _, m := range s.slack.Messages(c.ID) {
 			cj.Messages = append(cj.Messages, messageJSON{TS: m.TS, User: m.User, Bot: m.BotID != "", Text: m.Text,
 				Blocks: m.Blocks, ThreadTS: m.ThreadTS, Replies: m.Replies, Pinned: m.Pinned, Edited: m.Edited != nil,
-				Reactions: reactions(m.Reactions)})
+				Reactions: reactions(m.Reactions), Files: files(m.Files)})
 		}
 		st.Channels = append(st.Channels, cj)
 	}

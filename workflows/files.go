@@ -29,7 +29,48 @@ type File struct {
 	AltText string // what a screen reader says instead of the picture
 	// Comment is the message text introducing the file (plain text).
 	Comment string
-	Data    []byte
+	// Data is the file's bytes; or, for a chart, Chart describes it and
+	// the integration draws it (a PNG: Name should end in .png), the
+	// same picture every time.
+	Data  []byte
+	Chart *Chart `json:",omitempty"`
+}
+
+// Chart is a bar chart in neutral terms: one bar per series in each
+// period, stacked or side by side. The Slack integration draws it.
+type Chart struct {
+	Title          string
+	XLabel, YLabel string
+	Labels         []string // the periods
+	Series         []ChartSeries
+	Stacked        bool
+}
+
+// ChartSeries is one kind of bar: one value per period.
+type ChartSeries struct {
+	Name   string
+	Values []float64
+}
+
+// Chart limits, as the drawing takes them.
+const (
+	ChartMaxPeriods = 60
+	ChartMaxSeries  = 12
+)
+
+func checkChart(c *Chart) error {
+	switch {
+	case len(c.Labels) == 0 || len(c.Labels) > ChartMaxPeriods:
+		return fmt.Errorf("chart has %d periods, want 1 to %d", len(c.Labels), ChartMaxPeriods)
+	case len(c.Series) == 0 || len(c.Series) > ChartMaxSeries:
+		return fmt.Errorf("chart has %d series, want 1 to %d", len(c.Series), ChartMaxSeries)
+	}
+	for _, s := range c.Series {
+		if len(s.Values) != len(c.Labels) {
+			return fmt.Errorf("chart series %q has %d values for %d periods", s.Name, len(s.Values), len(c.Labels))
+		}
+	}
+	return nil
 }
 
 // MaxFileBytes bounds a file sent through the outbox: a chart is tens of
@@ -80,8 +121,12 @@ func checkFile(f File) error {
 		return errors.New("file has no channel")
 	case f.Name == "" || strings.ContainsAny(f.Name, "/\\"):
 		return fmt.Errorf("file name %q is empty or holds a slash", f.Name)
-	case len(f.Data) == 0:
+	case len(f.Data) == 0 && f.Chart == nil:
 		return errors.New("file is empty")
+	case len(f.Data) > 0 && f.Chart != nil:
+		return errors.New("file has both bytes and a chart")
+	case f.Chart != nil:
+		return checkChart(f.Chart)
 	case len(f.Data) > MaxFileBytes:
 		return fmt.Errorf("file is %d bytes, at most %d", len(f.Data), MaxFileBytes)
 	}

@@ -106,7 +106,7 @@ func (s *Incidents) SetStatus(ctx context.Context, actor Person, ref IncidentRef
 		if err := s.line(tx, inc, fmt.Sprintf("Status: %s → *%s*, by %s", old, st, Mention(actor.Ref())), now); err != nil {
 			return err
 		}
-		e := TimelineEntry{At: now, Kind: TLStatus, Actor: actor.String(), Text: fmt.Sprintf("Status %s → %s", old, st)}
+		e := TimelineEntry{At: now, Kind: TLStatus, Actor: actor.String(), Text: statusChangeText(old, st)}
 		if st == StatusResolved && inc.PDIncidentID != "" {
 			e.Action = "incident.resolved" // PagerDuty logs it too
 		}

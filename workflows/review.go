@@ -288,9 +288,21 @@ func (s *Incidents) postReview(ctx context.Context, rev *AlertReview, g Gatherin
 			return err
 		}
 		agenda := PickAgenda(d, covered, pol.criticalMax(), pol.nonCritical())
-		// The header first: the items are replies in its thread.
-		if err := enqueueMessage(tx, reviewHeader(rev, team, d, agenda), now); err != nil {
+		ins, err := statsInputs(tx, team.Name, rev.Window.Start)
+		if err != nil {
 			return err
+		}
+		header := reviewHeader(rev, team, d, agenda)
+		reviewStats(&header, ComputeStats(now, team.Name, rev.Window, team.zone(), ins))
+		// The header first: the chart and the items are replies in its
+		// thread.
+		if err := enqueueMessage(tx, header, now); err != nil {
+			return err
+		}
+		if f := reviewChart(rev, team, g.Incidents); f != nil {
+			if err := EnqueueUpload(tx, *f, now); err != nil {
+				return err
+			}
 		}
 		for i, g := range agenda.Items {
 			it := &ReviewItem{ReviewID: rev.ID, N: i + 1, GroupKey: g.Key, Label: g.Label, ServiceName: g.ServiceName,

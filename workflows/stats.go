@@ -26,6 +26,9 @@ type StatsInput struct {
 	Incident *Incident
 	AckedAt  time.Time
 	Actions  []*ActionItem
+	// InStatus is how long the incident stayed in each status (see
+	// StatusTimes).
+	InStatus map[string]time.Duration
 }
 
 // StatRow is the figures of one severity or one service.
@@ -55,6 +58,9 @@ type Stats struct {
 	// PerDay counts incidents by day (in the team's zone), oldest first,
 	// for the chart.
 	PerDay []DayCount
+	// InStatus is the time in each status (PagerDuty's, then the
+	// response's), over the incidents that left it.
+	InStatus []StatusTime
 }
 
 // DayCount is the incidents opened on one day, by severity.
@@ -74,6 +80,7 @@ func ComputeStats(now time.Time, team string, w Window, loc *time.Location, ins 
 	sev := map[Severity]*rowAcc{}
 	svc := map[string]*rowAcc{}
 	days := map[time.Time]*DayCount{}
+	var inStatus []map[string]time.Duration
 	for d := localDay(w.Start, loc); d.Before(w.End); d = d.AddDate(0, 0, 1) {
 		days[d] = &DayCount{Day: d}
 	}
@@ -96,6 +103,9 @@ func ComputeStats(now time.Time, team string, w Window, loc *time.Location, ins 
 		}
 		for _, acc := range []*rowAcc{all, accFor(sev, inc.Severity), accFor(svc, name)} {
 			acc.add(inc, in.AckedAt)
+		}
+		if len(in.InStatus) > 0 {
+			inStatus = append(inStatus, in.InStatus)
 		}
 		if dc := days[localDay(inc.CreatedAt, loc)]; dc != nil {
 			if inc.Severity == Sev1 {
@@ -127,6 +137,7 @@ func ComputeStats(now time.Time, team string, w Window, loc *time.Location, ins 
 		}
 	}
 	st.All = all.row("All")
+	st.InStatus = statusTimes(inStatus)
 	for _, s := range []Severity{Sev1, Sev2, Sev3} {
 		if acc := sev[s]; acc != nil {
 			st.BySeverity = append(st.BySeverity, acc.row(string(s)))
@@ -227,6 +238,9 @@ func StatsMessage(st *Stats, loc *time.Location) Message {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d incidents · time to acknowledge median %s, p90 %s · time to resolve median %s, p90 %s\n",
 		st.All.Count, Short(st.All.AckMedian), Short(st.All.AckP90), Short(st.All.ResolveMedian), Short(st.All.ResolveP90))
+	if len(st.InStatus) > 0 {
+		fmt.Fprintf(&b, "Time in each status (median / p90): %s\n", statusLine(st.InStatus))
+	}
 	b.WriteString("\n*By severity* (count · ack median / p90 · resolve median / p90)\n")
 	for _, r := range st.BySeverity {
 		b.WriteString("• " + statLine(r) + "\n")
@@ -239,13 +253,10 @@ func StatsMessage(st *Stats, loc *time.Location) Message {
 		fmt.Fprintf(&b, "• other services: %d\n", st.OtherServices)
 	}
 	return Message{
-		Title: title,
-		Text:  strings.TrimRight(b.String(), "\n"),
-		Fields: []Field{
-			{Label: "Post-mortems", Value: fmt.Sprintf("%d done · %d overdue · %d within their time", st.PostmortemsDone, st.PostmortemsOverdue, st.PostmortemsPending)},
-			{Label: "Action items", Value: fmt.Sprintf("%d open (%d overdue) · %d done", st.ActionsOpen, st.ActionsOverdue, st.ActionsDone)},
-		},
-		Note: "Times are from PagerDuty's acknowledgement and opsbot's resolution; incidents cancelled as declared by mistake are left out.",
+		Title:  title,
+		Text:   strings.TrimRight(b.String(), "\n"),
+		Fields: statsFields(st),
+		Note:   "Times are from PagerDuty's acknowledgement and opsbot's resolution; incidents cancelled as declared by mistake are left out.",
 	}
 }
 
@@ -288,35 +299,54 @@ func (s *Incidents) Stats(ctx context.Context, actor Person, teamName string, da
 	now := s.Clock.Now()
 	w := Window{Start: now.AddDate(0, 0, -days), End: now}
 	var ins []StatsInput
-	err = s.Store.View(ctx, func(tx Tx) error {
-		list, err := tx.Incidents(IncidentFilter{Team: team.Name, Since: w.Start})
-		if err != nil {
-			return err
-		}
-		for _, inc := range list {
-			in := StatsInput{Incident: inc}
-			tl, err := tx.Timeline(inc.ID)
-			if err != nil {
-				return err
-			}
-			for _, e := range tl {
-				if e.Action == "incident.acknowledged" {
-					in.AckedAt = e.At
-					break
-				}
-			}
-			if in.Actions, err = tx.Actions(inc.ID); err != nil {
-				return err
-			}
-			ins = append(ins, in)
-		}
-		return nil
+	err = s.Store.View(ctx, func(tx Tx) (err error) {
+		ins, err = statsInputs(tx, team.Name, w.Start)
+		return err
 	})
 	if err != nil {
 		return nil, Message{}, fmt.Errorf("read %s's incidents for stats: %w", team.Name, err)
 	}
 	st := ComputeStats(now, team.Name, w, team.zone(), ins)
 	return st, StatsMessage(st, team.zone()), nil
+}
+
+// statsInputs reads what the stats need of a team's incidents created
+// since since: each incident, its first acknowledgement, its time in
+// each status and its action items.
+func statsInputs(tx Tx, team string, since time.Time) ([]StatsInput, error) {
+	list, err := tx.Incidents(IncidentFilter{Team: team, Since: since})
+	if err != nil {
+		return nil, err
+	}
+	var ins []StatsInput
+	for _, inc := range list {
+		in := StatsInput{Incident: inc}
+		tl, err := tx.Timeline(inc.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range tl {
+			if e.Action == "incident.acknowledged" {
+				in.AckedAt = e.At
+				break
+			}
+		}
+		in.InStatus = StatusTimes(inc, tl)
+		if in.Actions, err = tx.Actions(inc.ID); err != nil {
+			return nil, err
+		}
+		ins = append(ins, in)
+	}
+	return ins, nil
+}
+
+// statsFields are the stats' figures beyond the counts: time in each
+// status, post-mortems, action items.
+func statsFields(st *Stats) []Field {
+	return []Field{
+		{Label: "Post-mortems", Value: fmt.Sprintf("%d done · %d overdue · %d within their time", st.PostmortemsDone, st.PostmortemsOverdue, st.PostmortemsPending)},
+		{Label: "Action items", Value: fmt.Sprintf("%d open (%d overdue) · %d done", st.ActionsOpen, st.ActionsOverdue, st.ActionsDone)},
+	}
 }
 
 // reviewTeam finds the team a review or stats command is about: the one

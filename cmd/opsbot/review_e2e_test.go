@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -178,8 +182,30 @@ func (h *harness) seedAlertHistory() int {
 }
 
 // reviewThread returns the review's messages in #incidents: the header
-// first, then its thread.
+// first, then its thread (the items; the chart's file share left out,
+// see reviewFiles).
 func (h *harness) reviewThread(id string) []slackfake.Message {
+	h.t.Helper()
+	var out []slackfake.Message
+	for _, m := range h.reviewMessages(id) {
+		if len(m.Files) == 0 {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// reviewFiles returns the files shared in the review's thread.
+func (h *harness) reviewFiles(id string) []slackfake.File {
+	h.t.Helper()
+	var out []slackfake.File
+	for _, m := range h.reviewMessages(id) {
+		out = append(out, m.Files...)
+	}
+	return out
+}
+
+func (h *harness) reviewMessages(id string) []slackfake.Message {
 	h.t.Helper()
 	for _, m := range h.channelMessages("incidents") {
 		if strings.Contains(messageText(m), "Alert review "+id+":") {
@@ -232,6 +258,17 @@ func TestAlertReview_OnDemandDecisionsAndFollowUps(t *testing.T) {
 		}
 	}
 	got["review_header"] = thread[0].Blocks
+	// The chart: one picture in the thread, right under the header, the
+	// window's incidents per day; the same bytes as its golden picture.
+	all := h.reviewMessages("rev-1")
+	files := h.reviewFiles("rev-1")
+	if len(files) != 1 || len(all[1].Files) != 1 {
+		t.Fatalf("%d files in the review's thread (first reply has %d), want the chart under the header", len(files), len(all[1].Files))
+	}
+	checkPicture(t, "review_chart", files[0].Data)
+	if !strings.Contains(files[0].Title, "PagerDuty incidents per day, platform") {
+		t.Errorf("chart title %q", files[0].Title)
+	}
 	if len(thread) != 5 {
 		for _, m := range thread {
 			t.Log(messageText(m))
@@ -405,5 +442,28 @@ func TestAlertReview_PagerDutyFailingPausesAndResumes(t *testing.T) {
 	h.drain()
 	if thread := h.reviewThread("rev-1"); len(thread) < 2 {
 		t.Fatalf("resumed review has %d messages", len(thread))
+	}
+}
+
+// checkPicture compares a PNG with its golden picture
+// (testdata/golden/NAME.png; -update rewrites it: look at it first).
+func checkPicture(t *testing.T, name string, data []byte) {
+	t.Helper()
+	if _, err := png.Decode(bytes.NewReader(data)); err != nil {
+		t.Fatalf("%s is not a PNG: %v", name, err)
+	}
+	path := filepath.Join("testdata", "golden", name+".png")
+	if *update {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%s: %v (run with -update and look at the picture)", name, err)
+	}
+	if !bytes.Equal(want, data) {
+		t.Errorf("%s differs from %s (run with -update and look at the picture)", name, path)
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"image/png"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +25,30 @@ func TestSandbox_AlertReviewAndStatsOnTheSeededHistory(t *testing.T) {
 			strings.Contains(text, "Certificate for api-#.example.com expires in # days")
 		return ok, text + fmt.Sprintf("\nephemerals: %v", rs.state(sandbox.Dana).Ephemerals)
 	})
+	// The chart is shared in the review's thread, and the page serves it
+	// as a PNG picture.
+	var chartURL string
+	rs.eventually("the review's chart", 20*time.Second, func() (bool, string) {
+		for _, c := range rs.state(sandbox.Dana).Channels {
+			for _, m := range c.Messages {
+				for _, f := range m.Files {
+					if c.Name == "incidents" && strings.HasPrefix(f.Title, "PagerDuty incidents per day, platform") && m.ThreadTS != "" {
+						chartURL = f.URL
+						return true, ""
+					}
+				}
+			}
+		}
+		return false, "no chart in #incidents"
+	})
+	resp, err := http.Get(rs.url + chartURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := png.Decode(resp.Body); err != nil || resp.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("chart at %s: %v (%s)", chartURL, err, resp.Header.Get("Content-Type"))
+	}
 	rs.act("/api/slack/command", map[string]any{"user": sandbox.Dana, "channel": general, "text": "/incident stats platform 30d"})
 	rs.eventually("the stats", 10*time.Second, func() (bool, string) {
 		for _, e := range rs.state(sandbox.Dana).Ephemerals {

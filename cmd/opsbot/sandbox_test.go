@@ -82,6 +82,7 @@ type pageState struct {
 				Name  string
 				Users []string
 			}
+			Files []struct{ ID, Name, Title, URL string }
 		}
 	}
 	Ephemerals []struct{ Channel, Text string }

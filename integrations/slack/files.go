@@ -11,6 +11,7 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 
+	"github.com/opsbot/opsbot/internal/chart"
 	"github.com/opsbot/opsbot/workflows"
 )
 
@@ -37,18 +38,22 @@ func (c *Client) Upload(ctx context.Context, f workflows.File, parent workflows.
 		return fmt.Errorf("share file %s: %w", f.Key, err)
 	}
 	name := uploadName(f)
+	data, err := fileData(f)
+	if err != nil {
+		return workflows.Permanent(fmt.Errorf("share file %s: %w", f.Key, err))
+	}
 	var u *slackapi.GetUploadURLExternalResponse
 	err = c.call(ctx, "files.getUploadURLExternal", func(ctx context.Context) (err error) {
 		u, err = c.api.GetUploadURLExternalContext(ctx, slackapi.GetUploadURLExternalParameters{
-			FileName: name, FileSize: len(f.Data), AltTxt: f.AltText,
+			FileName: name, FileSize: len(data), AltTxt: f.AltText,
 		})
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("share file %s: get an upload URL: %w", f.Key, err)
 	}
-	if err := c.sendBytes(ctx, u.UploadURL, name, f.Data); err != nil {
-		return fmt.Errorf("share file %s: send %d bytes: %w", f.Key, len(f.Data), err)
+	if err := c.sendBytes(ctx, u.UploadURL, name, data); err != nil {
+		return fmt.Errorf("share file %s: send %d bytes: %w", f.Key, len(data), err)
 	}
 	title := f.Title
 	if title == "" {
@@ -70,6 +75,28 @@ func (c *Client) Upload(ctx context.Context, f workflows.File, parent workflows.
 		return fmt.Errorf("share file %s in %s: %w", f.Key, channel, err)
 	}
 	return nil
+}
+
+// fileData is what a file holds: its bytes, or its chart drawn as a PNG
+// (the same bytes for the same chart).
+func fileData(f workflows.File) ([]byte, error) {
+	if f.Chart == nil {
+		return f.Data, nil
+	}
+	return DrawChart(*f.Chart)
+}
+
+// DrawChart draws a workflow's chart as a PNG picture.
+func DrawChart(c workflows.Chart) ([]byte, error) {
+	out := chart.Chart{Title: c.Title, XLabel: c.XLabel, YLabel: c.YLabel, Labels: c.Labels, Stacked: c.Stacked}
+	for _, s := range c.Series {
+		out.Series = append(out.Series, chart.Series{Name: s.Name, Values: s.Values})
+	}
+	b, err := out.PNG()
+	if err != nil {
+		return nil, fmt.Errorf("draw chart %q: %w", c.Title, err)
+	}
+	return b, nil
 }
 
 // sendBytes POSTs a file's bytes to its upload URL (slack-go sends them

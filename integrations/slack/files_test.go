@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"image/png"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -280,3 +282,32 @@ func TestFake_UploadWireFormat(t *testing.T) {
 func itoa(n int) string { return jsonNum(n) }
 
 func jsonNum(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// A file described as a chart is drawn here, as a PNG, the same bytes
+// on every attempt; a chart the drawing refuses is a permanent error.
+func TestUpload_ChartIsDrawnAsAPicture(t *testing.T) {
+	e := setup(t, slackfake.Options{}, Options{})
+	ops := e.fake.AddChannel(slackfake.Channel{Name: "ops", Members: []string{e.fake.BotUserID()}})
+	ctx := context.Background()
+	c := workflows.Chart{Title: "Incidents per day", Labels: []string{"1", "2", "3"}, Stacked: true,
+		Series: []workflows.ChartSeries{{Name: "high", Values: []float64{1, 0, 3}}, {Name: "low", Values: []float64{2, 2, 0}}}}
+	if err := e.c.Upload(ctx, workflows.File{Key: "chart:1", Channel: "#ops", Name: "c.png", Chart: &c}, workflows.MessageRef{}); err != nil {
+		t.Fatal(err)
+	}
+	want, err := DrawChart(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := e.fake.Messages(ops.ID)
+	if len(msgs) != 1 || len(msgs[0].Files) != 1 || !bytes.Equal(msgs[0].Files[0].Data, want) {
+		t.Fatalf("shared: %+v", msgs)
+	}
+	if _, err := png.Decode(bytes.NewReader(msgs[0].Files[0].Data)); err != nil {
+		t.Fatal(err)
+	}
+	bad := workflows.Chart{Title: "x", Labels: []string{"1"}, Series: []workflows.ChartSeries{{Name: "a", Values: []float64{math.Inf(1)}}}}
+	err = e.c.Upload(ctx, workflows.File{Key: "chart:2", Channel: "#ops", Name: "c.png", Chart: &bad}, workflows.MessageRef{})
+	if err == nil || !workflows.IsPermanent(err) {
+		t.Fatalf("an undrawable chart: %v", err)
+	}
+}

@@ -138,6 +138,26 @@ const Slack = (() => {
       t.innerHTML = Mrkdwn.toHTML(m.text, c);
       body.appendChild(t);
     }
+    // Shared files: pictures shown as Slack previews them, others as a link.
+    (m.files || []).forEach((f) => {
+      const box = document.createElement("figure");
+      box.className = "file";
+      if (/\.(png|jpe?g|gif)$/i.test(f.name)) {
+        const img = document.createElement("img");
+        img.src = f.url;
+        img.alt = f.alt || f.title;
+        img.loading = "lazy";
+        box.appendChild(img);
+      }
+      const cap = document.createElement("figcaption");
+      const a = document.createElement("a");
+      a.href = f.url;
+      a.target = "_blank";
+      a.textContent = f.title || f.name;
+      cap.appendChild(a);
+      box.appendChild(cap);
+      body.appendChild(box);
+    });
     // insertAdjacentHTML, not innerHTML +=: re-parsing the body would
     // drop the handlers of the buttons already in it.
     if (m.edited) body.insertAdjacentHTML("beforeend", '<span class="edited">(edited)</span>');
