@@ -1,8 +1,10 @@
 package workflows
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -68,7 +70,27 @@ type Gathering struct {
 	Next      int // offset of the next page; -1 when all is gathered
 	Incidents []PastIncident
 	Calls     int // pages fetched, for the log
+	// Skip are the incidents already gathered that were created at
+	// Query.Since, after the window was narrowed to start there (see
+	// HistoryOffsetCap): the new window lists them again.
+	Skip []string `json:",omitempty"`
+	// Splits counts the narrowings, for the log.
+	Splits int `json:",omitempty"`
+	// Cap and Limit override HistoryOffsetCap and HistoryPageLimit
+	// (tests).
+	Cap, Limit int `json:",omitempty"`
 }
+
+// PagerDuty's classic pagination answers no page whose offset+limit is
+// over HistoryOffsetCap. A window holding more incidents is gathered in
+// parts: when the next page would cross the cap, the window is narrowed
+// to start at the last incident gathered (the list is oldest first) and
+// paging starts again at 0, skipping the incidents created at that very
+// instant that were gathered already.
+const (
+	HistoryOffsetCap = 10000
+	HistoryPageLimit = 100 // the most a page holds, PagerDuty's maximum
+)
 
 // Done reports whether every page was gathered.
 func (g *Gathering) Done() bool { return g.Next < 0 }
@@ -82,12 +104,42 @@ func Gather(ctx context.Context, h AlertHistory, g *Gathering) error {
 			return fmt.Errorf("gather PagerDuty history from offset %d: %w", g.Next, err)
 		}
 		g.Calls++
-		g.Incidents = append(g.Incidents, page...)
+		for _, p := range page {
+			if !slices.Contains(g.Skip, p.ID) {
+				g.Incidents = append(g.Incidents, p)
+			}
+		}
 		if next >= 0 && next <= g.Next {
 			// A page that does not move on would loop for ever.
 			return Permanent(fmt.Errorf("gather PagerDuty history: page at %d points back to %d", g.Next, next))
 		}
 		g.Next = next
+		if next >= 0 && next+cmp.Or(g.Limit, HistoryPageLimit) > cmp.Or(g.Cap, HistoryOffsetCap) {
+			if err := g.narrow(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// narrow starts the window at the last incident gathered, from offset 0.
+func (g *Gathering) narrow() error {
+	if len(g.Incidents) == 0 {
+		return Permanent(fmt.Errorf("gather PagerDuty history: offset cap reached with nothing gathered"))
+	}
+	last := g.Incidents[len(g.Incidents)-1].CreatedAt
+	if !last.After(g.Query.Since) {
+		// Over the cap's worth of incidents created at one instant:
+		// no narrower window exists.
+		return Permanent(fmt.Errorf("gather PagerDuty history: more than %d incidents created at %s", cmp.Or(g.Cap, HistoryOffsetCap), last.Format(time.RFC3339)))
+	}
+	g.Query.Since, g.Next, g.Skip = last, 0, nil
+	g.Splits++
+	for _, p := range g.Incidents {
+		if p.CreatedAt.Equal(last) {
+			g.Skip = append(g.Skip, p.ID)
+		}
 	}
 	return nil
 }

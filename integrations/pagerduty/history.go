@@ -34,7 +34,7 @@ func (c *Client) HistoryPage(ctx context.Context, q workflows.HistoryQuery, offs
 		Since:      q.Since.UTC().Format(time.RFC3339),
 		Until:      q.Until.UTC().Format(time.RFC3339),
 		ServiceIDs: q.Services,
-		SortBy:     "created_at:asc",
+		SortBy:     "created_at:asc", // oldest first: Gather narrows the window from the last one
 		TimeZone:   "UTC",
 	}
 	var list *pagerduty.ListIncidentsResponse
@@ -108,6 +108,12 @@ func (c *Client) alerts(ctx context.Context, incidentID string) ([]workflows.Pas
 			return out, nil
 		}
 		o.Offset += uint(len(page.Alerts))
+		if o.Offset+o.Limit > workflows.HistoryOffsetCap {
+			// PagerDuty lists no further: an incident this noisy is
+			// counted by the first 10,000 of its alerts.
+			c.log.Warn("incident has more alerts than PagerDuty lists; counting the first ones", "incident", incidentID, "alerts", len(out))
+			return out, nil
+		}
 	}
 }
 
@@ -150,5 +156,8 @@ func (c *Client) overview(ctx context.Context, p *workflows.PastIncident) error 
 			return nil
 		}
 		o.Offset += uint(len(page.LogEntries))
+		if o.Offset+o.Limit > workflows.HistoryOffsetCap {
+			return nil // PagerDuty lists no further; the overview is newest first
+		}
 	}
 }

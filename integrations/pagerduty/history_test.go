@@ -115,8 +115,17 @@ func TestHistoryPage_RateLimitWaitsAndAnOutageKeepsWhatWasGathered(t *testing.T)
 	if err := workflows.Gather(context.Background(), r.pd, g); err != nil {
 		t.Fatal(err)
 	}
-	if got := r.sleeps.got(); len(got) != 1 || got[0] != 7*time.Second {
-		t.Errorf("waits = %v, want one of 7s (Retry-After)", got)
+	// After the 429 the calls resume one pace interval apart (900 a
+	// minute: 68ms), not in a burst that would meet the limit again.
+	got := r.sleeps.got()
+	if len(got) < 2 || got[0] != 7*time.Second {
+		t.Fatalf("waits = %v, want 7s (Retry-After) first", got)
+	}
+	for _, d := range got[1:] {
+		if d <= 0 || d > 70*time.Millisecond {
+			t.Errorf("waits = %v, want the pace interval after the Retry-After", got)
+			break
+		}
 	}
 	if len(g.Incidents) != 6 {
 		t.Fatalf("gathered %d, want 6", len(g.Incidents))
@@ -159,5 +168,79 @@ func TestPdfake_ListIncidentsRefusesABadRange(t *testing.T) {
 	q = workflows.HistoryQuery{Services: []string{r.svc.ID}, Since: t0.Add(-200 * 24 * time.Hour), Until: t0}
 	if _, _, err := r.pd.HistoryPage(context.Background(), q, 0); err == nil || !isPermanent(err) {
 		t.Errorf("over 6 months: err = %v, want a permanent 400", err)
+	}
+}
+
+// The client paces its calls ahead of PagerDuty's limit: a burst of 20,
+// then one every 1/900th of a minute, on the injected clock; so a
+// gathering of many incidents never meets a 429 from a limiter that
+// counts 960 a minute.
+func TestClient_PacesCallsAheadOfTheLimit(t *testing.T) {
+	r := newRig(t)
+	start := t0.Add(-11 * 24 * time.Hour)
+	seedHistory(t, r, start, 40) // 20 list pages of 2, 80 alert and log calls
+	g := &workflows.Gathering{Query: workflows.HistoryQuery{Services: []string{r.svc.ID}, Since: start, Until: t0}}
+	began := r.clock.Now()
+	if err := workflows.Gather(context.Background(), r.pd, g); err != nil {
+		t.Fatal(err)
+	}
+	calls := len(r.fake.Calls())
+	if len(g.Incidents) != 40 || calls < 100 {
+		t.Fatalf("gathered %d in %d calls", len(g.Incidents), calls)
+	}
+	// At most 900 calls in any sliding minute: the calls after the
+	// burst each waited an interval.
+	if took, want := r.clock.Now().Sub(began), time.Duration(calls-20)*time.Minute/900; took < want {
+		t.Errorf("%d calls took %v of clock, want at least %v", calls, took, want)
+	}
+	if waits := r.sleeps.got(); len(waits) != calls-20 {
+		t.Errorf("%d waits, want %d (the calls after the burst of 20)", len(waits), calls-20)
+	}
+}
+
+// A window holding more incidents than the offset cap lets one list
+// reach is gathered in narrower windows: every incident once, no request
+// past the cap (the fake refuses one, as PagerDuty does), and an outage
+// between the parts keeps what was gathered.
+func TestGather_SplitsTheWindowAtTheOffsetCap(t *testing.T) {
+	r := newRig(t, func(o *pdfake.Options) { o.OffsetCap = 10 })
+	fake := r.fake
+	start := t0.Add(-7 * 24 * time.Hour)
+	seedHistory(t, r, start, 23)
+	// Three incidents at one instant, straddling a split.
+	for range 3 {
+		if _, err := fake.AddPast(pdfake.Past{ServiceID: r.svc.ID, Title: "same instant", CreatedAt: start.Add(90 * time.Minute),
+			ResolvedAt: start.Add(100 * time.Minute), Alerts: []pdfake.Alert{{Key: "same", Summary: "same"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := workflows.HistoryQuery{Services: []string{r.svc.ID}, Since: start, Until: t0}
+	g := &workflows.Gathering{Query: q, Cap: 10, Limit: 2}
+	if err := workflows.Gather(context.Background(), r.pd, g); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, p := range g.Incidents {
+		seen[p.ID]++
+	}
+	if len(g.Incidents) != 26 || len(seen) != 26 {
+		t.Fatalf("gathered %d incidents (%d distinct), want 26 once each", len(g.Incidents), len(seen))
+	}
+	if g.Splits < 2 {
+		t.Errorf("%d splits, want the window narrowed at least twice", g.Splits)
+	}
+	for _, c := range fake.Calls() {
+		if c.Status >= 400 {
+			t.Errorf("a refused call: %+v", c)
+		}
+	}
+	// Straight to the cap with the fake: refused with PagerDuty's 400.
+	big := &workflows.Gathering{Query: q, Cap: 1000, Limit: 2}
+	err := workflows.Gather(context.Background(), r.pd, big)
+	if err == nil || !workflows.IsPermanent(err) {
+		t.Fatalf("past the cap: %v", err)
+	}
+	if len(big.Incidents) != 10 {
+		t.Errorf("kept %d incidents gathered before the refusal, want 10", len(big.Incidents))
 	}
 }

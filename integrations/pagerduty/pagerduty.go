@@ -20,6 +20,7 @@ import (
 
 	"github.com/PagerDuty/go-pagerduty"
 
+	"github.com/opsbot/opsbot/internal/gcra"
 	"github.com/opsbot/opsbot/workflows"
 )
 
@@ -56,6 +57,12 @@ type Options struct {
 	// PageSize is the limit asked for on paginated lists. Default 100
 	// (PagerDuty's maximum).
 	PageSize uint
+	// PerMinute paces every REST call of this client ahead of
+	// PagerDuty's limit (960 requests a minute per API key), with Burst
+	// calls at once after a quiet spell. Default 900 and 20: a review
+	// gathering hundreds of incidents waits its turn instead of meeting
+	// 429s, and leaves room for the incident work sharing the key.
+	PerMinute, Burst int
 }
 
 // Client is PagerDuty as opsbot uses it. It is safe for concurrent use.
@@ -66,6 +73,10 @@ type Client struct {
 
 	mu     sync.Mutex
 	emails map[string]string // user ID → email; emails rarely change
+
+	paceMu sync.Mutex
+	pace   gcra.State // the bucket every call takes a slot of
+	limit  gcra.Limit
 }
 
 // New builds the adapter around a go-pagerduty client for token. It makes
@@ -99,9 +110,15 @@ func New(token string, opts Options) *Client {
 	if opts.PageSize == 0 || opts.PageSize > 100 {
 		opts.PageSize = 100
 	}
+	if opts.PerMinute <= 0 {
+		opts.PerMinute = 900
+	}
+	if opts.Burst <= 0 {
+		opts.Burst = 20
+	}
 	pd := pagerduty.NewClient(token, pagerduty.WithAPIEndpoint(opts.APIURL))
 	pd.HTTPClient = recorder{next: opts.HTTPClient}
-	return &Client{pd: pd, opts: opts, log: opts.Log, emails: map[string]string{}}
+	return &Client{pd: pd, opts: opts, log: opts.Log, emails: map[string]string{}, limit: gcra.PerMinute(opts.PerMinute, opts.Burst)}
 }
 
 // sleep waits for d or until ctx is done.

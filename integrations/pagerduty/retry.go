@@ -11,6 +11,7 @@ import (
 
 	"github.com/PagerDuty/go-pagerduty"
 
+	"github.com/opsbot/opsbot/internal/gcra"
 	"github.com/opsbot/opsbot/workflows"
 )
 
@@ -49,6 +50,12 @@ func (c recorder) Do(r *http.Request) (*http.Response, error) {
 // logs. Errors that a retry cannot fix are returned Permanent.
 func (c *Client) call(ctx context.Context, doing string, fn func(ctx context.Context) error) error {
 	for n := 1; ; n++ {
+		// A retry has waited its backoff or Retry-After already.
+		if n == 1 {
+			if err := c.waitTurn(ctx); err != nil {
+				return fmt.Errorf("%s: wait for the pace: %w", doing, err)
+			}
+		}
 		a := &attempt{}
 		err := fn(context.WithValue(ctx, attemptKey{}, a))
 		if err == nil {
@@ -81,6 +88,7 @@ func (c *Client) decide(err error, a *attempt, n int) (retry bool, wait time.Dur
 		case ae.RateLimited():
 			wait = c.backoff(n)
 			if d, ok := c.retryAfter(a); ok {
+				c.holdOff(d)
 				if d > c.opts.MaxDelay {
 					return false, 0, false // too long to hold a worker: the job runs again later
 				}
@@ -146,4 +154,27 @@ func errorText(ae pagerduty.APIError) string {
 	}
 	o := ae.APIError.ErrorObject
 	return strings.ToLower(o.Message + " " + strings.Join(o.Errors, " "))
+}
+
+// waitTurn takes the next slot of the client's pace (PerMinute, Burst)
+// and waits for it on the injected clock, so calls stay under
+// PagerDuty's limit instead of running into 429s.
+func (c *Client) waitTurn(ctx context.Context) error {
+	now := c.opts.Clock()
+	c.paceMu.Lock()
+	var at time.Time
+	c.pace, at, _ = gcra.Take(c.pace, c.limit, now, now.Add(time.Hour))
+	c.paceMu.Unlock()
+	if d := at.Sub(now); d > 0 {
+		return c.opts.Sleep(ctx, d)
+	}
+	return nil
+}
+
+// holdOff records a 429's Retry-After: no call of this client goes
+// before it ends, and they resume one interval apart.
+func (c *Client) holdOff(d time.Duration) {
+	c.paceMu.Lock()
+	defer c.paceMu.Unlock()
+	c.pace = gcra.Block(c.pace, c.limit, c.opts.Clock().Add(d))
 }

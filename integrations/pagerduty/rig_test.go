@@ -28,14 +28,18 @@ type rig struct {
 
 // sleeps records the waits between attempts instead of waiting.
 type sleeps struct {
-	mu sync.Mutex
-	d  []time.Duration
+	mu    sync.Mutex
+	d     []time.Duration
+	clock *workflows.ManualClock // moved by each wait, when set
 }
 
 func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
 	s.mu.Lock()
 	s.d = append(s.d, d)
 	s.mu.Unlock()
+	if s.clock != nil {
+		s.clock.Advance(d)
+	}
 	return ctx.Err()
 }
 
@@ -45,12 +49,16 @@ func (s *sleeps) got() []time.Duration {
 	return append([]time.Duration(nil), s.d...)
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T, tune ...func(*pdfake.Options)) *rig {
 	t.Helper()
 	clock := workflows.NewManualClock(t0)
-	fake := pdfake.Start(pdfake.Options{Clock: clock.Now, SyncWebhooks: true})
+	fo := pdfake.Options{Clock: clock.Now, SyncWebhooks: true}
+	for _, f := range tune {
+		f(&fo)
+	}
+	fake := pdfake.Start(fo)
 	t.Cleanup(fake.Close)
-	r := &rig{clock: clock, fake: fake, sleeps: &sleeps{}}
+	r := &rig{clock: clock, fake: fake, sleeps: &sleeps{clock: clock}}
 	r.ada = fake.AddUser(pdfake.User{Name: "Ada Lovelace", Email: "ada@example.com"})
 	r.bob = fake.AddUser(pdfake.User{Name: "Bob Hopper", Email: "bob@example.com"})
 	r.cy = fake.AddUser(pdfake.User{Name: "Cy Shannon", Email: "cy@example.com"})

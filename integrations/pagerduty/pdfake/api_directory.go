@@ -11,7 +11,7 @@ import (
 // behind an email.
 func (s *Server) listUsers(r *http.Request, _ []byte) (int, any) {
 	q := r.URL.Query()
-	limit, offset, c := paging(q)
+	limit, offset, c := s.paging(q)
 	if c != nil {
 		return c.answer()
 	}
@@ -57,7 +57,7 @@ func (s *Server) getService(r *http.Request, _ []byte) (int, any) {
 // references. On-call here is permanent, so since/until change nothing.
 func (s *Server) listOnCalls(r *http.Request, _ []byte) (int, any) {
 	q := r.URL.Query()
-	limit, offset, c := paging(q)
+	limit, offset, c := s.paging(q)
 	if c != nil {
 		return c.answer()
 	}

@@ -2,10 +2,12 @@ package pdfake
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // requester is the user the From header names: PagerDuty requires one for
@@ -86,7 +88,7 @@ func (s *Server) createIncident(r *http.Request, body []byte) (int, any) {
 // GET /incidents with incident_key, statuses[], service_ids[] filters.
 func (s *Server) listIncidents(r *http.Request, _ []byte) (int, any) {
 	q := r.URL.Query()
-	limit, offset, c := paging(q)
+	limit, offset, c := s.paging(q)
 	if c != nil {
 		return c.answer()
 	}
@@ -108,7 +110,13 @@ func (s *Server) listIncidents(r *http.Request, _ []byte) (int, any) {
 		}
 		items = append(items, s.incidentJSON(in))
 	}
-	if q.Get("sort_by") == "created_at:desc" {
+	// Created order, as PagerDuty sorts by created_at (incidents added
+	// as history may have been added out of order).
+	switch q.Get("sort_by") {
+	case "created_at", "created_at:asc":
+		slices.SortStableFunc(items, byCreated)
+	case "created_at:desc":
+		slices.SortStableFunc(items, byCreated)
 		slices.Reverse(items)
 	}
 	page, more := window(items, limit, offset)
@@ -210,7 +218,7 @@ func (s *Server) listLogEntries(r *http.Request, _ []byte) (int, any) {
 	if !ok {
 		return fail(http.StatusNotFound, 2100, "Not Found")
 	}
-	limit, offset, c := paging(r.URL.Query())
+	limit, offset, c := s.paging(r.URL.Query())
 	if c != nil {
 		return c.answer()
 	}
@@ -268,8 +276,14 @@ func (s *Server) noteJSON(n Note) map[string]any {
 	return map[string]any{"id": n.ID, "user": s.userRef(n.UserID), "content": n.Content, "created_at": n.At.Format(restTime)}
 }
 
-// paging reads limit (default 25, at most 100) and offset.
-func paging(q url.Values) (limit, offset int, c *change) {
+// DefaultOffsetCap is PagerDuty's cap on classic (offset) pagination:
+// offset+limit may not exceed 10,000; a request past it is refused, and a
+// client must narrow its query (a shorter time window) instead.
+const DefaultOffsetCap = 10000
+
+// paging reads limit (default 25, at most 100) and offset, refusing a
+// page past the offset cap as PagerDuty does.
+func (s *Server) paging(q url.Values) (limit, offset int, c *change) {
 	limit, offset = 25, 0
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -285,7 +299,17 @@ func paging(q url.Values) (limit, offset int, c *change) {
 		}
 		offset = n
 	}
+	if cap := s.offsetCap(); offset+limit > cap {
+		return 0, 0, refused(fmt.Sprintf("Offset plus limit must not exceed %d; narrow the query (since/until) instead.", cap))
+	}
 	return limit, offset, nil
+}
+
+func (s *Server) offsetCap() int {
+	if s.opts.OffsetCap > 0 {
+		return s.opts.OffsetCap
+	}
+	return DefaultOffsetCap
 }
 
 // window cuts one page out of items.
@@ -295,4 +319,12 @@ func window(items []any, limit, offset int) ([]any, bool) {
 	}
 	end := min(offset+limit, len(items))
 	return items[offset:end], end < len(items)
+}
+
+// byCreated orders incidents as JSON by created_at (all written in UTC
+// with restTime, so the strings order as the times do).
+func byCreated(a, b any) int {
+	x, _ := a.(map[string]any)["created_at"].(string)
+	y, _ := b.(map[string]any)["created_at"].(string)
+	return strings.Compare(x, y)
 }

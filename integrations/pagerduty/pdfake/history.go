@@ -153,7 +153,7 @@ func (s *Server) listAlerts(r *http.Request, _ []byte) (int, any) {
 		return fail(http.StatusNotFound, 2100, "Not Found")
 	}
 	q := r.URL.Query()
-	limit, offset, c := paging(q)
+	limit, offset, c := s.paging(q)
 	if c != nil {
 		return c.answer()
 	}

@@ -56,6 +56,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// Log receives one debug line per API call and per delivery.
 	Log *slog.Logger
+	// OffsetCap is the most offset+limit a list answers (default
+	// DefaultOffsetCap, PagerDuty's 10,000); tests lower it.
+	OffsetCap int
 }
 
 // DefaultWebhookSecret signs webhooks when Options.WebhookSecrets is empty.
