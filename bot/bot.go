@@ -190,7 +190,7 @@ func (b *Bot) person(ctx context.Context, userID string) workflows.Person {
 	}
 	email, err := b.Directory.UserEmail(ctx, userID)
 	if err != nil {
-		b.Log.Warn("look up Slack user's email", "user", userID, "err", err)
+		b.Log.WarnContext(ctx, "look up Slack user's email", "user", userID, "err", err)
 		return p
 	}
 	p.Email = email
@@ -216,13 +216,13 @@ func (b *Bot) background(parent context.Context, what string, fn func(ctx contex
 		select {
 		case b.slots <- struct{}{}:
 		case <-time.After(30 * time.Second):
-			b.Log.Error("background work dropped: too much in flight", "what", what)
+			b.Log.ErrorContext(parent, "background work dropped: too much in flight", "what", what)
 			return
 		}
 		defer func() { <-b.slots }()
 		defer func() {
 			if p := recover(); p != nil {
-				b.Log.Error("background work panicked", "what", what, "panic", fmt.Sprint(p))
+				b.Log.ErrorContext(parent, "background work panicked", "what", what, "panic", fmt.Sprint(p))
 			}
 		}()
 		ctx, cancel := context.WithTimeout(trace.ContextWithSpan(context.Background(), parentSpan), time.Minute)

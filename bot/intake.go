@@ -94,7 +94,7 @@ func (b *Bot) handled(ctx context.Context, rec intakeRecord, fn func(ctx context
 		done.Seen = []string{key}
 	}
 	if _, err := b.takeInArrival(context.WithoutCancel(ctx), done); err != nil {
-		b.Log.Error("record handled Slack request", "key", rec.Handled, "err", err)
+		b.Log.ErrorContext(ctx, "record handled Slack request", "key", rec.Handled, "err", err)
 	}
 }
 
@@ -124,7 +124,7 @@ func (b *Bot) IntakeJob(ctx context.Context, j workflows.Job) error {
 		return nil
 	}
 	log := b.Log.With("kind", rec.Kind, "transport", rec.Transport, "taken", rec.At)
-	log.Warn("a Slack request was taken in but not handled (did opsbot stop?); handling it now")
+	log.WarnContext(ctx, "a Slack request was taken in but not handled (did opsbot stop?); handling it now")
 	switch rec.Kind {
 	case kindCommand:
 		cmd, err := rec.command()
@@ -142,7 +142,7 @@ func (b *Bot) IntakeJob(ctx context.Context, j workflows.Job) error {
 		case slack.InteractionTypeViewSubmission:
 			b.handled(ctx, rec, func(ctx context.Context) {
 				if resp := b.Submission(ctx, ic); resp != nil && len(resp.Errors) > 0 {
-					log.Warn("a late modal submission was refused; its errors cannot be shown", "errors", fmt.Sprint(resp.Errors))
+					log.WarnContext(ctx, "a late modal submission was refused; its errors cannot be shown", "errors", fmt.Sprint(resp.Errors))
 				}
 			})
 		case slack.InteractionTypeBlockActions:

@@ -60,7 +60,7 @@ func (b *Bot) Click(ctx context.Context, ic slack.InteractionCallback) *workflow
 	}
 	act := ic.ActionCallback.BlockActions[0]
 	actor := b.person(ctx, ic.User.ID)
-	b.Log.Info("button", "action", act.ActionID, "value", act.Value, "user", ic.User.ID)
+	b.Log.InfoContext(ctx, "button", "action", act.ActionID, "value", act.Value, "user", ic.User.ID)
 	var reply workflows.Reply
 	switch slackout.BaseActionID(act.ActionID) {
 	case workflows.ActApprove:
@@ -78,7 +78,7 @@ func (b *Bot) Click(ctx context.Context, ic slack.InteractionCallback) *workflow
 		}
 	case workflows.ActDeny:
 		if err := b.openDenyModal(ctx, ic.TriggerID, act.Value); err != nil {
-			b.Log.Error("open deny form", "err", err)
+			b.Log.ErrorContext(ctx, "open deny form", "err", err)
 			reply = textReply("Could not open the form to deny " + act.Value + "; please try again.")
 			break
 		}
@@ -125,7 +125,7 @@ func (b *Bot) Click(ctx context.Context, ic slack.InteractionCallback) *workflow
 		if r, ok := b.reviewClick(ctx, actor, slackout.BaseActionID(act.ActionID), act.Value); ok {
 			return &r
 		}
-		b.Log.Warn("unknown button", "action", act.ActionID)
+		b.Log.WarnContext(ctx, "unknown button", "action", act.ActionID)
 		return nil
 	}
 	return &reply
@@ -188,7 +188,7 @@ func (b *Bot) Event(ctx context.Context, env EventEnvelope) error {
 		return err
 	}
 	kind := eventType(env.Event)
-	b.Log.Info("event", "id", env.EventID, "event", kind)
+	b.Log.InfoContext(ctx, "event", "id", env.EventID, "event", kind)
 	h, ok := b.eventHandlers()[kind]
 	if !ok {
 		return nil

@@ -120,7 +120,7 @@ func (b *Bot) Submission(ctx context.Context, ic slack.InteractionCallback) *sla
 		key := "slack-view:" + ic.View.ID
 		seen, err := workflows.Seen(ctx, b.Store, key)
 		if err != nil {
-			b.Log.Error("look up submission", "err", err)
+			b.Log.ErrorContext(ctx, "look up submission", "err", err)
 			return slack.NewErrorsViewSubmissionResponse(map[string]string{})
 		}
 		if seen {
@@ -166,7 +166,7 @@ func (b *Bot) submit(ctx context.Context, ic slack.InteractionCallback) *slack.V
 				field = fieldDuration
 			}
 			if workflows.ErrorCode(err) == "internal" {
-				b.Log.Error("request from form", "err", err)
+				b.Log.ErrorContext(ctx, "request from form", "err", err)
 			}
 			return slack.NewErrorsViewSubmissionResponse(map[string]string{field: truncate(workflows.ErrorMessage(err), 150)})
 		}
@@ -190,7 +190,7 @@ func (b *Bot) submit(ctx context.Context, ic slack.InteractionCallback) *slack.V
 		_, err := b.Incidents.Declare(ctx, actor, workflows.DeclareInput{Title: values[fieldTitle][fieldTitle].Value, Severity: sev})
 		if err != nil {
 			if workflows.ErrorCode(err) == "internal" {
-				b.Log.Error("declare from form", "err", err)
+				b.Log.ErrorContext(ctx, "declare from form", "err", err)
 			}
 			return slack.NewErrorsViewSubmissionResponse(map[string]string{fieldTitle: truncate(workflows.ErrorMessage(err), 150)})
 		}
@@ -212,7 +212,7 @@ func (b *Bot) submit(ctx context.Context, ic slack.InteractionCallback) *slack.V
 		_, err = b.Servers.ExtendFrom(ctx, actor, id, d, strings.TrimSpace(values[fieldReason][fieldReason].Value), drawnFor)
 		if err != nil {
 			if workflows.ErrorCode(err) == "internal" {
-				b.Log.Error("extend from form", "err", err)
+				b.Log.ErrorContext(ctx, "extend from form", "err", err)
 			}
 			field := fieldServer
 			if workflows.ErrorCode(err) == workflows.ERefused {
@@ -233,7 +233,7 @@ func (b *Bot) submit(ctx context.Context, ic slack.InteractionCallback) *slack.V
 		_, err := b.Servers.Decide(ctx, actor, ic.View.PrivateMetadata, false, reason)
 		if err != nil {
 			if workflows.ErrorCode(err) == "internal" {
-				b.Log.Error("deny from form", "err", err)
+				b.Log.ErrorContext(ctx, "deny from form", "err", err)
 			}
 			return slack.NewErrorsViewSubmissionResponse(map[string]string{fieldReason: truncate(workflows.ErrorMessage(err), 150)})
 		}

@@ -124,18 +124,18 @@ func (l *socketLoop) event(ctx context.Context, evt socketmode.Event) error {
 		l.backoff(ctx)
 	case socketmode.EventTypeConnected:
 		l.up = l.b.Clock.Now()
-		log.Info("socket mode connected")
+		log.InfoContext(ctx, "socket mode connected")
 	case socketmode.EventTypeConnectionError:
 		if ce, ok := evt.Data.(*slack.ConnectionErrorEvent); ok {
 			if code := slackCode(ce.ErrorObj); fatalSocketErrors[code] {
 				return fmt.Errorf("Slack refused the app token (%s): check SLACK_APP_TOKEN and its connections:write scope", code)
 			}
-			log.Warn("socket mode connection failed", "attempt", ce.Attempt, "backoff", ce.Backoff, "err", ce.ErrorObj)
+			log.WarnContext(ctx, "socket mode connection failed", "attempt", ce.Attempt, "backoff", ce.Backoff, "err", ce.ErrorObj)
 		}
 	case socketmode.EventTypeInvalidAuth:
 		return errors.New("Slack refused the app token: check SLACK_APP_TOKEN")
 	case socketmode.EventTypeHello:
-		log.Debug("socket mode hello")
+		log.DebugContext(ctx, "socket mode hello")
 	case socketmode.EventTypeSlashCommand, socketmode.EventTypeInteractive, socketmode.EventTypeEventsAPI:
 		if evt.Request != nil {
 			l.dispatch(ctx, *evt.Request)
@@ -150,10 +150,10 @@ func (l *socketLoop) event(ctx context.Context, evt socketmode.Event) error {
 				l.dispatch(ctx, req)
 				return nil
 			}
-			log.Warn("socket mode: unreadable message", "err", bad.Cause)
+			log.WarnContext(ctx, "socket mode: unreadable message", "err", bad.Cause)
 		}
 	case socketmode.EventTypeIncomingError, socketmode.EventTypeErrorWriteFailed:
-		log.Warn("socket mode", "event", string(evt.Type), "data", fmt.Sprint(evt.Data))
+		log.WarnContext(ctx, "socket mode", "event", string(evt.Type), "data", fmt.Sprint(evt.Data))
 	}
 	return nil
 }
@@ -171,7 +171,7 @@ func (l *socketLoop) backoff(ctx context.Context) {
 		return
 	}
 	l.delay = min(max(2*l.delay, l.cfg.ReconnectMin), l.cfg.ReconnectMax)
-	l.b.Log.Warn("socket mode connection was short-lived; waiting before reconnecting", "lived", lived, "wait", l.delay)
+	l.b.Log.WarnContext(ctx, "socket mode connection was short-lived; waiting before reconnecting", "lived", lived, "wait", l.delay)
 	t := time.NewTimer(l.delay)
 	defer t.Stop()
 	select {
@@ -188,7 +188,7 @@ func (l *socketLoop) dispatch(ctx context.Context, req socketmode.Request) {
 		defer l.b.wg.Done()
 		defer func() {
 			if p := recover(); p != nil {
-				l.b.Log.Error("socket mode envelope panicked", "envelope", req.EnvelopeID, "type", req.Type, "panic", fmt.Sprint(p))
+				l.b.Log.ErrorContext(ctx, "socket mode envelope panicked", "envelope", req.EnvelopeID, "type", req.Type, "panic", fmt.Sprint(p))
 			}
 		}()
 		ctx, span := l.b.tracer().Start(context.WithoutCancel(ctx), "socket "+req.Type, trace.WithNewRoot(),
@@ -338,7 +338,7 @@ func (b *Bot) respondSocket(ctx context.Context, ack acker, envelopeID, response
 		b.sendAck(ctx, ack, envelopeID, nil)
 	default:
 		if err := ack(ctx, envelopeID, b.webhook(reply)); err != nil {
-			b.Log.Warn("reply does not fit in the ack; sending it through response_url", "envelope", envelopeID, "err", err)
+			b.Log.WarnContext(ctx, "reply does not fit in the ack; sending it through response_url", "envelope", envelopeID, "err", err)
 			b.sendAck(ctx, ack, envelopeID, nil)
 			b.background(ctx, what, func(ctx context.Context) { b.postResponse(ctx, responseURL, reply) })
 		}
@@ -365,11 +365,11 @@ func (b *Bot) interactSocket(ctx context.Context, ack acker, envelopeID string, 
 				payload = resp
 			}
 			if err := ack(ctx, envelopeID, payload); err != nil {
-				b.Log.Error("answer view submission", "envelope", envelopeID, "err", err)
+				b.Log.ErrorContext(ctx, "answer view submission", "envelope", envelopeID, "err", err)
 				b.sendAck(ctx, ack, envelopeID, nil)
 			}
 		case <-t.C:
-			b.Log.Warn("view submission took too long; closing the modal without an answer", "envelope", envelopeID)
+			b.Log.WarnContext(ctx, "view submission took too long; closing the modal without an answer", "envelope", envelopeID)
 			b.sendAck(ctx, ack, envelopeID, nil)
 		}
 	case slack.InteractionTypeBlockActions:
@@ -391,7 +391,7 @@ func (b *Bot) interactSocket(ctx context.Context, ack acker, envelopeID string, 
 // twice.
 func (b *Bot) sendAck(ctx context.Context, ack acker, envelopeID string, payload any) {
 	if err := ack(ctx, envelopeID, payload); err != nil {
-		b.Log.Error("acknowledge Socket Mode envelope", "envelope", envelopeID, "err", err)
+		b.Log.ErrorContext(ctx, "acknowledge Socket Mode envelope", "envelope", envelopeID, "err", err)
 	}
 }
 

@@ -63,7 +63,7 @@ func (e *Elector) Campaign(ctx context.Context) bool {
 	until := now.Add(e.ttl())
 	ok, err := e.Leases.HoldLease(ctx, e.name(), e.Holder, now, until)
 	if err != nil {
-		e.Log.Warn("campaign for the scheduler lease", "err", err)
+		e.Log.WarnContext(ctx, "campaign for the scheduler lease", "err", err)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -72,11 +72,11 @@ func (e *Elector) Campaign(ctx context.Context) bool {
 	case ok:
 		e.until = until
 		if !was {
-			e.Log.Info("this replica runs the scheduler now", "holder", e.Holder, "until", until)
+			e.Log.InfoContext(ctx, "this replica runs the scheduler now", "holder", e.Holder, "until", until)
 		}
 	case was:
 		e.until = time.Time{}
-		e.Log.Info("this replica no longer runs the scheduler", "holder", e.Holder)
+		e.Log.InfoContext(ctx, "this replica no longer runs the scheduler", "holder", e.Holder)
 	}
 	return ok
 }
@@ -98,7 +98,7 @@ func (e *Elector) Resign(ctx context.Context) {
 		return
 	}
 	if err := e.Leases.ReleaseLease(ctx, e.name(), e.Holder); err != nil {
-		e.Log.Warn("release the scheduler lease", "err", err)
+		e.Log.WarnContext(ctx, "release the scheduler lease", "err", err)
 	}
 }
 

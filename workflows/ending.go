@@ -172,6 +172,6 @@ func (s *Servers) GiveUp(ctx context.Context, j Job, cause error) {
 		return
 	}
 	if err != nil {
-		s.Log.Error("record failed job", "kind", j.Kind, "request", id, "err", err)
+		s.Log.ErrorContext(ctx, "record failed job", "kind", j.Kind, "request", id, "err", err)
 	}
 }

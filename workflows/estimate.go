@@ -74,7 +74,7 @@ func (e *Estimator) instancePrice(ctx context.Context, region, typ string) (Mone
 		if err == nil {
 			return p, "price list", nil
 		}
-		e.Log.Warn("price list unavailable, using the config's price table", "region", region, "type", typ, "err", err)
+		e.Log.WarnContext(ctx, "price list unavailable, using the config's price table", "region", region, "type", typ, "err", err)
 	}
 	if p, ok := e.Pricing.Hourly[region][typ]; ok {
 		return p, "config", nil
@@ -95,7 +95,7 @@ func (e *Estimator) fetch(ctx context.Context, region, typ string) (Money, error
 	}
 	at := e.Clock.Now()
 	if err := e.Store.Update(WithoutIntake(ctx), func(tx Tx) error { return tx.PutPrice(priceKey(region, typ), p, at) }); err != nil {
-		e.Log.Warn("cache price", "err", err)
+		e.Log.WarnContext(ctx, "cache price", "err", err)
 	}
 	return p, nil
 }
@@ -105,7 +105,7 @@ func (e *Estimator) fetch(ctx context.Context, region, typ string) (Money, error
 func (e *Estimator) Warm(ctx context.Context, templates []*Template) {
 	for _, t := range templates {
 		if _, err := e.Quote(ctx, t); err != nil {
-			e.Log.Warn("warm price", "template", t.Name, "err", err)
+			e.Log.WarnContext(ctx, "warm price", "template", t.Name, "err", err)
 		}
 	}
 }

@@ -208,23 +208,23 @@ func (s *Incidents) remindActions(ctx context.Context, ids []string) (int, error
 	for _, id := range ids {
 		a, ok := found[id]
 		if !ok {
-			s.Log.Error("action item could not be read; looked at again next tick", "action", id)
+			s.Log.ErrorContext(ctx, "action item could not be read; looked at again next tick", "action", id)
 			continue
 		}
 		if inc := a.page; inc != nil && s.Docs != nil {
 			checked, err := s.Docs.TodoChecked(ctx, DocRef{PageID: inc.PostmortemPageID, URL: inc.PostmortemURL}, a.ID)
 			if err != nil {
-				s.Log.Warn("read action item from the post-mortem", "action", a.ID, "err", err)
+				s.Log.WarnContext(ctx, "read action item from the post-mortem", "action", a.ID, "err", err)
 			} else if checked {
 				if err := s.closeChecked(ctx, a.ID); err != nil {
-					s.Log.Error("record action item checked in the document", "action", a.ID, "err", err)
+					s.Log.ErrorContext(ctx, "record action item checked in the document", "action", a.ID, "err", err)
 				}
 				continue
 			}
 		}
 		ok, err := s.sendActionReminder(ctx, a.ID)
 		if err != nil {
-			s.Log.Error("remind action item", "action", a.ID, "err", err)
+			s.Log.ErrorContext(ctx, "remind action item", "action", a.ID, "err", err)
 			continue
 		}
 		if ok {

@@ -61,7 +61,7 @@ func (s *Incidents) authorize(ctx context.Context, actor Person, ref IncidentRef
 		var err error
 		assignees, err = s.Pager.Assignees(ctx, inc.PDIncidentID)
 		if err != nil {
-			s.Log.Warn("ask PagerDuty who is assigned", "incident", inc.ID, "err", err)
+			s.Log.WarnContext(ctx, "ask PagerDuty who is assigned", "incident", inc.ID, "err", err)
 			pdNote = " (opsbot could not ask PagerDuty who is assigned just now)"
 		}
 		for _, email := range assignees {
@@ -198,7 +198,7 @@ func (s *Incidents) checkPagerUser(ctx context.Context, actor Person, ref Incide
 	}
 	ok, err := s.Pager.HasUser(ctx, actor.Email)
 	if err != nil {
-		s.Log.Warn("look up PagerDuty user", "email", actor.Email, "err", err)
+		s.Log.WarnContext(ctx, "look up PagerDuty user", "email", actor.Email, "err", err)
 		return nil
 	}
 	if !ok {

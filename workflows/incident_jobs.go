@@ -377,7 +377,7 @@ func (s *Incidents) GiveUp(ctx context.Context, j Job, cause error) {
 			return tx.Enqueue(Job{Kind: JobPostmortem, Key: JobPostmortem + ":" + j.Payload, Payload: j.Payload, RunAt: s.Clock.Now().Add(SetupRetryEvery)})
 		})
 		if err != nil {
-			s.Log.Error("requeue post-mortem", "incident", j.Payload, "err", err)
+			s.Log.ErrorContext(ctx, "requeue post-mortem", "incident", j.Payload, "err", err)
 		}
 		return
 	}
@@ -388,9 +388,9 @@ func (s *Incidents) GiveUp(ctx context.Context, j Job, cause error) {
 	case JobPDStatus:
 		// Our record must not say what PagerDuty does not: take it back.
 		if sj, ok := parseStatusJob(j.Payload); ok {
-			s.Log.Error("PagerDuty status given up", "job", j.ID, "err", cause)
+			s.Log.ErrorContext(ctx, "PagerDuty status given up", "job", j.ID, "err", cause)
 			if err := s.takeBack(ctx, j, sj, "opsbot could not reach PagerDuty after several tries (the details are in its log)"); err != nil {
-				s.Log.Error("take back a status PagerDuty did not get", "job", j.ID, "err", err)
+				s.Log.ErrorContext(ctx, "take back a status PagerDuty did not get", "job", j.ID, "err", err)
 			}
 			return
 		}
@@ -421,6 +421,6 @@ func (s *Incidents) GiveUp(ctx context.Context, j Job, cause error) {
 		return enqueueMessage(tx, Message{Channel: inc.ChannelID, Text: what + " (the details are in opsbot's audit log). Please do it by hand."}, now)
 	})
 	if err != nil {
-		s.Log.Error("report failed incident job", "incident", id, "err", err)
+		s.Log.ErrorContext(ctx, "report failed incident job", "incident", id, "err", err)
 	}
 }

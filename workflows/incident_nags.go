@@ -141,7 +141,7 @@ func (s *Incidents) Tick(ctx context.Context) (NagReport, error) {
 				return s.lookNags(inc, sent, now, func(due []NagDue) { cands[id] = candidate{inc, due} })
 			}
 		}
-		s.Log.Error("look at an incident's nags", "incident", id, "err", err)
+		s.Log.ErrorContext(ctx, "look at an incident's nags", "incident", id, "err", err)
 		return time.Time{}, false, err
 	})
 	if err != nil {
@@ -149,7 +149,7 @@ func (s *Incidents) Tick(ctx context.Context) (NagReport, error) {
 	}
 	n, err := s.remindActions(ctx, acts)
 	if err != nil {
-		s.Log.Error("remind action items", "err", err)
+		s.Log.ErrorContext(ctx, "remind action items", "err", err)
 	}
 	rep.Sent += n
 	for _, id := range incs {
@@ -165,7 +165,7 @@ func (s *Incidents) Tick(ctx context.Context) (NagReport, error) {
 			sent, err := s.sendNag(ctx, c.inc.ID, n.Kind)
 			if err != nil {
 				// One incident that cannot be nagged must not hold up the rest.
-				s.Log.Error("send nag", "incident", c.inc.ID, "kind", n.Kind, "err", err)
+				s.Log.ErrorContext(ctx, "send nag", "incident", c.inc.ID, "kind", n.Kind, "err", err)
 				continue
 			}
 			if sent {
@@ -211,7 +211,7 @@ func (s *Incidents) meetingSetInDoc(ctx context.Context, inc *Incident) bool {
 	}
 	at, ok, err := s.Docs.Meeting(ctx, DocRef{PageID: inc.PostmortemPageID, URL: inc.PostmortemURL})
 	if err != nil {
-		s.Log.Warn("read meeting date from the post-mortem", "incident", inc.ID, "err", err)
+		s.Log.WarnContext(ctx, "read meeting date from the post-mortem", "incident", inc.ID, "err", err)
 		return false
 	}
 	if !ok {
@@ -229,7 +229,7 @@ func (s *Incidents) meetingSetInDoc(ctx context.Context, inc *Incident) bool {
 		return s.record(tx, cur, TimelineEntry{At: s.Clock.Now(), Kind: TLNote, Actor: "notion", Text: "Post-mortem meeting set in the document for " + s.team(cur).LocalTime(at)})
 	})
 	if err != nil {
-		s.Log.Warn("record meeting date", "incident", inc.ID, "err", err)
+		s.Log.WarnContext(ctx, "record meeting date", "incident", inc.ID, "err", err)
 	}
 	return true
 }

@@ -172,7 +172,7 @@ func (s *Incidents) tellSetup(ctx context.Context, inc *Incident, setup *DocSetu
 				". Fix the post-mortem database in Notion (see docs/incidents.md, Setting up Notion); opsbot keeps trying and writes it as soon as the database is right. Nothing is lost."}, now)
 	})
 	if err != nil {
-		s.Log.Error("tell the channel about the Notion set-up", "incident", inc.ID, "err", err)
+		s.Log.ErrorContext(ctx, "tell the channel about the Notion set-up", "incident", inc.ID, "err", err)
 	}
 }
 

@@ -203,7 +203,7 @@ func (s *Incidents) applyPagerEvent(ctx context.Context, j Job) error {
 		return Permanent(fmt.Errorf("decode PagerDuty event: %w", err))
 	}
 	if !strings.HasPrefix(ev.Type, "incident.") || ev.Incident.ID == "" {
-		s.Log.Info("ignored PagerDuty event", "type", ev.Type, "id", ev.ID)
+		s.Log.InfoContext(ctx, "ignored PagerDuty event", "type", ev.Type, "id", ev.ID)
 		return nil
 	}
 	return s.update(ctx, func(tx Tx) error {
@@ -233,7 +233,7 @@ func (s *Incidents) applyPagerEvent(ctx context.Context, j Job) error {
 				}
 				return s.updateFromPager(tx, inc, ev, at, now)
 			}
-			s.Log.Info("PagerDuty event for an incident opsbot does not track", "type", ev.Type, "pd", ev.Incident.ID)
+			s.Log.InfoContext(ctx, "PagerDuty event for an incident opsbot does not track", "type", ev.Type, "pd", ev.Incident.ID)
 			return nil
 		}
 		if err != nil {

@@ -314,13 +314,13 @@ func (r *Runner) renew(ctx context.Context, held *holds, stop <-chan struct{}) {
 			switch {
 			case errors.Is(err, ErrLeaseLost):
 				if held.lose(j.ID) {
-					r.Log.Warn("job lease lost: another worker claimed the job; stopping it here",
+					r.Log.WarnContext(ctx, "job lease lost: another worker claimed the job; stopping it here",
 						"job", j.ID, "kind", j.Kind, "key", j.Key, "token", j.Token)
 				}
 			case err != nil:
 				// The database may be away for a moment; the lease has
 				// time left, and the next tick tries again.
-				r.Log.Warn("renew job lease", "job", j.ID, "kind", j.Kind, "err", err)
+				r.Log.WarnContext(ctx, "renew job lease", "job", j.ID, "kind", j.Kind, "err", err)
 			}
 		}
 	}
@@ -533,7 +533,7 @@ func (r *Runner) Run(ctx context.Context, poll time.Duration, wake <-chan struct
 			return nil
 		}
 		if _, err := r.runDue(ctx, work); err != nil && ctx.Err() == nil {
-			r.Log.Error("run jobs", "err", err)
+			r.Log.ErrorContext(ctx, "run jobs", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -47,7 +47,7 @@ func (s *Servers) Reconcile(ctx context.Context) (closed int, err error) {
 		}
 		changed, err := s.reconcileOne(ctx, r.ID, got, ok)
 		if err != nil {
-			s.Log.Error("reconcile", "request", r.ID, "err", err)
+			s.Log.ErrorContext(ctx, "reconcile", "request", r.ID, "err", err)
 			continue
 		}
 		if changed {

@@ -236,7 +236,7 @@ func (s *Incidents) pauseGathering(ctx context.Context, rev *AlertReview, p revi
 	p.Resumes++
 	now := s.Clock.Now()
 	if p.Resumes > reviewMaxResumes || IsPermanent(cause) {
-		s.Log.Error("alert review given up", "review", rev.ID, "gathered", len(p.Gathering.Incidents), "err", cause)
+		s.Log.ErrorContext(ctx, "alert review given up", "review", rev.ID, "gathered", len(p.Gathering.Incidents), "err", cause)
 		err := s.update(ctx, func(tx Tx) error {
 			rev.PostedAt = now
 			if err := tx.SaveReview(rev); err != nil {
@@ -252,7 +252,7 @@ func (s *Incidents) pauseGathering(ctx context.Context, rev *AlertReview, p revi
 		return Permanent(fmt.Errorf("review %s: %w", rev.ID, cause))
 	}
 	wait := min(time.Duration(p.Resumes)*time.Minute, 15*time.Minute)
-	s.Log.Warn("alert review paused, PagerDuty failing", "review", rev.ID, "gathered", len(p.Gathering.Incidents),
+	s.Log.WarnContext(ctx, "alert review paused, PagerDuty failing", "review", rev.ID, "gathered", len(p.Gathering.Incidents),
 		"next_offset", p.Gathering.Next, "resume_in", wait, "err", cause)
 	b, err := json.Marshal(p)
 	if err != nil {

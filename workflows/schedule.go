@@ -137,7 +137,7 @@ func (s *Servers) Tick(ctx context.Context) (TickReport, error) {
 	for _, id := range leases {
 		// One lease that cannot be handled must not hold up the others.
 		if err := s.tickLease(ctx, id, &rep); err != nil {
-			s.Log.Error("lease tick", "request", id, "err", err)
+			s.Log.ErrorContext(ctx, "lease tick", "request", id, "err", err)
 		}
 	}
 	apps, err = settle(ctx, s.Store, s.Clock, DueKindApproval, apps, s.lookApproval)
@@ -146,7 +146,7 @@ func (s *Servers) Tick(ctx context.Context) (TickReport, error) {
 	}
 	for _, id := range apps {
 		if err := s.tickApproval(ctx, id, &rep); err != nil {
-			s.Log.Error("approval tick", "approval", id, "err", err)
+			s.Log.ErrorContext(ctx, "approval tick", "approval", id, "err", err)
 		}
 	}
 	return rep, nil

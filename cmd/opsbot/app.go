@@ -237,7 +237,7 @@ func (a *App) tick(ctx context.Context) error {
 	rep, err := a.Servers.Tick(ctx)
 	a.Metrics.observeTick("leases", err)
 	if rep != (workflows.TickReport{}) {
-		a.Log.Info("lease tick", "warnings", rep.Warnings, "ends", rep.Ends, "reminders", rep.Reminders, "expired", rep.Expired)
+		a.Log.InfoContext(ctx, "lease tick", "warnings", rep.Warnings, "ends", rep.Ends, "reminders", rep.Reminders, "expired", rep.Expired)
 	}
 	return err
 }
@@ -250,7 +250,7 @@ func (a *App) nags(ctx context.Context) error {
 	a.Metrics.observeTick("nags", err)
 	a.Metrics.nags.Add(float64(rep.Sent))
 	if rep.Sent > 0 {
-		a.Log.Info("incident nags", "sent", rep.Sent)
+		a.Log.InfoContext(ctx, "incident nags", "sent", rep.Sent)
 	}
 	return err
 }
@@ -264,7 +264,7 @@ func (a *App) reviews(ctx context.Context) error {
 	n, err := a.Incidents.ReviewTick(ctx)
 	a.Metrics.observeTick("reviews", err)
 	if n > 0 {
-		a.Log.Info("alert reviews", "started_or_reminded", n)
+		a.Log.InfoContext(ctx, "alert reviews", "started_or_reminded", n)
 	}
 	return err
 }
@@ -291,7 +291,7 @@ func (a *App) reconcile(ctx context.Context) error {
 	n, err := a.Servers.Reconcile(ctx)
 	a.Metrics.observeTick("reconcile", err)
 	if n > 0 {
-		a.Log.Info("reconciled leases with EC2", "changed", n)
+		a.Log.InfoContext(ctx, "reconciled leases with EC2", "changed", n)
 	}
 	return err
 }
@@ -301,7 +301,7 @@ func (a *App) reconcile(ctx context.Context) error {
 func (a *App) prune(ctx context.Context) error {
 	n, err := workflows.PruneIntake(ctx, a.DB, a.Clock.Now())
 	if n > 0 {
-		a.Log.Info("pruned Slack request keys", "removed", n, "older_than", workflows.IntakeKeep)
+		a.Log.InfoContext(ctx, "pruned Slack request keys", "removed", n, "older_than", workflows.IntakeKeep)
 	}
 	if _, perr := a.DB.ForgetIdleBuckets(ctx, a.Clock.Now().Add(-time.Hour)); perr != nil {
 		err = errors.Join(err, perr)

@@ -15,7 +15,7 @@ func (a *App) publishHome(ctx context.Context, j workflows.Job) error {
 	p, err := a.Slack.ResolvePerson(ctx, j.Payload)
 	if err != nil {
 		if workflows.IsPermanent(err) {
-			a.Log.Info("no Slack user for a Home refresh", "person", j.Payload)
+			a.Log.InfoContext(ctx, "no Slack user for a Home refresh", "person", j.Payload)
 			return nil
 		}
 		return fmt.Errorf("resolve %s: %w", j.Payload, err)

@@ -30,11 +30,11 @@ func (a *App) checkNotion(ctx context.Context) (notion.Setup, error) {
 	a.notionCheck.mu.Unlock()
 	switch {
 	case err != nil:
-		a.Log.Warn("notion: cannot check the post-mortem database", "err", err)
+		a.Log.WarnContext(ctx, "notion: cannot check the post-mortem database", "err", err)
 	case !setup.OK():
-		a.Log.Error("notion: the post-mortem database is not set up; post-mortems wait until it is", "problems", setup.String())
+		a.Log.ErrorContext(ctx, "notion: the post-mortem database is not set up; post-mortems wait until it is", "problems", setup.String())
 	case len(setup.Skipped) > 0:
-		a.Log.Warn("notion: the post-mortem database lacks optional properties", "detail", setup.String())
+		a.Log.WarnContext(ctx, "notion: the post-mortem database lacks optional properties", "detail", setup.String())
 	}
 	return setup, err
 }

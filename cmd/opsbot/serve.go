@@ -36,7 +36,7 @@ func serve(ctx context.Context, path string, getenv func(string) string, stderr 
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if err := tracing.Shutdown(sctx); err != nil {
-			log.Warn("flush traces", "err", err)
+			log.WarnContext(ctx, "flush traces", "err", err)
 		}
 	}()
 	app, err := NewApp(ctx, cfg, env, Deps{Log: log, Tracing: tracing})
@@ -48,10 +48,10 @@ func serve(ctx context.Context, path string, getenv func(string) string, stderr 
 	if err != nil {
 		return fmt.Errorf("listen on %s (OPSBOT_LISTEN): %w", env.Listen, err)
 	}
-	log.Info("opsbot serving", "version", version, "listen", ln.Addr().String(), "config", cfg.Source, "db", env.DB.String(), "dry_run", env.DryRun,
+	log.InfoContext(ctx, "opsbot serving", "version", version, "listen", ln.Addr().String(), "config", cfg.Source, "db", env.DB.String(), "dry_run", env.DryRun,
 		"teams", len(cfg.Catalog.Teams), "templates", len(cfg.Catalog.Templates), "traces", tracesTo(tracing))
 	err = app.Run(ctx, ln)
-	log.Info("opsbot stopped")
+	log.InfoContext(ctx, "opsbot stopped")
 	return err
 }
 

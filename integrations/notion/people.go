@@ -41,7 +41,7 @@ func (c *Client) personID(ctx context.Context, email string) notionapi.UserID {
 			// Notion answers 403 to an integration without the user
 			// information capability. Keep the last good mapping and ask
 			// again after the TTL, not at every page written.
-			c.log.Warn("notion: cannot list the workspace's users; people properties left empty (does the integration have the capability to read user information including email addresses?)", "err", err)
+			c.log.WarnContext(ctx, "notion: cannot list the workspace's users; people properties left empty (does the integration have the capability to read user information including email addresses?)", "err", err)
 			if c.users.byEmail == nil {
 				c.users.byEmail = map[string]notionapi.UserID{}
 			}
@@ -51,7 +51,7 @@ func (c *Client) personID(ctx context.Context, email string) notionapi.UserID {
 			return c.users.byEmail[email]
 		}
 		if len(m) == 0 {
-			c.log.Info("notion: no user e-mails readable; give the integration the capability to read user information including email addresses")
+			c.log.InfoContext(ctx, "notion: no user e-mails readable; give the integration the capability to read user information including email addresses")
 		}
 		c.users.byEmail, c.users.listed = m, now
 	}

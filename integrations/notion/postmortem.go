@@ -81,7 +81,7 @@ func (c *Client) WritePostmortem(ctx context.Context, doc workflows.Postmortem) 
 			return workflows.DocRef{}, err
 		}
 		if !found {
-			c.log.Info("notion: post-mortem created", "incident", doc.IncidentID, "page", page.ID, "blocks", len(ps))
+			c.log.InfoContext(ctx, "notion: post-mortem created", "incident", doc.IncidentID, "page", page.ID, "blocks", len(ps))
 		}
 	}
 	ref := workflows.DocRef{PageID: string(page.ID), URL: page.URL}
@@ -93,7 +93,7 @@ func (c *Client) WritePostmortem(ctx context.Context, doc workflows.Postmortem) 
 			return err
 		})
 		if errors.Is(err, errEdited) {
-			c.log.Info("notion: post-mortem exists and was edited; leaving it", "incident", doc.IncidentID, "page", ref.PageID)
+			c.log.InfoContext(ctx, "notion: post-mortem exists and was edited; leaving it", "incident", doc.IncidentID, "page", ref.PageID)
 			return ref, nil
 		}
 		if err != nil {
@@ -288,7 +288,7 @@ func FormatDuration(d time.Duration) string {
 // zero time clears it.
 func (c *Client) SetMeeting(ctx context.Context, ref workflows.DocRef, at time.Time) error {
 	if !c.schema.has(c.props.Meeting, "date") {
-		c.log.Warn("notion: the database has no Meeting date property; meeting date not written", "page", ref.PageID)
+		c.log.WarnContext(ctx, "notion: the database has no Meeting date property; meeting date not written", "page", ref.PageID)
 		return nil
 	}
 	var date *notionapi.DateObject

@@ -74,7 +74,7 @@ func (c *Client) do(ctx context.Context, what string, fn attempt) error {
 			c.pace.holdUntil(c.now().Add(wait))
 			wait = 0
 		}
-		c.log.Warn("notion: retrying", "call", what, "attempt", n, "status", ex.status, "wait", wait, "err", err)
+		c.log.WarnContext(ctx, "notion: retrying", "call", what, "attempt", n, "status", ex.status, "wait", wait, "err", err)
 		if wait > 0 {
 			if err := c.sleep(ctx, wait); err != nil {
 				return fmt.Errorf("%s: %w", what, err)

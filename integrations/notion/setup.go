@@ -146,7 +146,7 @@ func (c *Client) checkBeforeWrite(ctx context.Context) error {
 		return err
 	}
 	if len(setup.Skipped) > 0 {
-		c.log.Warn("notion: writing post-mortems without some properties", "missing", strings.Join(setup.Skipped, "; "))
+		c.log.WarnContext(ctx, "notion: writing post-mortems without some properties", "missing", strings.Join(setup.Skipped, "; "))
 	}
 	if !setup.OK() {
 		return &workflows.DocSetupError{Problems: setup.Problems, Skipped: setup.Skipped, Err: setup.cause}

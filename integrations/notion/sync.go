@@ -43,7 +43,7 @@ func (c *Client) UpdatePostmortem(ctx context.Context, ref workflows.DocRef, doc
 		return err
 	}
 	if touchedByPeople(blocks) {
-		c.log.Info("notion: post-mortem body edited by people; only its properties and new action items were written", "incident", doc.IncidentID, "page", ref.PageID)
+		c.log.InfoContext(ctx, "notion: post-mortem body edited by people; only its properties and new action items were written", "incident", doc.IncidentID, "page", ref.PageID)
 		return c.addMissingTodos(ctx, ref.PageID, blocks, doc.Body)
 	}
 	keep := 0 // the blocks already as they should be

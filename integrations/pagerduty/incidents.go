@@ -47,7 +47,7 @@ func (c *Client) Trigger(ctx context.Context, req workflows.PageRequest) (workfl
 		return err
 	})
 	if err == nil {
-		c.log.Info("pagerduty incident triggered", "key", req.Key, "incident", created.ID, "service", req.Service)
+		c.log.InfoContext(ctx, "pagerduty incident triggered", "key", req.Key, "incident", created.ID, "service", req.Service)
 		return toPDIncident(created), nil
 	}
 	if ae, ok := apiError(err); ok && req.Key != "" && isDuplicateKey(ae) {
@@ -55,7 +55,7 @@ func (c *Client) Trigger(ctx context.Context, req workflows.PageRequest) (workfl
 		if ferr != nil {
 			return workflows.PDIncident{}, fmt.Errorf("trigger %s: PagerDuty has an open incident with this key: %w", req.Key, ferr)
 		}
-		c.log.Info("pagerduty incident already open for key", "key", req.Key, "incident", in.ID)
+		c.log.InfoContext(ctx, "pagerduty incident already open for key", "key", req.Key, "incident", in.ID)
 		return in, nil
 	}
 	return workflows.PDIncident{}, err
@@ -110,7 +110,7 @@ func (c *Client) SetStatus(ctx context.Context, incidentID, status, from string)
 		return err
 	})
 	if ae, ok := apiError(err); ok && ae.StatusCode == http.StatusBadRequest && strings.Contains(errorText(ae), "already resolved") {
-		c.log.Info("pagerduty incident already resolved", "incident", incidentID, "wanted", status)
+		c.log.InfoContext(ctx, "pagerduty incident already resolved", "incident", incidentID, "wanted", status)
 		return nil
 	}
 	if ae, ok := apiError(err); ok && ae.StatusCode >= 400 && ae.StatusCode < 500 && !ae.RateLimited() {
@@ -121,7 +121,7 @@ func (c *Client) SetStatus(ctx context.Context, incidentID, status, from string)
 	if err != nil {
 		return err
 	}
-	c.log.Info("pagerduty incident status set", "incident", incidentID, "status", status, "from", from)
+	c.log.InfoContext(ctx, "pagerduty incident status set", "incident", incidentID, "status", status, "from", from)
 	return nil
 }
 

@@ -71,7 +71,7 @@ func (c *Client) call(ctx context.Context, doing string, fn func(ctx context.Con
 		case !retry:
 			return fmt.Errorf("%s (after %d attempts): %w", doing, n, err)
 		}
-		c.log.Warn("pagerduty call failed, retrying", "doing", doing, "attempt", n, "wait", wait, "err", err)
+		c.log.WarnContext(ctx, "pagerduty call failed, retrying", "doing", doing, "attempt", n, "wait", wait, "err", err)
 		if serr := c.opts.Sleep(ctx, wait); serr != nil {
 			return fmt.Errorf("%s: %w", doing, errors.Join(serr, err))
 		}

@@ -42,7 +42,7 @@ func (c *Client) CreateChannel(ctx context.Context, name string, private bool) (
 	if !ours {
 		return workflows.MessageRef{}, workflows.Permanent(fmt.Errorf("create channel #%s: %w", name, workflows.ErrNameTaken))
 	}
-	c.log.Info("channel existed, created by this bot earlier", "channel", name, "id", id)
+	c.log.InfoContext(ctx, "channel existed, created by this bot earlier", "channel", name, "id", id)
 	return workflows.MessageRef{Channel: id}, nil
 }
 
@@ -157,7 +157,7 @@ func (c *Client) inviteBatch(ctx context.Context, channelID string, ids []string
 			return nil, nil
 		case "user_not_found", "cant_invite", "user_is_restricted", "user_is_ultra_restricted", "user_team_not_in_channel":
 			if len(ids) == 1 {
-				c.log.Warn("Slack refused to add a person to a channel", "channel", channelID, "user", ids[0], "reason", se.Err)
+				c.log.WarnContext(ctx, "Slack refused to add a person to a channel", "channel", channelID, "user", ids[0], "reason", se.Err)
 				return ids, nil
 			}
 		}
@@ -172,7 +172,7 @@ func (c *Client) inviteBatch(ctx context.Context, channelID string, ids []string
 		switch ue.Error {
 		case "already_in_channel", "cant_invite_self":
 		default:
-			c.log.Warn("Slack refused to add a person to a channel", "channel", channelID, "user", ue.User, "reason", ue.Error)
+			c.log.WarnContext(ctx, "Slack refused to add a person to a channel", "channel", channelID, "user", ue.User, "reason", ue.Error)
 			refused = append(refused, ue.User)
 		}
 	}

@@ -182,7 +182,7 @@ func (c *Client) callOn(ctx context.Context, method, channel string, fn func(con
 			if rl.RetryAfter > c.opts.MaxRetryAfter || limited > maxRateLimited {
 				return workflows.Defer(until, fmt.Errorf("slack %s (rate limited %d times): %w", method, limited, err))
 			}
-			c.log.Warn("slack rate limited, waiting", "method", method, "channel", channel, "retry_after", rl.RetryAfter)
+			c.log.WarnContext(ctx, "slack rate limited, waiting", "method", method, "channel", channel, "retry_after", rl.RetryAfter)
 			attempt-- // a 429 is not a failed attempt: the pacer waits it out
 			continue
 		}
@@ -198,7 +198,7 @@ func (c *Client) callOn(ctx context.Context, method, channel string, fn func(con
 			}
 			return fmt.Errorf("slack %s (attempt %d): %w", method, attempt, err)
 		}
-		c.log.Warn("slack call failed, retrying", "method", method, "attempt", attempt, "wait", wait, "err", err)
+		c.log.WarnContext(ctx, "slack call failed, retrying", "method", method, "attempt", attempt, "wait", wait, "err", err)
 		if serr := c.opts.Sleep(ctx, wait); serr != nil {
 			return fmt.Errorf("slack %s: wait to retry: %w (after %w)", method, serr, err)
 		}

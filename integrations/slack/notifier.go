@@ -107,7 +107,7 @@ func (c *Client) resolveMentions(ctx context.Context, m workflows.Message) workf
 		}
 		id, err := c.resolveUser(ctx, ref)
 		if err != nil {
-			c.log.Warn("cannot mention person", "ref", ref, "err", err)
+			c.log.WarnContext(ctx, "cannot mention person", "ref", ref, "err", err)
 			return ref
 		}
 		return id

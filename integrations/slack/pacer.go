@@ -187,7 +187,7 @@ func (c *Client) take(ctx context.Context, key string, l gcra.Limit, now, horizo
 			return at, ok
 		}
 		if ctx.Err() == nil {
-			c.log.Warn("shared Slack pacing unavailable, pacing this replica alone", "key", key, "err", err)
+			c.log.WarnContext(ctx, "shared Slack pacing unavailable, pacing this replica alone", "key", key, "err", err)
 		}
 	}
 	return c.pacer.take(key, l, now, horizon)
@@ -198,7 +198,7 @@ func (c *Client) block(ctx context.Context, key string, l gcra.Limit, until time
 	c.pacer.block(key, l, until)
 	if c.opts.Shared != nil {
 		if err := c.opts.Shared.HoldOff(ctx, key, until, l.Every, l.Burst); err != nil && ctx.Err() == nil {
-			c.log.Warn("could not share a Slack Retry-After with the other replicas", "key", key, "err", err)
+			c.log.WarnContext(ctx, "could not share a Slack Retry-After with the other replicas", "key", key, "err", err)
 		}
 	}
 }

@@ -113,6 +113,6 @@ func (c *Client) pin(ctx context.Context, ref workflows.MessageRef, m workflows.
 		return c.api.AddPinContext(ctx, ref.Channel, slackapi.ItemRef{Timestamp: ref.TS})
 	})
 	if err != nil && SlackError(err) != "already_pinned" {
-		c.log.Error("pin posted message", "channel", ref.Channel, "ts", ref.TS, "key", m.Key, "err", err)
+		c.log.ErrorContext(ctx, "pin posted message", "channel", ref.Channel, "ts", ref.TS, "key", m.Key, "err", err)
 	}
 }

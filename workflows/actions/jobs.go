@@ -205,10 +205,10 @@ func (s *Service) GiveUp(ctx context.Context, j workflows.Job, cause error) {
 	case JobOp:
 		if err := s.finish(ctx, j.Payload, outcome{state: OpFailed, audit: "ec2.failed",
 			result: "EC2 could not do it (the details are in opsbot's audit log): " + firstLine(cause.Error())}); err != nil {
-			s.Log.Error("record failed action", "op", j.Payload, "err", err)
+			s.Log.ErrorContext(ctx, "record failed action", "op", j.Payload, "err", err)
 		}
 	case JobSnapshotRelease:
-		s.Log.Error("could not delete a released server's snapshots", "server", j.Payload, "err", cause)
+		s.Log.ErrorContext(ctx, "could not delete a released server's snapshots", "server", j.Payload, "err", cause)
 	}
 }
 
