@@ -35,6 +35,9 @@ type Config struct {
 	Catalog *workflows.Catalog
 	// Scheduler says how often the background loops run.
 	Scheduler SchedulerConfig
+	// Backup is the scheduled backups (backup.go); its Schedule is nil
+	// when the file has no backup section.
+	Backup BackupConfig
 	// Source names where the config came from (its file name), for
 	// messages and logs.
 	Source string
@@ -79,6 +82,7 @@ var sections = []section{
 	{"incidents", decodeIncidents},
 	{"off_hours", decodeOffHours},
 	{"idle", decodeIdle},
+	{"backup", decodeBackup},
 }
 
 // checks run after every section is decoded: references between sections

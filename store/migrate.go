@@ -148,7 +148,7 @@ func (db *DB) migrateOn(ctx context.Context, conn txBeginner) error {
 		}
 	}
 	for _, m := range migrations {
-		if applied[m.version] {
+		if applied[m.version] || (db.migrateTo > 0 && m.version > db.migrateTo) {
 			continue
 		}
 		err := db.inTx(ctx, conn, nil, func(t *sql.Tx) error {

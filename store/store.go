@@ -83,6 +83,11 @@ type DB struct {
 	pace *sql.DB
 	// tracer makes the spans of transactions (trace.go).
 	tracer trace.Tracer
+	// path is a SQLite store's file ("" in memory, and on PostgreSQL).
+	path string
+	// migrateTo stops migrate at this version (0: the latest). Restore
+	// loads a backup into the schema it was made from, then migrates.
+	migrateTo int64
 }
 
 // Option changes how Open sets up the store.
@@ -175,7 +180,8 @@ func (db *DB) openSQLite(path string) error {
 		db.write, db.read = w, w
 		return nil
 	}
-	name := "file:" + escapeURIPath(filepath.Clean(path))
+	db.path = filepath.Clean(path)
+	name := "file:" + escapeURIPath(db.path)
 	w, err := sql.Open("sqlite", name+"?"+sqliteWriteParams)
 	if err != nil {
 		return fmt.Errorf("open store %s: %w", path, err)

@@ -20,6 +20,7 @@ import (
 	awsint "github.com/opsbot/opsbot/integrations/aws"
 	"github.com/opsbot/opsbot/integrations/notion"
 	"github.com/opsbot/opsbot/integrations/pagerduty"
+	"github.com/opsbot/opsbot/integrations/s3backup"
 	slackout "github.com/opsbot/opsbot/integrations/slack"
 	"github.com/opsbot/opsbot/internal/telemetry"
 	"github.com/opsbot/opsbot/scheduler"
@@ -51,6 +52,7 @@ type App struct {
 	Handler   http.Handler
 	Metrics   *Metrics
 	Tracing   *telemetry.Tracing
+	Backups   *scheduledBackups // nil without a backup section
 
 	tracer      trace.Tracer
 	wake        chan struct{}
@@ -84,6 +86,9 @@ type Deps struct {
 	// Tracing is where spans go; default off (telemetry.Setup builds it
 	// from the OTEL_EXPORTER_OTLP_* variables for serve).
 	Tracing *telemetry.Tracing
+	// BackupS3 sets up the S3 client of scheduled backups (default: the
+	// SDK's standard chain).
+	BackupS3 s3backup.Options
 }
 
 // NewApp builds opsbot from its config and environment. It makes no
@@ -184,15 +189,20 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	}
 	handlers[bot.JobEvent] = a.Bot.EventJob
 	handlers[bot.JobIntake] = a.Bot.IntakeJob
-	a.Scheduler, err = scheduler.New(a.Log.With("component", "scheduler"),
-		scheduler.Task{Name: "leases", Every: cfg.Scheduler.Tick, Run: a.tracedTask("leases", a.tick)},
-		scheduler.Task{Name: "nags", Every: cfg.Scheduler.Tick, Run: a.tracedTask("nags", a.nags)},
-		scheduler.Task{Name: "reviews", Every: cfg.Scheduler.Tick, Run: a.tracedTask("reviews", a.reviews)},
-		scheduler.Task{Name: "reconcile", Every: cfg.Scheduler.Reconcile, Run: a.tracedTask("reconcile", a.reconcile)},
-		scheduler.Task{Name: "idle", Every: idleEvery(cfg.Catalog.Idle), Run: a.tracedTask("idle", a.checkIdle)},
-		scheduler.Task{Name: "prices", Every: 12 * time.Hour, Run: a.tracedTask("prices", a.warmPrices)},
-		scheduler.Task{Name: "prune", Every: time.Hour, Run: a.tracedTask("prune", a.prune)},
-	)
+	tasks := []scheduler.Task{
+		{Name: "leases", Every: cfg.Scheduler.Tick, Run: a.tracedTask("leases", a.tick)},
+		{Name: "nags", Every: cfg.Scheduler.Tick, Run: a.tracedTask("nags", a.nags)},
+		{Name: "reviews", Every: cfg.Scheduler.Tick, Run: a.tracedTask("reviews", a.reviews)},
+		{Name: "reconcile", Every: cfg.Scheduler.Reconcile, Run: a.tracedTask("reconcile", a.reconcile)},
+		{Name: "idle", Every: idleEvery(cfg.Catalog.Idle), Run: a.tracedTask("idle", a.checkIdle)},
+		{Name: "prices", Every: 12 * time.Hour, Run: a.tracedTask("prices", a.warmPrices)},
+		{Name: "prune", Every: time.Hour, Run: a.tracedTask("prune", a.prune)},
+	}
+	if cfg.Backup.Schedule != nil {
+		a.Backups = &scheduledBackups{app: a, last: a.Clock.Now(), S3: deps.BackupS3}
+		tasks = append(tasks, scheduler.Task{Name: "backup", Every: cfg.Scheduler.Tick, Run: a.tracedTask("backup", a.Backups.tick)})
+	}
+	a.Scheduler, err = scheduler.New(a.Log.With("component", "scheduler"), tasks...)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -381,6 +391,11 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		})
 	}
 	g.Go(func() error { return a.Runner.Run(ctx, time.Second, a.wake) })
+	if a.Backups != nil {
+		a.Backups.mu.Lock()
+		a.Backups.ctx = ctx
+		a.Backups.mu.Unlock()
+	}
 	g.Go(func() error { return a.Scheduler.Run(ctx) })
 	g.Go(func() error {
 		a.warmPrices(ctx)
@@ -394,6 +409,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}
 	err := g.Wait()
 	a.Bot.Wait()
+	if a.Backups != nil {
+		a.Backups.wait()
+	}
 	return err
 }
 

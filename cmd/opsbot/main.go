@@ -4,6 +4,7 @@
 //	opsbot sandbox                    try it locally, no accounts needed
 //	opsbot serve [--config FILE]      run everything
 //	opsbot config validate FILE       check a config, print every problem
+//	opsbot backup / restore           back up and restore the database
 //	opsbot version
 package main
 
@@ -55,6 +56,12 @@ Usage:
                                      print the Slack app manifest for this config
   opsbot audit export --since DATE|DURATION [--until DATE] [--after-id N]
                                      write the audit log as JSON lines (OPSBOT_DB)
+  opsbot backup --to FILE|DIR/|s3://BUCKET/PREFIX [--format sqlite|archive]
+                                     back up OPSBOT_DB while opsbot runs
+  opsbot backup verify --from FILE|s3://BUCKET/KEY
+                                     restore into a scratch database and check it
+  opsbot restore --from FILE|s3://BUCKET/KEY [--replace]
+                                     load a backup into OPSBOT_DB (empty unless --replace)
   opsbot version                     print the version
 `
 
@@ -102,6 +109,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return exitCode(2)
 		}
 		return auditExport(ctx, args[2:], stdout, stderr, getenv)
+	case "backup":
+		return runBackup(ctx, args[1:], stdout, stderr, getenv, backupDeps{})
+	case "restore":
+		return runRestore(ctx, args[1:], stdout, stderr, getenv, backupDeps{})
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "opsbot", version)
 		return nil
