@@ -5,7 +5,7 @@ PKGS_RACE = ./workflows/... ./bot/... ./store/... ./scheduler/... ./integrations
 .PHONY: build test race vet fmt bench sandbox check fuzz-short vulncheck loadtest
 
 # -s -w drop the symbol table and DWARF (as the Dockerfile does): 83 MB
-# becomes about 60 MB; panics still name functions and lines.
+# becomes 61.5 MB (docs/development.md); panics still name functions and lines.
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/opsbot ./cmd/opsbot
 
