@@ -116,6 +116,10 @@ func (s *Servers) reconcileOne(ctx context.Context, id string, got Instance, exi
 				return err
 			}
 			r.Instance.State = got.State
+			// A stop opsbot made within the lease saves nothing from now.
+			if err := tx.EndPark(r.ID, now); err != nil {
+				return err
+			}
 			head, action = r.Instance.ID+" was started again outside opsbot.", "reconcile.started"
 		default:
 			return nil

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
 	"github.com/opsbot/opsbot/integrations/aws/ec2fake"
 	"github.com/opsbot/opsbot/integrations/slack/slackfake"
 	"github.com/opsbot/opsbot/workflows"
@@ -129,4 +131,42 @@ func dmContaining(t *testing.T, h *harness, user, text string) slackfake.Message
 func lastResponseBlocks(h *harness) json.RawMessage {
 	rs := h.slack.Responses()
 	return json.RawMessage(rs[len(rs)-1].Blocks)
+}
+
+// TestServerChoice_StartedOutsideOpsbotEndsTheSavings: a server opsbot
+// stopped within its lease and then started by hand in the console stops
+// counting as saved money when reconciliation sees it running.
+func TestServerChoice_StartedOutsideOpsbotEndsTheSavings(t *testing.T) {
+	h := newHarness(t)
+	r := h.launched("test-small for 2d")
+	choice := workflows.ServerChoice{ID: r.ID, Why: workflows.WhyIdle, DrawnFor: h.clock.Now()}
+	if err := workflows.Send(context.Background(), h.app.DB, workflows.Message{User: dev, Title: "choose", Actions: workflows.ChoiceActions(r, choice)}, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	h.click(dev, h.dms(dev)[len(h.dms(dev))-1], workflows.ActServerStop, choice.Value())
+	h.drain()
+	h.advance(ec2fake.DefaultDelays.Stop + time.Second)
+	h.advance(2 * time.Hour)
+	if _, err := h.adminEC2().StartInstances(context.Background(), &ec2.StartInstancesInput{InstanceIds: []string{r.Instance.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(ec2fake.DefaultDelays.Launch + time.Second)
+	if _, err := h.app.Servers.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(5 * time.Hour)
+	var sv map[workflows.Why]workflows.Savings
+	if err := h.app.DB.View(context.Background(), func(tx workflows.Tx) (err error) {
+		sv, err = workflows.SavingsIn(tx, "platform", start, start.AddDate(0, 1, 0), h.clock.Now())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := sv[workflows.WhyIdle]; got.Stops != 1 || got.Hours < 2 || got.Hours > 2.1 {
+		t.Fatalf("savings after a start outside opsbot: %+v, want about 2 hours", got)
+	}
+	if got := h.request(r.ID); got.State != workflows.StateRunning {
+		t.Fatalf("state %s", got.State)
+	}
 }
