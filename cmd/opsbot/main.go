@@ -5,6 +5,8 @@
 //	opsbot serve [--config FILE]      run everything
 //	opsbot config validate FILE       check a config, print every problem
 //	opsbot backup / restore           back up and restore the database
+//	opsbot doctor [--config FILE]     check the installation, with fixes
+//	opsbot notion init --parent PAGE  create the post-mortem database
 //	opsbot version
 package main
 
@@ -62,6 +64,10 @@ Usage:
                                      restore into a scratch database and check it
   opsbot restore --from FILE|s3://BUCKET/KEY [--replace]
                                      load a backup into OPSBOT_DB (empty unless --replace)
+  opsbot doctor [--config FILE] [--url https://...] [--json]
+                                     check the installation against Slack, PagerDuty,
+                                     Notion and AWS; a checklist with a fix per failure
+  opsbot notion init --parent PAGE   create the post-mortem database under a Notion page
   opsbot version                     print the version
 `
 
@@ -113,6 +119,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runBackup(ctx, args[1:], stdout, stderr, getenv, backupDeps{})
 	case "restore":
 		return runRestore(ctx, args[1:], stdout, stderr, getenv, backupDeps{})
+	case "doctor":
+		return runDoctor(ctx, args[1:], stdout, stderr, getenv)
+	case "notion":
+		return runNotion(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "opsbot", version)
 		return nil

@@ -146,16 +146,11 @@ func writeManifest(out io.Writer, cfg *config.Config, publicURL string, socketMo
 		c.URL = route("/slack/commands")
 		m.Features.SlashCommands = append(m.Features.SlashCommands, c)
 	}
-	scopes := append(slackout.RequiredScopes(), commandScopes...)
-	for ev, scope := range botEvents {
+	for ev := range botEvents {
 		m.Settings.EventSubscriptions.BotEvents = append(m.Settings.EventSubscriptions.BotEvents, ev)
-		if scope != "" {
-			scopes = append(scopes, scope)
-		}
 	}
 	slices.Sort(m.Settings.EventSubscriptions.BotEvents)
-	slices.Sort(scopes)
-	m.OAuthConfig.Scopes.Bot = slices.Compact(scopes)
+	m.OAuthConfig.Scopes.Bot = manifestScopes()
 
 	fmt.Fprintln(out, "# Slack app manifest for opsbot: api.slack.com/apps → Create New App → From a manifest.")
 	if socketMode {
@@ -167,4 +162,18 @@ func writeManifest(out io.Writer, cfg *config.Config, publicURL string, socketMo
 		return fmt.Errorf("write manifest: %w", err)
 	}
 	return enc.Close()
+}
+
+// manifestScopes are the manifest's bot scopes, sorted: the Web API
+// methods' (slackout.RequiredScopes), slash commands', and the events'.
+// `opsbot doctor` checks the token has every one.
+func manifestScopes() []string {
+	scopes := append(slackout.RequiredScopes(), commandScopes...)
+	for _, scope := range botEvents {
+		if scope != "" {
+			scopes = append(scopes, scope)
+		}
+	}
+	slices.Sort(scopes)
+	return slices.Compact(scopes)
 }

@@ -30,13 +30,37 @@ func (e *EC2) Launch(ctx context.Context, spec workflows.LaunchSpec) (workflows.
 	if err != nil {
 		return workflows.Instance{}, workflows.Permanent(fmt.Errorf("%s: %w", doing, err))
 	}
+	in, err := e.runInput(ctx, c, spec, e.dryRun())
+	if err != nil {
+		return workflows.Instance{}, classify(err, doing+": find the AMI's root device")
+	}
+	out, err := c.RunInstances(ctx, in)
+	if err != nil {
+		err = classify(err, doing)
+		e.log.InfoContext(ctx, "ec2 launch not made", "request", spec.RequestID, "client_token", spec.ClientToken, "dry_run", e.opts.DryRun, "err", err)
+		return workflows.Instance{}, err
+	}
+	if len(out.Instances) == 0 {
+		return workflows.Instance{}, fmt.Errorf("%s: EC2 answered with no instance", doing)
+	}
+	got := fromEC2(spec.Region, out.Instances[0])
+	if len(got.Tags) == 0 {
+		got.Tags = spec.Tags
+	}
+	e.log.InfoContext(ctx, "ec2 launched", "request", spec.RequestID, "instance", got.ID, "state", got.State, "region", spec.Region)
+	return got, nil
+}
+
+// runInput is the RunInstances request for spec: what Launch sends, and
+// what the doctor's dry run sends to ask whether it would be allowed.
+func (e *EC2) runInput(ctx context.Context, c *ec2.Client, spec workflows.LaunchSpec, dryRun *bool) (*ec2.RunInstancesInput, error) {
 	in := &ec2.RunInstancesInput{
 		ClientToken:  aws.String(spec.ClientToken),
 		ImageId:      aws.String(spec.AMI),
 		InstanceType: types.InstanceType(spec.InstanceType),
 		MinCount:     aws.Int32(1),
 		MaxCount:     aws.Int32(1),
-		DryRun:       e.dryRun(),
+		DryRun:       dryRun,
 		// IMDSv2 only: a process on the server (or a request forged
 		// through it) cannot read the instance's credentials with a
 		// plain GET.
@@ -77,7 +101,7 @@ func (e *EC2) Launch(ctx context.Context, spec workflows.LaunchSpec) (workflows.
 	// second disk.
 	root, err := e.rootDevice(ctx, c, spec.Region, spec.AMI)
 	if err != nil {
-		return workflows.Instance{}, classify(err, doing+": find the AMI's root device")
+		return nil, err
 	}
 	ebs := &types.EbsBlockDevice{
 		VolumeType:          types.VolumeTypeGp3,
@@ -94,21 +118,7 @@ func (e *EC2) Launch(ctx context.Context, spec workflows.LaunchSpec) (workflows.
 			{ResourceType: types.ResourceTypeVolume, Tags: tags},
 		}
 	}
-	out, err := c.RunInstances(ctx, in)
-	if err != nil {
-		err = classify(err, doing)
-		e.log.InfoContext(ctx, "ec2 launch not made", "request", spec.RequestID, "client_token", spec.ClientToken, "dry_run", e.opts.DryRun, "err", err)
-		return workflows.Instance{}, err
-	}
-	if len(out.Instances) == 0 {
-		return workflows.Instance{}, fmt.Errorf("%s: EC2 answered with no instance", doing)
-	}
-	got := fromEC2(spec.Region, out.Instances[0])
-	if len(got.Tags) == 0 {
-		got.Tags = spec.Tags
-	}
-	e.log.InfoContext(ctx, "ec2 launched", "request", spec.RequestID, "instance", got.ID, "state", got.State, "region", spec.Region)
-	return got, nil
+	return in, nil
 }
 
 // rootDevice asks EC2 for the root device name of an AMI, once per

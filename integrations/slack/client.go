@@ -57,10 +57,11 @@ type Options struct {
 // Client talks to one Slack workspace as its bot. It is safe for
 // concurrent use.
 type Client struct {
-	api  *slackapi.Client
-	opts Options
-	log  *slog.Logger
-	r    Renderer
+	api   *slackapi.Client
+	token string // for the doctor's auth.test, which needs the response headers
+	opts  Options
+	log   *slog.Logger
+	r     Renderer
 
 	emails   *cache // user ID -> email
 	userIDs  *cache // lowercased email -> user ID
@@ -114,7 +115,7 @@ func New(token string, opts Options) *Client {
 	}
 	mk := func() *cache { return newCache(opts.CacheTTL, opts.Clock) }
 	return &Client{
-		api: slackapi.New(token, apiOpts...), opts: opts, log: opts.Log,
+		api: slackapi.New(token, apiOpts...), token: token, opts: opts, log: opts.Log,
 		emails: mk(), userIDs: mk(), dms: mk(), channels: mk(), pacer: newPacer(),
 	}
 }

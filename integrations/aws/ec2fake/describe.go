@@ -114,6 +114,9 @@ func (s *Server) describeImages(c Call) (any, *apiError) {
 		if !strings.HasPrefix(id, "ami-") {
 			return nil, errorf(http.StatusBadRequest, "InvalidAMIID.Malformed", fmt.Sprintf("Invalid id: %q", id))
 		}
+		if !s.imageExists(id) {
+			return nil, errorf(http.StatusBadRequest, "InvalidAMIID.NotFound", fmt.Sprintf("The image id '[%s]' does not exist", id))
+		}
 		out.Images = append(out.Images, imageXML{ImageID: id, ImageState: "available",
 			RootDeviceType: "ebs", RootDeviceName: s.rootDevice(id), Architecture: "x86_64"})
 	}

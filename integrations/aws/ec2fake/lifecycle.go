@@ -10,8 +10,11 @@ import (
 func (s *Server) validate(c Call) *apiError {
 	switch c.Action {
 	case "RunInstances":
-		_, e := s.parseLaunch(c)
-		return e
+		l, e := s.parseLaunch(c)
+		if e != nil {
+			return e
+		}
+		return s.checkLaunchResources(l)
 	case "CreateTags":
 		_, _, e := s.parseCreateTags(c)
 		return e

@@ -271,6 +271,9 @@ func (s *Server) rootDevice(image string) string {
 
 func (s *Server) runInstances(c Call) (any, *apiError) {
 	l, e := s.parseLaunch(c)
+	if e == nil {
+		e = s.checkLaunchResources(l)
+	}
 	if e != nil {
 		return nil, e
 	}

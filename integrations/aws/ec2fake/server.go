@@ -56,6 +56,10 @@ type Server struct {
 	reservations map[string]*reservation
 	tokens       map[string]string // region + "/" + ClientToken → reservation ID
 	images       map[string]string // AMI ID → root device name
+	strict       bool              // only declared AMIs, subnets and groups exist
+	subnets      map[string]string // subnet ID → region
+	groups       map[string]string // security group ID → region
+	identity     Identity          // what STS GetCallerIdentity answers
 	prices       []price
 	faults       []*fault
 	inject       *faults.Injector
@@ -75,6 +79,8 @@ func New(now func() time.Time) *Server {
 		reservations: map[string]*reservation{},
 		tokens:       map[string]string{},
 		images:       map[string]string{},
+		subnets:      map[string]string{},
+		groups:       map[string]string{},
 	}
 }
 
@@ -260,6 +266,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	call.At = s.now()
+	if action == "GetCallerIdentity" {
+		s.serveSTS(w, call, reqID)
+		return
+	}
 	s.settle()
 	reply, aerr := s.dispatch(call)
 	if aerr != nil {
@@ -292,6 +302,8 @@ var handlers = map[string]handler{
 	"GetConsoleOutput":       (*Server).getConsoleOutput,
 	"DescribeKeyPairs":       (*Server).describeKeyPairs,
 	"DeleteKeyPair":          (*Server).deleteKeyPair,
+	"DescribeSubnets":        (*Server).describeSubnets,
+	"DescribeSecurityGroups": (*Server).describeSecurityGroups,
 }
 
 // mutating lists the actions that honour DryRun by answering
@@ -378,6 +390,10 @@ func setRequestID(reply any, id string) {
 	case *describeKeyPairsResponse:
 		r.RequestID = id
 	case *deleteKeyPairResponse:
+		r.RequestID = id
+	case *describeSubnetsResponse:
+		r.RequestID = id
+	case *describeGroupsResponse:
 		r.RequestID = id
 	}
 }

@@ -17,6 +17,9 @@ var propertyTypes = map[string]bool{
 type Database struct {
 	ID    string
 	Title string
+	// ParentPage is the page the database was created under (POST
+	// /v1/databases); empty for one made with AddDatabase.
+	ParentPage string
 	// Properties maps each property name to its Notion type ("title",
 	// "rich_text", "select", "multi_select", "date", ...).
 	Properties map[string]string
@@ -72,11 +75,12 @@ type Request struct {
 }
 
 type database struct {
-	id      string
-	title   string
-	props   map[string]*propSchema // by name
-	created time.Time
-	pages   []string // page keys in creation order
+	id         string
+	title      string
+	parentPage string                 // the page it was created under; "" for the workspace
+	props      map[string]*propSchema // by name
+	created    time.Time
+	pages      []string // page keys in creation order
 }
 
 type propSchema struct {
@@ -145,7 +149,13 @@ func (s *Server) AddDatabase(title string, schema map[string]string) (Database, 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	db := &database{id: s.freshID("database"), title: title, props: map[string]*propSchema{}, created: s.now()}
+	return s.putDatabase(title, "", schema).snapshot(), nil
+}
+
+// putDatabase stores a new database with a checked schema. Caller holds
+// mu.
+func (s *Server) putDatabase(title, parentPage string, schema map[string]string) *database {
+	db := &database{id: s.freshID("database"), title: title, parentPage: parentPage, props: map[string]*propSchema{}, created: s.now()}
 	names := make([]string, 0, len(schema))
 	for name := range schema {
 		names = append(names, name)
@@ -160,11 +170,24 @@ func (s *Server) AddDatabase(title string, schema map[string]string) (Database, 
 	}
 	s.dbs[normID(db.id)] = db
 	s.dbOrder = append(s.dbOrder, normID(db.id))
-	return db.snapshot(), nil
+	return db
+}
+
+// AddPage creates a page at the top of the workspace, shared with the
+// integration (a place `opsbot notion init --parent` can put a database
+// under), and returns its ID.
+func (s *Server) AddPage(title string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := &page{props: map[string]any{"title": []richText{{Content: title}}}, created: s.now()}
+	p.edited = p.created
+	p.id = s.freshID("page")
+	s.pages[normID(p.id)] = p
+	return p.id
 }
 
 func (db *database) snapshot() Database {
-	out := Database{ID: db.id, Title: db.title, Properties: map[string]string{}}
+	out := Database{ID: db.id, Title: db.title, ParentPage: db.parentPage, Properties: map[string]string{}}
 	for name, p := range db.props {
 		out.Properties[name] = p.typ
 	}

@@ -124,9 +124,13 @@ func (s *Server) getDatabase(id string, _ url.Values, _ map[string]any) (any, *a
 		}
 		props[name] = map[string]any{"id": ps.id, "name": name, "type": ps.typ, ps.typ: cfg}
 	}
+	parent := map[string]any{"type": "workspace", "workspace": true}
+	if db.parentPage != "" {
+		parent = map[string]any{"type": "page_id", "page_id": db.parentPage}
+	}
 	return map[string]any{
 		"object": "database", "id": db.id, "title": richTextJSON([]richText{{Content: db.title}}),
-		"description": []any{}, "properties": props, "parent": map[string]any{"type": "workspace", "workspace": true},
+		"description": []any{}, "properties": props, "parent": parent,
 		"url": "https://www.notion.so/" + strings.ReplaceAll(db.id, "-", ""), "archived": false, "in_trash": false, "is_inline": false,
 		"created_time": stamp(db.created), "last_edited_time": stamp(db.created), "created_by": botUser, "last_edited_by": botUser,
 	}, nil

@@ -366,6 +366,8 @@ func (s *Server) route(method, path string, q url.Values, body map[string]any) (
 		ep, id = (*Server).getPage, parts[1]
 	case len(parts) == 2 && parts[0] == "pages" && method == http.MethodPatch:
 		ep, id = (*Server).updatePage, parts[1]
+	case len(parts) == 1 && parts[0] == "databases" && method == http.MethodPost:
+		ep = (*Server).createDatabase
 	case len(parts) == 2 && parts[0] == "databases" && method == http.MethodGet:
 		ep, id = (*Server).getDatabase, parts[1]
 	case len(parts) == 3 && parts[0] == "databases" && parts[2] == "query" && method == http.MethodPost:

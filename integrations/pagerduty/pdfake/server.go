@@ -106,6 +106,7 @@ type Server struct {
 	faults    []*fault
 	inject    *faults.Injector
 	events    []Event
+	subs      []WebhookSubscription
 	pending   []int // events emitted by the change in progress
 }
 
@@ -256,6 +257,8 @@ func (s *Server) routes() {
 	s.route("GET /users", s.listUsers)
 	s.route("GET /users/{id}", s.getUser)
 	s.route("GET /services/{id}", s.getService)
+	s.route("GET /webhook_subscriptions", s.listWebhookSubscriptions)
+	s.route("GET /abilities", s.listAbilities)
 	s.route("/", func(*http.Request, []byte) (int, any) {
 		return fail(http.StatusNotFound, 2100, "Not Found")
 	})

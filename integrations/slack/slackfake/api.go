@@ -132,6 +132,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string)
 		answerErr(code, nil)
 		return
 	}
+	if token == s.opts.Token {
+		// Slack reports a token's granted scopes on every answer.
+		w.Header().Set("X-OAuth-Scopes", strings.Join(s.opts.Scopes, ","))
+	}
 	if q := s.faults[method]; len(q) > 0 {
 		call.Status, s.faults[method] = q[0], q[1:]
 		call.Error = http.StatusText(call.Status)

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +51,10 @@ type Options struct {
 	// without a trailing slash (the CONTRACT's /slack/... routes are
 	// appended).
 	AppURL string
+	// Scopes are the bot token's granted OAuth scopes, sent back in the
+	// X-OAuth-Scopes header of every Web API answer as Slack does.
+	// Default DefaultScopes; SetScopes changes them.
+	Scopes []string
 	// RateLimits turns on Slack's per-method rate tiers. Off by default:
 	// with a stopped test clock a window never refills, which would make
 	// unrelated tests fail after twenty calls. Tests of pacing and the
@@ -114,6 +119,9 @@ func New(opts Options) *Server {
 	def(&opts.BotName, "opsbot")
 	def(&opts.BotID, "B0BOT0001")
 	def(&opts.AppID, "A0APP0001")
+	if opts.Scopes == nil {
+		opts.Scopes = slices.Clone(DefaultScopes)
+	}
 	opts.BaseURL = strings.TrimSuffix(opts.BaseURL, "/")
 	opts.AppURL = strings.TrimSuffix(opts.AppURL, "/")
 	log := opts.Log
@@ -196,6 +204,30 @@ func (s *Server) SetTier(method string, t Tier) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.limiter.tiers[method] = t
+}
+
+// DefaultScopes are the bot scopes a fake workspace grants by default:
+// those opsbot's app manifest asks for (a test in cmd/opsbot keeps them
+// in step).
+var DefaultScopes = []string{
+	"channels:history", "channels:manage", "channels:read", "chat:write", "commands",
+	"groups:read", "im:write", "pins:write", "reactions:read", "users:read", "users:read.email",
+}
+
+// Scopes returns the scopes the bot token was granted.
+func (s *Server) Scopes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.opts.Scopes)
+}
+
+// SetScopes changes the scopes the bot token was granted (what
+// X-OAuth-Scopes reports), as reinstalling the app with another
+// manifest would.
+func (s *Server) SetScopes(scopes ...string) {
+	s.mu.Lock()
+	s.opts.Scopes = slices.Clone(scopes)
+	s.mu.Unlock()
 }
 
 // FailNext makes the next len(statuses) calls of method answer with those
