@@ -11,6 +11,7 @@ build:
 
 test: vet
 	$(GO) test -race -count=1 -timeout 25m ./...
+	cd deploy/helm/charttest && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 vet:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting"; exit 1)
