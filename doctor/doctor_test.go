@@ -139,7 +139,7 @@ func TestFailures(t *testing.T) {
 // person reads (golden), every failure with its fix.
 func TestBrokenInstallation(t *testing.T) {
 	w := newWorld(t)
-	w.slack.SetScopes("chat:write", "commands", "channels:read", "groups:read", "users:read", "users:read.email", "im:write", "channels:manage", "channels:history")
+	w.slack.SetScopes("chat:write", "commands", "files:write", "channels:read", "groups:read", "users:read", "users:read.email", "im:write", "channels:manage", "channels:history")
 	w.slack.AddChannel(slackfakeChannel("ops-approvals"))
 	w.yaml = strings.Replace(w.yaml, `"#approvals"`, `"#ops-approvals"`, 1)
 	w.yaml = strings.Replace(w.yaml, "PPLATF1", "PNOSUCH1", 1)

@@ -210,7 +210,7 @@ func (s *Server) SetTier(method string, t Tier) {
 // those opsbot's app manifest asks for (a test in cmd/opsbot keeps them
 // in step).
 var DefaultScopes = []string{
-	"channels:history", "channels:manage", "channels:read", "chat:write", "commands",
+	"channels:history", "channels:manage", "channels:read", "chat:write", "commands", "files:write",
 	"groups:read", "im:write", "pins:write", "reactions:read", "users:read", "users:read.email",
 }
 
