@@ -58,7 +58,7 @@ func (s *Server) RemoveWebhookSubscriptions() {
 // is null.
 func (s *Server) listWebhookSubscriptions(r *http.Request, _ []byte) (int, any) {
 	q := r.URL.Query()
-	limit, offset, c := paging(q)
+	limit, offset, c := s.paging(q)
 	if c != nil {
 		return c.answer()
 	}
