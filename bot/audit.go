@@ -11,7 +11,7 @@ import (
 )
 
 // UsageAudit is the usage line of /ops audit.
-const UsageAudit = "/ops audit [SERVER|INCIDENT|TEAM|@user] [SINCE]"
+const UsageAudit = "/ops audit [SERVER|INCIDENT|TEAM|EMAIL] [SINCE]"
 
 // OpsAudit reads the audit log.
 const OpsAudit OpsKind = "audit"
@@ -55,7 +55,9 @@ func parseAudit(words []string) (auditArgs, error) {
 		case userMention.MatchString(w) && a.Subject == "" && a.Team == "" && a.User == "":
 			a.User = userMention.FindStringSubmatch(w)[1]
 		case strings.HasPrefix(w, "@"):
-			return a, usageErr(UsageAudit, "Mention the person (%s) so Slack sends their ID: pick them from the list as you type.", w)
+			return a, usageErr(UsageAudit, "Name the person (%s) by email or Slack member ID, or pick them from Slack's list.", w)
+		case strings.Count(w, "@") == 1 && a.Subject == "" && a.Team == "" && a.User == "":
+			a.User = w
 		case a.Subject == "" && a.Team == "" && a.User == "":
 			a.Team = w
 		default:
@@ -79,7 +81,10 @@ func (b *Bot) auditCommand(ctx context.Context, actor workflows.Person, words []
 		zone = t.Location
 	}
 	q := audit.Query{Subject: a.Subject, Team: a.Team}
-	if a.User != "" {
+	switch {
+	case strings.Contains(a.User, "@"):
+		q.User = workflows.Person{Email: a.User}
+	case a.User != "":
 		q.User = b.person(ctx, a.User)
 	}
 	switch {

@@ -16,6 +16,7 @@ import (
 	"github.com/opsbot/opsbot/workflows"
 	"github.com/opsbot/opsbot/workflows/actions"
 	"github.com/opsbot/opsbot/workflows/audit"
+	"github.com/opsbot/opsbot/workflows/offboard"
 )
 
 // AckWithin is how long a handler waits for its work before it answers
@@ -45,6 +46,7 @@ type Bot struct {
 	Incidents *workflows.Incidents // nil when incidents are not configured
 	Actions   *actions.Service     // server actions; nil: not offered
 	Audit     *audit.Service       // /ops audit; nil: not offered
+	Offboard  *offboard.Service    // /ops offboard and user_change; nil: not offered
 	History   History
 	Store     workflows.Store // de-duplicates replayed requests
 	Clock     workflows.Clock

@@ -96,6 +96,8 @@ func (b *Bot) ops(ctx context.Context, cmd slack.SlashCommand) workflows.Reply {
 		return budgetReply(s)
 	case OpsServer:
 		return b.showServer(ctx, actor, c.Server)
+	case OpsOffboard:
+		return b.offboardCommand(ctx, actor, c.Rest)
 	case OpsAudit:
 		return b.auditCommand(ctx, actor, strings.Fields(c.Rest))
 	case OpsApprovals:

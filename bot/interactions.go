@@ -213,6 +213,7 @@ func (b *Bot) eventHandlers() map[string]func(ctx context.Context, raw json.RawM
 		"reaction_added":  b.reactionAdded,
 		"message":         b.message,
 		"app_home_opened": b.homeOpened,
+		"user_change":     b.userChanged,
 	}
 }
 

@@ -95,6 +95,8 @@ func ParseOps(text string) (OpsCommand, error) {
 		return c, nil
 	case "server":
 		return parseServer(rest)
+	case "offboard":
+		return parseOffboard(rest)
 	case "audit":
 		if _, err := parseAudit(rest); err != nil {
 			return OpsCommand{}, err
@@ -256,6 +258,7 @@ var OpsHelpText = strings.Join([]string{
 	"`" + UsageRelease + "` — give it back now",
 	"`" + UsageBudget + "` — budget, committed, spent, remaining",
 	"`" + UsageApprovals + "` — what waits for you to decide",
+	"`" + UsageOffboard + "` — hand over what someone who left held (admins)",
 	"`" + UsageAudit + "` — the audit log (admins, and approvers for their teams); SINCE like `2d` or `2026-11-20`, default a week",
 	"DURATION is like `90m`, `4h` or `2d`; it goes right after the template or server, `for` is optional.",
 }, "\n")

@@ -28,6 +28,7 @@ import (
 	"github.com/opsbot/opsbot/workflows"
 	"github.com/opsbot/opsbot/workflows/actions"
 	"github.com/opsbot/opsbot/workflows/audit"
+	"github.com/opsbot/opsbot/workflows/offboard"
 )
 
 // App is opsbot assembled: everything `serve` runs. The sandbox and the
@@ -178,7 +179,8 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	}
 	a.Bot = (&bot.Bot{
 		Servers: a.Servers, Incidents: a.Incidents, Actions: a.Actions,
-		Audit: &audit.Service{Store: db, Log: db, Catalog: cfg.Catalog, Clock: a.Clock}, History: a.Slack, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
+		Audit:    &audit.Service{Store: db, Log: db, Catalog: cfg.Catalog, Clock: a.Clock},
+		Offboard: &offboard.Service{Store: db, Servers: a.Servers, Clock: a.Clock, Log: a.Log.With("component", "offboard")}, History: a.Slack, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
 		Directory: a.Slack, Views: a.Slack, Render: slackout.Renderer{}, Log: a.Log.With("component", "bot"),
 		HTTP: a.outsideClient(deps.SlackHTTP, "slack", 10*time.Second), Wake: a.Wake, Tracer: a.tracer, Intake: &workflows.GroupCommit{Store: db, Gather: intakeGather, Committed: func(n int) {
 			a.Metrics.observeIntake("slack", n)

@@ -43,7 +43,7 @@ func TestAudit_ShownToApproversAndAdminsOnly(t *testing.T) {
 		{lead, "audit nosuchteam", "There is no team, server or incident"},
 		{lead, "audit srv-1 2d extra", "at most a subject and a since"},
 		{lead, "audit srv-99", "There is no server, approval or incident"},
-		{lead, "audit @dev", "Mention the person"},
+		{lead, "audit @dev", "Name the person"},
 	} {
 		mustContain(t, c.user+" "+c.text, h.ops(c.user, c.text), c.want)
 	}

@@ -82,6 +82,7 @@ var botEvents = map[string]string{
 	"app_home_opened":  "",                 // the Home tab
 	"message.channels": "channels:history", // timeline notes in incident channels
 	"reaction_added":   "reactions:read",   // a reaction adds a message to the timeline
+	"user_change":      "users:read",       // a deactivated account is offboarded
 }
 
 // commandScopes are needed for slash commands to exist at all.
@@ -93,7 +94,7 @@ var slashCommands = []manifestCommand{
 	{
 		Command:     "/ops",
 		Description: "Servers, leases and budgets",
-		UsageHint:   "server request TEMPLATE [for DURATION] [REASON] | servers | lease extend SERVER DURATION | lease release SERVER | budget [TEAM] | approvals | help",
+		UsageHint:   "server request TEMPLATE [for DURATION] [REASON] | servers | lease extend SERVER DURATION | lease release SERVER | server SERVER | budget [TEAM] | approvals | audit [SUBJECT] [SINCE] | offboard @user | help",
 	},
 	{
 		Command:     "/incident",

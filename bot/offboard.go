@@ -1,0 +1,90 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+// UsageOffboard is the usage line of /ops offboard.
+const UsageOffboard = "/ops offboard EMAIL|@user"
+
+// OpsOffboard hands over what someone who left held.
+const OpsOffboard OpsKind = "offboard"
+
+// memberID is a Slack member ID as typed.
+var memberID = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+
+// parseOffboard reads the person: a mention (<@U…>, as Slack sends it
+// when escaping is on), a Slack member ID, or an email.
+func parseOffboard(words []string) (OpsCommand, error) {
+	if len(words) == 1 {
+		w := words[0]
+		switch {
+		case userMention.MatchString(w):
+			return OpsCommand{Kind: OpsOffboard, Rest: userMention.FindStringSubmatch(w)[1]}, nil
+		case memberID.MatchString(w), strings.Count(w, "@") == 1 && !strings.HasPrefix(w, "@"):
+			return OpsCommand{Kind: OpsOffboard, Rest: w}, nil
+		}
+	}
+	return OpsCommand{}, usageErr(UsageOffboard, "Name one person by email or Slack member ID (`/ops offboard dana@example.com`), or pick them from Slack's list.")
+}
+
+// offboardCommand is `/ops offboard @user`, for opsbot's admins.
+func (b *Bot) offboardCommand(ctx context.Context, actor workflows.Person, userID string) workflows.Reply {
+	if b.Offboard == nil {
+		return textReply("Offboarding is not set up in this opsbot.")
+	}
+	if !b.Servers.Catalog.IsAdmin(actor) {
+		e := workflows.Errorf(workflows.EForbidden, "Only opsbot's admins offboard people (deactivating them in Slack does it too). Ask one of them:")
+		e.People = b.Servers.Catalog.Admins
+		return b.failure(e, UsageOffboard)
+	}
+	who := workflows.Person{Email: userID}
+	if !strings.Contains(userID, "@") {
+		who = b.person(ctx, userID)
+	}
+	rep, err := b.Offboard.Offboard(ctx, actor.Ref(), who)
+	if err != nil {
+		return b.failure(err, UsageOffboard)
+	}
+	if rep.Already {
+		return textReply(fmt.Sprintf("%s was offboarded already; nothing was done again. The report is in their teams' approvals channels and the audit log.", workflows.Mention(who.Ref())))
+	}
+	return textReply(fmt.Sprintf("%s is offboarded: %d server(s) handed to their team's approvers, %d request(s) withdrawn, %d incident role(s) vacated. The report is in %s's approvals channel.",
+		workflows.Mention(who.Ref()), len(rep.Servers), len(rep.Withdrawn), len(rep.Roles), joinTeams(rep.Teams)))
+}
+
+func joinTeams(ts []string) string {
+	switch len(ts) {
+	case 0:
+		return "no team"
+	case 1:
+		return "team " + ts[0]
+	}
+	return fmt.Sprintf("each of %d teams", len(ts))
+}
+
+// userChanged offboards a person whose Slack account was deactivated
+// (user_change with "deleted": true). Other profile changes are ignored.
+func (b *Bot) userChanged(ctx context.Context, raw json.RawMessage) error {
+	var ev struct {
+		User struct {
+			ID      string `json:"id"`
+			Deleted bool   `json:"deleted"`
+			IsBot   bool   `json:"is_bot"`
+			Profile struct {
+				Email string `json:"email"`
+			} `json:"profile"`
+		} `json:"user"`
+	}
+	if err := json.Unmarshal(raw, &ev); err != nil || !ev.User.Deleted || ev.User.IsBot || ev.User.ID == "" || b.Offboard == nil {
+		return nil
+	}
+	_, err := b.Offboard.Offboard(ctx, "slack", workflows.Person{SlackID: ev.User.ID, Email: ev.User.Profile.Email})
+	return err
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+func (h *harness) offboardReports() []string {
+	var out []string
+	for _, m := range h.channelMessages("platform-approvals") {
+		if t := messageText(m); strings.Contains(t, "Offboarding:") {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// TestOffboard_HandsOverOnce: an admin's /ops offboard hands the
+// person's servers to the team's approvers (Stop / Release / Keep),
+// withdraws their waiting requests, vacates their incident roles with a
+// note, reports once in the approvals channel and the audit log; the
+// deactivation event that follows, delivered twice, does nothing more.
+func TestOffboard_HandsOverOnce(t *testing.T) {
+	h := newHarness(t)
+	r := h.launched("test-small for 2d")
+	h.ops(dev, "server request build-box for 1d compile")
+	h.drain()
+	h.incidentCmd(dev, "general", "declare Orders slow sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	h.incidentCmd(lead, ch.ID, "role commander <@"+dev+">")
+	h.drain()
+
+	mustContain(t, "not an admin", h.ops(lead, "offboard <@"+dev+">"), "Only opsbot's admins offboard people")
+	mustContain(t, "usage", h.ops(admin, "offboard @dana"), "Usage: /ops offboard")
+	got := h.ops(admin, "offboard <@"+dev+"|dev>")
+	mustContain(t, "admin offboards", got, "is offboarded: 1 server(s) handed", "1 request(s) withdrawn", "1 incident role(s) vacated")
+	h.drain()
+	reports := h.offboardReports()
+	if len(reports) != 1 {
+		t.Fatalf("%d reports: %v", len(reports), reports)
+	}
+	mustContain(t, "report", reports[0], r.ID+" (test-small", "handed to the team's approvers", "srv-2 (build-box): waiting for approval, withdrawn", "inc-1 commander: vacated", "Stop now", "Keep")
+	if st := h.request("srv-2").State; st != workflows.StateWithdrawn {
+		t.Errorf("pending request is %s", st)
+	}
+	if inc := h.incident("inc-1"); inc.Commander != (workflows.Person{}) {
+		t.Errorf("commander still %v", inc.Commander)
+	}
+	mustContain(t, "channel note", messageText(h.slack.Messages(ch.ID)[len(h.slack.Messages(ch.ID))-1]), "left the organisation", "commander role is vacant")
+	mustContain(t, "audit", h.audit("U0DEV"), "user.offboard")
+
+	// The deactivation follows, delivered twice: nothing more.
+	req, err := h.slack.UserDeactivated(testSecret, dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.send(req, nil)
+	h.send(h.slack.Event(testSecret, map[string]any{"type": "user_change", "user": map[string]any{"id": dev, "deleted": true, "profile": map[string]any{"email": "dev@example.com"}}}))
+	h.drain()
+	if n := len(h.offboardReports()); n != 1 {
+		t.Fatalf("%d reports after the event", n)
+	}
+	mustContain(t, "again", h.ops(admin, "offboard dev@example.com"), "offboarded already")
+
+	// An approver stops the handed-over server from the report.
+	msgs := h.channelMessages("platform-approvals")
+	var report json.RawMessage
+	for _, m := range msgs {
+		if strings.Contains(messageText(m), "Offboarding:") {
+			report = m.Blocks
+			var blocks []struct {
+				Elements []map[string]any `json:"elements"`
+			}
+			_ = json.Unmarshal(m.Blocks, &blocks)
+			for _, b := range blocks {
+				for _, el := range b.Elements {
+					if el["action_id"] == workflows.ActServerStop {
+						h.click(lead, m, workflows.ActServerStop, el["value"].(string))
+					}
+				}
+			}
+		}
+	}
+	h.settle()
+	if st := h.request(r.ID).State; st != workflows.StateStopped {
+		t.Errorf("after Stop from the report: %s", st)
+	}
+	// The buttons carry the instant they were drawn, which depends on how
+	// far the harness's paced calls moved the clock: not compared.
+	report = regexp.MustCompile(`offboarding [0-9]+`).ReplaceAll(report, []byte("offboarding DRAWN"))
+	compareGolden(t, map[string]json.RawMessage{"offboard_report": report})
+}
+
+// TestOffboard_DeactivationEvent: a user_change with deleted: true
+// offboards; one without changes nothing.
+func TestOffboard_DeactivationEvent(t *testing.T) {
+	h := newHarness(t)
+	h.launched("test-small for 1d")
+	h.send(h.slack.Event(testSecret, map[string]any{"type": "user_change", "user": map[string]any{"id": dev, "deleted": false}}))
+	h.drain()
+	if n := len(h.offboardReports()); n != 0 {
+		t.Fatalf("a profile change offboarded: %d", n)
+	}
+	req, err := h.slack.UserDeactivated(testSecret, dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.send(req, nil)
+	h.drain()
+	reports := h.offboardReports()
+	if len(reports) != 1 {
+		t.Fatalf("%d reports", len(reports))
+	}
+	mustContain(t, "report", reports[0], "their Slack account was deactivated", "srv-1")
+}
