@@ -16,6 +16,7 @@ import (
 	"github.com/opsbot/opsbot/workflows"
 	"github.com/opsbot/opsbot/workflows/actions"
 	"github.com/opsbot/opsbot/workflows/audit"
+	"github.com/opsbot/opsbot/workflows/costs"
 	"github.com/opsbot/opsbot/workflows/offboard"
 )
 
@@ -43,6 +44,7 @@ type Views interface {
 // Bot answers Slack. Build one with New.
 type Bot struct {
 	Servers   *workflows.Servers
+	Costs     *costs.Service       // nil when the config has no costs section
 	Incidents *workflows.Incidents // nil when incidents are not configured
 	Actions   *actions.Service     // server actions; nil: not offered
 	Audit     *audit.Service       // /ops audit; nil: not offered

@@ -100,6 +100,15 @@ func (b *Bot) ops(ctx context.Context, cmd slack.SlashCommand) workflows.Reply {
 		return b.offboardCommand(ctx, actor, c.Rest)
 	case OpsAudit:
 		return b.auditCommand(ctx, actor, strings.Fields(c.Rest))
+	case OpsCosts:
+		if b.Costs == nil {
+			return textReply("Costs are not set up in opsbot's config (the costs: section). `/ops budget` shows opsbot's own figures.")
+		}
+		m, err := b.Costs.Show(ctx, actor, c.Team, c.Month)
+		if err != nil {
+			return b.failure(err, UsageCosts)
+		}
+		return workflows.Reply{Message: m}
 	case OpsApprovals:
 		list, err := b.Servers.PendingApprovals(ctx, actor)
 		if err != nil {

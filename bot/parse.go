@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/opsbot/opsbot/workflows"
+	"github.com/opsbot/opsbot/workflows/costs"
 )
 
 // OpsKind names an /ops subcommand.
@@ -26,6 +27,7 @@ const (
 	OpsBudget    OpsKind = "budget"
 	OpsApprovals OpsKind = "approvals"
 	OpsServer    OpsKind = "server"
+	OpsCosts     OpsKind = "costs"
 )
 
 // Usage lines, shown in help and with every mistake.
@@ -36,6 +38,7 @@ const (
 	UsageRelease   = "/ops lease release SERVER"
 	UsageBudget    = "/ops budget [TEAM]"
 	UsageApprovals = "/ops approvals"
+	UsageCosts     = costs.Usage
 	UsageHelp      = "/ops help"
 	UsageServer    = "/ops server SERVER"
 )
@@ -49,6 +52,7 @@ type OpsCommand struct {
 	Server   string
 	Team     string
 	Rest     string // the words after the subcommand, for those that parse their own
+	Month    string // /ops costs: as typed, read by workflows/costs
 }
 
 // UsageError is a mistake in a command: what was wrong and the usage line
@@ -93,6 +97,8 @@ func ParseOps(text string) (OpsCommand, error) {
 			c.Team = rest[0]
 		}
 		return c, nil
+	case "costs", "cost":
+		return parseCosts(rest)
 	case "server":
 		return parseServer(rest)
 	case "offboard":
@@ -260,5 +266,26 @@ var OpsHelpText = strings.Join([]string{
 	"`" + UsageApprovals + "` — what waits for you to decide",
 	"`" + UsageOffboard + "` — hand over what someone who left held (admins)",
 	"`" + UsageAudit + "` — the audit log (admins, and approvers for their teams); SINCE like `2d` or `2026-11-20`, default a week",
+	"`" + UsageCosts + "` — a team's month: committed, estimated, the bill (MONTH like `2026-11`, `nov` or `last`)",
 	"DURATION is like `90m`, `4h` or `2d`; it goes right after the template or server, `for` is optional.",
 }, "\n")
+
+// parseCosts reads /ops costs [TEAM|all] [MONTH]: a lone word that looks
+// like a month is the month.
+func parseCosts(words []string) (OpsCommand, error) {
+	c := OpsCommand{Kind: OpsCosts}
+	switch len(words) {
+	case 0:
+	case 1:
+		if costs.LooksLikeMonth(words[0]) {
+			c.Month = words[0]
+		} else {
+			c.Team = words[0]
+		}
+	case 2:
+		c.Team, c.Month = words[0], words[1]
+	default:
+		return OpsCommand{}, usageErr(UsageCosts, "`/ops costs` takes a team (or all) and a month, nothing more.")
+	}
+	return c, nil
+}

@@ -151,3 +151,26 @@ func TestParseOps_OddSpellings(t *testing.T) {
 		}
 	}
 }
+
+func TestParseOps_Costs(t *testing.T) {
+	for _, tc := range []struct {
+		text        string
+		team, month string
+	}{
+		{"costs", "", ""},
+		{"costs data", "data", ""},
+		{"costs nov", "", "nov"},
+		{"costs 2026-11", "", "2026-11"},
+		{"costs last", "", "last"},
+		{"costs all 2026-10", "all", "2026-10"},
+		{"cost platform november", "platform", "november"},
+	} {
+		c, err := ParseOps(tc.text)
+		if err != nil || c.Kind != OpsCosts || c.Team != tc.team || c.Month != tc.month {
+			t.Errorf("%q = %+v, %v", tc.text, c, err)
+		}
+	}
+	if _, err := ParseOps("costs a b c"); err == nil || !strings.Contains(err.Error(), UsageCosts) {
+		t.Errorf("three words: %v", err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/opsbot/opsbot/workflows"
+	"github.com/opsbot/opsbot/workflows/costs"
 )
 
 // Defaults for the scheduler section.
@@ -38,6 +39,9 @@ type Config struct {
 	// Backup is the scheduled backups (backup.go); its Schedule is nil
 	// when the file has no backup section.
 	Backup BackupConfig
+	// Costs is actual spend, budget alerts and the monthly cost review;
+	// nil without a costs section.
+	Costs *costs.Policy
 	// Source names where the config came from (its file name), for
 	// messages and logs.
 	Source string
@@ -76,6 +80,7 @@ var sections = []section{
 	{"scheduler", decodeScheduler},
 	{"pricing", decodePricing},
 	{"admins", decodeAdmins},
+	{"accounts", decodeAccounts},
 	{"policies", decodePolicies},
 	{"teams", decodeTeams},
 	{"templates", decodeTemplates},
@@ -83,6 +88,7 @@ var sections = []section{
 	{"off_hours", decodeOffHours},
 	{"idle", decodeIdle},
 	{"backup", decodeBackup},
+	{"costs", decodeCosts},
 }
 
 // checks run after every section is decoded: references between sections
@@ -96,17 +102,20 @@ var checks = []func(d *decoder, b *build){
 	checkPrices,
 	linkIncidents,
 	linkOffHours,
+	linkAccounts,
+	linkCosts,
 }
 
 // build is the config being assembled, with the places in the file that
 // cross-section checks point at.
 type build struct {
-	cfg       *Config
-	rootLine  int
-	policies  []*policyDecl
-	teams     []*teamDecl
-	templates []*templateDecl
-	incidents *incidentsDecl // nil when the file has no incidents section
+	cfg        *Config
+	rootLine   int
+	policies   []*policyDecl
+	teams      []*teamDecl
+	templates  []*templateDecl
+	incidents  *incidentsDecl // nil when the file has no incidents section
+	costsPayer place          // costs.payer_account
 	// dir is the config file's directory, where relative paths in it
 	// (incident templates) are read from.
 	dir string

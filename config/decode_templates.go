@@ -36,6 +36,7 @@ type templateDecl struct {
 	userData     place
 	subnet       place // the template itself when it names no subnet
 	offHours     ref   // off_hours: a schedule name, or none
+	account      place
 }
 
 // decodeTemplates reads `templates:`, the kinds of server people can
@@ -57,7 +58,7 @@ func decodeTemplates(d *decoder, n *yaml.Node, b *build) {
 func decodeTemplate(d *decoder, p string, n *yaml.Node) *templateDecl {
 	m := d.mapping(p, n, "name", "description", "instance_type", "ami", "region", "subnet",
 		"security_groups", "key_pair", "root_volume_gb", "tags", "user_data", "teams", "lifecycle",
-		"public_ip", "instance_profile", "off_hours")
+		"public_ip", "instance_profile", "off_hours", "account")
 	m.require("name", "instance_type", "ami", "region", "root_volume_gb", "teams")
 	t := &workflows.Template{
 		Name:         m.str("name"),
@@ -74,8 +75,10 @@ func decodeTemplate(d *decoder, p string, n *yaml.Node) *templateDecl {
 		PublicIP:        m.boolean("public_ip", false),
 		InstanceProfile: matching(d, m, "instance_profile", profilePattern, "an IAM instance profile name or ARN like arn:aws:iam::123456789012:instance-profile/dev"),
 	}
+	t.Account = m.str("account")
 	td := &templateDecl{
 		t:            t,
+		account:      place{m.at("account"), m.line("account")},
 		at:           at(p, n),
 		nameAt:       nameAt(d, m),
 		region:       place{m.at("region"), m.line("region")},

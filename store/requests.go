@@ -194,6 +194,11 @@ func (t *tx) requests(q string, args ...any) ([]*workflows.ServerRequest, error)
 		if r.Spec, err = specFromText(spec); err != nil {
 			return nil, fmt.Errorf("request %s: %w", r.ID, err)
 		}
+		if r.Spec != nil && r.Instance.ID != "" {
+			// The account is the launch's, kept in its snapshot: an
+			// instance never moves between accounts.
+			r.Instance.Account = r.Spec.Account
+		}
 		r.LeaseStart, r.LeaseEnd, r.EndingAt = fromNanos(start), fromNanos(end), fromNanos(ending)
 		r.Extensions = int(exts)
 		r.CreatedAt, r.UpdatedAt = fromNanos(created), fromNanos(updated)

@@ -26,6 +26,40 @@ type Catalog struct {
 	// when a server counts as idle.
 	OffHours map[string]*offhours.Schedule
 	Idle     IdlePolicy
+	// Accounts are the AWS accounts opsbot works in; empty means one
+	// account, the SDK's default credential chain.
+	Accounts []*Account
+}
+
+// Account is one AWS account opsbot launches servers in (through STS
+// AssumeRole of RoleARN) and reports spend of.
+type Account struct {
+	Name       string // how people and templates name it: "prod"
+	ID         string // the 12-digit account ID
+	RoleARN    string // assumed for EC2 calls; empty: the default chain
+	ExternalID string
+	Regions    []string // regions templates may use in it; empty: any
+}
+
+// Account returns the account with that name.
+func (c *Catalog) Account(name string) (*Account, bool) {
+	for _, a := range c.Accounts {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return nil, false
+}
+
+// AccountName is the name of the account with that 12-digit ID, or the
+// ID when the config does not name it.
+func (c *Catalog) AccountName(id string) string {
+	for _, a := range c.Accounts {
+		if a.ID == id {
+			return a.Name
+		}
+	}
+	return id
 }
 
 // IsAdmin reports whether p is one of the config's admins.
@@ -220,6 +254,9 @@ type Template struct {
 	// team's; NoOffHours: never, whatever the team's.
 	OffHours   string
 	NoOffHours bool
+	// Account names the AWS account (Catalog.Accounts) servers are
+	// launched in; empty: the default account.
+	Account string
 }
 
 // Pricing is the fallback price table, used when the AWS Price List API

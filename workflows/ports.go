@@ -13,9 +13,10 @@ type Provisioner interface {
 	// Launch starts an instance. The same ClientToken never launches twice:
 	// a retry returns the instance the first call started.
 	Launch(ctx context.Context, spec LaunchSpec) (Instance, error)
-	// Describe returns the instances with these IDs in a region; IDs the
-	// cloud does not know are left out of the result.
-	Describe(ctx context.Context, region string, ids []string) ([]Instance, error)
+	// Describe returns the instances with these IDs in a region of an
+	// account ("" the default one); IDs the cloud does not know are left
+	// out of the result.
+	Describe(ctx context.Context, account, region string, ids []string) ([]Instance, error)
 	// End stops or terminates want, only after checking that the instance
 	// the cloud describes is SameInstance as want; otherwise it returns
 	// ErrNotOurs and touches nothing.
@@ -65,6 +66,7 @@ type Tx interface {
 	DueTx
 	ReviewTx
 	ParkTx
+	CostTx
 }
 
 // IncidentTx holds incidents and their timelines.

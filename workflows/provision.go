@@ -154,7 +154,7 @@ func (s *Servers) await(ctx context.Context, j Job) error {
 	if r.State != StateProvisioning || r.Instance.ID == "" {
 		return nil
 	}
-	found, err := s.Provisioner.Describe(ctx, r.Instance.Region, []string{r.Instance.ID})
+	found, err := s.Provisioner.Describe(ctx, r.Instance.Account, r.Instance.Region, []string{r.Instance.ID})
 	if err != nil {
 		return fmt.Errorf("describe %s of %s: %w", r.Instance.ID, r.ID, err)
 	}

@@ -21,17 +21,19 @@ func (s *Servers) Reconcile(ctx context.Context) (closed int, err error) {
 	}); err != nil {
 		return 0, fmt.Errorf("load leases: %w", err)
 	}
-	byRegion := map[string][]string{}
+	type place struct{ account, region string }
+	byPlace := map[place][]string{}
 	for _, r := range reqs {
 		if r.Instance.ID != "" {
-			byRegion[r.Instance.Region] = append(byRegion[r.Instance.Region], r.Instance.ID)
+			p := place{r.Instance.Account, r.Instance.Region}
+			byPlace[p] = append(byPlace[p], r.Instance.ID)
 		}
 	}
 	seen := map[string]Instance{}
-	for region, ids := range byRegion {
-		found, err := s.Provisioner.Describe(ctx, region, ids)
+	for p, ids := range byPlace {
+		found, err := s.Provisioner.Describe(ctx, p.account, p.region, ids)
 		if err != nil {
-			return closed, fmt.Errorf("describe %d instances in %s: %w", len(ids), region, err)
+			return closed, fmt.Errorf("describe %d instances in %s %s: %w", len(ids), cmpOr(p.account, "the default account"), p.region, err)
 		}
 		for _, in := range found {
 			seen[in.ID] = in

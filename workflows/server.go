@@ -162,7 +162,10 @@ const (
 
 // Instance is what opsbot knows of a cloud instance.
 type Instance struct {
-	ID         string
+	ID string
+	// Account names the AWS account (config accounts:) the instance runs
+	// in; empty is the default account of the SDK's credential chain.
+	Account    string
 	Region     string
 	Type       string
 	State      InstanceState
@@ -186,8 +189,11 @@ const (
 
 // LaunchSpec is everything a Provisioner needs to start an instance.
 type LaunchSpec struct {
-	RequestID      string
-	ClientToken    string
+	RequestID   string
+	ClientToken string
+	// Account names the AWS account (config accounts:) to launch in;
+	// empty is the default account.
+	Account        string
 	Region         string
 	InstanceType   string
 	AMI            string
@@ -230,6 +236,7 @@ func LaunchSpecFor(r *ServerRequest, tpl *Template, team *Team, leaseEnd time.Ti
 	return LaunchSpec{
 		RequestID:       r.ID,
 		ClientToken:     r.ClientToken,
+		Account:         tpl.Account,
 		Region:          tpl.Region,
 		InstanceType:    tpl.InstanceType,
 		AMI:             tpl.AMI,

@@ -28,6 +28,7 @@ import (
 	"github.com/opsbot/opsbot/workflows"
 	"github.com/opsbot/opsbot/workflows/actions"
 	"github.com/opsbot/opsbot/workflows/audit"
+	"github.com/opsbot/opsbot/workflows/costs"
 	"github.com/opsbot/opsbot/workflows/offboard"
 )
 
@@ -45,6 +46,7 @@ type App struct {
 	Servers   *workflows.Servers
 	Incidents *workflows.Incidents // nil when incidents are not configured
 	Actions   *actions.Service
+	Costs     *costs.Service    // nil without a costs section
 	PagerDuty *pagerduty.Client // nil without PAGERDUTY_API_TOKEN
 	Notion    *notion.Client    // nil without NOTION_TOKEN
 	Runner    *workflows.Runner
@@ -69,6 +71,12 @@ type Deps struct {
 	// sandbox); AWSEndpoint points EC2 and the Price List API elsewhere.
 	AWSConfig   *aws.Config
 	AWSEndpoint string
+	// AWSSTSEndpoint and AWSCostEndpoint point STS (the accounts' roles)
+	// and Cost Explorer elsewhere (tests, sandbox); in production the
+	// SDK's AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL_COST_EXPLORER are
+	// honoured.
+	AWSSTSEndpoint  string
+	AWSCostEndpoint string
 	// AWSMaxBackoff bounds the SDK's wait between retries (default its
 	// own, 20s); tests with failing fakes make it short, since the SDK
 	// sleeps on the wall clock.
@@ -121,7 +129,8 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		return nil, err
 	}
 	a.EC2, err = awsint.New(ctx, awsint.Options{DryRun: env.DryRun, Config: deps.AWSConfig, Endpoint: deps.AWSEndpoint, MaxBackoff: deps.AWSMaxBackoff, Log: a.Log.With("component", "ec2"),
-		Transport: func(rt http.RoundTripper) http.RoundTripper { return a.outsideTransport(rt, "aws") }})
+		Transport: func(rt http.RoundTripper) http.RoundTripper { return a.outsideTransport(rt, "aws") },
+		Accounts:  awsint.AccountsFrom(cfg.Catalog.Accounts), STSEndpoint: deps.AWSSTSEndpoint})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("set up AWS: %w", err)
@@ -158,6 +167,10 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 			handlers[k] = h
 		}
 	}
+	if a.Costs, err = a.buildCosts(deps, handlers); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("set up costs: %w", err)
+	}
 	owner := deps.Owner
 	if owner == "" {
 		host, _ := os.Hostname()
@@ -181,6 +194,8 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		Servers: a.Servers, Incidents: a.Incidents, Actions: a.Actions,
 		Audit:    &audit.Service{Store: db, Log: db, Catalog: cfg.Catalog, Clock: a.Clock},
 		Offboard: &offboard.Service{Store: db, Servers: a.Servers, Clock: a.Clock, Log: a.Log.With("component", "offboard")}, History: a.Slack, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
+		Servers: a.Servers, Incidents: a.Incidents, Actions: a.Actions, Costs: a.Costs,
+		Audit: &audit.Service{Store: db, Log: db, Catalog: cfg.Catalog, Clock: a.Clock}, History: a.Slack, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
 		Directory: a.Slack, Views: a.Slack, Render: slackout.Renderer{}, Log: a.Log.With("component", "bot"),
 		HTTP: a.outsideClient(deps.SlackHTTP, "slack", 10*time.Second), Wake: a.Wake, Tracer: a.tracer, Intake: &workflows.GroupCommit{Store: db, Gather: intakeGather, Committed: func(n int) {
 			a.Metrics.observeIntake("slack", n)
@@ -197,6 +212,7 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		{Name: "reviews", Every: cfg.Scheduler.Tick, Run: a.tracedTask("reviews", a.reviews)},
 		{Name: "reconcile", Every: cfg.Scheduler.Reconcile, Run: a.tracedTask("reconcile", a.reconcile)},
 		{Name: "idle", Every: idleEvery(cfg.Catalog.Idle), Run: a.tracedTask("idle", a.checkIdle)},
+		{Name: "costs", Every: cfg.Scheduler.Tick, Run: a.tracedTask("costs", a.costsTick)},
 		{Name: "prices", Every: 12 * time.Hour, Run: a.tracedTask("prices", a.warmPrices)},
 		{Name: "prune", Every: time.Hour, Run: a.tracedTask("prune", a.prune)},
 	}

@@ -46,7 +46,7 @@ func ErrorCode(err error) string { return errorCode(err) }
 
 // DescribeImage checks that an AMI exists in a region.
 func (e *EC2) DescribeImage(ctx context.Context, region, ami string) error {
-	c, err := e.client(region)
+	c, err := e.client("", region)
 	if err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func (e *EC2) DescribeImage(ctx context.Context, region, ami string) error {
 
 // DescribeSubnet checks that a subnet exists in a region.
 func (e *EC2) DescribeSubnet(ctx context.Context, region, subnet string) error {
-	c, err := e.client(region)
+	c, err := e.client("", region)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func (e *EC2) DescribeSubnet(ctx context.Context, region, subnet string) error {
 
 // DescribeSecurityGroups checks that security groups exist in a region.
 func (e *EC2) DescribeSecurityGroups(ctx context.Context, region string, groups []string) error {
-	c, err := e.client(region)
+	c, err := e.client("", region)
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func (e *EC2) DescribeSecurityGroups(ctx context.Context, region string, groups 
 // here) or the error a real launch would get (UnauthorizedOperation when
 // IAM says no). Nothing is launched.
 func (e *EC2) CanLaunch(ctx context.Context, spec workflows.LaunchSpec) error {
-	c, err := e.client(spec.Region)
+	c, err := e.client(spec.Account, spec.Region)
 	if err != nil {
 		return err
 	}

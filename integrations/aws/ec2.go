@@ -63,6 +63,13 @@ type Options struct {
 	// attempt of the SDK's retries): tracing and metrics. The call's
 	// context names its operation (awsmiddleware.GetOperationName).
 	Transport func(http.RoundTripper) http.RoundTripper
+	// Accounts are the AWS accounts templates name (config accounts:).
+	// An account with a role is reached through STS AssumeRole; the empty
+	// name, and an account without a role, use Config's credentials.
+	Accounts []Account
+	// STSEndpoint, when set, is the base URL of STS (tests, the sandbox);
+	// in production the SDK's AWS_ENDPOINT_URL_STS is honoured.
+	STSEndpoint string
 }
 
 // EC2 talks to EC2 in any region (one client per region, made on first
@@ -73,10 +80,11 @@ type EC2 struct {
 	log  *slog.Logger
 
 	mu      sync.Mutex
-	clients map[string]*ec2.Client
+	clients map[string]*ec2.Client // account/region → client
 	pricing *pricing.Client
 	metrics map[string]*cloudwatch.Client
-	roots   map[string]string // region/AMI → root device name
+	roots   map[string]string // account/region/AMI → root device name
+	creds   *roles
 }
 
 // New builds the adapter. It makes no network call: credentials and
@@ -118,27 +126,47 @@ func New(ctx context.Context, o Options) (*EC2, error) {
 		}
 		cfg.HTTPClient = wrappedClient{o.Transport(roundTripper(base.Do))}
 	}
-	return &EC2{cfg: cfg, opts: o, log: log, clients: map[string]*ec2.Client{}, roots: map[string]string{}}, nil
+	return &EC2{cfg: cfg, opts: o, log: log, clients: map[string]*ec2.Client{}, roots: map[string]string{},
+		creds: newRoles(cfg, o.Accounts, o.STSEndpoint)}, nil
 }
 
-// client returns the EC2 client of a region, creating it on first use.
-func (e *EC2) client(region string) (*ec2.Client, error) {
+// client returns the EC2 client of a region in an account ("" the
+// default one), creating it on first use. An account with a role signs
+// with the role's credentials, assumed through STS and refreshed before
+// they expire.
+func (e *EC2) client(account, region string) (*ec2.Client, error) {
 	if region == "" {
 		return nil, fmt.Errorf("no region given")
 	}
+	creds, err := e.creds.provider(account)
+	if err != nil {
+		return nil, err
+	}
+	key := account + "/" + region
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if c, ok := e.clients[region]; ok {
+	if c, ok := e.clients[key]; ok {
 		return c, nil
 	}
 	c := ec2.NewFromConfig(e.cfg, func(o *ec2.Options) {
 		o.Region = region
+		if creds != nil {
+			o.Credentials = creds
+		}
 		if e.opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(e.opts.Endpoint)
 		}
 	})
-	e.clients[region] = c
+	e.clients[key] = c
 	return c, nil
+}
+
+// where names a place for messages: "us-east-1", or "us-east-1 of prod".
+func where(account, region string) string {
+	if account == "" {
+		return region
+	}
+	return region + " of " + account
 }
 
 func (e *EC2) pricingClient() *pricing.Client {
@@ -162,3 +190,7 @@ func (e *EC2) dryRun() *bool {
 	}
 	return nil
 }
+
+// Config is the AWS config the adapter was built with, for the other
+// AWS clients (Cost Explorer) to share its credentials and HTTP client.
+func (e *EC2) Config() aws.Config { return e.cfg.Copy() }

@@ -38,6 +38,7 @@ var permanentCodes = map[string]bool{
 	"Unsupported":                 true,
 	"InvalidUserData.Malformed":   true,
 	"AuthFailure":                 true,
+	"AccessDenied":                true, // STS AssumeRole refused: the role or its trust policy
 }
 
 // classify turns an SDK error into what workflows understand:

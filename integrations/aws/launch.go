@@ -26,7 +26,7 @@ func (e *EC2) Launch(ctx context.Context, spec workflows.LaunchSpec) (workflows.
 	if len(spec.ClientToken) > 64 {
 		return workflows.Instance{}, workflows.Permanent(fmt.Errorf("%s: client token longer than EC2's 64 characters", doing))
 	}
-	c, err := e.client(spec.Region)
+	c, err := e.client(spec.Account, spec.Region)
 	if err != nil {
 		return workflows.Instance{}, workflows.Permanent(fmt.Errorf("%s: %w", doing, err))
 	}
@@ -43,7 +43,7 @@ func (e *EC2) Launch(ctx context.Context, spec workflows.LaunchSpec) (workflows.
 	if len(out.Instances) == 0 {
 		return workflows.Instance{}, fmt.Errorf("%s: EC2 answered with no instance", doing)
 	}
-	got := fromEC2(spec.Region, out.Instances[0])
+	got := fromEC2(spec.Account, spec.Region, out.Instances[0])
 	if len(got.Tags) == 0 {
 		got.Tags = spec.Tags
 	}
@@ -99,7 +99,7 @@ func (e *EC2) runInput(ctx context.Context, c *ec2.Client, spec workflows.Launch
 	// The root volume is always encrypted. The mapping applies to it only
 	// when it names the AMI's own root device; any other name adds a
 	// second disk.
-	root, err := e.rootDevice(ctx, c, spec.Region, spec.AMI)
+	root, err := e.rootDevice(ctx, c, spec.Account+"/"+spec.Region, spec.AMI)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func (e *EC2) runInput(ctx context.Context, c *ec2.Client, spec workflows.Launch
 }
 
 // rootDevice asks EC2 for the root device name of an AMI, once per
-// region and AMI.
+// account/region and AMI.
 func (e *EC2) rootDevice(ctx context.Context, c *ec2.Client, region, ami string) (string, error) {
 	key := region + "/" + ami
 	e.mu.Lock()
@@ -161,9 +161,10 @@ func ec2Tags(m map[string]string) []types.Tag {
 }
 
 // fromEC2 is what opsbot keeps of an EC2 instance.
-func fromEC2(region string, in types.Instance) workflows.Instance {
+func fromEC2(account, region string, in types.Instance) workflows.Instance {
 	out := workflows.Instance{
 		ID:         aws.ToString(in.InstanceId),
+		Account:    account,
 		Region:     region,
 		Type:       string(in.InstanceType),
 		LaunchTime: aws.ToTime(in.LaunchTime).UTC(),

@@ -121,7 +121,7 @@ func TestLaunch_InAnotherRegion(t *testing.T) {
 	if f.Region != "eu-west-1" || got.Region != "eu-west-1" {
 		t.Errorf("region: fake %q, adapter %q; want eu-west-1", f.Region, got.Region)
 	}
-	if found, err := r.ec2.Describe(context.Background(), "us-east-1", []string{got.ID}); err != nil || len(found) != 0 {
+	if found, err := r.ec2.Describe(context.Background(), "", "us-east-1", []string{got.ID}); err != nil || len(found) != 0 {
 		t.Errorf("describe in us-east-1 = %v, %v; want nothing (the instance is in eu-west-1)", found, err)
 	}
 }

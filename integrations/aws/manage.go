@@ -11,27 +11,28 @@ import (
 	"github.com/opsbot/opsbot/workflows"
 )
 
-// Describe returns the instances with these IDs in region. IDs EC2 does not
+// Describe returns the instances with these IDs in a region of an account
+// ("" the default one). IDs EC2 does not
 // know (InvalidInstanceID.NotFound) are left out of the result rather than
 // failing the call.
-func (e *EC2) Describe(ctx context.Context, region string, ids []string) ([]workflows.Instance, error) {
-	found, err := e.describe(ctx, region, ids)
+func (e *EC2) Describe(ctx context.Context, account, region string, ids []string) ([]workflows.Instance, error) {
+	found, err := e.describe(ctx, account, region, ids)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]workflows.Instance, 0, len(found))
 	for _, in := range found {
-		out = append(out, fromEC2(region, in))
+		out = append(out, fromEC2(account, region, in))
 	}
 	return out, nil
 }
 
-func (e *EC2) describe(ctx context.Context, region string, ids []string) ([]types.Instance, error) {
+func (e *EC2) describe(ctx context.Context, account, region string, ids []string) ([]types.Instance, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	doing := fmt.Sprintf("describe %v in %s", ids, region)
-	c, err := e.client(region)
+	doing := fmt.Sprintf("describe %v in %s", ids, where(account, region))
+	c, err := e.client(account, region)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", doing, err)
 	}
@@ -77,14 +78,14 @@ func flatten(rs []types.Reservation) []types.Instance {
 // (with the reason) when it is gone or is not the instance opsbot
 // recorded.
 func (e *EC2) guard(ctx context.Context, want workflows.Instance, doing string) (types.Instance, workflows.Instance, error) {
-	found, err := e.describe(ctx, want.Region, []string{want.ID})
+	found, err := e.describe(ctx, want.Account, want.Region, []string{want.ID})
 	if err != nil {
 		return types.Instance{}, workflows.Instance{}, err
 	}
 	if len(found) == 0 {
 		return types.Instance{}, workflows.Instance{}, fmt.Errorf("%s: EC2 does not know %s: %w", doing, want.ID, workflows.ErrNotOurs)
 	}
-	got := fromEC2(want.Region, found[0])
+	got := fromEC2(want.Account, want.Region, found[0])
 	if !workflows.SameInstance(want, got) {
 		e.log.WarnContext(ctx, "ec2 refused to touch an instance that does not match opsbot's records",
 			"instance", want.ID, "doing", doing, "want_launch", want.LaunchTime, "got_launch", got.LaunchTime,
@@ -99,7 +100,7 @@ func (e *EC2) guard(ctx context.Context, want workflows.Instance, doing string) 
 // instance opsbot launched. An instance already in (or on its way to) the
 // asked-for state is returned as it is, with no call.
 func (e *EC2) End(ctx context.Context, want workflows.Instance, action workflows.EndAction) (workflows.Instance, error) {
-	doing := fmt.Sprintf("%s %s in %s", action, want.ID, want.Region)
+	doing := fmt.Sprintf("%s %s in %s", action, want.ID, where(want.Account, want.Region))
 	if action != workflows.EndStop && action != workflows.EndTerminate {
 		return workflows.Instance{}, workflows.Permanent(fmt.Errorf("%s: unknown end action", doing))
 	}
@@ -115,7 +116,7 @@ func (e *EC2) End(ctx context.Context, want workflows.Instance, action workflows
 			return got, nil
 		}
 	}
-	c, err := e.client(want.Region)
+	c, err := e.client(want.Account, want.Region)
 	if err != nil {
 		return workflows.Instance{}, fmt.Errorf("%s: %w", doing, err)
 	}
@@ -150,7 +151,7 @@ func (e *EC2) refused(ctx context.Context, err error, doing string, want workflo
 
 // Retag sets tags on want and its EBS volumes, with the same guard as End.
 func (e *EC2) Retag(ctx context.Context, want workflows.Instance, tags map[string]string) error {
-	doing := fmt.Sprintf("retag %s in %s", want.ID, want.Region)
+	doing := fmt.Sprintf("retag %s in %s", want.ID, where(want.Account, want.Region))
 	if len(tags) == 0 {
 		return nil
 	}
@@ -164,7 +165,7 @@ func (e *EC2) Retag(ctx context.Context, want workflows.Instance, tags map[strin
 			resources = append(resources, *m.Ebs.VolumeId)
 		}
 	}
-	c, err := e.client(want.Region)
+	c, err := e.client(want.Account, want.Region)
 	if err != nil {
 		return fmt.Errorf("%s: %w", doing, err)
 	}
@@ -182,15 +183,15 @@ func (e *EC2) Retag(ctx context.Context, want workflows.Instance, tags map[strin
 // (or someone outside opsbot) already started has a later launch time
 // and opsbot's tags: it is returned as it is, with no call.
 func (e *EC2) Start(ctx context.Context, want workflows.Instance) (workflows.Instance, error) {
-	doing := fmt.Sprintf("start %s in %s", want.ID, want.Region)
-	found, err := e.describe(ctx, want.Region, []string{want.ID})
+	doing := fmt.Sprintf("start %s in %s", want.ID, where(want.Account, want.Region))
+	found, err := e.describe(ctx, want.Account, want.Region, []string{want.ID})
 	if err != nil {
 		return workflows.Instance{}, err
 	}
 	if len(found) == 0 {
 		return workflows.Instance{}, fmt.Errorf("%s: EC2 does not know %s: %w", doing, want.ID, workflows.ErrNotOurs)
 	}
-	got := fromEC2(want.Region, found[0])
+	got := fromEC2(want.Account, want.Region, found[0])
 	if restartedSince(want, got) {
 		return got, nil
 	}
@@ -211,21 +212,21 @@ func (e *EC2) Start(ctx context.Context, want workflows.Instance) (workflows.Ins
 	case workflows.InstanceShuttingDown, workflows.InstanceTerminated:
 		return workflows.Instance{}, workflows.Permanent(fmt.Errorf("%s: the instance is %s", doing, got.State))
 	}
-	c, err := e.client(want.Region)
+	c, err := e.client(want.Account, want.Region)
 	if err != nil {
 		return workflows.Instance{}, fmt.Errorf("%s: %w", doing, err)
 	}
 	if _, err := c.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: []string{want.ID}, DryRun: e.dryRun()}); err != nil {
 		return workflows.Instance{}, e.refused(ctx, err, doing, want)
 	}
-	after, err := e.describe(ctx, want.Region, []string{want.ID})
+	after, err := e.describe(ctx, want.Account, want.Region, []string{want.ID})
 	if err != nil {
 		return workflows.Instance{}, fmt.Errorf("%s: describe after the start: %w", doing, err)
 	}
 	if len(after) == 0 {
 		return workflows.Instance{}, fmt.Errorf("%s: EC2 no longer describes %s: %w", doing, want.ID, workflows.ErrNotOurs)
 	}
-	got = fromEC2(want.Region, after[0])
+	got = fromEC2(want.Account, want.Region, after[0])
 	e.log.InfoContext(ctx, "ec2 instance started", "instance", want.ID, "state", got.State, "launch", got.LaunchTime)
 	return got, nil
 }

@@ -15,7 +15,7 @@ func TestDescribe_PendingBecomesRunningWhenTheClockMoves(t *testing.T) {
 	in := r.launched(t, "srv-10")
 	state := func() workflows.InstanceState {
 		t.Helper()
-		found, err := r.ec2.Describe(context.Background(), "us-east-1", []string{in.ID})
+		found, err := r.ec2.Describe(context.Background(), "", "us-east-1", []string{in.ID})
 		if err != nil || len(found) != 1 {
 			t.Fatalf("describe = %v, %v", found, err)
 		}
@@ -49,7 +49,7 @@ func TestDescribe_UnknownIDsAreLeftOut(t *testing.T) {
 		{"all known", []string{b.ID, a.ID}, []string{a.ID, b.ID}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			found, err := r.ec2.Describe(context.Background(), "us-east-1", tc.ids)
+			found, err := r.ec2.Describe(context.Background(), "", "us-east-1", tc.ids)
 			if err != nil {
 				t.Fatalf("describe: %v", err)
 			}
@@ -206,7 +206,7 @@ func TestDescribe_RetriesAServerError(t *testing.T) {
 	r := newRig(t, false)
 	in := r.launched(t, "srv-19")
 	r.fake.FailNext("DescribeInstances", 1, "InternalError", 500)
-	found, err := r.ec2.Describe(context.Background(), "us-east-1", []string{in.ID})
+	found, err := r.ec2.Describe(context.Background(), "", "us-east-1", []string{in.ID})
 	if err != nil || len(found) != 1 {
 		t.Fatalf("describe = %v, %v; want the instance after a retry", found, err)
 	}

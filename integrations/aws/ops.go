@@ -23,7 +23,7 @@ func (e *EC2) Reboot(ctx context.Context, want workflows.Instance) error {
 	if _, _, err := e.guard(ctx, want, doing); err != nil {
 		return err
 	}
-	c, err := e.client(want.Region)
+	c, err := e.client(want.Account, want.Region)
 	if err != nil {
 		return fmt.Errorf("%s: %w", doing, err)
 	}
@@ -52,7 +52,7 @@ func (e *EC2) Snapshot(ctx context.Context, want workflows.Instance, tags map[st
 	if vol == "" {
 		return actions.SnapshotInfo{}, workflows.Permanent(fmt.Errorf("%s: EC2 shows no EBS root volume", doing))
 	}
-	c, err := e.client(want.Region)
+	c, err := e.client(want.Account, want.Region)
 	if err != nil {
 		return actions.SnapshotInfo{}, fmt.Errorf("%s: %w", doing, err)
 	}
@@ -81,7 +81,7 @@ func (e *EC2) Snapshot(ctx context.Context, want workflows.Instance, tags map[st
 // managed tag is refused (workflows.ErrNotOurs), one already gone is done.
 func (e *EC2) DeleteSnapshot(ctx context.Context, region, id string) error {
 	doing := fmt.Sprintf("delete snapshot %s in %s", id, region)
-	c, err := e.client(region)
+	c, err := e.client("", region) // TODO(accounts): snapshots of servers in other accounts are deleted in the default account only
 	if err != nil {
 		return fmt.Errorf("%s: %w", doing, err)
 	}
@@ -122,7 +122,7 @@ func (e *EC2) Diagnose(ctx context.Context, want workflows.Instance) (actions.Di
 	if err != nil {
 		return actions.Diagnosis{}, err
 	}
-	c, err := e.client(want.Region)
+	c, err := e.client(want.Account, want.Region)
 	if err != nil {
 		return actions.Diagnosis{}, fmt.Errorf("%s: %w", doing, err)
 	}

@@ -35,6 +35,9 @@ type Call struct {
 	Params url.Values
 	// Error is the error code the fake answered with, empty on success.
 	Error string
+	// AccessKey is the access key ID the request was signed with (from
+	// its SigV4 Authorization header): which account's role made it.
+	AccessKey string
 }
 
 type fault struct {
@@ -261,7 +264,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	params := cloneValues(form)
 	params.Del("Action")
 	params.Del("Version")
-	call := Call{Action: action, Region: regionOf(r), DryRun: form.Get("DryRun") == "true", Params: params}
+	call := Call{Action: action, Region: regionOf(r), DryRun: form.Get("DryRun") == "true", Params: params, AccessKey: accessKeyOf(r.Header.Get("Authorization"))}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -404,4 +407,15 @@ func cloneValues(v url.Values) url.Values {
 		out[k] = append([]string(nil), vs...)
 	}
 	return out
+}
+
+// accessKeyOf reads the access key ID from a SigV4 Authorization header
+// ("AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, ...").
+func accessKeyOf(authorization string) string {
+	_, rest, ok := strings.Cut(authorization, "Credential=")
+	if !ok {
+		return ""
+	}
+	key, _, _ := strings.Cut(rest, "/")
+	return key
 }
