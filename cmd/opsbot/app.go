@@ -191,11 +191,9 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		a.Runner.Trace = a.traceJob
 	}
 	a.Bot = (&bot.Bot{
-		Servers: a.Servers, Incidents: a.Incidents, Actions: a.Actions,
+		Servers: a.Servers, Incidents: a.Incidents, Actions: a.Actions, Costs: a.Costs,
 		Audit:    &audit.Service{Store: db, Log: db, Catalog: cfg.Catalog, Clock: a.Clock},
 		Offboard: &offboard.Service{Store: db, Servers: a.Servers, Clock: a.Clock, Log: a.Log.With("component", "offboard")}, History: a.Slack, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
-		Servers: a.Servers, Incidents: a.Incidents, Actions: a.Actions, Costs: a.Costs,
-		Audit: &audit.Service{Store: db, Log: db, Catalog: cfg.Catalog, Clock: a.Clock}, History: a.Slack, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
 		Directory: a.Slack, Views: a.Slack, Render: slackout.Renderer{}, Log: a.Log.With("component", "bot"),
 		HTTP: a.outsideClient(deps.SlackHTTP, "slack", 10*time.Second), Wake: a.Wake, Tracer: a.tracer, Intake: &workflows.GroupCommit{Store: db, Gather: intakeGather, Committed: func(n int) {
 			a.Metrics.observeIntake("slack", n)
