@@ -102,10 +102,9 @@ func decodeCosts(d *decoder, n *yaml.Node, b *build) {
 }
 
 func decodeCostReview(d *decoder, path string, n *yaml.Node) *costs.ReviewPolicy {
-	m := d.mapping(path, n, "channel", "schedule", "time_zone", "team_parts", "notion_database")
+	m := d.mapping(path, n, "channel", "schedule", "time_zone", "team_parts")
 	m.require("channel")
-	r := &costs.ReviewPolicy{Channel: channel(d, m, "channel", "#cost-review"), TeamParts: m.boolean("team_parts", true),
-		NotionDatabase: m.str("notion_database")}
+	r := &costs.ReviewPolicy{Channel: channel(d, m, "channel", "#cost-review"), TeamParts: m.boolean("team_parts", true)}
 	sched := "0 9 * * 1-5"
 	if sn := m.scalar("schedule"); sn != nil {
 		sched = strings.TrimSpace(sn.Value)

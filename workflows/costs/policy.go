@@ -77,8 +77,6 @@ type ReviewPolicy struct {
 	// working day at 09:00).
 	Schedule workflows.CronSchedule
 	Location *time.Location
-	// NotionDatabase, when set, gets the review as a page.
-	NotionDatabase string
 	// TeamParts posts each team's part in the team's approvals channel.
 	TeamParts bool
 }
