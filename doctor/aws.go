@@ -12,7 +12,8 @@ import (
 
 // aws checks the credentials (STS GetCallerIdentity), then for each
 // template that its AMI, subnet and security groups exist in its region,
-// and that IAM allows launching it (RunInstances with DryRun).
+// and that IAM allows launching it (RunInstances with DryRun), then Cost
+// Explorer when the config uses it.
 func (d *Doctor) aws(ctx context.Context) {
 	const area = "aws"
 	if d.AWS == nil {
@@ -35,6 +36,7 @@ func (d *Doctor) aws(ctx context.Context) {
 	for _, tpl := range d.Config.Catalog.Templates {
 		d.template(ctx, tpl, id.Arn)
 	}
+	d.costExplorer(ctx, id.Arn)
 }
 
 // grant is the fix for an IAM refusal.

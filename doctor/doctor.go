@@ -21,6 +21,7 @@ import (
 	"github.com/opsbot/opsbot/integrations/notion"
 	"github.com/opsbot/opsbot/integrations/pagerduty"
 	slackout "github.com/opsbot/opsbot/integrations/slack"
+	"github.com/opsbot/opsbot/workflows/costs"
 )
 
 // Status is a check's outcome.
@@ -69,6 +70,9 @@ type Doctor struct {
 	PagerDuty *pagerduty.Client
 	Notion    *notion.Client
 	AWS       *awsint.EC2
+	// Costs is Cost Explorer in the payer account; checked only when the
+	// config's costs section turns it on.
+	Costs costs.Explorer
 	// Scopes are the bot scopes the app manifest asks for (what
 	// `opsbot manifest` prints): the token must have every one.
 	Scopes []string

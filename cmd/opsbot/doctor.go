@@ -55,6 +55,12 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	}
 	if e, err := awsint.New(ctx, awsint.Options{Log: log, MaxAttempts: 2, MaxBackoff: time.Second}); err == nil {
 		d.AWS = e
+		if p := cfg.Costs; p != nil && p.CostExplorer {
+			if creds, err := e.Credentials(p.PayerAccount); err == nil {
+				c := e.Config()
+				d.Costs = awsint.NewCostExplorer(awsint.CostExplorerOptions{Config: &c, Credentials: creds, MaxAttempts: 2, MaxBackoff: time.Second})
+			}
+		}
 	}
 	r := d.Run(ctx)
 	if *asJSON {
