@@ -63,7 +63,7 @@ func TestPostgres_StormWithAReplicaKilled(t *testing.T) {
 	}
 	w := newStormWorld(t, dsn, services)
 	reps := []*stormReplica{w.start("a"), w.start("b")}
-	lb := &stormBalancer{reps: reps}
+	lb := &stormBalancer{reps: slices.Clone(reps)}
 
 	t0 := time.Now()
 	var wg sync.WaitGroup
@@ -74,12 +74,13 @@ func TestPostgres_StormWithAReplicaKilled(t *testing.T) {
 		}
 		if i == n/2 {
 			killedAt = time.Since(t0)
-			reps[0].kill()
+			killed := reps[0]
+			killed.kill()
 			wg.Add(1)
 			go func() { // started again a second later, as a supervisor would
 				defer wg.Done()
 				time.Sleep(time.Second)
-				reps[0] = w.restart(reps[0])
+				lb.replace(killed, w.restart(killed))
 				restartedAt = time.Since(t0)
 			}()
 		}
@@ -97,6 +98,7 @@ func TestPostgres_StormWithAReplicaKilled(t *testing.T) {
 	}
 	triggered := time.Since(t0)
 	wg.Wait()
+	reps = lb.replicas()
 	t.Logf("%d incidents over %d services triggered in %v; replica a killed at %v, running again at %v",
 		n, services, triggered.Round(time.Millisecond), killedAt.Round(time.Millisecond), restartedAt.Round(time.Millisecond))
 
@@ -319,6 +321,25 @@ type stormBalancer struct {
 	mu   sync.Mutex
 	reps []*stormReplica
 	next int
+}
+
+// replace puts a restarted replica in the place of the killed one; the
+// deliveries in flight read the list under the same lock.
+func (b *stormBalancer) replace(old, now *stormReplica) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, r := range b.reps {
+		if r == old {
+			b.reps[i] = now
+		}
+	}
+}
+
+// replicas is a copy of the list, for the checks after the storm.
+func (b *stormBalancer) replicas() []*stormReplica {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.reps)
 }
 
 func (b *stormBalancer) pick() *stormReplica {
