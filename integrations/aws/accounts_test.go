@@ -16,6 +16,7 @@ import (
 	"github.com/opsbot/opsbot/integrations/aws/ec2fake"
 	"github.com/opsbot/opsbot/integrations/aws/stsfake"
 	"github.com/opsbot/opsbot/workflows"
+	"github.com/opsbot/opsbot/workflows/actions"
 )
 
 const (
@@ -74,8 +75,24 @@ func TestAccounts_EC2CallsSignedWithTheAssumedRole(t *testing.T) {
 	if _, err := r.e.Describe(ctx, "prod", "us-east-1", []string{in.ID}); err != nil {
 		t.Fatalf("describe in prod: %v", err)
 	}
+	snap, err := r.e.Snapshot(ctx, in, map[string]string{workflows.TagManaged: "true", workflows.TagRequest: "srv-1", actions.TagOp: "op-1"})
+	if err != nil {
+		t.Fatalf("snapshot in prod: %v", err)
+	}
+	// Looked up in the default account, the snapshot would be "not found"
+	// and taken for deleted; in prod it is found and deleted.
+	if err := r.e.DeleteSnapshot(ctx, "prod", "us-east-1", snap.ID); err != nil {
+		t.Fatalf("delete snapshot in prod: %v", err)
+	}
 	if _, err := r.e.End(ctx, in, workflows.EndTerminate); err != nil {
 		t.Fatalf("terminate in prod: %v", err)
+	}
+	deleted := false
+	for _, ec := range r.ec2.Calls() {
+		deleted = deleted || ec.Action == "DeleteSnapshot"
+	}
+	if !deleted {
+		t.Error("no DeleteSnapshot call reached EC2")
 	}
 	calls := r.sts.Calls()
 	if len(calls) != 1 {

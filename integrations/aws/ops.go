@@ -79,9 +79,11 @@ func (e *EC2) Snapshot(ctx context.Context, want workflows.Instance, tags map[st
 
 // DeleteSnapshot deletes a snapshot opsbot made: one without opsbot's
 // managed tag is refused (workflows.ErrNotOurs), one already gone is done.
-func (e *EC2) DeleteSnapshot(ctx context.Context, region, id string) error {
+// It runs in the server's account: looked up anywhere else, the snapshot
+// would be "not found" and taken for deleted.
+func (e *EC2) DeleteSnapshot(ctx context.Context, account, region, id string) error {
 	doing := fmt.Sprintf("delete snapshot %s in %s", id, region)
-	c, err := e.client("", region) // TODO(accounts): snapshots of servers in other accounts are deleted in the default account only
+	c, err := e.client(account, region)
 	if err != nil {
 		return fmt.Errorf("%s: %w", doing, err)
 	}

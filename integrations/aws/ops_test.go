@@ -56,11 +56,11 @@ func TestOps_RebootSnapshotDiagnoseThroughTheSDK(t *testing.T) {
 		len(d.Failed) != 1 || d.Failed[0] != "instance reachability" || len(d.Console) != actions.ConsoleLines || d.Console[len(d.Console)-1] != "last line" {
 		t.Fatalf("diagnosis = %+v", d)
 	}
-	if err := r.ec2.DeleteSnapshot(ctx, "us-east-1", s1.ID); err != nil {
+	if err := r.ec2.DeleteSnapshot(ctx, "", "us-east-1", s1.ID); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
 	// Gone already: done, not an error.
-	if err := r.ec2.DeleteSnapshot(ctx, "us-east-1", s1.ID); err != nil {
+	if err := r.ec2.DeleteSnapshot(ctx, "", "us-east-1", s1.ID); err != nil {
 		t.Fatalf("delete again: %v", err)
 	}
 }

@@ -243,7 +243,13 @@ func (s *Service) Terminated(tx workflows.Tx, r *workflows.ServerRequest, now ti
 // kept. Deleting one already gone is not an error, so a retry is safe.
 func (s *Service) releaseSnapshots(ctx context.Context, j workflows.Job) error {
 	var snaps []*Snapshot
-	if err := s.view(ctx, func(tx Tx) (err error) {
+	var account string // the server's AWS account: its snapshots live there
+	if err := s.view(ctx, func(tx Tx) error {
+		r, err := tx.Request(j.Payload)
+		if err != nil {
+			return err
+		}
+		account = r.Instance.Account
 		snaps, err = tx.Snapshots(j.Payload)
 		return err
 	}); err != nil {
@@ -253,7 +259,7 @@ func (s *Service) releaseSnapshots(ctx context.Context, j workflows.Job) error {
 		if sn.Kept || sn.Deleted {
 			continue
 		}
-		err := s.Operator.DeleteSnapshot(ctx, sn.Region, sn.ID)
+		err := s.Operator.DeleteSnapshot(ctx, account, sn.Region, sn.ID)
 		action := "ec2.snapshot.delete"
 		switch {
 		case errors.Is(err, workflows.ErrDryRun):

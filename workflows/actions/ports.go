@@ -26,7 +26,7 @@ type Operator interface {
 	Snapshot(ctx context.Context, want workflows.Instance, tags map[string]string) (SnapshotInfo, error)
 	// DeleteSnapshot deletes a snapshot opsbot made (tagged
 	// opsbot:managed); one that is gone already is not an error.
-	DeleteSnapshot(ctx context.Context, region, id string) error
+	DeleteSnapshot(ctx context.Context, account, region, id string) error
 	Diagnose(ctx context.Context, want workflows.Instance) (Diagnosis, error)
 }
 
