@@ -18,6 +18,7 @@ import (
 
 	"github.com/opsbot/opsbot/workflows"
 	"github.com/opsbot/opsbot/workflows/costs"
+	"github.com/opsbot/opsbot/workflows/runbooks"
 )
 
 // Defaults for the scheduler section.
@@ -42,6 +43,8 @@ type Config struct {
 	// Costs is actual spend, budget alerts and the monthly cost review;
 	// nil without a costs section.
 	Costs *costs.Policy
+	// Runbooks are the config-defined actions (decode_runbooks.go).
+	Runbooks []*runbooks.Runbook
 	// Source names where the config came from (its file name), for
 	// messages and logs.
 	Source string
@@ -89,6 +92,7 @@ var sections = []section{
 	{"idle", decodeIdle},
 	{"backup", decodeBackup},
 	{"costs", decodeCosts},
+	{"runbooks", decodeRunbooks},
 }
 
 // checks run after every section is decoded: references between sections
@@ -104,6 +108,7 @@ var checks = []func(d *decoder, b *build){
 	linkOffHours,
 	linkAccounts,
 	linkCosts,
+	linkRunbooks,
 }
 
 // build is the config being assembled, with the places in the file that
@@ -116,6 +121,7 @@ type build struct {
 	templates  []*templateDecl
 	incidents  *incidentsDecl // nil when the file has no incidents section
 	costsPayer place          // costs.payer_account
+	runbooks   runbooksDecl
 	// dir is the config file's directory, where relative paths in it
 	// (incident templates) are read from.
 	dir string

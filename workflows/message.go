@@ -21,8 +21,11 @@ type Message struct {
 	// Thread is the key of an earlier message to reply under.
 	Thread string
 
-	Title   string // bold first line
-	Text    string // the body
+	Title string // bold first line
+	Text  string // the body
+	// Code is preformatted text from an outside system (an endpoint's
+	// answer), shown literally in a code block under the body.
+	Code    string `json:",omitempty"`
 	Fields  []Field
 	Actions []Action
 	Note    string   // small print under the message
@@ -97,6 +100,9 @@ const (
 	ActOpApprove    = "op.approve"    // value: "op-3"
 	ActOpDeny       = "op.deny"       // value: "op-3"
 	ActSnapshotKeep = "snapshot.keep" // value: "snap-0123…"
+	// Runbooks (workflows/runbooks). Their runs are approved and denied
+	// with ActOpApprove/ActOpDeny, value "run-3".
+	ActRunbookOpen = "runbook.open" // value: the runbook's name: its form
 )
 
 // MessageRef is where a posted message lives, so it can be edited.

@@ -149,6 +149,9 @@ func (Renderer) Message(m workflows.Message) Rendered {
 	if len(lines) > 0 {
 		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(capText(strings.Join(lines, "\n"), maxSectionText)), nil, nil))
 	}
+	if m.Code != "" {
+		blocks = append(blocks, codeBlock(m.Code))
+	}
 	for i := 0; i < len(m.Fields); i += maxFields {
 		var fs []*slackapi.TextBlockObject
 		for _, f := range m.Fields[i:min(i+maxFields, len(m.Fields))] {
@@ -279,4 +282,17 @@ func (rd Renderer) Reply(r workflows.Reply) slackapi.Msg {
 		rt = slackapi.ResponseTypeInChannel
 	}
 	return slackapi.Msg{ResponseType: rt, Text: out.Text, Blocks: slackapi.Blocks{BlockSet: out.Blocks}}
+}
+
+// maxCode bounds a code block's text (Slack's rich text allows more; a
+// thread reply stays readable).
+const maxCode = 2900
+
+// codeBlock shows text literally in a preformatted rich-text block: its
+// characters are data (no mrkdwn, mention or link is parsed in a rich
+// text element), so an outside system's answer cannot ping anyone.
+func codeBlock(text string) slackapi.Block {
+	text = truncate(workflows.PlainText(text), maxCode)
+	return slackapi.NewRichTextBlock("", &slackapi.RichTextPreformatted{Type: slackapi.RTEPreformatted,
+		Elements: []slackapi.RichTextSectionElement{slackapi.NewRichTextSectionTextElement(text, nil)}})
 }

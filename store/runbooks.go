@@ -1,0 +1,59 @@
+package store
+
+import (
+	"fmt"
+
+	"github.com/opsbot/opsbot/workflows"
+	"github.com/opsbot/opsbot/workflows/runbooks"
+)
+
+var _ runbooks.Tx = (*tx)(nil)
+
+const runColumns = `id, runbook, team, actor_slack, actor_email, params, state, approver_slack, approver_email, idem_key, trigger_id, attempts, status, result, body, seq, created_at, updated_at`
+
+// CreateRun records a new runbook run; an ID or trigger used before is
+// workflows.ErrDuplicate.
+func (t *tx) CreateRun(r *runbooks.Run) error {
+	res, err := t.exec(`INSERT INTO runbook_runs (`+runColumns+`) VALUES (`+placeholders(18)+`) ON CONFLICT DO NOTHING`,
+		r.ID, r.Runbook, r.Team, r.Actor.SlackID, r.Actor.Email, r.Params, string(r.State), r.Approver.SlackID, r.Approver.Email,
+		r.Key, r.Trigger, r.Attempts, r.Status, r.Result, r.Body, r.Seq, unixNanos(r.CreatedAt), unixNanos(r.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("create run %s: %w", r.ID, err)
+	}
+	return mustChange(res, fmt.Sprintf("create run %s", r.ID), workflows.ErrDuplicate)
+}
+
+// SaveRun updates a runbook run.
+func (t *tx) SaveRun(r *runbooks.Run) error {
+	res, err := t.exec(`UPDATE runbook_runs SET state = ?, approver_slack = ?, approver_email = ?, attempts = ?, status = ?, result = ?, body = ?, seq = ?, updated_at = ? WHERE id = ?`,
+		string(r.State), r.Approver.SlackID, r.Approver.Email, r.Attempts, r.Status, r.Result, r.Body, r.Seq, unixNanos(r.UpdatedAt), r.ID)
+	if err != nil {
+		return fmt.Errorf("save run %s: %w", r.ID, err)
+	}
+	return mustChange(res, fmt.Sprintf("save run %s", r.ID), workflows.ErrNotFound)
+}
+
+// RunbookRun returns one runbook run.
+func (t *tx) RunbookRun(id string) (*runbooks.Run, error) {
+	rows, err := t.query(`SELECT `+runColumns+` FROM runbook_runs WHERE id = ?`, id)
+	if err != nil {
+		return nil, fmt.Errorf("read run %s: %w", id, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read run %s: %w", id, err)
+		}
+		return nil, fmt.Errorf("run %s: %w", id, workflows.ErrNotFound)
+	}
+	r := &runbooks.Run{}
+	var state string
+	var created, updated int64
+	if err := rows.Scan(&r.ID, &r.Runbook, &r.Team, &r.Actor.SlackID, &r.Actor.Email, &r.Params, &state, &r.Approver.SlackID, &r.Approver.Email,
+		&r.Key, &r.Trigger, &r.Attempts, &r.Status, &r.Result, &r.Body, &r.Seq, &created, &updated); err != nil {
+		return nil, fmt.Errorf("read run %s: %w", id, err)
+	}
+	r.State = runbooks.State(state)
+	r.CreatedAt, r.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return r, rows.Err()
+}
