@@ -169,7 +169,7 @@ func (db *DB) openSQLite(path string) error {
 	if path == ":memory:" {
 		// Every connection to :memory: is a database of its own, so readers
 		// and the writer share the single connection.
-		w, err := sql.Open("sqlite", "file::memory:?"+sqliteWriteParams)
+		w, err := openSQLiteDB("file::memory:?" + sqliteWriteParams)
 		if err != nil {
 			return fmt.Errorf("open store in memory: %w", err)
 		}
@@ -182,14 +182,14 @@ func (db *DB) openSQLite(path string) error {
 	}
 	db.path = filepath.Clean(path)
 	name := "file:" + escapeURIPath(db.path)
-	w, err := sql.Open("sqlite", name+"?"+sqliteWriteParams)
+	w, err := openSQLiteDB(name + "?" + sqliteWriteParams)
 	if err != nil {
 		return fmt.Errorf("open store %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
-	r, err := sql.Open("sqlite", name+"?"+sqliteReadParams)
+	r, err := openSQLiteDB(name + "?" + sqliteReadParams)
 	if err != nil {
 		w.Close()
 		return fmt.Errorf("open store %s for reading: %w", path, err)
