@@ -28,6 +28,54 @@ func (t *tx) EndPark(requestID string, at time.Time) error {
 	return nil
 }
 
+// stopsBatch bounds the request IDs of one read of their stops (SQLite's
+// host parameters).
+const stopsBatch = 500
+
+// fillStops reads the stops of rs (server_parks) into each one's Stops,
+// oldest first: a query per stopsBatch requests.
+func (t *tx) fillStops(rs []*workflows.ServerRequest) error {
+	byID := make(map[string]*workflows.ServerRequest, len(rs))
+	for _, r := range rs {
+		r.Stops = nil
+		byID[r.ID] = r
+	}
+	for lo := 0; lo < len(rs); lo += stopsBatch {
+		batch := rs[lo:min(lo+stopsBatch, len(rs))]
+		args := make([]any, len(batch))
+		for i, r := range batch {
+			args[i] = r.ID
+		}
+		if err := t.readStops(byID, `SELECT request_id, why, stopped_at, started_at FROM server_parks
+			WHERE request_id IN (`+placeholders(len(batch))+`) ORDER BY request_id, stopped_at`, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) readStops(byID map[string]*workflows.ServerRequest, q string, args ...any) error {
+	rows, err := t.query(q, args...)
+	if err != nil {
+		return fmt.Errorf("read stops: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, why string
+		var at, until int64
+		if err := rows.Scan(&id, &why, &at, &until); err != nil {
+			return fmt.Errorf("read stops: %w", err)
+		}
+		if r := byID[id]; r != nil {
+			r.Stops = append(r.Stops, workflows.Stop{Why: workflows.Why(why), At: fromNanos(at), Until: fromNanos(until)})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read stops: %w", err)
+	}
+	return nil
+}
+
 const parkQuery = `SELECT p.request_id, p.team, p.why, p.hourly_rate, p.stopped_at, p.started_at, r.lease_end
 	FROM server_parks p JOIN requests r ON r.id = p.request_id `
 

@@ -81,6 +81,9 @@ func (t *tx) Request(id string) (*workflows.ServerRequest, error) {
 	if len(rs) == 0 {
 		return nil, fmt.Errorf("request %s: %w", id, workflows.ErrNotFound)
 	}
+	if err := t.fillStops(rs); err != nil {
+		return nil, fmt.Errorf("read request %s: %w", id, err)
+	}
 	return rs[0], nil
 }
 
@@ -92,11 +95,14 @@ func (t *tx) Requests(f workflows.RequestFilter) ([]*workflows.ServerRequest, er
 	if err != nil {
 		return nil, fmt.Errorf("list requests: %w", err)
 	}
+	if err := t.fillStops(rs); err != nil {
+		return nil, fmt.Errorf("list requests: %w", err)
+	}
 	return rs, nil
 }
 
 // LeaseCosts returns the requests f selects, in no order, with only ID,
-// state, hourly rate, lease start and end and last update read.
+// state, hourly rate, lease start and end, last update and stops read.
 func (t *tx) LeaseCosts(f workflows.RequestFilter) ([]*workflows.ServerRequest, error) {
 	q, args := requestQuery(`id, state, hourly_rate, lease_start, lease_end, updated_at`, f)
 	// A sum needs no order: the sort of every live lease is saved.
@@ -120,6 +126,10 @@ func (t *tx) LeaseCosts(f workflows.RequestFilter) ([]*workflows.ServerRequest, 
 		out = append(out, &r)
 	}
 	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list lease costs: %w", err)
+	}
+	rows.Close()
+	if err := t.fillStops(out); err != nil {
 		return nil, fmt.Errorf("list lease costs: %w", err)
 	}
 	return out, nil

@@ -22,6 +22,10 @@ const (
 	WhyOffHours    Why = "offhours"
 	WhyOffboarding Why = "offboarding"
 	WhyCostReview  Why = "review"
+	// WhyManual is a stop a person made outside the choice: the server
+	// actions' Stop button, or Stop now on an off-hours warning (a stop
+	// the schedule did not make, so its morning start leaves it alone).
+	WhyManual Why = "manual"
 )
 
 var whys = map[Why]string{
@@ -29,6 +33,7 @@ var whys = map[Why]string{
 	WhyOffHours:    "off-hours schedule",
 	WhyOffboarding: "offboarding",
 	WhyCostReview:  "cost review",
+	WhyManual:      "stopped by hand",
 }
 
 // Words says why in a message.
@@ -63,7 +68,7 @@ func ParseServerChoice(v string) (ServerChoice, error) {
 		return ServerChoice{}, Errorf(EInvalid, "This button's value %q is not one opsbot made; use the buttons on opsbot's newest message about the server.", truncateRunes(v, 40))
 	}
 	why := Why(parts[1])
-	if _, ok := whys[why]; !ok {
+	if _, ok := whys[why]; !ok || why == WhyManual {
 		return ServerChoice{}, Errorf(EInvalid, "This button's value %q is not one opsbot made; use the buttons on opsbot's newest message about the server.", truncateRunes(v, 40))
 	}
 	sec, err := strconv.ParseInt(parts[2], 10, 64)
@@ -190,7 +195,13 @@ func (s *Servers) stopByChoice(tx Tx, team *Team, r *ServerRequest, actor Person
 	if err := tx.Audit(AuditEntry{At: now, Actor: actor.String(), Action: "server.stop", Subject: r.ID, Reason: c.Why.Words()}); err != nil {
 		return "", err
 	}
-	if err := enqueuePark(tx, r.ID, parkStop, c.Why, now); err != nil {
+	why := c.Why
+	if why == WhyOffHours {
+		// A person's stop, not the schedule's: the morning start of the
+		// off-hours schedule does not start it again.
+		why = WhyManual
+	}
+	if err := enqueuePark(tx, r.ID, parkStop, why, r.Instance.LaunchTime, now); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%s is being stopped. Its disk and lease are kept: Start again in opsbot's message about it (or on the Home tab) starts it until its lease ends at %s.",

@@ -285,8 +285,15 @@ func Send(ctx context.Context, store Store, m Message, now time.Time) error {
 }
 
 // MessageLane puts messages to one channel or person in one lane, so they
-// are delivered in the order they were queued.
+// are delivered in the order they were queued; and the stops and starts
+// of one server within its lease (each under its own key, see
+// enqueuePark) in one lane, so a second stop runs after the first and
+// finds the server stopped instead of racing it to EC2.
 func MessageLane(j Job) string {
+	if j.Kind == JobPark {
+		id, _, _ := strings.Cut(j.Payload, " ")
+		return "server:" + id
+	}
 	if j.Kind == JobUpload {
 		// A file shares its channel's lane: a chart follows the message
 		// queued before it.

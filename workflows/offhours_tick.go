@@ -113,7 +113,7 @@ func (s *Servers) tickOffHours(tx Tx, team *Team, r *ServerRequest, plan offHour
 		if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "offhours.stop", Subject: r.ID, Reason: plan.sched.Name, Detail: detail}); err != nil {
 			return err
 		}
-		return enqueuePark(tx, r.ID, parkStop, WhyOffHours, now)
+		return enqueuePark(tx, r.ID, parkStop, WhyOffHours, st.StopAt, now)
 	case st.Start:
 		if _, err := tx.MarkSent(offHoursStartKey(r.ID, plan.park.StoppedAt), now); err != nil {
 			return err
@@ -121,7 +121,7 @@ func (s *Servers) tickOffHours(tx Tx, team *Team, r *ServerRequest, plan offHour
 		if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "offhours.start", Subject: r.ID, Reason: plan.sched.Name}); err != nil {
 			return err
 		}
-		return enqueuePark(tx, r.ID, parkStart, WhyOffHours, now)
+		return enqueuePark(tx, r.ID, parkStart, WhyOffHours, plan.park.StoppedAt, now)
 	case st.Warn:
 		if _, err := tx.MarkSent(offHoursWarnKey(r.ID, st.StopAt), now); err != nil {
 			return err

@@ -19,8 +19,56 @@ const (
 	parkStart = "start"
 )
 
-func enqueuePark(tx Tx, id, verb string, why Why, now time.Time) error {
-	return tx.Enqueue(Job{Kind: JobPark, Key: JobPark + ":" + id, Payload: id + " " + verb + " " + string(why), RunAt: now})
+// enqueuePark queues a stop or start under a key of its own: the verb,
+// why, and the occurrence it belongs to (the off-hours stop it is made
+// for, the run of the instance a person stopped, the stop a start ends).
+// The queue replaces a waiting job with the same key, so one key for
+// every park of a server let an off-hours stop replace a person's Stop
+// now (and the morning start then restart what they stopped), or a start
+// replace a stop; distinct keys let each run, and the second of two
+// stops finds the server stopped and does nothing.
+func enqueuePark(tx Tx, id, verb string, why Why, occurrence, now time.Time) error {
+	return tx.Enqueue(Job{Kind: JobPark, Key: ParkJobKey(id, verb, why, occurrence), Payload: id + " " + verb + " " + string(why), RunAt: now})
+}
+
+// ParkJobKey is the queue key of one stop or start of a server.
+func ParkJobKey(id, verb string, why Why, occurrence time.Time) string {
+	return fmt.Sprintf("%s:%s:%s:%s:%d", JobPark, id, verb, why, occurrence.Unix())
+}
+
+// RecordStop records, in the caller's transaction, that opsbot stopped r
+// within its lease at now, for why: its hours stopped are not billed
+// (CostSoFar) and count as saved (SavingsIn) until RecordStart or the
+// lease end. A stop at or after the lease end is the lease's end, not a
+// stop within it, and is not recorded; neither is a second record of
+// the same stop.
+func RecordStop(tx Tx, r *ServerRequest, why Why, now time.Time) error {
+	if r.LeaseEnd.IsZero() || !now.Before(r.LeaseEnd) {
+		return nil
+	}
+	if _, open := r.OpenStop(); open {
+		return nil
+	}
+	err := tx.AddPark(Park{RequestID: r.ID, Team: r.Team, Why: why, HourlyRate: r.HourlyRate, StoppedAt: now})
+	if err != nil && !errors.Is(err, ErrDuplicate) {
+		return fmt.Errorf("record the stop of %s: %w", r.ID, err)
+	}
+	r.Stops = append(r.Stops, Stop{Why: why, At: now})
+	return nil
+}
+
+// RecordStart closes r's open stop at now (it was started again, or its
+// lease ended), in the caller's transaction.
+func RecordStart(tx Tx, r *ServerRequest, now time.Time) error {
+	if err := tx.EndPark(r.ID, now); err != nil {
+		return fmt.Errorf("record the start of %s: %w", r.ID, err)
+	}
+	for i := range r.Stops {
+		if r.Stops[i].Until.IsZero() {
+			r.Stops[i].Until = now
+		}
+	}
+	return nil
 }
 
 func parkPayload(p string) error {
@@ -58,7 +106,11 @@ func (s *Servers) startInLease(ctx context.Context, actor Person, id string) (*R
 			return err
 		}
 		res.Request = r
-		return enqueuePark(tx, r.ID, parkStart, WhyIdle, now)
+		why := WhyManual
+		if st, ok := r.OpenStop(); ok {
+			why = st.Why
+		}
+		return enqueuePark(tx, r.ID, parkStart, why, r.Instance.LaunchTime, now)
 	})
 	if err != nil {
 		return nil, err
@@ -133,7 +185,7 @@ func (s *Servers) park(ctx context.Context, j Job) error {
 				return err
 			}
 			r.Instance.State = got.State
-			if err := tx.AddPark(Park{RequestID: r.ID, Team: r.Team, Why: why, HourlyRate: r.HourlyRate, StoppedAt: now}); err != nil && !errors.Is(err, ErrDuplicate) {
+			if err := RecordStop(tx, r, why, now); err != nil {
 				return err
 			}
 			head = fmt.Sprintf("%s was stopped (%s). Its disk and lease are kept; Start again starts it until the lease ends.", r.Instance.ID, why.Words())
@@ -146,7 +198,7 @@ func (s *Servers) park(ctx context.Context, j Job) error {
 			}
 			// EC2 gave it a new launch time: the guard knows it by that.
 			r.Instance.State, r.Instance.LaunchTime = got.State, got.LaunchTime
-			if err := tx.EndPark(r.ID, now); err != nil {
+			if err := RecordStart(tx, r, now); err != nil {
 				return err
 			}
 			head = fmt.Sprintf("%s was started again (%s).", r.Instance.ID, why.Words())

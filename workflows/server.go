@@ -95,6 +95,31 @@ type ServerRequest struct {
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
+
+	// Stops are the stops opsbot made within the lease (the off-hours
+	// schedule, an idle server's Stop now, the server actions' Stop),
+	// oldest first: the store reads them with the request from what
+	// AddPark and EndPark recorded; SaveRequest does not write them.
+	Stops []Stop
+}
+
+// Stop is one stop of a server within its lease: from At until Until
+// (zero while it stays stopped).
+type Stop struct {
+	Why   Why
+	At    time.Time
+	Until time.Time
+}
+
+// OpenStop returns the stop the server is in, if any: it was stopped
+// within its lease and not started again.
+func (r *ServerRequest) OpenStop() (Stop, bool) {
+	for i := len(r.Stops) - 1; i >= 0; i-- {
+		if r.Stops[i].Until.IsZero() {
+			return r.Stops[i], true
+		}
+	}
+	return Stop{}, false
 }
 
 // Move changes the state if the transition is legal.
@@ -118,7 +143,12 @@ func (s State) Words() string {
 	}
 }
 
-// CostSoFar is what the lease has cost up to now at its hourly rate.
+// CostSoFar is what the lease has cost up to now at its hourly rate: the
+// hours it ran, from its start to the lease end (or, once it is no longer
+// running, its last change), less the hours it spent stopped within the
+// lease (Stops): EC2 does not bill a stopped instance's hours. The rate
+// includes the root volume, which AWS still bills while the instance is
+// stopped; that small part is not counted (docs/costs.md says so).
 func (r *ServerRequest) CostSoFar(now time.Time) Money {
 	if r.LeaseStart.IsZero() {
 		return 0
@@ -133,7 +163,20 @@ func (r *ServerRequest) CostSoFar(now time.Time) Money {
 	if end.Before(r.LeaseStart) {
 		return 0
 	}
-	return r.HourlyRate.For(end.Sub(r.LeaseStart).Hours())
+	ran := end.Sub(r.LeaseStart)
+	for _, st := range r.Stops {
+		from, until := maxTime(st.At, r.LeaseStart), end
+		if !st.Until.IsZero() && st.Until.Before(until) {
+			until = st.Until
+		}
+		if until.After(from) {
+			ran -= until.Sub(from)
+		}
+	}
+	if ran <= 0 {
+		return 0
+	}
+	return r.HourlyRate.For(ran.Hours())
 }
 
 // Extension is one change of a lease's end.

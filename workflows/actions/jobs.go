@@ -175,6 +175,16 @@ func (s *Service) apply(tx Tx, team *workflows.Team, r *workflows.ServerRequest,
 				return err
 			}
 		}
+		// Like every stop opsbot makes within a lease, it is recorded: its
+		// hours are not billed (cost so far) and show as savings in the
+		// monthly review; a start closes it.
+		if o.Action == workflows.ActionStop {
+			if err := workflows.RecordStop(tx, r, workflows.WhyManual, now); err != nil {
+				return err
+			}
+		} else if err := workflows.RecordStart(tx, r, now); err != nil {
+			return err
+		}
 		if out.got.State != "" {
 			r.Instance.State = out.got.State
 		}
