@@ -43,7 +43,8 @@ type IdleReport struct {
 }
 
 // CheckIdle asks CloudWatch about every running opsbot server that has
-// run for the whole window (since its last start), in batches by region,
+// run for the whole window (since its last start), in batches by account
+// and region (each read with its account's credentials),
 // and records which are idle. An idle server's owner is told once per
 // lease, with Stop / Release / Keep; one kept is not told again during
 // the lease. It reads the running leases through the state index: all
@@ -70,14 +71,18 @@ func (s *Servers) CheckIdle(ctx context.Context) (IdleReport, error) {
 		return rep, fmt.Errorf("load running servers: %w", err)
 	}
 	live := map[string]bool{}
-	byRegion := map[string][]*ServerRequest{}
+	// An instance's metrics are in its own account and region: one batch
+	// of questions for each.
+	type place struct{ account, region string }
+	byPlace := map[place][]*ServerRequest{}
 	for _, r := range running {
 		live[r.ID] = true
 		// Judged only over a window it ran through since its last start.
 		if r.Instance.ID == "" || !r.EndingAt.IsZero() || r.Instance.LaunchTime.IsZero() || r.Instance.LaunchTime.After(from) {
 			continue
 		}
-		byRegion[r.Instance.Region] = append(byRegion[r.Instance.Region], r)
+		p := place{r.Instance.Account, r.Instance.Region}
+		byPlace[p] = append(byPlace[p], r)
 	}
 	for _, v := range recorded {
 		if !live[v.RequestID] {
@@ -87,21 +92,26 @@ func (s *Servers) CheckIdle(ctx context.Context) (IdleReport, error) {
 			}
 		}
 	}
-	regions := make([]string, 0, len(byRegion))
-	for r := range byRegion {
-		regions = append(regions, r)
+	places := make([]place, 0, len(byPlace))
+	for p := range byPlace {
+		places = append(places, p)
 	}
-	sort.Strings(regions)
+	sort.Slice(places, func(i, j int) bool {
+		if places[i].account != places[j].account {
+			return places[i].account < places[j].account
+		}
+		return places[i].region < places[j].region
+	})
 	var firstErr error
-	for _, region := range regions {
-		rs := byRegion[region]
+	for _, p := range places {
+		rs := byPlace[p]
 		ids := make([]string, len(rs))
 		for i, r := range rs {
 			ids[i] = r.Instance.ID
 		}
-		points, err := s.CPU.CPU(ctx, region, ids, from, to, period)
+		points, err := s.CPU.CPU(ctx, p.account, p.region, ids, from, to, period)
 		if err != nil {
-			firstErr = errors.Join(firstErr, fmt.Errorf("read CPU in %s: %w", region, err))
+			firstErr = errors.Join(firstErr, fmt.Errorf("read CPU in %s of account %q: %w", p.region, p.account, err))
 			continue
 		}
 		for _, r := range rs {

@@ -55,9 +55,12 @@ func (t *Team) LocalClock(at time.Time) string { return at.In(t.zone()).Format("
 // implements it with CloudWatch GetMetricData.
 type CPUSource interface {
 	// CPU returns the CPUUtilization datapoints (the Maximum of each
-	// period, in percent) of the instances ids in region over [from, to),
-	// by instance ID; an instance with no data is left out.
-	CPU(ctx context.Context, region string, ids []string, from, to time.Time, period time.Duration) (map[string][]CPUPoint, error)
+	// period, in percent) of the instances ids in region of account
+	// (config accounts:, "" the default credentials) over [from, to), by
+	// instance ID; an instance with no data is left out. Metrics live in
+	// the instance's own account: it is read with that account's
+	// credentials.
+	CPU(ctx context.Context, account, region string, ids []string, from, to time.Time, period time.Duration) (map[string][]CPUPoint, error)
 }
 
 // CPUPoint is one datapoint.

@@ -18,43 +18,55 @@ var _ workflows.CPUSource = (*EC2)(nil)
 // GetMetricData call.
 const MaxMetricQueries = 500
 
-// cloudwatchClient returns the CloudWatch client of a region, made on
-// first use. CloudWatch v1.75 of the SDK speaks Smithy RPC v2 CBOR.
-func (e *EC2) cloudwatchClient(region string) (*cloudwatch.Client, error) {
+// cloudwatchClient returns the CloudWatch client of a region in an
+// account ("" the default one), made on first use: an instance's metrics
+// live in its own account and region, so an account with a role is read
+// with the role's credentials (STS AssumeRole, cached like EC2's).
+// CloudWatch v1.75 of the SDK speaks Smithy RPC v2 CBOR.
+func (e *EC2) cloudwatchClient(account, region string) (*cloudwatch.Client, error) {
 	if region == "" {
 		return nil, fmt.Errorf("no region given")
 	}
+	creds, err := e.creds.provider(account)
+	if err != nil {
+		return nil, err
+	}
+	key := account + "/" + region
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.metrics == nil {
 		e.metrics = map[string]*cloudwatch.Client{}
 	}
-	if c, ok := e.metrics[region]; ok {
+	if c, ok := e.metrics[key]; ok {
 		return c, nil
 	}
 	c := cloudwatch.NewFromConfig(e.cfg, func(o *cloudwatch.Options) {
 		o.Region = region
+		if creds != nil {
+			o.Credentials = creds
+		}
 		if e.opts.MetricsEndpoint != "" {
 			o.BaseEndpoint = aws.String(e.opts.MetricsEndpoint)
 		} else if e.opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(e.opts.Endpoint)
 		}
 	})
-	e.metrics[region] = c
+	e.metrics[key] = c
 	return c, nil
 }
 
 // CPU returns the CPUUtilization datapoints (the Maximum of each period)
-// of the instances ids in region over [from, to), by instance ID. It asks
-// for up to 500 instances a call and follows NextToken to the end.
-func (e *EC2) CPU(ctx context.Context, region string, ids []string, from, to time.Time, period time.Duration) (map[string][]workflows.CPUPoint, error) {
+// of the instances ids in region of account over [from, to), by instance
+// ID. It asks for up to 500 instances a call and follows NextToken to the
+// end.
+func (e *EC2) CPU(ctx context.Context, account, region string, ids []string, from, to time.Time, period time.Duration) (map[string][]workflows.CPUPoint, error) {
 	out := map[string][]workflows.CPUPoint{}
 	if len(ids) == 0 {
 		return out, nil
 	}
-	c, err := e.cloudwatchClient(region)
+	c, err := e.cloudwatchClient(account, region)
 	if err != nil {
-		return nil, fmt.Errorf("read CPU in %s: %w", region, err)
+		return nil, fmt.Errorf("read CPU in %s: %w", where(account, region), err)
 	}
 	secs := int32(period / time.Second)
 	for lo := 0; lo < len(ids); lo += MaxMetricQueries {
@@ -91,7 +103,7 @@ func (e *EC2) CPU(ctx context.Context, region string, ids []string, from, to tim
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
 			if err != nil {
-				return nil, classify(err, fmt.Sprintf("read CPU of %d instances in %s", len(batch), region))
+				return nil, classify(err, fmt.Sprintf("read CPU of %d instances in %s", len(batch), where(account, region)))
 			}
 			for _, r := range page.MetricDataResults {
 				id, ok := byQuery[aws.ToString(r.Id)]

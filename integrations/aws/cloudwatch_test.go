@@ -16,6 +16,7 @@ import (
 
 	opsaws "github.com/opsbot/opsbot/integrations/aws"
 	"github.com/opsbot/opsbot/integrations/aws/cloudwatchfake"
+	"github.com/opsbot/opsbot/integrations/aws/stsfake"
 )
 
 func cloudwatchRig(t *testing.T, now time.Time, pageDatapoints int32) (*cloudwatchfake.Server, *opsaws.EC2, *httptest.Server) {
@@ -45,7 +46,7 @@ func TestCPU_BatchesOf500AndFollowsNextToken(t *testing.T) {
 		fake.SetCPU(id, now.Add(-48*time.Hour), float64(i%10))
 	}
 	fake.SetCPU(ids[7], now.Add(-3*time.Hour), 80)
-	got, err := e.CPU(context.Background(), "us-east-1", ids, now.Add(-24*time.Hour), now, time.Hour)
+	got, err := e.CPU(context.Background(), "", "us-east-1", ids, now.Add(-24*time.Hour), now, time.Hour)
 	if err != nil {
 		t.Fatalf("CPU: %v", err)
 	}
@@ -122,5 +123,74 @@ func TestCloudWatchFake_RefusesWhatCloudWatchRefuses(t *testing.T) {
 		if !ok {
 			t.Errorf("%s: code %q (%v), want one of %v", tc.name, ae.ErrorCode(), err, tc.codes)
 		}
+	}
+}
+
+// TestCPU_ReadInTheInstancesAccount: with two accounts, the CPU of an
+// instance in the role's account is read from CloudWatch with the role's
+// temporary credentials (STS AssumeRole, through stscreds) in its region;
+// asked with the default credentials, CloudWatch has no data for it, as
+// in AWS (metrics belong to the account). The default account's
+// instances are read with the default credentials.
+func TestCPU_ReadInTheInstancesAccount(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	sts := stsfake.New(time.Now)
+	sts.AddRole(stsfake.Role{ARN: prodRole, ExternalID: "opsbot-ext-1", Account: prodID})
+	stsSrv := httptest.NewServer(sts)
+	t.Cleanup(stsSrv.Close)
+	cw := cloudwatchfake.New(func() time.Time { return now })
+	cw.KeyAccounts(sts.KeyAccount)
+	cwSrv := httptest.NewServer(cw)
+	t.Cleanup(cwSrv.Close)
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}
+	e, err := opsaws.New(context.Background(), opsaws.Options{Config: &cfg, MetricsEndpoint: cwSrv.URL, STSEndpoint: stsSrv.URL, MaxAttempts: 1,
+		Accounts: []opsaws.Account{{Name: "prod", ID: prodID, RoleARN: prodRole, ExternalID: "opsbot-ext-1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cw.SetCPUIn(prodID, "i-prod", now.Add(-48*time.Hour), 1.5)
+	cw.SetCPUIn(cloudwatchfake.DefaultAccount, "i-home", now.Add(-48*time.Hour), 2.5)
+	ctx := context.Background()
+	from, to := now.Add(-24*time.Hour), now
+
+	got, err := e.CPU(ctx, "prod", "eu-central-1", []string{"i-prod"}, from, to, time.Hour)
+	if err != nil {
+		t.Fatalf("CPU in prod: %v", err)
+	}
+	if n := len(got["i-prod"]); n != 24 || got["i-prod"][0].Percent != 1.5 {
+		t.Fatalf("prod instance: %d points %v", n, got["i-prod"])
+	}
+	calls := cw.Calls()
+	if c := calls[len(calls)-1]; c.Region != "eu-central-1" {
+		t.Errorf("prod call in region %q, want eu-central-1", c.Region)
+	} else if acct, ok := sts.KeyAccount(c.AccessKey); !ok || acct != prodID {
+		t.Errorf("prod call signed with %q (account %q), want the role's key", c.AccessKey, acct)
+	}
+	if n := len(sts.Calls()); n != 1 {
+		t.Errorf("AssumeRole calls = %d, want 1", n)
+	}
+
+	// The adversary's case: the same instance asked in the default account.
+	wrong, err := e.CPU(ctx, "", "eu-central-1", []string{"i-prod"}, from, to, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(wrong["i-prod"]) != 0 {
+		t.Errorf("the default account read prod's metrics: %v", wrong["i-prod"])
+	}
+
+	home, err := e.CPU(ctx, "", "us-east-1", []string{"i-home"}, from, to, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(home["i-home"]); n != 24 {
+		t.Errorf("default account's instance: %d points", n)
+	}
+	calls = cw.Calls()
+	if c := calls[len(calls)-1]; c.AccessKey != "AKIDEXAMPLE" || c.Region != "us-east-1" {
+		t.Errorf("default call %+v", c)
+	}
+	if _, err := e.CPU(ctx, "staging", "us-east-1", []string{"i-x"}, from, to, time.Hour); err == nil {
+		t.Error("an account not in the config was read")
 	}
 }

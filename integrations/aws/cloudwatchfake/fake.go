@@ -45,6 +45,39 @@ type Server struct {
 	steps map[string][]step // instance ID → levels, by time
 	def   *float64          // the level of instances with no steps
 	calls []Call
+	// owner names the account of an instance set with SetCPUIn: only a
+	// caller signing as that account sees its metrics (CloudWatch's
+	// metrics are per account and region, like the instances).
+	owner map[string]string
+	// keyAccount says which account an access key belongs to (STS's
+	// temporary keys); keys it does not know are DefaultAccount's.
+	keyAccount func(accessKey string) (string, bool)
+}
+
+// DefaultAccount is the account of callers whose key KeyAccounts does
+// not know (opsbot's own credentials).
+const DefaultAccount = "default"
+
+// KeyAccounts tells the fake which account each access key signs for
+// (stsfake.Server.KeyAccount), so metrics set with SetCPUIn answer only
+// to that account's callers.
+func (s *Server) KeyAccounts(f func(accessKey string) (string, bool)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keyAccount = f
+}
+
+// SetCPUIn is SetCPU for an instance of account (an account ID, or
+// DefaultAccount): a caller signing for another account gets no
+// datapoints for it, as from CloudWatch in the wrong account.
+func (s *Server) SetCPUIn(account, id string, from time.Time, pct float64) {
+	s.mu.Lock()
+	if s.owner == nil {
+		s.owner = map[string]string{}
+	}
+	s.owner[id] = account
+	s.mu.Unlock()
+	s.SetCPU(id, from, pct)
 }
 
 type step struct {
@@ -56,6 +89,10 @@ type step struct {
 type Call struct {
 	Queries   int
 	NextToken string
+	// AccessKey and Region are from the request's SigV4 Authorization
+	// header (Credential=KEY/DATE/REGION/monitoring/aws4_request).
+	AccessKey string
+	Region    string
 }
 
 // New makes a fake that reads the time from now (datapoints after it do
@@ -130,9 +167,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{http.StatusBadRequest, "SerializationException", "SerializationException", "the body is not a CBOR map"})
 		return
 	}
+	key, region := credentialScope(r.Header.Get("Authorization"))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out, e := s.getMetricData(in)
+	out, e := s.getMetricData(in, key, region)
 	if e != nil {
 		writeError(w, e)
 		return
@@ -164,7 +202,37 @@ type query struct {
 	cpu          bool // AWS/EC2 CPUUtilization by InstanceId
 }
 
-func (s *Server) getMetricData(in cbor.Map) (cbor.Map, *apiError) {
+// credentialScope reads the access key and region of a SigV4
+// Authorization header.
+func credentialScope(auth string) (key, region string) {
+	_, rest, ok := strings.Cut(auth, "Credential=")
+	if !ok {
+		return "", ""
+	}
+	rest, _, _ = strings.Cut(rest, ",")
+	parts := strings.Split(rest, "/")
+	if len(parts) < 3 {
+		return parts[0], ""
+	}
+	return parts[0], parts[2]
+}
+
+// visible says whether a caller signing with key sees instance's metrics.
+func (s *Server) visible(instance, key string) bool {
+	owner, ok := s.owner[instance]
+	if !ok {
+		return true
+	}
+	account := DefaultAccount
+	if s.keyAccount != nil {
+		if a, ok := s.keyAccount(key); ok {
+			account = a
+		}
+	}
+	return owner == account
+}
+
+func (s *Server) getMetricData(in cbor.Map, key, region string) (cbor.Map, *apiError) {
 	start, ok1 := timestamp(in["StartTime"])
 	end, ok2 := timestamp(in["EndTime"])
 	if !ok1 || !ok2 {
@@ -175,7 +243,7 @@ func (s *Server) getMetricData(in cbor.Map) (cbor.Map, *apiError) {
 	}
 	list, _ := in["MetricDataQueries"].(cbor.List)
 	token, _ := in["NextToken"].(cbor.String)
-	s.calls = append(s.calls, Call{Queries: len(list), NextToken: string(token)})
+	s.calls = append(s.calls, Call{Queries: len(list), NextToken: string(token), AccessKey: key, Region: region})
 	if len(list) == 0 {
 		return nil, &apiError{http.StatusBadRequest, "MissingRequiredParameterException", "MissingParameter", "The parameter MetricDataQueries is required."}
 	}
@@ -222,7 +290,7 @@ func (s *Server) getMetricData(in cbor.Map) (cbor.Map, *apiError) {
 	var all []series
 	for _, q := range qs {
 		sr := series{q: q}
-		if q.cpu {
+		if q.cpu && s.visible(q.instance, key) {
 			first := start.Truncate(q.period)
 			if first.Before(start) {
 				first = first.Add(q.period)
