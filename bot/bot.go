@@ -18,6 +18,7 @@ import (
 	"github.com/opsbot/opsbot/workflows/audit"
 	"github.com/opsbot/opsbot/workflows/costs"
 	"github.com/opsbot/opsbot/workflows/offboard"
+	"github.com/opsbot/opsbot/workflows/runbooks"
 )
 
 // AckWithin is how long a handler waits for its work before it answers
@@ -49,6 +50,7 @@ type Bot struct {
 	Actions   *actions.Service     // server actions; nil: not offered
 	Audit     *audit.Service       // /ops audit; nil: not offered
 	Offboard  *offboard.Service    // /ops offboard and user_change; nil: not offered
+	Runbooks  *runbooks.Service    // /ops run and runbook buttons; nil: none configured
 	History   History
 	Store     workflows.Store // de-duplicates replayed requests
 	Clock     workflows.Clock

@@ -100,6 +100,8 @@ func (b *Bot) ops(ctx context.Context, cmd slack.SlashCommand) workflows.Reply {
 		return b.offboardCommand(ctx, actor, c.Rest)
 	case OpsAudit:
 		return b.auditCommand(ctx, actor, strings.Fields(c.Rest))
+	case OpsRun:
+		return b.runCommand(ctx, actor, c.Rest, cmd.TriggerID)
 	case OpsCosts:
 		if b.Costs == nil {
 			return textReply("Costs are not set up in opsbot's config (the costs: section). `/ops budget` shows opsbot's own figures.")

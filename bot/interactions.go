@@ -116,6 +116,12 @@ func (b *Bot) Click(ctx context.Context, ic slack.InteractionCallback) *workflow
 		}
 		reply = releaseReply(b.Servers, r)
 	default:
+		if r, ok := b.runbookClick(ctx, actor, slackout.BaseActionID(act.ActionID), act.Value, ic.TriggerID); ok {
+			if empty(r) {
+				return nil
+			}
+			return &r
+		}
 		if r, ok := b.actionClick(ctx, actor, slackout.BaseActionID(act.ActionID), act.Value); ok {
 			return &r
 		}

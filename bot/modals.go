@@ -143,6 +143,8 @@ func (b *Bot) submit(ctx context.Context, ic slack.InteractionCallback) *slack.V
 		values = ic.View.State.Values
 	}
 	switch ic.View.CallbackID {
+	case ModalRunbook:
+		return b.submitRunbook(ctx, actor, ic, values)
 	case ModalRequest:
 		in := workflows.RequestInput{
 			Template: values[fieldTemplate][fieldTemplate].SelectedOption.Value,

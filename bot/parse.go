@@ -28,6 +28,7 @@ const (
 	OpsApprovals OpsKind = "approvals"
 	OpsServer    OpsKind = "server"
 	OpsCosts     OpsKind = "costs"
+	OpsRun       OpsKind = "run"
 )
 
 // Usage lines, shown in help and with every mistake.
@@ -110,6 +111,11 @@ func ParseOps(text string) (OpsCommand, error) {
 		return OpsCommand{Kind: OpsAudit, Rest: strings.Join(rest, " ")}, nil
 	case "lease":
 		return parseLease(rest)
+	case "run":
+		if len(rest) > 1 {
+			return OpsCommand{}, usageErr(UsageRun, "Name one runbook: its parameters are asked in a form.")
+		}
+		return OpsCommand{Kind: OpsRun, Rest: strings.Join(rest, " ")}, nil
 	}
 	return OpsCommand{}, usageErr(UsageHelp, "`%s` is not an /ops command. Try `/ops help` for the list.", words[0])
 }
@@ -267,6 +273,7 @@ var OpsHelpText = strings.Join([]string{
 	"`" + UsageOffboard + "` — hand over what someone who left held (admins)",
 	"`" + UsageAudit + "` — the audit log (admins, and approvers for their teams); SINCE like `2d` or `2026-11-20`, default a week",
 	"`" + UsageCosts + "` — a team's month: committed, estimated, the bill (MONTH like `2026-11`, `nov` or `last`)",
+	"`" + UsageRun + "` — run a runbook (a form asks its parameters); no name: the ones you may run",
 	"DURATION is like `90m`, `4h` or `2d`; it goes right after the template or server, `for` is optional.",
 }, "\n")
 

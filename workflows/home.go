@@ -22,7 +22,10 @@ type Home struct {
 	Approvals []*Approval
 	Budget    *BudgetSummary
 	Incidents []*Incident
-	Now       time.Time
+	// Runbooks are buttons that open the forms of the runbooks the
+	// person may run (workflows/runbooks); the App fills them in.
+	Runbooks []Action
+	Now      time.Time
 }
 
 // Home gathers a person's overview in one read transaction.

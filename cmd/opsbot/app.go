@@ -30,6 +30,7 @@ import (
 	"github.com/opsbot/opsbot/workflows/audit"
 	"github.com/opsbot/opsbot/workflows/costs"
 	"github.com/opsbot/opsbot/workflows/offboard"
+	"github.com/opsbot/opsbot/workflows/runbooks"
 )
 
 // App is opsbot assembled: everything `serve` runs. The sandbox and the
@@ -47,6 +48,7 @@ type App struct {
 	Incidents *workflows.Incidents // nil when incidents are not configured
 	Actions   *actions.Service
 	Costs     *costs.Service    // nil without a costs section
+	Runbooks  *runbooks.Service // nil without runbooks
 	PagerDuty *pagerduty.Client // nil without PAGERDUTY_API_TOKEN
 	Notion    *notion.Client    // nil without NOTION_TOKEN
 	Runner    *workflows.Runner
@@ -98,6 +100,9 @@ type Deps struct {
 	// BackupS3 sets up the S3 client of scheduled backups (default: the
 	// SDK's standard chain).
 	BackupS3 s3backup.Options
+	// Getenv reads the variables the config names (runbook secrets);
+	// default os.Getenv.
+	Getenv func(string) string
 }
 
 // NewApp builds opsbot from its config and environment. It makes no
@@ -171,6 +176,10 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		db.Close()
 		return nil, fmt.Errorf("set up costs: %w", err)
 	}
+	if a.Runbooks, err = a.buildRunbooks(deps, handlers); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("set up runbooks: %w", err)
+	}
 	owner := deps.Owner
 	if owner == "" {
 		host, _ := os.Hostname()
@@ -191,7 +200,7 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		a.Runner.Trace = a.traceJob
 	}
 	a.Bot = (&bot.Bot{
-		Servers: a.Servers, Incidents: a.Incidents, Actions: a.Actions, Costs: a.Costs,
+		Servers: a.Servers, Incidents: a.Incidents, Actions: a.Actions, Costs: a.Costs, Runbooks: a.Runbooks,
 		Audit:    &audit.Service{Store: db, Log: db, Catalog: cfg.Catalog, Clock: a.Clock},
 		Offboard: &offboard.Service{Store: db, Servers: a.Servers, Clock: a.Clock, Log: a.Log.With("component", "offboard")}, History: a.Slack, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
 		Directory: a.Slack, Views: a.Slack, Render: slackout.Renderer{}, Log: a.Log.With("component", "bot"),
@@ -254,6 +263,9 @@ func (a *App) Wake() {
 func (a *App) giveUp(ctx context.Context, j workflows.Job, err error) {
 	a.Servers.GiveUp(ctx, j, err)
 	a.Actions.GiveUp(ctx, j, err)
+	if a.Runbooks != nil {
+		a.Runbooks.GiveUp(ctx, j, err)
+	}
 	if a.Incidents != nil {
 		a.Incidents.GiveUp(ctx, j, err)
 	}
@@ -369,6 +381,7 @@ func (a *App) routes() http.Handler {
 		}
 	})
 	mux.Handle("GET /metrics", a.Metrics.Handler())
+	a.runbookRoutes(mux)
 	if a.Incidents != nil {
 		mux.Handle("POST "+pagerduty.WebhookPath, &pagerduty.WebhookHandler{
 			Secrets: a.webhookSecrets(), Receive: a.Incidents.Receive, Log: a.Log.With("component", "pagerduty-webhook"),

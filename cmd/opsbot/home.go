@@ -6,6 +6,7 @@ import (
 
 	slackout "github.com/opsbot/opsbot/integrations/slack"
 	"github.com/opsbot/opsbot/workflows"
+	"github.com/opsbot/opsbot/workflows/runbooks"
 )
 
 // publishHome is the job that refreshes one person's App Home tab: it
@@ -26,6 +27,9 @@ func (a *App) publishHome(ctx context.Context, j workflows.Job) error {
 	h, err := a.Servers.Home(ctx, p)
 	if err != nil {
 		return err
+	}
+	if a.Runbooks != nil {
+		h.Runbooks = runbooks.OpenButtons(a.Runbooks.Available(p))
 	}
 	return a.Slack.PublishHome(ctx, p.SlackID, slackout.Renderer{}.Home(h))
 }

@@ -39,7 +39,7 @@ func serve(ctx context.Context, path string, getenv func(string) string, stderr 
 			log.WarnContext(ctx, "flush traces", "err", err)
 		}
 	}()
-	app, err := NewApp(ctx, cfg, env, Deps{Log: log, Tracing: tracing})
+	app, err := NewApp(ctx, cfg, env, Deps{Log: log, Tracing: tracing, Getenv: getenv})
 	if err != nil {
 		return err
 	}

@@ -96,6 +96,11 @@ func (rd Renderer) Home(h workflows.Home) []slackapi.Block {
 			mrkdwn("*Remaining*\n" + b.Remaining().String()),
 		}, nil))
 	}
+	if len(h.Runbooks) > 0 {
+		header("Runbooks")
+		section("Everyday actions you may run; each opens its form. `/ops run` lists them too.")
+		blocks = append(blocks, buttons(h.Runbooks)...)
+	}
 	header("Open incidents")
 	if len(h.Incidents) == 0 {
 		section("None. 🎉")

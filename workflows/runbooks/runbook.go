@@ -198,7 +198,8 @@ func (p Param) Parse(s string) (any, string) {
 		return nil, "One line, please."
 	}
 	if p.Pattern != nil && !p.Pattern.MatchString(s) {
-		return nil, fmt.Sprintf("Must match %s.", p.Pattern.String())
+		pat := strings.TrimSuffix(strings.TrimPrefix(p.Pattern.String(), "^(?:"), ")$")
+		return nil, fmt.Sprintf("Must match %s.", pat)
 	}
 	return s, ""
 }

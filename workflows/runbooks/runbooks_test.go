@@ -94,7 +94,7 @@ func TestFormValidation(t *testing.T) {
 
 func start(t *testing.T, w *world, p workflows.Person, name string, raw map[string]string, trigger string) *runbooks.Run {
 	t.Helper()
-	r, err := w.svc.Start(context.Background(), p, name, raw, trigger)
+	r, err := w.svc.Start(context.Background(), p, name, raw, "", trigger)
 	if err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
@@ -157,7 +157,7 @@ func jsonOf(t *testing.T, b []byte) any {
 func TestDoubleSubmitMakesOneRun(t *testing.T) {
 	w := newWorld(t)
 	start(t, w, dev, "restart-service", map[string]string{"service": "api"}, "view:V1")
-	_, err := w.svc.Start(context.Background(), dev, "restart-service", map[string]string{"service": "worker"}, "view:V1")
+	_, err := w.svc.Start(context.Background(), dev, "restart-service", map[string]string{"service": "worker"}, "", "view:V1")
 	if workflows.ErrorCode(err) != workflows.EConflict {
 		t.Fatalf("second submit: %v", err)
 	}
@@ -174,12 +174,12 @@ func TestRefusalsChangeNothingButAreAudited(t *testing.T) {
 		name string
 		code string
 	}{{ana, "restart-service", workflows.EForbidden}, {stranger, "restart-service", workflows.EForbidden}, {dev, "no-such", workflows.EInvalid}} {
-		if _, err := w.svc.Start(context.Background(), c.p, c.name, map[string]string{"service": "api"}, ""); workflows.ErrorCode(err) != c.code {
+		if _, err := w.svc.Start(context.Background(), c.p, c.name, map[string]string{"service": "api"}, "", ""); workflows.ErrorCode(err) != c.code {
 			t.Errorf("%s %s: %v", c.p, c.name, err)
 		}
 	}
 	// A form with wrong values records nothing.
-	_, err := w.svc.Start(context.Background(), dev, "restart-service", map[string]string{"service": "db"}, "view:V9")
+	_, err := w.svc.Start(context.Background(), dev, "restart-service", map[string]string{"service": "db"}, "", "view:V9")
 	var fe *runbooks.FormError
 	if !errors.As(err, &fe) || fe.Fields["service"] == "" {
 		t.Fatalf("bad form: %v", err)

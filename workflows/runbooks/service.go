@@ -91,9 +91,10 @@ func (e *FormError) Error() string {
 
 // Start asks for a run of runbook name with the form's raw values:
 // queued at once when policy allows, sent to the approvers when it needs
-// one, refused (and audited) otherwise. trigger names the submission
+// one, refused (and audited) otherwise. reason (why, as typed) goes to
+// the audit log. trigger names the submission
 // (the modal's view ID): a second one with the same trigger is refused.
-func (s *Service) Start(ctx context.Context, p workflows.Person, name string, raw map[string]string, trigger string) (*Run, error) {
+func (s *Service) Start(ctx context.Context, p workflows.Person, name string, raw map[string]string, reason, trigger string) (*Run, error) {
 	rb, err := s.Form(ctx, p, name)
 	if err != nil {
 		return nil, err
@@ -137,7 +138,7 @@ func (s *Service) Start(ctx context.Context, p workflows.Person, name string, ra
 			return err
 		}
 		out = r
-		if err := tx.Audit(workflows.AuditEntry{At: now, Actor: p.String(), Action: "runbook.run", Subject: r.ID,
+		if err := tx.Audit(workflows.AuditEntry{At: now, Actor: p.String(), Action: "runbook.run", Subject: r.ID, Reason: reason,
 			Detail: fmt.Sprintf("%s (%s) as %s, %s", rb.Name, rb.Shown(values), v.As, r.State)}); err != nil {
 			return err
 		}

@@ -118,6 +118,27 @@ func (s *Server) interactionAnswer(payload string, answer []byte) error {
 			}
 		}
 	case "errors":
+		// Slack shows each error under the input block whose block_id
+		// keys it; a key that names no input block of the view is an
+		// error of the app's (Slack shows the person a generic failure).
+		inputs := map[string]bool{}
+		var vb struct {
+			Blocks []struct {
+				Type    string `json:"type"`
+				BlockID string `json:"block_id"`
+			} `json:"blocks"`
+		}
+		_ = json.Unmarshal(v.JSON, &vb)
+		for _, b := range vb.Blocks {
+			if b.Type == "input" {
+				inputs[b.BlockID] = true
+			}
+		}
+		for k := range a.Errors {
+			if !inputs[k] {
+				return fmt.Errorf("app answered view_submission with an error on %q, which is no input block of view %s", k, v.ID)
+			}
+		}
 		v.Errors = a.Errors
 	case "update", "push":
 		h, err := parseView(string(a.View), "modal")

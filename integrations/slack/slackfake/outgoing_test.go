@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -230,6 +231,10 @@ func TestViewSubmissionDeliveredAndAnswered(t *testing.T) {
 	cmd, _ := slack.SlashCommandParse(req)
 	v, err := e.api.OpenViewContext(ctx, cmd.TriggerID, slack.ModalViewRequest{
 		Type: slack.VTModal, Title: slack.NewTextBlockObject("plain_text", "Request", false, false), CallbackID: "req",
+		Blocks: slack.Blocks{BlockSet: []slack.Block{
+			slack.NewInputBlock("dur", slack.NewTextBlockObject("plain_text", "For how long", false, false), nil,
+				slack.NewPlainTextInputBlockElement(nil, "dur")),
+		}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -258,6 +263,34 @@ func TestViewSubmissionDeliveredAndAnswered(t *testing.T) {
 	submit("2d")
 	if view, _ := e.srv.View(v.ID); view.Open {
 		t.Fatal("modal still open after an empty 200 answer")
+	}
+}
+
+// Errors keyed by a block_id that is no input block of the view are the
+// app's mistake: Slack cannot show them on a field.
+func TestViewSubmissionErrorsMustNameInputBlocks(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(slack.NewErrorsViewSubmissionResponse(map[string]string{"nowhere": "Wrong"}))
+	}))
+	t.Cleanup(app.Close)
+	e := setup(t, slackfake.Options{AppURL: app.URL})
+	ctx := context.Background()
+	req, _ := e.srv.SlashCommand(secret, e.alice.ID, "", "/ops", "")
+	cmd, _ := slack.SlashCommandParse(req)
+	v, err := e.api.OpenViewContext(ctx, cmd.TriggerID, slack.ModalViewRequest{
+		Type: slack.VTModal, Title: slack.NewTextBlockObject("plain_text", "Request", false, false), CallbackID: "req",
+		Blocks: slack.Blocks{BlockSet: []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject("plain_text", "Hi", false, false), nil, nil)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := e.srv.ViewSubmission(secret, e.alice.ID, v.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.Deliver(ctx, app.Client(), sub); err == nil || !strings.Contains(err.Error(), `error on "nowhere"`) {
+		t.Fatalf("deliver: %v", err)
 	}
 }
 
