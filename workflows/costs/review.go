@@ -223,7 +223,7 @@ func (s *Service) reviewJob(ctx context.Context, j workflows.Job) error {
 	if m.Start(time.UTC).IsZero() {
 		return workflows.Permanent(fmt.Errorf("cost review: bad month %q", j.Payload))
 	}
-	if err := s.readBeforeReview(ctx, m); err != nil {
+	if err := s.readBeforeReview(ctx, m, j.Attempts); err != nil {
 		return err
 	}
 	var rv Review
@@ -274,13 +274,17 @@ func (s *Service) reviewJob(ctx context.Context, j workflows.Job) error {
 // readBeforeReview reads the bill when the cache does not cover m yet
 // and today's refresh has not been made (the review came before the
 // refresh hour): that read is the day's refresh. A failure is reported
-// and the review goes on with opsbot's own figures.
-func (s *Service) readBeforeReview(ctx context.Context, m Month) error {
+// and the review goes on with opsbot's own figures. When the day's
+// refresh is queued but not done yet (both came due in one tick: a bot
+// back after a day down, a review hour before the refresh hour), the
+// review waits for it a few tries (about two minutes), never for a
+// refresh that failed and was reported.
+func (s *Service) readBeforeReview(ctx context.Context, m Month, attempts int) error {
 	if !s.Policy.CostExplorer || s.Explorer == nil {
 		return nil
 	}
 	_, to := m.Days()
-	read := false
+	read, pending := false, false
 	err := s.update(ctx, func(tx workflows.Tx) error {
 		_, through, err := tx.CostRefresh(ViewAccountService)
 		if err != nil || through >= to {
@@ -288,10 +292,26 @@ func (s *Service) readBeforeReview(ctx context.Context, m Month) error {
 		}
 		now := s.Clock.Now()
 		read, err = tx.MarkSent(monthKey("refresh", now.UTC().Format(dayLayout)), now)
-		return err
+		if err != nil || read {
+			return err
+		}
+		pending = true
+		for _, k := range errorKinds {
+			if failed, err := tx.Sent(monthKey("error", k)); err != nil || failed {
+				pending = false
+				return err
+			}
+		}
+		return nil
 	})
-	if err != nil || !read {
+	if err != nil {
 		return err
+	}
+	if pending && attempts < reviewWaits {
+		return fmt.Errorf("cost review of %s: waiting for today's read of the bill", m)
+	}
+	if !read {
+		return nil
 	}
 	if err := s.Refresh(ctx); err != nil {
 		if rerr := s.reportError(ctx, err); rerr != nil {
@@ -300,6 +320,10 @@ func (s *Service) readBeforeReview(ctx context.Context, m Month) error {
 	}
 	return nil
 }
+
+// reviewWaits is how many times a review waits for the day's refresh
+// (with the runner's backoff: 2 s, 4 s, ... about two minutes in all).
+const reviewWaits = 6
 
 func teamReviewNote(tm TeamMonth, p *Policy) string {
 	if !tm.HasActual {
