@@ -168,3 +168,29 @@ func TestCEFake_Validation(t *testing.T) {
 		})
 	}
 }
+
+// TestCEFake_SourceBillsAnyDay: a source adds its records for every day
+// asked, beside the recorded ones, daily and monthly.
+func TestCEFake_SourceBillsAnyDay(t *testing.T) {
+	f, ce, _ := newCE(t)
+	f.Add(cefake.Record{Day: "2027-03-02", Account: "111122223333", Service: "AWS Lambda", Unblended: 1})
+	f.SetSource(func(day time.Time) []cefake.Record {
+		return []cefake.Record{{Day: day.Format("2006-01-02"), Account: "111122223333", Service: "AWS Lambda", Unblended: 2}}
+	})
+	ans, err := ce.CostAndUsage(context.Background(), costs.Query{Start: "2027-03-01", End: "2027-03-04", Metric: costs.MetricUnblended,
+		GroupBy: [2]costs.Group{costs.ByService}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ans.Lines) != 3 || ans.Lines[1].Amount != 3 || ans.Lines[0].Amount != 2 {
+		t.Fatalf("lines = %+v, want 2, 3, 2", ans.Lines)
+	}
+	ans, err = ce.CostAndUsage(context.Background(), costs.Query{Start: "2027-02-01", End: "2027-04-01", Monthly: true, Metric: costs.MetricUnblended,
+		GroupBy: [2]costs.Group{costs.ByService}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ans.Lines) != 2 || ans.Lines[0].Amount != 56 || ans.Lines[1].Amount != 63 {
+		t.Fatalf("monthly lines = %+v, want February 56 and March 63", ans.Lines)
+	}
+}

@@ -61,6 +61,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	records  []Record
+	source   func(day time.Time) []Record
 	accounts map[string]string // ID → description
 	denied   bool
 	dataFrom string
@@ -84,6 +85,15 @@ func (s *Server) Add(rs ...Record) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.records = append(s.records, rs...)
+}
+
+// SetSource adds to what Add recorded the records src gives for each
+// day asked about (src is called with UTC midnights, once per day of a
+// request, under the fake's lock): a bill without end, made on demand.
+func (s *Server) SetSource(src func(day time.Time) []Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.source = src
 }
 
 // NameAccount gives a linked account the description Cost Explorer shows
@@ -308,10 +318,7 @@ func (s *Server) answer(req request) (*response, int, string, string) {
 		sums := map[string][]float64{}
 		var order []string
 		totals := make([]float64, len(req.Metrics))
-		for _, rec := range s.records {
-			if rec.Day < p[0].Format(dayLayout) || rec.Day >= p[1].Format(dayLayout) {
-				continue
-			}
+		for _, rec := range s.recordsIn(p[0], p[1]) {
 			var keys []string
 			for _, g := range req.GroupBy {
 				switch {
@@ -364,6 +371,24 @@ func (s *Server) answer(req request) (*response, int, string, string) {
 		resp.DimensionValueAttributes = append(resp.DimensionValueAttributes, dimensionValue{Value: id, Attributes: map[string]string{"description": s.accounts[id]}})
 	}
 	return resp, 0, "", ""
+}
+
+// recordsIn lists the records of the days in [from, to). Caller holds
+// s.mu.
+func (s *Server) recordsIn(from, to time.Time) []Record {
+	var out []Record
+	lo, hi := from.Format(dayLayout), to.Format(dayLayout)
+	for _, rec := range s.records {
+		if rec.Day >= lo && rec.Day < hi {
+			out = append(out, rec)
+		}
+	}
+	if s.source != nil {
+		for d := from; d.Before(to); d = d.AddDate(0, 0, 1) {
+			out = append(out, s.source(d)...)
+		}
+	}
+	return out
 }
 
 // periods splits [start, end) into days or calendar months (the first
