@@ -35,6 +35,7 @@ func (s *Sandbox) apiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/pagerduty/acknowledge", s.handle(s.pdAcknowledge))
 	mux.HandleFunc("POST /api/pagerduty/resolve", s.handle(s.pdResolve))
 	mux.HandleFunc("POST /api/clock/advance", s.handle(s.advance))
+	mux.HandleFunc("POST /api/costs/review", s.handle(s.holdCostReview))
 }
 
 // Action is one request from the page. Fields are used as each action
@@ -263,6 +264,26 @@ func (s *Sandbox) advance(ctx context.Context, a Action) (map[string]any, error)
 		return nil, err
 	}
 	return map[string]any{"now": now}, nil
+}
+
+// holdCostReview holds last month's cost review now, as its schedule
+// would on the first working day of the month (the sandbox plays the
+// calendar as it plays the clock), and runs the jobs it queued.
+func (s *Sandbox) holdCostReview(ctx context.Context, _ Action) (map[string]any, error) {
+	if s.bot.HoldCostReview == nil {
+		return nil, errors.New("this opsbot has no cost review")
+	}
+	<-s.running
+	s.advancing.Lock()
+	defer s.advancing.Unlock()
+	said, err := s.bot.HoldCostReview(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.bot.CatchUp(ctx); err != nil {
+		return nil, fmt.Errorf("run opsbot's jobs: %w", err)
+	}
+	return map[string]any{"said": said}, nil
 }
 
 // serveFile sends the bytes of a file shared in the fake workspace (a

@@ -1,9 +1,9 @@
 // Package sandbox runs opsbot on one machine with no accounts: fake
-// Slack, EC2, PagerDuty and Notion servers that speak the real wire
-// protocols, opsbot itself (built by the caller, unmodified, pointed at
-// the fakes through the same base-URL overrides production has), and a
-// web page that looks like the real tools, all behind one localhost
-// listener. The sandbox never does opsbot's work: it only plays the
+// Slack, EC2 (with CloudWatch, STS and Cost Explorer), PagerDuty and
+// Notion servers that speak the real wire protocols, opsbot itself
+// (built by the caller, unmodified, pointed at the fakes through the
+// same base-URL overrides production has), and a web page that looks
+// like the real tools, all behind one localhost listener. The sandbox never does opsbot's work: it only plays the
 // people and the outside services.
 package sandbox
 
@@ -20,8 +20,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opsbot/opsbot/integrations/aws/cefake"
 	"github.com/opsbot/opsbot/integrations/aws/cloudwatchfake"
 	"github.com/opsbot/opsbot/integrations/aws/ec2fake"
+	"github.com/opsbot/opsbot/integrations/aws/stsfake"
 	"github.com/opsbot/opsbot/integrations/notion/notionfake"
 	"github.com/opsbot/opsbot/integrations/pagerduty/pdfake"
 	"github.com/opsbot/opsbot/integrations/slack/slackfake"
@@ -43,6 +45,8 @@ const (
 	EC2Prefix       = "/fake/ec2"
 	PagerDutyPrefix = "/fake/pagerduty"
 	NotionPrefix    = "/fake/notion"
+	CostPrefix      = "/fake/costexplorer"
+	STSPrefix       = "/fake/sts"
 )
 
 // SigningSecret is the Slack signing secret the fake signs with and
@@ -64,16 +68,22 @@ type Opsbot struct {
 	CatchUp func(ctx context.Context) error
 	// Close releases the store.
 	Close func() error
+	// HoldCostReview queues last month's cost review now, as its
+	// schedule would on the first working day, and says what it did
+	// (nil: the sandbox has no cost review).
+	HoldCostReview func(ctx context.Context) (string, error)
 }
 
 // Wiring is what the sandbox hands to Boot: opsbot's environment (tokens,
-// secrets and the base-URL overrides pointing at the fakes), the EC2
-// endpoint, the shared clock and a logger.
+// secrets and the base-URL overrides pointing at the fakes), the EC2,
+// STS and Cost Explorer endpoints, the shared clock and a logger.
 type Wiring struct {
-	Env         map[string]string
-	AWSEndpoint string
-	Clock       workflows.Clock
-	Log         *slog.Logger
+	Env          map[string]string
+	AWSEndpoint  string
+	STSEndpoint  string
+	CostEndpoint string
+	Clock        workflows.Clock
+	Log          *slog.Logger
 }
 
 // Options configure a sandbox.
@@ -106,6 +116,8 @@ type Sandbox struct {
 	slack  *slackfake.Server
 	ec2    *ec2fake.Server
 	cw     *cloudwatchfake.Server
+	ce     *cefake.Server
+	sts    *stsfake.Server
 	pd     *pdfake.Server
 	notion *notionfake.Server
 	bot    *Opsbot
@@ -156,7 +168,11 @@ func New(ctx context.Context, opts Options) (*Sandbox, error) {
 		st.close()
 		return nil, err
 	}
-	s.bot, err = opts.Boot(ctx, Wiring{Env: s.env(), AWSEndpoint: opts.BaseURL + EC2Prefix, Clock: s.clock, Log: opts.Log})
+	// The bill is not saved: it is the same function of the date at
+	// every start.
+	seedCosts(s.ce, s.sts, s.clock.Now())
+	s.bot, err = opts.Boot(ctx, Wiring{Env: s.env(), AWSEndpoint: opts.BaseURL + EC2Prefix,
+		STSEndpoint: opts.BaseURL + STSPrefix, CostEndpoint: opts.BaseURL + CostPrefix, Clock: s.clock, Log: opts.Log})
 	if err != nil {
 		st.close()
 		return nil, fmt.Errorf("boot opsbot: %w", err)
@@ -165,7 +181,7 @@ func New(ctx context.Context, opts Options) (*Sandbox, error) {
 	return s, nil
 }
 
-// makeFakes creates the four fakes on the shared clock, mounted under
+// makeFakes creates the fakes on the shared clock, mounted under
 // the sandbox's base URL.
 func (s *Sandbox) makeFakes() {
 	now := s.clock.Now
@@ -179,6 +195,10 @@ func (s *Sandbox) makeFakes() {
 	s.cw = cloudwatchfake.New(now)
 	s.cw.SetDefault(1.5)
 	s.ec2.SetMetrics(s.cw)
+	// Cost Explorer holds six months of a sample bill over three
+	// accounts; STS lets opsbot assume the accounts' roles.
+	s.ce = cefake.New(now)
+	s.sts = stsfake.New(now)
 	s.pd = pdfake.New(pdfake.Options{Clock: now, BaseURL: base + PagerDutyPrefix, WebhookURL: base + "/webhooks/pagerduty",
 		Log: s.opts.Log.With("component", "pdfake")})
 	s.notion = notionfake.New(notionfake.Options{Clock: now, RateLimit: 3, Log: s.opts.Log.With("component", "notionfake")})
@@ -210,6 +230,10 @@ func (s *Sandbox) routes() {
 	mux.Handle(EC2Prefix, http.StripPrefix(EC2Prefix, s.ec2))
 	mux.Handle(PagerDutyPrefix+"/", http.StripPrefix(PagerDutyPrefix, s.pd))
 	mux.Handle(NotionPrefix+"/", http.StripPrefix(NotionPrefix, s.notion))
+	mux.Handle(CostPrefix, http.StripPrefix(CostPrefix, s.ce))
+	mux.Handle(CostPrefix+"/", http.StripPrefix(CostPrefix, s.ce))
+	mux.Handle(STSPrefix, http.StripPrefix(STSPrefix, s.sts))
+	mux.Handle(STSPrefix+"/", http.StripPrefix(STSPrefix, s.sts))
 	s.apiRoutes(mux)
 	web, _ := fs.Sub(webFiles, "web")
 	mux.Handle("GET /ui/", http.StripPrefix("/ui/", http.FileServerFS(web)))
@@ -218,6 +242,15 @@ func (s *Sandbox) routes() {
 	})
 	mux.Handle("/", s.bot.Handler) // opsbot's real routes
 	s.mux = mux
+}
+
+// catchUpOnce runs opsbot's scheduled tasks and due jobs once.
+func (s *Sandbox) catchUpOnce(ctx context.Context) {
+	s.advancing.Lock()
+	defer s.advancing.Unlock()
+	if err := s.bot.CatchUp(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("run opsbot's schedule at start", "err", err)
+	}
 }
 
 // ServeHTTP serves the page, its API, the fakes and opsbot.
@@ -234,6 +267,13 @@ func (s *Sandbox) EC2() *ec2fake.Server { return s.ec2 }
 
 // PagerDuty is the fake PagerDuty account, for tests to look at.
 func (s *Sandbox) PagerDuty() *pdfake.Server { return s.pd }
+
+// CostExplorer is the fake Cost Explorer, for tests to look at (its
+// Calls count what opsbot asked).
+func (s *Sandbox) CostExplorer() *cefake.Server { return s.ce }
+
+// STS is the fake STS, for tests to look at.
+func (s *Sandbox) STS() *stsfake.Server { return s.sts }
 
 // Notion is the fake Notion workspace, for tests to look at.
 func (s *Sandbox) Notion() *notionfake.Server { return s.notion }
@@ -256,6 +296,9 @@ func (s *Sandbox) Serve(ctx context.Context, ln net.Listener) error {
 	close(s.running)
 	go func() { ran <- s.bot.Run(botCtx) }()
 	go s.saveLoop(botCtx)
+	// What the schedule does is done once now, not a tick later: the
+	// bill is read, so /ops costs answers from the first minute.
+	go s.catchUpOnce(botCtx)
 	var err error
 	select {
 	case <-ctx.Done():

@@ -33,7 +33,7 @@ const (
 )
 
 // Channels are the sample workspace's channels.
-var Channels = []string{"general", "platform-approvals", "data-approvals", "incidents"}
+var Channels = []string{"general", "platform-approvals", "data-approvals", "incidents", "cost-review"}
 
 // Services are the sample PagerDuty services; their IDs are in
 // sandbox.yaml's teams.

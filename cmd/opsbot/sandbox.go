@@ -116,13 +116,29 @@ func bootTracedSandbox(ctx context.Context, w sandbox.Wiring, tracing *telemetry
 		return nil, config.Problems(problems)
 	}
 	awsCfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDSANDBOX", "sandbox-secret", "")}
-	app, err := NewApp(ctx, cfg, env, Deps{Clock: w.Clock, Log: w.Log, AWSConfig: &awsCfg, AWSEndpoint: w.AWSEndpoint, Owner: "sandbox", Tracing: tracing})
+	app, err := NewApp(ctx, cfg, env, Deps{Clock: w.Clock, Log: w.Log, AWSConfig: &awsCfg, AWSEndpoint: w.AWSEndpoint,
+		AWSSTSEndpoint: w.STSEndpoint, AWSCostEndpoint: w.CostEndpoint, Owner: "sandbox", Tracing: tracing})
 	if err != nil {
 		return nil, err
 	}
+	var holdReview func(ctx context.Context) (string, error)
+	if app.Costs != nil {
+		holdReview = func(ctx context.Context) (string, error) {
+			m, fresh, err := app.Costs.HoldReview(ctx)
+			if err != nil {
+				return "", err
+			}
+			where := app.Config.Costs.Review.Channel
+			if !fresh {
+				return fmt.Sprintf("The cost review of %s was held already: it is updated in place in %s.", m.Name(), where), nil
+			}
+			return fmt.Sprintf("The cost review of %s is being posted in %s.", m.Name(), where), nil
+		}
+	}
 	return &sandbox.Opsbot{
-		Handler: app.Handler,
-		Run:     func(ctx context.Context) error { return app.Run(ctx, nil) },
+		HoldCostReview: holdReview,
+		Handler:        app.Handler,
+		Run:            func(ctx context.Context) error { return app.Run(ctx, nil) },
 		CatchUp: func(ctx context.Context) error {
 			app.Scheduler.RunAll()
 			for range 100 {

@@ -85,10 +85,13 @@ type pageState struct {
 			Files []struct{ ID, Name, Title, URL string }
 		}
 	}
-	Ephemerals []struct{ Channel, Text string }
-	Instances  []struct{ ID, State string }
-	Incidents  []struct{ ID, Status, Title string }
-	Pages      []struct {
+	Ephemerals []struct {
+		Channel, Text string
+		Blocks        json.RawMessage
+	}
+	Instances []struct{ ID, State string }
+	Incidents []struct{ ID, Status, Title string }
+	Pages     []struct {
 		Title  string
 		Blocks []struct{ Type, Text string }
 	}

@@ -158,7 +158,14 @@ const App = (() => {
     document.querySelectorAll(".ff").forEach((b) => b.addEventListener("click", async () => {
       document.querySelectorAll(".ff").forEach((x) => { x.disabled = true; });
       $("ff-busy").hidden = false;
-      try { await app.act("/api/clock/advance", { duration: b.dataset.duration }); } catch (e) { /* toasted */ }
+      try {
+        if (b.dataset.duration) {
+          await app.act("/api/clock/advance", { duration: b.dataset.duration });
+        } else {
+          const out = await app.act("/api/costs/review", {});
+          if (out && out.said) { toast(out.said); }
+        }
+      } catch (e) { /* toasted */ }
       document.querySelectorAll(".ff").forEach((x) => { x.disabled = false; });
       $("ff-busy").hidden = true;
     }));
