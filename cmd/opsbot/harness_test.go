@@ -167,6 +167,9 @@ type harness struct {
 	crash *killer
 	// storeOpts are added to the store options of the Apps booted.
 	storeOpts []store.Option
+	// costEndpoint and stsEndpoint, when set, point the Apps booted at a
+	// Cost Explorer and an STS fake (costs_e2e_test.go).
+	costEndpoint, stsEndpoint string
 }
 
 // newHarness builds the world and boots opsbot on SQLite; with a dsn, on
@@ -293,7 +296,8 @@ func (h *harness) bootApp() (*App, *httptest.Server) {
 		awsCfg.HTTPClient = h.outsideHTTP
 	}
 	deps := Deps{Clock: h.clock, Log: log, AWSConfig: &awsCfg, AWSEndpoint: h.ec2hs.URL, Owner: fmt.Sprintf("replica-%d", h.replicas), Sleep: sleep,
-		SlackHTTP: h.slackHTTP, HTTP: h.outsideHTTP, AWSMaxBackoff: h.awsBackoff, Tracing: h.tracing}
+		SlackHTTP: h.slackHTTP, HTTP: h.outsideHTTP, AWSMaxBackoff: h.awsBackoff, Tracing: h.tracing,
+		AWSCostEndpoint: h.costEndpoint, AWSSTSEndpoint: h.stsEndpoint}
 	deps.StoreOptions = append(deps.StoreOptions, h.storeOpts...)
 	if h.crash != nil {
 		h.crash.wire(&deps)
