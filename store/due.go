@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/opsbot/opsbot/workflows"
@@ -78,6 +79,75 @@ func (t *tx) SetDue(kind workflows.DueKind, id string, at time.Time) error {
 		return fmt.Errorf("set due time of %s %s: %w", kind, id, err)
 	}
 	return mustChange(res, fmt.Sprintf("set due time of %s %s", kind, id), workflows.ErrNotFound)
+}
+
+// dueChunk is how many due times one SetDues statement writes. It is
+// fixed (a shorter chunk repeats its last pair), so each table has one
+// statement text, prepared once per connection.
+const dueChunk = 64
+
+// dueBatchSQL holds each table's SetDues statement:
+//
+//	UPDATE t SET next_due_at = CASE id WHEN ? THEN CAST(? AS BIGINT) ... END
+//	WHERE id IN (?, ...)
+//
+// CASE and IN are what both engines share; the CAST types the value for
+// PostgreSQL, NULL included.
+var dueBatchSQL = func() map[string]string {
+	m := map[string]string{}
+	for _, table := range dueTables {
+		var b strings.Builder
+		b.WriteString("UPDATE " + table + " SET next_due_at = CASE id")
+		for range dueChunk {
+			b.WriteString(" WHEN ? THEN CAST(? AS BIGINT)")
+		}
+		b.WriteString(" END WHERE id IN (" + placeholders(dueChunk) + ")")
+		m[table] = b.String()
+	}
+	return m
+}()
+
+// SetDues stores several rows' next due times, dueChunk rows a
+// statement: on PostgreSQL a round trip per chunk, not per row. Each ID
+// should be listed once (one listed twice gets its first time). A row
+// that does not exist is ErrNotFound, as with SetDue.
+func (t *tx) SetDues(kind workflows.DueKind, dues []workflows.DueAt) error {
+	table, err := dueTable(kind)
+	if err != nil {
+		return err
+	}
+	query := dueBatchSQL[table]
+	args := make([]any, 0, 3*dueChunk)
+	for len(dues) > 0 {
+		chunk := dues[:min(dueChunk, len(dues))]
+		dues = dues[len(chunk):]
+		args = args[:0]
+		ids := make(map[string]bool, len(chunk))
+		for i := range dueChunk {
+			d := chunk[min(i, len(chunk)-1)]
+			var v any // NULL
+			if !d.At.IsZero() {
+				v = d.At.UnixNano()
+			}
+			args = append(args, d.ID, v)
+			ids[d.ID] = true
+		}
+		for i := range dueChunk {
+			args = append(args, chunk[min(i, len(chunk)-1)].ID)
+		}
+		res, err := t.exec(query, args...)
+		if err != nil {
+			return fmt.Errorf("set due times of %d %ss: %w", len(chunk), kind, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("set due times of %d %ss: %w", len(chunk), kind, err)
+		}
+		if n != int64(len(ids)) {
+			return fmt.Errorf("set due times of %d %ss: only %d found: %w", len(ids), kind, n, workflows.ErrNotFound)
+		}
+	}
+	return nil
 }
 
 // ResetDue makes every row of kind that has a due time due at once.

@@ -1,6 +1,9 @@
 package store
 
 import (
+	"database/sql"
+	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -299,4 +302,97 @@ func testRequests_EndsAfterLeavesOutLeasesEndedBefore(t *testing.T, db *DB) {
 		}
 		return nil
 	})
+}
+
+// SetDues writes what SetDue would for each row, in chunks of dueChunk
+// (a short last chunk included), NULL and DueNever too, for each table.
+func TestDue_SetDuesWritesEachRowsTimeInChunks(t *testing.T) {
+	forEachDB(t, testDue_SetDuesWritesEachRowsTimeInChunks)
+}
+
+func testDue_SetDuesWritesEachRowsTimeInChunks(t *testing.T, db *DB) {
+	const n = 2*dueChunk + 5
+	var ids []string
+	update(t, db, func(tx workflows.Tx) error {
+		for i := range n {
+			id := fmt.Sprintf("srv-%03d", i)
+			ids = append(ids, id)
+			if err := tx.CreateRequest(sampleRequest(id)); err != nil {
+				return err
+			}
+		}
+		if err := tx.CreateIncident(sampleIncident("inc-1")); err != nil {
+			return err
+		}
+		return tx.CreateIncident(sampleIncident("inc-2"))
+	})
+	// Row i is due i minutes after t0; every seventh never again, every
+	// eleventh not under this policy.
+	at := func(i int) time.Time {
+		switch {
+		case i%7 == 3:
+			return time.Time{}
+		case i%11 == 5:
+			return workflows.DueNever
+		}
+		return t0.Add(time.Duration(i) * time.Minute)
+	}
+	var dues []workflows.DueAt
+	for i, id := range ids {
+		dues = append(dues, workflows.DueAt{ID: id, At: at(i)})
+	}
+	update(t, db, func(tx workflows.Tx) error { return tx.SetDues(workflows.DueKindLease, dues) })
+	got := map[string]sql.NullInt64{}
+	rows, err := db.read.Query("SELECT id, next_due_at FROM requests")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		var v sql.NullInt64
+		if err := rows.Scan(&id, &v); err != nil {
+			t.Fatal(err)
+		}
+		got[id] = v
+	}
+	rows.Close()
+	for i, id := range ids {
+		want := sql.NullInt64{}
+		if a := at(i); !a.IsZero() {
+			want = sql.NullInt64{Int64: a.UnixNano(), Valid: true}
+		}
+		if got[id] != want {
+			t.Errorf("%s: next_due_at %v, want %v", id, got[id], want)
+		}
+	}
+	// The tick reads them back as SetDue's times.
+	if due := dueIDs(t, db, workflows.DueKindLease, t0.Add(10*time.Minute)); !reflect.DeepEqual(due, []string{"srv-000", "srv-001", "srv-002", "srv-004", "srv-006", "srv-007", "srv-008", "srv-009"}) {
+		t.Errorf("due 10 minutes on: %v", due)
+	}
+	// Another table, one row; none at all writes nothing.
+	update(t, db, func(tx workflows.Tx) error {
+		if err := tx.SetDues(workflows.DueKindIncident, []workflows.DueAt{{ID: "inc-2", At: t0.Add(time.Hour)}}); err != nil {
+			return err
+		}
+		return tx.SetDues(workflows.DueKindApproval, nil)
+	})
+	if got := dueIDs(t, db, workflows.DueKindIncident, t0); !reflect.DeepEqual(got, []string{"inc-1"}) {
+		t.Errorf("incidents due at t0 = %v, want [inc-1] (inc-2 set an hour on)", got)
+	}
+	// A row that is not there fails the batch, which changes nothing.
+	err = db.Update(t.Context(), func(tx workflows.Tx) error {
+		return tx.SetDues(workflows.DueKindLease, []workflows.DueAt{{ID: "srv-001", At: t0}, {ID: "srv-404", At: t0}})
+	})
+	if !errors.Is(err, workflows.ErrNotFound) {
+		t.Errorf("SetDues with an unknown lease = %v, want ErrNotFound", err)
+	}
+	if due := dueIDs(t, db, workflows.DueKindLease, t0); !reflect.DeepEqual(due, []string{"srv-000"}) {
+		t.Errorf("after the failed batch, due at t0: %v", due)
+	}
+	err = db.Update(t.Context(), func(tx workflows.Tx) error {
+		return tx.SetDues("nonsense", []workflows.DueAt{{ID: "srv-000", At: t0}})
+	})
+	if err == nil || !strings.Contains(err.Error(), "unknown kind") {
+		t.Errorf("SetDues of an unknown kind = %v", err)
+	}
 }

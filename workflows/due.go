@@ -58,9 +58,18 @@ type DueTx interface {
 	// SetDue stores when the subject next needs a look: at, DueNever, or
 	// the zero time for never again (until it is saved).
 	SetDue(kind DueKind, id string, at time.Time) error
+	// SetDues stores the due times of several subjects of kind at once,
+	// as SetDue does each (in as few statements as the store can).
+	SetDues(kind DueKind, dues []DueAt) error
 	// ResetDue makes every subject of kind that has a due time due at
 	// once, and says how many.
 	ResetDue(kind DueKind) (int64, error)
+}
+
+// DueAt is one subject's next due time, for SetDues.
+type DueAt struct {
+	ID string
+	At time.Time
 }
 
 // ResetDueTimes makes every lease, approval, incident and action item that
@@ -224,65 +233,43 @@ func (b *BusinessHours) NextOpen(t time.Time, loc *time.Location) time.Time {
 	return t.Add(time.Hour)
 }
 
-// settle looks again at subjects found due, at now, and returns, in
-// order, those with something due, to be handled in a transaction each.
-// The others were saved since the last look (an extension, a vote, a new
+// settle looks at subjects found due, at now, and returns, in order,
+// those with something due, to be handled in a transaction each. The
+// others were saved since the last look (an extension, a vote, a new
 // channel), or are every live one after a start: their next due time is
-// stored, in write transactions of up to settleBatch that look again
-// first. The first look is a read, so a tick that finds only due
-// subjects (the usual case) writes nothing here.
+// stored. Each subject is read once: in write transactions of up to
+// settleBatch subjects, which look at each and store the next due times
+// of those not due in one batch (SetDues). A batch whose subjects are all
+// due (the usual tick) writes nothing.
 func settle(ctx context.Context, st Store, clock Clock, kind DueKind, ids []string,
 	look func(tx Tx, id string, now time.Time) (next time.Time, due bool, err error)) ([]string, error) {
 	const settleBatch = 200
-	var early []string
-	isDue := map[string]bool{}
-	err := st.View(ctx, func(tx Tx) error {
-		now := clock.Now()
-		for _, id := range ids {
-			_, due, err := look(tx, id, now)
-			// An error is reported by the subject's own transaction,
-			// where it cannot hold up the others.
-			isDue[id] = due || err != nil
-			if !isDue[id] {
-				early = append(early, id)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("look at due %ss: %w", kind, err)
-	}
-	for len(early) > 0 {
-		batch := early[:min(settleBatch, len(early))]
-		early = early[len(batch):]
+	var work []string
+	for len(ids) > 0 {
+		batch := ids[:min(settleBatch, len(ids))]
+		ids = ids[len(batch):]
 		var due []string
 		err := st.Update(ctx, func(tx Tx) error {
+			// The transaction may run again: decide afresh.
 			due = due[:0]
+			var next []DueAt
 			now := clock.Now()
 			for _, id := range batch {
-				next, d, err := look(tx, id, now)
+				at, d, err := look(tx, id, now)
+				// An error is reported by the subject's own transaction,
+				// where it cannot hold up the others.
 				if err != nil || d {
-					due = append(due, id) // it changed since the read
+					due = append(due, id)
 					continue
 				}
-				if err := tx.SetDue(kind, id, next); err != nil {
-					return err
-				}
+				next = append(next, DueAt{ID: id, At: at})
 			}
-			return nil
+			return tx.SetDues(kind, next)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("settle %s due times: %w", kind, err)
 		}
-		for _, id := range due {
-			isDue[id] = true
-		}
-	}
-	var work []string
-	for _, id := range ids {
-		if isDue[id] {
-			work = append(work, id)
-		}
+		work = append(work, due...)
 	}
 	return work, nil
 }
