@@ -24,7 +24,7 @@ func TestCosts_NeverShowsATeamToOthers(t *testing.T) {
 	got := map[string]json.RawMessage{}
 	for _, tc := range []struct {
 		name, user, text, want string
-		golden             string
+		golden                 string
 	}{
 		{"member of data names platform", analyst, "costs platform", "Team platform's costs are shown only to its members and approvers", "costs_refused_other_team"},
 		{"member of data, another case and a month", analyst, "costs PLATFORM last", "Team platform's costs are shown only", ""},
