@@ -11,6 +11,7 @@ import (
 
 	slackout "github.com/opsbot/opsbot/integrations/slack"
 	"github.com/opsbot/opsbot/workflows"
+	"github.com/opsbot/opsbot/workflows/offboard"
 )
 
 func (b *Bot) serveInteraction(w http.ResponseWriter, r *http.Request) {
@@ -108,6 +109,8 @@ func (b *Bot) Click(ctx context.Context, ic slack.InteractionCallback) *workflow
 		reply = requestReply(b.Servers.Catalog, res)
 	case workflows.ActServerStop, workflows.ActServerRelease, workflows.ActServerKeep:
 		reply = b.choiceClick(ctx, actor, slackout.BaseActionID(act.ActionID), act.Value)
+	case offboard.ActKeyDelete:
+		reply = b.keyClick(ctx, actor, act.Value)
 	case workflows.ActLeaseRelease:
 		r, err := b.Servers.Release(ctx, actor, act.Value)
 		if err != nil {

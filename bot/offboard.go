@@ -48,15 +48,35 @@ func (b *Bot) offboardCommand(ctx context.Context, actor workflows.Person, userI
 	if !strings.Contains(userID, "@") {
 		who = b.person(ctx, userID)
 	}
-	rep, err := b.Offboard.Offboard(ctx, actor.Ref(), who)
+	rep, err := b.Offboard.Offboard(ctx, actor, who)
 	if err != nil {
 		return b.failure(err, UsageOffboard)
 	}
 	if rep.Already {
 		return textReply(fmt.Sprintf("%s was offboarded already; nothing was done again. The report is in their teams' approvals channels and the audit log.", workflows.Mention(who.Ref())))
 	}
-	return textReply(fmt.Sprintf("%s is offboarded: %d server(s) handed to their team's approvers, %d request(s) withdrawn, %d incident role(s) vacated. The report is in %s's approvals channel.",
-		workflows.Mention(who.Ref()), len(rep.Servers), len(rep.Withdrawn), len(rep.Roles), joinTeams(rep.Teams)))
+	rerouted := 0
+	for _, rr := range rep.ReRouted {
+		rerouted += len(rr)
+	}
+	keys := ""
+	if b.Offboard.Keys != nil {
+		keys = " Their EC2 key pairs are being looked up; they will be listed in the report's thread."
+	}
+	return textReply(fmt.Sprintf("%s is offboarded: %d server(s) handed to their team, %d request(s) withdrawn, %d approval(s) asked of the other approvers, %d incident role(s) vacated. The report is in %s's approvals channel.%s",
+		workflows.Mention(who.Ref()), len(rep.Servers), len(rep.Withdrawn), rerouted, len(rep.Roles), joinTeams(rep.Teams), keys))
+}
+
+// keyClick is the "Delete key pair" button of an offboarding report.
+func (b *Bot) keyClick(ctx context.Context, actor workflows.Person, value string) workflows.Reply {
+	if b.Offboard == nil {
+		return textReply("Offboarding is not set up in this opsbot.")
+	}
+	k, err := b.Offboard.DeleteKey(ctx, actor, value)
+	if err != nil {
+		return b.failure(err, UsageOffboard)
+	}
+	return textReply(fmt.Sprintf("Key pair %s (%s) is being deleted; the report's thread shows when it is done.", k.Name, k.KeyPairID))
 }
 
 func joinTeams(ts []string) string {
@@ -85,6 +105,6 @@ func (b *Bot) userChanged(ctx context.Context, raw json.RawMessage) error {
 	if err := json.Unmarshal(raw, &ev); err != nil || !ev.User.Deleted || ev.User.IsBot || ev.User.ID == "" || b.Offboard == nil {
 		return nil
 	}
-	_, err := b.Offboard.Offboard(ctx, "slack", workflows.Person{SlackID: ev.User.ID, Email: ev.User.Profile.Email})
+	_, err := b.Offboard.Offboard(ctx, workflows.Person{}, workflows.Person{SlackID: ev.User.ID, Email: ev.User.Profile.Email})
 	return err
 }

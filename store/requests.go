@@ -14,7 +14,8 @@ const requestColumns = `id, owner_slack, owner_email, owner_email_key, team, tem
 	state, state_reason, duration, hourly_rate, estimate, client_token,
 	instance_id, instance_region, instance_type, instance_state, instance_launch_time,
 	instance_private_ip, instance_private_dns, instance_tags,
-	lease_start, lease_end, extensions, ending_at, created_at, updated_at, launch_spec`
+	lease_start, lease_end, extensions, ending_at, created_at, updated_at, launch_spec,
+	handed_from_slack, handed_from_email, handed_at`
 
 // requestArgs lists r's values in requestColumns order.
 func requestArgs(r *workflows.ServerRequest) ([]any, error) {
@@ -34,6 +35,7 @@ func requestArgs(r *workflows.ServerRequest) ([]any, error) {
 		in.PrivateIP, in.PrivateDNS, tags,
 		unixNanos(r.LeaseStart), unixNanos(r.LeaseEnd), int64(r.Extensions), unixNanos(r.EndingAt),
 		unixNanos(r.CreatedAt), unixNanos(r.UpdatedAt), spec,
+		r.HandedFrom.SlackID, r.HandedFrom.Email, unixNanos(r.HandedAt),
 	}, nil
 }
 
@@ -185,19 +187,21 @@ func (t *tx) requests(q string, args ...any) ([]*workflows.ServerRequest, error)
 			r                                          workflows.ServerRequest
 			emailKey, state, instState, tags, spec     string
 			dur, rate, est, launch, start, end, ending int64
-			exts, created, updated                     int64
+			exts, created, updated, handed             int64
 		)
 		err := rows.Scan(&r.ID, &r.Owner.SlackID, &r.Owner.Email, &emailKey, &r.Team, &r.Template, &r.Reason,
 			&state, &r.StateReason, &dur, &rate, &est, &r.ClientToken,
 			&r.Instance.ID, &r.Instance.Region, &r.Instance.Type, &instState, &launch,
 			&r.Instance.PrivateIP, &r.Instance.PrivateDNS, &tags,
-			&start, &end, &exts, &ending, &created, &updated, &spec)
+			&start, &end, &exts, &ending, &created, &updated, &spec,
+			&r.HandedFrom.SlackID, &r.HandedFrom.Email, &handed)
 		if err != nil {
 			return nil, err
 		}
 		r.State, r.Instance.State = workflows.State(state), workflows.InstanceState(instState)
 		r.Duration, r.HourlyRate, r.Estimate = time.Duration(dur), workflows.Money(rate), workflows.Money(est)
 		r.Instance.LaunchTime = fromNanos(launch)
+		r.HandedAt = fromNanos(handed)
 		if r.Instance.Tags, err = tagsFromText(tags); err != nil {
 			return nil, fmt.Errorf("request %s: %w", r.ID, err)
 		}

@@ -77,6 +77,12 @@ func (s *Servers) Decide(ctx context.Context, actor Person, approvalID string, a
 			return Errorf(EForbidden, "You asked for this yourself (%s), so you cannot decide it; another approver of team %s must.",
 				approvalWhat(a), team.Name)
 		}
+		if gone, err := Departed(tx, actor); err != nil || gone {
+			if err == nil {
+				err = DepartedAnswer(actor)
+			}
+			return err
+		}
 		if !team.IsApprover(actor) {
 			return Errorf(EForbidden, "Only team %s's approvers can decide %s.", team.Name, a.RequestID)
 		}

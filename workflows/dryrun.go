@@ -51,12 +51,11 @@ func (s *Servers) reportDryRunEnd(ctx context.Context, id string, action EndActi
 			return err
 		}
 		verb := map[EndAction]string{EndStop: "stopped", EndTerminate: "terminated"}[action]
-		return enqueueMessage(tx, Message{
-			User:  person(r.Owner),
+		return enqueueMessage(tx, s.ownerMessage(r, Message{
 			Title: fmt.Sprintf("Dry run: %s would have been %s", r.ID, verb),
 			Text: fmt.Sprintf("EC2 confirmed that %s could be %s, but opsbot runs in dry run, so nothing was changed: the instance runs on and %s stays %s in opsbot's records.",
 				r.Instance.ID, verb, r.ID, r.State.Words()),
 			Note: DryRunNote,
-		}, now)
+		}), now)
 	})
 }

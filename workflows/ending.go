@@ -163,10 +163,10 @@ func (s *Servers) GiveUp(ctx context.Context, j Job, cause error) {
 			if err != nil || !fresh {
 				return err
 			}
-			return enqueueMessage(tx, Message{User: person(r.Owner),
+			return enqueueMessage(tx, s.ownerMessage(r, Message{
 				Title: "opsbot could not end " + id,
 				Text: fmt.Sprintf("Its %s of %s failed (the details are in opsbot's audit log). opsbot tries again every %s; if the instance was changed outside opsbot, end it by hand.",
-					strings.Fields(j.Payload + " end")[1], r.Instance.ID, FormatDuration(EndRetryEvery))}, now)
+					strings.Fields(j.Payload + " end")[1], r.Instance.ID, FormatDuration(EndRetryEvery))}), now)
 		})
 	default:
 		return

@@ -15,9 +15,12 @@ const JobHome = "home.publish"
 // servers, their requests waiting for approval, the approvals waiting on
 // them, their team's budget and the open incidents.
 type Home struct {
-	Person    Person
-	Team      *Team // nil when they are in no team
-	Servers   []*ServerRequest
+	Person  Person
+	Team    *Team // nil when they are in no team
+	Servers []*ServerRequest
+	// Handed are the servers handed to a team they approve for (their
+	// owner left): its approvers look after them.
+	Handed    []*ServerRequest
 	Pending   []*ServerRequest
 	Approvals []*Approval
 	Budget    *BudgetSummary
@@ -56,6 +59,15 @@ func (s *Servers) Home(ctx context.Context, p Person) (Home, error) {
 		for _, team := range s.Catalog.Teams {
 			if !team.IsApprover(p) {
 				continue
+			}
+			rs, err := tx.Requests(RequestFilter{Team: team.Name, States: []State{StateProvisioning, StateRunning, StateStopped}})
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				if r.TeamOwned() {
+					h.Handed = append(h.Handed, r)
+				}
 			}
 			as, err := tx.Approvals(ApprovalFilter{Team: team.Name, States: []ApprovalState{ApprovalPending}})
 			if err != nil {

@@ -190,15 +190,14 @@ func (s *Servers) recordIdle(ctx context.Context, id string, launched time.Time,
 
 // idleMessage flags an idle server to its owner.
 func idleMessage(team *Team, r *ServerRequest, pol IdlePolicy, peak float64, since, now time.Time) Message {
-	return Message{
+	return toOwner(team, r, Message{
 		Key:   "idle-flag:" + r.ID,
-		User:  person(r.Owner),
 		Title: fmt.Sprintf("%s looks idle", r.ID),
 		Text: fmt.Sprintf("Its CPU stayed under %s%% for the last %s (highest: %.1f%%, since %s). Stop it to pay only for its disk until you need it again (its lease is kept), release it if you are done, or keep it: opsbot will not flag it again during this lease.",
 			trimFloat(pol.CPUBelow), FormatDuration(pol.For), peak, team.LocalTime(since)),
 		Fields:  append(serverFields(team, r, now), Field{Label: "Costs per day", Value: r.HourlyRate.For(24).String()}),
 		Actions: ChoiceActions(r, ServerChoice{ID: r.ID, Why: WhyIdle, DrawnFor: now}),
-	}
+	})
 }
 
 func trimFloat(f float64) string {

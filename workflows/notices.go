@@ -92,6 +92,9 @@ func approvalMessage(team *Team, r *ServerRequest, a *Approval, votes []Decision
 	if a.Initiator != (Person{}) && !samePerson(a.Initiator, r.Owner) {
 		m.Fields = []Field{{Label: "Requested by", Person: person(a.Initiator)}, {Label: "Server owner", Person: person(r.Owner)}}
 	}
+	if r.TeamOwned() {
+		m.Fields = []Field{{Label: "Requested by", Person: person(a.Initiator)}, {Label: "Server owner", Value: "team " + r.Team + " (handed over from " + Mention(r.HandedFrom.Ref()) + ")"}}
+	}
 	m.Fields = append(m.Fields, Field{Label: "Template", Value: r.Template})
 	if r.Spec != nil {
 		// What approving launches: the snapshot, not the template as it
@@ -186,7 +189,7 @@ func decisionDM(team *Team, r *ServerRequest, a *Approval, budget BudgetSummary)
 		}
 	}
 	m.Fields = []Field{{Label: "Estimate", Value: a.Cost.String()}, {Label: "Team budget left", Value: budget.Remaining().String()}}
-	return m
+	return toOwner(team, r, m)
 }
 
 // leaseMessage is the owner's DM about a server, kept current in place.
@@ -204,7 +207,7 @@ func leaseMessage(team *Team, r *ServerRequest, budget BudgetSummary, headline s
 		// Actions has the rest (snapshot, diagnose).
 		m.Actions = []Action{StoppedActions(r)[0], ServerShowAction(r), ReleaseAction(r)}
 	}
-	return m
+	return toOwner(team, r, m)
 }
 
 func leaseActions(r *ServerRequest) []Action {
@@ -257,8 +260,7 @@ func warningMessage(team *Team, r *ServerRequest, lc LifecyclePolicy, budget Bud
 	if lc.EndAction == EndTerminate {
 		action = "terminated"
 	}
-	return Message{
-		User:  person(r.Owner),
+	return toOwner(team, r, Message{
 		Title: fmt.Sprintf("%s's lease ends in %s", r.ID, FormatDuration(left)),
 		Text: fmt.Sprintf("At %s (plus %s grace) it will be %s. Extend it if you still need it, or release it now to give the budget back.",
 			team.LocalTime(r.LeaseEnd), FormatDuration(lc.Grace), action),
@@ -266,7 +268,7 @@ func warningMessage(team *Team, r *ServerRequest, lc LifecyclePolicy, budget Bud
 			Field{Label: "Extending 1 day costs", Value: r.HourlyRate.For(24).String()},
 			Field{Label: "Team budget left", Value: fmt.Sprintf("%s of %s", budget.Remaining(), budget.Budget)}),
 		Actions: leaseActions(r),
-	}
+	})
 }
 
 // DecodeMessage reads a queued message.
@@ -329,15 +331,14 @@ func StoppedActions(r *ServerRequest) []Action {
 // stoppedMessage is the new DM at the stop that ends a lease, so the
 // owner is not left with an edited old message and a dead Extend button.
 func stoppedMessage(team *Team, r *ServerRequest, budget BudgetSummary, now time.Time) Message {
-	return Message{
+	return toOwner(team, r, Message{
 		// Keyed: a lease end run again after a crash edits this message
 		// instead of posting a second one.
 		Key:   "stopped:" + r.ID,
-		User:  person(r.Owner),
 		Title: fmt.Sprintf("%s's lease ended: %s is stopped", r.ID, r.Instance.ID),
 		Text: fmt.Sprintf("Its disk is kept while it is stopped. Start again asks for a new %s lease of %s from the template %s, through the same policy, budget and approval as any request; Release terminates it and gives the unused budget back.",
 			FormatDuration(r.Duration), r.ID, r.Template),
 		Fields:  append(serverFields(team, r, now), Field{Label: "Team budget left", Value: fmt.Sprintf("%s of %s", budget.Remaining(), budget.Budget)}),
 		Actions: StoppedActions(r),
-	}
+	})
 }

@@ -138,13 +138,12 @@ func offHoursWarning(team *Team, r *ServerRequest, sch *offhours.Schedule, stopA
 	if startAt.IsZero() || !startAt.Before(r.LeaseEnd) {
 		again = "its lease ends before the morning, so it is not started again"
 	}
-	return Message{
+	return toOwner(team, r, Message{
 		Key:   offHoursWarnKey(r.ID, stopAt),
-		User:  person(r.Owner),
 		Title: fmt.Sprintf("%s stops tonight at %s (off-hours)", r.ID, team.LocalClock(stopAt)),
 		Text: fmt.Sprintf("Team %s's off-hours schedule (%s) stops opsbot's servers in the evening of working days. %s is stopped at %s and %s; its disk and lease are kept. Keep running tonight if you need it; Stop now or Release if you are done.",
 			team.Name, sch.Name, r.ID, team.LocalTime(stopAt), again),
 		Fields:  append(serverFields(team, r, now), Field{Label: "Saves tonight", Value: r.HourlyRate.For(earliest(startAt, r.LeaseEnd).Sub(stopAt).Hours()).String()}),
 		Actions: ChoiceActions(r, ServerChoice{ID: r.ID, Why: WhyOffHours, DrawnFor: stopAt}),
-	}
+	})
 }

@@ -156,10 +156,10 @@ func (s *Servers) park(ctx context.Context, j Job) error {
 			if err != nil || !fresh {
 				return err
 			}
-			return enqueueMessage(tx, Message{User: person(r.Owner),
+			return enqueueMessage(tx, s.ownerMessage(r, Message{
 				Title: fmt.Sprintf("Dry run: %s would have been %s", r.ID, map[string]string{parkStop: "stopped", parkStart: "started"}[verb]),
 				Text:  fmt.Sprintf("EC2 confirmed the %s of %s (%s), but opsbot runs in dry run, so nothing was changed.", verb, r.Instance.ID, why.Words()),
-				Note:  DryRunNote}, now)
+				Note:  DryRunNote}), now)
 		})
 	case errors.Is(err, ErrNotOurs):
 		return s.refuseToTouch(ctx, r, err)

@@ -93,6 +93,12 @@ type ServerRequest struct {
 	// done, so a later one (release, the maximum lifetime) can follow.
 	EndingAt time.Time
 
+	// HandedFrom is the person who owned the server before offboarding
+	// handed it to its team (Owner is then empty), and HandedAt when.
+	// A team-owned server's messages go to the team's approvals channel.
+	HandedFrom Person
+	HandedAt   time.Time
+
 	CreatedAt time.Time
 	UpdatedAt time.Time
 
@@ -120,6 +126,12 @@ func (r *ServerRequest) OpenStop() (Stop, bool) {
 		}
 	}
 	return Stop{}, false
+}
+
+// TeamOwned reports whether r was handed to its team: its owner left and
+// nobody owns it personally; the team's approvers look after it.
+func (r *ServerRequest) TeamOwned() bool {
+	return r.Owner == (Person{}) && r.HandedFrom != (Person{})
 }
 
 // Move changes the state if the transition is legal.

@@ -47,6 +47,7 @@ type App struct {
 	Servers   *workflows.Servers
 	Incidents *workflows.Incidents // nil when incidents are not configured
 	Actions   *actions.Service
+	Offboard  *offboard.Service
 	Costs     *costs.Service    // nil without a costs section
 	Runbooks  *runbooks.Service // nil without runbooks
 	PagerDuty *pagerduty.Client // nil without PAGERDUTY_API_TOKEN
@@ -199,10 +200,15 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	if a.Tracing.On() {
 		a.Runner.Trace = a.traceJob
 	}
+	a.Offboard = &offboard.Service{Store: db, Servers: a.Servers, Incidents: a.Incidents, Clock: a.Clock, Log: a.Log.With("component", "offboard"),
+		Keys: a.EC2, DryRun: env.DryRun, Regions: offboard.Places(cfg.Catalog), Wake: a.Wake}
+	for k, h := range a.Offboard.Handlers() {
+		handlers[k] = h
+	}
 	a.Bot = (&bot.Bot{
 		Servers: a.Servers, Incidents: a.Incidents, Actions: a.Actions, Costs: a.Costs, Runbooks: a.Runbooks,
 		Audit:    &audit.Service{Store: db, Log: db, Catalog: cfg.Catalog, Clock: a.Clock},
-		Offboard: &offboard.Service{Store: db, Servers: a.Servers, Clock: a.Clock, Log: a.Log.With("component", "offboard")}, History: a.Slack, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
+		Offboard: a.Offboard, History: a.Slack, Store: db, Clock: a.Clock, Secret: env.SlackSigningSecret.Reveal(),
 		Directory: a.Slack, Views: a.Slack, Render: slackout.Renderer{}, Log: a.Log.With("component", "bot"),
 		HTTP: a.outsideClient(deps.SlackHTTP, "slack", 10*time.Second), Wake: a.Wake, Tracer: a.tracer, Intake: &workflows.GroupCommit{Store: db, Gather: intakeGather, Committed: func(n int) {
 			a.Metrics.observeIntake("slack", n)
@@ -266,6 +272,7 @@ func (a *App) giveUp(ctx context.Context, j workflows.Job, err error) {
 	if a.Runbooks != nil {
 		a.Runbooks.GiveUp(ctx, j, err)
 	}
+	a.Offboard.GiveUp(ctx, j, err)
 	if a.Incidents != nil {
 		a.Incidents.GiveUp(ctx, j, err)
 	}

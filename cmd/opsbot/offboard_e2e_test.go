@@ -38,13 +38,34 @@ func TestOffboard_HandsOverOnce(t *testing.T) {
 	mustContain(t, "not an admin", h.ops(lead, "offboard <@"+dev+">"), "Only opsbot's admins offboard people")
 	mustContain(t, "usage", h.ops(admin, "offboard @dana"), "Usage: /ops offboard")
 	got := h.ops(admin, "offboard <@"+dev+"|dev>")
-	mustContain(t, "admin offboards", got, "is offboarded: 1 server(s) handed", "1 request(s) withdrawn", "1 incident role(s) vacated")
+	mustContain(t, "admin offboards", got, "is offboarded: 1 server(s) handed to their team", "1 request(s) withdrawn", "1 incident role(s) vacated")
 	h.drain()
 	reports := h.offboardReports()
 	if len(reports) != 1 {
 		t.Fatalf("%d reports: %v", len(reports), reports)
 	}
-	mustContain(t, "report", reports[0], r.ID+" (test-small", "handed to the team's approvers", "srv-2 (build-box): waiting for approval, withdrawn", "inc-1 commander: vacated", "Stop now", "Keep")
+	mustContain(t, "report", reports[0], r.ID+" (test-small", "handed to team platform", "srv-2 (build-box): waiting for approval, withdrawn", "inc-1 commander: vacated", "Stop now", "Keep")
+	// The server is the team's now; the departed person is kept as who
+	// held it.
+	if got := h.request(r.ID); got.Owner != (workflows.Person{}) || got.HandedFrom.SlackID != dev || !got.TeamOwned() {
+		t.Errorf("after offboarding: owner %v, handed from %v", got.Owner, got.HandedFrom)
+	}
+	mustContain(t, "handover audit", h.audit(r.ID), "U0ADMIN <admin@example.com> server.handover offboarding: U0DEV <dev@example.com> left")
+	// The withdrawal is the admin's, on behalf of the offboarding, not a
+	// release by the person who left.
+	wd := h.audit("srv-2")
+	mustContain(t, "withdraw audit", wd, "U0ADMIN <admin@example.com> request.withdraw offboarding: U0DEV <dev@example.com> left")
+	if strings.Contains(wd, "lease.release") {
+		t.Errorf("withdrawal audited as a release:\n%s", wd)
+	}
+	// The pinned summary shows the commander vacated.
+	for _, m := range h.slack.Messages(ch.ID) {
+		if m.Pinned {
+			if txt := messageText(m); strings.Contains(txt, dev) || !strings.Contains(txt, "nobody yet") {
+				t.Errorf("pinned summary still shows the departed commander:\n%s", txt)
+			}
+		}
+	}
 	if st := h.request("srv-2").State; st != workflows.StateWithdrawn {
 		t.Errorf("pending request is %s", st)
 	}
@@ -117,4 +138,5 @@ func TestOffboard_DeactivationEvent(t *testing.T) {
 		t.Fatalf("%d reports", len(reports))
 	}
 	mustContain(t, "report", reports[0], "their Slack account was deactivated", "srv-1")
+	mustContain(t, "audit", h.audit("srv-1"), "opsbot server.handover offboarding: U0DEV <dev@example.com>'s Slack account was deactivated")
 }

@@ -36,9 +36,9 @@ func (rd Renderer) Home(h workflows.Home) []slackapi.Block {
 	if len(h.Servers) == 0 {
 		section("You have no servers. Ask for one with `/ops server request`.")
 	}
-	for _, r := range h.Servers {
+	serverBlocks := func(r *workflows.ServerRequest, team *workflows.Team) {
 		section(fmt.Sprintf("*%s* · %s · %s\nLease ends %s · %s so far of %s estimated",
-			Escape(r.ID), Escape(r.Template), Escape(r.State.Words()), Escape(timeIn(h.Team, r)), r.CostSoFar(h.Now), r.Estimate))
+			Escape(r.ID), Escape(r.Template), Escape(r.State.Words()), Escape(timeIn(team, r)), r.CostSoFar(h.Now), r.Estimate))
 		if r.State == workflows.StateRunning && r.EndingAt.IsZero() {
 			blocks = append(blocks, buttons([]workflows.Action{
 				{ID: workflows.ActLeaseExtend, Label: "Extend 1 day", Value: workflows.ExtendValue(r, "1d"), Style: workflows.StylePrimary},
@@ -53,6 +53,16 @@ func (rd Renderer) Home(h workflows.Home) []slackapi.Block {
 				acts = []workflows.Action{workflows.StoppedActions(r)[0], workflows.ServerShowAction(r), workflows.ReleaseAction(r)}
 			}
 			blocks = append(blocks, buttons(acts)...)
+		}
+	}
+	for _, r := range h.Servers {
+		serverBlocks(r, h.Team)
+	}
+	if len(h.Handed) > 0 {
+		header("Handed to your team")
+		for _, r := range h.Handed {
+			section(fmt.Sprintf("%s left: team %s looks after it now.", mention(r.HandedFrom.Ref()), Escape(r.Team)))
+			serverBlocks(r, h.Team)
 		}
 	}
 	if len(h.Pending) > 0 {

@@ -64,6 +64,10 @@ func Authorize(c *workflows.Catalog, team *workflows.Team, r *workflows.ServerRe
 	}
 	// A member of the team, on a teammate's server.
 	if !slices.Contains(pol.Members, a) {
+		ask := team.Approvers
+		if r.Owner.Ref() != "" {
+			ask = append([]string{r.Owner.Ref()}, team.Approvers...)
+		}
 		allowed := "no action"
 		if len(pol.Members) > 0 {
 			var names []string
@@ -73,7 +77,7 @@ func Authorize(c *workflows.Catalog, team *workflows.Team, r *workflows.ServerRe
 			allowed = "only " + strings.Join(names, ", ")
 		}
 		return Verdict{Refused: fmt.Sprintf("%s is not yours, and team %s's policy lets members run %s on the team's servers. Ask its owner or one of the team's approvers:",
-			r.ID, team.Name, allowed), Ask: append([]string{r.Owner.Ref()}, team.Approvers...)}
+			r.ID, team.Name, allowed), Ask: ask}
 	}
 	if needs {
 		return needApprover(team, r, p, a)

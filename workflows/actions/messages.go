@@ -29,6 +29,9 @@ func ViewMessage(v *View) workflows.Message {
 	if r.Owner.Ref() == "" {
 		owner = workflows.Field{Label: "Owner", Value: "team " + r.Team}
 	}
+	if r.TeamOwned() && v.Team != nil {
+		owner.Value = fmt.Sprintf("team %s, since %s left (%s)", r.Team, workflows.Mention(r.HandedFrom.Ref()), v.Team.LocalTime(r.HandedAt))
+	}
 	m.Fields = append(m.Fields, owner, workflows.Field{Label: "Team", Value: r.Team})
 	if v.Team != nil {
 		m.Fields = append(m.Fields, workflows.ServerFields(v.Team, r, v.Now)...)

@@ -210,6 +210,12 @@ func (s *Service) Run(ctx context.Context, actor workflows.Person, button string
 			return tx.Audit(workflows.AuditEntry{At: now, Actor: actor.String(), Action: "action.refuse", Subject: r.ID, Reason: reason, Detail: string(a)})
 		}
 		v := Authorize(s.Catalog, team, r, actor, a)
+		if gone, err := workflows.Departed(tx, actor); err != nil || gone {
+			if err != nil {
+				return err
+			}
+			v = Verdict{Refused: workflows.DepartedAnswer(actor).Message}
+		}
 		if v.Refused != "" {
 			return refuse(workflows.EForbidden, v.Refused, v.Ask)
 		}
@@ -302,7 +308,13 @@ func (s *Service) Decide(ctx context.Context, actor workflows.Person, opID strin
 			refused = e
 			return tx.Audit(workflows.AuditEntry{At: now, Actor: actor.String(), Action: "action.decide.refuse", Subject: r.ID, Reason: reason, Detail: o.ID})
 		}
+		gone, err := workflows.Departed(tx, actor)
+		if err != nil {
+			return err
+		}
 		switch {
+		case gone:
+			return refuse(workflows.DepartedAnswer(actor).Message, nil)
 		case o.State != OpPending:
 			who := ""
 			if o.Approver != (workflows.Person{}) {

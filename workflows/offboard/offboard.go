@@ -1,7 +1,10 @@
 // Package offboard hands over what a person who left held: their servers
-// go to their team's approvers with Stop / Release / Keep, their requests
-// waiting for approval are withdrawn, and one report goes to the team's
-// approvals channel and the audit log. It runs once per person.
+// go to their team (its approvers look after them, with Stop / Release /
+// Keep), their requests waiting for approval are withdrawn, approvals
+// waiting on them are asked of the other approvers, their incident roles
+// are vacated, their EC2 key pairs are listed for revocation, and one
+// report goes to the team's approvals channel and the audit log. It runs
+// once per person.
 package offboard
 
 import (
@@ -16,104 +19,105 @@ import (
 
 // Service offboards people.
 type Service struct {
-	Store   workflows.Store
-	Servers *workflows.Servers
-	Clock   workflows.Clock
-	Log     *slog.Logger
+	Store     workflows.Store
+	Servers   *workflows.Servers
+	Incidents *workflows.Incidents
+	Clock     workflows.Clock
+	Log       *slog.Logger
+	// Keys looks up and deletes EC2 key pairs; nil: key pairs are not
+	// checked, and the report says so.
+	Keys KeyPairs
+	// DryRun: key pairs are deleted with EC2's DryRun flag only.
+	DryRun bool
+	// Regions lists the accounts and regions to look for key pairs in.
+	Regions []Place
+	// Wake, when set, tells the job runner that new jobs wait.
+	Wake func()
 }
 
-// Report is what an offboarding found and did, per team.
+// Report is what an offboarding found and did.
 type Report struct {
 	Person     workflows.Person
-	By         string // who asked: an admin, or "slack" for a deactivation
-	Already    bool   // offboarded before: nothing was done again
+	By         workflows.Person // the admin who asked; zero for a Slack deactivation
+	Already    bool             // offboarded before: nothing was done again
 	Withdrawn  []*workflows.ServerRequest
-	Servers    []*workflows.ServerRequest // running or stopped: handed to the team's approvers
+	Servers    []*workflows.ServerRequest // running or stopped: handed to their team
 	Roles      []string                   // "inc-3 commander": roles held in open incidents
-	NoApprover []string                   // teams left with no other approver
+	ReRouted   map[string][]workflows.ReRouted
+	NoApprover []string // teams left with no other approver
 	Teams      []string
 }
 
+// Actor is who the audit log says offboarded: the admin, or opsbot
+// acting on Slack's deactivation.
+func (rep *Report) Actor() string {
+	if rep.By == (workflows.Person{}) {
+		return "opsbot"
+	}
+	return rep.By.String()
+}
+
+func (rep *Report) reason() string {
+	if rep.By == (workflows.Person{}) {
+		return "offboarding: " + rep.Person.String() + "'s Slack account was deactivated"
+	}
+	return "offboarding: " + rep.Person.String() + " left"
+}
+
 // Offboard hands over what p held. by is the admin who asked (checked by
-// the caller) or "slack". A second call for the same person (the event
-// after the command, or the event delivered twice) does nothing and
-// says so.
-func (s *Service) Offboard(ctx context.Context, by string, p workflows.Person) (*Report, error) {
-	rep := &Report{Person: p, By: by}
-	var pending []*workflows.ServerRequest
+// the caller), or zero for Slack's deactivation event. Everything is
+// done in one transaction; the key pairs are looked up by a job it
+// queues. A second call for the same person (the event after the
+// command, or the event delivered twice) does nothing and says so.
+func (s *Service) Offboard(ctx context.Context, by, p workflows.Person) (*Report, error) {
+	var rep *Report
 	err := s.Store.Update(ctx, func(tx workflows.Tx) error {
+		rep = &Report{Person: p, By: by, ReRouted: map[string][]workflows.ReRouted{}} // a retried transaction starts again
 		now := s.Clock.Now()
-		// Marked under the Slack ID and the email both: the command may
-		// name the person one way and the event the other.
-		var keys []string
-		for _, k := range []string{p.SlackID, p.Email} {
-			if k != "" {
-				keys = append(keys, "offboard:"+strings.ToLower(k))
-			}
-		}
+		keys := workflows.OffboardKeys(p)
 		if len(keys) == 0 {
 			return workflows.Errorf(workflows.EInvalid, "Name the person to offboard.")
 		}
-		for _, k := range keys {
-			done, err := tx.Sent(k)
-			if err != nil {
-				return err
-			}
-			if done {
-				rep.Already = true
-				return nil
-			}
+		gone, err := workflows.Departed(tx, p)
+		if err != nil {
+			return err
+		}
+		if gone {
+			rep.Already = true
+			return nil
 		}
 		for _, k := range keys {
 			if _, err := tx.MarkSent(k, now); err != nil {
 				return err
 			}
 		}
+		actor, why := rep.Actor(), rep.reason()
 		mine, err := tx.Requests(workflows.RequestFilter{Owner: p, States: []workflows.State{workflows.StatePending, workflows.StateApproved, workflows.StateProvisioning, workflows.StateRunning, workflows.StateStopped}})
 		if err != nil {
 			return err
 		}
 		for _, r := range mine {
+			team, _ := s.Servers.Catalog.Team(r.Team)
 			if r.State == workflows.StatePending {
-				pending = append(pending, r)
-			} else {
-				rep.Servers = append(rep.Servers, r)
-			}
-		}
-		open, err := tx.Incidents(workflows.IncidentFilter{Open: true})
-		if err != nil {
-			return err
-		}
-		for _, inc := range open {
-			var held []string
-			for _, role := range []workflows.Role{workflows.RoleCommander, workflows.RoleComms, workflows.RoleScribe} {
-				if workflows.SamePerson(inc.RoleHolder(role), p) {
-					inc.SetRole(role, workflows.Person{})
-					held = append(held, string(role))
-					rep.Roles = append(rep.Roles, inc.ID+" "+string(role))
+				// Withdrawn on their behalf: approval closed, reservation freed.
+				if err := s.Servers.Withdraw(tx, r, actor, why, now); err != nil {
+					return fmt.Errorf("withdraw %s: %w", r.ID, err)
 				}
-			}
-			if len(held) == 0 {
+				rep.Withdrawn = append(rep.Withdrawn, r)
 				continue
 			}
-			// Vacated, with a note in the incident's channel.
-			if err := tx.SaveIncident(inc); err != nil {
-				return err
+			if err := s.Servers.HandOver(tx, team, r, actor, why, now); err != nil {
+				return fmt.Errorf("hand over %s: %w", r.ID, err)
 			}
-			if err := tx.Audit(workflows.AuditEntry{At: now, Actor: by, Action: "incident.role", Subject: inc.ID, Reason: "offboarding",
-				Detail: strings.Join(held, ",") + ": vacated (" + p.String() + " left)"}); err != nil {
+			rep.Servers = append(rep.Servers, r)
+		}
+		if s.Incidents != nil {
+			if rep.Roles, err = s.Incidents.VacateRoles(tx, p, actor, now); err != nil {
 				return err
-			}
-			if inc.ChannelID != "" {
-				if err := workflows.EnqueueMessage(tx, workflows.Message{Channel: inc.ChannelID,
-					Text: fmt.Sprintf("%s left the organisation: the %s role is vacant now. Name someone with `/incident role ROLE @user`.",
-						workflows.Mention(p.Ref()), strings.Join(held, " and "))}, now); err != nil {
-					return err
-				}
 			}
 		}
 		for _, t := range s.Servers.Catalog.Teams {
-			if !t.HasMember(p) && !hasServer(rep.Servers, t.Name) && !hasServer(pending, t.Name) {
+			if !t.HasMember(p) && !t.IsApprover(p) && !hasServer(rep.Servers, t.Name) && !hasServer(rep.Withdrawn, t.Name) {
 				continue
 			}
 			rep.Teams = append(rep.Teams, t.Name)
@@ -127,34 +131,29 @@ func (s *Service) Offboard(ctx context.Context, by string, p workflows.Person) (
 				if others == 0 {
 					rep.NoApprover = append(rep.NoApprover, t.Name)
 				}
+				rr, err := s.Servers.ReRoute(tx, t, p, now)
+				if err != nil {
+					return err
+				}
+				rep.ReRouted[t.Name] = rr
 			}
 		}
-		if err := tx.Audit(workflows.AuditEntry{At: now, Actor: by, Action: "user.offboard", Subject: p.Ref(),
-			Detail: fmt.Sprintf("servers=%d pending=%d roles=%d teams=%s", len(rep.Servers), len(pending), len(rep.Roles), strings.Join(rep.Teams, ","))}); err != nil {
+		if err := tx.Audit(workflows.AuditEntry{At: now, Actor: actor, Action: "user.offboard", Subject: p.Ref(), Reason: why,
+			Detail: fmt.Sprintf("servers=%d withdrawn=%d roles=%d teams=%s", len(rep.Servers), len(rep.Withdrawn), len(rep.Roles), strings.Join(rep.Teams, ","))}); err != nil {
 			return err
 		}
 		for _, team := range rep.Teams {
 			t, _ := s.Servers.Catalog.Team(team)
-			if err := workflows.EnqueueMessage(tx, reportMessage(t, rep, pending, now), now); err != nil {
+			if err := workflows.EnqueueMessage(tx, reportMessage(t, rep, s.Keys != nil, now), now); err != nil {
 				return err
 			}
 		}
-		return nil
+		return s.queueKeyLookup(tx, rep, now)
 	})
-	if err != nil || rep.Already {
-		return rep, err
+	if err == nil && !rep.Already && s.Wake != nil {
+		s.Wake()
 	}
-	// Requests still waiting for approval are withdrawn, their
-	// reservations freed and their approvals closed (each in its own
-	// transaction, as their owner could have done).
-	for _, r := range pending {
-		if _, err := s.Servers.Release(ctx, r.Owner, r.ID); err != nil {
-			s.Log.Warn("offboarding: could not withdraw a request", "request", r.ID, "err", err)
-			continue
-		}
-		rep.Withdrawn = append(rep.Withdrawn, r)
-	}
-	return rep, nil
+	return rep, err
 }
 
 func hasServer(rs []*workflows.ServerRequest, team string) bool {
@@ -166,9 +165,15 @@ func hasServer(rs []*workflows.ServerRequest, team string) bool {
 	return false
 }
 
+// reportKey is the key of the hand-over report in a team's channel;
+// the key pairs are listed in its thread.
+func reportKey(person workflows.Person, team string) string {
+	return "offboard:" + strings.ToLower(person.Ref()) + ":" + team
+}
+
 // reportMessage is the hand-over report in a team's approvals channel.
-func reportMessage(t *workflows.Team, rep *Report, pending []*workflows.ServerRequest, now time.Time) workflows.Message {
-	m := workflows.Message{Key: "offboard:" + strings.ToLower(rep.Person.Ref()) + ":" + t.Name, Channel: t.ApprovalsChannel,
+func reportMessage(t *workflows.Team, rep *Report, keys bool, now time.Time) workflows.Message {
+	m := workflows.Message{Key: reportKey(rep.Person, t.Name), Channel: t.ApprovalsChannel,
 		Title:   "Offboarding: " + workflows.Mention(rep.Person.Ref()) + " left",
 		Mention: t.Approvers}
 	var lines []string
@@ -176,12 +181,20 @@ func reportMessage(t *workflows.Team, rep *Report, pending []*workflows.ServerRe
 		if r.Team != t.Name {
 			continue
 		}
-		lines = append(lines, fmt.Sprintf("%s (%s, %s, %s): handed to the team's approvers; choose below", r.ID, r.Template, r.Instance.ID, r.State.Words()))
+		lines = append(lines, fmt.Sprintf("%s (%s, %s, %s): handed to team %s; its approvers look after it now (lease messages come here). Choose below",
+			r.ID, r.Template, r.Instance.ID, r.State.Words(), t.Name))
 		m.Actions = append(m.Actions, workflows.ChoiceActions(r, workflows.ServerChoice{ID: r.ID, Why: workflows.WhyOffboarding, DrawnFor: now})...)
 	}
-	for _, r := range pending {
+	for _, r := range rep.Withdrawn {
 		if r.Team == t.Name {
 			lines = append(lines, fmt.Sprintf("%s (%s): waiting for approval, withdrawn and its reservation freed", r.ID, r.Template))
+		}
+	}
+	for _, rr := range rep.ReRouted[t.Name] {
+		if rr.Stuck {
+			lines = append(lines, fmt.Sprintf("%s (%s): waited on them too, and too few approvers are left to decide it", rr.Approval.ID, rr.Approval.RequestID))
+		} else {
+			lines = append(lines, fmt.Sprintf("%s (%s): waited on them too; asked of the other approvers", rr.Approval.ID, rr.Approval.RequestID))
 		}
 	}
 	for _, role := range rep.Roles {
@@ -196,12 +209,14 @@ func reportMessage(t *workflows.Team, rep *Report, pending []*workflows.ServerRe
 			m.Fields = append(m.Fields, workflows.Field{Label: "No approver left", Value: "Team " + t.Name + " has no other approver: add one in opsbot's config, or nobody can approve its requests."})
 		}
 	}
-	by := rep.By
-	if by == "slack" {
-		by = "their Slack account was deactivated"
-	} else {
-		by = "asked by " + workflows.Mention(workflows.Person{SlackID: by}.Ref())
+	by := "their Slack account was deactivated"
+	if rep.By != (workflows.Person{}) {
+		by = "asked by " + workflows.Mention(rep.By.Ref())
 	}
-	m.Note = "Offboarded " + t.LocalTime(now) + ", " + by + " · EC2 key pairs are not checked yet: revoke theirs in EC2 · in the audit log as user.offboard"
+	keyNote := "EC2 key pairs are not checked in this opsbot: revoke theirs in EC2"
+	if keys {
+		keyNote = "their EC2 key pairs are listed in the thread"
+	}
+	m.Note = "Offboarded " + t.LocalTime(now) + ", " + by + " · " + keyNote + " · in the audit log as user.offboard"
 	return m
 }

@@ -38,7 +38,7 @@ func (s *Server) lookup(c Call, required bool) ([]*instance, *apiError) {
 }
 
 var filterNames = map[string]bool{"instance-id": true, "tag-key": true, "instance-state-name": true,
-	"instance-type": true, "image-id": true, "subnet-id": true, "private-ip-address": true, "client-token": true}
+	"instance-type": true, "image-id": true, "subnet-id": true, "private-ip-address": true, "client-token": true, "key-name": true}
 
 func matches(in *instance, fs []filter) bool {
 	for _, f := range fs {
@@ -65,6 +65,8 @@ func matches(in *instance, fs []filter) bool {
 			ok = anyGlob(f.Values, in.PrivateIP)
 		case f.Name == "client-token":
 			ok = anyGlob(f.Values, in.ClientToken)
+		case f.Name == "key-name":
+			ok = in.KeyName != "" && anyGlob(f.Values, in.KeyName)
 		}
 		if !ok {
 			return false

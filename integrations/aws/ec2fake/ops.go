@@ -43,7 +43,8 @@ type opsState struct {
 	snapshots map[string]*Snapshot // by ID
 	snapOrder []string
 	keys      map[string]*KeyPair // region + "/" + name
-	keyOrder  []string
+	keyOrder  []string            // region + "/" + name, each once, in first creation order
+	keySeq    int
 	console   map[string]string // instance ID → console text
 	impaired  map[string]bool   // instance ID → failing its instance check
 	reboots   map[string]int    // instance ID → reboots
@@ -66,11 +67,13 @@ func (s *Server) AddKeyPair(region, name string, tags map[string]string) string 
 	if kp, ok := o.keys[k]; ok {
 		return kp.ID
 	}
-	n := len(o.keyOrder) + 1
-	kp := &KeyPair{ID: newID("key", n, 17), Name: name, Region: region, CreateTime: s.now().UTC().Truncate(time.Second),
+	o.keySeq++
+	kp := &KeyPair{ID: newID("key", o.keySeq, 17), Name: name, Region: region, CreateTime: s.now().UTC().Truncate(time.Second),
 		Fingerprint: fingerprintOf(name), Tags: maps.Clone(tags)}
 	o.keys[k] = kp
-	o.keyOrder = append(o.keyOrder, k)
+	if !slices.Contains(o.keyOrder, k) {
+		o.keyOrder = append(o.keyOrder, k)
+	}
 	return kp.ID
 }
 
@@ -434,10 +437,10 @@ type describeKeyPairsResponse struct {
 
 func (s *Server) describeKeyPairs(c Call) (any, *apiError) {
 	o := s.ops()
-	names := indexed(c.Params, "KeyName")
+	names, ids := indexed(c.Params, "KeyName"), indexed(c.Params, "KeyPairId")
 	fs := filters(c.Params)
 	for _, f := range fs {
-		if !strings.HasPrefix(f.Name, "tag:") && f.Name != "key-name" && f.Name != "tag-key" {
+		if !strings.HasPrefix(f.Name, "tag:") && f.Name != "key-name" && f.Name != "tag-key" && f.Name != "key-pair-id" {
 			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", fmt.Sprintf("The filter '%s' is invalid", f.Name))
 		}
 	}
@@ -446,10 +449,19 @@ func (s *Server) describeKeyPairs(c Call) (any, *apiError) {
 			return nil, errorf(http.StatusBadRequest, "InvalidKeyPair.NotFound", fmt.Sprintf("The key pair '%s' does not exist", n))
 		}
 	}
+	for _, id := range ids {
+		found := false
+		for _, kp := range o.keys {
+			found = found || (kp.Region == c.Region && kp.ID == id)
+		}
+		if !found {
+			return nil, errorf(http.StatusBadRequest, "InvalidKeyPair.NotFound", fmt.Sprintf("The key pair '%s' does not exist", id))
+		}
+	}
 	out := &describeKeyPairsResponse{}
 	for _, k := range o.keyOrder {
 		kp, ok := o.keys[k]
-		if !ok || kp.Region != c.Region || (len(names) > 0 && !slices.Contains(names, kp.Name)) {
+		if !ok || kp.Region != c.Region || (len(names) > 0 && !slices.Contains(names, kp.Name)) || (len(ids) > 0 && !slices.Contains(ids, kp.ID)) {
 			continue
 		}
 		match := true
@@ -466,6 +478,8 @@ func (s *Server) describeKeyPairs(c Call) (any, *apiError) {
 				match = match && any
 			case f.Name == "key-name":
 				match = match && anyGlob(f.Values, kp.Name)
+			case f.Name == "key-pair-id":
+				match = match && anyGlob(f.Values, kp.ID)
 			}
 		}
 		if match {

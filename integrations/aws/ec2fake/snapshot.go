@@ -24,6 +24,11 @@ type snapshot struct {
 	Images       map[string]string     `json:"images"`        // AMI ID → root device name
 	Prices       []priceSnapshot       `json:"prices"`
 	RequestSeq   int                   `json:"request_seq"`
+	// EBS snapshots and key pairs (version 1 snapshots written before
+	// they were kept have none).
+	EBSSnapshots []Snapshot `json:"ebs_snapshots,omitempty"` // in creation order
+	KeyPairs     []KeyPair  `json:"key_pairs,omitempty"`     // in creation order
+	KeySeq       int        `json:"key_seq,omitempty"`
 }
 
 type instanceSnapshot struct {
@@ -98,6 +103,23 @@ func (s *Server) Snapshot() ([]byte, error) {
 	for _, p := range s.prices {
 		snap.Prices = append(snap.Prices, priceSnapshot{Region: p.region, InstanceType: p.instanceType, USDPerHour: p.usd})
 	}
+	if o := s.extra; o != nil {
+		for _, id := range o.snapOrder {
+			if sn := o.snapshots[id]; sn != nil {
+				c := *sn
+				c.Tags = maps.Clone(sn.Tags)
+				snap.EBSSnapshots = append(snap.EBSSnapshots, c)
+			}
+		}
+		for _, k := range o.keyOrder {
+			if kp := o.keys[k]; kp != nil {
+				c := *kp
+				c.Tags = maps.Clone(kp.Tags)
+				snap.KeyPairs = append(snap.KeyPairs, c)
+			}
+		}
+		snap.KeySeq = o.keySeq
+	}
 	s.mu.Unlock()
 	b, err := json.Marshal(snap)
 	if err != nil {
@@ -163,6 +185,26 @@ func (s *Server) Restore(b []byte) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	o := s.ops()
+	o.snapshots, o.snapOrder = map[string]*Snapshot{}, nil
+	for _, sn := range snap.EBSSnapshots {
+		if sn.ID == "" || o.snapshots[sn.ID] != nil {
+			continue
+		}
+		c := sn
+		c.Tags = cloneTags(sn.Tags)
+		o.snapshots[c.ID], o.snapOrder = &c, append(o.snapOrder, c.ID)
+	}
+	o.keys, o.keyOrder, o.keySeq = map[string]*KeyPair{}, nil, max(o.keySeq, snap.KeySeq, len(snap.KeyPairs))
+	for _, kp := range snap.KeyPairs {
+		k := kp.Region + "/" + kp.Name
+		if kp.Name == "" || o.keys[k] != nil {
+			continue
+		}
+		c := kp
+		c.Tags = cloneTags(kp.Tags)
+		o.keys[k], o.keyOrder = &c, append(o.keyOrder, k)
+	}
 	s.instances, s.order, s.reservations = instances, order, reservations
 	s.tokens, s.images, s.prices = tokens, images, prices
 	s.seq = max(s.seq, snap.RequestSeq)
