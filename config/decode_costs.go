@@ -29,7 +29,7 @@ var tagKeyPattern = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
 //	    schedule: "0 9 * * 1-5"  # cron; the first time in each month (first working day 09:00)
 //	    time_zone: Europe/Berlin
 //	    team_parts: true         # each team's part to its approvals channel
-//	    notion_database: ...     # optional
+//	    notion_database: ID      # optional: a page per month's review in this Notion database
 //
 // Without the section there is no Cost Explorer, no review and no alerts.
 func decodeCosts(d *decoder, n *yaml.Node, b *build) {
@@ -102,7 +102,7 @@ func decodeCosts(d *decoder, n *yaml.Node, b *build) {
 }
 
 func decodeCostReview(d *decoder, path string, n *yaml.Node) *costs.ReviewPolicy {
-	m := d.mapping(path, n, "channel", "schedule", "time_zone", "team_parts")
+	m := d.mapping(path, n, "channel", "schedule", "time_zone", "team_parts", "notion_database")
 	m.require("channel")
 	r := &costs.ReviewPolicy{Channel: channel(d, m, "channel", "#cost-review"), TeamParts: m.boolean("team_parts", true)}
 	sched := "0 9 * * 1-5"
@@ -122,6 +122,9 @@ func decodeCostReview(d *decoder, path string, n *yaml.Node) *costs.ReviewPolicy
 	r.Location = nil
 	if zn := m.scalar("time_zone"); zn != nil {
 		r.Location = loadZone(d, m.at("time_zone"), zn)
+	}
+	if nn := m.scalar("notion_database"); nn != nil && nn.Value != "" {
+		r.NotionDatabase = notionID(d, m.at("notion_database"), nn)
 	}
 	return r
 }

@@ -19,11 +19,12 @@ import (
 //	  critical_max: 10        # critical alerts put to a decision, the rest counted
 //	  non_critical: 3         # non-critical alerts picked per meeting
 //	  enabled: true           # false: no scheduled review (/incident review still works)
+//	  notion_database: ID     # optional: a page per review in this Notion database
 //
 // Absent, the defaults hold: every other Monday at 10:00.
 func decodeReview(d *decoder, p string, n *yaml.Node) *workflows.ReviewPolicy {
 	pol := workflows.DefaultReviewPolicy()
-	m := d.mapping(p, n, "schedule", "every_weeks", "window", "critical_max", "non_critical", "enabled")
+	m := d.mapping(p, n, "schedule", "every_weeks", "window", "critical_max", "non_critical", "enabled", "notion_database")
 	pol.Off = !m.boolean("enabled", true)
 	if sn := m.scalar("schedule"); sn != nil {
 		v := strings.TrimSpace(sn.Value)
@@ -50,6 +51,9 @@ func decodeReview(d *decoder, p string, n *yaml.Node) *workflows.ReviewPolicy {
 	if pol.NonCritical = m.integer("non_critical", workflows.DefaultReviewNonCritical); pol.NonCritical < 0 || pol.NonCritical > 10 {
 		d.problemAt(m.at("non_critical"), m.line("non_critical"), "must be 0 to 10")
 		pol.NonCritical = workflows.DefaultReviewNonCritical
+	}
+	if nn := m.scalar("notion_database"); nn != nil && nn.Value != "" {
+		pol.NotionDatabase = notionID(d, m.at("notion_database"), nn)
 	}
 	return pol
 }

@@ -69,7 +69,10 @@ type Doctor struct {
 	Slack     *slackout.Client
 	PagerDuty *pagerduty.Client
 	Notion    *notion.Client
-	AWS       *awsint.EC2
+	// NotionPages checks the review databases (incidents.review and
+	// costs.review notion_database); nil without NOTION_TOKEN.
+	NotionPages *notion.Client
+	AWS         *awsint.EC2
 	// Costs is Cost Explorer in the payer account; checked only when the
 	// config's costs section turns it on.
 	Costs costs.Explorer
@@ -98,6 +101,7 @@ func (d *Doctor) Run(ctx context.Context) Report {
 	d.slack(ctx)
 	d.pagerDuty(ctx)
 	d.notion(ctx)
+	d.reviewDatabases(ctx)
 	d.aws(ctx)
 	r := Report{OK: true, Checks: d.checks}
 	for _, c := range r.Checks {

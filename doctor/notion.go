@@ -49,3 +49,43 @@ func (d *Doctor) notion(ctx context.Context) {
 		d.add(Check{Area: area, Name: name, Status: StatusOK, Detail: "reachable, with every property opsbot writes"})
 	}
 }
+
+// reviewDatabases checks the databases review pages are written to (the
+// alert review's, the cost review's), when the config names them.
+func (d *Doctor) reviewDatabases(ctx context.Context) {
+	const area = "notion"
+	type db struct{ what, key, id string }
+	var dbs []db
+	if pol := d.Config.Catalog.Incidents; pol != nil && pol.Review != nil && pol.Review.NotionDatabase != "" {
+		dbs = append(dbs, db{"alert review database", "incidents.review.notion_database", pol.Review.NotionDatabase})
+	}
+	if c := d.Config.Costs; c != nil && c.Review != nil && c.Review.NotionDatabase != "" {
+		dbs = append(dbs, db{"cost review database", "costs.review.notion_database", c.Review.NotionDatabase})
+	}
+	for _, x := range dbs {
+		name := x.what + " " + x.id
+		if d.NotionPages == nil {
+			d.add(Check{Area: area, Name: name, Status: StatusFail, Detail: x.key + " is set but NOTION_TOKEN is not: no review page is written",
+				Fix: "set NOTION_TOKEN to the integration's secret and share the database with it, or remove " + x.key})
+			continue
+		}
+		var setup notion.Setup
+		err := d.within(ctx, func(ctx context.Context) (err error) {
+			setup, err = d.NotionPages.CheckReviewDatabase(ctx, x.id)
+			return err
+		})
+		switch {
+		case err != nil:
+			d.add(Check{Area: area, Name: name, Status: StatusFail, Detail: "Notion did not answer: " + err.Error(),
+				Fix: "check that api.notion.com is reachable from here (NOTION_API_URL, proxies)"})
+		case !setup.OK():
+			d.add(Check{Area: area, Name: name, Status: StatusFail, Detail: strings.Join(setup.Problems, "; "),
+				Fix: "give the database the properties Name (title) and Review ID (text), and Date (date) if you like (or run `opsbot notion init --parent PAGE --reviews`), share it with the integration, and check " + x.key})
+		case len(setup.Skipped) > 0:
+			d.add(Check{Area: area, Name: name, Status: StatusWarn, Detail: "review pages are written without: " + strings.Join(setup.Skipped, "; "),
+				Fix: "add those properties to the database with the types named"})
+		default:
+			d.add(Check{Area: area, Name: name, Status: StatusOK, Detail: "reachable, with Name, Review ID and Date"})
+		}
+	}
+}

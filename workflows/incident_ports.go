@@ -162,6 +162,8 @@ type DocBlock struct {
 	Kind    DocBlockKind
 	Text    string
 	Checked bool // for to-dos
+	// Rows are a table's cells (DocTable), the first row its header.
+	Rows [][]string `json:",omitempty"`
 }
 
 // DocSetupError says the document store is not set up for post-mortems

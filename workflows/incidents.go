@@ -43,7 +43,10 @@ type Incidents struct {
 	// History reads PagerDuty's past for the alert review; nil without
 	// PagerDuty.
 	History AlertHistory
-	Wake    func()
+	// Pages writes the alert review's page when incidents.review names a
+	// database; nil without Notion.
+	Pages ReviewPages
+	Wake  func()
 	// Intake, when set, records PagerDuty events in transactions shared
 	// with other events' (group commit); otherwise each is its own.
 	Intake *GroupCommit

@@ -42,7 +42,7 @@ type reviewJob struct {
 
 // reviewHandlers are the alert review's job handlers.
 func (s *Incidents) reviewHandlers() map[string]JobHandler {
-	return map[string]JobHandler{JobReviewGather: s.gatherReview}
+	return map[string]JobHandler{JobReviewGather: s.gatherReview, JobReviewPage: s.writeReviewPage, JobReviewPageLine: s.writeReviewLine}
 }
 
 func (s *Incidents) reviewPolicy() *ReviewPolicy {
@@ -293,7 +293,8 @@ func (s *Incidents) postReview(ctx context.Context, rev *AlertReview, g Gatherin
 			return err
 		}
 		header := reviewHeader(rev, team, d, agenda)
-		reviewStats(&header, ComputeStats(now, team.Name, rev.Window, team.zone(), ins))
+		st := ComputeStats(now, team.Name, rev.Window, team.zone(), ins)
+		reviewStats(&header, st)
 		// The header first: the chart and the items are replies in its
 		// thread.
 		if err := enqueueMessage(tx, header, now); err != nil {
@@ -316,6 +317,9 @@ func (s *Incidents) postReview(ctx context.Context, rev *AlertReview, g Gatherin
 		}
 		cur.PostedAt = now
 		if err := tx.SaveReview(cur); err != nil {
+			return err
+		}
+		if err := s.queueReviewPage(tx, cur, team, d, agenda, st, now); err != nil {
 			return err
 		}
 		return tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "review.post", Subject: rev.ID,
@@ -421,6 +425,9 @@ func (s *Incidents) Decide(ctx context.Context, actor Person, reviewID string, n
 		if err := tx.Audit(AuditEntry{At: now, Actor: actor.String(), Action: "review.decide", Subject: it.ID(), Detail: string(d) + ": " + it.GroupKey}); err != nil {
 			return err
 		}
+		if err := s.queueReviewLine(tx, it, reviewLineJob{Decision: d, By: actor, At: now}, now); err != nil {
+			return err
+		}
 		return enqueueMessage(tx, reviewItemMessage(rev, it, team), now)
 	})
 	return out, err
@@ -449,6 +456,9 @@ func (s *Incidents) FollowUpDone(ctx context.Context, actor Person, reviewID str
 		}
 		out = it
 		if err := tx.Audit(AuditEntry{At: now, Actor: actor.String(), Action: "review.done", Subject: it.ID(), Detail: it.GroupKey}); err != nil {
+			return err
+		}
+		if err := s.queueReviewLine(tx, it, reviewLineJob{Done: true, By: actor, At: now}, now); err != nil {
 			return err
 		}
 		return enqueueMessage(tx, reviewItemMessage(rev, it, team), now)

@@ -50,6 +50,9 @@ type ReviewPolicy struct {
 	// CriticalMax bounds the critical alerts put to a decision (the rest
 	// are counted); NonCritical is how many non-critical ones are picked.
 	CriticalMax, NonCritical int
+	// NotionDatabase, when set, is the database each review gets a page
+	// in: the agenda, the tables and the decisions as they are made.
+	NotionDatabase string
 }
 
 // DefaultReviewPolicy is every other Monday at 10:00 in the team's zone.

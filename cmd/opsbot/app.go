@@ -52,6 +52,9 @@ type App struct {
 	Runbooks  *runbooks.Service // nil without runbooks
 	PagerDuty *pagerduty.Client // nil without PAGERDUTY_API_TOKEN
 	Notion    *notion.Client    // nil without NOTION_TOKEN
+	// pages writes review pages when no post-mortem database is set
+	// (else Notion does); see notionPages.
+	pages     *notion.Client
 	Runner    *workflows.Runner
 	Bot       *bot.Bot
 	Scheduler *scheduler.Scheduler

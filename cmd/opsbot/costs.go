@@ -28,6 +28,11 @@ func (a *App) buildCosts(deps Deps, handlers map[string]workflows.JobHandler) (*
 		cfg := a.EC2.Config()
 		s.Explorer = awsint.NewCostExplorer(awsint.CostExplorerOptions{Config: &cfg, Credentials: creds, Endpoint: deps.AWSCostEndpoint, MaxBackoff: deps.AWSMaxBackoff})
 	}
+	if r := p.Review; r != nil && r.NotionDatabase != "" {
+		if c := a.notionPages(deps); c != nil {
+			s.Pages = c
+		}
+	}
 	for k, h := range s.Handlers() {
 		handlers[k] = h
 	}

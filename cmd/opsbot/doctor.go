@@ -53,6 +53,14 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if env.NotionToken.IsSet() && cfg.Catalog.Incidents != nil && cfg.Catalog.Incidents.NotionDatabase != "" {
 		d.Notion = notion.New(env.NotionToken.Reveal(), notion.Options{APIURL: env.NotionAPIURL, DatabaseID: cfg.Catalog.Incidents.NotionDatabase, Log: log, MaxAttempts: 2})
 	}
+	if env.NotionToken.IsSet() {
+		// The review databases: checked with a client of their own when
+		// no post-mortem database is set.
+		d.NotionPages = d.Notion
+		if d.NotionPages == nil {
+			d.NotionPages = notion.New(env.NotionToken.Reveal(), notion.Options{APIURL: env.NotionAPIURL, Log: log, MaxAttempts: 2})
+		}
+	}
 	if e, err := awsint.New(ctx, awsint.Options{Log: log, MaxAttempts: 2, MaxBackoff: time.Second}); err == nil {
 		d.AWS = e
 		if p := cfg.Costs; p != nil && p.CostExplorer {
@@ -78,8 +86,9 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	return nil
 }
 
-const notionUsage = "usage: opsbot notion init --parent PAGE [--title TITLE]\n" +
-	"  PAGE is the ID or URL of a Notion page shared with the integration (NOTION_TOKEN)\n"
+const notionUsage = "usage: opsbot notion init --parent PAGE [--title TITLE] [--reviews]\n" +
+	"  PAGE is the ID or URL of a Notion page shared with the integration (NOTION_TOKEN)\n" +
+	"  --reviews also creates the alert review and cost review databases\n"
 
 // pageID finds a Notion page ID in an ID or a page URL: the last 32 hex
 // digits, dashes allowed.
@@ -96,6 +105,7 @@ func runNotion(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	fs.SetOutput(stderr)
 	parent := fs.String("parent", "", "the page to create the database under (ID or URL)")
 	title := fs.String("title", "Post-mortems", "the database's title")
+	reviews := fs.Bool("reviews", false, "also create the alert review and cost review databases")
 	if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 {
 		fmt.Fprint(stderr, notionUsage)
 		return exitCode(2)
@@ -117,6 +127,22 @@ func runNotion(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return fmt.Errorf("create the post-mortem database under page %s (is the page shared with the integration?): %w", page, err)
 	}
 	id = strings.ReplaceAll(id, "-", "")
-	fmt.Fprintf(stdout, "Created the post-mortem database %q: %s\n\nPut its ID in opsbot.yaml:\n\n  incidents:\n    notion_database: %s\n", strings.TrimSpace(*title), url, id)
+	fmt.Fprintf(stdout, "Created the post-mortem database %q: %s\n", strings.TrimSpace(*title), url)
+	yaml := "  incidents:\n    notion_database: " + id + "\n"
+	if *reviews {
+		alerts, aurl, err := c.CreateReviewDatabase(ctx, page, "Alert reviews")
+		if err != nil {
+			return fmt.Errorf("create the alert review database under page %s (the post-mortem database %s was made): %w", page, id, err)
+		}
+		fmt.Fprintf(stdout, "Created the alert review database \"Alert reviews\": %s\n", aurl)
+		cost, curl, err := c.CreateReviewDatabase(ctx, page, "Cost reviews")
+		if err != nil {
+			return fmt.Errorf("create the cost review database under page %s (the post-mortem and alert review databases were made): %w", page, err)
+		}
+		fmt.Fprintf(stdout, "Created the cost review database \"Cost reviews\": %s\n", curl)
+		yaml += "    review:\n      notion_database: " + strings.ReplaceAll(alerts, "-", "") + "\n" +
+			"  costs:\n    review:\n      notion_database: " + strings.ReplaceAll(cost, "-", "") + "\n"
+	}
+	fmt.Fprintf(stdout, "\nPut the IDs in opsbot.yaml:\n\n%s", yaml)
 	return nil
 }

@@ -74,15 +74,17 @@ func TestDoctor_Command(t *testing.T) {
 		t.Fatalf("%d databases after a refused init", n)
 	}
 	out.Reset()
-	if err := run(ctx, []string{"notion", "init", "--parent", "https://www.notion.so/Engineering-" + strings.ReplaceAll(page, "-", "")}, &out, &errb, getenv); err != nil {
+	if err := run(ctx, []string{"notion", "init", "--reviews", "--parent", "https://www.notion.so/Engineering-" + strings.ReplaceAll(page, "-", "")}, &out, &errb, getenv); err != nil {
 		t.Fatalf("notion init: %v\n%s", err, errb.String())
 	}
-	m := regexp.MustCompile(`notion_database: ([0-9a-f]{32})`).FindStringSubmatch(out.String())
-	if m == nil {
-		t.Fatalf("notion init printed no ID:\n%s", out.String())
+	ids := regexp.MustCompile(`notion_database: ([0-9a-f]{32})`).FindAllStringSubmatch(out.String(), -1)
+	if len(ids) != 3 {
+		t.Fatalf("notion init --reviews printed %d IDs, want the post-mortem, alert review and cost review databases:\n%s", len(ids), out.String())
 	}
+	m := ids[0]
 	dbs := no.Databases()
-	if len(dbs) != 1 || dbs[0].ParentPage != page || dbs[0].Title != "Post-mortems" {
+	if len(dbs) != 3 || dbs[0].ParentPage != page || dbs[0].Title != "Post-mortems" || dbs[1].Title != "Alert reviews" || dbs[2].Title != "Cost reviews" ||
+		dbs[1].Properties["Review ID"] != "rich_text" || dbs[2].Properties["Date"] != "date" {
 		t.Fatalf("databases = %+v", dbs)
 	}
 
@@ -94,7 +96,8 @@ teams:
 templates:
   - {name: dev-small, instance_type: t3.small, ami: ami-0123456789abcdef0, region: us-east-1, root_volume_gb: 20, teams: ["*"]}
 pricing: {hourly_usd: {us-east-1: {t3.small: 0.02}}}
-incidents: {notion_database: ` + m[1] + `}
+incidents: {notion_database: ` + m[1] + `, review: {notion_database: ` + ids[1][1] + `}}
+costs: {cost_explorer: false, review: {channel: "#approvals", notion_database: ` + ids[2][1] + `}}
 `
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -108,6 +111,11 @@ incidents: {notion_database: ` + m[1] + `}
 	}
 	if err != nil || !rep.OK {
 		t.Fatalf("healthy doctor: err %v\n%s\n%s", err, out.String(), errb.String())
+	}
+	for _, want := range []string{"alert review database " + ids[1][1], "cost review database " + ids[2][1]} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the doctor did not check the %s:\n%s", want, out.String())
+		}
 	}
 
 	ec.SetPermission("RunInstances", false)

@@ -33,7 +33,29 @@ func (a *App) buildIncidents(deps Deps) *workflows.Incidents {
 		})
 		inc.Docs = a.Notion
 	}
+	if r := pol.Review; r != nil && r.NotionDatabase != "" {
+		if c := a.notionPages(deps); c != nil {
+			inc.Pages = c
+		}
+	}
 	return inc
+}
+
+// notionPages is the Notion client review pages are written with: the
+// post-mortems' one when there is one (one pace for the integration's
+// requests), else one of its own. Nil without NOTION_TOKEN.
+func (a *App) notionPages(deps Deps) *notion.Client {
+	switch {
+	case !a.Env.NotionToken.IsSet():
+		return nil
+	case a.Notion != nil:
+		return a.Notion
+	case a.pages == nil:
+		a.pages = notion.New(a.Env.NotionToken.Reveal(), notion.Options{
+			APIURL: a.Env.NotionAPIURL, Log: a.Log.With("component", "notion"), Clock: a.Clock.Now, HTTPClient: a.outsideClient(deps.HTTP, "notion", 30*time.Second), Sleep: a.Metrics.sleeper("notion", deps.Sleep),
+		})
+	}
+	return a.pages
 }
 
 // webhookSecrets are the PagerDuty signing secrets, for rotation.

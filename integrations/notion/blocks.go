@@ -15,6 +15,7 @@ const (
 	maxContent      = 2000    // UTF-16 units in one text.content
 	maxItems        = 100     // items in one rich-text array
 	maxChildren     = 100     // blocks in one children array
+	maxNested       = 1000    // blocks in one request, nested ones included
 	maxBlockJSON    = 150_000 // escaped text in one block, so two fit a request
 	maxRequestBytes = 400_000 // children in one request; Notion allows 500 KB in all
 )
@@ -24,6 +25,9 @@ type piece struct {
 	kind    workflows.DocBlockKind
 	items   []string // rich-text contents, each within maxContent
 	checked bool
+	// rows are a table's cells, each cell's rich-text contents; the
+	// first row is the header.
+	rows [][][]string
 }
 
 // text is the plain text the piece shows.
@@ -34,6 +38,10 @@ func (p piece) text() string {
 	}
 	return s
 }
+
+// nested counts the blocks a piece adds to a request: itself and its
+// children (a table's rows).
+func (p piece) nested() int { return 1 + len(p.rows) }
 
 // pieces splits a body into Notion-sized blocks: text longer than 2,000
 // characters becomes several rich-text items, and more than 100 items
@@ -49,6 +57,13 @@ func pieces(body []workflows.DocBlock) ([]piece, error) {
 		case workflows.DocDivider:
 			out = append(out, piece{kind: b.Kind})
 			continue
+		case workflows.DocTable:
+			ts, err := tablePieces(b.Rows)
+			if err != nil {
+				return nil, fmt.Errorf("block %d: %w", i, err)
+			}
+			out = append(out, ts...)
+			continue
 		default:
 			return nil, fmt.Errorf("block %d: kind %q has no Notion block", i, b.Kind)
 		}
@@ -57,6 +72,38 @@ func pieces(body []workflows.DocBlock) ([]piece, error) {
 		}
 	}
 	return out, nil
+}
+
+// tablePieces is a table as Notion takes it: at most 100 rows a table
+// (the children of one block), so a longer one continues in further
+// tables under the same header; a cell longer than Notion's rich-text
+// limits (100 items of 2,000 characters) is cut. Every row has the header's width, which Notion fixes
+// when the table is created.
+func tablePieces(rows [][]string) ([]piece, error) {
+	if len(rows) < 2 || len(rows[0]) == 0 {
+		return nil, fmt.Errorf("a table needs a header and at least one row")
+	}
+	width := len(rows[0])
+	cells := func(r []string) [][]string {
+		out := make([][]string, width)
+		for i := range out {
+			if i < len(r) {
+				out[i] = capped(r[i])
+			}
+		}
+		return out
+	}
+	header := cells(rows[0])
+	var out []piece
+	cur := piece{kind: workflows.DocTable, rows: [][][]string{header}}
+	for _, r := range rows[1:] {
+		if len(cur.rows) == maxChildren {
+			out = append(out, cur)
+			cur = piece{kind: workflows.DocTable, rows: [][][]string{header}}
+		}
+		cur.rows = append(cur.rows, cells(r))
+	}
+	return append(out, cur), nil
 }
 
 // splitText cuts text into blocks of rich-text items. It never splits a
@@ -135,6 +182,17 @@ func (p piece) block() notionapi.Block {
 		return &notionapi.QuoteBlock{BasicBlock: basic, Quote: notionapi.Quote{RichText: rt}}
 	case workflows.DocDivider:
 		return &notionapi.DividerBlock{BasicBlock: basic}
+	case workflows.DocTable:
+		rows := make(notionapi.Blocks, 0, len(p.rows))
+		for _, r := range p.rows {
+			cells := make([][]notionapi.RichText, len(r))
+			for i, c := range r {
+				cells[i] = richText(c)
+			}
+			rows = append(rows, &notionapi.TableRowBlock{BasicBlock: notionapi.BasicBlock{Object: notionapi.ObjectTypeBlock, Type: notionapi.BlockTypeTableRowBlock},
+				TableRow: notionapi.TableRow{Cells: cells}})
+		}
+		return &notionapi.TableBlock{BasicBlock: basic, Table: notionapi.Table{TableWidth: len(p.rows[0]), HasColumnHeader: true, Children: rows}}
 	}
 	return &notionapi.ParagraphBlock{BasicBlock: basic, Paragraph: notionapi.Paragraph{RichText: rt}}
 }
@@ -147,19 +205,23 @@ func sameBlock(b notionapi.Block, p piece) bool {
 	if td, ok := b.(*notionapi.ToDoBlock); ok && td.ToDo.Checked != p.checked {
 		return false
 	}
+	if t, ok := b.(*notionapi.TableBlock); ok {
+		return len(p.rows) > 0 && t.Table.TableWidth == len(p.rows[0])
+	}
 	return p.kind == workflows.DocDivider || b.GetRichTextString() == p.text()
 }
 
 // batch is the blocks of one request.
 type batch []notionapi.Block
 
-// batches groups blocks, in order, into requests of at most 100 blocks
-// and maxRequestBytes; the first holds at most firstBudget bytes (a page
+// batches groups blocks, in order, into requests of at most 100 blocks,
+// maxNested blocks counting nested ones (a table's rows), and
+// maxRequestBytes; the first holds at most firstBudget bytes (a page
 // creation also carries the properties).
 func batches(ps []piece, firstBudget int) ([]batch, error) {
 	var out []batch
 	var cur batch
-	size, budget := 0, firstBudget
+	size, budget, nested := 0, firstBudget, 0
 	for i, p := range ps {
 		b := p.block()
 		raw, err := json.Marshal(b)
@@ -167,12 +229,13 @@ func batches(ps []piece, firstBudget int) ([]batch, error) {
 			return nil, fmt.Errorf("encode block %d: %w", i, err)
 		}
 		n := len(raw) + 1
-		if len(cur) == maxChildren || (len(cur) > 0 && size+n > budget) {
+		if len(cur) == maxChildren || (len(cur) > 0 && (size+n > budget || nested+p.nested() > maxNested)) {
 			out = append(out, cur)
-			cur, size, budget = nil, 0, maxRequestBytes
+			cur, size, budget, nested = nil, 0, maxRequestBytes, 0
 		}
 		cur = append(cur, b)
 		size += n
+		nested += p.nested()
 	}
 	if len(cur) > 0 {
 		out = append(out, cur)

@@ -122,6 +122,8 @@ type Client struct {
 	schema schemaCache
 	// users maps e-mails to Notion people, for people properties.
 	users userCache
+	// reviews holds the review databases' properties, as read once.
+	reviews reviewSchemas
 }
 
 // New builds the client. It makes no network call.

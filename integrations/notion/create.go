@@ -40,6 +40,12 @@ func (c *Client) CreateDatabase(ctx context.Context, parentPage, title string) (
 			return "", "", fmt.Errorf("create database: property %q has type %q, which opsbot cannot create", name, schema[name])
 		}
 	}
+	return c.createDatabase(ctx, parentPage, title, props)
+}
+
+// createDatabase creates a database with props under parentPage, once:
+// a create whose outcome is unknown is not sent again.
+func (c *Client) createDatabase(ctx context.Context, parentPage, title string, props notionapi.PropertyConfigs) (id, url string, err error) {
 	req := &notionapi.DatabaseCreateRequest{
 		Parent:     notionapi.Parent{Type: notionapi.ParentTypePageID, PageID: notionapi.PageID(parentPage)},
 		Title:      []notionapi.RichText{{Type: notionapi.ObjectTypeText, Text: &notionapi.Text{Content: title}}},

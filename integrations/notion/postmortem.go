@@ -42,10 +42,19 @@ func (c *Client) WritePostmortem(ctx context.Context, doc workflows.Postmortem) 
 		return workflows.DocRef{}, workflows.Permanent(fmt.Errorf("write post-mortem of %s: %w", doc.IncidentID, err))
 	}
 
+	return c.writePage(ctx, c.db, c.props.IncidentID, doc.IncidentID, "post-mortem of "+doc.IncidentID, props, ps, chunks)
+}
+
+// writePage returns the page of database db whose keyProp is key,
+// completing it when its blocks are exactly a beginning of ps, or
+// creates it with props and the first of chunks (ps in requests), then
+// appends the rest. It looks first, so a retry after a crash finds the
+// page instead of making a second one.
+func (c *Client) writePage(ctx context.Context, db notionapi.DatabaseID, keyProp, key, what string, props notionapi.Properties, ps []piece, chunks []batch) (workflows.DocRef, error) {
 	var page *notionapi.Page
-	err = c.do(ctx, "find post-mortem of "+doc.IncidentID, func(ctx context.Context, _ bool) error {
+	err := c.do(ctx, "find "+what, func(ctx context.Context, _ bool) error {
 		var err error
-		page, err = c.find(ctx, doc.IncidentID)
+		page, err = c.findBy(ctx, db, keyProp, key)
 		return err
 	})
 	if err != nil {
@@ -58,16 +67,16 @@ func (c *Client) WritePostmortem(ctx context.Context, doc workflows.Postmortem) 
 		if len(chunks) > 0 {
 			first = chunks[0]
 		}
-		err = c.do(ctx, "create post-mortem of "+doc.IncidentID, func(ctx context.Context, maybeApplied bool) error {
+		err = c.do(ctx, "create "+what, func(ctx context.Context, maybeApplied bool) error {
 			if maybeApplied {
-				p, err := c.find(ctx, doc.IncidentID)
+				p, err := c.findBy(ctx, db, keyProp, key)
 				if err != nil || p != nil {
 					page, found = p, p != nil
 					return err
 				}
 			}
 			p, err := c.api.Page.Create(ctx, &notionapi.PageCreateRequest{
-				Parent:     notionapi.Parent{Type: notionapi.ParentTypeDatabaseID, DatabaseID: c.db},
+				Parent:     notionapi.Parent{Type: notionapi.ParentTypeDatabaseID, DatabaseID: db},
 				Properties: props,
 				Children:   first,
 			})
@@ -81,7 +90,7 @@ func (c *Client) WritePostmortem(ctx context.Context, doc workflows.Postmortem) 
 			return workflows.DocRef{}, err
 		}
 		if !found {
-			c.log.InfoContext(ctx, "notion: post-mortem created", "incident", doc.IncidentID, "page", page.ID, "blocks", len(ps))
+			c.log.InfoContext(ctx, "notion: page created", "page", page.ID, "of", what, "blocks", len(ps))
 		}
 	}
 	ref := workflows.DocRef{PageID: string(page.ID), URL: page.URL}
@@ -93,7 +102,7 @@ func (c *Client) WritePostmortem(ctx context.Context, doc workflows.Postmortem) 
 			return err
 		})
 		if errors.Is(err, errEdited) {
-			c.log.InfoContext(ctx, "notion: post-mortem exists and was edited; leaving it", "incident", doc.IncidentID, "page", ref.PageID)
+			c.log.InfoContext(ctx, "notion: page exists and was edited; leaving it", "of", what, "page", ref.PageID)
 			return ref, nil
 		}
 		if err != nil {
@@ -110,9 +119,15 @@ func (c *Client) WritePostmortem(ctx context.Context, doc workflows.Postmortem) 
 // find returns the oldest live page of the database whose incident ID
 // property equals id, or nil.
 func (c *Client) find(ctx context.Context, id string) (*notionapi.Page, error) {
-	res, err := c.api.Database.Query(ctx, c.db, &notionapi.DatabaseQueryRequest{
+	return c.findBy(ctx, c.db, c.props.IncidentID, id)
+}
+
+// findBy returns the oldest live page of database db whose rich-text
+// property prop equals id, or nil.
+func (c *Client) findBy(ctx context.Context, db notionapi.DatabaseID, prop, id string) (*notionapi.Page, error) {
+	res, err := c.api.Database.Query(ctx, db, &notionapi.DatabaseQueryRequest{
 		Filter: notionapi.PropertyFilter{
-			Property: c.props.IncidentID,
+			Property: prop,
 			RichText: &notionapi.TextFilterCondition{Equals: id},
 		},
 		Sorts:    []notionapi.SortObject{{Timestamp: notionapi.TimestampCreated, Direction: notionapi.SortOrderASC}},

@@ -79,6 +79,9 @@ type ReviewPolicy struct {
 	Location *time.Location
 	// TeamParts posts each team's part in the team's approvals channel.
 	TeamParts bool
+	// NotionDatabase, when set, is the database each month's review gets
+	// a page in.
+	NotionDatabase string
 }
 
 // metric is the metric asked of Cost Explorer.

@@ -244,6 +244,9 @@ func (s *Service) reviewJob(ctx context.Context, j workflows.Job) error {
 		if err := s.queueChart(tx, rv, main, now); err != nil {
 			return err
 		}
+		if err := s.queuePage(tx, rv, now); err != nil {
+			return err
+		}
 		for _, srv := range rv.Idle {
 			msg := workflows.Message{Key: "cost-review:" + string(m) + ":idle:" + srv.ID, Channel: main.Channel, Thread: main.Key,
 				Text: fmt.Sprintf("%s of %s is idle: %s.", srv.ID, srv.Team, srv.Summary), Mention: []string{srv.Owner}, Actions: srv.Actions}

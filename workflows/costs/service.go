@@ -27,6 +27,9 @@ type Service struct {
 	Wake func()
 	// Picture draws the review's chart as a PNG; nil: no chart.
 	Picture func(c Chart, title string) ([]byte, error)
+	// Pages writes the review's page when costs.review names a Notion
+	// database; nil without Notion.
+	Pages workflows.ReviewPages
 
 	calls atomic.Int64
 }
@@ -46,7 +49,7 @@ func (s *Service) Calls() int64 { return s.calls.Load() }
 
 // Handlers are the costs workflow's job handlers.
 func (s *Service) Handlers() map[string]workflows.JobHandler {
-	return map[string]workflows.JobHandler{JobRefresh: s.refreshJob, JobReview: s.reviewJob}
+	return map[string]workflows.JobHandler{JobRefresh: s.refreshJob, JobReview: s.reviewJob, JobPage: s.pageJobRun}
 }
 
 func (s *Service) update(ctx context.Context, fn func(workflows.Tx) error) error {

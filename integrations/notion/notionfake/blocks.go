@@ -17,6 +17,7 @@ var blockTypes = map[string]bool{
 	"bulleted_list_item": true, "numbered_list_item": true, "to_do": true,
 	"quote": true, "toggle": true, "callout": true, "code": true,
 	"divider": false, "table_of_contents": false, "breadcrumb": false,
+	"table": false, "table_row": false,
 }
 
 // newBlock is a block parsed from a request, not stored yet.
@@ -25,6 +26,7 @@ type newBlock struct {
 	text     []richText
 	fields   map[string]any
 	children []*newBlock
+	cells    [][]richText // a table_row's
 }
 
 // parseBlocks reads and checks a children array; level 0 is a request's
@@ -74,7 +76,7 @@ func parseBlock(path string, raw any, level int) (*newBlock, *apiError) {
 	b := &newBlock{typ: typ, fields: map[string]any{}}
 	for k, v := range content {
 		switch k {
-		case "rich_text", "children":
+		case "rich_text", "children", "cells":
 		default:
 			b.fields[k] = v
 		}
@@ -95,8 +97,21 @@ func parseBlock(path string, raw any, level int) (*newBlock, *apiError) {
 			b.fields["checked"] = false
 		}
 	}
+	if typ == "table_row" {
+		raw, ok := content["cells"].([]any)
+		if !ok {
+			return nil, invalid("%s.cells should be an array, instead was `%s`.", p, preview(content["cells"]))
+		}
+		for i, c := range raw {
+			rt, err := parseRichText(fmt.Sprintf("%s.cells[%d]", p, i), c)
+			if err != nil {
+				return nil, err
+			}
+			b.cells = append(b.cells, rt)
+		}
+	}
 	if kids, ok := content["children"]; ok && kids != nil {
-		if !textual || level >= MaxNesting {
+		if (!textual && typ != "table") || level >= MaxNesting {
 			return nil, invalid("%s.children should be not present, instead was `%s`.", p, preview(kids))
 		}
 		children, err := parseBlocks(p+".children", kids, level+1)
@@ -105,7 +120,52 @@ func parseBlock(path string, raw any, level int) (*newBlock, *apiError) {
 		}
 		b.children = children
 	}
+	if typ == "table" {
+		w, ok := tableWidth(content["table_width"])
+		if !ok {
+			return nil, invalid("%s.table_width should be a positive integer, instead was `%s`.", p, preview(content["table_width"]))
+		}
+		if len(b.children) == 0 {
+			// Notion: a table is created with its rows, at least one.
+			return nil, invalid("%s.children should be defined, instead was `undefined`.", p)
+		}
+		if err := checkRows(p+".children", "table", w, b.children); err != nil {
+			return nil, err
+		}
+	} else if err := checkRows(p+".children", typ, 0, b.children); err != nil {
+		return nil, err
+	}
 	return b, nil
+}
+
+// tableWidth reads a table_width as decoded (json.Number).
+func tableWidth(v any) (int, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, false
+	}
+	w, err := n.Int64()
+	if err != nil || w < 1 {
+		return 0, false
+	}
+	return int(w), true
+}
+
+// checkRows checks the children of a block of type parent: a table holds
+// table rows only, each with exactly width cells (the width is fixed
+// when the table is created); nothing else holds a table row.
+func checkRows(path, parent string, width int, kids []*newBlock) *apiError {
+	for i, k := range kids {
+		switch {
+		case parent == "table" && k.typ != "table_row":
+			return invalid("%s[%d] should be a table_row, instead was `%s`: a table's children are its rows.", path, i, k.typ)
+		case parent == "table" && len(k.cells) != width:
+			return invalid("%s[%d].table_row.cells should have the table's width (%d), instead had %d.", path, i, width, len(k.cells))
+		case parent != "table" && k.typ == "table_row":
+			return invalid("%s[%d] is a table_row, which can only be a child of a table.", path, i)
+		}
+	}
+	return nil
 }
 
 // parseRichText reads and checks a rich-text array.
@@ -188,8 +248,10 @@ func preview(v any) string {
 // key after (or at the end), and returns the new top-level blocks.
 // Callers hold s.mu.
 func (s *Server) storeBlocks(parentKey string, parentIsPage bool, nb []*newBlock, after string) ([]*block, *apiError) {
-	list := &s.pages[parentKey].children
-	if !parentIsPage {
+	var list *[]string
+	if parentIsPage {
+		list = &s.pages[parentKey].children
+	} else {
 		list = &s.blocks[parentKey].children
 	}
 	at := len(*list)
@@ -214,7 +276,7 @@ func (s *Server) storeBlocks(parentKey string, parentIsPage bool, nb []*newBlock
 
 func (s *Server) newStoredBlock(parentKey string, parentIsPage bool, n *newBlock, now time.Time) *block {
 	b := &block{id: s.freshID("block"), parent: parentKey, parentPg: parentIsPage, typ: n.typ,
-		text: n.text, fields: n.fields, created: now, edited: now}
+		text: n.text, cells: n.cells, fields: n.fields, created: now, edited: now}
 	key := normID(b.id)
 	s.blocks[key] = b
 	for _, c := range n.children {
@@ -229,6 +291,13 @@ func (s *Server) blockJSON(b *block) map[string]any {
 	content := map[string]any{}
 	for k, v := range b.fields {
 		content[k] = v
+	}
+	if b.typ == "table_row" {
+		cells := make([]any, 0, len(b.cells))
+		for _, c := range b.cells {
+			cells = append(cells, richTextJSON(c))
+		}
+		content["cells"] = cells
 	}
 	if blockTypes[b.typ] {
 		content["rich_text"] = richTextJSON(b.text)
@@ -340,6 +409,14 @@ func (s *Server) appendChildren(id string, _ url.Values, body map[string]any) (a
 	}
 	nb, err := parseBlocks("body.children", body["children"], 0)
 	if err != nil {
+		return nil, err
+	}
+	ptyp, width := "page", 0
+	if pb := s.blocks[key]; !isPage && pb != nil {
+		ptyp = pb.typ
+		width, _ = tableWidth(pb.fields["table_width"])
+	}
+	if err := checkRows("body.children", ptyp, width, nb); err != nil {
 		return nil, err
 	}
 	after, _ := body["after"].(string)

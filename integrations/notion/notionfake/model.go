@@ -107,6 +107,7 @@ type block struct {
 	parentPg bool   // parent is a page
 	typ      string
 	text     []richText
+	cells    [][]richText   // a table_row's cells
 	fields   map[string]any // other type-specific fields: checked, color, ...
 	children []string
 	created  time.Time
@@ -246,7 +247,15 @@ func (s *Server) Blocks(pageID string) []Block {
 		for _, k := range keys {
 			b := s.blocks[k]
 			checked, _ := b.fields["checked"].(bool)
-			out = append(out, Block{ID: b.id, Type: b.typ, Text: plain(b.text), Items: len(b.text), Checked: checked, Depth: depth, EditedByPerson: b.editedBy != ""})
+			text := plain(b.text)
+			if b.typ == "table_row" {
+				cells := make([]string, len(b.cells))
+				for i, c := range b.cells {
+					cells[i] = plain(c)
+				}
+				text = strings.Join(cells, " | ")
+			}
+			out = append(out, Block{ID: b.id, Type: b.typ, Text: text, Items: len(b.text), Checked: checked, Depth: depth, EditedByPerson: b.editedBy != ""})
 			walk(b.children, depth+1)
 		}
 	}

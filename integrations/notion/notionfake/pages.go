@@ -44,6 +44,9 @@ func (s *Server) createPage(_ string, _ url.Values, body map[string]any) (any, *
 		if kids, err = parseBlocks("body.children", raw, 0); err != nil {
 			return nil, err
 		}
+		if err = checkRows("body.children", "page", 0, kids); err != nil {
+			return nil, err
+		}
 	}
 	if db != nil {
 		for name, ps := range db.props {

@@ -175,6 +175,13 @@ func (s *Server) FailNext(f Fault) {
 	s.mu.Unlock()
 }
 
+// ClearFaults drops the faults still waiting: Notion answers again.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	s.faults = nil
+	s.mu.Unlock()
+}
+
 func codeFor(status int) string {
 	switch status {
 	case http.StatusTooManyRequests:

@@ -81,16 +81,17 @@ type richTextSnapshot struct {
 }
 
 type blockSnapshot struct {
-	ID           string             `json:"id"`
-	Parent       string             `json:"parent_id"`
-	ParentIsPage bool               `json:"parent_is_page,omitempty"`
-	Type         string             `json:"type"`
-	Text         []richTextSnapshot `json:"text,omitempty"`
-	Fields       map[string]any     `json:"fields,omitempty"` // checked, color, language, ...
-	Children     []string           `json:"children,omitempty"`
-	Created      time.Time          `json:"created"`
-	Edited       time.Time          `json:"edited"`
-	EditedBy     string             `json:"edited_by,omitempty"` // a person's user ID after EditBlock
+	ID           string               `json:"id"`
+	Parent       string               `json:"parent_id"`
+	ParentIsPage bool                 `json:"parent_is_page,omitempty"`
+	Type         string               `json:"type"`
+	Text         []richTextSnapshot   `json:"text,omitempty"`
+	Cells        [][]richTextSnapshot `json:"cells,omitempty"`  // a table_row's
+	Fields       map[string]any       `json:"fields,omitempty"` // checked, color, language, ...
+	Children     []string             `json:"children,omitempty"`
+	Created      time.Time            `json:"created"`
+	Edited       time.Time            `json:"edited"`
+	EditedBy     string               `json:"edited_by,omitempty"` // a person's user ID after EditBlock
 }
 
 // Snapshot returns the workspace as JSON, so a sandbox restarted on the
@@ -133,6 +134,9 @@ func (s *Server) Snapshot() ([]byte, error) {
 		}
 		x := blockSnapshot{ID: b.id, ParentIsPage: b.parentPg, Type: b.typ, Text: textToSnapshot(b.text),
 			Fields: b.fields, Children: s.blockIDs(b.children), Created: b.created, Edited: b.edited, EditedBy: b.editedBy}
+		for _, c := range b.cells {
+			x.Cells = append(x.Cells, textToSnapshot(c))
+		}
 		if b.parentPg {
 			x.Parent = s.pages[b.parent].id
 		} else {
@@ -354,6 +358,9 @@ func restoreBlocks(xs []blockSnapshot, pages map[string]*page) map[string]*block
 		}
 		if x.Text != nil || blockTypes[x.Type] {
 			b.text = textFromSnapshot(x.Text)
+		}
+		for _, c := range x.Cells {
+			b.cells = append(b.cells, textFromSnapshot(c))
 		}
 		blocks[k] = b
 		ids[k] = x.Children
