@@ -49,6 +49,10 @@ const (
 	STSPrefix       = "/fake/sts"
 )
 
+// SampleBaseURL is the base URL sandbox.yaml's runbook URLs are written
+// for (the default --listen).
+const SampleBaseURL = "http://127.0.0.1:8088"
+
 // SigningSecret is the Slack signing secret the fake signs with and
 // opsbot verifies.
 const SigningSecret = "sandbox-slack-signing-secret"
@@ -78,7 +82,10 @@ type Opsbot struct {
 // secrets and the base-URL overrides pointing at the fakes), the EC2,
 // STS and Cost Explorer endpoints, the shared clock and a logger.
 type Wiring struct {
-	Env          map[string]string
+	Env map[string]string
+	// BaseURL is where the sandbox listens; sandbox.yaml's runbook URLs
+	// (written for SampleBaseURL) are pointed there.
+	BaseURL      string
 	AWSEndpoint  string
 	STSEndpoint  string
 	CostEndpoint string
@@ -171,7 +178,7 @@ func New(ctx context.Context, opts Options) (*Sandbox, error) {
 	// The bill is not saved: it is the same function of the date at
 	// every start.
 	seedCosts(s.ce, s.sts, s.clock.Now())
-	s.bot, err = opts.Boot(ctx, Wiring{Env: s.env(), AWSEndpoint: opts.BaseURL + EC2Prefix,
+	s.bot, err = opts.Boot(ctx, Wiring{Env: s.env(), BaseURL: opts.BaseURL, AWSEndpoint: opts.BaseURL + EC2Prefix,
 		STSEndpoint: opts.BaseURL + STSPrefix, CostEndpoint: opts.BaseURL + CostPrefix, Clock: s.clock, Log: opts.Log})
 	if err != nil {
 		st.close()
@@ -219,6 +226,9 @@ func (s *Sandbox) env() map[string]string {
 		"NOTION_API_URL":           base + NotionPrefix,
 		"OPSBOT_DB":                "sqlite:" + s.opts.DB,
 		"OPSBOT_LISTEN":            strings.TrimPrefix(base, "http://"),
+		// The sample runbooks' secret and where their endpoint calls back.
+		"SANDBOX_RUNBOOK_SECRET":      RunbookSecret,
+		"OPSBOT_RUNBOOK_CALLBACK_URL": base + "/runbooks/callback",
 	}
 }
 
@@ -234,6 +244,7 @@ func (s *Sandbox) routes() {
 	mux.Handle(CostPrefix+"/", http.StripPrefix(CostPrefix, s.ce))
 	mux.Handle(STSPrefix, http.StripPrefix(STSPrefix, s.sts))
 	mux.Handle(STSPrefix+"/", http.StripPrefix(STSPrefix, s.sts))
+	mux.Handle(RunbooksPrefix+"/", http.StripPrefix(RunbooksPrefix, &runbookEndpoint{s: s, answers: map[string]answer{}}))
 	s.apiRoutes(mux)
 	web, _ := fs.Sub(webFiles, "web")
 	mux.Handle("GET /ui/", http.StripPrefix("/ui/", http.FileServerFS(web)))

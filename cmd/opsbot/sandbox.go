@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -115,9 +116,15 @@ func bootTracedSandbox(ctx context.Context, w sandbox.Wiring, tracing *telemetry
 	if len(problems) > 0 {
 		return nil, config.Problems(problems)
 	}
+	for _, rb := range cfg.Runbooks {
+		if w.BaseURL != "" && strings.HasPrefix(rb.URL, sandbox.SampleBaseURL+"/") {
+			rb.URL = w.BaseURL + strings.TrimPrefix(rb.URL, sandbox.SampleBaseURL)
+		}
+	}
 	awsCfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDSANDBOX", "sandbox-secret", "")}
 	app, err := NewApp(ctx, cfg, env, Deps{Clock: w.Clock, Log: w.Log, AWSConfig: &awsCfg, AWSEndpoint: w.AWSEndpoint,
-		AWSSTSEndpoint: w.STSEndpoint, AWSCostEndpoint: w.CostEndpoint, Owner: "sandbox", Tracing: tracing})
+		AWSSTSEndpoint: w.STSEndpoint, AWSCostEndpoint: w.CostEndpoint, Owner: "sandbox", Tracing: tracing,
+		Getenv: func(k string) string { return w.Env[k] }})
 	if err != nil {
 		return nil, err
 	}

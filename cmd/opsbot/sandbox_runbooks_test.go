@@ -1,0 +1,69 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsbot/opsbot/integrations/slack/slackfake"
+	"github.com/opsbot/opsbot/sandbox"
+)
+
+// TestSandbox_Runbooks runs the two sample runbooks in the sandbox
+// through its page API: restart-service against the local endpoint (which
+// checks the signature), promote-build approved by Avery and reported
+// through the signed callback.
+func TestSandbox_Runbooks(t *testing.T) {
+	sandbox.ProgressEvery = 10 * time.Millisecond
+	rs := startSandbox(t)
+	general, _ := channelNamed(rs.state(sandbox.Dana), "general")
+	form := func(user string) string {
+		var id string
+		rs.eventually("the runbook form", 10*time.Second, func() (bool, string) {
+			for _, v := range rs.sb.Slack().Views(user) {
+				if v.CallbackID == "runbook.run" && v.Open {
+					id = v.ID
+				}
+			}
+			return id != "", "no open runbook form"
+		})
+		return id
+	}
+	dm := func(user, want string) string {
+		var text string
+		rs.eventually("a DM saying "+want, 15*time.Second, func() (bool, string) {
+			_, text = channelNamed(rs.state(user), "dm")
+			return strings.Contains(text, want), text
+		})
+		return text
+	}
+
+	rs.act("/api/slack/command", map[string]any{"user": sandbox.Dana, "channel": general, "text": "/ops run restart-service"})
+	rs.act("/api/slack/submit", map[string]any{"user": sandbox.Dana, "view_id": form(sandbox.Dana), "values": map[string]map[string]slackfake.InputValue{
+		"service": {"service": {Type: "static_select", Value: "checkout-api"}},
+		"drain":   {"drain": {Type: "static_select", Value: "yes"}},
+	}})
+	mustContain(t, "restart", dm(sandbox.Dana, "restart-service answered: HTTP 200"), `"status":"restarted"`)
+	dm(sandbox.Dana, "run-1: restart-service done")
+
+	rs.act("/api/slack/command", map[string]any{"user": sandbox.Dana, "channel": general, "text": "/ops run promote-build"})
+	rs.act("/api/slack/submit", map[string]any{"user": sandbox.Dana, "view_id": form(sandbox.Dana), "values": map[string]map[string]slackfake.InputValue{
+		"build": {"build": {Value: "b-1042"}},
+	}})
+	var approvals, ts string
+	rs.eventually("the run's approval", 10*time.Second, func() (bool, string) {
+		for _, c := range rs.state(sandbox.Avery).Channels {
+			for _, m := range c.Messages {
+				if c.Name == "platform-approvals" && strings.Contains(string(m.Blocks), `"run-2"`) {
+					approvals, ts = c.ID, m.TS
+					return true, ""
+				}
+			}
+		}
+		return false, "no approval for run-2"
+	})
+	rs.act("/api/slack/click", map[string]any{"user": sandbox.Avery, "channel": approvals, "ts": ts, "action_id": "op.approve", "value": "run-2"})
+	dm(sandbox.Dana, "b-1042 is live on 100% of production")
+	text := dm(sandbox.Dana, "run-2: promote-build done")
+	mustContain(t, "promote", text, "promote-build answered: HTTP 202", "copying b-1042", "canary: 10%")
+}
