@@ -45,37 +45,41 @@ func (t *tx) Enqueue(j workflows.Job) error {
 	if j.Trace == "" {
 		j.Trace = telemetry.Traceparent(t.ctx)
 	}
-	var key any // NULL: a job without a key never conflicts
+	var key, lane any // NULL: a job without a key never conflicts, one without a lane waits for none
 	if j.Key != "" {
 		key = j.Key
+	}
+	if l := workflows.JobLane(j); l != "" {
+		lane = l
 	}
 	// created_at holds the first run time asked for: Enqueue is given no
 	// clock, and the store reads none.
 	_, err = t.exec(`INSERT INTO jobs (id, kind, job_key, payload, state, run_at, attempts, last_error,
-			owner, locked_until, created_at, finished_at, trace_parent)
-		VALUES (?, ?, ?, ?, 'pending', ?, 0, '', '', 0, ?, 0, ?)
+			owner, locked_until, created_at, finished_at, trace_parent, lane)
+		VALUES (?, ?, ?, ?, 'pending', ?, 0, '', '', 0, ?, 0, ?, ?)
 		ON CONFLICT (job_key) WHERE state = 'pending'
 		DO UPDATE SET kind = excluded.kind, payload = excluded.payload, run_at = excluded.run_at,
-			attempts = 0, last_error = '', trace_parent = excluded.trace_parent`,
-		id, j.Kind, key, j.Payload, unixNanos(j.RunAt), unixNanos(j.RunAt), j.Trace)
+			attempts = 0, last_error = '', trace_parent = excluded.trace_parent, lane = excluded.lane`,
+		id, j.Kind, key, j.Payload, unixNanos(j.RunAt), unixNanos(j.RunAt), j.Trace, lane)
 	if err != nil {
 		return fmt.Errorf("enqueue %s job %q: %w", j.Kind, j.Key, err)
 	}
 	return nil
 }
 
-const jobColumns = `id, kind, job_key, payload, run_at, attempts, last_error, trace_parent`
+const jobColumns = `id, kind, job_key, payload, run_at, attempts, last_error, trace_parent, slot`
 
 // scanJob reads jobColumns plus any extra destinations.
 func scanJob(rows *sql.Rows, extra ...any) (workflows.Job, error) {
 	var j workflows.Job
-	var key sql.NullString
+	var key, slot sql.NullString
 	var runAt, attempts int64
-	dest := append([]any{&j.ID, &j.Kind, &key, &j.Payload, &runAt, &attempts, &j.LastError, &j.Trace}, extra...)
+	dest := append([]any{&j.ID, &j.Kind, &key, &j.Payload, &runAt, &attempts, &j.LastError, &j.Trace, &slot}, extra...)
 	if err := rows.Scan(dest...); err != nil {
 		return j, err
 	}
 	j.Key, j.RunAt, j.Attempts = key.String, fromNanos(runAt), int(attempts)
+	j.Deferred, j.Slot = slot.Valid, slot.String
 	return j, nil
 }
 
@@ -160,7 +164,7 @@ func (db *DB) ClaimKinds(ctx context.Context, now time.Time, owner string, lease
 			// Each claim takes the next token: the fence that later
 			// calls of this claim, and only those, pass.
 			err := t.QueryRowContext(ctx, db.q(`UPDATE jobs SET state = 'running', owner = ?, locked_until = ?,
-				attempts = ?, last_error = ?, token = token + 1 WHERE id = ? RETURNING token`),
+				attempts = ?, last_error = ?, token = token + 1, slot = NULL WHERE id = ? RETURNING token`),
 				owner, until, int64(j.Attempts), j.LastError, j.ID).Scan(&j.Token)
 			if err != nil {
 				return fmt.Errorf("lease job %d: %w", j.ID, err)
@@ -234,6 +238,8 @@ func dueJobs(ctx context.Context, db *DB, t *sql.Tx, cond string, now int64, lim
 		  AND (j.job_key IS NULL OR NOT EXISTS (
 			SELECT 1 FROM jobs r WHERE r.job_key = j.job_key AND r.id <> j.id
 			  AND r.state = 'running' AND r.locked_until >= ?))
+		  AND (j.lane IS NULL OR NOT EXISTS (
+			SELECT 1 FROM jobs d WHERE d.lane = j.lane AND d.slot IS NOT NULL AND d.id < j.id))
 		ORDER BY j.run_at, j.id
 		LIMIT ?`+lock), args...)
 	if err != nil {
@@ -302,20 +308,45 @@ func (db *DB) Done(ctx context.Context, j workflows.Job, now time.Time) error {
 // waiting, that one supersedes this one, which is removed. A claim that
 // no longer holds the job changes nothing (ErrLeaseLost).
 func (db *DB) Retry(ctx context.Context, j workflows.Job, at time.Time, lastErr string) error {
-	if err := db.requeue(ctx, j, at, lastErr, true); err != nil {
+	if err := db.requeue(ctx, j, at, "", lastErr, requeueRetry); err != nil {
 		return fmt.Errorf("retry job %d: %w", j.ID, err)
 	}
 	return nil
 }
 
+// Release puts a running job back as it was before its claim, its run
+// time and attempts unchanged: the runner gives back the jobs it holds
+// behind one of their lane that a rate limit put back (see Defer), so
+// that they wait for it in the queue rather than in a worker.
+func (db *DB) Release(ctx context.Context, j workflows.Job) error {
+	if err := db.requeue(ctx, j, j.RunAt, "", j.LastError, requeueRelease); err != nil {
+		return fmt.Errorf("release job %d: %w", j.ID, err)
+	}
+	return nil
+}
+
+// How requeue puts a job back.
+type requeueMode int
+
+const (
+	requeueRetry   requeueMode = iota // a failed attempt: counted
+	requeueDefer                      // held back by a rate limit: not counted; later jobs of its lane wait for it
+	requeueRelease                    // given back unrun: not counted
+)
+
 // requeue puts a running job back to wait until at with why as its last
-// error, counting an attempt when counted (Retry) or not (Defer). If a
-// newer job with the same key is already waiting, that one supersedes
-// this one, which is removed.
-func (db *DB) requeue(ctx context.Context, j workflows.Job, at time.Time, why string, counted bool) error {
-	attempts := "attempts"
-	if counted {
+// error, counting an attempt (Retry) or not (Defer, Release); a deferred
+// job keeps the rate key whose slot at at it holds (slot, possibly empty)
+// and holds back the later jobs of its lane until it is claimed again.
+// If a newer job with the same key is already waiting, that one
+// supersedes this one, which is removed.
+func (db *DB) requeue(ctx context.Context, j workflows.Job, at time.Time, slot, why string, mode requeueMode) error {
+	attempts, held := "attempts", any(nil) // NULL: not deferred
+	switch mode {
+	case requeueRetry:
 		attempts = "attempts + 1"
+	case requeueDefer:
+		held = slot
 	}
 	return db.writeTx(ctx, "retry", sql.LevelReadCommitted, func(t *sql.Tx) error {
 		// Under the key's lock no job of the key is queued meanwhile, so
@@ -340,8 +371,8 @@ func (db *DB) requeue(ctx context.Context, j workflows.Job, at time.Time, why st
 			}
 		}
 		_, err = t.ExecContext(ctx, db.q(`UPDATE jobs SET state = 'pending', attempts = `+attempts+`, run_at = ?,
-			last_error = ?, owner = '', locked_until = 0 WHERE `+fence),
-			append([]any{unixNanos(at), why}, fenceArgs(j)...)...)
+			last_error = ?, owner = '', locked_until = 0, slot = ? WHERE `+fence),
+			append([]any{unixNanos(at), why, held}, fenceArgs(j)...)...)
 		return err
 	})
 }

@@ -134,12 +134,28 @@ func (db *DB) ForgetIdleBuckets(ctx context.Context, before time.Time) (int64, e
 
 // Defer puts a running job back to run at at without counting an
 // attempt: a rate limit held it back before it tried anything
-// (workflows.Deferrer). Like Retry it acts only under the claim that
-// holds the job (else workflows.ErrLeaseLost), and a newer job with the
-// same key supersedes it.
-func (db *DB) Defer(ctx context.Context, j workflows.Job, at time.Time, reason string) error {
-	if err := db.requeue(ctx, j, at, reason, false); err != nil {
+// (workflows.Deferrer). slot is the rate key whose slot at at was taken
+// for it ("" if none), handed to its next run (Job.Slot). Until it is
+// claimed again, the later jobs of its lane wait. Like Retry it acts only
+// under the claim that holds the job (else workflows.ErrLeaseLost), and a
+// newer job with the same key supersedes it.
+func (db *DB) Defer(ctx context.Context, j workflows.Job, at time.Time, slot, reason string) error {
+	if err := db.requeue(ctx, j, at, slot, reason, requeueDefer); err != nil {
 		return fmt.Errorf("defer job %d: %w", j.ID, err)
 	}
 	return nil
+}
+
+// NextDeferred says when, after after, the earliest job a rate limit put
+// back (Defer) may run, and whether there is one. Tests on a manual
+// clock move it there, as a wait in the pacer once did. (A deferred job
+// due already may wait for an earlier job of its lane deferred to later.)
+func (db *DB) NextDeferred(ctx context.Context, after time.Time) (time.Time, bool, error) {
+	var at sql.NullInt64
+	err := db.read.QueryRowContext(ctx, db.q(`SELECT MIN(run_at) FROM jobs WHERE state = 'pending' AND slot IS NOT NULL AND run_at > ?`),
+		unixNanos(after)).Scan(&at)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("look for deferred jobs: %w", err)
+	}
+	return fromNanos(at.Int64), at.Valid, nil
 }

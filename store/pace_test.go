@@ -94,17 +94,17 @@ func TestDefer_KeepsAttemptsAndNeedsTheClaim(t *testing.T) {
 		j := claim(t, db, t0, "a", 1)[0]
 		stale := j
 		stale.Token++
-		if err := db.Defer(ctx, stale, t0.Add(time.Minute), "held back"); !errors.Is(err, workflows.ErrLeaseLost) {
+		if err := db.Defer(ctx, stale, t0.Add(time.Minute), "", "held back"); !errors.Is(err, workflows.ErrLeaseLost) {
 			t.Fatalf("defer under another claim: %v", err)
 		}
-		if err := db.Defer(ctx, j, t0.Add(time.Minute), "held back"); err != nil {
+		if err := db.Defer(ctx, j, t0.Add(time.Minute), "conversations.create", "held back"); err != nil {
 			t.Fatal(err)
 		}
 		if js := claim(t, db, t0.Add(59*time.Second), "b", 1); len(js) != 0 {
 			t.Fatalf("claimed before its time: %+v", js)
 		}
 		js := claim(t, db, t0.Add(time.Minute), "b", 1)
-		if len(js) != 1 || js[0].Attempts != 0 || js[0].LastError != "held back" {
+		if len(js) != 1 || js[0].Attempts != 0 || js[0].LastError != "held back" || !js[0].Deferred || js[0].Slot != "conversations.create" {
 			t.Fatalf("after the deferral: %+v", js)
 		}
 	})

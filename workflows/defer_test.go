@@ -14,7 +14,7 @@ type deferQueue struct {
 	retried  int
 }
 
-func (q *deferQueue) Defer(ctx context.Context, j Job, at time.Time, reason string) error {
+func (q *deferQueue) Defer(ctx context.Context, j Job, at time.Time, slot, reason string) error {
 	q.deferred[j.ID] = at
 	return nil
 }

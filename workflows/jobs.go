@@ -32,6 +32,11 @@ type Job struct {
 	// in whichever process claims it. The store fills it in from the
 	// enqueuing transaction's context when it is empty.
 	Trace string
+	// Deferred says a rate limit put the job back last time (Defer), and
+	// Slot is the rate key whose slot at RunAt was taken for it then (""
+	// when none was): its next run uses that slot instead of another.
+	Deferred bool
+	Slot     string
 }
 
 // ErrLeaseLost is returned by Done, Retry, Bury and Renew when the claim
@@ -269,11 +274,27 @@ func (p *pool) start(j Job) {
 	go func() {
 		defer p.wg.Done()
 		for {
-			p.r.run(p.held, j)
+			deferred := p.r.run(p.held, j)
 			p.mu.Lock()
 			p.running--
 			p.kinds[j.Kind]--
 			q := p.lanes[name]
+			if deferred && len(q) > 0 {
+				// The jobs behind it wait for it in the queue (the store
+				// holds a lane's later jobs while an earlier one is
+				// deferred), not in this worker.
+				if rel, ok := p.r.Queue.(Releaser); ok {
+					p.running -= len(q)
+					for _, x := range q {
+						p.kinds[x.Kind]--
+					}
+					delete(p.lanes, name)
+					p.mu.Unlock()
+					p.release(rel, q)
+					p.signal()
+					return
+				}
+			}
 			if len(q) == 0 {
 				delete(p.lanes, name)
 				p.mu.Unlock()
@@ -285,6 +306,18 @@ func (p *pool) start(j Job) {
 			p.signal()
 		}
 	}()
+}
+
+// release gives the jobs back to the queue unrun, under their claims.
+func (p *pool) release(rel Releaser, jobs []Job) {
+	for _, x := range jobs {
+		if p.held.release(x.ID) {
+			continue // lost meanwhile: the claim that took it decides
+		}
+		if err := rel.Release(context.WithoutCancel(p.ctx), x); err != nil {
+			p.r.logRecord(p.ctx, p.r.Log.With("job", x.ID, "kind", x.Kind), "give back job", err)
+		}
+	}
 }
 
 func (r *Runner) lease() time.Duration {
@@ -402,8 +435,9 @@ func (h *holds) release(id int64) (lost bool) {
 
 // run runs one held job and records its outcome under its claim. A job
 // whose lease was lost is not started, or its outcome is dropped: the
-// claim that took it over decides.
-func (r *Runner) run(held *holds, j Job) {
+// claim that took it over decides. It reports whether the job was put
+// back for a rate limit's slot.
+func (r *Runner) run(held *holds, j Job) (deferred bool) {
 	log := r.Log.With("job", j.ID, "kind", j.Kind, "key", j.Key, "attempt", j.Attempts+1, "token", j.Token)
 	ctx := held.context(j.ID)
 	if errors.Is(context.Cause(ctx), ErrLeaseLost) {
@@ -414,17 +448,18 @@ func (r *Runner) run(held *holds, j Job) {
 	if r.Trace != nil {
 		var end func(error)
 		ctx, end = r.Trace(ctx, j)
-		end(r.runTraced(ctx, log, held, j))
-		return
+		end(r.runTraced(ctx, log, held, j, &deferred))
+		return deferred
 	}
-	r.runTraced(ctx, log, held, j)
+	r.runTraced(ctx, log, held, j, &deferred)
+	return deferred
 }
 
 // runTraced runs j under ctx and records its outcome; it returns the
-// job's error.
-func (r *Runner) runTraced(ctx context.Context, log *slog.Logger, held *holds, j Job) error {
+// job's error, and sets deferred when a rate limit put the job back.
+func (r *Runner) runTraced(ctx context.Context, log *slog.Logger, held *holds, j Job, deferred *bool) error {
 	start := time.Now()
-	err := r.call(ctx, j)
+	err := r.call(JobAttempt(ctx, j), j)
 	if r.Observe != nil {
 		r.Observe(j.Kind, err, time.Since(start))
 	}
@@ -446,6 +481,7 @@ func (r *Runner) runTraced(ctx context.Context, log *slog.Logger, held *holds, j
 		// Held back by a rate limit: nothing was tried, so it is no
 		// failed attempt, and the worker is free for other keys.
 		r.deferJob(rec, log, j, at, err)
+		*deferred = true
 		return err
 	}
 	max := r.MaxAttempts

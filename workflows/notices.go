@@ -286,6 +286,12 @@ func Send(ctx context.Context, store Store, m Message, now time.Time) error {
 	return store.Update(ctx, func(tx Tx) error { return enqueueMessage(tx, m, now) })
 }
 
+// JobLane is the lane of a job: messages to one channel or person share
+// one (MessageLane); other jobs have none. The job runner runs a lane's
+// jobs one after another, and the store keeps a lane's later jobs waiting
+// while an earlier one is deferred for a rate limit's slot.
+func JobLane(j Job) string { return MessageLane(j) }
+
 // MessageLane puts messages to one channel or person in one lane, so they
 // are delivered in the order they were queued; and the stops and starts
 // of one server within its lease (each under its own key, see

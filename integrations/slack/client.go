@@ -168,6 +168,7 @@ func (c *Client) callOn(ctx context.Context, method, channel string, fn func(con
 			}
 			return fmt.Errorf("slack %s: held back: %w", method, err)
 		}
+		workflows.Called(ctx) // from here on the job waits for its slots (MayDefer)
 		err := fn(ctx)
 		if err == nil {
 			return nil

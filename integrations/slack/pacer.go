@@ -154,11 +154,20 @@ func rateKey(name, channel string) string {
 // returned at once, so the job runner puts the job back for then instead
 // of holding a worker.
 //
+// The first call of a job attempt (workflows.MayDefer) does not wait at
+// all: when its slot is not due now it takes it and returns DeferSlot
+// with when it is, and the job runner puts the job back for then, freeing
+// the worker and keeping the job's place in its lane; the job's next run
+// goes in that slot (workflows.UseSlot) without taking another.
+//
 // A call that slept for its slot looks again before it goes: a 429 this
 // process met meanwhile holds it back too. (One met by another replica
 // is seen by calls that take their slot after it.)
 func (c *Client) pace(ctx context.Context, name, key string) error {
 	l := c.limitFor(name)
+	if workflows.MayDefer(ctx) && workflows.UseSlot(ctx, key) {
+		return nil // taken for this job when it was put back for it
+	}
 	for {
 		now := c.opts.Clock()
 		at, ok := c.take(ctx, key, l, now, now.Add(c.opts.MaxRetryAfter))
@@ -168,6 +177,9 @@ func (c *Client) pace(ctx context.Context, name, key string) error {
 		wait := at.Sub(now)
 		if wait <= 0 {
 			return nil
+		}
+		if workflows.MayDefer(ctx) {
+			return workflows.DeferSlot(at, key, &slackapi.RateLimitedError{RetryAfter: wait})
 		}
 		if err := c.opts.Sleep(ctx, wait); err != nil {
 			return err

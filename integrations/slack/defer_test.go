@@ -1,0 +1,60 @@
+package slack
+
+import (
+	"context"
+	"testing"
+
+	"github.com/opsbot/opsbot/integrations/slack/slackfake"
+	"github.com/opsbot/opsbot/workflows"
+)
+
+// Under a job attempt (the job runner's), a call whose slot is not due
+// does not wait: it takes the slot and returns DeferSlot, so the job is
+// put back for then and no worker waits. The job's next run goes in that
+// slot without taking another, so a deferral costs the pace nothing.
+// Outside a job (a request answered inline) the call waits as before.
+func TestPace_FirstCallOfAJobDefersToItsSlot(t *testing.T) {
+	e := setup(t, slackfake.Options{RateLimits: true}, Options{})
+	ctx := context.Background()
+	for i := range 3 { // Tier 2's burst
+		if _, err := e.c.CreateChannel(ctx, "burst-"+string(rune('a'+i)), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	job := workflows.Job{ID: 7, Kind: workflows.JobOpenChannel, Payload: "inc-7"}
+	_, err := e.c.CreateChannel(workflows.JobAttempt(ctx, job), "inc-7-slow", false)
+	at, deferred := workflows.DeferredUntil(err)
+	every := DefaultLimits[Tier2].Every
+	if !deferred || !at.Equal(t0.Add(every)) {
+		t.Fatalf("fourth create in a job: %v (deferred %v until %v), want deferred to %v", err, deferred, at, t0.Add(every))
+	}
+	if len(e.sleeps) != 0 || len(e.fake.CallsTo("conversations.create")) != 3 {
+		t.Fatalf("it waited (%v) or called Slack (%d calls)", e.sleeps, len(e.fake.CallsTo("conversations.create")))
+	}
+	// The runner puts the job back with its slot; run again at the slot.
+	e.clock.Set(at)
+	job.Deferred, job.Slot, job.RunAt = true, "conversations.create", at
+	if _, err := e.c.CreateChannel(workflows.JobAttempt(ctx, job), "inc-7-slow", false); err != nil {
+		t.Fatalf("at its slot: %v", err)
+	}
+	// The slot was used, not another: the next create is a pace later.
+	next := e.c.NextCall(ctx, "conversations.create", "")
+	if !next.Equal(at.Add(every)) {
+		t.Fatalf("next create at %v, want %v", next, at.Add(every))
+	}
+	// A second call of the same attempt waits for its slot in place.
+	job2 := workflows.Job{ID: 8, Kind: workflows.JobOpenChannel, Payload: "inc-8"}
+	attempt := workflows.JobAttempt(ctx, job2)
+	workflows.Called(attempt)
+	if _, err := e.c.CreateChannel(attempt, "inc-8-after-a-call", false); err != nil {
+		t.Fatalf("second call of an attempt: %v", err)
+	}
+	if len(e.sleeps) != 1 || e.sleeps[0] != every {
+		t.Fatalf("sleeps %v, want one pace", e.sleeps)
+	}
+	for _, c := range e.fake.Calls() {
+		if c.Status == 429 {
+			t.Errorf("429 from Slack: %+v", c)
+		}
+	}
+}
