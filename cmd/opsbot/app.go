@@ -154,7 +154,7 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		Wake:      a.Wake,
 		DryRun:    env.DryRun,
 	}
-	a.Actions = &actions.Service{Store: db, Clock: a.Clock, Catalog: cfg.Catalog, Provisioner: a.EC2, Operator: a.EC2, Starter: a.EC2,
+	a.Actions = &actions.Service{Store: db, Clock: a.Clock, Catalog: cfg.Catalog, Provisioner: a.EC2, Operator: a.EC2, Starter: a.EC2, CPU: a.EC2,
 		Log: a.Log.With("component", "actions"), Wake: a.Wake}
 	a.Servers.Terminated = a.Actions.Terminated
 	handlers := a.Servers.Handlers()

@@ -45,6 +45,9 @@ func TestGolden_ServerActions(t *testing.T) {
 	h.press(dev, view, r.ID+" reboot")
 	got["actions_refused_double_click"] = last(dev)
 
+	for i, pct := range []float64{3, 7.5, 22, 41, 60, 88, 97, 52, 18, 9, 4, 2} {
+		h.cw.SetCPU(r.Instance.ID, h.clock.Now().Add(time.Duration(i-12)*5*time.Minute+3*time.Minute), pct)
+	}
 	h.clock.Advance(3 * time.Minute)
 	h.press(dev, view, r.ID+" diagnose")
 	h.drain()

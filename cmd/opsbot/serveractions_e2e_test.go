@@ -101,6 +101,9 @@ func TestServerActions_RebootSnapshotDiagnoseStopStart(t *testing.T) {
 
 	// Diagnose: the checks and the console in a thread under the DM.
 	h.ec2.SetImpaired(r.Instance.ID, true)
+	// CPU through the CloudWatch port: busy for the last 20 minutes.
+	h.cw.SetCPU(r.Instance.ID, h.clock.Now().Add(-2*time.Hour), 12.5)
+	h.cw.SetCPU(r.Instance.ID, h.clock.Now().Add(-17*time.Minute), 85)
 	h.clock.Advance(3 * time.Minute)
 	_, view = h.showServer(dev, r.ID)
 	h.press(dev, view, r.ID+" diagnose")
@@ -119,7 +122,7 @@ func TestServerActions_RebootSnapshotDiagnoseStopStart(t *testing.T) {
 	if len(thread) < 2 {
 		t.Fatalf("no thread under the diagnosis: %d", len(thread))
 	}
-	mustContain(t, "diagnosis thread", messageText(thread[len(thread)-1]), "Instance status check: impaired", "login:", "Reached target Reboot", "CPU over the last hour: not shown")
+	mustContain(t, "diagnosis thread", messageText(thread[len(thread)-1]), "Instance status check: impaired", "login:", "Reached target Reboot", "CPU over the last hour (5-minute maxima): ", "min 12.5%", "max 85.0%")
 
 	// Snapshot: tagged, listed, released with the server unless kept.
 	h.press(dev, view, r.ID+" snapshot")

@@ -112,6 +112,7 @@ func (s *Service) call(ctx context.Context, o *Op, r *workflows.ServerRequest) (
 		if err != nil {
 			return out, err
 		}
+		s.readCPU(ctx, r.Instance, &d)
 		out.result = diagnosisHeadline(d)
 		out.detail = diagnosisText(d)
 	}

@@ -208,7 +208,7 @@ func diagnosisHeadline(d Diagnosis) string {
 func diagnosisText(d Diagnosis) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "State: %s\nSystem status check: %s\nInstance status check: %s\n", d.State, orDash(d.SystemStatus), orDash(d.InstanceStatus))
-	b.WriteString("CPU over the last hour: not shown (this opsbot reads no CloudWatch metrics yet).\n")
+	b.WriteString(cpuLine(d) + "\n")
 	if len(d.Console) == 0 {
 		b.WriteString("Console output: none yet (EC2 has it a few minutes after a boot).")
 		return b.String()

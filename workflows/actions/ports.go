@@ -58,6 +58,8 @@ type Diagnosis struct {
 	Failed         []string // names of failed checks ("reachability")
 	Console        []string // the last lines of the console output
 	ConsoleAt      time.Time
+	CPU            []workflows.CPUPoint // the last hour, 5-minute maxima, oldest first
+	CPUNote        string               // why CPU is not shown, when it is not
 }
 
 // OpState is where an action is.

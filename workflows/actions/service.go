@@ -28,8 +28,10 @@ type Service struct {
 	Operator    Operator
 	// Starter starts stopped instances; nil: Start is not offered.
 	Starter Starter
-	Log     *slog.Logger
-	Wake    func()
+	// CPU reads the CPU Diagnose shows; nil: not shown.
+	CPU  workflows.CPUSource
+	Log  *slog.Logger
+	Wake func()
 }
 
 // View is one server with what the viewer may do to it.
