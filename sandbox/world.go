@@ -46,6 +46,14 @@ var Services = []pdfake.Service{
 // one sandbox.yaml names in incidents.notion_database.
 const PostmortemDB = "682c1defff6b4190899dd31e5596d53a"
 
+// AlertReviewDB and CostReviewDB are the IDs of the fake Notion's second
+// and third databases, the review databases sandbox.yaml names in
+// incidents.review and costs.review.
+const (
+	AlertReviewDB = "682c1deffe6b4190899dd31e5596d3ff"
+	CostReviewDB  = "682c1deffd6b4190899dd31e5596d2c4"
+)
+
 // populate restores each fake from the last run or seeds it with the
 // sample setup; a fake that cannot be restored after a restart is seeded
 // afresh and a note says so.
@@ -120,6 +128,15 @@ func (s *Sandbox) seedNotion() error {
 	}
 	if got := strings.ReplaceAll(db.ID, "-", ""); got != PostmortemDB {
 		return fmt.Errorf("the post-mortem database got ID %s, but sandbox.yaml names %s", got, PostmortemDB)
+	}
+	for _, r := range []struct{ title, id string }{{"Alert reviews", AlertReviewDB}, {"Cost reviews", CostReviewDB}} {
+		db, err := s.notion.AddDatabase(r.title, notion.ReviewSchema())
+		if err != nil {
+			return err
+		}
+		if got := strings.ReplaceAll(db.ID, "-", ""); got != r.id {
+			return fmt.Errorf("the %s database got ID %s, but sandbox.yaml names %s", r.title, got, r.id)
+		}
 	}
 	return nil
 }

@@ -184,4 +184,10 @@ func TestSandbox_CostsAndTheMonthlyReview(t *testing.T) {
 	if reviews != 1 {
 		t.Errorf("%d reviews of %s in #cost-review, want 1", reviews, reviewed)
 	}
+	// Its page in the fake Notion's cost review database, once.
+	rs.eventually("the review's Notion page", 20*time.Second, func() (bool, string) {
+		pages := rs.sb.Notion().Pages(sandbox.CostReviewDB)
+		ok := len(pages) == 1 && pages[0].Properties["Review ID"].Text == "costs-"+string(reviewed)
+		return ok, fmt.Sprintf("pages in the cost review database: %+v", pages)
+	})
 }

@@ -49,6 +49,20 @@ func TestSandbox_AlertReviewAndStatsOnTheSeededHistory(t *testing.T) {
 	if _, err := png.Decode(resp.Body); err != nil || resp.Header.Get("Content-Type") != "image/png" {
 		t.Fatalf("chart at %s: %v (%s)", chartURL, err, resp.Header.Get("Content-Type"))
 	}
+	// The review's page in the fake Notion's alert review database.
+	rs.eventually("the review's Notion page", 20*time.Second, func() (bool, string) {
+		pages := rs.sb.Notion().Pages(sandbox.AlertReviewDB)
+		if len(pages) != 1 {
+			return false, fmt.Sprintf("%d pages in the alert review database", len(pages))
+		}
+		tables := 0
+		for _, b := range rs.sb.Notion().Blocks(pages[0].ID) {
+			if b.Type == "table" {
+				tables++
+			}
+		}
+		return pages[0].Properties["Review ID"].Text == "rev-1" && tables >= 3, fmt.Sprintf("page %+v, %d tables", pages[0].Properties, tables)
+	})
 	rs.act("/api/slack/command", map[string]any{"user": sandbox.Dana, "channel": general, "text": "/incident stats platform 30d"})
 	rs.eventually("the stats", 10*time.Second, func() (bool, string) {
 		for _, e := range rs.state(sandbox.Dana).Ephemerals {

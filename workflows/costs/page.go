@@ -79,8 +79,7 @@ func reviewPage(rv Review, p *Policy) workflows.ReviewPage {
 			text += fmt.Sprintf(", %s vs %s (%s)", Percent(o.Total-prev.Total, prev.Total), before, signed(o.Total-prev.Total))
 		}
 		para("%s. Cost Explorer, %s, UTC days.%s", text, metricName(p.metric()), map[bool]string{true: " Some figures are still estimated by AWS and may change."}[o.Estimated])
-		cols := []string{"", month, before, "Change"}
-		amounts := func(title string, cur, old []Amount, empty string) {
+		amounts := func(title, col string, cur, old []Amount, empty string) {
 			h2(title)
 			if len(cur) == 0 {
 				para("Nothing.")
@@ -102,14 +101,14 @@ func reviewPage(rv Review, p *Policy) workflows.ReviewPage {
 				}
 				rows = append(rows, row)
 			}
-			add(workflows.Table(cols, rows...))
+			add(workflows.Table([]string{col, month, before, "Change"}, rows...))
 		}
-		amounts("By account", o.Accounts, prev.Accounts, "(no account)")
-		amounts("By service", o.Services, prev.Services, "(no service)")
-		amounts("By team (tag "+p.teamTag()+")", o.Teams, prev.Teams, "(untagged)")
+		amounts("By account", "Account", o.Accounts, prev.Accounts, "(no account)")
+		amounts("By service", "Service", o.Services, prev.Services, "(no service)")
+		amounts("By team (tag "+p.teamTag()+")", "Team", o.Teams, prev.Teams, "(untagged)")
 		for _, t := range p.Tags {
 			if as := o.Tags[t]; len(as) > 0 {
-				amounts("By tag "+t, as, prev.Tags[t], "(untagged)")
+				amounts("By tag "+t, t, as, prev.Tags[t], "(untagged)")
 			}
 		}
 		if prev.HasActual {
