@@ -194,6 +194,7 @@ func TestRunbooks_EndToEnd(t *testing.T) {
 	got["approval_runbook_pending"] = approval.Blocks
 	h.click(dev, approval, workflows.ActOpApprove, "run-2")
 	mustContain(t, "self approval", h.lastResponse(), "You asked for run-2 yourself")
+	got["runbooks_refused_self_approval"] = lastResp()
 	h.click(dev2, approval, workflows.ActOpApprove, "run-2")
 	mustContain(t, "member approval", h.lastResponse(), "Only team platform's approvers")
 	if len(ep.calls) != 2 {
@@ -201,6 +202,7 @@ func TestRunbooks_EndToEnd(t *testing.T) {
 	}
 	h.click(lead, approval, workflows.ActOpApprove, "run-2")
 	mustContain(t, "approve", h.lastResponse(), "You approved run-2")
+	got["runbooks_reply_approved"] = lastResp()
 	h.click(lead2, approval, workflows.ActOpDeny, "run-2")
 	mustContain(t, "double decision", h.lastResponse(), "run-2 was approved and under way already")
 	h.drain()
@@ -266,6 +268,7 @@ func TestRunbooks_EndToEnd(t *testing.T) {
 		}
 	}
 	mustContain(t, "home", blockText(home.JSON), "Runbooks", "Run restart-service", "Run promote-build")
+	got["home_runbooks"] = home.JSON
 	before := len(h.slack.Views(dev))
 	h.send(h.slack.BlockAction(testSecret, slackfake.Click{User: dev, ActionID: workflows.ActRunbookOpen, Value: "restart-service", ViewID: home.ID}))
 	if vs := h.slack.Views(dev); len(vs) != before+1 || vs[len(vs)-1].CallbackID != "runbook.run" {
