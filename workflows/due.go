@@ -105,8 +105,8 @@ func NextLeaseDue(r *ServerRequest, lc LifecyclePolicy, after time.Time) time.Ti
 	if r.LeaseEnd.IsZero() || !r.EndingAt.IsZero() {
 		return time.Time{}
 	}
-	switch r.State {
-	case StateRunning:
+	switch {
+	case r.State == StateRunning || r.Parked():
 		next := r.LeaseEnd.Add(lc.Grace)
 		for _, o := range lc.WarnBefore {
 			if !r.LeaseStart.IsZero() && o >= r.LeaseEnd.Sub(r.LeaseStart) {
@@ -117,7 +117,7 @@ func NextLeaseDue(r *ServerRequest, lc LifecyclePolicy, after time.Time) time.Ti
 			}
 		}
 		return next
-	case StateStopped:
+	case r.State == StateStopped:
 		next := DueNever
 		if lc.EndAction == EndTerminate {
 			next = r.LeaseEnd.Add(lc.Grace)

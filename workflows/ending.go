@@ -65,6 +65,15 @@ func (s *Servers) end(ctx context.Context, j Job) error {
 		if action == EndTerminate || r.State != StateRunning && r.State != StateStopped {
 			to = StateTerminated
 		}
+		// Stopped within its lease (off-hours, Stop now, the actions'
+		// Stop) when the lease ended: the stop is closed at the end, and
+		// the owner is told below like at any end.
+		parked := r.Parked()
+		if _, open := r.OpenStop(); open {
+			if err := RecordStart(tx, r, now); err != nil {
+				return err
+			}
+		}
 		why := "lease ended"
 		if note != "" {
 			why = note
@@ -94,6 +103,9 @@ func (s *Servers) end(ctx context.Context, j Job) error {
 			return err
 		}
 		head := fmt.Sprintf("%s was %s.", r.Instance.ID, to)
+		if parked && to == StateStopped {
+			head = fmt.Sprintf("Its lease ended while it was stopped: %s stays stopped.", r.Instance.ID)
+		}
 		if note != "" {
 			head = "Closed: " + note + "."
 		}

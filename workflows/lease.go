@@ -63,11 +63,11 @@ func (s *Servers) ExtendFrom(ctx context.Context, actor Person, id string, d tim
 		if err != nil {
 			return err
 		}
-		if r.State == StateStopped {
+		if r.State == StateStopped && !r.Parked() {
 			return Errorf(EConflict, "%s is stopped, so its lease cannot be extended. To use it again, press Start again in the message about its stop (or on opsbot's Home tab): that asks for a new lease through the usual policy and approval. Release gives its budget back.", r.ID)
 		}
-		if r.State != StateRunning {
-			return Errorf(EConflict, "%s is %s; only a running server's lease can be extended.", r.ID, r.State.Words())
+		if r.State != StateRunning && !r.Parked() {
+			return Errorf(EConflict, "%s is %s; only a running server's lease (or one stopped within it) can be extended.", r.ID, r.State.Words())
 		}
 		if !r.EndingAt.IsZero() {
 			return Errorf(EConflict, "%s's lease has ended and it is being stopped; request a new server.", r.ID)

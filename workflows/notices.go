@@ -260,10 +260,20 @@ func warningMessage(team *Team, r *ServerRequest, lc LifecyclePolicy, budget Bud
 	if lc.EndAction == EndTerminate {
 		action = "terminated"
 	}
+	text := fmt.Sprintf("At %s (plus %s grace) it will be %s. Extend it if you still need it, or release it now to give the budget back.",
+		team.LocalTime(r.LeaseEnd), FormatDuration(lc.Grace), action)
+	if st, ok := r.OpenStop(); ok && r.State == StateStopped {
+		// Stopped within its lease: the end comes all the same.
+		then := "it stays stopped, and starting it again takes a new lease"
+		if lc.EndAction == EndTerminate {
+			then = "it will be terminated and its disk deleted"
+		}
+		text = fmt.Sprintf("It is stopped (since %s, %s), but its lease still ends: at %s (plus %s grace) %s. Extend it if you still need it, or release it now to give the budget back.",
+			team.LocalTime(st.At), st.Why.Words(), team.LocalTime(r.LeaseEnd), FormatDuration(lc.Grace), then)
+	}
 	return toOwner(team, r, Message{
 		Title: fmt.Sprintf("%s's lease ends in %s", r.ID, FormatDuration(left)),
-		Text: fmt.Sprintf("At %s (plus %s grace) it will be %s. Extend it if you still need it, or release it now to give the budget back.",
-			team.LocalTime(r.LeaseEnd), FormatDuration(lc.Grace), action),
+		Text:  text,
 		Fields: append(serverFields(team, r, now),
 			Field{Label: "Extending 1 day costs", Value: r.HourlyRate.For(24).String()},
 			Field{Label: "Team budget left", Value: fmt.Sprintf("%s of %s", budget.Remaining(), budget.Budget)}),

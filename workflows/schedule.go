@@ -31,9 +31,12 @@ func DueLease(now time.Time, r *ServerRequest, lc LifecyclePolicy) LeaseStep {
 	if r.LeaseEnd.IsZero() || !r.EndingAt.IsZero() {
 		return step
 	}
-	switch r.State {
-	case StateRunning:
-	case StateStopped:
+	switch {
+	case r.State == StateRunning || r.Parked():
+		// Running, or stopped by opsbot within its lease (off-hours, Stop
+		// now, the server actions): the lease runs on, so its warnings and
+		// its end are due as for a running server.
+	case r.State == StateStopped:
 		// Stopped (at its lease end, or outside opsbot): nothing to warn
 		// about, but a terminate policy still ends it after the lease, and
 		// nothing outlives its maximum lifetime.

@@ -134,6 +134,14 @@ func (r *ServerRequest) TeamOwned() bool {
 	return r.Owner == (Person{}) && r.HandedFrom != (Person{})
 }
 
+// Parked reports whether r is stopped within its lease by opsbot (an
+// open stop): its lease runs on, with its warnings and its end, and its
+// hours are not billed.
+func (r *ServerRequest) Parked() bool {
+	_, open := r.OpenStop()
+	return r.State == StateStopped && open
+}
+
 // Move changes the state if the transition is legal.
 func (r *ServerRequest) Move(to State, reason string, now time.Time) error {
 	if !CanMove(r.State, to) {

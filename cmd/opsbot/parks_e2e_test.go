@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -177,5 +178,92 @@ func TestOffHours_StopsOnTheSameEveningAndNextDays(t *testing.T) {
 	}
 	if ps := h.parks(nightly.ID); len(ps) != 2 || ps[0].StartedAt.IsZero() || !ps[1].StartedAt.IsZero() {
 		t.Fatalf("stops of %s after two nights: %+v", nightly.ID, ps)
+	}
+}
+
+// TestLeaseEnd_WhileStoppedWithinTheLease: a server stopped within its
+// lease (the actions' Stop) is still warned before its lease ends, can
+// still be extended, and at the end its lease is closed as configured:
+// under a stop policy it stays stopped, its stop is closed at the end and
+// its owner gets the stopped message (once); under a terminate policy it
+// is terminated. Nothing passes silently.
+func TestLeaseEnd_WhileStoppedWithinTheLease(t *testing.T) {
+	h := newHarness(t)
+	r := h.launched("test-small for 2d")
+	h.advance(time.Hour)
+	_, view := h.showServer(dev, r.ID)
+	h.press(dev, view, r.ID+" stop")
+	h.drain()
+	if got := h.request(r.ID); !got.Parked() {
+		t.Fatalf("after Stop: %s, stops %+v", got.State, got.Stops)
+	}
+
+	// 24 hours before the end: warned, though stopped.
+	h.advanceTo(r.LeaseEnd.Add(-24 * time.Hour))
+	warn := dmContaining(t, h, dev, r.ID+"'s lease ends in 1d")
+	mustContain(t, "warning while stopped", messageText(warn), "It is stopped (since", "stopped by hand", "but its lease still ends", "it stays stopped", "Extend 1 day")
+	compareGolden(t, map[string]json.RawMessage{"dm_lease_warning_stopped": warn.Blocks})
+
+	// Extended while stopped: the lease moves, the warnings follow it.
+	mustContain(t, "extend while stopped", h.ops(dev, "lease extend "+r.ID+" 1d"), "extended")
+	extended := h.request(r.ID)
+	if !extended.LeaseEnd.Equal(r.LeaseEnd.Add(24*time.Hour)) || extended.State != workflows.StateStopped {
+		t.Fatalf("after the extension: %s, ends %s", extended.State, extended.LeaseEnd)
+	}
+	h.advanceTo(extended.LeaseEnd.Add(-time.Hour))
+	dmContaining(t, h, dev, r.ID+"'s lease ends in 1h")
+	stops, starts := len(h.ec2.CallsOf("StopInstances")), len(h.ec2.CallsOf("StartInstances"))
+
+	// The end (plus 30m grace): the lease closes; it stays stopped.
+	h.advanceTo(extended.LeaseEnd.Add(31 * time.Minute))
+	h.advance(time.Minute)
+	ended := h.request(r.ID)
+	if ended.State != workflows.StateStopped || !ended.EndingAt.IsZero() || ended.Parked() {
+		t.Fatalf("after the end: %s, ending %s, stops %+v", ended.State, ended.EndingAt, ended.Stops)
+	}
+	if ps := h.parks(r.ID); len(ps) != 1 || ps[0].StartedAt.IsZero() {
+		t.Fatalf("the stop was not closed at the end: %+v", ps)
+	}
+	if n := dmsContaining(h, dev, r.ID+"'s lease ended: "+r.Instance.ID+" is stopped"); n != 1 {
+		t.Fatalf("%d end messages, want 1", n)
+	}
+	if len(h.ec2.CallsOf("StopInstances")) != stops || len(h.ec2.CallsOf("StartInstances")) != starts {
+		t.Error("the end of a stopped server's lease called EC2 to stop or start it")
+	}
+	// Later ticks do not repeat it.
+	h.advance(2 * time.Hour)
+	if n := dmsContaining(h, dev, r.ID+"'s lease ended"); n != 1 {
+		t.Fatalf("%d end messages after later ticks", n)
+	}
+}
+
+// TestLeaseEnd_WhileStopped_TerminatePolicy: under team data's terminate
+// policy, a server stopped within its lease is terminated at the end.
+func TestLeaseEnd_WhileStopped_TerminatePolicy(t *testing.T) {
+	h := newHarness(t)
+	h.ops(analyst, "server request test-small for 1d")
+	h.settle()
+	all := h.requests()
+	r := all[len(all)-1]
+	if r.State != workflows.StateRunning || r.Team != "data" {
+		t.Fatalf("data's server: %s %s", r.Team, r.State)
+	}
+	h.advance(time.Hour)
+	_, view := h.showServer(analyst, r.ID)
+	if _, ok := h.press(analyst, view, r.ID+" stop"); !ok {
+		t.Fatal("no Stop button for the owner")
+	}
+	h.drain()
+	if got := h.request(r.ID); !got.Parked() {
+		t.Fatalf("after Stop: %s", got.State)
+	}
+	h.advanceTo(r.LeaseEnd.Add(time.Minute))
+	h.advance(time.Minute)
+	got := h.request(r.ID)
+	if got.State != workflows.StateTerminated || len(h.ec2.CallsOf("TerminateInstances")) != 1 {
+		t.Fatalf("after the end: %s, %d terminations", got.State, len(h.ec2.CallsOf("TerminateInstances")))
+	}
+	if ps := h.parks(r.ID); len(ps) != 1 || ps[0].StartedAt.IsZero() {
+		t.Fatalf("the stop was not closed: %+v", ps)
 	}
 }
