@@ -91,7 +91,8 @@ func (s *Sandbox) seedSlack() error {
 		s.slack.AddUser(slackfake.User{ID: p.Slack, Name: p.Handle, RealName: p.Name, Email: p.Email, TZ: "Europe/Berlin"})
 		ids = append(ids, p.Slack)
 	}
-	ids = append(ids, s.slack.BotUserID())
+	s.seedLeaverSlack()
+	ids = append(ids, Leaver.Slack, s.slack.BotUserID())
 	for _, name := range Channels {
 		s.slack.AddChannel(slackfake.Channel{Name: name, Members: ids, Creator: Avery})
 	}
@@ -106,6 +107,7 @@ func (s *Sandbox) seedEC2() error {
 	for typ, usd := range prices {
 		s.ec2.SetPrice("us-east-1", typ, usd)
 	}
+	s.seedLeaverKeys()
 	return nil
 }
 
