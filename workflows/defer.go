@@ -136,3 +136,10 @@ func Called(ctx context.Context) {
 		a.called.Store(true)
 	}
 }
+
+// attemptCalled reports whether the job attempt under ctx may have made
+// an outside call: true unless ctx is a job attempt that has made none.
+func attemptCalled(ctx context.Context) bool {
+	a, ok := ctx.Value(attemptKey{}).(*attempt)
+	return !ok || a.called.Load()
+}

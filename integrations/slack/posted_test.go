@@ -129,29 +129,96 @@ func TestDeliver_RunAgainAfterPostIsNotPostedTwice(t *testing.T) {
 	}
 }
 
-// A keyed message whose first post was not recorded, and whose job was
-// then replaced by a newer version (its attempts start again at 0), is
-// found and edited, not posted again.
+// A keyed message whose first post was not recorded (the process died
+// after chat.postMessage), and whose job was then replaced by a newer
+// version (its attempts start again at 0), is found and edited, not
+// posted again: the first attempt's mark, committed before it posted,
+// says to look.
 func TestDeliver_ReplacedKeyedJobFindsTheUnrecordedPost(t *testing.T) {
 	e := setup(t, slackfake.Options{}, Options{})
 	ops := e.fake.AddChannel(slackfake.Channel{Name: "ops", Members: []string{e.fake.BotUserID()}})
 	db := openStore(t)
 	ctx := context.Background()
 	m := workflows.Message{Key: "approval:apr-1", Channel: "#ops", Title: "approval needed"}
-	if _, err := e.c.Post(ctx, m, workflows.MessageRef{}); err != nil {
+	j := queued(t, db, m)
+	if err := workflows.Deliver(db, &crashAfterPost{Client: e.c, crashes: 1}, e.clock)(workflows.JobAttempt(ctx, j), j); err == nil {
+		t.Fatal("the first run did not see its crash")
+	}
+	if err := db.Retry(ctx, j, t0, "connection reset"); err != nil {
 		t.Fatal(err)
 	}
-	m.Title = "approved"
-	j := queued(t, db, m)
-	if j.Attempts != 0 {
-		t.Fatalf("attempts = %d", j.Attempts)
+	m.Title = "approved" // the newer version replaces the waiting job
+	j2 := queued(t, db, m)
+	if j2.Attempts != 0 {
+		t.Fatalf("attempts = %d", j2.Attempts)
 	}
-	if err := workflows.Deliver(db, e.c, e.clock)(ctx, j); err != nil {
+	if err := workflows.Deliver(db, e.c, e.clock)(workflows.JobAttempt(ctx, j2), j2); err != nil {
 		t.Fatal(err)
 	}
 	msgs := e.fake.Messages(ops.ID)
 	if len(msgs) != 1 || !strings.Contains(string(msgs[0].Blocks), "approved") {
 		t.Fatalf("messages = %+v", msgs)
+	}
+	if n := len(e.fake.CallsTo("conversations.history")); n != 1 {
+		t.Fatalf("conversations.history called %d times, want 1 (the replaced job's look)", n)
+	}
+}
+
+// A message's first attempt posts without looking for an earlier post of
+// itself: no conversations.history call (Tier 3), which in a storm held
+// every channel's set-up back. That holds for a keyed message whose first
+// run a rate limit put back for its slot (nothing reached Slack), and for
+// the next version of a keyed message (an edit). Only a run after an
+// attempt that may have posted looks (TestDeliver_RunAgainAfterPostIsNotPostedTwice).
+func TestDeliver_FirstAttemptMakesNoHistoryCall(t *testing.T) {
+	e := setup(t, slackfake.Options{RateLimits: true}, Options{})
+	ops := e.fake.AddChannel(slackfake.Channel{Name: "ops", Members: []string{e.fake.BotUserID()}})
+	db := openStore(t)
+	ctx := context.Background()
+	deliver := workflows.Deliver(db, e.c, e.clock)
+	run := func(j workflows.Job) error { return deliver(workflows.JobAttempt(ctx, j), j) }
+	for _, m := range []workflows.Message{
+		{Key: "summary:inc-1", Channel: "#ops", Title: "inc-1", Pin: true},
+		{Channel: "#ops", Text: "srv-1 was stopped"},
+		{Channel: "#ops", Text: "srv-2 was stopped"},
+		{Key: "lease:srv-1", User: "alice@example.com", Text: "srv-1 is running"},
+	} {
+		j := queued(t, db, m)
+		if err := run(j); err != nil {
+			t.Fatalf("%+v: %v", m, err)
+		}
+		if err := db.Done(ctx, j, e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// chat.postMessage is paced per channel (a burst of three, then one
+	// a second): the fourth post to #ops in the same second is put back for its slot, before
+	// it reaches Slack, and runs there without looking.
+	m := workflows.Message{Key: "checklist:inc-1", Channel: "#ops", Text: "checklist"}
+	j := queued(t, db, m)
+	at, deferred := workflows.DeferredUntil(run(j))
+	if !deferred {
+		t.Fatal("the second post to #ops within its pace was not put back for its slot")
+	}
+	e.clock.Set(at)
+	j.Deferred, j.Slot, j.RunAt = true, "chat.postMessage/"+ops.ID, at
+	if err := run(j); err != nil {
+		t.Fatalf("at its slot: %v", err)
+	}
+	if err := db.Done(ctx, j, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// The next version of a keyed message is an edit, without a look.
+	e.clock.Advance(time.Minute)
+	j = queued(t, db, workflows.Message{Key: "summary:inc-1", Channel: "#ops", Title: "inc-1 (acknowledged)", Pin: true})
+	if err := run(j); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.fake.CallsTo("conversations.history")); n != 0 {
+		t.Fatalf("conversations.history called %d times on first attempts, want 0", n)
+	}
+	if msgs := e.fake.Messages(ops.ID); len(msgs) != 4 {
+		t.Fatalf("%d messages in #ops, want 4: %+v", len(msgs), msgs)
 	}
 }
 
