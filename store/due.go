@@ -17,13 +17,28 @@ import (
 // only workflows knows, so the next tick works the time out (see
 // workflows/due.go). A save can therefore never leave a stale time behind.
 
-// dueTables maps each kind to its table. Only these names are ever put
-// into a statement.
+// dueTables maps each kind to its table, and dueColumns to its column
+// when not next_due_at (the idle check's time rides on requests beside
+// the lease's, migration 0024). Only these names are ever put into a
+// statement.
 var dueTables = map[workflows.DueKind]string{
 	workflows.DueKindLease:    "requests",
 	workflows.DueKindApproval: "approvals",
 	workflows.DueKindIncident: "incidents",
 	workflows.DueKindAction:   "action_items",
+	workflows.DueKindIdle:     "requests",
+}
+
+var dueColumns = map[workflows.DueKind]string{
+	workflows.DueKindIdle: "next_idle_at",
+}
+
+// dueColumn is kind's due-time column.
+func dueColumn(kind workflows.DueKind) string {
+	if c, ok := dueColumns[kind]; ok {
+		return c
+	}
+	return "next_due_at"
 }
 
 // dueNow is the next_due_at every save writes: due at once.
@@ -44,8 +59,9 @@ func (t *tx) DueSubjects(kind workflows.DueKind, now time.Time) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	rows, err := t.query(`SELECT id FROM `+table+` WHERE next_due_at IS NOT NULL AND next_due_at <= ?
-		ORDER BY next_due_at, id`, unixNanos(now))
+	col := dueColumn(kind)
+	rows, err := t.query(`SELECT id FROM `+table+` WHERE `+col+` IS NOT NULL AND `+col+` <= ?
+		ORDER BY `+col+`, id`, unixNanos(now))
 	if err != nil {
 		return nil, fmt.Errorf("list due %ss: %w", kind, err)
 	}
@@ -74,7 +90,7 @@ func (t *tx) SetDue(kind workflows.DueKind, id string, at time.Time) error {
 	if !at.IsZero() {
 		v = at.UnixNano()
 	}
-	res, err := t.exec(`UPDATE `+table+` SET next_due_at = ? WHERE id = ?`, v, id)
+	res, err := t.exec(`UPDATE `+table+` SET `+dueColumn(kind)+` = ? WHERE id = ?`, v, id)
 	if err != nil {
 		return fmt.Errorf("set due time of %s %s: %w", kind, id, err)
 	}
@@ -156,7 +172,8 @@ func (t *tx) ResetDue(kind workflows.DueKind) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	res, err := t.exec(`UPDATE `+table+` SET next_due_at = ? WHERE next_due_at IS NOT NULL AND next_due_at <> ?`, dueNow, dueNow)
+	col := dueColumn(kind)
+	res, err := t.exec(`UPDATE `+table+` SET `+col+` = ? WHERE `+col+` IS NOT NULL AND `+col+` <> ?`, dueNow, dueNow)
 	if err != nil {
 		return 0, fmt.Errorf("reset due times of %ss: %w", kind, err)
 	}

@@ -46,8 +46,8 @@ func (t *tx) CreateRequest(r *workflows.ServerRequest) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.exec(`INSERT INTO requests (`+requestColumns+`, next_due_at)
-		VALUES (`+placeholders(len(args))+`, 0) ON CONFLICT (id) DO NOTHING`, args...)
+	res, err := t.exec(`INSERT INTO requests (`+requestColumns+`, next_due_at, next_idle_at)
+		VALUES (`+placeholders(len(args))+`, 0, 0) ON CONFLICT (id) DO NOTHING`, args...)
 	if err != nil {
 		return fmt.Errorf("create request %s: %w", r.ID, err)
 	}
@@ -65,8 +65,9 @@ func (t *tx) SaveRequest(r *workflows.ServerRequest) error {
 	for _, c := range cols[1:] {
 		sets = append(sets, strings.TrimSpace(c)+" = ?")
 	}
-	// Due at once: the next tick works out what its change made due (due.go).
-	res, err := t.exec(`UPDATE requests SET `+strings.Join(sets, ", ")+`, next_due_at = 0 WHERE id = ?`,
+	// Due at once: the next tick (and idle check) works out what its
+	// change made due (due.go).
+	res, err := t.exec(`UPDATE requests SET `+strings.Join(sets, ", ")+`, next_due_at = 0, next_idle_at = 0 WHERE id = ?`,
 		append(args[1:], r.ID)...)
 	if err != nil {
 		return fmt.Errorf("save request %s: %w", r.ID, err)

@@ -37,10 +37,11 @@ const (
 	DueKindApproval DueKind = "approval" // approval reminders and expiry
 	DueKindIncident DueKind = "incident" // update, meeting and post-mortem nags
 	DueKindAction   DueKind = "action"   // action item reminders
+	DueKindIdle     DueKind = "idle"     // a running server's idle check (idle.go)
 )
 
 // DueKinds lists every kind, for ResetDueTimes.
-var DueKinds = []DueKind{DueKindLease, DueKindApproval, DueKindIncident, DueKindAction}
+var DueKinds = []DueKind{DueKindLease, DueKindApproval, DueKindIncident, DueKindAction, DueKindIdle}
 
 // DueNever is the due time of a subject that nothing can fall due for
 // under this config (a lease of a team no longer configured, a stopped

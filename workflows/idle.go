@@ -42,54 +42,70 @@ type IdleReport struct {
 	Checked, Idle, Flagged int
 }
 
-// CheckIdle asks CloudWatch about every running opsbot server that has
-// run for the whole window (since its last start), in batches by account
-// and region (each read with its account's credentials),
-// and records which are idle. An idle server's owner is told once per
-// lease, with Stop / Release / Keep; one kept is not told again during
-// the lease. It reads the running leases through the state index: all
-// of them need the question, in as few calls as CloudWatch allows.
+// CheckIdle asks CloudWatch about the running opsbot servers whose idle
+// check is due, in batches by account and region (each read with its
+// account's credentials), and records which are idle. An idle server's
+// owner is told once per lease, with Stop / Release / Keep; one kept is
+// not told again during the lease.
+//
+// Each server's next check is a due time stored with it (DueKindIdle,
+// an index like the lease's): the first check once it has run a whole
+// window since its last start, then every CheckEvery on a fixed grid, so
+// the servers due together are asked together. A check reads only the
+// servers due, so its cost grows with them, and a clock jumped by a day
+// checks each server once, not once per missed turn. Whether a server is
+// due, and over which window, is worked out from (now, stored state)
+// each time; the stored time only says when to look.
 func (s *Servers) CheckIdle(ctx context.Context) (IdleReport, error) {
 	var rep IdleReport
 	pol := s.Catalog.Idle
 	if pol.Off || s.CPU == nil || pol.For <= 0 {
 		return rep, nil
 	}
-	now := s.Clock.Now()
-	period := idlePeriod(pol.For)
-	to := now.Truncate(period)
-	from := to.Add(-pol.For)
-	var running []*ServerRequest
-	var recorded []IdleServer
+	var ids []string
 	if err := s.Store.View(ctx, func(tx Tx) (err error) {
-		if running, err = tx.Requests(RequestFilter{States: []State{StateRunning}}); err != nil {
-			return err
-		}
-		recorded, err = tx.IdleServers("")
+		ids, err = tx.DueSubjects(DueKindIdle, s.Clock.Now())
 		return err
 	}); err != nil {
-		return rep, fmt.Errorf("load running servers: %w", err)
+		return rep, fmt.Errorf("load servers due an idle check: %w", err)
 	}
-	live := map[string]bool{}
+	due, err := settle(ctx, s.Store, s.Clock, DueKindIdle, ids, s.lookIdle)
+	if err != nil || len(due) == 0 {
+		return rep, err
+	}
+	now := s.Clock.Now()
+	from, to, period := idleWindow(now, pol)
 	// An instance's metrics are in its own account and region: one batch
 	// of questions for each.
 	type place struct{ account, region string }
 	byPlace := map[place][]*ServerRequest{}
-	for _, r := range running {
-		live[r.ID] = true
-		// Judged only over a window it ran through since its last start.
-		if r.Instance.ID == "" || !r.EndingAt.IsZero() || r.Instance.LaunchTime.IsZero() || r.Instance.LaunchTime.After(from) {
+	for _, id := range due {
+		var r *ServerRequest
+		if err := s.update(ctx, func(tx Tx) (err error) {
+			r = nil
+			now := s.Clock.Now()
+			next, check, err := s.lookIdle(tx, id, now)
+			if err != nil || check {
+				if err == nil {
+					r, err = tx.Request(id)
+				}
+				if err == nil && !idleEligible(r) {
+					// Stopped or ended since it was judged: idle no longer.
+					r = nil
+					if err = tx.DropIdle(id); err == nil {
+						err = tx.SetDue(DueKindIdle, id, time.Time{})
+					}
+				}
+				return err
+			}
+			return tx.SetDue(DueKindIdle, id, next)
+		}); err != nil {
+			s.Log.ErrorContext(ctx, "idle check", "request", id, "err", err)
 			continue
 		}
-		p := place{r.Instance.Account, r.Instance.Region}
-		byPlace[p] = append(byPlace[p], r)
-	}
-	for _, v := range recorded {
-		if !live[v.RequestID] {
-			// Stopped or ended since: idle no longer.
-			if err := s.update(ctx, func(tx Tx) error { return tx.DropIdle(v.RequestID) }); err != nil {
-				return rep, err
-			}
+		if r != nil {
+			p := place{r.Instance.Account, r.Instance.Region}
+			byPlace[p] = append(byPlace[p], r)
 		}
 	}
 	places := make([]place, 0, len(byPlace))
@@ -111,6 +127,7 @@ func (s *Servers) CheckIdle(ctx context.Context) (IdleReport, error) {
 		}
 		points, err := s.CPU.CPU(ctx, p.account, p.region, ids, from, to, period)
 		if err != nil {
+			// Left due: the next check asks again.
 			firstErr = errors.Join(firstErr, fmt.Errorf("read CPU in %s of account %q: %w", p.region, p.account, err))
 			continue
 		}
@@ -133,6 +150,77 @@ func (s *Servers) CheckIdle(ctx context.Context) (IdleReport, error) {
 	return rep, firstErr
 }
 
+// idleWindow is the window a check at now judges: [from, to) of whole
+// periods, ending at the last whole period.
+func idleWindow(now time.Time, pol IdlePolicy) (from, to time.Time, period time.Duration) {
+	period = idlePeriod(pol.For)
+	to = now.Truncate(period)
+	return to.Add(-pol.For), to, period
+}
+
+// idleEvery is the idle policy's check period (default hourly).
+func idleEvery(pol IdlePolicy) time.Duration {
+	if pol.CheckEvery <= 0 {
+		return DefaultIdleCheckEvery
+	}
+	return pol.CheckEvery
+}
+
+// ceilTo rounds t up to a multiple of d (since the zero time).
+func ceilTo(t time.Time, d time.Duration) time.Time {
+	if c := t.Truncate(d); !c.Before(t) {
+		return c
+	} else {
+		return c.Add(d)
+	}
+}
+
+// idleEligible says whether r is a server the idle check judges at all.
+func idleEligible(r *ServerRequest) bool {
+	return r.State == StateRunning && r.Instance.ID != "" && r.EndingAt.IsZero() && !r.Instance.LaunchTime.IsZero()
+}
+
+// NextIdleCheck says when r is next due an idle check after a check at
+// (or a look at) now: the first instant on the check grid whose window
+// it ran through since its last start, and never before the next turn of
+// the grid after now. Zero: none until r changes.
+func NextIdleCheck(r *ServerRequest, pol IdlePolicy, now time.Time) time.Time {
+	if !idleEligible(r) || pol.For <= 0 {
+		return time.Time{}
+	}
+	every := idleEvery(pol)
+	next := now.Truncate(every).Add(every)
+	first := ceilTo(ceilTo(r.Instance.LaunchTime.Add(pol.For), idlePeriod(pol.For)), every)
+	if first.After(next) {
+		next = first
+	}
+	return next
+}
+
+// lookIdle says whether r is due its idle check at now (or, not running
+// any more, has an idle record to drop), or else when it next may be.
+func (s *Servers) lookIdle(tx Tx, id string, now time.Time) (time.Time, bool, error) {
+	r, err := tx.Request(id)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	pol := s.Catalog.Idle
+	if !idleEligible(r) {
+		_, had, err := tx.IdleServer(id)
+		return time.Time{}, had, err
+	}
+	kept, err := IdleKept(tx, id)
+	if err != nil || kept {
+		return time.Time{}, false, err // kept for the lease: no more checks
+	}
+	from, _, _ := idleWindow(now, pol)
+	if r.Instance.LaunchTime.After(from) {
+		// Not a whole window since its last start yet.
+		return NextIdleCheck(r, pol, now), false, nil
+	}
+	return time.Time{}, true, nil
+}
+
 // recordIdle stores one server's verdict and flags it to its owner the
 // first time in its lease, in one transaction.
 func (s *Servers) recordIdle(ctx context.Context, id string, launched time.Time, idle bool, peak float64, since, now time.Time) (bool, error) {
@@ -143,7 +231,11 @@ func (s *Servers) recordIdle(ctx context.Context, id string, launched time.Time,
 			return err
 		}
 		if r.State != StateRunning || !r.Instance.LaunchTime.Equal(launched) {
-			return nil // changed since it was read: the next check judges it
+			return nil // changed since it was read (and so due again): the next check judges it
+		}
+		// Checked at now: the next turn of the grid.
+		if err := tx.SetDue(DueKindIdle, id, NextIdleCheck(r, s.Catalog.Idle, now)); err != nil {
+			return err
 		}
 		v, had, err := tx.IdleServer(id)
 		if err != nil {

@@ -134,3 +134,71 @@ func TestCheckIdle_EachAccountReadInItsOwnAccountAndRegion(t *testing.T) {
 		t.Errorf("prod's call %+v", c)
 	}
 }
+
+// TestCheckIdle_DueTimes: each server is asked about when its own check
+// is due (a whole window after its start, then each turn of the hourly
+// grid), so a check reads only the servers due; a check run again at the
+// same instant asks nothing; a clock jumped by a day checks each server
+// once, not once per missed hour; a stopped server's record is dropped
+// when it is next looked at.
+func TestCheckIdle_DueTimes(t *testing.T) {
+	w := newIdleWorld(t)
+	w.running("srv-1", "small", t0)
+	w.running("srv-2", "small", t0.Add(5*time.Hour))
+	// 09:00 + 24h: only srv-1 has run a whole window.
+	w.clock.Advance(24 * time.Hour)
+	if rep := w.check(); rep.Checked != 1 {
+		t.Fatalf("at +24h: %+v", rep)
+	}
+	if calls := w.cpu.taken(); len(calls) != 1 || len(calls[0].ids) != 1 || calls[0].ids[0] != "i-srv-1" {
+		t.Fatalf("at +24h asked %+v", calls)
+	}
+	// Again at the same instant, and 30 minutes on: nothing is due.
+	w.check()
+	w.clock.Advance(30 * time.Minute)
+	w.check()
+	if calls := w.cpu.taken(); len(calls) != 0 {
+		t.Fatalf("asked again before the next turn: %+v", calls)
+	}
+	// The clock jumps a day: each server is checked once.
+	w.clock.Advance(24 * time.Hour)
+	if rep := w.check(); rep.Checked != 2 {
+		t.Fatalf("after the jump: %+v", rep)
+	}
+	calls := w.cpu.taken()
+	if len(calls) != 1 || len(calls[0].ids) != 2 {
+		t.Fatalf("after the jump asked %+v, want one call for both", calls)
+	}
+	if want := w.clock.Now().Truncate(time.Hour); !calls[0].to.Equal(want) || !calls[0].from.Equal(want.Add(-24*time.Hour)) {
+		t.Errorf("window [%s, %s), want the last whole day to %s", calls[0].from, calls[0].to, want)
+	}
+	w.check()
+	if calls := w.cpu.taken(); len(calls) != 0 {
+		t.Fatalf("a second check after the jump asked %+v", calls)
+	}
+	// srv-1 is stopped: its idle record goes at the next look, and it is
+	// not asked about.
+	if err := w.db.Update(context.Background(), func(tx workflows.Tx) error {
+		r, err := tx.Request("srv-1")
+		if err != nil {
+			return err
+		}
+		r.State = workflows.StateStopped
+		return tx.SaveRequest(r)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(time.Hour)
+	if rep := w.check(); rep.Checked != 1 {
+		t.Fatalf("after the stop: %+v", rep)
+	}
+	if err := w.db.View(context.Background(), func(tx workflows.Tx) error {
+		vs, err := tx.IdleServers("")
+		if err == nil && (len(vs) != 1 || vs[0].RequestID != "srv-2") {
+			t.Errorf("idle records after the stop: %+v", vs)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
