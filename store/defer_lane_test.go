@@ -96,7 +96,7 @@ func TestRunner_JobWaitingForItsSlotHoldsNoWorker(t *testing.T) {
 			Handlers: map[string]workflows.JobHandler{
 				workflows.JobMessage: func(ctx context.Context, j workflows.Job) error {
 					m, _ := workflows.DecodeMessage(j.Payload)
-					if m.Text == "first" && workflows.MayDefer(ctx) && !workflows.UseSlot(ctx, "chat.postMessage/C1") {
+					if m.Text == "first" && workflows.MayDefer(ctx) && !workflows.UseSlot(ctx, "chat.postMessage/C1", clock.Now(), time.Second) {
 						if clock.Now().Before(slot) {
 							return workflows.DeferSlot(slot, "chat.postMessage/C1", errors.New("paced"))
 						}

@@ -87,7 +87,8 @@ type Releaser interface {
 type attempt struct {
 	called atomic.Bool
 	mu     sync.Mutex
-	slot   string // "" once used
+	slot   string    // "" once used
+	slotAt time.Time // when the slot is
 }
 
 type attemptKey struct{}
@@ -97,14 +98,21 @@ type attemptKey struct{}
 func JobAttempt(ctx context.Context, j Job) context.Context {
 	a := &attempt{}
 	if j.Deferred {
-		a.slot = j.Slot
+		a.slot, a.slotAt = j.Slot, j.RunAt
 	}
 	return context.WithValue(ctx, attemptKey{}, a)
 }
 
 // UseSlot reports whether the job attempt under ctx holds a slot of rate
-// key, taken for it when it was deferred; the slot is used up.
-func UseSlot(ctx context.Context, key string) bool {
+// key, taken for it when it was deferred, that is still good at now; the
+// slot is used up either way. A slot is good until late after its time.
+// A job run later than that (its worker died holding it, and the job was
+// claimed again when its lease ran out; or the first claim used the slot
+// and died before recording it) would add its call to minutes whose
+// slots the other jobs have used since, and a few such jobs claimed
+// together make a burst Slack answers with 429: it takes a new slot
+// instead.
+func UseSlot(ctx context.Context, key string, now time.Time, late time.Duration) bool {
 	a, ok := ctx.Value(attemptKey{}).(*attempt)
 	if !ok || key == "" {
 		return false
@@ -115,7 +123,7 @@ func UseSlot(ctx context.Context, key string) bool {
 		return false
 	}
 	a.slot = ""
-	return true
+	return !now.After(a.slotAt.Add(late))
 }
 
 // MayDefer reports whether a rate-limited outside call under ctx should

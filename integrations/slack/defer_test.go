@@ -3,6 +3,7 @@ package slack
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/opsbot/opsbot/integrations/slack/slackfake"
 	"github.com/opsbot/opsbot/workflows"
@@ -51,6 +52,49 @@ func TestPace_FirstCallOfAJobDefersToItsSlot(t *testing.T) {
 	}
 	if len(e.sleeps) != 1 || e.sleeps[0] != every {
 		t.Fatalf("sleeps %v, want one pace", e.sleeps)
+	}
+	for _, c := range e.fake.Calls() {
+		if c.Status == 429 {
+			t.Errorf("429 from Slack: %+v", c)
+		}
+	}
+}
+
+// A slot is good only near its time. A job run long after the slot taken
+// for it (its worker died holding it and the job was claimed again when
+// its lease ran out) must not call at once: the other jobs have used the
+// slots since, and a few such jobs claimed together are a burst Slack
+// answers with 429. It takes a new slot, deferring again.
+func TestPace_StaleSlotTakesANewOne(t *testing.T) {
+	e := setup(t, slackfake.Options{RateLimits: true}, Options{})
+	ctx := context.Background()
+	every := DefaultLimits[Tier2].Every
+	slot := t0
+	// Replica A put the job back for its slot, then died. 30 s later, the
+	// lease run out, another worker claims it; meanwhile the bucket was
+	// kept full by other creates.
+	e.clock.Set(t0.Add(30 * time.Second))
+	for i := range 3 {
+		if _, err := e.c.CreateChannel(ctx, "busy-"+string(rune('a'+i)), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	job := workflows.Job{ID: 9, Kind: workflows.JobOpenChannel, Payload: "inc-9",
+		Deferred: true, Slot: "conversations.create", RunAt: slot}
+	_, err := e.c.CreateChannel(workflows.JobAttempt(ctx, job), "inc-9-late", false)
+	at, deferred := workflows.DeferredUntil(err)
+	if !deferred || !at.Equal(e.clock.Now().Add(every)) {
+		t.Fatalf("a create on a 30 s old slot: %v (deferred %v until %v), want deferred to a new slot at %v",
+			err, deferred, at, e.clock.Now().Add(every))
+	}
+	if n := len(e.fake.CallsTo("conversations.create")); n != 3 {
+		t.Fatalf("%d creates reached Slack, want 3 (the stale slot used none)", n)
+	}
+	// Within a pace of its slot, the slot is still used.
+	e.clock.Set(at.Add(every / 2))
+	job.RunAt, job.Payload = at, "inc-9"
+	if _, err := e.c.CreateChannel(workflows.JobAttempt(ctx, job), "inc-9-late", false); err != nil {
+		t.Fatalf("half a pace after its slot: %v", err)
 	}
 	for _, c := range e.fake.Calls() {
 		if c.Status == 429 {

@@ -158,14 +158,15 @@ func rateKey(name, channel string) string {
 // all: when its slot is not due now it takes it and returns DeferSlot
 // with when it is, and the job runner puts the job back for then, freeing
 // the worker and keeping the job's place in its lane; the job's next run
-// goes in that slot (workflows.UseSlot) without taking another.
+// goes in that slot (workflows.UseSlot) without taking another, unless
+// it runs more than a pace after it: then it takes a new one.
 //
 // A call that slept for its slot looks again before it goes: a 429 this
 // process met meanwhile holds it back too. (One met by another replica
 // is seen by calls that take their slot after it.)
 func (c *Client) pace(ctx context.Context, name, key string) error {
 	l := c.limitFor(name)
-	if workflows.MayDefer(ctx) && workflows.UseSlot(ctx, key) {
+	if workflows.MayDefer(ctx) && workflows.UseSlot(ctx, key, c.opts.Clock(), l.Every) {
 		return nil // taken for this job when it was put back for it
 	}
 	for {
