@@ -94,7 +94,11 @@ func (s *Service) drivers(tx workflows.Tx, team *workflows.Team, m Month, tm Tea
 		}
 		what := a.Name
 		if r, err := tx.Request(a.Name); err == nil {
-			what = fmt.Sprintf("%s (%s, %s)", r.ID, r.Template, r.Owner.Ref())
+			owner := r.Owner.Ref()
+			if r.TeamOwned() {
+				owner = "team " + r.Team
+			}
+			what = fmt.Sprintf("%s (%s, %s)", r.ID, r.Template, owner)
 		}
 		out = append(out, fmt.Sprintf("%s: %s committed", what, a.Amount))
 	}

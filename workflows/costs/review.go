@@ -139,12 +139,22 @@ func idleServers(tx workflows.Tx, cat *workflows.Catalog, now time.Time) ([]Idle
 			continue
 		}
 		since := v.Since.UTC().Format("Mon 2 Jan 15:04 MST")
-		if t, ok := cat.Team(r.Team); ok {
+		t, hasTeam := cat.Team(r.Team)
+		if hasTeam {
 			since = t.LocalTime(v.Since)
 		}
-		out = append(out, IdleServer{ID: r.ID, Team: r.Team, Owner: r.Owner.Ref(),
+		srv := IdleServer{ID: r.ID, Team: r.Team, Owner: r.Owner.Ref(), Tell: []string{r.Owner.Ref()},
 			Summary: fmt.Sprintf("%s (%s), CPU at most %.0f%% since %s", r.Template, r.Instance.Type, v.PeakCPU, since),
-			Actions: workflows.ChoiceActions(r, workflows.ServerChoice{ID: r.ID, Why: workflows.WhyCostReview, DrawnFor: now})})
+			Actions: workflows.ChoiceActions(r, workflows.ServerChoice{ID: r.ID, Why: workflows.WhyCostReview, DrawnFor: now})}
+		if r.TeamOwned() {
+			// Its owner left: the team's approvers choose for it.
+			srv.Owner, srv.Tell = "", nil
+			srv.Summary += "; " + strings.ToLower(workflows.OwnerWords(r)[:1]) + workflows.OwnerWords(r)[1:]
+			if hasTeam {
+				srv.Tell = append(srv.Tell, t.Approvers...)
+			}
+		}
+		out = append(out, srv)
 	}
 	return out, nil
 }
@@ -249,7 +259,7 @@ func (s *Service) reviewJob(ctx context.Context, j workflows.Job) error {
 		}
 		for _, srv := range rv.Idle {
 			msg := workflows.Message{Key: "cost-review:" + string(m) + ":idle:" + srv.ID, Channel: main.Channel, Thread: main.Key,
-				Text: fmt.Sprintf("%s of %s is idle: %s.", srv.ID, srv.Team, srv.Summary), Mention: []string{srv.Owner}, Actions: srv.Actions}
+				Text: fmt.Sprintf("%s of %s is idle: %s.", srv.ID, srv.Team, srv.Summary), Mention: srv.Tell, Actions: srv.Actions}
 			if err := workflows.EnqueueMessage(tx, msg, now); err != nil {
 				return err
 			}

@@ -118,3 +118,45 @@ func TestReview_Chart_SixMonthsByService(t *testing.T) {
 		}
 	}
 }
+
+// An idle server handed to its team when its owner left is put to the
+// team's approvers in the review, not to nobody: its owner is gone.
+func TestReview_IdleServerOfADepartedOwnerAsksTheApprovers(t *testing.T) {
+	w := newWorld(t, time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC))
+	err := w.db.Update(context.Background(), func(tx workflows.Tx) error {
+		for _, r := range []*workflows.ServerRequest{
+			{ID: "srv-7", Team: "platform", Template: "small", State: workflows.StateRunning,
+				HandedFrom: workflows.Person{SlackID: "U0GONE"}, HandedAt: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC),
+				Instance: workflows.Instance{ID: "i-7", Type: "t3.large"}},
+			{ID: "srv-8", Team: "platform", Template: "small", State: workflows.StateRunning,
+				Owner: workflows.Person{SlackID: "U0DEV"}, Instance: workflows.Instance{ID: "i-8", Type: "t3.large"}},
+		} {
+			if err := tx.CreateRequest(r); err != nil {
+				return err
+			}
+			if err := tx.PutIdle(workflows.IdleServer{RequestID: r.ID, Team: r.Team, Since: time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC),
+				PeakCPU: 2, CheckedAt: w.clock.Now()}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.tick()
+	w.drain()
+	var idle = map[string]workflows.Message{}
+	for _, m := range w.messages() {
+		if strings.Contains(m.Key, ":idle:") {
+			idle[m.Key[strings.LastIndex(m.Key, ":")+1:]] = m
+		}
+	}
+	handed, owned := idle["srv-7"], idle["srv-8"]
+	if strings.Join(handed.Mention, ",") != "U0LEAD" || !strings.Contains(handed.Text, "owned by team platform since "+workflows.Mention("U0GONE")+" left") {
+		t.Errorf("handed-over server: mention %v, text %q; want the approver asked and the hand-over said", handed.Mention, handed.Text)
+	}
+	if strings.Join(owned.Mention, ",") != "U0DEV" {
+		t.Errorf("owned server: mention %v, want its owner", owned.Mention)
+	}
+}

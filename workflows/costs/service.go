@@ -37,9 +37,12 @@ type Service struct {
 // IdleServer is one idle opsbot server as the review shows it, with
 // the Stop, Release and Keep buttons.
 type IdleServer struct {
-	ID      string // "srv-42"
-	Team    string
-	Owner   string // Slack ID or email
+	ID    string // "srv-42"
+	Team  string
+	Owner string // Slack ID or email; "" for a server handed to its team
+	// Tell is who is asked to choose: the owner, or the team's approvers
+	// for a server handed over when its owner left.
+	Tell    []string
 	Summary string // "c6i.2xlarge, CPU at most 3% since Mon 30 Nov"
 	Actions []workflows.Action
 }
