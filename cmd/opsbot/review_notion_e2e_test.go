@@ -238,7 +238,14 @@ func reviewWorkflow(c *crashRun) {
 		if len(thread) != 5 {
 			c.t.Fatalf("%d messages in the review's thread (restarts %d)", len(thread), c.restarts)
 		}
+		// Item n's message: by its buttons, since a crash while one item
+		// was posted puts it after the next one in the thread.
 		m := thread[n]
+		for _, tm := range thread {
+			if buttonValueOn(tm, value) {
+				m = tm
+			}
+		}
 		c.intake(c.h.slack.BlockAction(testSecret, slackfake.Click{User: user, Channel: m.Channel, MessageTS: m.TS, ActionID: actionIDOf(c.t, m, value), Value: value}))
 		c.jobs()
 	}
@@ -246,6 +253,22 @@ func reviewWorkflow(c *crashRun) {
 	click(dev, 3, "rev-1 3 discuss")
 	click(dev, 3, "rev-1 3 tune")
 	c.advance(10 * time.Minute)
+}
+
+// buttonValueOn reports whether m has a button with value.
+func buttonValueOn(m slackfake.Message, value string) bool {
+	var blocks []struct {
+		Elements []map[string]any `json:"elements"`
+	}
+	_ = json.Unmarshal(m.Blocks, &blocks)
+	for _, b := range blocks {
+		for _, el := range b.Elements {
+			if el["value"] == value {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // actionIDOf is the action_id of the button with value on m.
