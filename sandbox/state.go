@@ -237,13 +237,16 @@ func (s *Sandbox) slackState(st *state, user string) {
 	}
 }
 
-// notionState renders every page of every database as plain blocks.
+// notionState renders every page of every database as plain blocks,
+// newest first (the page shows the newest until one is picked).
 func (s *Sandbox) notionState(st *state) {
+	created := map[string]time.Time{}
 	for _, db := range s.notion.Databases() {
 		for _, p := range s.notion.Pages(db.ID) {
 			if p.Archived {
 				continue
 			}
+			created[p.ID] = p.Created
 			pj := pageJSON{ID: p.ID, Title: p.Title, URL: p.URL, Props: map[string]string{}}
 			for name, v := range p.Properties {
 				switch {
@@ -266,6 +269,7 @@ func (s *Sandbox) notionState(st *state) {
 		}
 	}
 	slices.Reverse(st.Pages)
+	slices.SortStableFunc(st.Pages, func(a, b pageJSON) int { return created[b.ID].Compare(created[a.ID]) })
 }
 
 // pdName is a PagerDuty user's name, from the sample people.

@@ -89,9 +89,11 @@ const Tools = (() => {
   function renderNotion(st, app) {
     const p = $("panel-notion");
     const pages = st.pages || [];
-    let html = '<div class="n-bar">Notion · Post-mortems</div><div class="n-db">';
-    if (!pages.length) html += '<div class="none">No post-mortems yet. opsbot writes one when an incident is resolved.</div>';
-    if (!app.page || !pages.find((x) => x.id === app.page)) app.page = pages.length ? pages[0].id : "";
+    let html = '<div class="n-bar">Notion · Post-mortems and reviews</div><div class="n-db">';
+    if (!pages.length) html += '<div class="none">No pages yet. opsbot writes a post-mortem when an incident is resolved.</div>';
+    // The newest page is shown until one is picked: a post-mortem written
+    // after the month's cost review comes up by itself.
+    if (!app.pagePicked || !pages.find((x) => x.id === app.page)) app.page = pages.length ? pages[0].id : "";
     pages.forEach((pg) => {
       html += `<div data-page="${esc(pg.id)}" class="${pg.id === app.page ? "active" : ""}">📄 ${esc(pg.title || "Untitled")}</div>`;
     });
@@ -99,7 +101,7 @@ const Tools = (() => {
     const pg = pages.find((x) => x.id === app.page);
     if (pg) html += page(pg);
     p.innerHTML = html;
-    p.querySelectorAll("[data-page]").forEach((d) => d.addEventListener("click", () => { app.page = d.dataset.page; renderNotion(st, app); }));
+    p.querySelectorAll("[data-page]").forEach((d) => d.addEventListener("click", () => { app.page = d.dataset.page; app.pagePicked = true; renderNotion(st, app); }));
   }
 
   function page(pg) {
