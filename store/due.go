@@ -102,23 +102,24 @@ func (t *tx) SetDue(kind workflows.DueKind, id string, at time.Time) error {
 // statement text, prepared once per connection.
 const dueChunk = 64
 
-// dueBatchSQL holds each table's SetDues statement:
+// dueBatchSQL holds each kind's SetDues statement, on its table and its
+// column (the idle check's and the lease's share a table, not a column):
 //
 //	UPDATE t SET next_due_at = CASE id WHEN ? THEN CAST(? AS BIGINT) ... END
 //	WHERE id IN (?, ...)
 //
 // CASE and IN are what both engines share; the CAST types the value for
 // PostgreSQL, NULL included.
-var dueBatchSQL = func() map[string]string {
-	m := map[string]string{}
-	for _, table := range dueTables {
+var dueBatchSQL = func() map[workflows.DueKind]string {
+	m := map[workflows.DueKind]string{}
+	for kind, table := range dueTables {
 		var b strings.Builder
-		b.WriteString("UPDATE " + table + " SET next_due_at = CASE id")
+		b.WriteString("UPDATE " + table + " SET " + dueColumn(kind) + " = CASE id")
 		for range dueChunk {
 			b.WriteString(" WHEN ? THEN CAST(? AS BIGINT)")
 		}
 		b.WriteString(" END WHERE id IN (" + placeholders(dueChunk) + ")")
-		m[table] = b.String()
+		m[kind] = b.String()
 	}
 	return m
 }()
@@ -128,11 +129,10 @@ var dueBatchSQL = func() map[string]string {
 // should be listed once (one listed twice gets its first time). A row
 // that does not exist is ErrNotFound, as with SetDue.
 func (t *tx) SetDues(kind workflows.DueKind, dues []workflows.DueAt) error {
-	table, err := dueTable(kind)
-	if err != nil {
+	if _, err := dueTable(kind); err != nil {
 		return err
 	}
-	query := dueBatchSQL[table]
+	query := dueBatchSQL[kind]
 	args := make([]any, 0, 3*dueChunk)
 	for len(dues) > 0 {
 		chunk := dues[:min(dueChunk, len(dues))]

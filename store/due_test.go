@@ -396,3 +396,30 @@ func testDue_SetDuesWritesEachRowsTimeInChunks(t *testing.T, db *DB) {
 		t.Errorf("SetDues of an unknown kind = %v", err)
 	}
 }
+
+// The idle check's due times ride on requests beside the lease's: storing
+// one kind's batch must leave the other's column alone (it once wrote the
+// idle check's hourly turn over each lease's next warning, and the
+// sandbox's day went by without a warning).
+func TestDue_SetDuesKeepsEachKindToItsColumn(t *testing.T) {
+	forEachDB(t, testDue_SetDuesKeepsEachKindToItsColumn)
+}
+
+func testDue_SetDuesKeepsEachKindToItsColumn(t *testing.T, db *DB) {
+	update(t, db, func(tx workflows.Tx) error { return tx.CreateRequest(sampleRequest("srv-1")) })
+	lease, idle := t0.Add(5*time.Minute), t0.Add(time.Hour)
+	update(t, db, func(tx workflows.Tx) error {
+		return tx.SetDues(workflows.DueKindLease, []workflows.DueAt{{ID: "srv-1", At: lease}})
+	})
+	update(t, db, func(tx workflows.Tx) error {
+		return tx.SetDues(workflows.DueKindIdle, []workflows.DueAt{{ID: "srv-1", At: idle}})
+	})
+	var gotLease, gotIdle sql.NullInt64
+	if err := db.read.QueryRow("SELECT next_due_at, next_idle_at FROM requests WHERE id = 'srv-1'").Scan(&gotLease, &gotIdle); err != nil {
+		t.Fatal(err)
+	}
+	if gotLease.Int64 != lease.UnixNano() || gotIdle.Int64 != idle.UnixNano() {
+		t.Errorf("lease due %v, idle due %v; want %v and %v",
+			time.Unix(0, gotLease.Int64).UTC(), time.Unix(0, gotIdle.Int64).UTC(), lease, idle)
+	}
+}
