@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -99,6 +100,9 @@ func removeDB(path string) error {
 	return nil
 }
 
+// sandboxJobLease is the sandbox's job lease (see bootTracedSandbox).
+const sandboxJobLease = 24 * time.Hour
+
 // bootSandbox builds the real App from the sample config and the
 // environment the sandbox made, exactly as `serve` would from its own.
 func bootSandbox(ctx context.Context, w sandbox.Wiring) (*sandbox.Opsbot, error) {
@@ -128,6 +132,14 @@ func bootTracedSandbox(ctx context.Context, w sandbox.Wiring, tracing *telemetry
 	if err != nil {
 		return nil, err
 	}
+	// The sandbox's clock jumps (15 minutes a step when fast-forwarding,
+	// many steps a second): a 30 s job lease on it would run out under a
+	// running job, and the job would run a second time beside the first
+	// (two Notion pages for one review). A day, renewed every second of
+	// real time, outlasts any stretch of steps between two renewals; a
+	// job held when the sandbox was killed is free again a sandbox day
+	// later.
+	app.Runner.Lease, app.Runner.RenewEvery = sandboxJobLease, time.Second
 	var holdReview func(ctx context.Context) (string, error)
 	if app.Costs != nil {
 		holdReview = func(ctx context.Context) (string, error) {
