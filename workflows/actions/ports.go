@@ -6,7 +6,6 @@ package actions
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -125,36 +124,14 @@ type Tx interface {
 }
 
 // txOf gives the actions' view of a kernel transaction.
-func txOf(tx workflows.Tx) (Tx, error) {
-	t, ok := tx.(Tx)
-	if !ok {
-		return nil, errors.New("the store does not keep server actions")
-	}
-	return t, nil
-}
+func txOf(tx workflows.Tx) (Tx, error) { return workflows.TxAs[Tx](tx, "server actions") }
 
 func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
-	err := s.Store.Update(ctx, func(tx workflows.Tx) error {
-		t, err := txOf(tx)
-		if err != nil {
-			return err
-		}
-		return fn(t)
-	})
-	if err == nil && s.Wake != nil {
-		s.Wake()
-	}
-	return err
+	return workflows.UpdateAs(ctx, s.Store, "server actions", s.Wake, fn)
 }
 
 func (s *Service) view(ctx context.Context, fn func(Tx) error) error {
-	return s.Store.View(ctx, func(tx workflows.Tx) error {
-		t, err := txOf(tx)
-		if err != nil {
-			return err
-		}
-		return fn(t)
-	})
+	return workflows.ViewAs(ctx, s.Store, "server actions", fn)
 }
 
 // ButtonValue is the value of an action's button: the server, the action

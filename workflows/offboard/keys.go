@@ -90,26 +90,10 @@ type Tx interface {
 	Keys(person string) ([]*Key, error)
 }
 
-func txOf(tx workflows.Tx) (Tx, error) {
-	t, ok := tx.(Tx)
-	if !ok {
-		return nil, errors.New("the store does not keep offboarding's key pairs")
-	}
-	return t, nil
-}
+func txOf(tx workflows.Tx) (Tx, error) { return workflows.TxAs[Tx](tx, "offboarding's key pairs") }
 
 func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
-	err := s.Store.Update(ctx, func(tx workflows.Tx) error {
-		t, err := txOf(tx)
-		if err != nil {
-			return err
-		}
-		return fn(t)
-	})
-	if err == nil && s.Wake != nil {
-		s.Wake()
-	}
-	return err
+	return workflows.UpdateAs(ctx, s.Store, "offboarding's key pairs", s.Wake, fn)
 }
 
 // Jobs.

@@ -2,7 +2,6 @@ package runbooks
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/opsbot/opsbot/workflows"
@@ -62,13 +61,7 @@ type Tx interface {
 	SaveRun(r *Run) error
 }
 
-func txOf(tx workflows.Tx) (Tx, error) {
-	t, ok := tx.(Tx)
-	if !ok {
-		return nil, errors.New("the store does not keep runbook runs")
-	}
-	return t, nil
-}
+func txOf(tx workflows.Tx) (Tx, error) { return workflows.TxAs[Tx](tx, "runbook runs") }
 
 // Call is one signed POST to a runbook's endpoint.
 type Call struct {

@@ -243,27 +243,11 @@ func (st State) words() string {
 }
 
 func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
-	err := s.Store.Update(ctx, func(tx workflows.Tx) error {
-		t, err := txOf(tx)
-		if err != nil {
-			return err
-		}
-		return fn(t)
-	})
-	if err == nil && s.Wake != nil {
-		s.Wake()
-	}
-	return err
+	return workflows.UpdateAs(ctx, s.Store, "runbook runs", s.Wake, fn)
 }
 
 func (s *Service) view(ctx context.Context, fn func(Tx) error) error {
-	return s.Store.View(ctx, func(tx workflows.Tx) error {
-		t, err := txOf(tx)
-		if err != nil {
-			return err
-		}
-		return fn(t)
-	})
+	return workflows.ViewAs(ctx, s.Store, "runbook runs", fn)
 }
 
 // values decodes a run's parameters.
