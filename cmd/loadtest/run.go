@@ -17,6 +17,7 @@ type options struct {
 	commands, cmdConns, rounds int
 	slices                     int
 	keep                       bool
+	cpuprofile, only           string
 }
 
 func run(ctx context.Context, o options) error {
@@ -62,27 +63,18 @@ func run(ctx context.Context, o options) error {
 		} else {
 			servers = []*server{bare, ops}
 		}
-		// PagerDuty webhooks.
+		if o.only != "slash" {
+			pdRatios, pdCPU = pdRound(ctx, o, r, servers, bare, ops, pdRatios, pdCPU)
+		}
+		if o.only == "pagerduty" {
+			continue
+		}
 		reqs := map[string][]request{}
-		for _, s := range servers {
-			reqs[s.name] = pdEvents(fmt.Sprintf("%d%s%d", time.Now().UnixNano()%1e6, s.name[:1], r), o.events, time.Now())
-		}
-		res := compare(ctx, servers, reqs, o.conns, 202, o.slices)
-		ratio := res["opsbot"].rate() / res["bare"].rate()
-		pdRatios = append(pdRatios, ratio)
-		pdCPU = append(pdCPU, float64(res["opsbot"].cpuPer())/float64(res["bare"].cpuPer()))
-		fmt.Printf("round %d  PagerDuty, %d events from %d connections: opsbot %.0f/s, bare %.0f/s, ratio %.2f\n",
-			r+1, o.events, o.conns, res["opsbot"].rate(), res["bare"].rate(), ratio)
-		for _, s := range []*server{bare, ops} {
-			printResult("  ", res[s.name], false)
-		}
-		// Slash commands.
-		reqs = map[string][]request{}
 		for _, s := range servers {
 			reqs[s.name] = slashCommands(fmt.Sprintf("%d%s%d", time.Now().UnixNano()%1e6, s.name[:1], r), o.command, o.commands, time.Now(), f.srv.URL)
 		}
-		res = compare(ctx, servers, reqs, o.cmdConns, 200, o.slices)
-		ratio = float64(res["opsbot"].pct(0.99)) / float64(res["bare"].pct(0.99))
+		res := compare(ctx, servers, reqs, o.cmdConns, 200, o.slices)
+		ratio := float64(res["opsbot"].pct(0.99)) / float64(res["bare"].pct(0.99))
 		p99Ratios = append(p99Ratios, ratio)
 		cmdCPU = append(cmdCPU, float64(res["opsbot"].cpuPer())/float64(res["bare"].cpuPer()))
 		worst = max(worst, res["opsbot"].pct(1))
@@ -100,6 +92,23 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("server CPU per request, opsbot / bare: PagerDuty %s, slash command %s\n", spread(pdCPU), spread(cmdCPU))
 	fmt.Printf("load average at the end: %s\n", loadavg())
 	return nil
+}
+
+// pdRound sends round r's PagerDuty events to both servers and adds its
+// ratios to those given.
+func pdRound(ctx context.Context, o options, r int, servers []*server, bare, ops *server, ratios, cpu []float64) ([]float64, []float64) {
+	reqs := map[string][]request{}
+	for _, s := range servers {
+		reqs[s.name] = pdEvents(fmt.Sprintf("%d%s%d", time.Now().UnixNano()%1e6, s.name[:1], r), o.events, time.Now())
+	}
+	res := compare(ctx, servers, reqs, o.conns, 202, o.slices)
+	ratio := res["opsbot"].rate() / res["bare"].rate()
+	fmt.Printf("round %d  PagerDuty, %d events from %d connections: opsbot %.0f/s, bare %.0f/s, ratio %.2f\n",
+		r+1, o.events, o.conns, res["opsbot"].rate(), res["bare"].rate(), ratio)
+	for _, s := range []*server{bare, ops} {
+		printResult("  ", res[s.name], false)
+	}
+	return append(ratios, ratio), append(cpu, float64(res["opsbot"].cpuPer())/float64(res["bare"].cpuPer()))
 }
 
 // otherPIDs are the servers other than s.

@@ -135,7 +135,16 @@ func startOpsbot(ctx context.Context, o options, dir string, f *fakes) (*server,
 		"AWS_ACCESS_KEY_ID=AKIDLOADTEST",
 		"AWS_SECRET_ACCESS_KEY=loadtest",
 		"AWS_ENDPOINT_URL="+f.srv.URL+"/ec2",
+		// The sample config's runbooks need their secret to start.
+		"SANDBOX_RUNBOOK_SECRET="+sandbox.RunbookSecret,
 	)
+	if o.cpuprofile != "" {
+		abs, err := filepath.Abs(o.cpuprofile)
+		if err != nil {
+			return nil, err
+		}
+		cmd.Env = append(cmd.Env, "OPSBOT_CPU_PROFILE="+abs)
+	}
 	logf, err := os.Create(filepath.Join(dir, "opsbot.log"))
 	if err != nil {
 		return nil, err

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/opsbot/opsbot/config"
@@ -27,6 +29,13 @@ func serve(ctx context.Context, path string, getenv func(string) string, stderr 
 		return err
 	}
 	log := slog.New(telemetry.LogHandler(slog.NewJSONHandler(stderr, nil)))
+	if path := getenv("OPSBOT_CPU_PROFILE"); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	tracing, err := telemetry.Setup(ctx, getenv, version)
 	if err != nil {
 		return err
@@ -53,6 +62,21 @@ func serve(ctx context.Context, path string, getenv func(string) string, stderr 
 	err = app.Run(ctx, ln)
 	log.InfoContext(ctx, "opsbot stopped")
 	return err
+}
+
+// startCPUProfile writes a CPU profile of the whole run to path, for
+// developers (`make loadtest LOADTEST_FLAGS=-cpuprofile=...`,
+// docs/development.md); stop ends and flushes it.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("OPSBOT_CPU_PROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("OPSBOT_CPU_PROFILE: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // tracesTo says where spans go, for the start-up line.
