@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/opsbot/opsbot/workflows"
@@ -9,14 +10,18 @@ import (
 
 var _ runbooks.Tx = (*tx)(nil)
 
-const runColumns = `id, runbook, team, actor_slack, actor_email, params, state, approver_slack, approver_email, idem_key, trigger_id, attempts, status, result, body, seq, created_at, updated_at`
+const runColumns = `id, runbook, team, actor_slack, actor_email, params, state, approver_slack, approver_email, idem_key, trigger_id, attempts, status, result, body, seq, progress, created_at, updated_at`
 
 // CreateRun records a new runbook run; an ID or trigger used before is
 // workflows.ErrDuplicate.
 func (t *tx) CreateRun(r *runbooks.Run) error {
-	res, err := t.exec(`INSERT INTO runbook_runs (`+runColumns+`) VALUES (`+placeholders(18)+`) ON CONFLICT DO NOTHING`,
+	progress, err := encodeSteps(r)
+	if err != nil {
+		return err
+	}
+	res, err := t.exec(`INSERT INTO runbook_runs (`+runColumns+`) VALUES (`+placeholders(19)+`) ON CONFLICT DO NOTHING`,
 		r.ID, r.Runbook, r.Team, r.Actor.SlackID, r.Actor.Email, r.Params, string(r.State), r.Approver.SlackID, r.Approver.Email,
-		r.Key, r.Trigger, r.Attempts, r.Status, r.Result, r.Body, r.Seq, unixNanos(r.CreatedAt), unixNanos(r.UpdatedAt))
+		r.Key, r.Trigger, r.Attempts, r.Status, r.Result, r.Body, r.Seq, progress, unixNanos(r.CreatedAt), unixNanos(r.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("create run %s: %w", r.ID, err)
 	}
@@ -25,8 +30,12 @@ func (t *tx) CreateRun(r *runbooks.Run) error {
 
 // SaveRun updates a runbook run.
 func (t *tx) SaveRun(r *runbooks.Run) error {
-	res, err := t.exec(`UPDATE runbook_runs SET state = ?, approver_slack = ?, approver_email = ?, attempts = ?, status = ?, result = ?, body = ?, seq = ?, updated_at = ? WHERE id = ?`,
-		string(r.State), r.Approver.SlackID, r.Approver.Email, r.Attempts, r.Status, r.Result, r.Body, r.Seq, unixNanos(r.UpdatedAt), r.ID)
+	progress, err := encodeSteps(r)
+	if err != nil {
+		return err
+	}
+	res, err := t.exec(`UPDATE runbook_runs SET state = ?, approver_slack = ?, approver_email = ?, attempts = ?, status = ?, result = ?, body = ?, seq = ?, progress = ?, updated_at = ? WHERE id = ?`,
+		string(r.State), r.Approver.SlackID, r.Approver.Email, r.Attempts, r.Status, r.Result, r.Body, r.Seq, progress, unixNanos(r.UpdatedAt), r.ID)
 	if err != nil {
 		return fmt.Errorf("save run %s: %w", r.ID, err)
 	}
@@ -47,13 +56,30 @@ func (t *tx) RunbookRun(id string) (*runbooks.Run, error) {
 		return nil, fmt.Errorf("run %s: %w", id, workflows.ErrNotFound)
 	}
 	r := &runbooks.Run{}
-	var state string
+	var state, progress string
 	var created, updated int64
 	if err := rows.Scan(&r.ID, &r.Runbook, &r.Team, &r.Actor.SlackID, &r.Actor.Email, &r.Params, &state, &r.Approver.SlackID, &r.Approver.Email,
-		&r.Key, &r.Trigger, &r.Attempts, &r.Status, &r.Result, &r.Body, &r.Seq, &created, &updated); err != nil {
+		&r.Key, &r.Trigger, &r.Attempts, &r.Status, &r.Result, &r.Body, &r.Seq, &progress, &created, &updated); err != nil {
 		return nil, fmt.Errorf("read run %s: %w", id, err)
+	}
+	if progress != "" {
+		if err := json.Unmarshal([]byte(progress), &r.Progress); err != nil {
+			return nil, fmt.Errorf("read progress of run %s: %w", id, err)
+		}
 	}
 	r.State = runbooks.State(state)
 	r.CreatedAt, r.UpdatedAt = fromNanos(created), fromNanos(updated)
 	return r, rows.Err()
+}
+
+// encodeSteps is a run's progress column: its callbacks as JSON, ” for none.
+func encodeSteps(r *runbooks.Run) (string, error) {
+	if len(r.Progress) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(r.Progress)
+	if err != nil {
+		return "", fmt.Errorf("encode progress of run %s: %w", r.ID, err)
+	}
+	return string(b), nil
 }

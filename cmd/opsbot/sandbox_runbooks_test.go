@@ -63,7 +63,12 @@ func TestSandbox_Runbooks(t *testing.T) {
 		return false, "no approval for run-2"
 	})
 	rs.act("/api/slack/click", map[string]any{"user": sandbox.Avery, "channel": approvals, "ts": ts, "action_id": "op.approve", "value": "run-2"})
-	dm(sandbox.Dana, "b-1042 is live on 100% of production")
+	// The run's message, edited in place, carries the progress as soon as
+	// it says done. The thread's replies (the 202, each update) are posts,
+	// which Slack paces to about one a second in a channel: they may come
+	// after the edit, so the test waits for them rather than read once.
 	text := dm(sandbox.Dana, "run-2: promote-build done")
-	mustContain(t, "promote", text, "promote-build answered: HTTP 202", "copying b-1042", "canary: 10%")
+	mustContain(t, "promote", text, "b-1042 is live on 100% of production", "Update 1 (running)", "copying b-1042", "canary: 10%")
+	dm(sandbox.Dana, "promote-build answered: HTTP 202")
+	dm(sandbox.Dana, "run-2 · update 3")
 }

@@ -77,7 +77,11 @@ type CallbackOutcome struct {
 // Callback handles a signed progress report from a runbook's endpoint.
 // Unknown runs, bad or expired signatures are 401 and change nothing; a
 // replay (a seq recorded already) or a callback for a finished run is
-// 409 and changes nothing; a malformed body is 400.
+// 409 and changes nothing; a malformed body is 400. Callbacks may come in
+// any order (one that overtook another, one sent again after a lost
+// answer): each seq is recorded once, before or after the 202 is, and a
+// "running" update numbered before the one that ended the run is still
+// recorded after it.
 func (s *Service) Callback(ctx context.Context, body []byte, ts, sig string) (CallbackOutcome, error) {
 	var p Progress
 	if err := json.Unmarshal(body, &p); err != nil || p.RunID == "" {
@@ -128,19 +132,35 @@ func (s *Service) Callback(ctx context.Context, body []byte, ts, sig string) (Ca
 		if err != nil {
 			return err
 		}
-		switch {
-		case p.Seq <= cur.Seq:
+		late := false
+		if _, dup := cur.step(p.Seq); dup {
 			out = CallbackOutcome{409, fmt.Sprintf("seq %d of %s was recorded already", p.Seq, cur.ID)}
 			return nil
-		case cur.State != StateQueued && cur.State != StateAccepted:
-			out = CallbackOutcome{409, fmt.Sprintf("%s is %s", cur.ID, cur.State)}
+		}
+		switch {
+		case len(cur.Progress) >= MaxSteps:
+			out = CallbackOutcome{409, fmt.Sprintf("%s has %d updates recorded; no more are kept", cur.ID, MaxSteps)}
 			return nil
+		case cur.State == StateQueued || cur.State == StateAccepted:
+		default:
+			// An update numbered before the one that ended the run, sent
+			// again or overtaken on the way, is still recorded; the run's
+			// state does not change.
+			end, ok := cur.finalStep()
+			if !ok || final != StateQueued || p.Seq > end.Seq {
+				out = CallbackOutcome{409, fmt.Sprintf("%s is %s", cur.ID, cur.State)}
+				return nil
+			}
+			late = true
 		}
 		rb, ok := s.Runbook(cur.Runbook)
 		if !ok {
 			rb = &Runbook{Name: cur.Runbook}
 		}
-		cur.Seq, cur.UpdatedAt = p.Seq, now
+		cur.record(Step{Seq: p.Seq, Status: p.Status, Text: text, At: now.UTC()})
+		if !late {
+			cur.UpdatedAt = now
+		}
 		if err := workflows.EnqueueMessage(tx, progressMessage(s.Catalog, cur, p.Seq, p.Status, text, now), now); err != nil {
 			return err
 		}
@@ -149,7 +169,10 @@ func (s *Service) Callback(ctx context.Context, body []byte, ts, sig string) (Ca
 			return err
 		}
 		if final == StateQueued {
-			return tx.SaveRun(cur)
+			if err := tx.SaveRun(cur); err != nil {
+				return err
+			}
+			return workflows.EnqueueMessage(tx, runMessage(s.Catalog, rb, cur), now)
 		}
 		word := "Succeeded"
 		if final == StateFailed {

@@ -51,6 +51,9 @@ func runMessage(c *workflows.Catalog, rb *Runbook, r *Run) workflows.Message {
 			m.Text = "opsbot is calling it; the result will be in the thread."
 		}
 	}
+	if lines := progressLines(r); lines != "" {
+		m.Text = strings.TrimSpace(m.Text + "\n\n" + lines)
+	}
 	m.Fields = []workflows.Field{
 		{Label: "Runbook", Value: rb.Name},
 		{Label: "Parameters", Value: workflows.UserText(rb.Shown(r.values()))},
@@ -64,6 +67,34 @@ func runMessage(c *workflows.Catalog, rb *Runbook, r *Run) workflows.Message {
 	}
 	m.Note = r.ID + " · " + localTime(c, r, r.UpdatedAt)
 	return m
+}
+
+// shownStepText is how much of each update the run's message shows.
+const shownStepText = 150
+
+// progressLines lists the run's last ShownSteps updates, oldest first,
+// for its message: "Update 2 (running): canary at 10%".
+func progressLines(r *Run) string {
+	if len(r.Progress) == 0 {
+		return ""
+	}
+	steps := r.Progress
+	var b strings.Builder
+	b.WriteString("Progress reported by the endpoint:")
+	if n := len(steps) - ShownSteps; n > 0 {
+		fmt.Fprintf(&b, " (%d earlier updates are in the thread)", n)
+		steps = steps[n:]
+	}
+	for _, st := range steps {
+		fmt.Fprintf(&b, "\nUpdate %d (%s)", st.Seq, st.Status)
+		if text := firstLine(st.Text); text != "" {
+			if rs := []rune(text); len(rs) > shownStepText {
+				text = string(rs[:shownStepText]) + "…"
+			}
+			b.WriteString(": " + workflows.UserText(text))
+		}
+	}
+	return b.String()
 }
 
 // resultMessage is the endpoint's answer, in the run's thread.

@@ -44,7 +44,12 @@ type Run struct {
 	Result   string // what happened, in a sentence
 	Body     string // the start of the last answer's body
 	// Seq is the highest progress number recorded from callbacks.
-	Seq       int
+	Seq int
+	// Progress is every callback recorded, in seq order (its text cut
+	// at StepText): the run's message shows the last ShownSteps, so its
+	// final version carries the progress however late the thread's
+	// replies are posted, and a seq is a replay only if it is here.
+	Progress  []Step
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -59,6 +64,60 @@ type Tx interface {
 	// RunbookRun returns workflows.ErrNotFound when there is none.
 	RunbookRun(id string) (*Run, error)
 	SaveRun(r *Run) error
+}
+
+// Step is one recorded callback.
+type Step struct {
+	Seq    int       `json:"seq"`
+	Status string    `json:"status"`
+	Text   string    `json:"text,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// Limits of recorded progress.
+const (
+	// MaxSteps is how many callbacks one run records; more are refused.
+	MaxSteps = 200
+	// StepText is how much of a callback's text the record keeps (the
+	// thread's reply shows up to 2,000 characters).
+	StepText = 300
+	// ShownSteps is how many of the last steps the run's message shows.
+	ShownSteps = 10
+)
+
+// step returns the recorded callback numbered seq.
+func (r *Run) step(seq int) (Step, bool) {
+	for _, st := range r.Progress {
+		if st.Seq == seq {
+			return st, true
+		}
+	}
+	return Step{}, false
+}
+
+// finalStep returns the recorded callback that ended the run, if one did.
+func (r *Run) finalStep() (Step, bool) {
+	for _, st := range r.Progress {
+		if st.Status != "running" {
+			return st, true
+		}
+	}
+	return Step{}, false
+}
+
+// record adds a callback in seq order.
+func (r *Run) record(st Step) {
+	if rs := []rune(st.Text); len(rs) > StepText {
+		st.Text = string(rs[:StepText]) + "…"
+	}
+	i := len(r.Progress)
+	for i > 0 && r.Progress[i-1].Seq > st.Seq {
+		i--
+	}
+	r.Progress = append(r.Progress, Step{})
+	copy(r.Progress[i+1:], r.Progress[i:])
+	r.Progress[i] = st
+	r.Seq = max(r.Seq, st.Seq)
 }
 
 func txOf(tx workflows.Tx) (Tx, error) { return workflows.TxAs[Tx](tx, "runbook runs") }

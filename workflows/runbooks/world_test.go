@@ -33,6 +33,9 @@ type fakeCaller struct {
 	mu      sync.Mutex
 	answers []runbooks.Answer
 	calls   []runbooks.Call
+	// during runs inside each call, before its answer returns: an
+	// endpoint that calls back before opsbot has its 202.
+	during func()
 }
 
 func (f *fakeCaller) Post(ctx context.Context, c runbooks.Call) (runbooks.Answer, error) {
@@ -40,7 +43,11 @@ func (f *fakeCaller) Post(ctx context.Context, c runbooks.Call) (runbooks.Answer
 	f.calls = append(f.calls, c)
 	i := min(len(f.calls)-1, len(f.answers)-1)
 	a := f.answers[i]
+	during := f.during
 	f.mu.Unlock()
+	if during != nil {
+		during()
+	}
 	ts := "1"
 	if err := runbooks.Verify(c.Secret, ts, runbooks.Sign(c.Secret, ts, c.Body), c.Body, time.Unix(1, 0)); err != nil {
 		f.t.Errorf("signature round trip: %v", err)
