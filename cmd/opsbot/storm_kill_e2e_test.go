@@ -21,6 +21,7 @@ import (
 
 	"github.com/opsbot/opsbot/integrations/aws/ec2fake"
 	"github.com/opsbot/opsbot/integrations/pagerduty/pdfake"
+	slackout "github.com/opsbot/opsbot/integrations/slack"
 	"github.com/opsbot/opsbot/integrations/slack/slackfake"
 	"github.com/opsbot/opsbot/store"
 	"github.com/opsbot/opsbot/store/storetest"
@@ -103,12 +104,13 @@ func TestPostgres_StormWithAReplicaKilled(t *testing.T) {
 		n, services, triggered.Round(time.Millisecond), killedAt.Round(time.Millisecond), restartedAt.Round(time.Millisecond))
 
 	// Tier 2 (conversations.create) as opsbot paces it: 3 at once, then
-	// one every 3.33 s. The killed replica's claims wait out their lease.
+	// one every 3.44 s. The killed replica's claims wait out their lease.
 	// A channel's set-up follows it within seconds: its messages' first
 	// attempts post without looking for an earlier post of themselves
 	// (conversations.history, Tier 3), which only the jobs the killed
 	// replica held, run again, do.
-	pace := time.Duration(max(0, n-3)) * 3333 * time.Millisecond
+	tier2 := slackout.DefaultLimits[slackout.Tier2]
+	pace := time.Duration(max(0, n-tier2.Burst)) * tier2.Every
 	deadline := time.Now().Add(pace + spread + 3*time.Minute)
 	ctx := context.Background()
 	db, err := store.Open(ctx, dsn)
@@ -131,9 +133,9 @@ func TestPostgres_StormWithAReplicaKilled(t *testing.T) {
 	w.checkOnce(t, db, n)
 
 	lastChannel, lastSetup := w.lastCalls(t0)
-	t.Logf("STORM incidents=%d services=%d replicas=2 killed=1 | last channel %v (Tier 2 pace for %d channels: %v) | last set-up %v | conversations.history calls: %d | 429s: %d",
+	t.Logf("STORM incidents=%d services=%d replicas=2 killed=1 | last channel %v (Tier 2 pace for %d channels: %v) | last set-up %v | conversations.history calls: %d | 429s: %d | closest any 21 creates came to one minute: %v over it",
 		n, services, lastChannel.Round(100*time.Millisecond), n, pace.Round(100*time.Millisecond), lastSetup.Round(100*time.Millisecond),
-		len(w.slack.CallsTo("conversations.history")), w.limited())
+		len(w.slack.CallsTo("conversations.history")), w.limited(), w.tightestMinute("conversations.create", 20).Round(time.Millisecond))
 	if k := w.limited(); k > 0 {
 		t.Errorf("Slack answered %d calls with 429: opsbot went faster than the tiers", k)
 	}
@@ -526,6 +528,27 @@ func (w *stormWorld) lastCalls(t0 time.Time) (channel, setup time.Duration) {
 		}
 	}
 	return channel, setup
+}
+
+// tightestMinute is how far, at the closest, the calls Slack accepted of
+// method lie from putting limit+1 in one sliding minute: the least time
+// between a call and the limit-th accepted after it, less a minute. At or
+// below zero, Slack answers 429.
+func (w *stormWorld) tightestMinute(method string, limit int) time.Duration {
+	var at []time.Time
+	for _, c := range w.slack.CallsTo(method) {
+		if c.Status == http.StatusOK && c.Error == "" {
+			at = append(at, c.At)
+		}
+	}
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	least := time.Duration(-1)
+	for i := 0; i+limit < len(at); i++ {
+		if d := at[i+limit].Sub(at[i]) - time.Minute; least < 0 || d < least {
+			least = d
+		}
+	}
+	return least
 }
 
 // limited counts the calls Slack answered 429.

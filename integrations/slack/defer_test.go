@@ -2,6 +2,9 @@ package slack
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,5 +103,74 @@ func TestPace_StaleSlotTakesANewOne(t *testing.T) {
 		if c.Status == 429 {
 			t.Errorf("429 from Slack: %+v", c)
 		}
+	}
+}
+
+// lateTransport delays the calls of one method on their way to Slack, on
+// the manual clock: the slot was taken at one instant, the call reaches
+// Slack later (the pacing transaction, the network, a busy process).
+type lateTransport struct {
+	clock  *workflows.ManualClock
+	method string
+	delay  func(i int) time.Duration // for the method's i-th call
+	n      int
+}
+
+func (l *lateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(req.URL.Path, "/"+l.method) {
+		l.clock.Advance(l.delay(l.n))
+		l.n++
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// Slack counts a tier in a sliding minute of when calls reach it, not of
+// when their slots were taken. A burst's first call that reaches Slack a
+// little late, and the call 18 paces after it that reaches Slack on time
+// (a job run at its deferred slot), were 21 calls in one minute under a
+// pace that left 1.2 ms to spare: Slack's 429, a minute into the storm.
+// The pace leaves room for calls up to SlotLate after their slot.
+func TestPace_CallsReachingSlackLateStayUnderTheTier(t *testing.T) {
+	for _, late := range []time.Duration{time.Millisecond, 50 * time.Millisecond, SlotLate} {
+		t.Run(late.String(), func(t *testing.T) {
+			e := setup(t, slackfake.Options{RateLimits: true}, Options{})
+			tr := &lateTransport{clock: e.clock, method: "conversations.create", delay: func(i int) time.Duration {
+				if i == 0 {
+					return late // the burst's first call
+				}
+				return 0
+			}}
+			e.c = New(e.fake.Token(), Options{APIURL: strings.TrimSuffix(e.fake.APIURL(), "/"), Clock: e.clock.Now,
+				Sleep:      func(ctx context.Context, d time.Duration) error { e.clock.Advance(d); return ctx.Err() },
+				HTTPClient: &http.Client{Transport: tr}})
+			ctx := context.Background()
+			// 25 incidents at once, each channel made by a job: three
+			// go at once, the others are put back for their slot and run
+			// at it.
+			for i := range 25 {
+				job := workflows.Job{ID: int64(i + 1), Kind: workflows.JobOpenChannel, Payload: fmt.Sprintf("inc-%d", i+1)}
+				name := fmt.Sprintf("inc-%d-storm", i+1)
+				_, err := e.c.CreateChannel(workflows.JobAttempt(ctx, job), name, false)
+				at, deferred := workflows.DeferredUntil(err)
+				if err != nil && !deferred {
+					t.Fatalf("create %d: %v", i+1, err)
+				}
+				if !deferred {
+					continue
+				}
+				if at.After(e.clock.Now()) {
+					e.clock.Set(at)
+				}
+				job.Deferred, job.Slot, job.RunAt = true, "conversations.create", at
+				if _, err := e.c.CreateChannel(workflows.JobAttempt(ctx, job), name, false); err != nil {
+					t.Fatalf("create %d at its slot %v: %v", i+1, at.Sub(t0), err)
+				}
+			}
+			for _, c := range e.fake.CallsTo("conversations.create") {
+				if c.Status == http.StatusTooManyRequests {
+					t.Errorf("429 from Slack at %v: the first call reached Slack %v after its slot", c.At.Sub(t0), late)
+				}
+			}
+		})
 	}
 }

@@ -32,14 +32,15 @@ type Limit = gcra.Limit
 // DefaultLimits are the paces used for each tier: each tier's documented
 // floor per sliding minute (Slack counts per method, per workspace, per
 // app) with a small burst, the interval chosen so that burst and pace
-// together never put more calls in any minute than the floor
-// (gcra.PerMinute). chat.postMessage: one a second per channel after a
-// burst of three.
+// together never put more calls in any minute than the floor, even when
+// calls reach Slack up to SlotLate after their slots
+// (gcra.PerMinuteLate). chat.postMessage: one a second per channel after
+// a burst of three.
 var DefaultLimits = map[Tier]Limit{
-	Tier1:    gcra.PerMinute(1, 1),    // 60s apart
-	Tier2:    gcra.PerMinute(20, 3),   // 3.33s apart after 3
-	Tier3:    gcra.PerMinute(50, 5),   // 1.30s apart after 5
-	Tier4:    gcra.PerMinute(100, 10), // 0.66s apart after 10
+	Tier1:    gcra.PerMinuteLate(1, 1, SlotLate),    // 62s apart
+	Tier2:    gcra.PerMinuteLate(20, 3, SlotLate),   // 3.44s apart after 3
+	Tier3:    gcra.PerMinuteLate(50, 5, SlotLate),   // 1.35s apart after 5
+	Tier4:    gcra.PerMinuteLate(100, 10, SlotLate), // 0.68s apart after 10
 	TierPost: {Every: time.Second, Burst: 3},
 }
 

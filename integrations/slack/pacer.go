@@ -28,6 +28,13 @@ type SharedPace interface {
 	NextToken(ctx context.Context, key string, every time.Duration, burst int, now time.Time) (time.Time, error)
 }
 
+// SlotLate is how long after its slot a call may reach Slack: the
+// pacing transaction, a job claimed a little after the slot it was put
+// back for, the trip to Slack. Slack counts its tiers in a sliding minute
+// of when calls arrive, so the paces leave room for it (DefaultLimits),
+// and a job run later than this after its slot takes a new one.
+const SlotLate = 2 * time.Second
+
 // pacer keeps the client inside Slack's rate limits on the injected
 // clock: a token bucket per method (per channel for chat.postMessage)
 // holding the Retry-After of the last 429, and one ordered lane per
@@ -159,14 +166,14 @@ func rateKey(name, channel string) string {
 // with when it is, and the job runner puts the job back for then, freeing
 // the worker and keeping the job's place in its lane; the job's next run
 // goes in that slot (workflows.UseSlot) without taking another, unless
-// it runs more than a pace after it: then it takes a new one.
+// it runs more than SlotLate after it: then it takes a new one.
 //
 // A call that slept for its slot looks again before it goes: a 429 this
 // process met meanwhile holds it back too. (One met by another replica
 // is seen by calls that take their slot after it.)
 func (c *Client) pace(ctx context.Context, name, key string) error {
 	l := c.limitFor(name)
-	if workflows.MayDefer(ctx) && workflows.UseSlot(ctx, key, c.opts.Clock(), l.Every) {
+	if workflows.MayDefer(ctx) && workflows.UseSlot(ctx, key, c.opts.Clock(), SlotLate) {
 		return nil // taken for this job when it was put back for it
 	}
 	for {

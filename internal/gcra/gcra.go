@@ -20,10 +20,22 @@ type Limit struct {
 // the burst, n-burst more calls fit in the rest of that minute, so the
 // interval is a minute over (n-burst+1), rounded up so that rounding
 // never lets one call too many in. A burst above n is cut to n.
-func PerMinute(n, burst int) Limit {
+//
+// It counts the calls at their slots: it holds for calls that arrive
+// exactly then. See PerMinuteLate for calls that may arrive later.
+func PerMinute(n, burst int) Limit { return PerMinuteLate(n, burst, 0) }
+
+// PerMinuteLate is PerMinute for calls that arrive (where the minute is
+// counted) up to late after their slot. A sliding minute then sees the
+// calls of slots up to a minute and late apart: the first call of a
+// burst a little late and the call n-burst+1 paces after it on time were
+// n+1 calls in one minute under PerMinute, which leaves nanoseconds to
+// spare. So the interval is a minute and late over (n-burst+1).
+func PerMinuteLate(n, burst int, late time.Duration) Limit {
 	burst = max(1, min(burst, n))
 	slots := time.Duration(n - burst + 1)
-	return Limit{Every: (time.Minute + slots - 1) / slots, Burst: burst}
+	span := time.Minute + max(late, 0)
+	return Limit{Every: (span + slots - 1) / slots, Burst: burst}
 }
 
 // State is one key's bucket: its theoretical arrival time and, after a

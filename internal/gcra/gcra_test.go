@@ -2,6 +2,7 @@ package gcra
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -93,5 +94,56 @@ func TestBlock_HoldsEveryoneThenResumesOneIntervalApart(t *testing.T) {
 	}
 	if Idle(s, until) || !Idle(s, until.Add(time.Hour)) {
 		t.Fatal("Idle wrong")
+	}
+}
+
+// TestPerMinuteLate_CallsArrivingLateStayWithinN: Slack counts calls
+// when they arrive, and each arrives some time after its slot (the
+// pacing transaction, a job claimed after the slot it was put back for,
+// the network). With every call up to late after its slot, at random,
+// and greedy callers that keep the bucket drained after quiet spells
+// (bursts), no sliding minute (Slack's window: the calls of the last 60
+// s) holds more than n. PerMinute alone leaves nanoseconds: the same
+// arrivals put n+1 in a minute.
+func TestPerMinuteLate_CallsArrivingLateStayWithinN(t *testing.T) {
+	const late = 2 * time.Second
+	most := func(l Limit, n int, seed uint64) int {
+		rng := rand.New(rand.NewPCG(seed, uint64(n)))
+		var s State
+		now := t0
+		var arrivals []time.Time
+		for len(arrivals) < 20*n {
+			if rng.IntN(8) == 0 { // a quiet spell: the burst comes back
+				now = now.Add(time.Duration(rng.Int64N(int64(3 * time.Minute))))
+			}
+			var at time.Time
+			s, at, _ = Take(s, l, now, now.Add(time.Hour))
+			now = at
+			arrivals = append(arrivals, at.Add(time.Duration(rng.Int64N(int64(late)+1))))
+		}
+		slices.SortFunc(arrivals, func(a, b time.Time) int { return a.Compare(b) })
+		worst := 0
+		for i := range arrivals { // the minute ending at each arrival
+			in := 0
+			for j := i; j >= 0 && arrivals[i].Sub(arrivals[j]) < time.Minute; j-- {
+				in++
+			}
+			worst = max(worst, in)
+		}
+		return worst
+	}
+	for _, tc := range []struct{ n, burst int }{{1, 1}, {20, 3}, {50, 5}, {100, 10}, {20, 1}} {
+		for seed := range uint64(20) {
+			if got := most(PerMinuteLate(tc.n, tc.burst, late), tc.n, seed); got > tc.n {
+				t.Fatalf("n=%d burst=%d seed %d: %d calls in one minute (pace %v)", tc.n, tc.burst, seed, got, PerMinuteLate(tc.n, tc.burst, late))
+			}
+		}
+	}
+	over := false
+	for seed := range uint64(20) {
+		over = over || most(PerMinute(20, 3), 20, seed) > 20
+	}
+	if !over {
+		t.Errorf("PerMinute(20, 3) kept late arrivals within 20 a minute: the test shows nothing")
 	}
 }
