@@ -22,6 +22,10 @@ func (b *Bot) serveCommand(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed slash command", http.StatusBadRequest)
 		return
 	}
+	if readOnly(cmd) {
+		b.answerRead(w, r, cmd, body, sig)
+		return
+	}
 	rec, ok := b.takeInSigned(w, r, kindCommand, body, sig)
 	if !ok {
 		return
@@ -33,7 +37,7 @@ func (b *Bot) serveCommand(w http.ResponseWriter, r *http.Request) {
 
 // Command answers a slash command, whatever transport brought it.
 func (b *Bot) Command(ctx context.Context, cmd slack.SlashCommand) workflows.Reply {
-	b.Log.InfoContext(ctx, "slash command", "command", cmd.Command, "user", cmd.UserID, "channel", cmd.ChannelID)
+	b.Log.DebugContext(ctx, "slash command", "command", cmd.Command, "user", cmd.UserID, "channel", cmd.ChannelID)
 	switch strings.TrimPrefix(cmd.Command, "/") {
 	case "ops":
 		return b.ops(ctx, cmd)

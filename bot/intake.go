@@ -89,13 +89,23 @@ func (b *Bot) takeInArrival(ctx context.Context, a workflows.Arrival) (bool, err
 func (b *Bot) handled(ctx context.Context, rec intakeRecord, fn func(ctx context.Context)) {
 	ctx = workflows.WithIntake(ctx, rec.At, rec.Handled)
 	fn(ctx)
+	b.finish(ctx, rec)
+}
+
+// finish records the request rec names as done, for a handling under
+// ctx (WithIntake of rec): its Handled key when the handling changed
+// nothing, and its backstop cancelled. It reports whether that was
+// recorded.
+func (b *Bot) finish(ctx context.Context, rec intakeRecord) bool {
 	done := workflows.Arrival{At: rec.At, Cancel: rec.jobKey()}
 	if key, _, unmarked := workflows.UnfinishedIntake(ctx); unmarked {
 		done.Seen = []string{key}
 	}
 	if _, err := b.takeInArrival(context.WithoutCancel(ctx), done); err != nil {
 		b.Log.ErrorContext(ctx, "record handled Slack request", "key", rec.Handled, "err", err)
+		return false
 	}
+	return true
 }
 
 // handledReply is handled for work that answers with a reply.
@@ -203,17 +213,28 @@ func formRequest(body string) *http.Request {
 func (b *Bot) takeInSigned(w http.ResponseWriter, r *http.Request, kind string, body []byte, sig string) (intakeRecord, bool) {
 	rec := intakeRecord{Transport: viaHTTP, Kind: kind, Body: string(body), Handled: "slack-handled:" + sig, At: b.Clock.Now()}
 	fresh, err := b.takeIn(r.Context(), []string{"slack-request:" + sig}, rec)
-	switch {
-	case err != nil && r.Context().Err() != nil:
-		return intakeRecord{}, false // the client is gone
-	case err != nil:
-		b.Log.Error("take in Slack request", "path", r.URL.Path, "err", err)
-		http.Error(w, "try again", http.StatusServiceUnavailable)
-		return intakeRecord{}, false
-	case !fresh:
-		b.Log.Info("ignored replayed Slack request", "path", r.URL.Path)
-		w.WriteHeader(http.StatusOK)
+	if !b.tookIn(w, r, fresh, err) {
 		return intakeRecord{}, false
 	}
 	return rec, true
+}
+
+// tookIn reports whether a request whose take-in ended with fresh and
+// err is to be answered. When not, it has answered it itself: 503 when
+// the store failed (nothing was recorded; the person can send it
+// again), 200 to a replay, nothing when the client is gone.
+func (b *Bot) tookIn(w http.ResponseWriter, r *http.Request, fresh bool, err error) bool {
+	switch {
+	case err != nil && r.Context().Err() != nil:
+		return false // the client is gone
+	case err != nil:
+		b.Log.Error("take in Slack request", "path", r.URL.Path, "err", err)
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return false
+	case !fresh:
+		b.Log.Info("ignored replayed Slack request", "path", r.URL.Path)
+		w.WriteHeader(http.StatusOK)
+		return false
+	}
+	return true
 }

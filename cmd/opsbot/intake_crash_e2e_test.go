@@ -60,8 +60,8 @@ func (c *crashRun) openModal(user string, click func()) slackfake.View {
 }
 
 // intakeWorkflow: a slash command that needs an approval, its approval
-// by a click, and a second request denied through the Deny modal (a
-// click that opens it, then a submission).
+// by a click, a second request denied through the Deny modal (a click
+// that opens it, then a submission), and a read (/ops servers).
 func intakeWorkflow(c *crashRun) {
 	approval := func(id string) slackfake.Message {
 		for _, m := range c.h.channelMessages("platform-approvals") {
@@ -100,6 +100,24 @@ func intakeWorkflow(c *crashRun) {
 	for i := 0; i < 3; i++ {
 		c.advance(11 * time.Second) // the fake EC2 needs 20s to run it
 	}
+	// A read: handled first, then taken in by one write, then answered
+	// (no backstop); a death at that write's commit must change nothing
+	// and leave one answer.
+	c.slackOnce(func() (*http.Request, error) {
+		return c.h.slack.SlashCommand(testSecret, dev, "general", "/ops", "servers")
+	})
+	c.jobs()
+}
+
+// serversAnswers counts the answers to /ops servers listing srv-1.
+func serversAnswers(h *harness) int {
+	n := 0
+	for _, r := range h.slack.Responses() {
+		if t := responseText(r); strings.Contains(t, "Your servers") && strings.Contains(t, "srv-1") {
+			n++
+		}
+	}
+	return n
 }
 
 // TestCrashAfterAck_SlackRequestsTakeEffectOnce kills opsbot after each
@@ -120,11 +138,15 @@ func TestCrashAfterAck_SlackRequestsTakeEffectOnce(t *testing.T) {
 		for _, r := range h.requests() {
 			out["request "+r.ID+" "+string(r.State)+" "+r.StateReason]++
 		}
+		out["answers to /ops servers"] = serversAnswers(h)
 		return c, out
 	}
 	base, want := run(0)
 	if want["request running"] != 1 || want["instances running"] != 1 {
 		t.Fatalf("the uncrashed run did not launch srv-1: %v", want)
+	}
+	if want["answers to /ops servers"] != 1 {
+		t.Fatalf("the uncrashed run answered /ops servers %d times, want once", want["answers to /ops servers"])
 	}
 	var denied bool
 	for k := range want {

@@ -1,0 +1,111 @@
+package bot
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+// A slash command whose handling only reads (`/ops servers`, help, a
+// usage error...) changes nothing: its answer is all it does. It needs
+// no backstop, since there is no effect to finish after a death, and no
+// second write to mark it handled: it is handled first, then taken in
+// by one group-committed write that records its signature as seen, and
+// answered only once that write has committed.
+//
+//   - A replay, or a second delivery handled at the same time, finds the
+//     signature recorded (earlier in the same batch, or in an earlier
+//     one) and gets 200 with nothing in it: one delivery answers.
+//   - A death before the commit leaves nothing and answered nothing:
+//     Slack shows the person an error, and nothing had changed.
+//   - A death after the commit, before the answer: nothing had changed
+//     and nothing was acknowledged; a replay is refused.
+//
+// A read that takes longer than AckWithin (a slow Slack look-up of the
+// person's email) cannot keep Slack waiting: it is then taken in as any
+// other command is, with its backstop, acknowledged, and its reply
+// posted to response_url once it is recorded as handled (if opsbot dies
+// before, the backstop answers after the restart; if the record fails,
+// the backstop answers rather than a second post).
+//
+// The handling runs under WithIntake all the same: were a command taken
+// for a read ever to write, its Handled key would go in that write, so
+// two deliveries could not both keep an effect, and it is logged as an
+// error (TestReadCommands_ChangeNothing keeps the list honest).
+
+// readOnly reports whether handling cmd only reads: an /ops command of
+// a kind that never changes state, a mistyped command (a usage reply),
+// help, or a command opsbot does not know. Decided by the parsed
+// command, which the signed body fixes: every delivery of one request
+// takes the same path.
+func readOnly(cmd slack.SlashCommand) bool {
+	switch strings.TrimPrefix(cmd.Command, "/") {
+	case "ops":
+		c, err := ParseOps(cmd.Text)
+		if err != nil {
+			return true
+		}
+		switch c.Kind {
+		case OpsHelp, OpsServers, OpsBudget, OpsApprovals, OpsServer, OpsCosts, OpsAudit:
+			return true
+		case OpsRun:
+			return c.Rest == "" // the list; with a name it opens a form
+		}
+		return false
+	case "incident":
+		c, err := ParseIncident(cmd.Text)
+		return err != nil || c.Kind == IncHelp
+	}
+	return true
+}
+
+// answerRead handles and answers a verified command that only reads
+// (readOnly), taking it in with one write (see above).
+func (b *Bot) answerRead(w http.ResponseWriter, r *http.Request, cmd slack.SlashCommand, body []byte, sig string) {
+	ctx := r.Context()
+	rec := intakeRecord{Transport: viaHTTP, Kind: kindCommand, Body: string(body), Handled: "slack-handled:" + sig, At: b.Clock.Now()}
+	seen := []string{"slack-request:" + sig}
+	h := &handoff{ready: make(chan struct{})}
+	late := make(chan bool, 1) // a slow read's take-in: true when fresh
+	b.background(ctx, cmd.Command, func(ctx context.Context) {
+		ctx = workflows.WithIntake(ctx, rec.At, rec.Handled)
+		reply := b.Command(ctx, cmd)
+		if _, _, unmarked := workflows.UnfinishedIntake(ctx); !unmarked {
+			b.Log.ErrorContext(ctx, "a slash command handled as a read changed state", "command", cmd.Command, "text", cmd.Text)
+		}
+		if h.deliver(reply) {
+			return
+		}
+		if <-late && b.finish(ctx, rec) {
+			b.postResponse(ctx, cmd.ResponseURL, reply)
+		}
+	})
+	t := time.NewTimer(AckWithin)
+	select {
+	case <-h.ready:
+	case <-t.C:
+	}
+	t.Stop()
+	reply, ok := h.take()
+	if !ok {
+		fresh, err := b.takeIn(ctx, seen, rec)
+		late <- err == nil && fresh
+		if b.tookIn(w, r, fresh, err) {
+			writeJSON(w, b.webhook(workflows.Reply{Message: workflows.Message{Text: "Working on it…"}}))
+		}
+		return
+	}
+	fresh, err := b.takeInArrival(ctx, workflows.Arrival{At: rec.At, Seen: seen})
+	switch {
+	case !b.tookIn(w, r, fresh, err):
+	case empty(reply):
+		w.WriteHeader(http.StatusOK)
+	default:
+		writeJSON(w, b.webhook(reply))
+	}
+}
