@@ -38,6 +38,7 @@ type runbooksDecl struct {
 //	    need_approver: false                       # an approver (not the asker) confirms each run
 //	    timeout: 10s                               # per attempt (default 10s, at most 2m)
 //	    retries: 2                                 # more attempts on no answer, 429 or 5xx (default 2, at most 5)
+//	    callback_timeout: 1h                       # after a 202, the final callback's deadline (default 1h, 1m to 6h)
 //	    params:
 //	      - {name: service, type: choice, options: [api, worker], required: true}
 //	      - {name: replicas, type: number, min: 1, max: 10, integer: true, default: 1}
@@ -48,17 +49,18 @@ func decodeRunbooks(d *decoder, n *yaml.Node, b *build) {
 	names := map[string]place{}
 	for i, item := range d.sequence("runbooks", n) {
 		p := index("runbooks", i)
-		m := d.mapping(p, item, "name", "description", "url", "secret_env", "teams", "run_by", "need_approver", "timeout", "retries", "params")
+		m := d.mapping(p, item, "name", "description", "url", "secret_env", "teams", "run_by", "need_approver", "timeout", "retries", "callback_timeout", "params")
 		m.require("name", "url", "secret_env", "teams")
 		rb := &runbooks.Runbook{
-			Name:         m.str("name"),
-			Description:  m.str("description"),
-			URL:          m.str("url"),
-			SecretEnv:    m.str("secret_env"),
-			NeedApprover: m.boolean("need_approver", false),
-			Timeout:      m.duration("timeout", runbooks.DefaultTimeout),
-			Retries:      m.integer("retries", runbooks.DefaultRetries),
-			RunBy:        runbooks.Role(strings.ToLower(m.str("run_by"))),
+			Name:            m.str("name"),
+			Description:     m.str("description"),
+			URL:             m.str("url"),
+			SecretEnv:       m.str("secret_env"),
+			NeedApprover:    m.boolean("need_approver", false),
+			Timeout:         m.duration("timeout", runbooks.DefaultTimeout),
+			Retries:         m.integer("retries", runbooks.DefaultRetries),
+			CallbackTimeout: m.duration("callback_timeout", runbooks.DefaultCallbackTimeout),
+			RunBy:           runbooks.Role(strings.ToLower(m.str("run_by"))),
 		}
 		checkUnique(d, names, rb.Name, nameAt(d, m), "runbook")
 		if rb.URL != "" {
@@ -78,6 +80,10 @@ func decodeRunbooks(d *decoder, n *yaml.Node, b *build) {
 		}
 		if rb.Timeout > runbooks.MaxTimeout {
 			d.problemAt(m.at("timeout"), m.line("timeout"), "at most %s: a longer job should answer 202 and call back", workflows.FormatDuration(runbooks.MaxTimeout))
+		}
+		if rb.CallbackTimeout < runbooks.MinCallbackTimeout || rb.CallbackTimeout > runbooks.MaxCallbackTimeout {
+			d.problemAt(m.at("callback_timeout"), m.line("callback_timeout"), "must be %s to %s: how long after the endpoint's 202 its final callback may come",
+				workflows.FormatDuration(runbooks.MinCallbackTimeout), workflows.FormatDuration(runbooks.MaxCallbackTimeout))
 		}
 		if rb.Retries < 0 || rb.Retries > runbooks.MaxRetries {
 			d.problemAt(m.at("retries"), m.line("retries"), "must be 0 to %d", runbooks.MaxRetries)

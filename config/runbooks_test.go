@@ -29,6 +29,7 @@ func TestParseRunbooks(t *testing.T) {
     need_approver: true
     timeout: 30s
     retries: 1
+    callback_timeout: 30m
     params:
       - {name: service, type: choice, options: [api, worker], required: true}
       - {name: replicas, type: number, min: 1, max: 10, integer: true, default: 2}
@@ -47,7 +48,7 @@ func TestParseRunbooks(t *testing.T) {
 		t.Fatalf("%d runbooks", len(cfg.Runbooks))
 	}
 	rb := cfg.Runbooks[0]
-	if rb.Name != "restart-service" || !rb.NeedApprover || rb.Timeout != 30*time.Second || rb.Retries != 1 || rb.RunBy != runbooks.RoleMembers || len(rb.Params) != 4 {
+	if rb.Name != "restart-service" || !rb.NeedApprover || rb.Timeout != 30*time.Second || rb.CallbackTimeout != 30*time.Minute || rb.Retries != 1 || rb.RunBy != runbooks.RoleMembers || len(rb.Params) != 4 {
 		t.Fatalf("runbook %+v", rb)
 	}
 	if p := rb.Params[1]; *p.Min != 1 || *p.Max != 10 || !p.Integer || p.Default != "2" {
@@ -56,7 +57,7 @@ func TestParseRunbooks(t *testing.T) {
 	if _, problem := rb.Params[3].Parse("abc1"); problem == "" {
 		t.Error("the pattern is not anchored")
 	}
-	if r := cfg.Runbooks[1]; r.Timeout != runbooks.DefaultTimeout || r.Retries != runbooks.DefaultRetries || r.RunBy != runbooks.RoleApprovers {
+	if r := cfg.Runbooks[1]; r.CallbackTimeout != time.Hour || r.Timeout != runbooks.DefaultTimeout || r.Retries != runbooks.DefaultRetries || r.RunBy != runbooks.RoleApprovers {
 		t.Errorf("defaults %+v", r)
 	}
 	secrets, err := cfg.RunbookSecrets(func(k string) string {
@@ -78,6 +79,7 @@ func TestParseRunbooks_Problems(t *testing.T) {
     teams: [plataform]
     run_by: everyone
     timeout: 10m
+    callback_timeout: 7h
     retries: 9
     params:
       - {name: Service, type: choice}
@@ -100,6 +102,7 @@ func TestParseRunbooks_Problems(t *testing.T) {
 		`runbooks[0].teams[0]: unknown team "plataform"`,
 		`runbooks[0].run_by: "everyone" is not members, approvers or admins`,
 		`runbooks[0].timeout: at most 2m`, `runbooks[0].retries: must be 0 to 5`,
+		`runbooks[0].callback_timeout: must be 1m to 6h`,
 		`runbooks[0].params[0].name: "Service" is not a parameter name`, `runbooks[0].params[0].options: a choice needs options`,
 		`runbooks[0].params[1].min: is above max`, `runbooks[0].params[1].options: applies to choice parameters only`,
 		`runbooks[0].params[2].default: the default "maybe" is not valid`,

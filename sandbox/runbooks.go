@@ -70,7 +70,11 @@ func (e *runbookEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a = answer{http.StatusOK, string(out)}
 		case "/promote":
 			a = answer{http.StatusAccepted, `{"status":"accepted","steps":3}`}
-			go e.promote(call.RunID, fmt.Sprint(call.Params["build"]), call.CallbackURL)
+			// b-0 is accepted and never reported on: opsbot times the run
+			// out after the runbook's callback_timeout.
+			if build := fmt.Sprint(call.Params["build"]); build != "b-0" {
+				go e.promote(call.RunID, build, call.CallbackURL)
+			}
 		default:
 			a = answer{http.StatusNotFound, `{"error":"no such runbook here"}`}
 		}

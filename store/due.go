@@ -27,6 +27,7 @@ var dueTables = map[workflows.DueKind]string{
 	workflows.DueKindIncident: "incidents",
 	workflows.DueKindAction:   "action_items",
 	workflows.DueKindIdle:     "requests",
+	workflows.DueKindRunbook:  "runbook_runs",
 }
 
 var dueColumns = map[workflows.DueKind]string{

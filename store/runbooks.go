@@ -10,7 +10,7 @@ import (
 
 var _ runbooks.Tx = (*tx)(nil)
 
-const runColumns = `id, runbook, team, actor_slack, actor_email, params, state, approver_slack, approver_email, idem_key, trigger_id, attempts, status, result, body, seq, progress, created_at, updated_at`
+const runColumns = `id, runbook, team, actor_slack, actor_email, params, state, approver_slack, approver_email, idem_key, trigger_id, attempts, status, result, body, seq, progress, accepted_at, created_at, updated_at`
 
 // CreateRun records a new runbook run; an ID or trigger used before is
 // workflows.ErrDuplicate.
@@ -19,9 +19,9 @@ func (t *tx) CreateRun(r *runbooks.Run) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.exec(`INSERT INTO runbook_runs (`+runColumns+`) VALUES (`+placeholders(19)+`) ON CONFLICT DO NOTHING`,
+	res, err := t.exec(`INSERT INTO runbook_runs (`+runColumns+`, next_due_at) VALUES (`+placeholders(21)+`) ON CONFLICT DO NOTHING`,
 		r.ID, r.Runbook, r.Team, r.Actor.SlackID, r.Actor.Email, r.Params, string(r.State), r.Approver.SlackID, r.Approver.Email,
-		r.Key, r.Trigger, r.Attempts, r.Status, r.Result, r.Body, r.Seq, progress, unixNanos(r.CreatedAt), unixNanos(r.UpdatedAt))
+		r.Key, r.Trigger, r.Attempts, r.Status, r.Result, r.Body, r.Seq, progress, unixNanos(r.AcceptedAt), unixNanos(r.CreatedAt), unixNanos(r.UpdatedAt), runDue(r))
 	if err != nil {
 		return fmt.Errorf("create run %s: %w", r.ID, err)
 	}
@@ -34,8 +34,8 @@ func (t *tx) SaveRun(r *runbooks.Run) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.exec(`UPDATE runbook_runs SET state = ?, approver_slack = ?, approver_email = ?, attempts = ?, status = ?, result = ?, body = ?, seq = ?, progress = ?, updated_at = ? WHERE id = ?`,
-		string(r.State), r.Approver.SlackID, r.Approver.Email, r.Attempts, r.Status, r.Result, r.Body, r.Seq, progress, unixNanos(r.UpdatedAt), r.ID)
+	res, err := t.exec(`UPDATE runbook_runs SET state = ?, approver_slack = ?, approver_email = ?, attempts = ?, status = ?, result = ?, body = ?, seq = ?, progress = ?, accepted_at = ?, updated_at = ?, next_due_at = ? WHERE id = ?`,
+		string(r.State), r.Approver.SlackID, r.Approver.Email, r.Attempts, r.Status, r.Result, r.Body, r.Seq, progress, unixNanos(r.AcceptedAt), unixNanos(r.UpdatedAt), runDue(r), r.ID)
 	if err != nil {
 		return fmt.Errorf("save run %s: %w", r.ID, err)
 	}
@@ -57,9 +57,9 @@ func (t *tx) RunbookRun(id string) (*runbooks.Run, error) {
 	}
 	r := &runbooks.Run{}
 	var state, progress string
-	var created, updated int64
+	var accepted, created, updated int64
 	if err := rows.Scan(&r.ID, &r.Runbook, &r.Team, &r.Actor.SlackID, &r.Actor.Email, &r.Params, &state, &r.Approver.SlackID, &r.Approver.Email,
-		&r.Key, &r.Trigger, &r.Attempts, &r.Status, &r.Result, &r.Body, &r.Seq, &progress, &created, &updated); err != nil {
+		&r.Key, &r.Trigger, &r.Attempts, &r.Status, &r.Result, &r.Body, &r.Seq, &progress, &accepted, &created, &updated); err != nil {
 		return nil, fmt.Errorf("read run %s: %w", id, err)
 	}
 	if progress != "" {
@@ -68,7 +68,7 @@ func (t *tx) RunbookRun(id string) (*runbooks.Run, error) {
 		}
 	}
 	r.State = runbooks.State(state)
-	r.CreatedAt, r.UpdatedAt = fromNanos(created), fromNanos(updated)
+	r.AcceptedAt, r.CreatedAt, r.UpdatedAt = fromNanos(accepted), fromNanos(created), fromNanos(updated)
 	return r, rows.Err()
 }
 
@@ -82,4 +82,14 @@ func encodeSteps(r *runbooks.Run) (string, error) {
 		return "", fmt.Errorf("encode progress of run %s: %w", r.ID, err)
 	}
 	return string(b), nil
+}
+
+// runDue is the next_due_at a save writes (store/due.go): due at once
+// while the run waits for its endpoint's final callback (the tick then
+// stores its deadline), NULL otherwise: nothing can fall due for it.
+func runDue(r *runbooks.Run) any {
+	if r.State == runbooks.StateAccepted {
+		return dueNow
+	}
+	return nil
 }

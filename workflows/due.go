@@ -38,10 +38,11 @@ const (
 	DueKindIncident DueKind = "incident" // update, meeting and post-mortem nags
 	DueKindAction   DueKind = "action"   // action item reminders
 	DueKindIdle     DueKind = "idle"     // a running server's idle check (idle.go)
+	DueKindRunbook  DueKind = "runbook"  // an accepted runbook run's deadline (runbooks/timeout.go)
 )
 
 // DueKinds lists every kind, for ResetDueTimes.
-var DueKinds = []DueKind{DueKindLease, DueKindApproval, DueKindIncident, DueKindAction, DueKindIdle}
+var DueKinds = []DueKind{DueKindLease, DueKindApproval, DueKindIncident, DueKindAction, DueKindIdle, DueKindRunbook}
 
 // DueNever is the due time of a subject that nothing can fall due for
 // under this config (a lease of a team no longer configured, a stopped

@@ -232,6 +232,9 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		{Name: "prices", Every: 12 * time.Hour, Run: a.tracedTask("prices", a.warmPrices)},
 		{Name: "prune", Every: time.Hour, Run: a.tracedTask("prune", a.prune)},
 	}
+	if a.Runbooks != nil {
+		tasks = append(tasks, scheduler.Task{Name: "runbooks", Every: cfg.Scheduler.Tick, Run: a.tracedTask("runbooks", a.runbooksTick)})
+	}
 	if cfg.Backup.Schedule != nil {
 		a.Backups = &scheduledBackups{app: a, last: a.Clock.Now(), S3: deps.BackupS3}
 		tasks = append(tasks, scheduler.Task{Name: "backup", Every: cfg.Scheduler.Tick, Run: a.tracedTask("backup", a.Backups.tick)})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -49,4 +50,15 @@ func (a *App) runbookRoutes(mux *http.ServeMux) {
 		return
 	}
 	mux.Handle("POST "+runbook.CallbackPath, &runbook.Handler{Receive: a.Runbooks, Log: a.Log.With("component", "runbooks")})
+}
+
+// runbooksTick times out the runs accepted by their endpoint whose final
+// callback did not come by their deadline.
+func (a *App) runbooksTick(ctx context.Context) error {
+	n, err := a.Runbooks.Tick(ctx)
+	a.Metrics.observeTick("runbooks", err)
+	if n > 0 {
+		a.Log.InfoContext(ctx, "runbook runs timed out", "runs", n)
+	}
+	return err
 }

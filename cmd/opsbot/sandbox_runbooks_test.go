@@ -50,19 +50,22 @@ func TestSandbox_Runbooks(t *testing.T) {
 	rs.act("/api/slack/submit", map[string]any{"user": sandbox.Dana, "view_id": form(sandbox.Dana), "values": map[string]map[string]slackfake.InputValue{
 		"build": {"build": {Value: "b-1042"}},
 	}})
-	var approvals, ts string
-	rs.eventually("the run's approval", 10*time.Second, func() (bool, string) {
-		for _, c := range rs.state(sandbox.Avery).Channels {
-			for _, m := range c.Messages {
-				if c.Name == "platform-approvals" && strings.Contains(string(m.Blocks), `"run-2"`) {
-					approvals, ts = c.ID, m.TS
-					return true, ""
+	approve := func(run string) {
+		var approvals, ts string
+		rs.eventually("the run's approval", 10*time.Second, func() (bool, string) {
+			for _, c := range rs.state(sandbox.Avery).Channels {
+				for _, m := range c.Messages {
+					if c.Name == "platform-approvals" && strings.Contains(string(m.Blocks), `"`+run+`"`) {
+						approvals, ts = c.ID, m.TS
+						return true, ""
+					}
 				}
 			}
-		}
-		return false, "no approval for run-2"
-	})
-	rs.act("/api/slack/click", map[string]any{"user": sandbox.Avery, "channel": approvals, "ts": ts, "action_id": "op.approve", "value": "run-2"})
+			return false, "no approval for " + run
+		})
+		rs.act("/api/slack/click", map[string]any{"user": sandbox.Avery, "channel": approvals, "ts": ts, "action_id": "op.approve", "value": run})
+	}
+	approve("run-2")
 	// The run's message, edited in place, carries the progress as soon as
 	// it says done. The thread's replies (the 202, each update) are posts,
 	// which Slack paces to about one a second in a channel: they may come
@@ -71,4 +74,18 @@ func TestSandbox_Runbooks(t *testing.T) {
 	mustContain(t, "promote", text, "b-1042 is live on 100% of production", "Update 1 (running)", "copying b-1042", "canary: 10%")
 	dm(sandbox.Dana, "promote-build answered: HTTP 202")
 	dm(sandbox.Dana, "run-2 · update 3")
+
+	// b-0: accepted, then silence. Past promote-build's callback_timeout
+	// (10m) the run is timed out and Dana is told.
+	rs.act("/api/slack/command", map[string]any{"user": sandbox.Dana, "channel": general, "text": "/ops run promote-build"})
+	rs.act("/api/slack/submit", map[string]any{"user": sandbox.Dana, "view_id": form(sandbox.Dana), "values": map[string]map[string]slackfake.InputValue{
+		"build": {"build": {Value: "b-0"}},
+	}})
+	approve("run-3")
+	dm(sandbox.Dana, "run-3: promote-build accepted, in progress")
+	rs.act("/api/clock/advance", map[string]any{"duration": "1h"})
+	// The notice and the edit of the run's message are two deliveries.
+	dm(sandbox.Dana, "sent no final report within 10m")
+	text = dm(sandbox.Dana, "No final report from its endpoint within 10m")
+	mustContain(t, "timeout", text, "run-3: promote-build timed out")
 }

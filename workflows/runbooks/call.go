@@ -157,6 +157,10 @@ func (s *Service) call(ctx context.Context, j workflows.Job) error {
 			state = StateAccepted
 		}
 		cur.Result = resultSentence(state, what, cur.Attempts)
+		if state == StateAccepted {
+			cur.AcceptedAt = now
+			cur.Result += fmt.Sprintf(" opsbot waits for its end until %s.", localTime(s.Catalog, cur, Deadline(cur, rb)))
+		}
 		if err := workflows.EnqueueMessage(tx, resultMessage(s.Catalog, rb, cur, what, now), now); err != nil {
 			return err
 		}

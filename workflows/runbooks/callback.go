@@ -132,6 +132,16 @@ func (s *Service) Callback(ctx context.Context, body []byte, ts, sig string) (Ca
 		if err != nil {
 			return err
 		}
+		rb, known := s.Runbook(cur.Runbook)
+		if TimedOut(cur, rb, now) {
+			// Past the deadline: timed out now, as the tick would have
+			// (its outcome must not depend on when the tick runs).
+			out = CallbackOutcome{409, fmt.Sprintf("%s timed out waiting for its final report", cur.ID)}
+			return s.timeOut(tx, rb, cur, now)
+		}
+		if !known {
+			rb = &Runbook{Name: cur.Runbook}
+		}
 		late := false
 		if _, dup := cur.step(p.Seq); dup {
 			out = CallbackOutcome{409, fmt.Sprintf("seq %d of %s was recorded already", p.Seq, cur.ID)}
@@ -152,10 +162,6 @@ func (s *Service) Callback(ctx context.Context, body []byte, ts, sig string) (Ca
 				return nil
 			}
 			late = true
-		}
-		rb, ok := s.Runbook(cur.Runbook)
-		if !ok {
-			rb = &Runbook{Name: cur.Runbook}
 		}
 		cur.record(Step{Seq: p.Seq, Status: p.Status, Text: text, At: now.UTC()})
 		if !late {

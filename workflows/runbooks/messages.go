@@ -35,6 +35,8 @@ func runTitle(rb *Runbook, r *Run) string {
 		return fmt.Sprintf("%s: %s done", r.ID, rb.Name)
 	case StateDenied:
 		return fmt.Sprintf("%s: %s denied", r.ID, rb.Name)
+	case StateTimedOut:
+		return fmt.Sprintf("%s: %s timed out", r.ID, rb.Name)
 	}
 	return fmt.Sprintf("%s: %s failed", r.ID, rb.Name)
 }
@@ -191,4 +193,32 @@ func OpenButtons(rbs []*Runbook) []workflows.Action {
 		out = append(out, workflows.Action{ID: workflows.ActRunbookOpen, Label: "Run " + rb.Name, Value: rb.Name})
 	}
 	return out
+}
+
+// timeoutMessage tells the asker, once, that opsbot stopped waiting for
+// r's endpoint: a message of its own (an edit of the run's message
+// notifies nobody), beside the run's message, which shows it too.
+func timeoutMessage(c *workflows.Catalog, rb *Runbook, r *Run, now time.Time) workflows.Message {
+	name := r.Runbook
+	if rb != nil {
+		name = rb.Name
+	}
+	m := workflows.Message{Key: "run-timeout:" + r.ID, User: r.Actor.Ref(), Title: fmt.Sprintf("%s: %s timed out", r.ID, name),
+		Text: fmt.Sprintf("Its endpoint accepted it at %s but sent no final report within %s, so opsbot stopped waiting. "+
+			"The work may still be going on, or be done: check before you run it again. A report that comes now is refused.",
+			localTime(c, r, r.AcceptedAt), workflows.FormatDuration(rb.CallbackWait()))}
+	last := "none"
+	if n := len(r.Progress); n > 0 {
+		st := r.Progress[n-1]
+		last = fmt.Sprintf("update %d (%s)", st.Seq, st.Status)
+		if text := firstLine(st.Text); text != "" {
+			if rs := []rune(text); len(rs) > shownStepText {
+				text = string(rs[:shownStepText]) + "…"
+			}
+			last += ": " + workflows.UserText(text)
+		}
+	}
+	m.Fields = []workflows.Field{{Label: "Runbook", Value: name}, {Label: "Last update", Value: last}}
+	m.Note = r.ID + " · " + localTime(c, r, now)
+	return m
 }

@@ -18,10 +18,15 @@ const (
 	StateDone     State = "done"
 	StateFailed   State = "failed"
 	StateDenied   State = "denied"
+	// StateTimedOut: accepted, but no final callback came by its
+	// deadline (Deadline); opsbot stopped waiting.
+	StateTimedOut State = "timed_out"
 )
 
 // Final reports a state that no longer changes.
-func (s State) Final() bool { return s == StateDone || s == StateFailed || s == StateDenied }
+func (s State) Final() bool {
+	return s == StateDone || s == StateFailed || s == StateDenied || s == StateTimedOut
+}
 
 // Run is one run of a runbook.
 type Run struct {
@@ -49,9 +54,12 @@ type Run struct {
 	// at StepText): the run's message shows the last ShownSteps, so its
 	// final version carries the progress however late the thread's
 	// replies are posted, and a seq is a replay only if it is here.
-	Progress  []Step
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Progress []Step
+	// AcceptedAt is when opsbot recorded the endpoint's 202 (zero until
+	// then): the final callback is due by AcceptedAt + CallbackWait.
+	AcceptedAt time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Tx is what runbooks read and write besides the kernel's records. The

@@ -47,6 +47,13 @@ const (
 	DefaultRetries   = 2
 	MaxRetries       = 5
 	DefaultMaxLength = 200
+	// DefaultCallbackTimeout is how long opsbot waits, after an
+	// endpoint's 202, for its final callback before it marks the run
+	// timed out; callback_timeout sets it per runbook, at least
+	// MinCallbackTimeout, at most MaxCallbackTimeout.
+	DefaultCallbackTimeout = time.Hour
+	MinCallbackTimeout     = time.Minute
+	MaxCallbackTimeout     = 6 * time.Hour
 	// MaxParams is what fits in a modal with room to spare (Slack allows
 	// 100 blocks).
 	MaxParams = 20
@@ -73,7 +80,19 @@ type Runbook struct {
 	// Retries is how many more attempts a run gets after a transport
 	// error, a timeout, a 429 or a 5xx, all with the same idempotency key.
 	Retries int
-	Params  []Param
+	// CallbackTimeout is how long after the endpoint accepted a run (202)
+	// its final callback may come; 0 is DefaultCallbackTimeout.
+	CallbackTimeout time.Duration
+	Params          []Param
+}
+
+// CallbackWait is how long a run of rb accepted by its endpoint waits
+// for the final callback (rb nil: a runbook gone from config).
+func (rb *Runbook) CallbackWait() time.Duration {
+	if rb == nil || rb.CallbackTimeout <= 0 {
+		return DefaultCallbackTimeout
+	}
+	return rb.CallbackTimeout
 }
 
 // Param is one typed field of a runbook's form.

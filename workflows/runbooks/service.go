@@ -238,6 +238,8 @@ func (st State) words() string {
 		return "approved and under way"
 	case StateAccepted:
 		return "accepted by its endpoint"
+	case StateTimedOut:
+		return "timed out waiting for its endpoint"
 	}
 	return string(st)
 }
