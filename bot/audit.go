@@ -11,13 +11,13 @@ import (
 )
 
 // UsageAudit is the usage line of /ops audit.
-const UsageAudit = "/ops audit [SERVER|INCIDENT|TEAM|EMAIL] [SINCE]"
+const UsageAudit = "/ops audit [SERVER|INCIDENT|RUN|TEAM|EMAIL] [SINCE]"
 
 // OpsAudit reads the audit log.
 const OpsAudit OpsKind = "audit"
 
 var (
-	subjectID   = regexp.MustCompile(`^(?i)(srv|inc|apr)-[0-9]+$`)
+	subjectID   = regexp.MustCompile(`^(?i)(srv|inc|apr|run)-[0-9]+$`)
 	userMention = regexp.MustCompile(`^<@([UW][A-Z0-9]+)(\|[^>]*)?>$`)
 	datePattern = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
 )

@@ -42,7 +42,7 @@ func TestAudit_ShownToApproversAndAdminsOnly(t *testing.T) {
 		{stranger, "audit srv-1", "shown to opsbot's admins and to teams' approvers"},
 		{lead, "audit nosuchteam", "There is no team, server or incident"},
 		{lead, "audit srv-1 2d extra", "at most a subject and a since"},
-		{lead, "audit srv-99", "There is no server, approval or incident"},
+		{lead, "audit srv-99", "There is no server, approval, incident or runbook run"},
 		{lead, "audit @dev", "Name the person"},
 	} {
 		mustContain(t, c.user+" "+c.text, h.ops(c.user, c.text), c.want)

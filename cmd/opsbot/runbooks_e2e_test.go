@@ -296,6 +296,17 @@ func TestRunbooks_EndToEnd(t *testing.T) {
 			t.Errorf("audit lacks %q:\n%s", want, all)
 		}
 	}
+	// /ops audit RUN: the run's story, for the team's approvers and the
+	// admins; its asker is no approver, another team's approver is told
+	// whose it is, an unknown run is named.
+	mustContain(t, "audit of a run", h.ops(lead, "audit RUN-2"), "Audit log: run-2", "runbook.run run-2", "runbook.approve run-2", "runbook.progress run-2", "runbook.done run-2")
+	got["audit_run"] = lastEphemeral(lead)
+	if a := h.ops(lead, "audit run-2"); strings.Contains(a, "run-1") || strings.Contains(a, "runbook.refuse") {
+		t.Errorf("another run's entries in run-2's log:\n%s", a)
+	}
+	mustContain(t, "team log shows runs", h.ops(lead, "audit platform"), "runbook.done run-1")
+	mustContain(t, "asker", h.ops(dev, "audit run-2"), "shown to opsbot's admins and to teams' approvers")
+	mustContain(t, "unknown run", h.ops(lead, "audit run-99"), `There is no server, approval, incident or runbook run "run-99"`)
+	mustContain(t, "run and team", h.ops(lead, "audit run-2 platform"), "give one subject and one since at most", "/ops audit [SERVER|INCIDENT|RUN|TEAM|EMAIL] [SINCE]")
 	compareGolden(t, got)
-	_ = lastEphemeral
 }

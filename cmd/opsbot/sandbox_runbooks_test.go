@@ -74,6 +74,8 @@ func TestSandbox_Runbooks(t *testing.T) {
 	mustContain(t, "promote", text, "b-1042 is live on 100% of production", "Update 1 (running)", "copying b-1042", "canary: 10%")
 	dm(sandbox.Dana, "promote-build answered: HTTP 202")
 	dm(sandbox.Dana, "run-2 · update 3")
+	rs.act("/api/slack/command", map[string]any{"user": sandbox.Avery, "channel": general, "text": "/ops audit run-2"})
+	mustContain(t, "audit", rs.ephemeralWith(sandbox.Avery, "Audit log: run-2"), "runbook.approve run-2", "runbook.progress run-2", "runbook.done run-2")
 
 	// b-0: accepted, then silence. Past promote-build's callback_timeout
 	// (10m) the run is timed out and Dana is told.

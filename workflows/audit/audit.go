@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/opsbot/opsbot/workflows"
+	"github.com/opsbot/opsbot/workflows/runbooks"
 )
 
 // Filter selects audit entries. Empty fields match all.
@@ -32,7 +33,7 @@ type Reader interface {
 
 // Query is what a person asked to see.
 type Query struct {
-	Subject string           // "srv-42", "inc-7", "apr-3": entries about it
+	Subject string           // "srv-42", "inc-7", "apr-3", "run-12": entries about it
 	Team    string           // a team: entries about its servers, approvals, incidents
 	User    workflows.Person // entries by this person
 	Since   time.Time
@@ -104,10 +105,14 @@ func (s *Service) Read(ctx context.Context, reader workflows.Person, q Query) (*
 		if q.Subject != "" {
 			team, err := teams.of(tx, q.Subject)
 			if errors.Is(err, workflows.ErrNotFound) {
-				return workflows.Errorf(workflows.EInvalid, "There is no server, approval or incident %q.", q.Subject)
+				return workflows.Errorf(workflows.EInvalid, "There is no server, approval, incident or runbook run %q.", q.Subject)
 			}
 			if err != nil {
 				return err
+			}
+			if !admin && team == "" {
+				// A run for no team: an admin's outside the runbook's teams.
+				return workflows.Errorf(workflows.EForbidden, "%s belongs to no team; its audit log is shown to opsbot's admins.", q.Subject)
 			}
 			if !admin && !approves[team] {
 				e := workflows.Errorf(workflows.EForbidden, "%s belongs to team %s; its audit log is shown to that team's approvers and opsbot's admins.", q.Subject, team)
@@ -172,7 +177,8 @@ type resolver struct{ cache map[string]string }
 func newResolver() *resolver { return &resolver{cache: map[string]string{}} }
 
 // of returns the team of a subject ("srv-42", "apr-3", "inc-7",
-// "act-2"); workflows.ErrNotFound for one that names nothing opsbot
+// "act-2", "run-12": a runbook run's team, "" for an admin's run outside
+// the runbook's teams); workflows.ErrNotFound for one that names nothing opsbot
 // keeps (only admins see those entries).
 func (r *resolver) of(tx workflows.Tx, subject string) (string, error) {
 	if t, ok := r.cache[subject]; ok {
@@ -196,6 +202,14 @@ func (r *resolver) of(tx workflows.Tx, subject string) (string, error) {
 		var inc *workflows.Incident
 		if inc, err = tx.Incident(subject); err == nil {
 			team = inc.Team
+		}
+	case "run":
+		var rtx runbooks.Tx
+		if rtx, err = workflows.TxAs[runbooks.Tx](tx, "runbook runs"); err == nil {
+			var run *runbooks.Run
+			if run, err = rtx.RunbookRun(subject); err == nil {
+				team = run.Team
+			}
 		}
 	case "act":
 		var a *workflows.ActionItem
