@@ -11,13 +11,23 @@ import (
 )
 
 // NextID returns the next human ID for prefix ("srv" gives "srv-1", then
-// "srv-2"). The number is taken inside the transaction, so a rolled-back
-// transaction gives its number back and IDs have no gaps.
+// "srv-2"). On SQLite the number is taken inside the transaction, so a
+// rolled-back transaction gives its number back and IDs have no gaps. On
+// PostgreSQL it comes from a sequence, which does not give it back; a
+// run of an Update that PostgreSQL aborted and the store runs again
+// takes the same numbers again (numbers.go).
 func (t *tx) NextID(prefix string) (string, error) {
 	if prefix == "" || strings.HasPrefix(prefix, "#") {
 		return "", fmt.Errorf("next id: bad prefix %q", prefix)
 	}
-	n, err := nextSeq(t.ctx, t.db, t.tx, prefix)
+	take := func() (int64, error) { return nextSeq(t.ctx, t.db, t.tx, prefix) }
+	var n int64
+	var err error
+	if nums, ok := t.ctx.Value(numbersKey{}).(*numbers); ok && t.db.dialect == dialectPostgres {
+		n, err = nums.next(prefix, take)
+	} else {
+		n, err = take()
+	}
 	if err != nil {
 		return "", err
 	}

@@ -133,6 +133,13 @@ func TestPostgres_StormWithAReplicaKilled(t *testing.T) {
 	w.checkOnce(t, db, n)
 
 	lastChannel, lastSetup := w.lastCalls(t0)
+	highest := 0
+	for _, inc := range stormIncidents(t, db) {
+		if k, err := strconv.Atoi(strings.TrimPrefix(inc.ID, "inc-")); err == nil {
+			highest = max(highest, k)
+		}
+	}
+	t.Logf("STORM highest incident number inc-%d for %d incidents", highest, n)
 	t.Logf("STORM incidents=%d services=%d replicas=2 killed=1 | last channel %v (Tier 2 pace for %d channels: %v) | last set-up %v | conversations.history calls: %d | 429s: %d | closest any 21 creates came to one minute: %v over it",
 		n, services, lastChannel.Round(100*time.Millisecond), n, pace.Round(100*time.Millisecond), lastSetup.Round(100*time.Millisecond),
 		len(w.slack.CallsTo("conversations.history")), w.limited(), w.tightestMinute("conversations.create", 20).Round(time.Millisecond))
