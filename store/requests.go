@@ -167,9 +167,20 @@ func requestQuery(cols string, f workflows.RequestFilter) (string, []any) {
 		where = append(where, "lease_end >= ?")
 		args = append(args, unixNanos(f.EndsAfter))
 	}
+	if !f.LiveOrSince.IsZero() {
+		live := workflows.LiveStates()
+		where = append(where, "(state IN ("+placeholders(len(live))+") OR updated_at >= ?)")
+		for _, s := range live {
+			args = append(args, string(s))
+		}
+		args = append(args, unixNanos(f.LiveOrSince))
+	}
 	q := `SELECT ` + cols + ` FROM requests`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	if f.AnyOrder {
+		return q, args
 	}
 	return q + requestOrder, args
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -167,6 +168,59 @@ func testRequests_Filters(t *testing.T, db *DB) {
 		}
 		return nil
 	})
+}
+
+// LiveOrSince keeps what /ops servers shows: requests not finished,
+// whenever they changed, and finished ones updated since; AnyOrder the
+// same rows unsorted. An unknown state counts as finished, as
+// State.Final has it.
+func TestRequests_LiveOrSince(t *testing.T) { forEachDB(t, testRequests_LiveOrSince) }
+
+func testRequests_LiveOrSince(t *testing.T, db *DB) {
+	ada := workflows.Person{SlackID: "U1", Email: "ada@example.com"}
+	since := t0.Add(10 * time.Hour)
+	mk := func(id string, owner workflows.Person, st workflows.State, updated time.Time) *workflows.ServerRequest {
+		return &workflows.ServerRequest{ID: id, Owner: owner, Team: "platform", State: st, CreatedAt: t0, UpdatedAt: updated}
+	}
+	rs := []*workflows.ServerRequest{
+		mk("srv-1", ada, workflows.StateRunning, t0),                                        // live, old: kept
+		mk("srv-2", ada, workflows.StatePending, t0),                                        // live: kept
+		mk("srv-3", ada, workflows.StateTerminated, t0),                                     // finished long ago
+		mk("srv-4", ada, workflows.StateTerminated, since),                                  // finished at since: kept
+		mk("srv-5", ada, workflows.StateDenied, since.Add(time.Hour)),                       // finished since: kept
+		mk("srv-6", workflows.Person{Email: "ADA@example.com"}, workflows.StateStopped, t0), // by email: kept
+		mk("srv-7", workflows.Person{SlackID: "U2"}, workflows.StateRunning, t0),            // someone else
+		mk("srv-8", ada, workflows.State("lost"), t0),                                       // unknown: finished
+	}
+	update(t, db, func(tx workflows.Tx) error {
+		for _, r := range rs {
+			if err := tx.CreateRequest(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	want := []string{"srv-1", "srv-2", "srv-4", "srv-5", "srv-6"}
+	for _, anyOrder := range []bool{false, true} {
+		view(t, db, func(tx workflows.Tx) error {
+			got, err := tx.Requests(workflows.RequestFilter{Owner: ada, LiveOrSince: since, AnyOrder: anyOrder})
+			if err != nil {
+				return err
+			}
+			var ids []string
+			for _, r := range got {
+				ids = append(ids, r.ID)
+				if r.State.Final() && r.UpdatedAt.Before(since) {
+					t.Errorf("%s (%s, updated %v) was read", r.ID, r.State, r.UpdatedAt)
+				}
+			}
+			slices.Sort(ids)
+			if !reflect.DeepEqual(ids, want) {
+				t.Errorf("any order %v: ids = %v, want %v", anyOrder, ids, want)
+			}
+			return nil
+		})
+	}
 }
 
 func TestExtensions_RoundTripInOrder(t *testing.T) { forEachDB(t, testExtensions_RoundTripInOrder) }

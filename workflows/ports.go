@@ -184,6 +184,14 @@ type RequestFilter struct {
 	// lease that ended before a month cost nothing in it, and a team's
 	// ended leases are history a budget need not read.
 	EndsAfter time.Time
+	// LiveOrSince, when set, keeps only requests that are not finished
+	// (see LiveStates) and finished ones last updated at or after it:
+	// /ops servers shows a week of history, not a person's every request.
+	LiveOrSince time.Time
+	// AnyOrder leaves the order to the caller, who sorts anyway: the
+	// store need not sort (on SQLite, a query over both owner indexes
+	// sorts in a temporary B-tree).
+	AnyOrder bool
 }
 
 // ApprovalFilter selects approvals; empty fields match all, ordered by

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -49,6 +50,20 @@ func CanMove(from, to State) bool {
 
 // Final reports whether no further transition is possible.
 func (s State) Final() bool { return len(transitions[s]) == 0 }
+
+// liveStates are the states that are not Final, in a fixed order.
+var liveStates = func() []State {
+	var out []State
+	for s := range transitions {
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out
+}()
+
+// LiveStates returns the states that are not Final, sorted (a store's
+// query text then stays the same from call to call).
+func LiveStates() []State { return slices.Clone(liveStates) }
 
 // Active reports whether the request holds (or is about to hold) an
 // instance whose lease opsbot manages.

@@ -350,24 +350,34 @@ func (s *Servers) Budget(ctx context.Context, actor Person, teamName string) (Bu
 	return b, err
 }
 
+// myServersHistory is how long a finished server stays in /ops servers.
+const myServersHistory = 7 * 24 * time.Hour
+
 // MyServers lists the actor's servers that are not finished, and those
 // that finished in the last week, newest first.
 func (s *Servers) MyServers(ctx context.Context, actor Person) ([]*ServerRequest, error) {
 	var out []*ServerRequest
+	now := s.Clock.Now()
 	err := s.Store.View(ctx, func(tx Tx) error {
-		all, err := tx.Requests(RequestFilter{Owner: actor})
+		all, err := tx.Requests(RequestFilter{Owner: actor, LiveOrSince: now.Add(-myServersHistory), AnyOrder: true})
 		if err != nil {
 			return err
 		}
-		now := s.Clock.Now()
 		for _, r := range all {
-			if !r.State.Final() || now.Sub(r.UpdatedAt) < 7*24*time.Hour {
+			if !r.State.Final() || now.Sub(r.UpdatedAt) < myServersHistory {
 				out = append(out, r)
 			}
 		}
 		return nil
 	})
-	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
+	// Newest first; requests made at the same instant by ID, as the
+	// store's order (created_at, id) had them.
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.After(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
 	return out, err
 }
 
