@@ -139,7 +139,8 @@ func TestPostgres_StormWithAReplicaKilled(t *testing.T) {
 			highest = max(highest, k)
 		}
 	}
-	t.Logf("STORM highest incident number inc-%d for %d incidents", highest, n)
+	t.Logf("STORM highest incident number inc-%d for %d incidents; replicas' logs: %d \"shared Slack pacing unavailable\" (calls paced by one replica alone)",
+		highest, n, w.logged("shared Slack pacing unavailable"))
 	t.Logf("STORM incidents=%d services=%d replicas=2 killed=1 | last channel %v (Tier 2 pace for %d channels: %v) | last set-up %v | conversations.history calls: %d | 429s: %d | closest any 21 creates came to one minute: %v over it",
 		n, services, lastChannel.Round(100*time.Millisecond), n, pace.Round(100*time.Millisecond), lastSetup.Round(100*time.Millisecond),
 		len(w.slack.CallsTo("conversations.history")), w.limited(), w.tightestMinute("conversations.create", 20).Round(time.Millisecond))
@@ -556,6 +557,18 @@ func (w *stormWorld) tightestMinute(method string, limit int) time.Duration {
 		}
 	}
 	return least
+}
+
+// logged counts the lines of every replica's log (the killed one's
+// too) that contain text.
+func (w *stormWorld) logged(text string) int {
+	logs, _ := filepath.Glob(filepath.Join(w.dir, "*.log"))
+	k := 0
+	for _, name := range logs {
+		b, _ := os.ReadFile(name)
+		k += strings.Count(string(b), text)
+	}
+	return k
 }
 
 // limited counts the calls Slack answered 429.
