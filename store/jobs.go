@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/opsbot/opsbot/internal/telemetry"
@@ -107,6 +108,27 @@ func (db *DB) Claim(ctx context.Context, now time.Time, owner string, lease time
 // every other kind: the runner claims a kind it caps (workflows.Runner's
 // KindLimits) only up to its cap.
 func (db *DB) ClaimKinds(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int, kinds []string, except bool) ([]workflows.Job, error) {
+	return db.claim(ctx, now, owner, lease, limit, kindFilter{kinds, except}, kindFilter{kinds, except})
+}
+
+// ClaimOthers claims jobs of every kind but those of except, and leaves
+// the waiting jobs of the batched kinds to their batches
+// (workflows.BatchHandler): of those it claims only jobs whose lease ran
+// out (a worker that ran one alone died).
+func (db *DB) ClaimOthers(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int, except, batched []string) ([]workflows.Job, error) {
+	return db.claim(ctx, now, owner, lease, limit,
+		kindFilter{append(append([]string(nil), except...), batched...), true}, kindFilter{except, true})
+}
+
+// kindFilter keeps to kinds, or (except) to every other kind.
+type kindFilter struct {
+	kinds  []string
+	except bool
+}
+
+// claim claims waiting jobs that waiting keeps, and jobs whose lease ran
+// out that expired keeps.
+func (db *DB) claim(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int, waiting, expired kindFilter) ([]workflows.Job, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -117,11 +139,14 @@ func (db *DB) ClaimKinds(ctx context.Context, now time.Time, owner string, lease
 		// Two index-ordered reads, merged here, instead of one OR that
 		// SQLite would sort in full on every claim.
 		var picks []pickedJob
-		for _, cond := range []string{
-			"j.state = 'pending' AND j.run_at <= ?",
-			"j.state = 'running' AND j.locked_until < ?",
+		for _, c := range []struct {
+			cond string
+			f    kindFilter
+		}{
+			{"j.state = 'pending' AND j.run_at <= ?", waiting},
+			{"j.state = 'running' AND j.locked_until < ?", expired},
 		} {
-			ps, err := dueJobs(ctx, db, t, cond, n, limit, kinds, except)
+			ps, err := dueJobs(ctx, db, t, c.cond, n, limit, c.f.kinds, c.f.except)
 			if err != nil {
 				return err
 			}
@@ -232,7 +257,16 @@ func dueJobs(ctx context.Context, db *DB, t *sql.Tx, cond string, now int64, lim
 	case !except:
 		return nil, nil // only of no kind
 	}
-	args = append(args, now, limit)
+	args = append(args, now)
+	// The limit is written into the statement, not bound: SQLite plans
+	// with a bound LIMIT's value and so prepares the statement again
+	// each time a different one is bound (12% of opsbot's CPU under
+	// make loadtest); each limit's text is prepared once and cached,
+	// rounded up to a power of two so that there are few of them.
+	sqlLimit := 1
+	for sqlLimit < limit {
+		sqlLimit *= 2
+	}
 	rows, err := t.QueryContext(ctx, db.q(`SELECT `+jobColumns+`, state, owner FROM jobs j
 		WHERE `+cond+`
 		  AND (j.job_key IS NULL OR NOT EXISTS (
@@ -241,13 +275,13 @@ func dueJobs(ctx context.Context, db *DB, t *sql.Tx, cond string, now int64, lim
 		  AND (j.lane IS NULL OR NOT EXISTS (
 			SELECT 1 FROM jobs d WHERE d.lane = j.lane AND d.slot IS NOT NULL AND d.id < j.id))
 		ORDER BY j.run_at, j.id
-		LIMIT ?`+lock), args...)
+		LIMIT `+strconv.Itoa(sqlLimit)+lock), args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []pickedJob
-	for rows.Next() {
+	for len(out) < limit && rows.Next() {
 		var p pickedJob
 		if p.job, err = scanJob(rows, &p.state, &p.prev); err != nil {
 			return nil, err
@@ -301,6 +335,47 @@ func (db *DB) Done(ctx context.Context, j workflows.Job, now time.Time) error {
 		return fmt.Errorf("finish job %d: %w", j.ID, err)
 	}
 	return nil
+}
+
+// TakeDueJobs removes and returns up to limit waiting jobs of kind due
+// at now, oldest first (a BatchHandler's jobs, done in the same
+// transaction). It takes no job with a key (one of a key runs at a time,
+// under a claim) or held back for a rate limit's slot.
+func (t *tx) TakeDueJobs(kind string, now time.Time, limit int) ([]workflows.Job, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	lock := ""
+	if t.db.dialect == dialectPostgres {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	rows, err := t.tx.QueryContext(t.ctx, t.db.q(`DELETE FROM jobs WHERE id IN (
+			SELECT id FROM jobs WHERE kind = ? AND state = 'pending' AND run_at <= ?
+			  AND job_key IS NULL AND slot IS NULL
+			ORDER BY run_at, id LIMIT `+strconv.Itoa(limit)+lock+`)
+		RETURNING `+jobColumns), kind, unixNanos(now))
+	if err != nil {
+		return nil, fmt.Errorf("take due %s jobs: %w", kind, err)
+	}
+	defer rows.Close()
+	var out []workflows.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, fmt.Errorf("take due %s jobs: %w", kind, err)
+		}
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("take due %s jobs: %w", kind, err)
+	}
+	sort.Slice(out, func(a, b int) bool {
+		if !out[a].RunAt.Equal(out[b].RunAt) {
+			return out[a].RunAt.Before(out[b].RunAt)
+		}
+		return out[a].ID < out[b].ID
+	})
+	return out, nil
 }
 
 // Retry puts a running job back to wait until at, counting the attempt

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,6 +50,8 @@ type GroupCommit struct {
 	// context (its trace) is put in the job here.
 	Stamp func(ctx context.Context, j *Job)
 
+	lastArrival atomic.Int64 // UnixNano of the last TakeIn, by the wall clock
+
 	mu      sync.Mutex
 	queue   []*arriving
 	writing bool // a goroutine is writing batches
@@ -66,6 +69,7 @@ type arriving struct {
 // transaction holding it committed. ctx bounds the wait, not the write:
 // an arrival whose caller gave up may still be recorded.
 func (g *GroupCommit) TakeIn(ctx context.Context, a Arrival) (fresh bool, err error) {
+	g.lastArrival.Store(time.Now().UnixNano())
 	if g.Stamp != nil && a.Job != nil {
 		j := *a.Job
 		g.Stamp(ctx, &j)
@@ -88,6 +92,17 @@ func (g *GroupCommit) TakeIn(ctx context.Context, a Arrival) (fresh bool, err er
 	case <-ctx.Done():
 		return false, fmt.Errorf("take in: %w", ctx.Err())
 	}
+}
+
+// busyWithin is how recent an arrival must be for Busy to say intake is
+// busy.
+const busyWithin = 20 * time.Millisecond
+
+// Busy reports whether requests are coming in now: one arrived within
+// the last 20 ms (by the wall clock: this is about CPU, not the
+// workflows' time).
+func (g *GroupCommit) Busy() bool {
+	return time.Since(time.Unix(0, g.lastArrival.Load())) < busyWithin
 }
 
 // flush writes batches until the queue is empty. With once, it writes one

@@ -57,6 +57,12 @@ type Incidents struct {
 }
 
 // Handlers returns the incidents workflow's job handlers.
+// Batches are the kinds of incident jobs worked many at once (see
+// BatchHandler).
+func (s *Incidents) Batches() map[string]BatchHandler {
+	return map[string]BatchHandler{JobPagerEvent: s.applyPagerEvents}
+}
+
 func (s *Incidents) Handlers() map[string]JobHandler {
 	hs := map[string]JobHandler{
 		JobPagerEvent:     s.applyPagerEvent,
@@ -201,52 +207,101 @@ func (s *Incidents) Declare(ctx context.Context, actor Person, in DeclareInput) 
 // about. Events caused by opsbot's own changes find the state already
 // so and change nothing, so they do not echo back as a second update.
 func (s *Incidents) applyPagerEvent(ctx context.Context, j Job) error {
-	var ev PagerEvent
-	if err := json.Unmarshal([]byte(j.Payload), &ev); err != nil {
-		return Permanent(fmt.Errorf("decode PagerDuty event: %w", err))
+	ev, ok, err := s.pagerEventOf(ctx, j)
+	if err != nil || !ok {
+		return err
 	}
-	if !strings.HasPrefix(ev.Type, "incident.") || ev.Incident.ID == "" {
-		s.Log.InfoContext(ctx, "ignored PagerDuty event", "type", ev.Type, "id", ev.ID)
-		return nil
-	}
-	return s.update(ctx, func(tx Tx) error {
-		now := s.Clock.Now()
-		at := ev.OccurredAt
-		if at.IsZero() {
-			at = now
-		}
-		inc, err := tx.IncidentByPagerDuty(ev.Incident.ID)
-		if errors.Is(err, ErrNotFound) {
-			inc, err = s.declaredFor(tx, ev, now)
-		}
-		if errors.Is(err, ErrNotFound) {
-			switch ev.Type {
-			case "incident.triggered", "incident.reopened", "incident.acknowledged":
-				return s.openFromPager(tx, ev, at, now)
-			case "incident.resolved":
-				// Delivered before its trigger (PagerDuty does not promise
-				// order): open it and resolve it, so the later trigger
-				// finds it closed instead of opening one that never ends.
-				if err := s.openFromPager(tx, ev, at, now); err != nil {
-					return err
-				}
-				inc, err := tx.IncidentByPagerDuty(ev.Incident.ID)
-				if err != nil {
-					return err
-				}
-				return s.updateFromPager(tx, inc, ev, at, now)
-			}
-			s.Log.InfoContext(ctx, "PagerDuty event for an incident opsbot does not track", "type", ev.Type, "pd", ev.Incident.ID)
-			return nil
-		}
+	return s.update(ctx, func(tx Tx) error { return s.applyInTx(ctx, tx, ev) })
+}
+
+// applyPagerEvents is applyPagerEvent for many events at once (a
+// BatchHandler): one transaction takes up to limit of the waiting events'
+// jobs and applies each, so a storm of webhooks is worked at a
+// transaction per batch, not three (claim, work, done) per event. Events
+// are applied in the order they were queued; two about one incident in
+// a batch see each other as they would in two transactions.
+func (s *Incidents) applyPagerEvents(ctx context.Context, now time.Time, limit int) (taken int, err error) {
+	// Not s.update: an empty batch must not wake the runner that asked.
+	err = s.Store.Update(ctx, func(tx Tx) error {
+		jobs, err := tx.TakeDueJobs(JobPagerEvent, now, limit)
 		if err != nil {
 			return err
 		}
-		if ev.Type == "incident.triggered" && !inc.Open() && !at.After(inc.ResolvedAt) {
-			return nil // a late trigger of an incident already seen resolved
+		taken = len(jobs)
+		for _, j := range jobs {
+			ev, ok, err := s.pagerEventOf(ctx, j)
+			if err != nil {
+				return fmt.Errorf("job %d: %w", j.ID, err)
+			}
+			if !ok {
+				continue
+			}
+			if err := s.applyInTx(ctx, tx, ev); err != nil {
+				return fmt.Errorf("PagerDuty event %s: %w", ev.ID, err)
+			}
 		}
-		return s.updateFromPager(tx, inc, ev, at, now)
+		return nil
 	})
+	if err != nil {
+		return 0, err
+	}
+	if taken > 0 && s.Wake != nil {
+		s.Wake() // the jobs the events queued
+	}
+	return taken, nil
+}
+
+// pagerEventOf reads the event a job carries; ok is false for an event
+// opsbot does not act on (not about an incident).
+func (s *Incidents) pagerEventOf(ctx context.Context, j Job) (ev PagerEvent, ok bool, err error) {
+	if err := json.Unmarshal([]byte(j.Payload), &ev); err != nil {
+		return ev, false, Permanent(fmt.Errorf("decode PagerDuty event: %w", err))
+	}
+	if !strings.HasPrefix(ev.Type, "incident.") || ev.Incident.ID == "" {
+		s.Log.InfoContext(ctx, "ignored PagerDuty event", "type", ev.Type, "id", ev.ID)
+		return ev, false, nil
+	}
+	return ev, true, nil
+}
+
+// applyInTx opens or updates the incident ev is about.
+func (s *Incidents) applyInTx(ctx context.Context, tx Tx, ev PagerEvent) error {
+	now := s.Clock.Now()
+	at := ev.OccurredAt
+	if at.IsZero() {
+		at = now
+	}
+	inc, err := tx.IncidentByPagerDuty(ev.Incident.ID)
+	if errors.Is(err, ErrNotFound) {
+		inc, err = s.declaredFor(tx, ev, now)
+	}
+	if errors.Is(err, ErrNotFound) {
+		switch ev.Type {
+		case "incident.triggered", "incident.reopened", "incident.acknowledged":
+			return s.openFromPager(tx, ev, at, now)
+		case "incident.resolved":
+			// Delivered before its trigger (PagerDuty does not promise
+			// order): open it and resolve it, so the later trigger
+			// finds it closed instead of opening one that never ends.
+			if err := s.openFromPager(tx, ev, at, now); err != nil {
+				return err
+			}
+			inc, err := tx.IncidentByPagerDuty(ev.Incident.ID)
+			if err != nil {
+				return err
+			}
+			return s.updateFromPager(tx, inc, ev, at, now)
+		}
+		s.Log.DebugContext(ctx, "PagerDuty event for an incident opsbot does not track", "type", ev.Type, "pd", ev.Incident.ID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if ev.Type == "incident.triggered" && !inc.Open() && !at.After(inc.ResolvedAt) {
+		return nil // a late trigger of an incident already seen resolved
+	}
+	return s.updateFromPager(tx, inc, ev, at, now)
 }
 
 // declaredFor finds the incident declared in Slack that a PagerDuty event

@@ -99,9 +99,20 @@ type Runner struct {
 	// (JobOpenChannel: 1): a kind at its cap is not claimed, so a slow,
 	// rate-limited kind never takes every worker. Needs a Queue that is a
 	// KindClaimer.
-	KindLimits  map[string]int
-	MaxAttempts int           // default 10
-	Lease       time.Duration // default 2m
+	KindLimits map[string]int
+	// Batches, when set, does the jobs of some kinds many at once (see
+	// BatchHandler), up to BatchSize (default DefaultBatchSize) a batch.
+	Batches   map[string]BatchHandler
+	BatchSize int
+	// Busy, when set, says requests are coming in (GroupCommit.Busy):
+	// batches then wait, up to BatchYield, so that the CPU goes to
+	// answering them first.
+	Busy func() bool
+	// ObserveBatch, when set, is told of each batch that committed.
+	ObserveBatch func(kind string, jobs int)
+	batches      batching
+	MaxAttempts  int           // default 10
+	Lease        time.Duration // default 2m
 	// RenewEvery is how often the leases of claimed jobs not finished
 	// yet are renewed; default Lease/3.
 	RenewEvery  time.Duration
@@ -123,7 +134,7 @@ func Backoff(n int) time.Duration {
 }
 
 // RunDue runs every job due now and returns how many ran.
-func (r *Runner) RunDue(ctx context.Context) (int, error) { return r.runDue(ctx, ctx) }
+func (r *Runner) RunDue(ctx context.Context) (int, error) { return r.runDue(ctx, ctx, false) }
 
 // KindClaimer is a JobQueue that can claim jobs of some kinds only, or
 // of all but some (except). The runner uses it for KindLimits; a queue
@@ -141,7 +152,7 @@ type KindClaimer interface {
 // that many workers and the others keep serving the other jobs (the
 // set-up messages of channels already made). While held, every job's
 // lease is renewed; a job whose lease is lost anyway is stopped.
-func (r *Runner) runDue(ctx, work context.Context) (int, error) {
+func (r *Runner) runDue(ctx, work context.Context, yield bool) (int, error) {
 	conc := r.Concurrency
 	if conc <= 0 {
 		conc = 4
@@ -159,10 +170,17 @@ func (r *Runner) runDue(ctx, work context.Context) (int, error) {
 		<-renewed
 	}()
 	total := 0
+	var drained time.Time
 	for {
 		// Idle is read before the claim: a job that ends during an empty
 		// claim may free a capped kind, so only a claim made while none
 		// ran says there is nothing left to do.
+		if ctx.Err() == nil && time.Since(drained) >= drainEvery {
+			// Jobs of batch kinds go many to a transaction first; what
+			// is left of them (queued since) is claimed with the rest.
+			total += r.drain(work, yield)
+			drained = time.Now()
+		}
 		free, room, idle := p.room(conc)
 		if free > 0 && ctx.Err() == nil {
 			jobs, err := r.claim(ctx, free, room)
@@ -189,7 +207,7 @@ func (r *Runner) runDue(ctx, work context.Context) (int, error) {
 func (r *Runner) claim(ctx context.Context, limit int, room map[string]int) ([]Job, error) {
 	now := r.Clock.Now()
 	kc, ok := r.Queue.(KindClaimer)
-	if !ok || len(r.KindLimits) == 0 {
+	if !ok || (len(r.KindLimits) == 0 && len(r.Batches) == 0) {
 		return r.Queue.Claim(ctx, now, r.Owner, r.lease(), limit)
 	}
 	var out []Job
@@ -207,8 +225,20 @@ func (r *Runner) claim(ctx context.Context, limit int, room map[string]int) ([]J
 			out = append(out, js...)
 		}
 	}
-	js, err := kc.ClaimKinds(ctx, now, r.Owner, r.lease(), limit-len(out), capped, true)
+	var js []Job
+	var err error
+	if oc, ok := r.Queue.(OthersClaimer); ok && len(r.Batches) > 0 && r.Trace == nil {
+		js, err = oc.ClaimOthers(ctx, now, r.Owner, r.lease(), limit-len(out), capped, r.batchedKinds(now))
+	} else {
+		js, err = kc.ClaimKinds(ctx, now, r.Owner, r.lease(), limit-len(out), capped, true)
+	}
 	return append(out, js...), err
+}
+
+// OthersClaimer is a KindClaimer that can leave the waiting jobs of
+// batched kinds to their batches (see BatchHandler).
+type OthersClaimer interface {
+	ClaimOthers(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int, except, batched []string) ([]Job, error)
 }
 
 // pool is the jobs one runDue holds: running, or waiting their turn in
@@ -568,7 +598,7 @@ func (r *Runner) Run(ctx context.Context, poll time.Duration, wake <-chan struct
 		if ctx.Err() != nil {
 			return nil
 		}
-		if _, err := r.runDue(ctx, work); err != nil && ctx.Err() == nil {
+		if _, err := r.runDue(ctx, work, true); err != nil && ctx.Err() == nil {
 			r.Log.ErrorContext(ctx, "run jobs", "err", err)
 		}
 		select {

@@ -111,6 +111,12 @@ type CommonTx interface {
 	// that is still waiting (not running) is replaced: its payload and
 	// run time become this one's.
 	Enqueue(j Job) error
+	// TakeDueJobs removes from the queue, in this transaction, up to
+	// limit jobs of kind that wait (unclaimed, without key, not held back
+	// by a rate limit) and are due at now, oldest first, and returns
+	// them: a BatchHandler does them in the same transaction. On
+	// PostgreSQL a job another transaction is taking is passed over.
+	TakeDueJobs(kind string, now time.Time, limit int) ([]Job, error)
 	// TakeIn records requests as they arrive, with a few statements for
 	// all of them (see Arrival); it reports which were fresh.
 	TakeIn(arrivals []Arrival) ([]bool, error)

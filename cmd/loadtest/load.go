@@ -83,6 +83,7 @@ type result struct {
 	server   string
 	n, bad   int
 	wall     time.Duration
+	settle   time.Duration   // after the last answer, until the work the requests queued was done
 	lat      []time.Duration // sorted
 	cpu      cpuUse
 	firstBad string
@@ -109,6 +110,7 @@ func (r result) add(o result) result {
 	r.n += o.n
 	r.bad += o.bad
 	r.wall += o.wall
+	r.settle += o.settle
 	r.lat = append(r.lat, o.lat...)
 	r.records += o.records
 	r.txs += o.txs
@@ -196,6 +198,12 @@ func fire(ctx context.Context, s *server, reqs []request, conns int, want int, o
 	}
 	wg.Wait()
 	res := result{server: s.name, n: len(reqs), bad: int(bad.Load()), wall: time.Since(start), lat: lat}
+	if s.settle != nil {
+		// The server's work the requests queued (opsbot's outbox) is
+		// done before the next phase, whichever server it times, and
+		// its CPU is counted here.
+		res.settle = s.settle(ctx)
+	}
 	res.cpu = sampleCPU(s.pid(), others).since(before)
 	if v := firstBad.Load(); v != nil {
 		res.firstBad = v.(string)

@@ -15,6 +15,11 @@
 //     (64); p50, p99 and max of the time to the HTTP answer, opsbot /
 //     bare.
 //
+// After each phase against opsbot it waits until opsbot has worked off
+// the PagerDuty events it took in (reading its database), so that the
+// other server's next phase does not share the machine with that work;
+// that wait is printed, and opsbot's CPU per request includes it.
+//
 // Requests are built and signed before each timed phase, so the client's
 // own work is the same for both servers and small. It prints how busy
 // the machine was while it ran (the CPU time of the servers, of this

@@ -130,6 +130,9 @@ func printResult(indent string, r result, latency bool) {
 	if r.txs > 0 {
 		fmt.Printf("  %.1f records per intake transaction", r.records/r.txs)
 	}
+	if r.settle > 0 {
+		fmt.Printf("  queue worked off %s after the last answer", ms(r.settle))
+	}
 	if r.bad > 0 {
 		fmt.Printf("  %d failed (first: %s)", r.bad, r.firstBad)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the queue of a PostgreSQL opsbot
+	_ "modernc.org/sqlite"             // the queue of a SQLite opsbot
 
 	"github.com/opsbot/opsbot/integrations/aws/ec2fake"
 	"github.com/opsbot/opsbot/integrations/pagerduty/pdfake"
@@ -54,6 +58,9 @@ type server struct {
 	name string
 	addr string
 	cmd  *exec.Cmd
+	// settle, when set, waits until the work the requests queued is
+	// done, and says how long that took.
+	settle func(ctx context.Context) time.Duration
 }
 
 func (s *server) url(path string) string { return "http://" + s.addr + path }
@@ -154,11 +161,35 @@ func startOpsbot(ctx context.Context, o options, dir string, f *fakes) (*server,
 		return nil, fmt.Errorf("start %s: %w (build it with make build)", o.opsbot, err)
 	}
 	s := &server{name: "opsbot", addr: addr, cmd: cmd}
+	s.settle = func(ctx context.Context) time.Duration { return waitQueue(ctx, db) }
 	if err := waitHealthy(ctx, s); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "opsbot.log"))
 		return s, fmt.Errorf("%w; its log:\n%s", err, strings.TrimSpace(string(log)))
 	}
 	return s, nil
+}
+
+// waitQueue waits (up to a minute) until opsbot's database holds no
+// PagerDuty event waiting to be worked, and says how long it waited.
+func waitQueue(ctx context.Context, dsn string) time.Duration {
+	start := time.Now()
+	driver, name := "pgx", dsn
+	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
+		driver, name = "sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)"
+	}
+	db, err := sql.Open(driver, name)
+	if err != nil {
+		return 0
+	}
+	defer db.Close()
+	for time.Since(start) < time.Minute && ctx.Err() == nil {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = 'incident.pd-event' AND state <> 'dead'`).Scan(&n); err != nil || n == 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return time.Since(start)
 }
 
 func waitHealthy(ctx context.Context, s *server) error {

@@ -29,6 +29,7 @@ type Metrics struct {
 	waits    *prometheus.CounterVec
 	waited   *prometheus.CounterVec
 	deferred *prometheus.CounterVec
+	jobBatch *prometheus.CounterVec
 }
 
 // NewMetrics registers opsbot's metrics.
@@ -73,7 +74,10 @@ func NewMetrics() *Metrics {
 	m.deferred = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "opsbot_jobs_deferred_total", Help: "Jobs put back in the queue, not run, because a shared rate limit (Slack's, across replicas) had no room, by kind.",
 	}, []string{"kind"})
-	m.reg.MustRegister(m.calls, m.nags, m.waits, m.waited, m.deferred, m.requests, m.latency, m.jobs, m.jobTime, m.ticks, m.intake, m.batches,
+	m.jobBatch = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "opsbot_job_batches_total", Help: "Transactions that worked many jobs of a kind at once (PagerDuty events), by kind; their jobs are counted in opsbot_jobs_total.",
+	}, []string{"kind"})
+	m.reg.MustRegister(m.jobBatch, m.calls, m.nags, m.waits, m.waited, m.deferred, m.requests, m.latency, m.jobs, m.jobTime, m.ticks, m.intake, m.batches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -95,6 +99,9 @@ func (m *Metrics) observeJob(kind string, err error, d time.Duration) {
 	m.jobs.WithLabelValues(kind, outcome(err)).Inc()
 	m.jobTime.WithLabelValues(kind).Observe(d.Seconds())
 }
+
+// observeBatch counts one batch of n jobs of kind.
+func (m *Metrics) observeBatch(kind string, n int) { m.jobBatch.WithLabelValues(kind).Inc() }
 
 // observeIntake counts one intake transaction holding n records.
 func (m *Metrics) observeIntake(source string, n int) {
