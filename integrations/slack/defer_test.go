@@ -174,3 +174,36 @@ func TestPace_CallsReachingSlackLateStayUnderTheTier(t *testing.T) {
 		})
 	}
 }
+
+// A job put back for its slot uses it when run up to SlotLate after it
+// (the runner claims due jobs once a second, and may be busy), and takes
+// a new slot when run any later: the pace leaves room for SlotLate, no
+// more.
+func TestPace_SlotIsGoodForSlotLate(t *testing.T) {
+	for _, tc := range []struct {
+		late time.Duration
+		used bool
+	}{{0, true}, {SlotLate, true}, {SlotLate + time.Nanosecond, false}} {
+		t.Run(tc.late.String(), func(t *testing.T) {
+			e := setup(t, slackfake.Options{RateLimits: true}, Options{})
+			ctx := context.Background()
+			for i := range 3 { // Tier 2's burst
+				if _, err := e.c.CreateChannel(ctx, "burst-"+string(rune('a'+i)), false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			job := workflows.Job{ID: 7, Kind: workflows.JobOpenChannel, Payload: "inc-7"}
+			_, err := e.c.CreateChannel(workflows.JobAttempt(ctx, job), "inc-7-slot", false)
+			at, deferred := workflows.DeferredUntil(err)
+			if !deferred {
+				t.Fatalf("fourth create: %v, want deferred", err)
+			}
+			e.clock.Set(at.Add(tc.late))
+			job.Deferred, job.Slot, job.RunAt = true, "conversations.create", at
+			_, err = e.c.CreateChannel(workflows.JobAttempt(ctx, job), "inc-7-slot", false)
+			if _, again := workflows.DeferredUntil(err); again == tc.used || (tc.used && err != nil) {
+				t.Fatalf("run %v after its slot: %v (deferred again %v), want the slot used %v", tc.late, err, again, tc.used)
+			}
+		})
+	}
+}
