@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -63,8 +64,13 @@ type App struct {
 	Tracing   *telemetry.Tracing
 	Backups   *scheduledBackups // nil without a backup section
 
-	tracer      trace.Tracer
-	wake        chan struct{}
+	tracer trace.Tracer
+	wake   chan struct{}
+	// quiet holds the timer of wakeWhenQuiet.
+	quiet struct {
+		sync.Mutex
+		t *time.Timer
+	}
 	slackHTTP   *http.Client
 	notionCheck notionCheck
 }
@@ -170,11 +176,13 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		a.Incidents.Intake = &workflows.GroupCommit{Store: db, Gather: intakeGather, Committed: func(n int) {
 			a.Metrics.observeIntake("pagerduty", n)
 			if a.Runner == nil || !a.Runner.Yielding() {
-				// While events pour in, the runner works them at its
-				// next poll, in larger batches, instead of at every
-				// commit (a claim that finds nothing costs a write).
 				a.Wake()
+				return
 			}
+			// While events pour in, the runner works them in larger
+			// batches once they stop (or a second on), not at every
+			// commit: a claim that finds nothing costs a write.
+			a.wakeWhenQuiet()
 		}}
 		if a.Tracing.On() {
 			a.Incidents.Intake.Stamp = stampJob
@@ -281,6 +289,30 @@ func (a *App) Wake() {
 	default:
 	}
 }
+
+// wakeWhenQuiet wakes the runner once intake has been quiet a moment
+// (no commit for quietAfter), so that events held back while webhooks
+// poured in are worked as soon as they stop, not at the runner's next
+// poll. Each call puts the wake off again.
+func (a *App) wakeWhenQuiet() {
+	a.quiet.Lock()
+	defer a.quiet.Unlock()
+	if a.quiet.t != nil {
+		a.quiet.t.Reset(quietAfter)
+		return
+	}
+	a.quiet.t = time.AfterFunc(quietAfter, func() {
+		if a.Runner != nil && a.Runner.Yielding() {
+			a.wakeWhenQuiet()
+			return
+		}
+		a.Wake()
+	})
+}
+
+// quietAfter is how long intake must be quiet for wakeWhenQuiet: past
+// workflows' busy window (20 ms).
+const quietAfter = 25 * time.Millisecond
 
 // giveUp lets the workflow that owns a job record its failure.
 func (a *App) giveUp(ctx context.Context, j workflows.Job, err error) {
