@@ -102,6 +102,20 @@ func (e *runbookEndpoint) promote(run, build, url string) {
 	for i, st := range steps {
 		time.Sleep(ProgressEvery)
 		body, _ := json.Marshal(runbooks.Progress{RunID: run, Seq: i + 1, Status: st.status, Text: st.text})
+		if !e.callback(run, url, body) {
+			return
+		}
+	}
+}
+
+// callback posts one signed progress report, as a careful endpoint
+// does: no answer, a 429 or a 5xx is tried again (signed afresh), up to
+// 5 times; any other answer (200, or 409 for a report recorded already)
+// ends it. It reports whether the promotion should go on: not after a
+// report opsbot never took (the next one would overtake it).
+func (e *runbookEndpoint) callback(run, url string, body []byte) bool {
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
 		ts := strconv.FormatInt(e.s.clock.Now().Unix(), 10)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
@@ -109,11 +123,20 @@ func (e *runbookEndpoint) promote(run, build, url string) {
 		req.Header.Set(runbooks.HeaderTimestamp, ts)
 		req.Header.Set(runbooks.HeaderSignature, runbooks.Sign([]byte(RunbookSecret), ts, body))
 		resp, err := e.s.client.Do(req)
-		cancel()
-		if err != nil {
-			e.s.log.Warn("runbook callback", "run", run, "err", err)
-			return
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+			resp.Body.Close()
 		}
-		resp.Body.Close()
+		cancel()
+		if err == nil && status != http.StatusTooManyRequests && status < 500 {
+			return true
+		}
+		if attempt == 5 {
+			e.s.log.Warn("runbook callback: giving up", "run", run, "status", status, "err", err)
+			return false
+		}
+		time.Sleep(wait)
+		wait *= 2
 	}
 }
