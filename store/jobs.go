@@ -340,10 +340,19 @@ func (db *DB) Done(ctx context.Context, j workflows.Job, now time.Time) error {
 // TakeDueJobs removes and returns up to limit waiting jobs of kind due
 // at now, oldest first (a BatchHandler's jobs, done in the same
 // transaction). It takes no job with a key (one of a key runs at a time,
-// under a claim) or held back for a rate limit's slot.
+// under a claim) or held back for a rate limit's slot. On PostgreSQL it
+// takes none while another transaction takes jobs of the kind.
 func (t *tx) TakeDueJobs(kind string, now time.Time, limit int) ([]workflows.Job, error) {
 	if limit <= 0 {
 		return nil, nil
+	}
+	// One batch of a kind at a time across replicas: two would take
+	// different jobs (SKIP LOCKED) but often touch the same rows (a
+	// storm's events are about a few incidents) and abort each other's
+	// transactions. A replica that finds the kind's lock taken takes
+	// nothing; the one holding it works the queue.
+	if got, err := t.db.lockJobKey(t.ctx, t.tx, "batch:"+kind, true); err != nil || !got {
+		return nil, err
 	}
 	lock := ""
 	if t.db.dialect == dialectPostgres {

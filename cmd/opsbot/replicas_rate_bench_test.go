@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +47,7 @@ func BenchmarkPostgres_ReplicasAcceptWebhooks(b *testing.B) {
 	var seq atomic.Int64
 	// phase sends events unique events over servers from 32 connections
 	// and returns the rate at which they were accepted.
+	var busy []string // cores busy on the machine in each phase
 	phase := func(servers []string) float64 {
 		bodies := make([][]byte, events)
 		for i := range bodies {
@@ -56,6 +58,7 @@ func BenchmarkPostgres_ReplicasAcceptWebhooks(b *testing.B) {
 		var failed atomic.Int64
 		var wg sync.WaitGroup
 		start := time.Now()
+		cpu0 := machineBusyTicks()
 		for c := 0; c < 32; c++ {
 			wg.Add(1)
 			go func() {
@@ -80,6 +83,7 @@ func BenchmarkPostgres_ReplicasAcceptWebhooks(b *testing.B) {
 		}
 		wg.Wait()
 		took := time.Since(start)
+		busy = append(busy, fmt.Sprintf("%d replica(s) %.2f", len(servers), float64(machineBusyTicks()-cpu0)/100/took.Seconds()))
 		if n := failed.Load(); n > 0 {
 			b.Fatalf("%d of %d webhooks not accepted", n, events)
 		}
@@ -103,6 +107,26 @@ func BenchmarkPostgres_ReplicasAcceptWebhooks(b *testing.B) {
 	b.ReportMetric(r3/r1, "ratio-3/1")
 	b.Logf("one replica %s events/s, three replicas %s events/s (best of 2 alternating runs of %d events, 32 connections): ratio %.2f",
 		fmtRates(one), fmtRates(three), events, r3/r1)
+	b.Logf("cores busy on this %d-core machine in each phase (replicas, client and PostgreSQL together): %s",
+		runtime.NumCPU(), strings.Join(busy, ", "))
+}
+
+// machineBusyTicks reads the machine's non-idle CPU time from /proc/stat,
+// in clock ticks (1/100 s); 0 where there is none.
+func machineBusyTicks() int64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	var busy int64
+	for i, f := range strings.Fields(line)[1:] {
+		n, _ := strconv.ParseInt(f, 10, 64)
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy
 }
 
 func fmtRates(xs []float64) string {
