@@ -3,6 +3,7 @@ package store
 import (
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/opsbot/opsbot/internal/telemetry"
 	"github.com/opsbot/opsbot/workflows"
@@ -23,26 +24,20 @@ func (t *tx) TakeIn(arrivals []workflows.Arrival) (fresh []bool, err error) {
 			err = fmt.Errorf("take in %d requests: %w", len(arrivals), err)
 		}
 	}()
-	mark, err := t.prepare(`INSERT INTO sent (sent_key, at) VALUES (?, ?) ON CONFLICT (sent_key) DO NOTHING`)
+	inserted, first, err := t.markSeen(arrivals)
 	if err != nil {
 		return nil, err
 	}
-	defer mark.Close()
 	fresh = make([]bool, len(arrivals))
 	var jobs []workflows.Job
 	var cancels []string
 	for i, a := range arrivals {
 		fresh[i] = true
 		for _, k := range a.Seen {
-			res, err := mark.ExecContext(t.ctx, k, unixNanos(a.At))
-			if err != nil {
-				return nil, err
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return nil, err
-			}
-			fresh[i] = fresh[i] && n == 1
+			// Fresh: recorded now, by this arrival (the first in the
+			// batch to name it; a second delivery in the same batch is
+			// a replay).
+			fresh[i] = fresh[i] && inserted[k] && first[k] == i
 		}
 		if a.Job != nil && fresh[i] {
 			jobs = append(jobs, *a.Job)
@@ -69,6 +64,51 @@ func (t *tx) TakeIn(arrivals []workflows.Arrival) (fresh []bool, err error) {
 	return fresh, nil
 }
 
+// markSeen records the keys the arrivals name as seen, by statements of
+// many rows, and returns those recorded now (not before) and, for each
+// key, the first arrival naming it.
+func (t *tx) markSeen(arrivals []workflows.Arrival) (inserted map[string]bool, first map[string]int, err error) {
+	first = map[string]int{}
+	var keys []string
+	var ats []int64
+	for i, a := range arrivals {
+		for _, k := range a.Seen {
+			if _, dup := first[k]; !dup {
+				first[k] = i
+				keys = append(keys, k)
+				ats = append(ats, unixNanos(a.At))
+			}
+		}
+	}
+	inserted = make(map[string]bool, len(keys))
+	for len(keys) > 0 {
+		n := rowsPerInsert(len(keys))
+		args := make([]any, 0, 2*n)
+		for i := range n {
+			args = append(args, keys[i], ats[i])
+		}
+		rows, err := t.query(`INSERT INTO sent (sent_key, at) VALUES `+strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")+`
+			ON CONFLICT (sent_key) DO NOTHING RETURNING sent_key`, args...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mark %d keys seen: %w", n, err)
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			inserted[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
+		keys, ats = keys[n:], ats[n:]
+	}
+	return inserted, first, nil
+}
+
 // enqueueAll queues jobs as Enqueue does, numbered from one range of IDs
 // and inserted by one prepared statement.
 func (t *tx) enqueueAll(jobs []workflows.Job) error {
@@ -87,6 +127,43 @@ func (t *tx) enqueueAll(jobs []workflows.Job) error {
 	if err != nil {
 		return fmt.Errorf("number %d jobs: %w", len(jobs), err)
 	}
+	// A batch is written under a context of its own: each job's trace
+	// was put in it from its request's (GroupCommit.Stamp).
+	trace := func(j workflows.Job) string {
+		if j.Trace != "" {
+			return j.Trace
+		}
+		return telemetry.Traceparent(t.ctx)
+	}
+	// Jobs without a key never conflict: they go in by statements of
+	// many rows (a storm's PagerDuty events), each run costing about what
+	// one row's does.
+	var keyed []int
+	var keyless []int
+	for i, j := range jobs {
+		if j.Key != "" {
+			keyed = append(keyed, i)
+		} else {
+			keyless = append(keyless, i)
+		}
+	}
+	for len(keyless) > 0 {
+		n := rowsPerInsert(len(keyless))
+		args := make([]any, 0, n*6)
+		for _, i := range keyless[:n] {
+			j := jobs[i]
+			args = append(args, ids[i], j.Kind, j.Payload, unixNanos(j.RunAt), unixNanos(j.RunAt), trace(j))
+		}
+		if _, err := t.exec(`INSERT INTO jobs (id, kind, job_key, payload, state, run_at, attempts, last_error,
+				owner, locked_until, created_at, finished_at, trace_parent)
+			VALUES `+strings.TrimSuffix(strings.Repeat(`(?, ?, NULL, ?, 'pending', ?, 0, '', '', 0, ?, 0, ?), `, n), ", "), args...); err != nil {
+			return fmt.Errorf("enqueue %d jobs: %w", n, err)
+		}
+		keyless = keyless[n:]
+	}
+	if len(keyed) == 0 {
+		return nil
+	}
 	insert, err := t.prepare(`INSERT INTO jobs (id, kind, job_key, payload, state, run_at, attempts, last_error,
 			owner, locked_until, created_at, finished_at, trace_parent)
 		VALUES (?, ?, ?, ?, 'pending', ?, 0, '', '', 0, ?, 0, ?)
@@ -97,23 +174,24 @@ func (t *tx) enqueueAll(jobs []workflows.Job) error {
 		return err
 	}
 	defer insert.Close()
-	for i, j := range jobs {
-		id := ids[i]
-		var key any // NULL: a job without a key never conflicts
-		if j.Key != "" {
-			key = j.Key
-		}
-		// A batch is written under a context of its own: each job's
-		// trace was put in it from its request's (GroupCommit.Stamp).
-		tp := j.Trace
-		if tp == "" {
-			tp = telemetry.Traceparent(t.ctx)
-		}
-		if _, err := insert.ExecContext(t.ctx, id, j.Kind, key, j.Payload, unixNanos(j.RunAt), unixNanos(j.RunAt), tp); err != nil {
+	for _, i := range keyed {
+		j := jobs[i]
+		if _, err := insert.ExecContext(t.ctx, ids[i], j.Kind, j.Key, j.Payload, unixNanos(j.RunAt), unixNanos(j.RunAt), trace(j)); err != nil {
 			return fmt.Errorf("enqueue %s job %q: %w", j.Kind, j.Key, err)
 		}
 	}
 	return nil
+}
+
+// rowsPerInsert is how many of n rows the next statement inserts: 32, 8
+// or 1 at a time, so that few statement texts are prepared and cached.
+func rowsPerInsert(n int) int {
+	for _, k := range []int{32, 8} {
+		if n >= k {
+			return k
+		}
+	}
+	return 1
 }
 
 // prepare prepares a statement in the transaction, to run many times.
