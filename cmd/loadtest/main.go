@@ -61,6 +61,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds; each runs both servers, alternating which goes first")
 	flag.IntVar(&o.slices, "slices", 4, "each round's requests go in this many slices, alternating between the servers")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write opsbot's CPU profile of the whole run to this file (go tool pprof FILE)")
+	flag.StringVar(&o.config, "config", "", "opsbot's config file; default the sandbox's sample config of this build (an older opsbot may refuse a newer one's keys)")
 	flag.StringVar(&o.only, "only", "", "run one half only: pagerduty or slash (to profile it alone)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (opsbot's log and database)")
 	flag.Parse()

@@ -17,7 +17,7 @@ type options struct {
 	commands, cmdConns, rounds int
 	slices                     int
 	keep                       bool
-	cpuprofile, only           string
+	cpuprofile, only, config   string
 }
 
 func run(ctx context.Context, o options) error {

@@ -120,6 +120,9 @@ func startOpsbot(ctx context.Context, o options, dir string, f *fakes) (*server,
 	if err := os.WriteFile(cfg, sandbox.Config, 0o600); err != nil {
 		return nil, err
 	}
+	if o.config != "" {
+		cfg = o.config
+	}
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
