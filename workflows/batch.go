@@ -57,8 +57,8 @@ type batching struct {
 // drain works the due jobs of the batch kinds in batches until fewer
 // than a batch's worth are left, and says how many it did. With yield
 // (the live loop, not RunDue) it may wait while intake is busy (see
-// mayDrain). Traced, it does nothing: each job keeps a span of its own with its children
-// under it, so traced jobs run one by one.
+// mayDrain). Traced, it does nothing: each job keeps a span of its own,
+// with its children under it, so traced jobs run one by one.
 func (r *Runner) drain(ctx context.Context, yield bool) int {
 	if len(r.Batches) == 0 || r.Trace != nil {
 		return 0
