@@ -247,27 +247,47 @@ func (b *Bot) background(parent context.Context, what string, fn func(ctx contex
 // response_url once it is done.
 func (b *Bot) respond(ctx context.Context, w http.ResponseWriter, responseURL, what string, work func(ctx context.Context) workflows.Reply) {
 	reply, ok := b.within(ctx, what, responseURL, work)
-	switch {
-	case !ok:
-		writeJSON(w, b.webhook(workflows.Reply{Message: workflows.Message{Text: "Working on it…"}}))
-	case empty(reply):
-		w.WriteHeader(http.StatusOK)
-	default:
-		writeJSON(w, b.webhook(reply))
+	if !ok {
+		b.writeWorking(w)
+		return
 	}
+	b.writeReply(w, reply)
+}
+
+// writeReply answers an HTTP request from Slack with reply (200 and
+// nothing when the reply is empty).
+func (b *Bot) writeReply(w http.ResponseWriter, reply workflows.Reply) {
+	if empty(reply) {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	writeJSON(w, b.webhook(reply))
+}
+
+// writeWorking acknowledges a request whose reply will come through
+// response_url.
+func (b *Bot) writeWorking(w http.ResponseWriter) {
+	writeJSON(w, b.webhook(workflows.Reply{Message: workflows.Message{Text: "Working on it…"}}))
 }
 
 // within runs work in the background and waits up to AckWithin for it.
 // It returns the reply when it came in time; otherwise ok is false, and
 // the work posts its reply to responseURL when it is done.
 func (b *Bot) within(ctx context.Context, what, responseURL string, work func(ctx context.Context) workflows.Reply) (reply workflows.Reply, ok bool) {
+	return b.withinOr(ctx, what, work, func(ctx context.Context, reply workflows.Reply) {
+		b.postResponse(ctx, responseURL, reply)
+	})
+}
+
+// withinOr is within with what to do with a reply that came too late.
+func (b *Bot) withinOr(ctx context.Context, what string, work func(ctx context.Context) workflows.Reply, late func(ctx context.Context, reply workflows.Reply)) (reply workflows.Reply, ok bool) {
 	h := &handoff{ready: make(chan struct{})}
 	b.background(ctx, what, func(ctx context.Context) {
 		reply := work(ctx)
 		if h.deliver(reply) {
 			return
 		}
-		b.postResponse(ctx, responseURL, reply)
+		late(ctx, reply)
 	})
 	t := time.NewTimer(AckWithin)
 	defer t.Stop()

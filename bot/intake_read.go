@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/slack-go/slack"
 
@@ -70,42 +69,30 @@ func (b *Bot) answerRead(w http.ResponseWriter, r *http.Request, cmd slack.Slash
 	ctx := r.Context()
 	rec := intakeRecord{Transport: viaHTTP, Kind: kindCommand, Body: string(body), Handled: "slack-handled:" + sig, At: b.Clock.Now()}
 	seen := []string{"slack-request:" + sig}
-	h := &handoff{ready: make(chan struct{})}
-	late := make(chan bool, 1) // a slow read's take-in: true when fresh
-	b.background(ctx, cmd.Command, func(ctx context.Context) {
-		ctx = workflows.WithIntake(ctx, rec.At, rec.Handled)
-		reply := b.Command(ctx, cmd)
-		if _, _, unmarked := workflows.UnfinishedIntake(ctx); !unmarked {
-			b.Log.ErrorContext(ctx, "a slash command handled as a read changed state", "command", cmd.Command, "text", cmd.Text)
+	late := make(chan bool, 1)  // a slow read's take-in: true when fresh
+	var readCtx context.Context // the handling's, with its intake
+	reply, ok := b.withinOr(ctx, cmd.Command, func(ctx context.Context) workflows.Reply {
+		readCtx = workflows.WithIntake(ctx, rec.At, rec.Handled)
+		reply := b.Command(readCtx, cmd)
+		if _, _, unmarked := workflows.UnfinishedIntake(readCtx); !unmarked {
+			b.Log.ErrorContext(readCtx, "a slash command handled as a read changed state", "command", cmd.Command, "text", cmd.Text)
 		}
-		if h.deliver(reply) {
-			return
-		}
-		if <-late && b.finish(ctx, rec) {
-			b.postResponse(ctx, cmd.ResponseURL, reply)
+		return reply
+	}, func(_ context.Context, reply workflows.Reply) {
+		if <-late && b.finish(readCtx, rec) {
+			b.postResponse(readCtx, cmd.ResponseURL, reply)
 		}
 	})
-	t := time.NewTimer(AckWithin)
-	select {
-	case <-h.ready:
-	case <-t.C:
-	}
-	t.Stop()
-	reply, ok := h.take()
 	if !ok {
 		fresh, err := b.takeIn(ctx, seen, rec)
 		late <- err == nil && fresh
 		if b.tookIn(w, r, fresh, err) {
-			writeJSON(w, b.webhook(workflows.Reply{Message: workflows.Message{Text: "Working on it…"}}))
+			b.writeWorking(w)
 		}
 		return
 	}
 	fresh, err := b.takeInArrival(ctx, workflows.Arrival{At: rec.At, Seen: seen})
-	switch {
-	case !b.tookIn(w, r, fresh, err):
-	case empty(reply):
-		w.WriteHeader(http.StatusOK)
-	default:
-		writeJSON(w, b.webhook(reply))
+	if b.tookIn(w, r, fresh, err) {
+		b.writeReply(w, reply)
 	}
 }

@@ -23,7 +23,7 @@ func (t *tx) NextID(prefix string) (string, error) {
 	take := func() (int64, error) { return nextSeq(t.ctx, t.db, t.tx, prefix) }
 	var n int64
 	var err error
-	if nums, ok := t.ctx.Value(numbersKey{}).(*numbers); ok && t.db.dialect == dialectPostgres {
+	if nums, ok := t.ctx.Value(numbersKey{}).(*numbers); ok {
 		n, err = nums.next(prefix, take)
 	} else {
 		n, err = take()

@@ -24,8 +24,13 @@ func withNumbers(ctx context.Context) (context.Context, *numbers) {
 	return context.WithValue(ctx, numbersKey{}, n), n
 }
 
-// rewind starts a run: it will take the numbers of the earlier runs first.
-func (n *numbers) rewind() { clear(n.used) }
+// rewind starts a run: it will take the numbers of the earlier runs
+// first. A nil record (SQLite's Update keeps none) does nothing.
+func (n *numbers) rewind() {
+	if n != nil {
+		clear(n.used)
+	}
+}
 
 // next is the next number of prefix for this run: one an earlier run
 // took, or a new one from take.

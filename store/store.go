@@ -256,7 +256,10 @@ func (db *DB) Ready(ctx context.Context) error {
 // its handling records the intake's keys in the same transaction, so a
 // request and its effect are kept or lost together.
 func (db *DB) Update(ctx context.Context, fn func(workflows.Tx) error) error {
-	ctx, nums := withNumbers(ctx)
+	var nums *numbers // PostgreSQL's sequences do not give numbers back
+	if db.dialect == dialectPostgres {
+		ctx, nums = withNumbers(ctx)
+	}
 	return workflows.MarkIntake(ctx, func(mark func(workflows.Tx) error) error {
 		return db.writeTx(ctx, "update", sql.LevelSerializable, func(t *sql.Tx) error {
 			nums.rewind()

@@ -110,7 +110,6 @@ type Runner struct {
 	Busy func() bool
 	// ObserveBatch, when set, is told of each batch that committed.
 	ObserveBatch func(kind string, jobs int)
-	batches      batching
 	MaxAttempts  int           // default 10
 	Lease        time.Duration // default 2m
 	// RenewEvery is how often the leases of claimed jobs not finished
@@ -121,6 +120,8 @@ type Runner struct {
 	// context the job runs and records its outcome under, and a function
 	// called with the outcome once it is recorded.
 	Trace func(ctx context.Context, j Job) (context.Context, func(error))
+
+	batches batching // when each batch kind may be batched again
 }
 
 // Backoff is how long to wait before attempt n+1 after n failures: 2s,
