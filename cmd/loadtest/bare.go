@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -18,12 +21,40 @@ import (
 // (go-pagerduty's webhookv3) and answers 202; POST /slack/commands is the
 // handler slack-go's README shows: verify with SecretsVerifier, parse the
 // command, answer a message. Neither stores anything.
-func serveBare(ctx context.Context, listen string) error {
+//
+// With a database path (`loadtest bare LISTEN DB`), the PagerDuty handler
+// also stores each event durably and once before it answers, the
+// simplest way there is: one INSERT … ON CONFLICT DO NOTHING of the
+// event's ID and body, in a transaction of its own, into a SQLite file
+// opened as opsbot opens its own (WAL, synchronous NORMAL, one writer).
+// It is the reference for what a durable, de-duplicating insert costs on
+// this machine.
+func serveBare(ctx context.Context, listen, dbPath string) error {
+	insert, closeDB, err := openInsert(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /webhooks/pagerduty", func(w http.ResponseWriter, r *http.Request) {
+		var body []byte
+		if insert != nil {
+			var err error
+			if body, err = io.ReadAll(io.LimitReader(r.Body, 1<<20)); err != nil {
+				http.Error(w, "cannot read body", http.StatusBadRequest)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		if err := webhookv3.VerifySignature(r, pdSecret); err != nil {
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
+		}
+		if insert != nil {
+			if err := insert(r.Context(), body); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
 		}
 		w.WriteHeader(http.StatusAccepted)
 	})
@@ -61,4 +92,33 @@ func serveBare(ctx context.Context, listen string) error {
 		return err
 	}
 	return nil
+}
+
+// openInsert opens the reference insert's database, when path is set.
+func openInsert(ctx context.Context, path string) (insert func(ctx context.Context, body []byte) error, closeDB func(), err error) {
+	if path == "" {
+		return nil, func() {}, nil
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+	if err != nil {
+		return nil, nil, err
+	}
+	db.SetMaxOpenConns(1) // SQLite has one writer; a pool would only wait on its lock
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS events (event_id TEXT PRIMARY KEY, body BLOB NOT NULL)`); err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("create the events table: %w", err)
+	}
+	insert = func(ctx context.Context, body []byte) error {
+		var env struct {
+			Event struct {
+				ID string `json:"id"`
+			} `json:"event"`
+		}
+		if err := json.Unmarshal(body, &env); err != nil || env.Event.ID == "" {
+			return fmt.Errorf("no event ID: %v", err)
+		}
+		_, err := db.ExecContext(ctx, `INSERT INTO events (event_id, body) VALUES (?, ?) ON CONFLICT (event_id) DO NOTHING`, env.Event.ID, body)
+		return err
+	}
+	return insert, func() { db.Close() }, nil
 }

@@ -131,7 +131,10 @@ func compare(ctx context.Context, servers []*server, reqs map[string][]request, 
 	for k := range slices {
 		order := servers
 		if k%2 == 1 {
-			order = []*server{servers[1], servers[0]}
+			order = make([]*server, len(servers))
+			for i, s := range servers {
+				order[len(servers)-1-i] = s
+			}
 		}
 		for _, s := range order {
 			all := reqs[s.name]

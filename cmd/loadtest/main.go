@@ -10,7 +10,10 @@
 // first:
 //
 //   - PagerDuty: unique signed V3 events from -conns connections (32);
-//     accepted events per second, opsbot / bare.
+//     accepted events per second, opsbot / bare. With -insert (the
+//     default), a third server takes them too: the bare handler plus the
+//     simplest durable, de-duplicating store (one SQLite INSERT per
+//     event, see serveBare), to show what durability alone costs here.
 //   - Slack: unique signed slash commands from -cmd-conns connections
 //     (64); p50, p99 and max of the time to the HTTP answer, opsbot /
 //     bare.
@@ -44,7 +47,11 @@ func main() {
 	if len(os.Args) >= 3 && os.Args[1] == "bare" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		if err := serveBare(ctx, os.Args[2]); err != nil {
+		db := ""
+		if len(os.Args) >= 4 {
+			db = os.Args[3]
+		}
+		if err := serveBare(ctx, os.Args[2], db); err != nil {
 			fmt.Fprintln(os.Stderr, "loadtest bare:", err)
 			os.Exit(1)
 		}
@@ -63,6 +70,7 @@ func main() {
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write opsbot's CPU profile of the whole run to this file (go tool pprof FILE)")
 	flag.StringVar(&o.config, "config", "", "opsbot's config file; default the sandbox's sample config of this build (an older opsbot may refuse a newer one's keys)")
 	flag.StringVar(&o.only, "only", "", "run one half only: pagerduty or slash (to profile it alone)")
+	flag.BoolVar(&o.insert, "insert", true, "also time the reference durable insert (bare + one SQLite INSERT per event) in the PagerDuty rounds")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (opsbot's log and database)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

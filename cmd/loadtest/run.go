@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"time"
@@ -18,6 +19,7 @@ type options struct {
 	slices                     int
 	keep                       bool
 	cpuprofile, only, config   string
+	insert                     bool
 }
 
 func run(ctx context.Context, o options) error {
@@ -32,12 +34,22 @@ func run(ctx context.Context, o options) error {
 	}
 	f := startFakes()
 	defer f.srv.Close()
-	bare, err := startBare(ctx, dir)
+	bare, err := startBare(ctx, dir, "bare", "")
 	if bare != nil {
 		defer bare.stop()
 	}
 	if err != nil {
 		return err
+	}
+	var insert *server
+	if o.insert && o.only != "slash" {
+		insert, err = startBare(ctx, dir, "insert", filepath.Join(dir, "insert.db"))
+		if insert != nil {
+			defer insert.stop()
+		}
+		if err != nil {
+			return err
+		}
 	}
 	ops, err := startOpsbot(ctx, o, dir, f)
 	if ops != nil {
@@ -50,12 +62,15 @@ func run(ctx context.Context, o options) error {
 	// Warm up, untimed: each person's first command has opsbot look up
 	// their email in Slack (cached after), and both servers' connections
 	// and caches settle.
+	if insert != nil {
+		fire(ctx, insert, pdEvents("wi", 200, time.Now()), 4, 202, nil)
+	}
 	for _, s := range []*server{bare, ops} {
 		fire(ctx, s, slashCommands(fmt.Sprintf("w%s", s.name[:1]), o.command, 8*len(sandbox.People), time.Now(), f.srv.URL), 4, 200, nil)
 		fire(ctx, s, pdEvents(fmt.Sprintf("w%s", s.name[:1]), 200, time.Now()), 4, 202, nil)
 	}
 	servers := []*server{bare, ops}
-	var pdRatios, p99Ratios, pdCPU, cmdCPU []float64
+	var pdRatios, insertRatios, p99Ratios, pdCPU, cmdCPU []float64
 	var worst time.Duration
 	for r := range o.rounds {
 		if r%2 == 1 {
@@ -64,7 +79,18 @@ func run(ctx context.Context, o options) error {
 			servers = []*server{bare, ops}
 		}
 		if o.only != "slash" {
-			pdRatios, pdCPU = pdRound(ctx, o, r, servers, bare, ops, pdRatios, pdCPU)
+			pd := servers
+			if insert != nil {
+				pd = append([]*server{insert}, servers...)
+				if r%2 == 1 {
+					pd = append(servers[:2:2], insert)
+				}
+			}
+			ratio, insertRatio, cpu := pdRound(ctx, o, r, pd, bare, insert, ops)
+			pdRatios, pdCPU = append(pdRatios, ratio), append(pdCPU, cpu)
+			if insert != nil {
+				insertRatios = append(insertRatios, insertRatio)
+			}
 		}
 		if o.only == "pagerduty" {
 			continue
@@ -88,27 +114,38 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	fmt.Printf("\nPagerDuty accept rate, opsbot / bare: %s (goal >= 0.70)\n", spread(pdRatios))
+	if len(insertRatios) > 0 {
+		fmt.Printf("PagerDuty accept rate, opsbot / bare + SQLite insert: %s\n", spread(insertRatios))
+	}
 	fmt.Printf("slash command p99, opsbot / bare:      %s (goal <= 2.50), opsbot's slowest answer %s (goal <= 3s)\n", spread(p99Ratios), ms(worst))
 	fmt.Printf("server CPU per request, opsbot / bare: PagerDuty %s, slash command %s\n", spread(pdCPU), spread(cmdCPU))
 	fmt.Printf("load average at the end: %s\n", loadavg())
 	return nil
 }
 
-// pdRound sends round r's PagerDuty events to both servers and adds its
-// ratios to those given.
-func pdRound(ctx context.Context, o options, r int, servers []*server, bare, ops *server, ratios, cpu []float64) ([]float64, []float64) {
+// pdRound sends round r's PagerDuty events to the servers and returns
+// opsbot's accept rate over bare's and over the reference insert's (0
+// without it), and its CPU per event over bare's.
+func pdRound(ctx context.Context, o options, r int, servers []*server, bare, insert, ops *server) (ratio, insertRatio, cpu float64) {
 	reqs := map[string][]request{}
 	for _, s := range servers {
 		reqs[s.name] = pdEvents(fmt.Sprintf("%d%s%d", time.Now().UnixNano()%1e6, s.name[:1], r), o.events, time.Now())
 	}
 	res := compare(ctx, servers, reqs, o.conns, 202, o.slices)
-	ratio := res["opsbot"].rate() / res["bare"].rate()
-	fmt.Printf("round %d  PagerDuty, %d events from %d connections: opsbot %.0f/s, bare %.0f/s, ratio %.2f\n",
+	ratio = res["opsbot"].rate() / res["bare"].rate()
+	fmt.Printf("round %d  PagerDuty, %d events from %d connections: opsbot %.0f/s, bare %.0f/s, ratio %.2f",
 		r+1, o.events, o.conns, res["opsbot"].rate(), res["bare"].rate(), ratio)
-	for _, s := range []*server{bare, ops} {
+	shown := []*server{bare, ops}
+	if insert != nil {
+		insertRatio = res["opsbot"].rate() / res["insert"].rate()
+		fmt.Printf("; bare + SQLite insert %.0f/s, opsbot / it %.2f", res["insert"].rate(), insertRatio)
+		shown = append(shown, insert)
+	}
+	fmt.Println()
+	for _, s := range shown {
 		printResult("  ", res[s.name], false)
 	}
-	return append(ratios, ratio), append(cpu, float64(res["opsbot"].cpuPer())/float64(res["bare"].cpuPer()))
+	return ratio, insertRatio, float64(res["opsbot"].cpuPer()) / float64(res["bare"].cpuPer())
 }
 
 // otherPIDs are the servers other than s.

@@ -91,7 +91,10 @@ func freeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-func startBare(ctx context.Context, dir string) (*server, error) {
+// startBare runs `loadtest bare` as a process of its own, under name;
+// with db, its PagerDuty handler also inserts each event into that SQLite
+// file (serveBare).
+func startBare(ctx context.Context, dir, name, db string) (*server, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -100,16 +103,20 @@ func startBare(ctx context.Context, dir string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, "bare", addr)
-	logf, err := os.Create(filepath.Join(dir, "bare.log"))
+	args := []string{"bare", addr}
+	if db != "" {
+		args = append(args, db)
+	}
+	cmd := exec.Command(self, args...)
+	logf, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start bare handlers: %w", err)
+		return nil, fmt.Errorf("start %s handlers: %w", name, err)
 	}
-	s := &server{name: "bare", addr: addr, cmd: cmd}
+	s := &server{name: name, addr: addr, cmd: cmd}
 	return s, waitHealthy(ctx, s)
 }
 
