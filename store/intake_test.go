@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -81,5 +82,63 @@ func testTakeIn(t *testing.T, db *DB) {
 		if err := db.Done(ctx, j, now); err != nil && j.Key == "running" {
 			t.Fatalf("the running job was cancelled: %v", err)
 		}
+	}
+}
+
+func TestTakeIn_OneKeyEach(t *testing.T) { forEachDB(t, testTakeInOneKeyEach) }
+
+// A batch of PagerDuty events (one key each, jobs without keys), which
+// PostgreSQL takes in by one statement, ends as any other batch: the
+// fresh ones' jobs queued in arrival order with their fields, a replay's
+// and a job-less arrival's not.
+func testTakeInOneKeyEach(t *testing.T, db *DB) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	if err := db.Update(ctx, func(tx workflows.Tx) error {
+		_, err := tx.MarkSent("pd-event:P2", now)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	event := func(id string, job bool) workflows.Arrival {
+		a := workflows.Arrival{At: now, Seen: []string{"pd-event:" + id}}
+		if job {
+			a.Job = &workflows.Job{Kind: "test.event", Payload: `{"id":"` + id + `"}`, RunAt: now.Add(time.Second), Trace: "00-trace-" + id}
+		}
+		return a
+	}
+	var fresh []bool
+	if err := db.Update(ctx, func(tx workflows.Tx) (err error) {
+		fresh, err = tx.TakeIn([]workflows.Arrival{event("P1", true), event("P2", true), event("P3", false), event("P4", true)})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, false, true, true}; !slices.Equal(fresh, want) {
+		t.Fatalf("fresh %v, want %v", fresh, want)
+	}
+	jobs, err := db.Claim(ctx, now.Add(time.Minute), "w", time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, j := range jobs {
+		got = append(got, j.Payload)
+		if j.Kind != "test.event" || j.Key != "" || !j.RunAt.Equal(now.Add(time.Second)) || j.Trace != "00-trace-"+j.Payload[7:9] {
+			t.Fatalf("job %+v", j)
+		}
+	}
+	if want := []string{`{"id":"P1"}`, `{"id":"P4"}`}; !slices.Equal(got, want) {
+		t.Fatalf("queued %q, want %q in arrival order", got, want)
+	}
+	// Redelivered in a later batch: nothing new.
+	if err := db.Update(ctx, func(tx workflows.Tx) (err error) {
+		fresh, err = tx.TakeIn([]workflows.Arrival{event("P1", true), event("P3", true)})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fresh[0] || fresh[1] {
+		t.Fatalf("redeliveries taken as fresh: %v", fresh)
 	}
 }

@@ -94,7 +94,7 @@ type DB struct {
 type Option func(*DB)
 
 // WithWriteHook calls hook before each write transaction ("update",
-// "claim", "done", "retry", "bury") begins, with committed false, and
+// "take in", "claim", "done", "retry", "bury", ...) begins, with committed false, and
 // after it commits, with committed true. An error before a write fails
 // it. Crash tests use it to count commits and to kill the writer at a
 // chosen one, as a process death would; nothing else should.
