@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/opsbot/opsbot/internal/telemetry"
@@ -134,7 +135,7 @@ func (t *tx) takeInOneStatement(arrivals []workflows.Arrival) ([]bool, error) {
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[])
 				AS v(ord, k, at, kind, payload, run_at, trace)),
 		seen AS (
-			INSERT INTO sent (sent_key, at) SELECT k, at FROM v
+			INSERT INTO sent (sent_key, at) SELECT k, at FROM v ORDER BY k
 			ON CONFLICT (sent_key) DO NOTHING RETURNING sent_key),
 		queued AS (
 			INSERT INTO jobs (id, kind, job_key, payload, state, run_at, attempts, last_error,
@@ -190,6 +191,11 @@ func (t *tx) markSeen(arrivals []workflows.Arrival) (inserted map[string]bool, f
 			}
 		}
 	}
+	// Keys go in in one order, whatever the arrivals': two replicas
+	// taking in overlapping batches then wait for each other (the second
+	// finds the first's key once it commits) rather than deadlock, which
+	// PostgreSQL breaks only after a second, aborting one of them.
+	sortTogether(keys, ats)
 	inserted = make(map[string]bool, len(keys))
 	for len(keys) > 0 {
 		n := rowsPerInsert(len(keys))
@@ -217,6 +223,21 @@ func (t *tx) markSeen(arrivals []workflows.Arrival) (inserted map[string]bool, f
 		keys, ats = keys[n:], ats[n:]
 	}
 	return inserted, first, nil
+}
+
+// sortTogether sorts keys, and ats in step with them.
+func sortTogether(keys []string, ats []int64) {
+	idx := make([]int, len(keys))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return keys[idx[a]] < keys[idx[b]] })
+	k2, a2 := make([]string, len(keys)), make([]int64, len(ats))
+	for i, j := range idx {
+		k2[i], a2[i] = keys[j], ats[j]
+	}
+	copy(keys, k2)
+	copy(ats, a2)
 }
 
 // enqueueAll queues jobs as Enqueue does, numbered from one range of IDs
@@ -284,6 +305,9 @@ func (t *tx) enqueueAll(jobs []workflows.Job) error {
 		return err
 	}
 	defer insert.Close()
+	// In key order, as markSeen's keys, so that replicas do not deadlock;
+	// stable, so that of two arrivals with one key the later still wins.
+	sort.SliceStable(keyed, func(a, b int) bool { return jobs[keyed[a]].Key < jobs[keyed[b]].Key })
 	for _, i := range keyed {
 		j := jobs[i]
 		if _, err := insert.ExecContext(t.ctx, ids[i], j.Kind, j.Key, j.Payload, unixNanos(j.RunAt), unixNanos(j.RunAt), trace(j)); err != nil {
