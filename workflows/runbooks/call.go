@@ -213,8 +213,8 @@ func resultSentence(state State, what string, attempts int) string {
 
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
-	if len(s) > 200 {
-		s = s[:200] + "…"
+	if rs := []rune(s); len(rs) > 200 {
+		s = string(rs[:200]) + "…"
 	}
 	return s
 }

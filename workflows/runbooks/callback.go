@@ -122,8 +122,8 @@ func (s *Service) Callback(ctx context.Context, body []byte, ts, sig string) (Ca
 		return CallbackOutcome{400, `status must be "running", "succeeded" or "failed"`}, nil
 	}
 	text := strings.TrimSpace(p.Text)
-	if len(text) > 2000 {
-		text = text[:2000] + "…"
+	if rs := []rune(text); len(rs) > 2000 {
+		text = string(rs[:2000]) + "…"
 	}
 	out := CallbackOutcome{200, "recorded"}
 	err = s.update(ctx, func(tx Tx) error {

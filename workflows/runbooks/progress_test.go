@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/opsbot/opsbot/workflows/runbooks"
 )
@@ -142,5 +143,45 @@ func TestCallbacks_Bounded(t *testing.T) {
 	m := byKey(t, w.messages(), "run:")
 	if n := strings.Count(m.Text, "\nUpdate "); n != runbooks.ShownSteps || !strings.Contains(m.Text, "(190 earlier updates are in the thread)") || len(m.Text) > 2500 {
 		t.Fatalf("%d updates shown, %d bytes:\n%.300s", n, len(m.Text), m.Text)
+	}
+}
+
+// TestCallbacks_LongTextInAnotherScriptIsCutByCharacters attacks the
+// text limits with a callback in Cyrillic (two bytes a character): the
+// thread's reply shows 2,000 characters (not 2,000 bytes), and neither it
+// nor the run's result (a final report's first line, up to 200
+// characters) is cut in the middle of a character. Cut by bytes, as it
+// was, the reply showed 1,000 characters and the result 99 and a broken
+// character (U+FFFD).
+func TestCallbacks_LongTextInAnotherScriptIsCutByCharacters(t *testing.T) {
+	w := newWorld(t)
+	w.caller.answers = []runbooks.Answer{{Status: 202}}
+	start(t, w, dev, "restart-service", map[string]string{"service": "api"}, "")
+	w.drain()
+	w.messages()
+	long := strings.Repeat("ж", 2500)
+	if out := w.callback(1, "running", long); out.Code != 200 {
+		t.Fatalf("progress: %+v", out)
+	}
+	if out := w.callback(2, "failed", "x"+long); out.Code != 200 {
+		t.Fatalf("final: %+v", out)
+	}
+	w.drain()
+	ms := w.messages()
+	for _, m := range ms {
+		if !utf8.ValidString(m.Text) || !utf8.ValidString(m.Title) {
+			t.Errorf("message %s carries invalid UTF-8", m.Key)
+		}
+	}
+	p := byKey(t, ms, "run-progress:run-1:1")
+	if n := strings.Count(p.Text, "ж"); n != 2000 {
+		t.Errorf("the thread's reply shows %d characters, want 2000", n)
+	}
+	got := w.run("run-1")
+	if got.State != runbooks.StateFailed || !utf8.ValidString(got.Result) {
+		t.Errorf("run %s, result valid UTF-8: %v", got.State, utf8.ValidString(got.Result))
+	}
+	if n := strings.Count(got.Result, "ж"); n != 199 {
+		t.Errorf("result shows %d characters of the first line, want 199 (200 with the x)", n)
 	}
 }
