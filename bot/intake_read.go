@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -94,5 +95,50 @@ func (b *Bot) answerRead(w http.ResponseWriter, r *http.Request, cmd slack.Slash
 	fresh, err := b.takeInArrival(ctx, workflows.Arrival{At: rec.At, Seen: seen})
 	if b.tookIn(w, r, fresh, err) {
 		b.writeReply(w, reply)
+	}
+}
+
+// envelopeRead is answerRead for Socket Mode: a command that only reads
+// is handled first, then taken in by one write with no backstop (its
+// envelope, trigger and, for the record, nothing else), and its reply
+// goes in the ack once that write has committed. A re-delivered
+// envelope finds its keys recorded and is acknowledged with nothing;
+// when the write fails the envelope is left unacknowledged, and Slack
+// sends it again. A read slower than AckWithin is taken in as any other
+// command, with its backstop, acknowledged as being worked on, and
+// answered through response_url once recorded as handled.
+func (b *Bot) envelopeRead(ctx context.Context, ack acker, envelopeID string, cmd slack.SlashCommand, keys []string, rec intakeRecord, log *slog.Logger) {
+	late := make(chan bool, 1)  // a slow read's take-in: true when fresh
+	var readCtx context.Context // the handling's, with its intake
+	reply, ok := b.withinOr(ctx, cmd.Command, func(ctx context.Context) workflows.Reply {
+		readCtx = workflows.WithIntake(ctx, rec.At, rec.Handled)
+		reply := b.Command(readCtx, cmd)
+		if _, _, unmarked := workflows.UnfinishedIntake(readCtx); !unmarked {
+			b.Log.ErrorContext(readCtx, "a slash command handled as a read changed state", "command", cmd.Command, "text", cmd.Text)
+		}
+		return reply
+	}, func(_ context.Context, reply workflows.Reply) {
+		if <-late && b.finish(readCtx, rec) {
+			b.postResponse(readCtx, cmd.ResponseURL, reply)
+		}
+	})
+	var fresh bool
+	var err error
+	if ok {
+		fresh, err = b.takeInArrival(ctx, workflows.Arrival{At: rec.At, Seen: keys})
+	} else {
+		fresh, err = b.takeIn(ctx, keys, rec)
+		late <- err == nil && fresh
+	}
+	switch {
+	case err != nil:
+		log.ErrorContext(ctx, "take in Socket Mode envelope; leaving it unacknowledged for Slack to re-send", "err", err)
+	case !fresh:
+		log.InfoContext(ctx, "ignored re-delivered Socket Mode envelope")
+		b.sendAck(ctx, ack, envelopeID, nil)
+	case !ok:
+		b.ackWorking(ctx, ack, envelopeID)
+	default:
+		b.ackReply(ctx, ack, envelopeID, cmd.ResponseURL, cmd.Command, reply)
 	}
 }

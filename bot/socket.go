@@ -275,6 +275,10 @@ func (b *Bot) envelopeRequest(ctx context.Context, ack acker, req socketmode.Req
 		return
 	}
 	rec := intakeRecord{Transport: viaSocket, Kind: kind, Body: string(req.Payload), Handled: "slack-handled:" + req.EnvelopeID, At: b.Clock.Now()}
+	if kind == kindCommand && readOnly(cmd) {
+		b.envelopeRead(ctx, ack, req.EnvelopeID, cmd, keys, rec, log)
+		return
+	}
 	fresh, err := b.takeIn(ctx, keys, rec)
 	if err != nil {
 		log.ErrorContext(ctx, "take in Socket Mode envelope; leaving it unacknowledged for Slack to re-send", "err", err)
@@ -331,17 +335,30 @@ func requestKeys(req socketmode.Request) []string {
 // response_url too.
 func (b *Bot) respondSocket(ctx context.Context, ack acker, envelopeID, responseURL, what string, work func(ctx context.Context) workflows.Reply) {
 	reply, ok := b.within(ctx, what, responseURL, work)
-	switch {
-	case !ok:
-		b.sendAck(ctx, ack, envelopeID, b.webhook(workflows.Reply{Message: workflows.Message{Text: "Working on it…"}}))
-	case empty(reply):
+	if !ok {
+		b.ackWorking(ctx, ack, envelopeID)
+		return
+	}
+	b.ackReply(ctx, ack, envelopeID, responseURL, what, reply)
+}
+
+// ackWorking acknowledges an envelope whose reply will follow through
+// response_url.
+func (b *Bot) ackWorking(ctx context.Context, ack acker, envelopeID string) {
+	b.sendAck(ctx, ack, envelopeID, b.webhook(workflows.Reply{Message: workflows.Message{Text: "Working on it…"}}))
+}
+
+// ackReply acknowledges an envelope with reply in the ack, or through
+// response_url when it does not fit.
+func (b *Bot) ackReply(ctx context.Context, ack acker, envelopeID, responseURL, what string, reply workflows.Reply) {
+	if empty(reply) {
 		b.sendAck(ctx, ack, envelopeID, nil)
-	default:
-		if err := ack(ctx, envelopeID, b.webhook(reply)); err != nil {
-			b.Log.WarnContext(ctx, "reply does not fit in the ack; sending it through response_url", "envelope", envelopeID, "err", err)
-			b.sendAck(ctx, ack, envelopeID, nil)
-			b.background(ctx, what, func(ctx context.Context) { b.postResponse(ctx, responseURL, reply) })
-		}
+		return
+	}
+	if err := ack(ctx, envelopeID, b.webhook(reply)); err != nil {
+		b.Log.WarnContext(ctx, "reply does not fit in the ack; sending it through response_url", "envelope", envelopeID, "err", err)
+		b.sendAck(ctx, ack, envelopeID, nil)
+		b.background(ctx, what, func(ctx context.Context) { b.postResponse(ctx, responseURL, reply) })
 	}
 }
 

@@ -55,11 +55,18 @@ type socketEnv struct {
 
 func startSocket(t *testing.T) *socketEnv {
 	t.Helper()
-	return startSocketTraced(t, nil)
+	return startSocketWith(t, nil, nil)
 }
 
 // startSocketTraced is startSocket with the bot's spans made by tracer.
 func startSocketTraced(t *testing.T, tracer trace.Tracer) *socketEnv {
+	t.Helper()
+	return startSocketWith(t, tracer, nil)
+}
+
+// startSocketWith is startSocket with the bot's spans made by tracer
+// (when set) and the bot changed by configure (when set) before it runs.
+func startSocketWith(t *testing.T, tracer trace.Tracer, configure func(b *Bot)) *socketEnv {
 	t.Helper()
 	clock := workflows.NewManualClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	fake := slackfake.Start(slackfake.Options{Clock: clock.Now, SocketPing: 200 * time.Millisecond})
@@ -76,6 +83,9 @@ func startSocketTraced(t *testing.T, tracer trace.Tracer) *socketEnv {
 		Servers: &workflows.Servers{Store: db, Clock: clock, Catalog: &workflows.Catalog{}, Log: log},
 		Store:   db, Clock: clock, Render: slackout.Renderer{}, Log: log, HTTP: http.DefaultClient, Tracer: tracer,
 	}).Init(Options{})
+	if configure != nil {
+		configure(e.bot)
+	}
 	// Socket Mode events are handled from the outbox: a runner works it
 	// whenever the bot says something was queued.
 	runner := &workflows.Runner{Queue: db, Clock: clock, Log: log, Owner: "test",
@@ -242,22 +252,30 @@ func TestSocketMode_EachRequestOnceAcrossReconnects(t *testing.T) {
 	e.round(t, 3)
 
 	// Slack re-sends envelopes it thinks were not acknowledged: each is
-	// acknowledged again and handled no more.
+	// acknowledged again, with nothing. The click and the event are
+	// handled no more; the command, a read (help), is read again and
+	// finds its envelope recorded, so its answer is not given twice.
 	for _, id := range []string{cmd, click, event} {
 		if err := e.fake.SocketRedeliver(id); err != nil {
 			t.Fatal(err)
 		}
 		e.acked(t, id, 2)
 	}
+	waitFor(t, "redeliveries logged", func() bool { return e.logs.n("ignored re-delivered Socket Mode envelope") == 3 })
+	if got := e.responsesContaining("lease extend"); got != 3 {
+		t.Fatalf("a re-delivered read was answered again: %d answers to 3 commands", got)
+	}
 
-	// An ack lost on the way: the command is handled, Slack keeps it as
-	// unacknowledged and re-delivers it on the next connection.
+	// An ack lost on the way: the command (one that is not a read) is
+	// handled, Slack keeps it as unacknowledged and re-delivers it on
+	// the next connection, where it is acknowledged and handled no more.
+	handled := e.logs.n("slash command")
 	e.fake.SetSocketLoseAcks(true)
-	lost, err := e.fake.SocketCommand(e.alice.ID, e.room.ID, "/ops", "help")
+	lost, err := e.fake.SocketCommand(e.alice.ID, e.room.ID, "/ops", "lease extend srv-404 1d")
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the command handled", func() bool { return e.logs.n("slash command") == 4 })
+	waitFor(t, "the command handled", func() bool { return e.logs.n("slash command") == handled+1 })
 	time.Sleep(50 * time.Millisecond) // let its ack be lost
 	e.fake.SetSocketLoseAcks(false)
 	if err := e.fake.SocketDisconnect("link_disabled"); err != nil {
@@ -269,8 +287,40 @@ func TestSocketMode_EachRequestOnceAcrossReconnects(t *testing.T) {
 		t.Fatalf("lost-ack envelope delivered %d times, want 2", env.Deliveries)
 	}
 	waitFor(t, "redelivery logged", func() bool { return e.logs.n("ignored re-delivered Socket Mode envelope") == 4 })
-	if c, b, ev := e.logs.n("slash command"), e.logs.n("button"), e.logs.n("event"); c != 4 || b != 3 || ev != 3 {
-		t.Fatalf("handled %d commands, %d clicks, %d events; want 4, 3, 3", c, b, ev)
+	if c, b, ev := e.logs.n("slash command"), e.logs.n("button"), e.logs.n("event"); c != handled+1 || b != 3 || ev != 3 {
+		t.Fatalf("handled %d commands (want %d), %d clicks, %d events (want 3, 3)", c, handled+1, b, ev)
+	}
+	if got := e.responsesContaining("lease extend"); got != 3 {
+		t.Fatalf("help answered %d times for 3 commands and a re-delivery", got)
+	}
+}
+
+// A command that only reads, over Socket Mode, is answered in its ack
+// with one store commit (its envelope and trigger recorded), as over
+// HTTP: no backstop job and no second write to mark it handled.
+func TestSocketMode_ReadsCommitOnce(t *testing.T) {
+	var mu sync.Mutex
+	var commits int
+	e := startSocketWith(t, nil, func(b *Bot) {
+		b.Intake = &workflows.GroupCommit{Store: b.Store, Committed: func(int) { mu.Lock(); commits++; mu.Unlock() }}
+	})
+	e.connections(t, 1)
+	for i, text := range []string{"help", "servers", "nonsense"} {
+		id, err := e.fake.SocketCommand(e.alice.ID, e.room.ID, "/ops", text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.acked(t, id, 1)
+		e.bot.Wait()
+		mu.Lock()
+		n := commits
+		mu.Unlock()
+		if n != i+1 {
+			t.Fatalf("/ops %s: %d commits after %d commands, want one each", text, n, i+1)
+		}
+		if env, _ := e.fake.SocketEnvelope(id); len(env.AckPayload) == 0 {
+			t.Fatalf("/ops %s: no answer in the ack", text)
+		}
 	}
 }
 
