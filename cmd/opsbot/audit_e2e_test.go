@@ -115,3 +115,30 @@ func TestAuditExport_JSONLinesInIDOrder(t *testing.T) {
 		t.Errorf("no --since: %v %s", err, errOut.String())
 	}
 }
+
+// TestAudit_PrivateIncidentHiddenFromApproversNotInIt attacks `/ops
+// audit` with a private incident: the team's approver, who is not in it
+// (not invited, not on their Home), must not read its title or story
+// through the audit log, by its ID or in the team's or the declarer's
+// entries; the declarer's own approver-in-it and opsbot's admins do.
+func TestAudit_PrivateIncidentHiddenFromApproversNotInIt(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(dev, "general", "declare --private Payroll export leaked sev2")
+	h.drain()
+	h.incidentCmd(dev, "general", "declare Cache down sev3")
+	h.drain()
+	mustContain(t, "by its ID", h.ops(lead, "audit inc-1"), "private incident")
+	for _, q := range []string{"audit platform", "audit <@" + dev + "|dev>", "audit"} {
+		got := h.ops(lead, q)
+		if strings.Contains(got, "Payroll") || strings.Contains(got, "inc-1") {
+			t.Errorf("%s shows the private incident to an approver not in it:\n%s", q, got)
+		}
+		mustContain(t, q+" still shows the public one", got, "inc-2")
+	}
+	mustContain(t, "admin reads it", h.ops(admin, "audit inc-1"), "incident.declare inc-1", "Payroll export leaked")
+	// Given a role, the approver is in it and reads its story.
+	ch := h.incidentChannels()[0]
+	h.incidentCmd(dev, ch.ID, "role scribe <@"+lead+">")
+	h.drain()
+	mustContain(t, "approver in it", h.ops(lead, "audit inc-1"), "incident.declare inc-1", "Payroll export leaked")
+}

@@ -114,6 +114,9 @@ func (s *Service) Read(ctx context.Context, reader workflows.Person, q Query) (*
 				// A run for no team: an admin's outside the runbook's teams.
 				return workflows.Errorf(workflows.EForbidden, "%s belongs to no team; its audit log is shown to opsbot's admins.", q.Subject)
 			}
+			if !admin && teams.hidden(q.Subject, reader) {
+				return workflows.Errorf(workflows.EForbidden, "%s is a private incident; its audit log is shown to the people in it and opsbot's admins.", q.Subject)
+			}
 			if !admin && !approves[team] {
 				e := workflows.Errorf(workflows.EForbidden, "%s belongs to team %s; its audit log is shown to that team's approvers and opsbot's admins.", q.Subject, team)
 				if t, ok := s.Catalog.Team(team); ok {
@@ -149,7 +152,7 @@ func (s *Service) Read(ctx context.Context, reader workflows.Person, q Query) (*
 			if q.Team != "" && team != q.Team {
 				continue
 			}
-			if !admin && !approves[team] {
+			if !admin && (!approves[team] || teams.hidden(e.Subject, reader)) {
 				continue
 			}
 			page.Entries = append(page.Entries, e)
@@ -171,10 +174,24 @@ func (s *Service) teamNamed(name string) (*workflows.Team, bool) {
 	return nil, false
 }
 
-// resolver finds the team a subject belongs to, once per subject.
-type resolver struct{ cache map[string]string }
+// resolver finds the team a subject belongs to, once per subject, and
+// the private incident it is about, if any.
+type resolver struct {
+	cache   map[string]string
+	private map[string]*workflows.Incident // subject → its private incident
+}
 
-func newResolver() *resolver { return &resolver{cache: map[string]string{}} }
+func newResolver() *resolver {
+	return &resolver{cache: map[string]string{}, private: map[string]*workflows.Incident{}}
+}
+
+// hidden says whether subject (resolved by of before) is about a private
+// incident reader is not in: only its people and admins read its entries,
+// as only they see it listed anywhere else.
+func (r *resolver) hidden(subject string, reader workflows.Person) bool {
+	inc, ok := r.private[subject]
+	return ok && !inc.VisibleTo(reader)
+}
 
 // of returns the team of a subject ("srv-42", "apr-3", "inc-7",
 // "act-2", "run-12": a runbook run's team, "" for an admin's run outside
@@ -202,6 +219,9 @@ func (r *resolver) of(tx workflows.Tx, subject string) (string, error) {
 		var inc *workflows.Incident
 		if inc, err = tx.Incident(subject); err == nil {
 			team = inc.Team
+			if inc.Private {
+				r.private[subject] = inc
+			}
 		}
 	case "run":
 		var rtx runbooks.Tx
@@ -214,7 +234,10 @@ func (r *resolver) of(tx workflows.Tx, subject string) (string, error) {
 	case "act":
 		var a *workflows.ActionItem
 		if a, err = tx.Action(subject); err == nil {
-			return r.of(tx, a.IncidentID)
+			team, err = r.of(tx, a.IncidentID)
+			if inc, ok := r.private[a.IncidentID]; ok {
+				r.private[subject] = inc
+			}
 		}
 	default:
 		err = workflows.ErrNotFound
