@@ -164,8 +164,9 @@ func decidedBy(team *Team, a *Approval) string {
 
 func (s *Servers) approve(tx Tx, team *Team, a *Approval, r *ServerRequest, actor Person, votes []Decision, now time.Time) error {
 	if a.Kind == ApproveExtension {
-		// The lease may have moved on while the approval waited.
-		if r.State != StateRunning || !r.EndingAt.IsZero() {
+		// The lease may have moved on while the approval waited. A server
+		// stopped within its lease may be extended, as Extend allows.
+		if (r.State != StateRunning && !r.Parked()) || !r.EndingAt.IsZero() {
 			return s.void(tx, team, a, r, fmt.Sprintf("%s is %s and can no longer be extended", r.ID, r.State.Words()), now)
 		}
 		if tpl, ok := s.Catalog.Template(r.Template); ok {

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+// TestExtension_StoppedWithinTheLease_ApprovedExtends attacks the seam
+// between parking and approvals: a server stopped within its lease may be
+// extended (self-service does it), so an extension beyond policy that an
+// approver approves must extend it too, not be voided at the click as if
+// the server could no longer be extended.
+func TestExtension_StoppedWithinTheLease_ApprovedExtends(t *testing.T) {
+	h := newHarness(t)
+	r := h.launched("test-small for 2d")
+	h.advance(time.Hour)
+	_, view := h.showServer(dev, r.ID)
+	if _, ok := h.press(dev, view, r.ID+" stop"); !ok {
+		t.Fatal("no Stop button")
+	}
+	h.drain()
+	if got := h.request(r.ID); !got.Parked() {
+		t.Fatalf("after Stop: %s", got.State)
+	}
+	mustContain(t, "extend", h.ops(dev, "lease extend "+r.ID+" 8d still needed"), "needs an approver")
+	h.drain()
+	msgs := h.channelMessages("platform-approvals")
+	h.click(lead, msgs[len(msgs)-1], workflows.ActApprove, "apr-1")
+	mustContain(t, "approve", h.lastResponse(), "You approved "+r.ID)
+	h.drain()
+	got := h.request(r.ID)
+	if want := r.LeaseEnd.Add(8 * 24 * time.Hour); !got.LeaseEnd.Equal(want) {
+		t.Fatalf("lease ends %s after the approved extension, want %s", got.LeaseEnd, want)
+	}
+	if got.State != workflows.StateStopped {
+		t.Errorf("state %s: an extension must not start the server", got.State)
+	}
+}
+
+// TestApprove_AnotherTeamsApproverAndAnAdminAreRefused: an approver of
+// team data (and an admin, who is in no team) clicks Approve and Deny on
+// team platform's approval; neither vote counts and nothing moves.
+func TestApprove_AnotherTeamsApproverAndAnAdminAreRefused(t *testing.T) {
+	h := newEditedHarness(t, func(cfg string) string {
+		return strings.Replace(cfg, "    approvers: [U0LEAD]\n", "    approvers: [U0LEAD, sre@example.com]\n", 1)
+	})
+	h.ops(dev, "server request build-box for 2d")
+	h.drain()
+	approval := h.channelMessages("platform-approvals")[0]
+	for _, who := range []string{sre, admin} {
+		for _, act := range []string{workflows.ActApprove, workflows.ActDeny} {
+			h.click(who, approval, act, "apr-1")
+			if act == workflows.ActApprove {
+				mustContain(t, who+" approves", h.lastResponse(), "Only team platform's approvers")
+			}
+		}
+	}
+	h.drain()
+	if r := h.request("srv-1"); r.State != workflows.StatePending {
+		t.Fatalf("state %s after other people's clicks", r.State)
+	}
+	var votes []workflows.Decision
+	if err := h.app.DB.View(t.Context(), func(tx workflows.Tx) (err error) {
+		votes, err = tx.Decisions("apr-1")
+		return err
+	}); err != nil || len(votes) != 0 {
+		t.Fatalf("%d votes recorded (%v)", len(votes), err)
+	}
+	if n := len(h.ec2.Instances()); n != 0 {
+		t.Fatalf("%d instances", n)
+	}
+}
+
+// TestLeaseButtons_OtherTeamAndStrangerChangeNothing forges the lease
+// buttons of dev's server (Extend, Release, Start again) as a member of
+// another team, as a user absent from the config and as a same-team
+// member who is not an approver: each is refused and the server, its
+// lease, its instance and the ledger stay as they were.
+func TestLeaseButtons_OtherTeamAndStrangerChangeNothing(t *testing.T) {
+	h := newHarness(t)
+	r := h.launched("test-small for 2d")
+	committed := h.committed("platform")
+	ext := workflows.ExtendValue(r, "1d")
+	for _, who := range []string{analyst, stranger, dev2} {
+		for _, c := range []struct{ action, value string }{
+			{workflows.ActLeaseExtend, ext},
+			{workflows.ActLeaseRelease, r.ID},
+			{workflows.ActStartAgain, r.ID},
+		} {
+			h.forge(who, c.action, c.value)
+			h.drain()
+			got := h.lastResponse()
+			if !strings.Contains(got, "not yours") && !strings.Contains(got, "not in any team") && !strings.Contains(got, "owner") {
+				t.Errorf("%s pressed %s: answer %q", who, c.action, got)
+			}
+		}
+	}
+	got := h.request(r.ID)
+	if got.State != workflows.StateRunning || !got.LeaseEnd.Equal(r.LeaseEnd) || got.Extensions != 0 {
+		t.Fatalf("after forged clicks: %s, ends %s, %d extensions", got.State, got.LeaseEnd, got.Extensions)
+	}
+	if n := len(h.ec2.CallsOf("TerminateInstances")) + len(h.ec2.CallsOf("StopInstances")); n != 0 {
+		t.Fatalf("%d EC2 stop/terminate calls", n)
+	}
+	if h.committed("platform") != committed {
+		t.Fatalf("committed %s, was %s", h.committed("platform"), committed)
+	}
+}
+
+// TestHugeReason_AskedOnceAndShownCut: a reason far past Slack's block
+// limits is kept, the approval message is still posted (cut, not refused
+// by Slack with invalid_blocks, which would retry forever) and the
+// approver can decide.
+func TestHugeReason_AskedOnceAndShownCut(t *testing.T) {
+	h := newHarness(t)
+	reason := strings.Repeat("why ", 3000)
+	mustContain(t, "reply", h.ops(dev, "server request build-box for 1d "+reason), "waiting for approval")
+	h.drain()
+	msgs := h.channelMessages("platform-approvals")
+	if len(msgs) != 1 {
+		t.Fatalf("%d approval messages, want 1", len(msgs))
+	}
+	h.click(lead, msgs[0], workflows.ActApprove, "apr-1")
+	mustContain(t, "approve", h.lastResponse(), "You approved srv-1")
+	h.settle()
+	if r := h.request("srv-1"); r.State != workflows.StateRunning {
+		t.Fatalf("state %s", r.State)
+	}
+}
