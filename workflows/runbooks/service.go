@@ -60,6 +60,19 @@ func (s *Service) Form(ctx context.Context, p workflows.Person, name string) (*R
 		return nil, workflows.Errorf(workflows.EInvalid, "There is no runbook %q. `/ops run` lists the ones you may run.", name)
 	}
 	v := Authorize(s.Catalog, rb, p)
+	if v.Refused == "" {
+		// Offboarded: no runs from them, even while the config names them.
+		var gone bool
+		if err := s.view(ctx, func(tx Tx) (err error) {
+			gone, err = workflows.Departed(tx, p)
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("check whether %s was offboarded: %w", p, err)
+		}
+		if gone {
+			v = Verdict{Refused: workflows.DepartedAnswer(p).Message}
+		}
+	}
 	if v.Refused != "" {
 		return nil, s.refuse(ctx, p, rb, v)
 	}
@@ -193,7 +206,13 @@ func (s *Service) Decide(ctx context.Context, p workflows.Person, id string, app
 			return nil
 		}
 		team, _ := s.Catalog.Team(r.Team)
-		if why := MayDecide(s.Catalog, team, r, p); why != "" {
+		why := MayDecide(s.Catalog, team, r, p)
+		if gone, err := workflows.Departed(tx, p); err != nil {
+			return err
+		} else if gone && why == "" {
+			why = workflows.DepartedAnswer(p).Message
+		}
+		if why != "" {
 			refused = workflows.Errorf(workflows.EForbidden, "%s", why)
 			return tx.Audit(workflows.AuditEntry{At: now, Actor: p.String(), Action: "runbook.decide.refuse", Subject: r.ID, Reason: why})
 		}
