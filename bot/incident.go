@@ -148,7 +148,17 @@ func (b *Bot) addAction(ctx context.Context, actor workflows.Person, ref workflo
 	if !a.Due.IsZero() {
 		text += " Due " + c.Due + "; the owner is reminded from then until it is done."
 	}
-	return workflows.Reply{Public: true, Message: workflows.Message{Mention: mention,
+	// A private incident's item is announced in its own channel only;
+	// typed elsewhere, the answer is for the person who typed it.
+	public := true
+	_ = b.Store.View(ctx, func(tx workflows.Tx) error {
+		inc, err := tx.Incident(a.IncidentID)
+		if err == nil && inc.Private && inc.ChannelID != ref.Channel {
+			public = false
+		}
+		return err
+	})
+	return workflows.Reply{Public: public, Message: workflows.Message{Mention: mention,
 		Text: text + " It goes on the post-mortem as a to-do; `/incident action done " + a.ID + "` or checking it there ends it."}}
 }
 

@@ -49,6 +49,9 @@ func (s *Incidents) AddAction(ctx context.Context, actor Person, ref IncidentRef
 	if in.Text == "" {
 		return nil, Errorf(EInvalid, "An action item needs text, like `/incident action Add an index on orders.created_at @dana due 2026-12-15`.")
 	}
+	if err := s.checkOutsider(ctx, actor, ref, "add action items to it from outside its channel"); err != nil {
+		return nil, err
+	}
 	var out *ActionItem
 	_, err := s.change(ctx, ref, func(tx Tx, inc *Incident, now time.Time) error {
 		id, err := tx.NextID("act")
@@ -81,8 +84,14 @@ func (s *Incidents) queueActionWrite(tx Tx, inc *Incident, a *ActionItem, now ti
 	return tx.Enqueue(Job{Kind: JobActionWrite, Key: JobActionWrite + ":" + a.ID, Payload: a.ID, RunAt: now})
 }
 
-// ActionDone marks an action item done from Slack.
+// ActionDone marks an action item done from Slack. Its owner may, and the
+// people who may change its incident (see incident_authz.go); anyone else
+// is refused with no word of the item's text: marking it done ends its
+// owner's reminders, and a private incident's items are not for everyone.
 func (s *Incidents) ActionDone(ctx context.Context, actor Person, id string) (*ActionItem, error) {
+	if err := s.authorizeAction(ctx, actor, id); err != nil {
+		return nil, err
+	}
 	var out *ActionItem
 	err := s.update(ctx, func(tx Tx) error {
 		a, err := tx.Action(strings.ToLower(id))
@@ -112,6 +121,31 @@ func (s *Incidents) ActionDone(ctx context.Context, actor Person, id string) (*A
 		return err
 	})
 	return out, err
+}
+
+// authorizeAction lets the item's owner, and whoever may change its
+// incident, mark it done.
+func (s *Incidents) authorizeAction(ctx context.Context, actor Person, id string) error {
+	var a *ActionItem
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		a, err = tx.Action(strings.ToLower(id))
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return Errorf(ENotFound, "There is no action item %s.", id)
+	}
+	if err != nil {
+		return err
+	}
+	if a.Owner.Ref() != "" && samePerson(a.Owner, actor) {
+		return nil
+	}
+	err = s.authorize(ctx, actor, IncidentRef{ID: a.IncidentID}, "mark "+a.ID+" done")
+	var e *Error
+	if errors.As(err, &e) && e.Code == EForbidden && a.Owner.Ref() != "" {
+		e.People = dedupe(append(e.People, person(a.Owner))) // its owner may too
+	}
+	return err
 }
 
 // writeAction puts an action item on the post-mortem page as a to-do

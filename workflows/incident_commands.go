@@ -210,6 +210,9 @@ func (s *Incidents) Update(ctx context.Context, actor Person, ref IncidentRef, t
 	if text == "" {
 		return nil, Errorf(EInvalid, "An update needs text, like `/incident update Rolled back the deploy; errors are dropping`.")
 	}
+	if err := s.checkOutsider(ctx, actor, ref, "post updates to it from outside its channel"); err != nil {
+		return nil, err
+	}
 	return s.change(ctx, ref, func(tx Tx, inc *Incident, now time.Time) error {
 		inc.LastUpdate, inc.LastUpdateAt, inc.UpdatePostedAt = text, now, now
 		if inc.ChannelID != "" {
@@ -278,6 +281,9 @@ func (s *Incidents) TimelineReaction() string {
 func (s *Incidents) Postmortem(ctx context.Context, actor Person, ref IncidentRef) (*Incident, error) {
 	if s.Docs == nil {
 		return nil, Errorf(EConflict, "Post-mortems are not configured: opsbot needs NOTION_TOKEN and incidents.notion_database.")
+	}
+	if err := s.checkOutsider(ctx, actor, ref, "start its post-mortem from outside its channel"); err != nil {
+		return nil, err
 	}
 	var out *Incident
 	err := s.update(ctx, func(tx Tx) error {

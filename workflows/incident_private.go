@@ -54,3 +54,22 @@ func (s *Incidents) PublishPostmortem(ctx context.Context, actor Person, ref Inc
 		return s.record(tx, inc, TimelineEntry{At: now, Kind: TLNote, Actor: actor.String(), Text: "Post-mortem published"})
 	})
 }
+
+// checkOutsider refuses a private incident named from outside its channel
+// to whoever may not change it. Anyone in the private channel may post
+// updates and action items there, as in any incident channel; outside it,
+// naming the incident (`/incident update inc-7 ...`) would let someone who
+// cannot read it write into it.
+func (s *Incidents) checkOutsider(ctx context.Context, actor Person, ref IncidentRef, what string) error {
+	var inc *Incident
+	if err := s.Store.View(ctx, func(tx Tx) (err error) {
+		inc, err = s.find(tx, ref)
+		return err
+	}); err != nil {
+		return err
+	}
+	if !inc.Private || (ref.Channel != "" && ref.Channel == inc.ChannelID) || inc.involves(actor) {
+		return nil
+	}
+	return s.authorize(ctx, actor, ref, what)
+}

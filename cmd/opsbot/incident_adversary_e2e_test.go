@@ -1,0 +1,104 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/opsbot/opsbot/workflows"
+)
+
+// Adversarial tests of the incident half: each makes an attack an outsider
+// or an unlucky user could make, through the real handlers.
+
+// action loads an action item.
+func (h *harness) action(id string) *workflows.ActionItem {
+	h.t.Helper()
+	var a *workflows.ActionItem
+	if err := h.app.DB.View(h.t.Context(), func(tx workflows.Tx) (err error) {
+		a, err = tx.Action(id)
+		return err
+	}); err != nil {
+		h.t.Fatal(err)
+	}
+	return a
+}
+
+// TestActionItems_OutsidersNeitherCloseNorReadThem attacks action items
+// from outside: `/incident action done act-N` from any channel, by another
+// team's member and by a person absent from the config, used to mark any
+// item done (ending its owner's reminders) and answered with the item's
+// text, even a private incident's. Now only the item's owner and the people
+// who may change the incident mark it done, and a refusal carries no text
+// of the item. It also names a private incident from outside its channel
+// to post an update or add an action item into it: refused, nothing
+// posted in the private channel, nothing recorded.
+func TestActionItems_OutsidersNeitherCloseNorReadThem(t *testing.T) {
+	h := newHarness(t)
+	got := map[string]json.RawMessage{}
+	h.incidentCmd(dev, "general", "declare --private Payroll export leaked sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	mustContain(t, "act-1", h.incidentCmd(dev, ch.ID, "action Rotate the payroll bucket keys <@"+dev+"> due 2026-11-24"), "act-1 recorded")
+	mustContain(t, "act-2", h.incidentCmd(dev, ch.ID, "action Audit the export job ana@example.com due 2026-11-24"), "act-2 recorded")
+	h.drain()
+
+	// Neither a person in no team nor another team's member (who does
+	// not own act-1) may close act-1; neither reads its text.
+	for _, who := range []string{stranger, analyst} {
+		reply := h.incidentCmd(who, "general", "action done act-1")
+		if strings.Contains(reply, "Rotate") || strings.Contains(reply, "is done") {
+			t.Errorf("%s closing act-1 of a private incident: %s", who, reply)
+		}
+		mustContain(t, who+" refused", reply, "inc-1", "may mark act-1 done")
+		if h.action("act-1").Done() {
+			t.Fatalf("%s marked act-1 done", who)
+		}
+	}
+	got["reply_action_done_refused"] = h.lastReplyBlocks()
+	// The owner may, though in another team; the commander may.
+	mustContain(t, "owner", h.incidentCmd(analyst, "general", "action done act-2"), "act-2 is done")
+	mustContain(t, "commander", h.incidentCmd(dev, ch.ID, "action done act-1"), "act-1 is done")
+
+	// Naming the private incident from outside its channel.
+	before := len(h.slack.Messages(ch.ID))
+	for _, who := range []string{stranger, analyst} {
+		mustContain(t, who+" update", h.incidentCmd(who, "general", "update inc-1 All fine, nothing leaked"), "Only the people responsible for inc-1")
+		mustContain(t, who+" action", h.incidentCmd(who, "general", "action inc-1 Delete the evidence"), "Only the people responsible for inc-1")
+	}
+	h.drain()
+	if inc := h.incident("inc-1"); strings.Contains(inc.LastUpdate, "nothing leaked") {
+		t.Errorf("an outsider's update was recorded: %q", inc.LastUpdate)
+	}
+	for _, m := range h.slack.Messages(ch.ID)[before:] {
+		if txt := messageText(m); strings.Contains(txt, "nothing leaked") || strings.Contains(txt, "evidence") {
+			t.Errorf("an outsider posted into the private channel: %s", txt)
+		}
+	}
+	if h.timelineCount("inc-1", "evidence") != 0 || h.timelineCount("inc-1", "nothing leaked") != 0 {
+		t.Error("an outsider's text is on the private incident's timeline")
+	}
+	// Someone responsible may name it from anywhere.
+	mustContain(t, "team member update", h.incidentCmd(dev2, "general", "update inc-1 Keys rotated"), "inc-1: done")
+	// An action item they add to it from a public channel is recorded,
+	// but the answer with its text is for them only, not the channel.
+	mustContain(t, "team member action", h.incidentCmd(dev2, "general", "action inc-1 Tell the payroll team"), "recorded for inc-1")
+	if rs := h.slack.Responses(); rs[len(rs)-1].ResponseType == "in_channel" {
+		t.Error("a private incident's action item was announced in #general")
+	}
+	// In its own channel the answer is public as in any incident.
+	h.incidentCmd(dev2, ch.ID, "action Check the export logs")
+	if rs := h.slack.Responses(); rs[len(rs)-1].ResponseType != "in_channel" {
+		t.Error("an action item added in the incident channel is not shown there")
+	}
+
+	// A public incident's items are guarded the same way.
+	h.incidentCmd(dev, "general", "declare Cache down")
+	h.drain()
+	mustContain(t, "public act", h.incidentCmd(dev, "general", "action inc-2 Warm the cache on deploy <@"+dev+">"), "act-5 recorded")
+	mustContain(t, "public refused", h.incidentCmd(stranger, "general", "action done act-5"), "may mark act-5 done")
+	if h.action("act-5").Done() {
+		t.Fatal("a stranger marked a public incident's action item done")
+	}
+	compareGolden(t, got)
+}
