@@ -404,6 +404,9 @@ func (s *Incidents) Decide(ctx context.Context, actor Person, reviewID string, n
 		if err != nil {
 			return err
 		}
+		if err := refuseDeparted(tx, actor); err != nil {
+			return err
+		}
 		allowed := []ReviewDecision{DecideTune, DecideFine, DecideDiscuss}
 		if it.Critical {
 			allowed = []ReviewDecision{DecideKeep, DecideNonCritical, DecideDiscuss}
@@ -444,6 +447,9 @@ func (s *Incidents) FollowUpDone(ctx context.Context, actor Person, reviewID str
 		if err != nil && (ErrorCode(err) != EForbidden || !owner) {
 			return err
 		}
+		if err := refuseDeparted(tx, actor); err != nil {
+			return err
+		}
 		switch {
 		case !it.Decision.HasWork():
 			return Errorf(EConflict, "%s has nothing to do: it was decided %q.", it.Label, it.Decision.Title())
@@ -464,6 +470,19 @@ func (s *Incidents) FollowUpDone(ctx context.Context, actor Person, reviewID str
 		return enqueueMessage(tx, reviewItemMessage(rev, it, team), now)
 	})
 	return out, err
+}
+
+// refuseDeparted refuses an offboarded person's decision, even while
+// the config still names them.
+func refuseDeparted(tx Tx, actor Person) error {
+	gone, err := Departed(tx, actor)
+	if err != nil {
+		return err
+	}
+	if gone {
+		return DepartedAnswer(actor)
+	}
+	return nil
 }
 
 // reviewItem loads one item and checks that actor may decide about it.

@@ -467,3 +467,46 @@ func checkPicture(t *testing.T, name string, data []byte) {
 		t.Errorf("%s differs from %s (run with -update and look at the picture)", name, path)
 	}
 }
+
+// TestAlertReview_OffboardedMemberDecidesNothing attacks the offboarding
+// promise ("opsbot takes no decision or action from them, even while the
+// config still names them") through the alert review: a member who was
+// offboarded and still presses a decision, or Done on a follow-up they
+// own, is refused with the reason and the item does not change.
+func TestAlertReview_OffboardedMemberDecidesNothing(t *testing.T) {
+	h := newHarness(t)
+	h.seedAlertHistory()
+	h.clock.Set(time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC))
+	h.incidentCmd(dev, "general", "review")
+	h.drain()
+	thread := h.reviewThread("rev-1")
+	disk, cert := thread[1], thread[3]
+	h.clickValue(dev2, disk, "rev-1 1 noncritical")
+	if r := h.lastResponse(); !strings.Contains(r, "You own the follow-up") {
+		t.Fatalf("decision: %s", r)
+	}
+	h.drain()
+	mustContain(t, "offboard", h.ops(admin, "offboard dev2@example.com"), "is offboarded")
+	h.drain()
+	h.clickValue(dev2, cert, "rev-1 3 tune")
+	if r := h.lastResponse(); !strings.Contains(r, "was offboarded") {
+		t.Errorf("an offboarded member decided: %s", r)
+	}
+	h.clickValue(dev2, h.reviewThread("rev-1")[1], "rev-1 1")
+	if r := h.lastResponse(); !strings.Contains(r, "was offboarded") {
+		t.Errorf("an offboarded owner marked the follow-up done: %s", r)
+	}
+	h.drain()
+	thread = h.reviewThread("rev-1")
+	if text := messageText(thread[3]); strings.Contains(text, "Decided") {
+		t.Errorf("the item was decided:\n%s", text)
+	}
+	if text := messageText(thread[1]); strings.Contains(text, "Done on") {
+		t.Errorf("the follow-up was marked done:\n%s", text)
+	}
+	// Someone still in the team decides it.
+	h.clickValue(dev, cert, "rev-1 3 tune")
+	if r := h.lastResponse(); strings.Contains(r, "offboarded") || strings.Contains(r, "Only members") {
+		t.Errorf("a member was refused: %s", r)
+	}
+}
