@@ -248,7 +248,7 @@ func recheckBudget(tx Tx, team *Team, a *Approval, r *ServerRequest, now time.Ti
 		what, subject = "this extension", "extending "+r.ID+" by "+FormatDuration(a.Extend)
 	}
 	return Errorf(ERefused, "Approving %s would take team %s %s over its budget for %s (%s), and the team's policy denies spending over budget. Nothing was approved: %s stays open until it is denied or expires, or until budget is given back.",
-		subject, team.Name, over, budget.Month, budget.Numbers(earlier, n, a.Cost, what), a.ID)
+		subject, team.Name, over.CentsUp(), budget.Month, budget.Numbers(earlier, n, a.Cost, what), a.ID)
 }
 
 func (s *Servers) deny(tx Tx, team *Team, a *Approval, r *ServerRequest, actor Person, reason string, votes []Decision, now time.Time) error {

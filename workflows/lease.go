@@ -100,7 +100,7 @@ func (s *Servers) ExtendFrom(ctx context.Context, actor Person, id string, d tim
 		fits := over <= 0
 		if !fits && team.Policy.Financial.OverBudget == OverBudgetDeny {
 			return Errorf(ERefused, "Extending %s by %s would take team %s %s over its budget for %s (%s), and its policy denies spending over budget. Nothing was changed.",
-				r.ID, FormatDuration(d), team.Name, over, budget.Month, budget.Numbers(budget.Reserved, budget.Open, cost, "this extension"))
+				r.ID, FormatDuration(d), team.Name, over.CentsUp(), budget.Month, budget.Numbers(budget.Reserved, budget.Open, cost, "this extension"))
 		}
 		if !fits && check.NeedApproval == "" {
 			check.NeedApproval = fmt.Sprintf("it costs %s and team %s has %s left", cost, team.Name, budget.Remaining())

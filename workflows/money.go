@@ -32,6 +32,16 @@ func (m Money) String() string {
 	return fmt.Sprintf("%s$%s.%02d", sign, groupThousands(whole), frac)
 }
 
+// CentsUp rounds a positive amount up to the next whole cent: an overrun
+// of a fraction of a cent is a cent over, never "$0.00" over.
+func (m Money) CentsUp() Money {
+	const cent = Dollar / 100
+	if m <= 0 || m%cent == 0 {
+		return m
+	}
+	return m - m%cent + cent
+}
+
 // Hours returns the cost of d at an hourly rate m, rounded to the nearest
 // millionth of a dollar.
 func (m Money) For(hours float64) Money { return Money(math.Round(float64(m) * hours)) }

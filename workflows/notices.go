@@ -120,7 +120,7 @@ func approvalMessage(team *Team, r *ServerRequest, a *Approval, votes []Decision
 		m.Fields = append(m.Fields, Field{Label: "Budget left", Value: fmt.Sprintf("%s of %s (%s)", budget.Remaining(), budget.Budget, budget.Month)})
 	}
 	if a.Overrun > 0 {
-		m.Fields = append(m.Fields, Field{Label: "Over budget by", Value: a.Overrun.String()})
+		m.Fields = append(m.Fields, Field{Label: "Over budget by", Value: a.Overrun.CentsUp().String()})
 	}
 	reason := "(none given)"
 	if a.Reason != "" {

@@ -126,7 +126,7 @@ func (s *Servers) Request(ctx context.Context, actor Person, in RequestInput) (*
 			}
 		case !fits && fin.OverBudget == OverBudgetDeny:
 			reason := fmt.Sprintf("it would take team %s %s over its budget for %s (%s), and the team's policy denies requests over budget",
-				team.Name, over, budget.Month, budget.Numbers(budget.Reserved, budget.Open, r.Estimate, "this request"))
+				team.Name, over.CentsUp(), budget.Month, budget.Numbers(budget.Reserved, budget.Open, r.Estimate, "this request"))
 			if err := r.Move(StateDenied, reason, now); err != nil {
 				return err
 			}

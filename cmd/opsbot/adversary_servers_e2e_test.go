@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +128,30 @@ func TestHugeReason_AskedOnceAndShownCut(t *testing.T) {
 	mustContain(t, "approve", h.lastResponse(), "You approved srv-1")
 	h.settle()
 	if r := h.request("srv-1"); r.State != workflows.StateRunning {
+		t.Fatalf("state %s", r.State)
+	}
+}
+
+// TestOverBudget_AFractionOfACentOverSaysACent: a budget that denies
+// overruns, a request whose estimate is three tenths of a cent more than
+// the budget. It is refused (money is counted in millionths), and the
+// refusal must not say it is "$0.00 over": an overrun is shown rounded up
+// to the cent.
+func TestOverBudget_AFractionOfACentOverSaysACent(t *testing.T) {
+	probe := newEditedHarness(t, tightData("100"))
+	probe.ops(analyst, "server request test-small for 26h")
+	est := probe.request("srv-1").Estimate
+	if est%10_000 < 3_000 {
+		t.Skipf("estimate %d millionths leaves no fraction of a cent to attack", est)
+	}
+	budget := est - 3_000 // three tenths of a cent short
+	h := newEditedHarness(t, tightData(fmt.Sprintf("%.6f", budget.Dollars())))
+	reply := h.ops(analyst, "server request test-small for 26h")
+	mustContain(t, "refusal", reply, "srv-1 was refused", "$0.01 over its budget")
+	if strings.Contains(reply, "$0.00 over") {
+		t.Errorf("a refusal for being over budget says it is $0.00 over:\n%s", reply)
+	}
+	if r := h.request("srv-1"); r.State != workflows.StateDenied {
 		t.Fatalf("state %s", r.State)
 	}
 }

@@ -33,7 +33,7 @@ func TestBudget_OpenRequestsReserve_ThirdOfThreeRefusedWithNumbers(t *testing.T)
 		mustContain(t, "request", h.ops(analyst, "server request test-small for 26h"), want)
 	}
 	third := h.ops(analyst, "server request test-small for 26h")
-	mustContain(t, "third request", third, "srv-3 was refused", "$0.29 over its budget for 2026-11",
+	mustContain(t, "third request", third, "srv-3 was refused", "$0.30 over its budget for 2026-11",
 		"budget $1.50, $0.00 committed, $1.20 reserved by 2 open requests, this request $0.60", "denies requests over budget")
 	mustContain(t, "budget", h.ops(analyst, "budget"), "Reserved by open requests", "$1.20 (2)", "Remaining", "$0.30")
 
