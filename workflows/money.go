@@ -28,6 +28,9 @@ func (m Money) String() string {
 		m = -m
 	}
 	cents := (int64(m) + 5_000) / 10_000
+	if cents == 0 {
+		sign = "" // less than half a cent below zero: no "-$0.00"
+	}
 	whole, frac := cents/100, cents%100
 	return fmt.Sprintf("%s$%s.%02d", sign, groupThousands(whole), frac)
 }

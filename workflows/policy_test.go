@@ -280,3 +280,16 @@ func TestRunnerLanes_KeepOrderWithinALaneOneAtATime(t *testing.T) {
 		t.Fatalf("lane C1 ran %v, want %v", order, want)
 	}
 }
+
+// TestMoney_LessThanHalfACentBelowZeroIsNoNegativeZero attacks the
+// rounding of money shown: a negative amount that rounds to no cents (a
+// ledger $0.004 above the bill, a change of -$0.003 in the cost review)
+// reads "$0.00", not "-$0.00"; half a cent rounds away from zero on both
+// sides.
+func TestMoney_LessThanHalfACentBelowZeroIsNoNegativeZero(t *testing.T) {
+	for m, want := range map[Money]string{-4_000: "$0.00", -1: "$0.00", -5_000: "-$0.01", 5_000: "$0.01", 4_999: "$0.00", -USD(999.995): "-$1,000.00"} {
+		if got := m.String(); got != want {
+			t.Errorf("%d: %q, want %q", m, got, want)
+		}
+	}
+}

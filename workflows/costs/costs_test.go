@@ -296,3 +296,28 @@ func TestCostExplorerError_ReportedOnceWithTheFix(t *testing.T) {
 		t.Fatalf("after recovery, a new failure: %s", titles(ms))
 	}
 }
+
+// TestPercentAndSigned_NoNegativeZero attacks the cost review's figures
+// with changes too small to show: a change below half a cent or below
+// half a percent reads "+$0.00" and "0%" whatever its sign, never "-$0.00"
+// or "-0%".
+func TestPercentAndSigned_NoNegativeZero(t *testing.T) {
+	for _, c := range []struct {
+		change, base workflows.Money
+		pct, money   string
+	}{
+		{-4_000, workflows.USD(100), "0%", "+$0.00"},
+		{4_000, workflows.USD(100), "0%", "+$0.00"},
+		{-workflows.USD(0.3), workflows.USD(100), "0%", "-$0.30"},
+		{workflows.USD(0.6), workflows.USD(100), "+1%", "+$0.60"},
+		{-workflows.USD(12), workflows.USD(100), "-12%", "-$12.00"},
+		{0, 0, "0%", "+$0.00"},
+	} {
+		if got := costs.Percent(c.change, c.base); got != c.pct {
+			t.Errorf("Percent(%d, %d) = %q, want %q", c.change, c.base, got, c.pct)
+		}
+		if got := costs.Signed(c.change); got != c.money {
+			t.Errorf("Signed(%d) = %q, want %q", c.change, got, c.money)
+		}
+	}
+}

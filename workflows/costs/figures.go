@@ -2,6 +2,7 @@ package costs
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -302,7 +303,10 @@ func Percent(change, base workflows.Money) string {
 		}
 		return "new"
 	}
-	p := float64(change) / float64(base) * 100
+	p := math.Round(float64(change) / float64(base) * 100)
+	if p == 0 {
+		return "0%" // less than half a percent either way: no "-0%"
+	}
 	return fmt.Sprintf("%+.0f%%", p)
 }
 

@@ -403,8 +403,8 @@ func reviewMessage(rv Review, p *Policy) workflows.Message {
 
 // signed formats a change with its sign: "+$12.00", "-$3.00".
 func signed(m workflows.Money) string {
-	if m >= 0 {
-		return "+" + m.String()
+	if s := m.String(); !strings.HasPrefix(s, "-") {
+		return "+" + s // a change rounding to no cents is "+$0.00"
 	}
 	return m.String()
 }
