@@ -298,10 +298,34 @@ func (s *Incidents) applyInTx(ctx context.Context, tx Tx, ev PagerEvent) error {
 	if err != nil {
 		return err
 	}
-	if ev.Type == "incident.triggered" && !inc.Open() && !at.After(inc.ResolvedAt) {
-		return nil // a late trigger of an incident already seen resolved
+	if !inc.Open() && !at.After(inc.ResolvedAt) {
+		switch ev.Type {
+		case "incident.triggered":
+			return nil // a late trigger of an incident already seen resolved
+		case "incident.acknowledged", "incident.unacknowledged", "incident.reopened":
+			// Older than the resolution, delivered after it (PagerDuty
+			// does not promise order): history for the timeline (the
+			// first acknowledgement counts in the stats), not the state.
+			if _, err := tx.AddTimeline(TimelineEntry{IncidentID: inc.ID, At: at, Kind: TLPagerDuty, Actor: orDefault(ev.Agent, "PagerDuty"),
+				Text: lateEventText(ev.Type), Source: "pagerduty-event", ExternalID: ev.ID, Action: ev.Type}); err != nil {
+				return err
+			}
+			return s.queueDocSync(tx, inc, now)
+		}
 	}
 	return s.updateFromPager(tx, inc, ev, at, now)
+}
+
+// lateEventText is the timeline's text of a PagerDuty event older than
+// the incident's resolution.
+func lateEventText(evType string) string {
+	switch evType {
+	case "incident.acknowledged":
+		return "Acknowledged in PagerDuty"
+	case "incident.unacknowledged":
+		return "Unacknowledged in PagerDuty (the acknowledgement timed out)"
+	}
+	return "Reopened in PagerDuty"
 }
 
 // declaredFor finds the incident declared in Slack that a PagerDuty event

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/opsbot/opsbot/integrations/pagerduty/pdfake"
 	"github.com/opsbot/opsbot/workflows"
 )
 
@@ -101,4 +103,92 @@ func TestActionItems_OutsidersNeitherCloseNorReadThem(t *testing.T) {
 		t.Fatal("a stranger marked a public incident's action item done")
 	}
 	compareGolden(t, got)
+}
+
+// deliver posts PagerDuty's recorded webhook events in the order given,
+// as a PagerDuty that does not promise order would, and works each.
+func (h *harness) deliver(events []pdfake.Event) {
+	h.t.Helper()
+	for _, ev := range events {
+		resp, err := h.srv.Client().Do(h.redirect(h.pd.WebhookRequest(ev)))
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		resp.Body.Close()
+		h.drain()
+	}
+}
+
+// TestPagerDutyEventsOutOfOrder_LateAckAndReopenDoNotUndoTheResolution
+// delivers an acknowledgement after the resolution that followed it in
+// PagerDuty (PagerDuty does not promise order; only a late trigger was
+// covered): opsbot recorded PagerDuty's state as acknowledged on a
+// resolved incident. Now the incident stays resolved in opsbot as it is in
+// PagerDuty, the acknowledgement still counts on the timeline, a reopen
+// and resolution in order still work, a replay of every event changes
+// nothing and posts nothing, and no update nag follows.
+func TestPagerDutyEventsOutOfOrder_LateAckAndReopenDoNotUndoTheResolution(t *testing.T) {
+	h := newHarness(t)
+	h.pd.SetWebhookURL("")
+	pdInc, _ := h.pd.Trigger(pdService, "Flapping disk")
+	for _, step := range []func() error{
+		func() error { return h.pd.Acknowledge(pdInc.ID, "PUONCALL") },
+		func() error { return h.pd.Resolve(pdInc.ID, "PUONCALL") },
+	} {
+		h.clock.Advance(time.Minute)
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := h.pd.Events()
+	if len(ev) != 3 {
+		t.Fatalf("%d events", len(ev))
+	}
+	// triggered, resolved, then the acknowledgement that came before it.
+	h.deliver([]pdfake.Event{ev[0], ev[2], ev[1]})
+	inc := h.incident("inc-1")
+	if inc.Open() || inc.PDStatus != workflows.PDResolved {
+		t.Fatalf("after a late acknowledgement: status %s, PagerDuty %s; PagerDuty says resolved", inc.Status, inc.PDStatus)
+	}
+	if h.timelineCount("inc-1", "Acknowledged in PagerDuty") != 1 {
+		t.Error("the late acknowledgement is not on the timeline")
+	}
+
+	// Reopened and resolved again, in order: reopening still works.
+	for _, step := range []func() error{
+		func() error { return h.pd.Reopen(pdInc.ID, "PUONCALL") },
+		func() error { return h.pd.Resolve(pdInc.ID, "PUONCALL") },
+	} {
+		h.clock.Advance(time.Minute)
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev = h.pd.Events()
+	h.deliver(ev[3:4])
+	if inc := h.incident("inc-1"); !inc.Open() {
+		t.Fatal("a reopen after the resolution did not reopen it")
+	}
+	h.deliver(ev[4:5])
+	inc = h.incident("inc-1")
+	if inc.Open() || inc.PDStatus != workflows.PDResolved {
+		t.Fatalf("resolved again: status %s, PagerDuty %s", inc.Status, inc.PDStatus)
+	}
+
+	ch := h.incidentChannels()[0]
+	before := len(h.slack.Messages(ch.ID))
+	tl := len(h.timeline("inc-1"))
+	h.deliver(ev) // every event again
+	if n := len(h.slack.Messages(ch.ID)); n != before {
+		t.Errorf("a replay posted %d messages", n-before)
+	}
+	if n := len(h.timeline("inc-1")); n != tl {
+		t.Errorf("a replay added %d timeline entries", n-tl)
+	}
+	h.advance(2 * time.Hour)
+	for _, m := range h.slack.Messages(ch.ID) {
+		if strings.Contains(messageText(m), "with no update") {
+			t.Fatal("an update nag for an incident resolved in PagerDuty")
+		}
+	}
 }
