@@ -140,3 +140,25 @@ func TestOffboard_DeactivationEvent(t *testing.T) {
 	mustContain(t, "report", reports[0], "their Slack account was deactivated", "srv-1")
 	mustContain(t, "audit", h.audit("srv-1"), "opsbot server.handover offboarding: U0DEV <dev@example.com>'s Slack account was deactivated")
 }
+
+// TestOffboard_NotYourselfNorByAnOffboardedAdmin attacks who may
+// offboard whom: an admin who names themselves is refused (nobody would
+// be left to take their decisions back: only the database could), and an
+// admin who was offboarded, while the config still names them, offboards
+// nobody. Neither changes anything: the person is offboarded afterwards
+// as usual, not "already".
+func TestOffboard_NotYourselfNorByAnOffboardedAdmin(t *testing.T) {
+	h := newEditedHarness(t, func(s string) string {
+		return strings.Replace(s, "admins: [admin@example.com]", "admins: [admin@example.com, U0LEAD]", 1)
+	})
+	mustContain(t, "yourself by email", h.ops(admin, "offboard admin@example.com"), "yourself")
+	mustContain(t, "yourself by mention", h.ops(lead, "offboard <@"+lead+"|lead>"), "yourself")
+	mustContain(t, "admin offboards an admin", h.ops(admin, "offboard <@"+lead+"|lead>"), "is offboarded")
+	h.drain()
+	mustContain(t, "offboarded admin", h.ops(lead, "offboard <@"+dev+"|dev>"), "was offboarded")
+	if got := h.audit("dev@example.com") + h.audit("U0DEV"); strings.Contains(got, "user.offboard") {
+		t.Errorf("the refusal offboarded dev:\n%s", got)
+	}
+	mustContain(t, "dev still offboarded once", h.ops(admin, "offboard <@"+dev+"|dev>"), "is offboarded")
+	mustContain(t, "admin still there", h.ops(admin, "offboard admin@example.com"), "yourself")
+}

@@ -65,7 +65,8 @@ func (rep *Report) reason() string {
 }
 
 // Offboard hands over what p held. by is the admin who asked (checked by
-// the caller), or zero for Slack's deactivation event. Everything is
+// the caller; never p, nor someone offboarded), or zero for Slack's
+// deactivation event. Everything is
 // done in one transaction; the key pairs are looked up by a job it
 // queues. A second call for the same person (the event after the
 // command, or the event delivered twice) does nothing and says so.
@@ -77,6 +78,21 @@ func (s *Service) Offboard(ctx context.Context, by, p workflows.Person) (*Report
 		keys := workflows.OffboardKeys(p)
 		if len(keys) == 0 {
 			return workflows.Errorf(workflows.EInvalid, "Name the person to offboard.")
+		}
+		if by != (workflows.Person{}) {
+			// Nobody offboards themselves (nobody could take their
+			// decisions back but the database), and an offboarded admin,
+			// still named in the config, offboards nobody.
+			if workflows.SamePerson(by, p) {
+				return workflows.Errorf(workflows.EForbidden, "You cannot offboard yourself; ask another of opsbot's admins. Nothing was changed.")
+			}
+			byGone, err := workflows.Departed(tx, by)
+			if err != nil {
+				return err
+			}
+			if byGone {
+				return workflows.DepartedAnswer(by)
+			}
 		}
 		gone, err := workflows.Departed(tx, p)
 		if err != nil {
