@@ -185,3 +185,43 @@ func TestCallbacks_LongTextInAnotherScriptIsCutByCharacters(t *testing.T) {
 		t.Errorf("result shows %d characters of the first line, want 199 (200 with the x)", n)
 	}
 }
+
+// TestCallbacks_ForARunNeverCalledChangeNothing attacks the callback
+// route with a correctly signed report for a run opsbot never called:
+// one still waiting for an approver (a "succeeded" would skip the
+// approval) and one denied. Both are refused with 409 and the run,
+// its messages and the audit log stay as they were.
+func TestCallbacks_ForARunNeverCalledChangeNothing(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	promote := []byte("0123456789abcdef-promote")
+	pending := start(t, w, dev, "promote-build", map[string]string{"build": "b-1"}, "view:V1")
+	denied := start(t, w, dev, "promote-build", map[string]string{"build": "b-2"}, "view:V2")
+	if _, err := w.svc.Decide(ctx, lead, denied.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	w.drain()
+	w.messages()
+	before := len(w.audit())
+	for _, id := range []string{pending.ID, denied.ID} {
+		body := fmt.Sprintf(`{"run_id":%q,"seq":1,"status":"succeeded","text":"promoted"}`, id)
+		ts, sig := signed(promote, w.clock.Now(), body)
+		out, err := w.svc.Callback(ctx, []byte(body), ts, sig)
+		if err != nil || out.Code != 409 {
+			t.Errorf("%s: %+v %v, want 409", id, out, err)
+		}
+	}
+	w.drain()
+	if ms := w.messages(); len(ms) != 0 || len(w.caller.calls) != 0 {
+		t.Fatalf("a refused callback said something or called:\n%s", titles(ms))
+	}
+	if got := w.run(pending.ID); got.State != runbooks.StatePending || len(got.Progress) != 0 {
+		t.Errorf("pending run changed: %+v", got)
+	}
+	if got := w.run(denied.ID); got.State != runbooks.StateDenied || len(got.Progress) != 0 {
+		t.Errorf("denied run changed: %+v", got)
+	}
+	if n := len(w.audit()); n != before {
+		t.Errorf("%d audit entries added", n-before)
+	}
+}
