@@ -56,8 +56,8 @@ func parseAudit(words []string) (auditArgs, error) {
 			a.User = userMention.FindStringSubmatch(w)[1]
 		case strings.HasPrefix(w, "@"):
 			return a, usageErr(UsageAudit, "Name the person (%s) by email or Slack member ID, or pick them from Slack's list.", w)
-		case strings.Count(w, "@") == 1 && a.Subject == "" && a.Team == "" && a.User == "":
-			a.User = w
+		case (strings.Count(w, "@") == 1 || memberID.MatchString(w)) && a.Subject == "" && a.Team == "" && a.User == "":
+			a.User = w // an email, or a Slack member ID typed as is
 		case a.Subject == "" && a.Team == "" && a.User == "":
 			a.Team = w
 		default:

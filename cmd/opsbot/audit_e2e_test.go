@@ -142,3 +142,16 @@ func TestAudit_PrivateIncidentHiddenFromApproversNotInIt(t *testing.T) {
 	h.drain()
 	mustContain(t, "approver in it", h.ops(lead, "audit inc-1"), "incident.declare inc-1", "Payroll export leaked")
 }
+
+// TestAudit_ByBareSlackMemberID attacks the person forms `/ops audit`
+// documents (an email, a Slack member ID, or a mention): a member ID
+// typed as is must read as that person, not as an unknown team.
+func TestAudit_ByBareSlackMemberID(t *testing.T) {
+	h := newHarness(t)
+	h.launched("test-small for 1d smoke")
+	h.drain()
+	byMention := h.ops(lead, "audit <@"+dev+"|dev> 1d")
+	mustContain(t, "by mention", byMention, "by <@U0DEV>", "request.create")
+	mustContain(t, "by member ID", h.ops(lead, "audit "+dev+" 1d"), "by <@U0DEV>", "request.create")
+	mustContain(t, "by email", h.ops(lead, "audit dev@example.com 1d"), "request.create")
+}
