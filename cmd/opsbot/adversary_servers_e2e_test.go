@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/opsbot/opsbot/store/storetest"
 	"github.com/opsbot/opsbot/workflows"
 )
 
@@ -153,5 +155,65 @@ func TestOverBudget_AFractionOfACentOverSaysACent(t *testing.T) {
 	}
 	if r := h.request("srv-1"); r.State != workflows.StateDenied {
 		t.Fatalf("state %s", r.State)
+	}
+}
+
+// TestBudget_ConcurrentExtensions_NeverOverTheBudget: team data's budget
+// denies overruns; two of its servers each get a self-service extension
+// at the same instant, each fitting what remains but not both. The
+// approvals path has its own concurrency test; this attacks Extend, on
+// both engines.
+func TestBudget_ConcurrentExtensions_NeverOverTheBudget(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			var dsn []string
+			if engine == "postgres" {
+				dsn = append(dsn, storetest.FreshPostgres(t))
+			}
+			h := newEditedHarness(t, func(cfg string) string {
+				return strings.Replace(cfg, "    monthly_budget_usd: 20\n", "    monthly_budget_usd: 1.5\n", 1)
+			}, dsn...)
+			h.ops(analyst, "server request test-small for 1d")
+			h.ops(analyst, "server request test-small for 1d")
+			h.settle()
+			a, b := h.request("srv-1"), h.request("srv-2")
+			if a.State != workflows.StateRunning || b.State != workflows.StateRunning {
+				t.Fatalf("not running: %s %s", a.State, b.State)
+			}
+			budget := workflows.USD(1.5)
+			one := a.HourlyRate.For(12)
+			left := budget - h.committed("data")
+			if one > left || 2*one <= left {
+				t.Fatalf("setup: an extension costs %s, %s left: one must fit, two must not", one, left)
+			}
+			var wg sync.WaitGroup
+			for _, id := range []string{"srv-1", "srv-2"} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					req, err := h.slack.SlashCommand(testSecret, analyst, "general", "/ops", "lease extend "+id+" 12h")
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					replica{h.app, h.srv}.deliver(t, h, req)
+				}()
+			}
+			wg.Wait()
+			h.app.Bot.Wait()
+			h.drain()
+			if got := h.committed("data"); got > budget {
+				t.Fatalf("committed %s, over the %s budget", got, budget)
+			}
+			extended := 0
+			for _, id := range []string{"srv-1", "srv-2"} {
+				if r := h.request(id); r.Extensions > 0 {
+					extended++
+				}
+			}
+			if extended != 1 {
+				t.Fatalf("%d extensions took effect, want 1", extended)
+			}
+		})
 	}
 }
