@@ -91,7 +91,10 @@ func (s *Servers) ExtendFrom(ctx context.Context, actor Person, id string, d tim
 		if check.Refused != "" {
 			return Errorf(ERefused, "%s", check.Refused)
 		}
-		cost := r.HourlyRate.For(check.NewEnd.Sub(maxTime(r.LeaseEnd, now)).Hours())
+		// The lease gains the time from its old end: in the grace after
+		// the end, the minutes already past it are billed to the lease
+		// (its cost so far counts them), so they are committed too.
+		cost := r.HourlyRate.For(check.NewEnd.Sub(maxTime(r.LeaseEnd, r.LeaseStart)).Hours())
 		budget, err := budgetOf(tx, team, now)
 		if err != nil {
 			return err
@@ -151,6 +154,11 @@ func maxTime(a, b time.Time) time.Time {
 func (s *Servers) applyExtension(tx Tx, team *Team, r *ServerRequest, by Person, d time.Duration, reason string, cost Money, approved bool, now time.Time) error {
 	from := r.LeaseEnd
 	to := maxTime(r.LeaseEnd, now).Add(d)
+	// An extension approved in the grace after the end gains the minutes
+	// past the end as well; they are billed, so they are committed.
+	if gained := r.HourlyRate.For(to.Sub(maxTime(from, r.LeaseStart)).Hours()); gained > cost {
+		cost = gained
+	}
 	r.LeaseEnd, r.UpdatedAt = to, now
 	// The estimate is the whole lease at its hourly rate, so it follows
 	// the new end: "so far of estimated" compares like with like.

@@ -217,3 +217,31 @@ func TestBudget_ConcurrentExtensions_NeverOverTheBudget(t *testing.T) {
 		})
 	}
 }
+
+// TestExtend_InGrace_CommitsTheMinutesPastTheEnd: a lease extended after
+// its end, in the grace before the stop, starts its new lease from now;
+// the minutes between the old end and now are billed to the lease (its
+// cost so far counts them), so they must be committed too: the ledger of
+// the lease equals its estimate, and what it cost by the end is not more
+// than what was committed.
+func TestExtend_InGrace_CommitsTheMinutesPastTheEnd(t *testing.T) {
+	h := newHarness(t)
+	r := h.launched("test-small for 1d")
+	h.advanceTo(r.LeaseEnd.Add(20 * time.Minute))
+	if got := h.request(r.ID); got.State != workflows.StateRunning || !got.EndingAt.IsZero() {
+		t.Fatalf("in grace: %s, ending %s", got.State, got.EndingAt)
+	}
+	mustContain(t, "extend", h.ops(dev, "lease extend "+r.ID+" 1d"), "extended")
+	h.drain()
+	got := h.request(r.ID)
+	if got.Estimate != got.HourlyRate.For(got.LeaseEnd.Sub(got.LeaseStart).Hours()) {
+		t.Fatalf("estimate %s does not cover %s → %s", got.Estimate, got.LeaseStart, got.LeaseEnd)
+	}
+	if c := h.committed("platform"); c != got.Estimate {
+		t.Errorf("committed %s, the lease's estimate is %s", c, got.Estimate)
+	}
+	h.advanceTo(got.LeaseEnd.Add(-time.Minute))
+	if cost, c := h.request(r.ID).CostSoFar(got.LeaseEnd), h.committed("platform"); cost > c {
+		t.Errorf("the lease costs %s by its end, %s was committed", cost, c)
+	}
+}
