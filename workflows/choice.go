@@ -153,8 +153,13 @@ func (s *Servers) Choose(ctx context.Context, actor Person, action string, c Ser
 }
 
 // choosableRequest loads a request the actor may stop, release or keep:
-// their own, one of a team they approve for, or any for an admin.
+// their own, one of a team they approve for, or any for an admin; never
+// for someone offboarded.
 func (s *Servers) choosableRequest(tx Tx, actor Person, id string) (*ServerRequest, error) {
+	// Offboarded: no choices from them, even while the config names them.
+	if err := refuseDeparted(tx, actor); err != nil {
+		return nil, err
+	}
 	r, err := s.ownedRequest(tx, actor, id)
 	var e *Error
 	if errors.As(err, &e) && e.Code == EForbidden && s.Catalog.IsAdmin(actor) {

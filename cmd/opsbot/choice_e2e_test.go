@@ -170,3 +170,28 @@ func TestServerChoice_StartedOutsideOpsbotEndsTheSavings(t *testing.T) {
 		t.Fatalf("state %s", got.State)
 	}
 }
+
+// TestServerChoice_OffboardedApproverChoosesNothing attacks the cost
+// review's Stop now / Release / Keep on a team's server with an
+// approver who was offboarded while the config still names them: each
+// press is refused ("was offboarded") and the server stays as it was.
+func TestServerChoice_OffboardedApproverChoosesNothing(t *testing.T) {
+	h := newHarness(t)
+	r := h.launched("test-small for 2d")
+	choice := workflows.ServerChoice{ID: r.ID, Why: workflows.WhyCostReview, DrawnFor: h.clock.Now()}
+	if err := workflows.Send(context.Background(), h.app.DB, workflows.Message{User: lead, Title: "choose", Actions: workflows.ChoiceActions(r, choice)}, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	dm := h.dms(lead)[len(h.dms(lead))-1]
+	mustContain(t, "offboard", h.ops(admin, "offboard <@"+lead+"|lead>"), "is offboarded")
+	h.drain()
+	for _, a := range []string{workflows.ActServerStop, workflows.ActServerKeep, workflows.ActServerRelease} {
+		h.click(lead, dm, a, choice.Value())
+		mustContain(t, a, h.lastResponse(), "was offboarded")
+	}
+	h.drain()
+	if got := h.request(r.ID); got.State != workflows.StateRunning {
+		t.Fatalf("after refusals: %s", got.State)
+	}
+}
