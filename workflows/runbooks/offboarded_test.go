@@ -65,3 +65,30 @@ func TestOffboarded_RunNoRunbookAndDecideNoRun(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOffboarded_TheirWaitingRunIsNotApproved attacks offboarding from
+// the other side: a run asked for by someone who was offboarded while it
+// waited for an approver must not run on their behalf (as their waiting
+// server requests are withdrawn). Approve is refused with the reason;
+// Deny closes it.
+func TestOffboarded_TheirWaitingRunIsNotApproved(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	r := start(t, w, dev, "promote-build", map[string]string{"build": "b-1"}, "view:V1")
+	w.drain()
+	w.messages()
+	w.offboard(dev)
+	if _, err := w.svc.Decide(ctx, lead, r.ID, true); workflows.ErrorCode(err) != workflows.EConflict || !strings.Contains(err.Error(), "offboarded") {
+		t.Errorf("approved a departed person's run: %v", err)
+	}
+	w.drain()
+	if len(w.caller.calls) != 0 || w.run(r.ID).State != runbooks.StatePending {
+		t.Fatalf("the run went ahead: %d calls, %s", len(w.caller.calls), w.run(r.ID).State)
+	}
+	if _, err := w.svc.Decide(ctx, lead, r.ID, false); err != nil {
+		t.Fatalf("deny: %v", err)
+	}
+	if got := w.run(r.ID).State; got != runbooks.StateDenied {
+		t.Fatalf("after deny: %s", got)
+	}
+}

@@ -212,6 +212,15 @@ func (s *Service) Decide(ctx context.Context, p workflows.Person, id string, app
 		} else if gone && why == "" {
 			why = workflows.DepartedAnswer(p).Message
 		}
+		if why == "" && approve {
+			// Nothing runs on behalf of someone who left.
+			if gone, err := workflows.Departed(tx, r.Actor); err != nil {
+				return err
+			} else if gone {
+				refused = workflows.Errorf(workflows.EConflict, "%s was asked for by %s, who was offboarded since: it will not run on their behalf. Deny it to close it; nothing was changed.", r.ID, workflows.Mention(r.Actor.Ref()))
+				return nil
+			}
+		}
 		if why != "" {
 			refused = workflows.Errorf(workflows.EForbidden, "%s", why)
 			return tx.Audit(workflows.AuditEntry{At: now, Actor: p.String(), Action: "runbook.decide.refuse", Subject: r.ID, Reason: why})
