@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/opsbot/opsbot/integrations/pagerduty/pdfake"
+	"github.com/opsbot/opsbot/integrations/slack/slackfake"
 	"github.com/opsbot/opsbot/workflows"
 )
 
@@ -190,5 +191,58 @@ func TestPagerDutyEventsOutOfOrder_LateAckAndReopenDoNotUndoTheResolution(t *tes
 		if strings.Contains(messageText(m), "with no update") {
 			t.Fatal("an update nag for an incident resolved in PagerDuty")
 		}
+	}
+}
+
+// TestDeclare_BlankTitleFromTheFormRefused submits the declare form with a
+// title of spaces (Slack's required field takes it; a forged submission
+// can send anything): the form says what is wrong and nothing is
+// declared, no channel, no page. A command typed in a channel that is no
+// incident's, without naming one, gets the usage and changes nothing.
+func TestDeclare_BlankTitleFromTheFormRefused(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(dev, "general", "declare")
+	var view string
+	for _, v := range h.slack.Views(dev) {
+		if v.Type == "modal" && v.Open {
+			view = v.ID
+		}
+	}
+	if view == "" {
+		t.Fatal("/incident declare opened no form")
+	}
+	req, err := h.slack.ViewSubmission(testSecret, dev, view, map[string]map[string]slackfake.InputValue{
+		"title":    {"title": {Value: "  \t "}},
+		"severity": {"severity": {Type: "static_select", Value: "sev1"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := h.srv.Client().Do(h.redirect(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		Action string            `json:"response_action"`
+		Errors map[string]string `json:"errors"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	h.drain()
+	if body.Action != "errors" || !strings.Contains(body.Errors["title"], "title") {
+		t.Errorf("a blank title was not refused on the form: %+v", body)
+	}
+	var n int
+	_ = h.app.DB.View(t.Context(), func(tx workflows.Tx) error {
+		incs, err := tx.Incidents(workflows.IncidentFilter{})
+		n = len(incs)
+		return err
+	})
+	if n != 0 || len(h.incidentChannels()) != 0 || len(h.pd.Incidents()) != 0 {
+		t.Fatalf("a blank title declared %d incidents, %d channels, %d pages", n, len(h.incidentChannels()), len(h.pd.Incidents()))
+	}
+	// Commands that need an incident, in a channel that is none.
+	for _, cmd := range []string{"status resolved", "severity sev1", "update hello", "cancel oops", "postmortem done", "action Do it"} {
+		mustContain(t, cmd, h.incidentCmd(dev, "general", cmd), "not an incident channel", "/incident")
 	}
 }
