@@ -199,6 +199,8 @@ func TestPagerDutyEventsOutOfOrder_LateAckAndReopenDoNotUndoTheResolution(t *tes
 // can send anything): the form says what is wrong and nothing is
 // declared, no channel, no page. A command typed in a channel that is no
 // incident's, without naming one, gets the usage and changes nothing.
+// It passed when written (the domain refuses a blank title); no test sent
+// one through the form.
 func TestDeclare_BlankTitleFromTheFormRefused(t *testing.T) {
 	h := newHarness(t)
 	h.incidentCmd(dev, "general", "declare")
