@@ -102,7 +102,7 @@ func (b *Bot) incident(ctx context.Context, cmd slack.SlashCommand) workflows.Re
 	case IncActionDone:
 		a, err := b.Incidents.ActionDone(ctx, actor, c.Action)
 		if err != nil {
-			return b.failure(err, UsageActionDone)
+			return b.mentionPeople(ctx, b.failure(err, UsageActionDone))
 		}
 		return textReply(fmt.Sprintf("%s is done: %s. Its reminders end.", a.ID, a.Text))
 	case IncPMPublish:
@@ -113,9 +113,39 @@ func (b *Bot) incident(ctx context.Context, cmd slack.SlashCommand) workflows.Re
 		}
 	}
 	if err != nil {
-		return b.failure(err, usage)
+		return b.mentionPeople(ctx, b.failure(err, usage))
 	}
 	return textReply(fmt.Sprintf("%s: done. The summary is updated.", inc.ID))
+}
+
+// userFinder finds a Slack user by email; the Slack client is one.
+type userFinder interface {
+	UserID(ctx context.Context, email string) (string, error)
+}
+
+// mentionPeople turns the emails a refusal names (people the config knows
+// by email, PagerDuty's assignees) into Slack users, so the reply names
+// them as mentions, not as emails. An email Slack does not know stays.
+func (b *Bot) mentionPeople(ctx context.Context, r workflows.Reply) workflows.Reply {
+	f, ok := b.Directory.(userFinder)
+	if !ok || len(r.Mention) == 0 {
+		return r
+	}
+	out := make([]string, 0, len(r.Mention))
+	seen := map[string]bool{}
+	for _, ref := range r.Mention {
+		if strings.Contains(ref, "@") {
+			if id, err := f.UserID(ctx, ref); err == nil && id != "" {
+				ref = id
+			}
+		}
+		if !seen[ref] {
+			seen[ref] = true
+			out = append(out, ref)
+		}
+	}
+	r.Mention = out
+	return r
 }
 
 // addAction records an action item; its due date is read as 09:00 in the
@@ -248,7 +278,7 @@ func (b *Bot) incidentClick(ctx context.Context, actor workflows.Person, actionI
 	default:
 		return workflows.Reply{}, false
 	}
-	return b.failure(err, UsageIncHelp), true
+	return b.mentionPeople(ctx, b.failure(err, UsageIncHelp)), true
 }
 
 // reactionAdded puts a message marked with the timeline reaction on the

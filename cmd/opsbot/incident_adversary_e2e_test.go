@@ -54,6 +54,10 @@ func TestActionItems_OutsidersNeitherCloseNorReadThem(t *testing.T) {
 			t.Errorf("%s closing act-1 of a private incident: %s", who, reply)
 		}
 		mustContain(t, who+" refused", reply, "inc-1", "may mark act-1 done")
+		// Who may act, as mentions: not the emails the config knows them by.
+		if strings.Contains(reply, "dev2@example.com") || !strings.Contains(reply, "<@"+dev2+">") {
+			t.Errorf("the refusal names people by email, not as mentions: %s", reply)
+		}
 		if h.action("act-1").Done() {
 			t.Fatalf("%s marked act-1 done", who)
 		}
