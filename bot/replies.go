@@ -17,7 +17,7 @@ func requestReply(cat *workflows.Catalog, res *workflows.RequestResult) workflow
 	m := workflows.Message{Fields: []workflows.Field{
 		{Label: "Template", Value: r.Template},
 		{Label: "Duration", Value: workflows.FormatDuration(r.Duration)},
-		{Label: "Estimate", Value: fmt.Sprintf("%s (%s/h)", r.Estimate, r.HourlyRate)},
+		{Label: "Estimate", Value: fmt.Sprintf("%s (%s/h)", r.Estimate, r.HourlyRate.Rate())},
 		{Label: "Budget left", Value: fmt.Sprintf("%s of %s (%s)", res.Budget.Remaining(), res.Budget.Budget, res.Budget.Month)},
 	}}
 	switch r.State {

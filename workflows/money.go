@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Money is an amount in US dollars, counted in millionths of a dollar so
@@ -33,6 +34,19 @@ func (m Money) String() string {
 	}
 	whole, frac := cents/100, cents%100
 	return fmt.Sprintf("%s$%s.%02d", sign, groupThousands(whole), frac)
+}
+
+// Rate formats an hourly price to the hundredth of a cent, with at least
+// two decimals: "$0.023", "$0.351", "$1.36". Rounded to the cent, small
+// rates lie about the estimates they explain ($0.0229 is not $0.02).
+func (m Money) Rate() string {
+	const tick, cent = Dollar / 10_000, Dollar / 100
+	if m < 0 {
+		return m.String()
+	}
+	r := (m + tick/2) / tick * tick
+	frac := strings.TrimRight(fmt.Sprintf("%02d", r%cent/tick), "0")
+	return (r-r%cent).String() + frac
 }
 
 // CentsUp rounds a positive amount up to the next whole cent: an overrun

@@ -17,3 +17,19 @@ func TestCentsUp_AFractionOfACentIsACent(t *testing.T) {
 		}
 	}
 }
+
+// An hourly rate is shown to the hundredth of a cent, so that it explains
+// the estimate beside it.
+func TestRate_ToTheHundredthOfACent(t *testing.T) {
+	for _, c := range []struct {
+		in   Money
+		want string
+	}{
+		{USD(0.0229918), "$0.023"}, {USD(0.350959), "$0.351"}, {USD(1.36), "$1.36"},
+		{USD(0.0104), "$0.0104"}, {USD(0.00004), "$0.00"}, {USD(1234.56789), "$1,234.5679"},
+	} {
+		if got := c.in.Rate(); got != c.want {
+			t.Errorf("%d millionths: %s, want %s", c.in, got, c.want)
+		}
+	}
+}

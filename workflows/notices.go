@@ -107,7 +107,7 @@ func approvalMessage(team *Team, r *ServerRequest, a *Approval, votes []Decision
 	} else {
 		m.Fields = append(m.Fields, Field{Label: "Duration", Value: FormatDuration(r.Duration)})
 	}
-	m.Fields = append(m.Fields, Field{Label: "Estimate", Value: fmt.Sprintf("%s (%s/h)", a.Cost, r.HourlyRate)})
+	m.Fields = append(m.Fields, Field{Label: "Estimate", Value: fmt.Sprintf("%s (%s/h)", a.Cost, r.HourlyRate.Rate())})
 	if a.State == ApprovalPending {
 		// budget holds this approval's reservation already: what is left
 		// after approving it is what is left now.

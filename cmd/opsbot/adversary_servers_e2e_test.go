@@ -245,3 +245,15 @@ func TestExtend_InGrace_CommitsTheMinutesPastTheEnd(t *testing.T) {
 		t.Errorf("the lease costs %s by its end, %s was committed", cost, c)
 	}
 }
+
+// TestEstimate_HourlyRateIsShownPreciselyEnough: the hourly rate beside an
+// estimate must explain it. Rounded to the cent, test-small's $0.023/h
+// read "$0.02/h" beside a 26-hour estimate of $0.60 ($0.02 × 26 is
+// $0.52), and build-box's $0.351/h read "$0.35/h" beside $9.12.
+func TestEstimate_HourlyRateIsShownPreciselyEnough(t *testing.T) {
+	h := newHarness(t)
+	mustContain(t, "test-small", h.ops(dev, "server request test-small for 26h"), "$0.60 ($0.023/h)")
+	mustContain(t, "build-box", h.ops(dev, "server request build-box for 26h"), "$9.12 ($0.351/h)")
+	h.drain()
+	mustContain(t, "approval", messageText(h.channelMessages("platform-approvals")[0]), "$9.12 ($0.351/h)")
+}
