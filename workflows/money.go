@@ -46,7 +46,7 @@ func (m Money) Rate() string {
 	}
 	r := (m + tick/2) / tick * tick
 	frac := strings.TrimRight(fmt.Sprintf("%02d", r%cent/tick), "0")
-	return (r-r%cent).String() + frac
+	return (r - r%cent).String() + frac
 }
 
 // CentsUp rounds a positive amount up to the next whole cent: an overrun
