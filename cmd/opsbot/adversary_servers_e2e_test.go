@@ -257,3 +257,47 @@ func TestEstimate_HourlyRateIsShownPreciselyEnough(t *testing.T) {
 	h.drain()
 	mustContain(t, "approval", messageText(h.channelMessages("platform-approvals")[0]), "$9.12 ($0.351/h)")
 }
+
+// TestBudget_MonthTurnsInTheTeamsZone: team data (New York, a budget that
+// denies overruns) fills November. At 03:00 UTC on 1 December it is still
+// November in New York: a request is refused against November's budget;
+// after midnight in New York it fits December's.
+func TestBudget_MonthTurnsInTheTeamsZone(t *testing.T) {
+	h := newEditedHarness(t, func(cfg string) string {
+		return strings.Replace(cfg, "    monthly_budget_usd: 20\n", "    monthly_budget_usd: 1.5\n", 1)
+	})
+	h.advanceTo(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
+	for range 2 {
+		mustContain(t, "request", h.ops(analyst, "server request test-small for 1d"), "approved")
+	}
+	h.settle()
+	h.advanceTo(time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC))
+	mustContain(t, "late on 30 November in New York", h.ops(analyst, "server request test-small for 1d"),
+		"was refused", "over its budget for 2026-11")
+	h.advanceTo(time.Date(2026, 12, 1, 5, 30, 0, 0, time.UTC))
+	mustContain(t, "early on 1 December in New York", h.ops(analyst, "server request test-small for 1d"), "approved")
+	h.settle()
+	mustContain(t, "budget", h.ops(analyst, "budget"), "2026-12")
+}
+
+// TestExtensionApprovedInGrace_CommitsTheMinutesPastTheEnd: the approval
+// path of TestExtend_InGrace_CommitsTheMinutesPastTheEnd. An extension
+// beyond policy asked before the end and approved after it, in the grace,
+// runs from the click: the minutes since the old end are committed too.
+func TestExtensionApprovedInGrace_CommitsTheMinutesPastTheEnd(t *testing.T) {
+	h := newHarness(t)
+	r := h.launched("test-small for 1d")
+	mustContain(t, "extend", h.ops(dev, "lease extend "+r.ID+" 8d"), "needs an approver")
+	h.drain()
+	h.advanceTo(r.LeaseEnd.Add(20 * time.Minute))
+	h.forge(lead, workflows.ActApprove, "apr-1")
+	mustContain(t, "approve", h.lastResponse(), "You approved "+r.ID)
+	h.drain()
+	got := h.request(r.ID)
+	if want := h.clock.Now().Add(8 * 24 * time.Hour); !got.LeaseEnd.Equal(want) {
+		t.Fatalf("lease ends %s, want %s", got.LeaseEnd, want)
+	}
+	if c := h.committed("platform"); c != got.Estimate {
+		t.Errorf("committed %s, the lease's estimate is %s", c, got.Estimate)
+	}
+}
