@@ -301,15 +301,20 @@ func (s *Incidents) sendActionReminder(ctx context.Context, id string) (bool, er
 		if !ok {
 			return tx.SetDue(DueKindAction, a.ID, NextActionDue(a, last[string(NagAction)]))
 		}
+		inc, err := tx.Incident(a.IncidentID)
+		if err != nil {
+			return err
+		}
+		if inc.Cancelled {
+			// Declared by mistake: no reminders. Looked at again a period
+			// on, in case PagerDuty reopens it.
+			return tx.SetDue(DueKindAction, a.ID, NextActionDue(a, due))
+		}
 		fresh, err := tx.RecordReminder(a.ID, string(NagAction), due, now)
 		if err != nil {
 			return err
 		}
 		if err := tx.SetDue(DueKindAction, a.ID, NextActionDue(a, due)); err != nil || !fresh {
-			return err
-		}
-		inc, err := tx.Incident(a.IncidentID)
-		if err != nil {
 			return err
 		}
 		sent = true

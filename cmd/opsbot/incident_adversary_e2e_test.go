@@ -252,3 +252,26 @@ func TestDeclare_BlankTitleFromTheFormRefused(t *testing.T) {
 		mustContain(t, cmd, h.incidentCmd(dev, "general", cmd), "not an incident channel", "/incident")
 	}
 }
+
+// TestCancel_ActionItemsOfACancelledIncidentAreNotReminded: an incident
+// declared by mistake, with an action item already given an owner and a
+// due date, is cancelled ("no post-mortem, no reminders"); the owner must
+// not be reminded of it. It attacks the promise from the action items'
+// side, which the cancel test did not.
+func TestCancel_ActionItemsOfACancelledIncidentAreNotReminded(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(dev, "general", "declare Orders slow sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	mustContain(t, "act-1", h.incidentCmd(dev, ch.ID, "action Add an index <@"+dev2+"> due 2026-11-22"), "act-1 recorded")
+	mustContain(t, "cancel", h.incidentCmd(dev, ch.ID, "cancel wrong service"), "cancelled")
+	h.drain()
+	for range 4 {
+		h.advance(24 * time.Hour)
+	}
+	for _, m := range h.dms(dev2) {
+		if strings.Contains(messageText(m), "act-1") {
+			t.Fatalf("reminded of an action item of a cancelled incident: %s", messageText(m))
+		}
+	}
+}
