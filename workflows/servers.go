@@ -94,6 +94,9 @@ func (s *Servers) Request(ctx context.Context, actor Person, in RequestInput) (*
 	err = s.update(ctx, func(tx Tx) error {
 		*res = RequestResult{} // a retried transaction starts again
 		now := s.Clock.Now()
+		if err := refuseDeparted(tx, actor); err != nil {
+			return err
+		}
 		id, err := tx.NextID("srv")
 		if err != nil {
 			return err
@@ -425,6 +428,10 @@ func (s *Servers) Server(ctx context.Context, actor Person, id string) (*ServerR
 // ownedRequest loads a request the actor may act on: their own, or one of
 // a team they approve for.
 func (s *Servers) ownedRequest(tx Tx, actor Person, id string) (*ServerRequest, error) {
+	// Offboarded: nothing from them, even while the config names them.
+	if err := refuseDeparted(tx, actor); err != nil {
+		return nil, err
+	}
 	id = strings.ToLower(strings.TrimSpace(id))
 	r, err := tx.Request(id)
 	if errors.Is(err, ErrNotFound) {

@@ -162,3 +162,28 @@ func TestOffboard_NotYourselfNorByAnOffboardedAdmin(t *testing.T) {
 	mustContain(t, "dev still offboarded once", h.ops(admin, "offboard <@"+dev+"|dev>"), "is offboarded")
 	mustContain(t, "admin still there", h.ops(admin, "offboard admin@example.com"), "yourself")
 }
+
+// TestOffboard_NoServersOrLeasesFromThemAfterwards attacks the promise
+// that opsbot takes no decision or action from an offboarded person
+// while the config still names them, through the server commands: a
+// member asks for a server (which the policy would launch at once), an
+// approver extends and releases the team's server. Each is refused with
+// the reason and nothing changes.
+func TestOffboard_NoServersOrLeasesFromThemAfterwards(t *testing.T) {
+	h := newHarness(t)
+	r := h.launched("test-small for 2d")
+	end := h.request(r.ID).LeaseEnd
+	mustContain(t, "offboard lead", h.ops(admin, "offboard <@"+lead+"|lead>"), "is offboarded")
+	mustContain(t, "offboard dev2", h.ops(admin, "offboard <@"+dev2+"|dev2>"), "is offboarded")
+	h.drain()
+	mustContain(t, "request", h.ops(dev2, "server request test-small for 1d x"), "was offboarded")
+	mustContain(t, "extend", h.ops(lead, "lease extend "+r.ID+" 1d"), "was offboarded")
+	mustContain(t, "release", h.ops(lead, "lease release "+r.ID), "was offboarded")
+	h.drain()
+	if n := len(h.requests()); n != 1 {
+		t.Errorf("%d server requests, want the one from before", n)
+	}
+	if got := h.request(r.ID); got.State != workflows.StateRunning || !got.LeaseEnd.Equal(end) {
+		t.Errorf("the server changed: %s, lease end %s (was %s)", got.State, got.LeaseEnd, end)
+	}
+}

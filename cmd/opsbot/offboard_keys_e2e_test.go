@@ -216,7 +216,7 @@ func TestOffboard_TeamOwnedServer(t *testing.T) {
 	if s := h.ops(dev, "servers"); strings.Contains(s, r.ID) {
 		t.Errorf("the departed person still lists %s: %s", r.ID, s)
 	}
-	mustContain(t, "departed extends", h.ops(dev, "lease extend "+r.ID+" 1d"), "is not yours")
+	mustContain(t, "departed extends", h.ops(dev, "lease extend "+r.ID+" 1d"), "was offboarded")
 }
 
 // TestOffboard_ReRoutesApprovalsOfADepartedApprover: approvals that
