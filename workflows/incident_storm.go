@@ -39,8 +39,8 @@ func (s *Incidents) stormParent(tx Tx, service string, now time.Time) (parent *I
 	if err != nil {
 		return nil, 0, err
 	}
-	for _, inc := range open { // newest first
-		if inc.LinkedTo == "" && !inc.Cancelled {
+	for _, inc := range open { // newest first; never into a private channel
+		if inc.LinkedTo == "" && !inc.Cancelled && !inc.Private {
 			return inc, len(recent), nil
 		}
 	}

@@ -275,3 +275,39 @@ func TestCancel_ActionItemsOfACancelledIncidentAreNotReminded(t *testing.T) {
 		}
 	}
 }
+
+// TestAlertStorm_NeverLinksIntoAPrivateIncident: during an alert storm a
+// newcomer is linked into the channel of the service's newest open
+// incident. When that one is private, the newcomer (a normal incident,
+// from PagerDuty) was put into the private channel, where its own team
+// cannot read it, with no announcement. Now a private incident is never a
+// storm's parent: the newcomer gets a channel of its own (or joins a
+// public one).
+func TestAlertStorm_NeverLinksIntoAPrivateIncident(t *testing.T) {
+	h := newHarness(t)
+	h.extra += "  storm: {count: 1, per: 1h}\n"
+	h.restart()
+	h.incidentCmd(dev, "general", "declare --private Payroll export leaked sev2")
+	h.drain()
+	private := h.incident("inc-1")
+	if private.ChannelID == "" || private.PDIncidentID == "" {
+		t.Fatalf("the private incident has no channel or page: %+v", private)
+	}
+	h.clock.Advance(time.Minute)
+	if _, err := h.pd.Trigger(pdService, "Disk full on db-3"); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	inc := h.incident("inc-2")
+	if inc.LinkedTo == private.ID || inc.ChannelID == private.ChannelID {
+		t.Fatalf("a public incident was linked into private %s's channel", private.ID)
+	}
+	for _, m := range h.slack.Messages(private.ChannelID) {
+		if strings.Contains(messageText(m), "Disk full") {
+			t.Errorf("the public incident was announced in the private channel: %s", messageText(m))
+		}
+	}
+	if inc.ChannelID == "" {
+		t.Error("the public incident got no channel")
+	}
+}
