@@ -155,3 +155,21 @@ func TestAudit_ByBareSlackMemberID(t *testing.T) {
 	mustContain(t, "by member ID", h.ops(lead, "audit "+dev+" 1d"), "by <@U0DEV>", "request.create")
 	mustContain(t, "by email", h.ops(lead, "audit dev@example.com 1d"), "request.create")
 }
+
+// TestAudit_OffboardedApproverReadsNothing attacks `/ops audit` with an
+// approver who was offboarded while the config still names them:
+// someone who left no longer reads the team's audit log.
+func TestAudit_OffboardedApproverReadsNothing(t *testing.T) {
+	h := newHarness(t)
+	r := h.launched("test-small for 1d")
+	mustContain(t, "before", h.ops(lead, "audit "+r.ID), "request.create")
+	mustContain(t, "offboard", h.ops(admin, "offboard <@"+lead+"|lead>"), "is offboarded")
+	h.drain()
+	for _, q := range []string{"audit " + r.ID, "audit platform", "audit"} {
+		got := h.ops(lead, q)
+		mustContain(t, q, got, "was offboarded")
+		if strings.Contains(got, "request.create") {
+			t.Errorf("%s: shown to someone offboarded:\n%s", q, got)
+		}
+	}
+}

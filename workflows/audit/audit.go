@@ -80,6 +80,17 @@ func (s *Service) Read(ctx context.Context, reader workflows.Person, q Query) (*
 	if !admin && len(approves) == 0 {
 		return nil, workflows.Errorf(workflows.EForbidden, "The audit log is shown to opsbot's admins and to teams' approvers (for their teams). You are neither.")
 	}
+	// Someone offboarded reads nothing, even while the config names them.
+	var gone bool
+	if err := s.Store.View(ctx, func(tx workflows.Tx) (err error) {
+		gone, err = workflows.Departed(tx, reader)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("check whether %s was offboarded: %w", reader, err)
+	}
+	if gone {
+		return nil, workflows.DepartedAnswer(reader)
+	}
 	if q.Team != "" {
 		t, ok := s.teamNamed(q.Team)
 		if !ok {

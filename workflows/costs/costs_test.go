@@ -321,3 +321,38 @@ func TestPercentAndSigned_NoNegativeZero(t *testing.T) {
 		}
 	}
 }
+
+// TestShow_NotToSomeoneOffboarded attacks /ops costs with a member who
+// was offboarded while the config still names them: someone who left no
+// longer reads the team's costs (nor, as an admin, the whole bill).
+func TestShow_NotToSomeoneOffboarded(t *testing.T) {
+	w := newWorld(t, time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC))
+	w.commit("platform", "2026-11", "srv-1", 120*workflows.Dollar)
+	ctx := context.Background()
+	dev := workflows.Person{SlackID: "U0DEV"}
+	admin := workflows.Person{SlackID: "U0ADMIN", Email: "admin@example.com"}
+	if _, err := w.svc.Show(ctx, dev, "", "last"); err != nil {
+		t.Fatalf("before: %v", err)
+	}
+	err := w.db.Update(ctx, func(tx workflows.Tx) error {
+		for _, p := range []workflows.Person{dev, admin} {
+			for _, k := range workflows.OffboardKeys(p) {
+				if _, err := tx.MarkSent(k, w.clock.Now()); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		p    workflows.Person
+		team string
+	}{{dev, ""}, {admin, "platform"}, {admin, "all"}} {
+		if _, err := w.svc.Show(ctx, c.p, c.team, "last"); workflows.ErrorCode(err) != workflows.EForbidden || !strings.Contains(err.Error(), "offboarded") {
+			t.Errorf("%s reads %q: %v", c.p, c.team, err)
+		}
+	}
+}

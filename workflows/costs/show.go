@@ -85,6 +85,17 @@ func (s *Service) Show(ctx context.Context, actor workflows.Person, teamName, mo
 	if !member && !admin {
 		return workflows.Message{}, workflows.Errorf(workflows.EForbidden, "You are not in any team in opsbot's config, so you cannot see costs. A team's costs are shown to its members and approvers and to opsbot's admins.")
 	}
+	// Someone offboarded reads nothing, even while the config names them.
+	var gone bool
+	if err := s.Store.View(ctx, func(tx workflows.Tx) (err error) {
+		gone, err = workflows.Departed(tx, actor)
+		return err
+	}); err != nil {
+		return workflows.Message{}, fmt.Errorf("check whether %s was offboarded: %w", actor, err)
+	}
+	if gone {
+		return workflows.Message{}, workflows.DepartedAnswer(actor)
+	}
 	if strings.EqualFold(teamName, "all") {
 		if !admin {
 			return workflows.Message{}, workflows.Errorf(workflows.EForbidden, "The whole bill is shown to opsbot's admins only. `/ops costs` shows your team's.")
