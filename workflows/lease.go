@@ -327,5 +327,23 @@ func (s *Servers) StartAgain(ctx context.Context, actor Person, id string) (*Req
 	if r.State != StateStopped {
 		return nil, Errorf(EConflict, "%s is %s; only a stopped server can be started again.", r.ID, r.State.Words())
 	}
-	return s.Request(ctx, actor, RequestInput{Template: r.Template, Duration: r.Duration, Reason: "start again after " + r.ID + " was stopped"})
+	return s.Request(ctx, actor, RequestInput{Template: r.Template, Duration: r.Duration, Reason: againReason(r.ID), Again: r.ID})
+}
+
+func againReason(id string) string { return "start again after " + id + " was stopped" }
+
+// startedAgainAlready refuses a Start again of in.Again while the server
+// an earlier Start again of it asked for is still waiting, launching or
+// running: a double click (two clicks, not a replay) asks once.
+func startedAgainAlready(tx Tx, actor Person, in RequestInput) error {
+	live, err := tx.Requests(RequestFilter{Owner: actor, States: []State{StateRequested, StatePending, StateApproved, StateProvisioning, StateRunning}})
+	if err != nil {
+		return fmt.Errorf("read %s's servers: %w", actor, err)
+	}
+	for _, x := range live {
+		if x.Reason == againReason(in.Again) && x.Template == in.Template {
+			return Errorf(EConflict, "%s was started again already: %s is %s. Nothing new was asked for.", in.Again, x.ID, x.State.Words())
+		}
+	}
+	return nil
 }

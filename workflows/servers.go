@@ -50,6 +50,10 @@ type RequestInput struct {
 	Template string
 	Duration time.Duration // zero: the policy's default lease
 	Reason   string
+	// Again, when set, is the stopped server this request starts again
+	// (Start again): refused while one started again from it is still
+	// waiting, launching or running, so a double click asks once.
+	Again string
 }
 
 // RequestResult says what became of a request.
@@ -96,6 +100,11 @@ func (s *Servers) Request(ctx context.Context, actor Person, in RequestInput) (*
 		now := s.Clock.Now()
 		if err := refuseDeparted(tx, actor); err != nil {
 			return err
+		}
+		if in.Again != "" {
+			if err := startedAgainAlready(tx, actor, in); err != nil {
+				return err
+			}
 		}
 		id, err := tx.NextID("srv")
 		if err != nil {

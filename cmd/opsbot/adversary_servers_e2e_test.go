@@ -301,3 +301,29 @@ func TestExtensionApprovedInGrace_CommitsTheMinutesPastTheEnd(t *testing.T) {
 		t.Errorf("committed %s, the lease's estimate is %s", c, got.Estimate)
 	}
 }
+
+// TestStartAgain_DoubleClickAsksOnce: the owner double-clicks "Start
+// again" on the message about a stopped server (two clicks, two signed
+// requests, not a replay). One new request is made and one server
+// launched, not two.
+func TestStartAgain_DoubleClickAsksOnce(t *testing.T) {
+	h := newHarness(t)
+	r := h.launched("test-small for 1d")
+	h.advanceTo(r.LeaseEnd.Add(31 * time.Minute))
+	h.advance(time.Minute)
+	if got := h.request(r.ID); got.State != workflows.StateStopped {
+		t.Fatalf("state %s, want stopped", got.State)
+	}
+	stopped := dmContaining(t, h, dev, r.ID+"'s lease ended")
+	h.click(dev, stopped, workflows.ActStartAgain, r.ID)
+	mustContain(t, "first click", h.lastResponse(), "srv-2 approved")
+	h.click(dev, stopped, workflows.ActStartAgain, r.ID)
+	mustContain(t, "second click", h.lastResponse(), r.ID+" was started again already: srv-2 is")
+	h.settle()
+	if n := len(h.requests()); n != 2 {
+		t.Errorf("%d requests after a double click on Start again, want 2 (srv-1 and one new)", n)
+	}
+	if n := len(h.ec2.CallsOf("RunInstances")); n != 2 {
+		t.Errorf("%d launches, want 2 (srv-1 and one new)", n)
+	}
+}
