@@ -36,7 +36,12 @@ func Authorize(c *workflows.Catalog, rb *Runbook, p workflows.Person) Verdict {
 			continue
 		}
 		mine = append(mine, t.Name)
-		if team == nil && (slices.Contains(rb.Teams, "*") || slices.Contains(rb.Teams, t.Name)) {
+		if !slices.Contains(rb.Teams, "*") && !slices.Contains(rb.Teams, t.Name) {
+			continue
+		}
+		// The first listed team they are in; for a runbook approvers run,
+		// the first where they are an approver.
+		if team == nil || (rb.RunBy == RoleApprovers && !team.IsApprover(p) && t.IsApprover(p)) {
 			team = t
 		}
 	}

@@ -423,3 +423,24 @@ func TestCallbacks(t *testing.T) {
 		t.Fatalf("after the end: %+v", out)
 	}
 }
+
+// TestAuthorize_ApproverOfALaterTeam attacks run_by: approvers with a
+// person in two teams: a member of platform (first in the config) who is
+// an approver of data. rotate-keys is for every team's approvers, so
+// they may run it, for data; they were refused as platform's member.
+func TestAuthorize_ApproverOfALaterTeam(t *testing.T) {
+	w := newWorld(t)
+	multi := workflows.Person{SlackID: "U0MULTI"}
+	w.cat.Teams[0].Members = append(w.cat.Teams[0].Members, "U0MULTI")
+	w.cat.Teams[1].Approvers = append(w.cat.Teams[1].Approvers, "U0MULTI")
+	rb, _ := w.svc.Runbook("rotate-keys")
+	v := runbooks.Authorize(w.cat, rb, multi)
+	if !v.Allowed || v.Team == nil || v.Team.Name != "data" || v.As != "approver" {
+		t.Errorf("got %+v, want allowed as data's approver", v)
+	}
+	// A runbook for members still goes by the first team they are in.
+	rb, _ = w.svc.Runbook("restart-service")
+	if v := runbooks.Authorize(w.cat, rb, multi); !v.Allowed || v.Team.Name != "platform" {
+		t.Errorf("restart-service: %+v", v)
+	}
+}
