@@ -134,7 +134,7 @@ func (s *Incidents) AddMember(ctx context.Context, actor Person, ref IncidentRef
 			return err
 		}
 		return enqueueMessage(tx, Message{Key: "incident-added:" + inc.ID + ":" + person(who), Channel: inc.ChannelID, Mention: []string{person(who)},
-			Text: fmt.Sprintf("Added to %s by %s: may now change its status, severity and roles.", inc.ID, s.plainName(actor))}, now)
+			Text: fmt.Sprintf("Added to %s by %s: may now change its status, severity and roles.", inc.ID, Mention(actor.Ref()))}, now)
 	})
 }
 

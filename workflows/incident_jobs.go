@@ -118,7 +118,7 @@ func (s *Incidents) invite(ctx context.Context, j Job) error {
 			people = append(people, v.Invite...)
 		}
 	}
-	for _, p := range []Person{inc.DeclaredBy, inc.Commander, inc.Comms, inc.Scribe} {
+	for _, p := range append([]Person{inc.DeclaredBy, inc.Commander, inc.Comms, inc.Scribe}, inc.Added...) {
 		if ref := person(p); ref != "" {
 			people = append(people, ref)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -309,5 +310,35 @@ func TestAlertStorm_NeverLinksIntoAPrivateIncident(t *testing.T) {
 	}
 	if inc.ChannelID == "" {
 		t.Error("the public incident got no channel")
+	}
+}
+
+// TestAddMember_InvitedAndNamedByMention: `/incident add @user` promises
+// the person is invited to the channel (for a private incident, the only
+// way in besides a role) and that the channel names who added them as a
+// person, not by email. The invite job left the added people out, so they
+// were never invited.
+func TestAddMember_InvitedAndNamedByMention(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(dev, "general", "declare --private Payroll export leaked sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	mustContain(t, "add", h.incidentCmd(dev, ch.ID, "add <@"+analyst+"|ana>"), "Added to inc-1")
+	h.drain()
+	ch, _ = h.slack.Channel(ch.ID)
+	if !slices.Contains(ch.Members, analyst) {
+		t.Errorf("the added person was not invited: %v", ch.Members)
+	}
+	found := false
+	for _, m := range h.slack.Messages(ch.ID) {
+		if txt := messageText(m); strings.Contains(txt, "Added to inc-1 by") {
+			found = true
+			if strings.Contains(txt, "dev@example.com") || !strings.Contains(txt, "<@"+dev+">") {
+				t.Errorf("who added them is not named as a mention: %s", txt)
+			}
+		}
+	}
+	if !found {
+		t.Error("the channel was not told")
 	}
 }
