@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsbot/opsbot/integrations/slack/slackfake"
 	"github.com/opsbot/opsbot/store/storetest"
 	"github.com/opsbot/opsbot/workflows"
 )
@@ -325,5 +326,46 @@ func TestStartAgain_DoubleClickAsksOnce(t *testing.T) {
 	}
 	if n := len(h.ec2.CallsOf("RunInstances")); n != 2 {
 		t.Errorf("%d launches, want 2 (srv-1 and one new)", n)
+	}
+}
+
+// TestStartAgain_ConcurrentClicksAskOnce is TestStartAgain_DoubleClickAsksOnce
+// with both clicks arriving at the same instant, on both engines: the
+// check and the new request are one transaction.
+func TestStartAgain_ConcurrentClicksAskOnce(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			var dsn []string
+			if engine == "postgres" {
+				dsn = append(dsn, storetest.FreshPostgres(t))
+			}
+			h := newHarness(t, dsn...)
+			r := h.launched("test-small for 1d")
+			h.advanceTo(r.LeaseEnd.Add(31 * time.Minute))
+			h.advance(time.Minute)
+			stopped := dmContaining(t, h, dev, r.ID+"'s lease ended")
+			var wg sync.WaitGroup
+			for range 3 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					req, err := h.slack.BlockAction(testSecret, slackfake.Click{User: dev, Channel: stopped.Channel, MessageTS: stopped.TS, ActionID: workflows.ActStartAgain, Value: r.ID})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					replica{h.app, h.srv}.deliver(t, h, req)
+				}()
+			}
+			wg.Wait()
+			h.app.Bot.Wait()
+			h.settle()
+			if n := len(h.requests()); n != 2 {
+				t.Errorf("%d requests after three clicks at once, want 2", n)
+			}
+			if n := len(h.ec2.CallsOf("RunInstances")); n != 2 {
+				t.Errorf("%d launches, want 2", n)
+			}
+		})
 	}
 }
