@@ -92,6 +92,9 @@ func (s *Incidents) RequestReview(ctx context.Context, actor Person, teamName st
 	var rev *AlertReview
 	err = s.update(ctx, func(tx Tx) error {
 		now := s.Clock.Now()
+		if err := refuseDeparted(tx, actor); err != nil {
+			return err
+		}
 		recent, err := tx.Reviews(team.Name, now.Add(-time.Hour))
 		if err != nil {
 			return err

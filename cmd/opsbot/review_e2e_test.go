@@ -472,7 +472,8 @@ func checkPicture(t *testing.T, name string, data []byte) {
 // promise ("opsbot takes no decision or action from them, even while the
 // config still names them") through the alert review: a member who was
 // offboarded and still presses a decision, or Done on a follow-up they
-// own, is refused with the reason and the item does not change.
+// own, or asks for a review, is refused with the reason and the item
+// does not change.
 func TestAlertReview_OffboardedMemberDecidesNothing(t *testing.T) {
 	h := newHarness(t)
 	h.seedAlertHistory()
@@ -491,6 +492,9 @@ func TestAlertReview_OffboardedMemberDecidesNothing(t *testing.T) {
 	h.clickValue(dev2, cert, "rev-1 3 tune")
 	if r := h.lastResponse(); !strings.Contains(r, "was offboarded") {
 		t.Errorf("an offboarded member decided: %s", r)
+	}
+	if text := h.incidentCmd(dev2, "general", "review platform"); !strings.Contains(text, "was offboarded") {
+		t.Errorf("an offboarded member started a review: %s", text)
 	}
 	h.clickValue(dev2, h.reviewThread("rev-1")[1], "rev-1 1")
 	if r := h.lastResponse(); !strings.Contains(r, "was offboarded") {
