@@ -369,3 +369,60 @@ func TestStartAgain_ConcurrentClicksAskOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestForm_BadInputShownOnTheFieldsAndNothingStored submits the
+// request form (/ops server request with no arguments) with bad values,
+// the template forged past the select: each is answered on the form and
+// stores nothing; the corrected submission of the same form goes through.
+func TestRequestForm_BadInputShownOnTheFieldsAndNothingStored(t *testing.T) {
+	h := newHarness(t)
+	h.ops(dev, "server request")
+	var form slackfake.View
+	for _, v := range h.slack.Views(dev) {
+		if v.Type == "modal" {
+			form = v
+		}
+	}
+	if form.ID == "" {
+		t.Fatal("no request form opened")
+	}
+	submit := func(template, duration, reason string) map[string]string {
+		t.Helper()
+		h.send(h.slack.ViewSubmission(testSecret, dev, form.ID, map[string]map[string]slackfake.InputValue{
+			"template": {"template": {Type: "static_select", Value: template}},
+			"duration": {"duration": {Value: duration}},
+			"reason":   {"reason": {Value: reason}},
+		}))
+		for _, v := range h.slack.Views(dev) {
+			if v.ID == form.ID {
+				return v.Errors
+			}
+		}
+		return nil
+	}
+	for _, c := range []struct{ template, duration, want string }{
+		{"test-small", "-1d", "not a positive duration"},
+		{"test-small", "2x", "is not a duration"},
+		{"test-small", "999d", "too long"},
+		{"test-small", "8d", "longer than the longest lease"},
+		{"nope", "1d", `no server template "nope"`},
+	} {
+		errs := submit(c.template, c.duration, "bad")
+		var all string
+		for _, e := range errs {
+			all += e + "\n"
+		}
+		if !strings.Contains(all, c.want) {
+			t.Errorf("%s for %s: field errors %v, want %q", c.template, c.duration, errs, c.want)
+		}
+	}
+	h.drain()
+	if n := len(h.requests()); n != 0 {
+		t.Fatalf("%d requests stored from refused forms", n)
+	}
+	submit("test-small", "1d", "ok now")
+	h.settle()
+	if n := len(h.requests()); n != 1 {
+		t.Fatalf("%d requests after the corrected form, want 1", n)
+	}
+}
