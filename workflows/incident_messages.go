@@ -201,6 +201,9 @@ func (s *Incidents) nagMessage(inc *Incident, n NagDue) Message {
 				inc.ID, Elapsed(n.Since))}
 	default:
 		owner := person(inc.Commander)
+		if owner != "" {
+			team = s.readerTeam(inc.Commander, inc) // a DM: the commander's zone
+		}
 		m := Message{Key: key, Actions: []Action{snooze("1d")},
 			Text: fmt.Sprintf("The post-mortem of %s (%s) was due %s (%s ago) and is not marked done. Finish it, then run /incident postmortem done in #%s.",
 				inc.ID, inc.Title, team.LocalTime(inc.PostmortemDue), Elapsed(n.Since), inc.ChannelName)}
@@ -211,4 +214,13 @@ func (s *Incidents) nagMessage(inc *Incident, n NagDue) Message {
 		}
 		return m
 	}
+}
+
+// readerTeam is the team whose time zone a DM to p tells times in: p's own
+// team, else the incident's.
+func (s *Incidents) readerTeam(p Person, inc *Incident) *Team {
+	if t, ok := s.Catalog.TeamOf(p); ok {
+		return t
+	}
+	return s.team(inc)
 }

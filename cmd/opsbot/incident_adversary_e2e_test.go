@@ -342,3 +342,38 @@ func TestAddMember_InvitedAndNamedByMention(t *testing.T) {
 		t.Error("the channel was not told")
 	}
 }
+
+// TestReminders_DMsTellTimeInTheReadersZone: a DM is read by one person,
+// so its times are in that person's team's zone. An action item of a
+// Berlin team's incident owned by a New York team's member, due 09:00
+// Berlin, was announced to them as "due ... 09:00 CET"; it is now 03:00
+// EST. The post-mortem overdue DM to a commander from New York likewise.
+func TestReminders_DMsTellTimeInTheReadersZone(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(dev, "general", "declare Orders slow sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	mustContain(t, "act-1", h.incidentCmd(dev, ch.ID, "action Audit the export job ana@example.com due 2026-11-24"), "act-1 recorded")
+	mustContain(t, "commander", h.incidentCmd(dev, ch.ID, "role commander <@"+analyst+"|ana>"), "inc-1")
+	h.incidentCmd(dev, ch.ID, "status resolved")
+	h.drain()
+	for range 6 {
+		h.advance(24 * time.Hour)
+	}
+	var action, overdue string
+	for _, m := range h.dms(analyst) {
+		switch txt := messageText(m); {
+		case strings.Contains(txt, "Action item act-1"):
+			action = txt
+		case strings.Contains(txt, "post-mortem of inc-1") && strings.Contains(txt, "was due"):
+			overdue = txt
+		}
+	}
+	mustContain(t, "action reminder", action, "Tue 24 Nov 03:00 EST")
+	if overdue == "" {
+		t.Fatal("no post-mortem overdue DM to the commander")
+	}
+	if strings.Contains(overdue, "CET") || !strings.Contains(overdue, "EST") {
+		t.Errorf("the overdue DM is not in the reader's zone: %s", overdue)
+	}
+}
