@@ -61,6 +61,19 @@ func TestApprove_AnotherTeamsApproverAndAnAdminAreRefused(t *testing.T) {
 				mustContain(t, who+" approves", h.lastResponse(), "Only team platform's approvers")
 			}
 		}
+		// Deny opens the form for anyone; its submission is refused.
+		forms := 0
+		for _, v := range h.slack.Views(who) {
+			if v.Type == "modal" && v.Open {
+				forms++
+				h.send(h.slack.ViewSubmission(testSecret, who, v.ID, map[string]map[string]slackfake.InputValue{
+					"reason": {"reason": {Value: "not yours to deny"}},
+				}))
+			}
+		}
+		if forms != 1 {
+			t.Errorf("%s: %d deny forms, want 1", who, forms)
+		}
 	}
 	h.drain()
 	if r := h.request("srv-1"); r.State != workflows.StatePending {
