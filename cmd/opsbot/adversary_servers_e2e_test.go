@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -437,5 +440,54 @@ func TestRequestForm_BadInputShownOnTheFieldsAndNothingStored(t *testing.T) {
 	h.settle()
 	if n := len(h.requests()); n != 1 {
 		t.Fatalf("%d requests after the corrected form, want 1", n)
+	}
+}
+
+// TestApproveClick_ReplayedLaterIsRefused: an approver's signed Approve
+// click on a two-approval request, captured and sent again byte for byte:
+// at once it records no second vote; six minutes later (past Slack's
+// five-minute window, the signature still valid for its own timestamp) it
+// is refused with 401 and changes nothing.
+func TestApproveClick_ReplayedLaterIsRefused(t *testing.T) {
+	h := newHarness(t)
+	mustContain(t, "request", h.ops(dev, "server request huge for 4d"), "2 approval")
+	h.drain()
+	approval := h.channelMessages("platform-approvals")[0]
+	req, err := h.slack.BlockAction(testSecret, slackfake.Click{User: lead, Channel: approval.Channel, MessageTS: approval.TS, ActionID: workflows.ActApprove, Value: "apr-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(req.Body)
+	resend := func() int {
+		again, _ := http.NewRequest(req.Method, req.URL.String(), bytes.NewReader(body))
+		again.Header = req.Header.Clone()
+		return h.send(again, nil)
+	}
+	for range 2 {
+		if status := resend(); status != http.StatusOK {
+			t.Fatalf("status %d", status)
+		}
+	}
+	h.drain()
+	votes := func() int {
+		var ds []workflows.Decision
+		if err := h.app.DB.View(t.Context(), func(tx workflows.Tx) (err error) {
+			ds, err = tx.Decisions("apr-1")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return len(ds)
+	}
+	if n := votes(); n != 1 {
+		t.Fatalf("%d votes after a click and its replay, want 1", n)
+	}
+	h.advance(6 * time.Minute)
+	if status := resend(); status != http.StatusUnauthorized {
+		t.Fatalf("a replay six minutes later: status %d, want 401", status)
+	}
+	h.drain()
+	if n, r := votes(), h.request("srv-1"); n != 1 || r.State != workflows.StatePending {
+		t.Fatalf("after the late replay: %d votes, %s", n, r.State)
 	}
 }
