@@ -34,6 +34,12 @@ func parseOffboard(words []string) (OpsCommand, error) {
 	return OpsCommand{}, usageErr(UsageOffboard, "Name one person by email or Slack member ID (`/ops offboard dana@example.com`), or pick them from Slack's list.")
 }
 
+// userIDs finds a Slack user by email (users.lookupByEmail); the Slack
+// client's Directory does.
+type userIDs interface {
+	UserID(ctx context.Context, email string) (string, error)
+}
+
 // offboardCommand is `/ops offboard @user`, for opsbot's admins.
 func (b *Bot) offboardCommand(ctx context.Context, actor workflows.Person, userID string) workflows.Reply {
 	if b.Offboard == nil {
@@ -47,6 +53,14 @@ func (b *Bot) offboardCommand(ctx context.Context, actor workflows.Person, userI
 	who := workflows.Person{Email: userID}
 	if !strings.Contains(userID, "@") {
 		who = b.person(ctx, userID)
+	} else if ids, ok := b.Directory.(userIDs); ok {
+		// The config may name them by Slack ID (approvers: [U0LEAD]):
+		// an email alone would miss their teams and roles.
+		if id, err := ids.UserID(ctx, userID); err == nil {
+			who.SlackID = id
+		} else {
+			b.Log.WarnContext(ctx, "look up the Slack user of an email", "email", userID, "err", err)
+		}
 	}
 	rep, err := b.Offboard.Offboard(ctx, actor, who)
 	if err != nil {

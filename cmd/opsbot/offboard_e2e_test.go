@@ -187,3 +187,25 @@ func TestOffboard_NoServersOrLeasesFromThemAfterwards(t *testing.T) {
 		t.Errorf("the server changed: %s, lease end %s (was %s)", got.State, got.LeaseEnd, end)
 	}
 }
+
+// TestOffboard_ByEmailFindsTheApproverNamedBySlackID attacks the
+// documented form `/ops offboard EMAIL` with an approver the config
+// names by Slack member ID (approvers: [U0LEAD]): offboarding them by
+// email must find their teams as offboarding them by mention does (the
+// approval waiting on them re-routed, the team told), and leave them
+// unable to approve.
+func TestOffboard_ByEmailFindsTheApproverNamedBySlackID(t *testing.T) {
+	h := newHarness(t)
+	h.ops(dev, "server request build-box for 1d compile")
+	h.drain()
+	got := h.ops(admin, "offboard lead@example.com")
+	mustContain(t, "command", got, "1 approval(s) asked of the other approvers")
+	h.drain()
+	var report string
+	for _, m := range h.channelMessages("platform-approvals") {
+		if t := messageText(m); strings.Contains(t, "Offboarding:") {
+			report = t
+		}
+	}
+	mustContain(t, "report", report, "waited on them too; asked of the other approvers")
+}
