@@ -356,3 +356,32 @@ func TestShow_NotToSomeoneOffboarded(t *testing.T) {
 		}
 	}
 }
+
+// TestNoBudget_NoAlertsNoShareOfNothing attacks the costs with a team
+// that has no budget (monthly_budget_usd: 0) and spends: no budget alert
+// is sent (no threshold of nothing is crossed, no division by zero), and
+// /ops costs shows its figures without a share of a budget. It passed
+// when written: no existing test had a team without a budget.
+func TestNoBudget_NoAlertsNoShareOfNothing(t *testing.T) {
+	w := newWorld(t, time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC))
+	w.pol.CostExplorer = false
+	w.pol.Review = nil
+	w.cat.Teams[1].MonthlyBudget = 0
+	w.commit("data", "2026-12", "srv-1", 260*workflows.Dollar)
+	w.tick()
+	w.drain()
+	if ms := w.messages(); len(ms) != 0 {
+		t.Fatalf("a team with no budget was alerted: %s", titles(ms))
+	}
+	m, err := w.svc.Show(context.Background(), workflows.Person{SlackID: "U0ANA", Email: "ana@example.com"}, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := m.Text
+	for _, f := range m.Fields {
+		text += "\n" + f.Label + ": " + f.Value
+	}
+	if strings.Contains(text, "budget used") || strings.Contains(text, "Inf") || strings.Contains(text, "NaN") || !strings.Contains(text, "$260.00") {
+		t.Errorf("no-budget team's costs:\n%s", text)
+	}
+}
