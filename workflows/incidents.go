@@ -387,6 +387,15 @@ func (s *Incidents) openFromPager(tx Tx, ev PagerEvent, at, now time.Time) error
 		Text: "Triggered in PagerDuty: " + inc.Title, Source: "pagerduty-event", ExternalID: ev.ID, Action: triggeredAction(ev.Type)}); err != nil {
 		return err
 	}
+	if ev.Type == "incident.acknowledged" {
+		// First seen acknowledged (its trigger's delivery comes later, and
+		// then finds nothing to do): the acknowledgement is on the
+		// timeline too, at its time, for the post-mortem and the stats.
+		if err := s.record(tx, inc, TimelineEntry{At: at, Kind: TLPagerDuty, Actor: orDefault(ev.Agent, "PagerDuty"),
+			Text: "Acknowledged in PagerDuty", Source: "pagerduty-event", ExternalID: ev.ID + ":acknowledged", Action: ev.Type}); err != nil {
+			return err
+		}
+	}
 	if err := tx.Audit(AuditEntry{At: now, Actor: "pagerduty", Action: "incident.open", Subject: id, Detail: ev.Incident.ID}); err != nil {
 		return err
 	}

@@ -377,3 +377,42 @@ func TestReminders_DMsTellTimeInTheReadersZone(t *testing.T) {
 		t.Errorf("the overdue DM is not in the reader's zone: %s", overdue)
 	}
 }
+
+// TestPagerDutyAckBeforeTrigger_AcknowledgementOnTheTimeline: the first
+// event opsbot sees of a PagerDuty incident is its acknowledgement (the
+// trigger's delivery comes later). One incident, one channel, and the
+// acknowledgement is on the timeline as one (time to acknowledge in the
+// stats reads it), the trigger once.
+func TestPagerDutyAckBeforeTrigger_AcknowledgementOnTheTimeline(t *testing.T) {
+	h := newHarness(t)
+	h.pd.SetWebhookURL("")
+	pdInc, _ := h.pd.Trigger(pdService, "Queue backlog")
+	h.clock.Advance(2 * time.Minute)
+	if err := h.pd.Acknowledge(pdInc.ID, "PUONCALL"); err != nil {
+		t.Fatal(err)
+	}
+	ev := h.pd.Events()
+	h.deliver([]pdfake.Event{ev[1], ev[0], ev[1], ev[0]})
+	if n := len(h.incidentChannels()); n != 1 {
+		t.Fatalf("%d channels", n)
+	}
+	inc := h.incident("inc-1")
+	if inc.PDStatus != workflows.PDAcknowledged || !inc.Open() {
+		t.Fatalf("status %s, PagerDuty %s", inc.Status, inc.PDStatus)
+	}
+	acks, triggers := 0, 0
+	for _, e := range h.timeline("inc-1") {
+		switch e.Action {
+		case "incident.acknowledged":
+			acks++
+			if !e.At.Equal(ev[1].OccurredAt) {
+				t.Errorf("acknowledged at %s, want %s", e.At, ev[1].OccurredAt)
+			}
+		case "incident.triggered":
+			triggers++
+		}
+	}
+	if acks != 1 || triggers > 1 {
+		t.Errorf("timeline: %d acknowledgements and %d triggers, want 1 and at most 1", acks, triggers)
+	}
+}
