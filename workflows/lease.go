@@ -76,6 +76,9 @@ func (s *Servers) ExtendFrom(ctx context.Context, actor Person, id string, d tim
 		if err != nil {
 			return err
 		}
+		if tpl == nil {
+			return Errorf(EConflict, "Template %s of %s is no longer in the config, so its lease cannot be extended; it still ends as the team's policy says, and `/ops lease release %s` gives it back now.", r.Template, r.ID, r.ID)
+		}
 		if !drawnFor.IsZero() && r.LeaseEnd.Unix() != drawnFor.Unix() {
 			return Errorf(EConflict, "%s's lease changed since this button was drawn: it now ends %s, not %s. Nothing was changed. To extend it further, use the button on the newest message or `/ops lease extend %s DURATION`.",
 				r.ID, team.LocalTime(r.LeaseEnd), team.LocalTime(drawnFor), r.ID)
@@ -293,15 +296,16 @@ func refundUnused(tx Tx, team *Team, r *ServerRequest, now time.Time) error {
 	return tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "budget.release", Subject: r.ID, Detail: "released " + refund.String()})
 }
 
+// teamAndTemplate returns r's team and template. A template removed from
+// the config (renamed by a reload) gives a nil template, not an error: the
+// server it launched still has a lease to warn about, end and release,
+// under the team's policy (Lifecycle and OffHoursFor take a nil template).
 func (s *Servers) teamAndTemplate(r *ServerRequest) (*Team, *Template, error) {
 	team, ok := s.Catalog.Team(r.Team)
 	if !ok {
 		return nil, nil, Errorf(EConflict, "Team %s of %s is no longer in the config.", r.Team, r.ID)
 	}
-	tpl, ok := s.Catalog.Template(r.Template)
-	if !ok {
-		return nil, nil, Errorf(EConflict, "Template %s of %s is no longer in the config.", r.Template, r.ID)
-	}
+	tpl, _ := s.Catalog.Template(r.Template)
 	return team, tpl, nil
 }
 

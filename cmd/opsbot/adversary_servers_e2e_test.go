@@ -491,3 +491,32 @@ func TestApproveClick_ReplayedLaterIsRefused(t *testing.T) {
 		t.Fatalf("after the late replay: %d votes, %s", n, r.State)
 	}
 }
+
+// TestTemplateRemovedFromConfig_LeaseStillEndsAndCanBeReleased: a config
+// reload renames the template a running server was launched from. Its
+// lease must still be warned about and ended (under the team's policy),
+// and its owner must still be able to release it; before, the server was
+// skipped by the scheduler and refused every release, and so ran on for
+// good, unbilled to any lease.
+func TestTemplateRemovedFromConfig_LeaseStillEndsAndCanBeReleased(t *testing.T) {
+	h := newHarness(t)
+	a := h.launched("test-small for 1d")
+	b := h.launched("test-small for 2d")
+	h.edit = func(cfg string) string {
+		return strings.Replace(cfg, "  - name: test-small\n", "  - name: test-tiny\n", 1)
+	}
+	h.restart()
+	mustContain(t, "extend", h.ops(dev, "lease extend "+a.ID+" 1d"), "no longer in the config")
+	h.advanceTo(a.LeaseEnd.Add(-time.Hour))
+	dmContaining(t, h, dev, a.ID+"'s lease ends in 1h")
+	h.advanceTo(a.LeaseEnd.Add(31 * time.Minute))
+	h.advance(time.Minute)
+	if got := h.request(a.ID); got.State != workflows.StateStopped {
+		t.Fatalf("%s is %s after its lease and grace, want stopped", a.ID, got.State)
+	}
+	mustContain(t, "release", h.ops(dev, "lease release "+b.ID), b.ID)
+	h.drain()
+	if got := h.request(b.ID); got.State != workflows.StateTerminated {
+		t.Fatalf("%s is %s after a release, want terminated", b.ID, got.State)
+	}
+}
