@@ -110,6 +110,7 @@ func (s *Service) call(ctx context.Context, j workflows.Job) error {
 		// Shutting down: the attempt counts; the job runs again later.
 		return fmt.Errorf("call %s: %w", r.ID, ctx.Err())
 	}
+	ans.Body = noNUL(ans.Body)
 	return s.update(ctx, func(tx Tx) error {
 		now := s.Clock.Now()
 		cur, err := tx.RunbookRun(r.ID)
@@ -210,6 +211,11 @@ func resultSentence(state State, what string, attempts int) string {
 	}
 	return fmt.Sprintf("Failed: %s%s.", what, tries)
 }
+
+// noNUL drops NUL characters from text an endpoint sent: PostgreSQL
+// keeps no NUL in text, and a record that cannot be written would fail
+// its transaction every time.
+func noNUL(s string) string { return strings.ReplaceAll(s, "\x00", "") }
 
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")

@@ -121,7 +121,7 @@ func (s *Service) Callback(ctx context.Context, body []byte, ts, sig string) (Ca
 	default:
 		return CallbackOutcome{400, `status must be "running", "succeeded" or "failed"`}, nil
 	}
-	text := strings.TrimSpace(p.Text)
+	text := strings.TrimSpace(noNUL(p.Text))
 	if rs := []rune(text); len(rs) > 2000 {
 		text = string(rs[:2000]) + "…"
 	}

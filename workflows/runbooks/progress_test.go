@@ -225,3 +225,37 @@ func TestCallbacks_ForARunNeverCalledChangeNothing(t *testing.T) {
 		t.Errorf("%d audit entries added", n-before)
 	}
 }
+
+// TestCallbacks_NULBytesAreNotRecorded attacks the run's record with NUL
+// characters, from an endpoint that answers with a binary body and from
+// a callback whose text has "\u0000": PostgreSQL refuses NUL in text, so
+// recording them would fail the transaction every time (the answer never
+// recorded, the callback answered 503 forever). They are dropped.
+func TestCallbacks_NULBytesAreNotRecorded(t *testing.T) {
+	w := newWorld(t)
+	w.caller.answers = []runbooks.Answer{{Status: 202, Body: "acc\x00epted\x00"}}
+	start(t, w, dev, "restart-service", map[string]string{"service": "api"}, "")
+	w.drain()
+	for _, body := range []string{`{"run_id":"run-1","seq":1,"status":"running","text":"half\u0000way"}`,
+		`{"run_id":"run-1","seq":2,"status":"succeeded","text":"do\u0000ne"}`} {
+		ts, sig := signed(secret, w.clock.Now(), body)
+		if out, err := w.svc.Callback(context.Background(), []byte(body), ts, sig); err != nil || out.Code != 200 {
+			t.Fatalf("callback %s: %+v %v", body, out, err)
+		}
+	}
+	w.drain()
+	got := w.run("run-1")
+	all := got.Body + got.Result
+	for _, st := range got.Progress {
+		all += st.Text
+	}
+	for _, m := range w.messages() {
+		all += m.Text + m.Title
+	}
+	if strings.Contains(all, "\x00") {
+		t.Errorf("a NUL was recorded or shown: %q", all)
+	}
+	if got.State != runbooks.StateDone || !strings.Contains(got.Body, "accepted") || !strings.Contains(got.Result, "done") {
+		t.Errorf("run %s, body %q, result %q", got.State, got.Body, got.Result)
+	}
+}
