@@ -70,20 +70,7 @@ func (b *Bot) answerRead(w http.ResponseWriter, r *http.Request, cmd slack.Slash
 	ctx := r.Context()
 	rec := intakeRecord{Transport: viaHTTP, Kind: kindCommand, Body: string(body), Handled: "slack-handled:" + sig, At: b.Clock.Now()}
 	seen := []string{"slack-request:" + sig}
-	late := make(chan bool, 1)  // a slow read's take-in: true when fresh
-	var readCtx context.Context // the handling's, with its intake
-	reply, ok := b.withinOr(ctx, cmd.Command, func(ctx context.Context) workflows.Reply {
-		readCtx = workflows.WithIntake(ctx, rec.At, rec.Handled)
-		reply := b.Command(readCtx, cmd)
-		if _, _, unmarked := workflows.UnfinishedIntake(readCtx); !unmarked {
-			b.Log.ErrorContext(readCtx, "a slash command handled as a read changed state", "command", cmd.Command, "text", cmd.Text)
-		}
-		return reply
-	}, func(_ context.Context, reply workflows.Reply) {
-		if <-late && b.finish(readCtx, rec) {
-			b.postResponse(readCtx, cmd.ResponseURL, reply)
-		}
-	})
+	reply, ok, late := b.handleRead(ctx, cmd, rec)
 	if !ok {
 		fresh, err := b.takeIn(ctx, seen, rec)
 		late <- err == nil && fresh
@@ -98,6 +85,29 @@ func (b *Bot) answerRead(w http.ResponseWriter, r *http.Request, cmd slack.Slash
 	}
 }
 
+// handleRead handles a command that only reads, waiting for its reply up
+// to AckWithin (ok). When the read is slower, the caller takes the command
+// in with its backstop and sends on late whether that take-in was fresh:
+// only then does the read, once done, record the command as handled and
+// answer through response_url.
+func (b *Bot) handleRead(ctx context.Context, cmd slack.SlashCommand, rec intakeRecord) (reply workflows.Reply, ok bool, late chan<- bool) {
+	taken := make(chan bool, 1)
+	var readCtx context.Context // the handling's, with its intake
+	reply, ok = b.withinOr(ctx, cmd.Command, func(ctx context.Context) workflows.Reply {
+		readCtx = workflows.WithIntake(ctx, rec.At, rec.Handled)
+		reply := b.Command(readCtx, cmd)
+		if _, _, unmarked := workflows.UnfinishedIntake(readCtx); !unmarked {
+			b.Log.ErrorContext(readCtx, "a slash command handled as a read changed state", "command", cmd.Command, "text", cmd.Text)
+		}
+		return reply
+	}, func(_ context.Context, reply workflows.Reply) {
+		if <-taken && b.finish(readCtx, rec) {
+			b.postResponse(readCtx, cmd.ResponseURL, reply)
+		}
+	})
+	return reply, ok, taken
+}
+
 // envelopeRead is answerRead for Socket Mode: a command that only reads
 // is handled first, then taken in by one write with no backstop (its
 // envelope, trigger and, for the record, nothing else), and its reply
@@ -108,20 +118,7 @@ func (b *Bot) answerRead(w http.ResponseWriter, r *http.Request, cmd slack.Slash
 // command, with its backstop, acknowledged as being worked on, and
 // answered through response_url once recorded as handled.
 func (b *Bot) envelopeRead(ctx context.Context, ack acker, envelopeID string, cmd slack.SlashCommand, keys []string, rec intakeRecord, log *slog.Logger) {
-	late := make(chan bool, 1)  // a slow read's take-in: true when fresh
-	var readCtx context.Context // the handling's, with its intake
-	reply, ok := b.withinOr(ctx, cmd.Command, func(ctx context.Context) workflows.Reply {
-		readCtx = workflows.WithIntake(ctx, rec.At, rec.Handled)
-		reply := b.Command(readCtx, cmd)
-		if _, _, unmarked := workflows.UnfinishedIntake(readCtx); !unmarked {
-			b.Log.ErrorContext(readCtx, "a slash command handled as a read changed state", "command", cmd.Command, "text", cmd.Text)
-		}
-		return reply
-	}, func(_ context.Context, reply workflows.Reply) {
-		if <-late && b.finish(readCtx, rec) {
-			b.postResponse(readCtx, cmd.ResponseURL, reply)
-		}
-	})
+	reply, ok, late := b.handleRead(ctx, cmd, rec)
 	var fresh bool
 	var err error
 	if ok {
