@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -121,6 +122,8 @@ type Runner struct {
 	// called with the outcome once it is recorded.
 	Trace func(ctx context.Context, j Job) (context.Context, func(error))
 
+	holding atomic.Int64 // jobs held by its claims (Holding)
+
 	batches batching // when each batch kind may be batched again
 }
 
@@ -136,6 +139,12 @@ func Backoff(n int) time.Duration {
 
 // RunDue runs every job due now and returns how many ran.
 func (r *Runner) RunDue(ctx context.Context) (int, error) { return r.runDue(ctx, ctx, false) }
+
+// Holding is how many claimed jobs this runner holds now, running or
+// waiting for their lane, across Run and RunDue. The sandbox waits for
+// none before it moves its clock on, so that a jump never outruns the
+// lease of a job still at work.
+func (r *Runner) Holding() int { return int(r.holding.Load()) }
 
 // KindClaimer is a JobQueue that can claim jobs of some kinds only, or
 // of all but some (except). The runner uses it for KindLimits; a queue
@@ -158,7 +167,7 @@ func (r *Runner) runDue(ctx, work context.Context, yield bool) (int, error) {
 	if conc <= 0 {
 		conc = 4
 	}
-	p := &pool{r: r, ctx: work, held: &holds{held: map[int64]*hold{}}, kinds: map[string]int{},
+	p := &pool{r: r, ctx: work, held: &holds{held: map[int64]*hold{}, count: &r.holding}, kinds: map[string]int{},
 		lanes: map[string][]Job{}, freed: make(chan struct{}, 1)}
 	stop, renewed := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -393,8 +402,9 @@ func (r *Runner) renew(ctx context.Context, held *holds, stop <-chan struct{}) {
 // holds are the jobs of one claim not finished yet, each with the
 // context it runs under, cancelled if its lease is lost.
 type holds struct {
-	mu   sync.Mutex
-	held map[int64]*hold
+	mu    sync.Mutex
+	held  map[int64]*hold
+	count *atomic.Int64 // the runner's, across its claims (Holding)
 }
 
 type hold struct {
@@ -408,6 +418,9 @@ func (h *holds) add(ctx context.Context, j Job) {
 	c, cancel := context.WithCancelCause(ctx)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if _, ok := h.held[j.ID]; !ok {
+		h.count.Add(1)
+	}
 	h.held[j.ID] = &hold{job: j, ctx: c, cancel: cancel}
 }
 
@@ -447,6 +460,7 @@ func (h *holds) lose(id int64) bool {
 	}
 	x.cancel(ErrLeaseLost)
 	delete(h.held, id)
+	h.count.Add(-1)
 	return true
 }
 
@@ -460,6 +474,7 @@ func (h *holds) release(id int64) (lost bool) {
 		return true
 	}
 	delete(h.held, id)
+	h.count.Add(-1)
 	x.cancel(nil)
 	return false
 }

@@ -103,6 +103,27 @@ func removeDB(path string) error {
 // sandboxJobLease is the sandbox's job lease (see bootTracedSandbox).
 const sandboxJobLease = 24 * time.Hour
 
+// sandboxJobWait bounds how long, in real time, a step of the sandbox's
+// clock waits for the jobs at work (a job paced behind Notion's 3 calls a
+// second takes seconds); a job that hangs longer is outrun, and said so.
+const sandboxJobWait = 30 * time.Second
+
+// waitForHeldJobs waits until runner holds no job, or sandboxJobWait.
+func waitForHeldJobs(ctx context.Context, runner *workflows.Runner, log *slog.Logger) {
+	deadline := time.Now().Add(sandboxJobWait)
+	for runner.Holding() > 0 {
+		if time.Now().After(deadline) {
+			log.WarnContext(ctx, "sandbox clock moves on under jobs still at work", "jobs", runner.Holding(), "waited", sandboxJobWait)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
 // bootSandbox builds the real App from the sample config and the
 // environment the sandbox made, exactly as `serve` would from its own.
 func bootSandbox(ctx context.Context, w sandbox.Wiring) (*sandbox.Opsbot, error) {
@@ -135,10 +156,11 @@ func bootTracedSandbox(ctx context.Context, w sandbox.Wiring, tracing *telemetry
 	// The sandbox's clock jumps (15 minutes a step when fast-forwarding,
 	// many steps a second): a 30 s job lease on it would run out under a
 	// running job, and the job would run a second time beside the first
-	// (two Notion pages for one review). A day, renewed every second of
-	// real time, outlasts any stretch of steps between two renewals; a
-	// job held when the sandbox was killed is free again a sandbox day
-	// later.
+	// (two Notion pages for one review). So CatchUp, run after each step,
+	// waits for the jobs the runner holds before the clock moves on
+	// (sandboxJobWait), and a lease of a day outlasts the one step a job
+	// claimed just after that wait can see; a job held when the sandbox
+	// was killed is free again a sandbox day later.
 	app.Runner.Lease, app.Runner.RenewEvery = sandboxJobLease, time.Second
 	var holdReview func(ctx context.Context) (string, error)
 	if app.Costs != nil {
@@ -171,6 +193,7 @@ func bootTracedSandbox(ctx context.Context, w sandbox.Wiring, tracing *telemetry
 			}
 			app.Bot.Wait()
 			app.Wake()
+			waitForHeldJobs(ctx, app.Runner, app.Log)
 			return nil
 		},
 		Close: app.Close,
