@@ -42,7 +42,7 @@ func startSandbox(t *testing.T) *runningSandbox {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sb, err := sandbox.New(ctx, sandbox.Options{BaseURL: url, DB: filepath.Join(t.TempDir(), "sandbox.db"), Boot: bootSandbox, Log: log})
+	sb, err := sandbox.New(ctx, sandbox.Options{BaseURL: url, DB: filepath.Join(t.TempDir(), "sandbox.db"), Boot: bootSandbox, Log: log, Clock: sandboxWallClock(t)})
 	if err != nil {
 		cancel()
 		t.Fatalf("start sandbox: %v", err)
@@ -67,6 +67,28 @@ func startSandbox(t *testing.T) *runningSandbox {
 	t.Logf("sandbox started in %s at %s", workflows.SystemClock{}.Now().Sub(began).Round(time.Millisecond), url)
 	return rs
 }
+
+// sandboxWallClock is the wall clock the sandbox under test runs on: the
+// system's, or, with OPSBOT_TEST_SANDBOX_AT=2026-12-31T23:50:00Z, one that
+// starts at that instant and runs on from it. The sandbox starts at the
+// time of day the tests happen to run; this runs them at the hours and
+// dates that matter (a month's end, midnight UTC, a DST change) on demand.
+func sandboxWallClock(t *testing.T) workflows.Clock {
+	at := os.Getenv("OPSBOT_TEST_SANDBOX_AT")
+	if at == "" {
+		return workflows.SystemClock{}
+	}
+	start, err := time.Parse(time.RFC3339, at)
+	if err != nil {
+		t.Fatalf("OPSBOT_TEST_SANDBOX_AT: %v", err)
+	}
+	return wallFrom{off: start.Sub(time.Now())}
+}
+
+// wallFrom is the system clock moved by off.
+type wallFrom struct{ off time.Duration }
+
+func (w wallFrom) Now() time.Time { return time.Now().Add(w.off).UTC() }
 
 // pageState is the part of /api/state the tests read.
 type pageState struct {
