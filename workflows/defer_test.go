@@ -44,3 +44,32 @@ func TestRunner_DeferredJobGoesBackWithoutCountingAnAttempt(t *testing.T) {
 		t.Fatalf("gave up %v, buried %d, retried %d, deferred %v", gaveUp, len(q.buried), q.retried, q.deferred)
 	}
 }
+
+// Holding counts the jobs a runner holds while they run, across claims,
+// and none once they are done: the sandbox waits on it before moving its
+// clock, so a job at work is never outrun by its own lease.
+func TestRunner_HoldingCountsJobsAtWork(t *testing.T) {
+	q := &memQueue{jobs: []Job{{ID: 1, Kind: "x"}, {ID: 2, Kind: "x"}}}
+	started, release := make(chan struct{}, 2), make(chan struct{})
+	r := &Runner{Queue: q, Clock: NewManualClock(time.Unix(0, 0)), Log: quietLog(),
+		Handlers: map[string]JobHandler{"x": func(ctx context.Context, j Job) error {
+			started <- struct{}{}
+			<-release
+			return nil
+		}},
+	}
+	done := make(chan error, 1)
+	go func() { _, err := r.RunDue(context.Background()); done <- err }()
+	<-started
+	<-started
+	if n := r.Holding(); n != 2 {
+		t.Errorf("holding %d jobs while two run, want 2", n)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := r.Holding(); n != 0 {
+		t.Errorf("holding %d jobs after they are done, want 0", n)
+	}
+}
