@@ -271,8 +271,26 @@ func warningMessage(team *Team, r *ServerRequest, lc LifecyclePolicy, budget Bud
 		text = fmt.Sprintf("It is stopped (since %s, %s), but its lease still ends: at %s (plus %s grace) %s. Extend it if you still need it, or release it now to give the budget back.",
 			team.LocalTime(st.At), st.Why.Words(), team.LocalTime(r.LeaseEnd), FormatDuration(lc.Grace), then)
 	}
+	title := fmt.Sprintf("%s's lease ends in %s", r.ID, FormatDuration(left))
+	if left <= 0 {
+		// In the grace after the end: the warning before it was missed
+		// (opsbot was not running), and the end action is what comes.
+		endAt := r.LeaseEnd.Add(lc.Grace)
+		title = fmt.Sprintf("%s's lease ended: it will be %s in %s", r.ID, action, FormatDuration(endAt.Sub(now)))
+		text = fmt.Sprintf("Its lease ended at %s; at %s, when its %s grace runs out, it will be %s. Extend it if you still need it, or release it now to give the budget back.",
+			team.LocalTime(r.LeaseEnd), team.LocalTime(endAt), FormatDuration(lc.Grace), action)
+		if _, ok := r.OpenStop(); ok && r.State == StateStopped {
+			title = fmt.Sprintf("%s's lease ended: its end comes in %s", r.ID, FormatDuration(endAt.Sub(now)))
+			then := "it stays stopped, and starting it again takes a new lease"
+			if lc.EndAction == EndTerminate {
+				then = "it will be terminated and its disk deleted"
+			}
+			text = fmt.Sprintf("It is stopped, and its lease ended at %s; at %s, when its %s grace runs out, %s. Extend it if you still need it, or release it now to give the budget back.",
+				team.LocalTime(r.LeaseEnd), team.LocalTime(endAt), FormatDuration(lc.Grace), then)
+		}
+	}
 	return toOwner(team, r, Message{
-		Title: fmt.Sprintf("%s's lease ends in %s", r.ID, FormatDuration(left)),
+		Title: title,
 		Text:  text,
 		Fields: append(serverFields(team, r, now),
 			Field{Label: "Extending 1 day costs", Value: r.HourlyRate.For(24).String()},

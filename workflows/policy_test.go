@@ -97,8 +97,10 @@ func TestDueLease_AtFixedInstants(t *testing.T) {
 		{"at the 24h warning", end.Add(-24 * time.Hour), LeaseStep{Warn: 24 * time.Hour}},
 		{"between warnings", end.Add(-2 * time.Hour), LeaseStep{Warn: 24 * time.Hour}},
 		{"at the 1h warning the 24h one is superseded", end.Add(-time.Hour), LeaseStep{Warn: time.Hour, Superseded: []time.Duration{24 * time.Hour}}},
-		{"at the end, in grace", end, LeaseStep{}},
-		{"just before grace runs out", end.Add(29 * time.Minute), LeaseStep{}},
+		// In the grace the nearest warning stays due: the caller sends it
+		// only if it was not recorded before the end (opsbot was down).
+		{"at the end, in grace", end, LeaseStep{Warn: time.Hour, Superseded: []time.Duration{24 * time.Hour}}},
+		{"just before grace runs out", end.Add(29 * time.Minute), LeaseStep{Warn: time.Hour, Superseded: []time.Duration{24 * time.Hour}}},
 		{"when grace runs out", end.Add(30 * time.Minute), LeaseStep{End: true, Action: EndStop}},
 	}
 	for _, tt := range tests {

@@ -56,11 +56,16 @@ func DueLease(now time.Time, r *ServerRequest, lc LifecyclePolicy) LeaseStep {
 	}
 	offsets := append([]time.Duration(nil), lc.WarnBefore...)
 	sort.Slice(offsets, func(i, j int) bool { return offsets[i] < offsets[j] })
+	// In the grace after the end the nearest warning is still due: sent
+	// before the end, it is recorded and not sent again; missed (opsbot
+	// was not running from before it until after the end), it is the
+	// owner's only word before the end action, while an extension still
+	// saves the server.
 	for _, o := range offsets {
-		if !r.LeaseStart.IsZero() && o >= r.LeaseEnd.Sub(r.LeaseStart) {
+		if o <= 0 || !r.LeaseStart.IsZero() && o >= r.LeaseEnd.Sub(r.LeaseStart) {
 			continue // a warning as long as the lease itself says nothing new
 		}
-		if !now.Before(r.LeaseEnd.Add(-o)) && now.Before(r.LeaseEnd) {
+		if !now.Before(r.LeaseEnd.Add(-o)) {
 			if step.Warn == 0 {
 				step.Warn = o
 			} else {
