@@ -194,24 +194,27 @@ func NextNagDue(inc *Incident, p *IncidentPolicy, loc *time.Location, sent NagsS
 		return next
 	}
 	if inc.MeetingAt.IsZero() && !inc.ResolvedAt.IsZero() {
-		consider(NagMeeting, Repeat{First: inc.ResolvedAt.Add(orDuration(p.MeetingNagAfter, 24*time.Hour)), Every: orDuration(p.MeetingNagEvery, 24*time.Hour)})
+		consider(NagMeeting, meetingRepeat(inc, p, loc))
 	}
 	if !inc.PostmortemDue.IsZero() {
-		consider(NagPostmortem, Repeat{First: inc.PostmortemDue, Every: 24 * time.Hour})
+		consider(NagPostmortem, postmortemRepeat(inc, loc))
 	}
 	return next
 }
 
 // NextActionDue says when an action item's owner is next reminded, given
-// the due time of the last reminder sent (zero when none was).
-func NextActionDue(a *ActionItem, last time.Time) time.Time {
+// the due time of the last reminder sent (zero when none was): daily at
+// the due time's clock time in loc, the zone of the incident's team.
+func NextActionDue(a *ActionItem, last time.Time, loc *time.Location) time.Time {
 	if a.Done() || a.Due.IsZero() || person(a.Owner) == "" {
 		return time.Time{}
 	}
-	return actionRepeat(a).Next(last)
+	return actionRepeat(a, loc).Next(last)
 }
 
-func actionRepeat(a *ActionItem) Repeat { return Repeat{First: a.Due, Every: 24 * time.Hour} }
+func actionRepeat(a *ActionItem, loc *time.Location) Repeat {
+	return Repeat{First: a.Due, Every: 24 * time.Hour, Loc: loc}
+}
 
 // NextOpen returns the first instant at or after t within business hours
 // (t itself when it is within them). Without business hours it is t.

@@ -233,10 +233,10 @@ func TestNextNagDue_LookingOnlyWhenDueActsLikeLookingEveryTick(t *testing.T) {
 func TestNextActionDue_DailyFromItsDueDateUntilDone(t *testing.T) {
 	due := time.Date(2026, 12, 15, 9, 0, 0, 0, time.UTC)
 	a := &ActionItem{ID: "act-1", Owner: Person{SlackID: "U1"}, Due: due}
-	if got := NextActionDue(a, time.Time{}); !got.Equal(due) {
+	if got := NextActionDue(a, time.Time{}, time.UTC); !got.Equal(due) {
 		t.Errorf("first reminder at %v, want the due date %v", got, due)
 	}
-	if got := NextActionDue(a, due.Add(48*time.Hour)); !got.Equal(due.Add(72 * time.Hour)) {
+	if got := NextActionDue(a, due.Add(48*time.Hour), time.UTC); !got.Equal(due.Add(72 * time.Hour)) {
 		t.Errorf("after the reminder due %v: %v, want a day later", due.Add(48*time.Hour), got)
 	}
 	for name, b := range map[string]*ActionItem{
@@ -244,7 +244,7 @@ func TestNextActionDue_DailyFromItsDueDateUntilDone(t *testing.T) {
 		"no due date": {ID: "act-3", Owner: a.Owner},
 		"no owner":    {ID: "act-4", Due: due},
 	} {
-		if got := NextActionDue(b, time.Time{}); !got.IsZero() {
+		if got := NextActionDue(b, time.Time{}, time.UTC); !got.IsZero() {
 			t.Errorf("%s: next reminder %v, want none", name, got)
 		}
 	}
@@ -275,5 +275,52 @@ func TestBusinessHoursNextOpen(t *testing.T) {
 	}
 	if got := (*BusinessHours)(nil).NextOpen(monday, time.UTC); !got.Equal(monday) {
 		t.Errorf("no business hours: %v", got)
+	}
+}
+
+// An action item due 2026-03-06 at 09:00 in the team's zone: its
+// daily reminder stays at 09:00 in the team's zone after the clocks
+// change (8 March in New York, 29 March in Berlin).
+func TestNextActionDue_StaysAtNineLocalAcrossDaylightSaving(t *testing.T) {
+	for _, zone := range []string{"Europe/Berlin", "America/New_York"} {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			t.Skip("no time zone database:", err)
+		}
+		due := time.Date(2026, 3, 6, 9, 0, 0, 0, loc)
+		a := &ActionItem{ID: "act-1", Owner: Person{SlackID: "U1"}, Due: due.UTC()}
+		last := time.Time{}
+		for range 30 {
+			next := NextActionDue(a, last, loc)
+			if l := next.In(loc); l.Hour() != 9 || l.Minute() != 0 {
+				t.Fatalf("%s: reminder after %v due %s, want 09:00 local", zone, last, l.Format(time.RFC3339))
+			}
+			last = next
+		}
+	}
+}
+
+// The post-mortem nag, daily from its due date, stays at the due date's
+// local time after the clocks change (New York, 1 November 2026).
+func TestDueNags_PostmortemDailyKeepsTheLocalTimeAcrossDaylightSaving(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skip("no time zone database:", err)
+	}
+	resolved := time.Date(2026, 10, 26, 10, 0, 0, 0, ny)
+	inc := &Incident{ID: "inc-1", Severity: Sev1, Status: StatusResolved, ChannelID: "C1", CreatedAt: resolved.Add(-time.Hour),
+		ResolvedAt: resolved.UTC(), MeetingAt: resolved.Add(time.Hour).UTC(), PostmortemDue: resolved.AddDate(0, 0, 5).UTC()}
+	p := nagPolicy()
+	sent := NagsSent{}
+	for now := resolved.UTC(); now.Before(resolved.AddDate(0, 0, 9)); now = now.Add(15 * time.Minute) {
+		for _, n := range DueNags(now, inc, p, ny, sent) {
+			if l := n.Due.In(ny); n.Kind == NagPostmortem && (l.Hour() != 10 || l.Minute() != 0) {
+				t.Errorf("post-mortem nag due %s, want 10:00 local", l.Format(time.RFC3339))
+			}
+			sent[n.Kind] = n.Due
+		}
+		if next := NextNagDue(inc, p, ny, sent, now); next.Before(now) {
+			t.Fatalf("next nag %v before now %v", next, now)
+		}
 	}
 }

@@ -219,16 +219,16 @@ func (s *Incidents) remindActions(ctx context.Context, ids []string) (int, error
 		if err != nil {
 			return time.Time{}, false, err
 		}
-		next := NextActionDue(a, last[string(NagAction)])
+		inc, err := tx.Incident(a.IncidentID)
+		if err != nil {
+			return time.Time{}, false, err
+		}
+		next := NextActionDue(a, last[string(NagAction)], s.team(inc).zone())
 		if next.IsZero() || now.Before(next) {
 			return next, false, nil
 		}
 		// Only an item with a reminder due is read back from the
 		// document: Notion is asked once per reminder, not per tick.
-		inc, err := tx.Incident(a.IncidentID)
-		if err != nil {
-			return time.Time{}, false, err
-		}
 		if inc.PostmortemPageID != "" {
 			a.page = inc
 		}
@@ -297,24 +297,25 @@ func (s *Incidents) sendActionReminder(ctx context.Context, id string) (bool, er
 		if err != nil {
 			return err
 		}
-		due, ok := actionRepeat(a).Due(now, last[string(NagAction)])
-		if !ok {
-			return tx.SetDue(DueKindAction, a.ID, NextActionDue(a, last[string(NagAction)]))
-		}
 		inc, err := tx.Incident(a.IncidentID)
 		if err != nil {
 			return err
 		}
+		loc := s.team(inc).zone()
+		due, ok := actionRepeat(a, loc).Due(now, last[string(NagAction)])
+		if !ok {
+			return tx.SetDue(DueKindAction, a.ID, NextActionDue(a, last[string(NagAction)], loc))
+		}
 		if inc.Cancelled {
 			// Declared by mistake: no reminders. Looked at again a period
 			// on, in case PagerDuty reopens it.
-			return tx.SetDue(DueKindAction, a.ID, NextActionDue(a, due))
+			return tx.SetDue(DueKindAction, a.ID, NextActionDue(a, due, loc))
 		}
 		fresh, err := tx.RecordReminder(a.ID, string(NagAction), due, now)
 		if err != nil {
 			return err
 		}
-		if err := tx.SetDue(DueKindAction, a.ID, NextActionDue(a, due)); err != nil || !fresh {
+		if err := tx.SetDue(DueKindAction, a.ID, NextActionDue(a, due, loc)); err != nil || !fresh {
 			return err
 		}
 		sent = true

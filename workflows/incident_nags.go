@@ -78,12 +78,24 @@ func DueNags(now time.Time, inc *Incident, p *IncidentPolicy, loc *time.Location
 		return out // done ends every post-mortem reminder
 	}
 	if inc.MeetingAt.IsZero() && !inc.ResolvedAt.IsZero() {
-		add(NagMeeting, inc.ResolvedAt, Repeat{First: inc.ResolvedAt.Add(orDuration(p.MeetingNagAfter, 24*time.Hour)), Every: orDuration(p.MeetingNagEvery, 24*time.Hour)})
+		add(NagMeeting, inc.ResolvedAt, meetingRepeat(inc, p, loc))
 	}
 	if !inc.PostmortemDue.IsZero() {
-		add(NagPostmortem, inc.PostmortemDue, Repeat{First: inc.PostmortemDue, Every: 24 * time.Hour})
+		add(NagPostmortem, inc.PostmortemDue, postmortemRepeat(inc, loc))
 	}
 	return out
+}
+
+// meetingRepeat and postmortemRepeat are the schedules of the nags after
+// resolution; a period of whole days is counted in calendar days in the
+// team's zone (loc), so the nag keeps its local time across a
+// daylight-saving change.
+func meetingRepeat(inc *Incident, p *IncidentPolicy, loc *time.Location) Repeat {
+	return Repeat{First: inc.ResolvedAt.Add(orDuration(p.MeetingNagAfter, 24*time.Hour)), Every: orDuration(p.MeetingNagEvery, 24*time.Hour), Loc: loc}
+}
+
+func postmortemRepeat(inc *Incident, loc *time.Location) Repeat {
+	return Repeat{First: inc.PostmortemDue, Every: 24 * time.Hour, Loc: loc}
 }
 
 // nagBaseline is when the update nag starts counting: the last update, or

@@ -12,6 +12,40 @@ import (
 type Repeat struct {
 	First time.Time
 	Every time.Duration
+	// Loc, when set and Every is a whole number of days, makes the period
+	// calendar days in Loc: each reminder falls at First's local clock
+	// time, on both sides of a daylight-saving change (24 hours would
+	// move it to 08:00 or 10:00 local).
+	Loc *time.Location
+}
+
+// days is the period in calendar days of a repeat with a zone; 0 for one
+// counted in elapsed time.
+func (r Repeat) days() int {
+	if r.Loc == nil || r.Every <= 0 || r.Every%(24*time.Hour) != 0 {
+		return 0
+	}
+	return int(r.Every / (24 * time.Hour))
+}
+
+// at is the nth due time of a calendar repeat: First's local clock time,
+// n periods of days later.
+func (r Repeat) at(n int) time.Time {
+	f := r.First.In(r.Loc)
+	return time.Date(f.Year(), f.Month(), f.Day()+n*r.days(), f.Hour(), f.Minute(), f.Second(), f.Nanosecond(), r.Loc).In(r.First.Location())
+}
+
+// index is the number of the latest due time of a calendar repeat at or
+// before t (t not before First).
+func (r Repeat) index(t time.Time) int {
+	n := int(t.Sub(r.First) / r.Every) // off by one at most: a day is 23 to 25 hours
+	for n > 0 && r.at(n).After(t) {
+		n--
+	}
+	for !r.at(n + 1).After(t) {
+		n++
+	}
+	return n
 }
 
 // Due returns the due time of the reminder to send at now, given the due
@@ -34,16 +68,30 @@ func (r Repeat) Due(now, last time.Time) (time.Time, bool) {
 	if now.Before(next) {
 		return time.Time{}, false
 	}
+	if r.days() > 0 {
+		return r.at(r.index(now)), true
+	}
 	return next.Add(now.Sub(next) / r.Every * r.Every), true
 }
 
 // Next returns when the reminder after last (the due time of the last one
 // sent, zero when none was) falls due: First, or a period after last.
+// With calendar days, it is the first due time on a local date after
+// last's: a reminder recorded off the calendar (by an opsbot that counted
+// 24 hours) is not followed by another the same day.
 func (r Repeat) Next(last time.Time) time.Time {
-	if !last.Before(r.First) {
+	if last.Before(r.First) {
+		return r.First
+	}
+	if r.days() == 0 {
 		return last.Add(r.Every)
 	}
-	return r.First
+	n := r.index(last) + 1
+	day := func(t time.Time) string { return t.In(r.Loc).Format("2006-01-02") }
+	for day(r.at(n)) <= day(last) {
+		n++
+	}
+	return r.at(n)
 }
 
 // Elapsed writes a span of time the way a reminder states it: "30

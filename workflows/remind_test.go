@@ -65,3 +65,66 @@ func TestElapsed_ReadsAsHoursAndMinutes(t *testing.T) {
 		}
 	}
 }
+
+// A daily reminder keeps its local clock time across a daylight-saving
+// change in the reader's zone: an action item due at 09:00 in Berlin is
+// reminded at 09:00 on both sides of 25 October 2026 (CEST to CET) and of
+// 29 March 2026 (CET to CEST), never at 08:00 or 10:00, and once a day.
+func TestRepeat_DailyKeepsTheLocalTimeAcrossDaylightSaving(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no time zone database:", err)
+	}
+	for _, c := range []struct {
+		name  string
+		first time.Time
+	}{
+		{"fall back", time.Date(2026, 10, 23, 9, 0, 0, 0, berlin)},
+		{"spring forward", time.Date(2026, 3, 27, 9, 0, 0, 0, berlin)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := Repeat{First: c.first.UTC(), Every: 24 * time.Hour, Loc: berlin}
+			var last time.Time
+			seen := map[string]bool{}
+			// A tick every 10 minutes for five days.
+			for now := c.first.UTC(); now.Before(c.first.AddDate(0, 0, 5)); now = now.Add(10 * time.Minute) {
+				due, ok := r.Due(now, last)
+				if !ok {
+					continue
+				}
+				l := due.In(berlin)
+				if l.Hour() != 9 || l.Minute() != 0 {
+					t.Errorf("reminder due %s, want 09:00 local", l.Format(time.RFC3339))
+				}
+				day := l.Format("2006-01-02")
+				if seen[day] {
+					t.Errorf("two reminders on %s", day)
+				}
+				seen[day], last = true, due
+			}
+			if len(seen) != 5 {
+				t.Errorf("%d reminders in five days, want 5: %v", len(seen), seen)
+			}
+		})
+	}
+	// A week's clock jump: one catch-up, stamped with the latest 09:00
+	// local, and the next one at 09:00 local the day after.
+	r := Repeat{First: time.Date(2026, 10, 23, 9, 0, 0, 0, berlin), Every: 24 * time.Hour, Loc: berlin}
+	due, ok := r.Due(time.Date(2026, 10, 30, 12, 0, 0, 0, berlin), r.First)
+	if want := time.Date(2026, 10, 30, 9, 0, 0, 0, berlin); !ok || !due.Equal(want) {
+		t.Fatalf("after a week's jump: %v (%v), want %v", due, ok, want)
+	}
+	if next, want := r.Next(due), time.Date(2026, 10, 31, 9, 0, 0, 0, berlin); !next.Equal(want) {
+		t.Errorf("next after the catch-up %v, want %v", next, want)
+	}
+	// A reminder recorded by an older opsbot on the 24-hour grid (08:00
+	// CET, an hour off) is not followed by another the same day.
+	old := time.Date(2026, 10, 25, 8, 0, 0, 0, berlin)
+	if next, want := r.Next(old), time.Date(2026, 10, 26, 9, 0, 0, 0, berlin); !next.Equal(want) {
+		t.Errorf("next after a reminder on the old grid %v, want %v", next, want)
+	}
+	// The clock moved back: nothing.
+	if _, ok := r.Due(time.Date(2026, 10, 29, 9, 30, 0, 0, berlin), time.Date(2026, 10, 30, 9, 0, 0, 0, berlin)); ok {
+		t.Error("a reminder after the clock moved back")
+	}
+}

@@ -551,14 +551,6 @@ func (s *Incidents) remindFollowUps(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			due, ok := Repeat{First: it.Due, Every: 24 * time.Hour}.Due(now, last[NagReviewFollowUp])
-			if !ok {
-				continue
-			}
-			fresh, err := tx.RecordReminder(it.ID(), NagReviewFollowUp, due, now)
-			if err != nil || !fresh {
-				return err
-			}
 			rev, err := tx.Review(it.ReviewID)
 			if err != nil {
 				return err
@@ -566,6 +558,15 @@ func (s *Incidents) remindFollowUps(ctx context.Context) (int, error) {
 			team, ok := s.Catalog.Team(rev.Team)
 			if !ok {
 				team = &Team{Name: rev.Team}
+			}
+			// Daily at the due time's clock time in the team's zone.
+			due, ok := Repeat{First: it.Due, Every: 24 * time.Hour, Loc: team.zone()}.Due(now, last[NagReviewFollowUp])
+			if !ok {
+				continue
+			}
+			fresh, err := tx.RecordReminder(it.ID(), NagReviewFollowUp, due, now)
+			if err != nil || !fresh {
+				return err
 			}
 			sent++
 			if err := enqueueMessage(tx, followUpReminder(rev, it, team, due, now), now); err != nil {
