@@ -104,7 +104,7 @@ func (s *Incidents) RequestReview(ctx context.Context, actor Person, teamName st
 				return Errorf(EConflict, "The alert review %s of %s is being prepared already; it will be posted in its channel.", r.ID, team.Name)
 			}
 		}
-		rev, err = s.startReview(tx, team, Window{Start: now.Add(-s.reviewPolicy().window()), End: now}, time.Time{}, actor.String(), now)
+		rev, err = s.startReview(tx, team, s.reviewPolicy().windowEnding(now, team.zone()), time.Time{}, actor.String(), now)
 		return err
 	})
 	if err != nil {
@@ -138,7 +138,7 @@ func (s *Incidents) startReview(tx Tx, team *Team, w Window, slot time.Time, by 
 	if err := tx.CreateReview(rev); err != nil {
 		return nil, err
 	}
-	prev := w.Previous()
+	prev := w.Previous(team.zone())
 	payload, err := json.Marshal(reviewJob{Review: id, Gathering: Gathering{
 		Query: HistoryQuery{Services: s.teamServices(team), Since: prev.Start, Until: w.End},
 	}})
@@ -189,7 +189,7 @@ func (s *Incidents) ReviewTick(ctx context.Context) (int, error) {
 				return err
 			}
 			began = true
-			_, err = s.startReview(tx, team, Window{Start: slot.Add(-pol.window()), End: slot}, slot, "", now)
+			_, err = s.startReview(tx, team, pol.windowEnding(slot, team.zone()), slot, "", now)
 			return err
 		})
 		if err != nil {

@@ -15,9 +15,36 @@ type Window struct{ Start, End time.Time }
 func (w Window) Contains(t time.Time) bool { return !t.Before(w.Start) && t.Before(w.End) }
 
 // Previous is the window of the same length just before w: what a
-// review compares against.
-func (w Window) Previous() Window {
+// review compares against. A window of whole days in loc (the same local
+// clock time at both ends) reaches back as many calendar days, so across
+// a daylight-saving change it still starts at that local time, where the
+// review before it started.
+func (w Window) Previous(loc *time.Location) Window {
+	if days := wholeDays(w.Start, w.End, loc); days > 0 {
+		return Window{Start: daysBefore(w.Start, days, loc), End: w.Start}
+	}
 	return Window{Start: w.Start.Add(-w.End.Sub(w.Start)), End: w.Start}
+}
+
+// wholeDays is the number of calendar days from a to b in loc when both
+// read the same local clock time, else 0.
+func wholeDays(a, b time.Time, loc *time.Location) int {
+	if loc == nil || !a.Before(b) {
+		return 0
+	}
+	la, lb := a.In(loc), b.In(loc)
+	if la.Hour() != lb.Hour() || la.Minute() != lb.Minute() || la.Second() != lb.Second() || la.Nanosecond() != lb.Nanosecond() {
+		return 0
+	}
+	da := time.Date(la.Year(), la.Month(), la.Day(), 0, 0, 0, 0, time.UTC)
+	db := time.Date(lb.Year(), lb.Month(), lb.Day(), 0, 0, 0, 0, time.UTC)
+	return int(db.Sub(da) / (24 * time.Hour))
+}
+
+// daysBefore is t's local clock time in loc, days calendar days earlier.
+func daysBefore(t time.Time, days int, loc *time.Location) time.Time {
+	l := t.In(loc)
+	return time.Date(l.Year(), l.Month(), l.Day()-days, l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), loc).In(t.Location())
 }
 
 // FlapWithin is how soon after resolving an alert must fire again to count
@@ -112,7 +139,7 @@ func Summarize(w Window, incidents []PastIncident, hours *BusinessHours, loc *ti
 	if loc == nil {
 		loc = time.UTC
 	}
-	prev := w.Previous()
+	prev := w.Previous(loc)
 	d := &Digest{Window: w, Previous: prev}
 	services := map[string]*ServiceDigest{}
 	groups := map[string]*AlertGroup{}

@@ -71,6 +71,19 @@ func (p *ReviewPolicy) window() time.Duration {
 	return time.Duration(p.every()) * 7 * 24 * time.Hour
 }
 
+// windowEnding is the window a review ending at end looks at, in the
+// team's zone loc. A window of whole days reaches back as many calendar
+// days, so consecutive scheduled reviews tile also when the clocks change
+// between them: 14×24 hours before 10:00 CEST is 09:00 CET, an hour the
+// review before saw too (in October, an hour no review saw).
+func (p *ReviewPolicy) windowEnding(end time.Time, loc *time.Location) Window {
+	d := p.window()
+	if d%(24*time.Hour) == 0 && loc != nil {
+		return Window{Start: daysBefore(end, int(d/(24*time.Hour)), loc), End: end}
+	}
+	return Window{Start: end.Add(-d), End: end}
+}
+
 func (p *ReviewPolicy) criticalMax() int {
 	if p.CriticalMax > 0 {
 		return p.CriticalMax

@@ -112,3 +112,32 @@ func TestReviewMessages_ThousandsOfAlertsStayWithinSlacksLimits(t *testing.T) {
 		}
 	}
 }
+
+// Consecutive scheduled reviews look at windows that tile: each starts
+// where the one before it ended, also when the clocks change between them
+// (Paris, 29 March and 25 October 2026). Counting 14×24 hours back from
+// 10:00 CEST lands on 09:00 CET, an hour the review before saw too; in
+// October on 11:00 CEST, leaving an hour no review sees.
+func TestReviewWindow_ConsecutiveReviewsTileAcrossDaylightSaving(t *testing.T) {
+	p := DefaultReviewPolicy()
+	for _, now := range []time.Time{
+		time.Date(2026, 4, 14, 12, 0, 0, 0, reviewZone),
+		time.Date(2026, 11, 3, 12, 0, 0, 0, reviewZone),
+		time.Date(2026, 12, 1, 12, 0, 0, 0, reviewZone), // no change between: as before
+	} {
+		slot := p.Slot(now, reviewZone)
+		prev := p.Slot(slot.Add(-time.Second), reviewZone)
+		if slot.IsZero() || prev.IsZero() {
+			t.Fatalf("no slots around %v", now)
+		}
+		w := p.windowEnding(slot, reviewZone)
+		if !w.Start.Equal(prev) || !w.End.Equal(slot) {
+			t.Errorf("review of %s looks at [%s, %s), want it to start where the one of %s ended",
+				slot.In(reviewZone).Format(time.RFC3339), w.Start.In(reviewZone).Format(time.RFC3339), w.End.In(reviewZone).Format(time.RFC3339), prev.In(reviewZone).Format(time.RFC3339))
+		}
+		if pw := w.Previous(reviewZone); !pw.End.Equal(prev) || !pw.Start.Equal(p.Slot(prev.Add(-time.Second), reviewZone)) {
+			t.Errorf("the window compared with the review of %s is [%s, %s)", slot.In(reviewZone).Format(time.RFC3339),
+				pw.Start.In(reviewZone).Format(time.RFC3339), pw.End.In(reviewZone).Format(time.RFC3339))
+		}
+	}
+}
