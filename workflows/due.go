@@ -157,9 +157,9 @@ func NextApprovalDue(a *Approval, every time.Duration, after time.Time) time.Tim
 
 // NextNagDue says when DueNags may next return a nag for inc, at or after
 // after (the tick's now): the earliest repeat of each kind not yet sent,
-// held back by its snooze and, below sev1, to business hours. The zero
-// time means nothing until inc changes; DueNever, nothing under this
-// policy.
+// held back by its snooze and (but for an open sev1) to business hours.
+// The zero time means nothing until inc changes; DueNever, nothing under
+// this policy.
 func NextNagDue(inc *Incident, p *IncidentPolicy, loc *time.Location, sent NagsSent, after time.Time) time.Time {
 	if inc.Cancelled || inc.ChannelID == "" || (!inc.Open() && inc.PostmortemDone) {
 		return time.Time{}
@@ -179,7 +179,7 @@ func NextNagDue(inc *Incident, p *IncidentPolicy, loc *time.Location, sent NagsS
 		if at.Before(after) {
 			at = after
 		}
-		if inc.Severity != Sev1 {
+		if inc.heldToBusinessHours() {
 			at = p.BusinessHours.NextOpen(at, loc)
 		}
 		if at.Before(next) {

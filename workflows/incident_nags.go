@@ -48,14 +48,14 @@ type NagsSent map[NagKind]time.Time
 //
 // Each kind repeats a period after the last one sent (see Repeat.Due), so
 // a severity change, a clock jump or a restart never sends two close
-// together. Nags for incidents other than sev1 wait for business hours
-// when the policy sets them, and a snoozed kind waits for its snooze to
+// together. Nags wait for business hours when the policy sets them
+// (except an open sev1's update nag), and a snoozed kind waits for its snooze to
 // end; either way one catch-up nag goes out after the wait.
 func DueNags(now time.Time, inc *Incident, p *IncidentPolicy, loc *time.Location, sent NagsSent) []NagDue {
 	if p == nil || inc.Cancelled {
 		return nil // a cancelled incident was declared by mistake: nothing to remind
 	}
-	if inc.Severity != Sev1 && !p.BusinessHours.Contains(now, loc) {
+	if inc.heldToBusinessHours() && !p.BusinessHours.Contains(now, loc) {
 		return nil
 	}
 	var out []NagDue
@@ -97,6 +97,11 @@ func meetingRepeat(inc *Incident, p *IncidentPolicy, loc *time.Location) Repeat 
 func postmortemRepeat(inc *Incident, loc *time.Location) Repeat {
 	return Repeat{First: inc.PostmortemDue, Every: 24 * time.Hour, Loc: loc}
 }
+
+// heldToBusinessHours says whether inc's nags wait for business hours:
+// all but an open sev1's. Once resolved, a sev1's meeting and post-mortem
+// nags are no more urgent than any other's: they do not come at night.
+func (i *Incident) heldToBusinessHours() bool { return i.Severity != Sev1 || !i.Open() }
 
 // nagBaseline is when the update nag starts counting: the last update, or
 // the start of the incident when none came since.

@@ -292,3 +292,37 @@ func TestNewLogEntries_LatePushIsTheSameEvent(t *testing.T) {
 		})
 	}
 }
+
+// A sev1 resolved at 03:00 is no longer urgent: its meeting nag (in the
+// channel) and post-mortem nag (a DM to the commander) wait for business
+// hours like any other incident's, instead of coming at 03:00 every day.
+func TestDueNags_ResolvedSev1WaitsForBusinessHours(t *testing.T) {
+	berlin := mustZone("Europe/Berlin")
+	resolved := time.Date(2026, 11, 24, 3, 0, 0, 0, berlin) // Tuesday 03:00
+	inc := &Incident{ID: "inc-1", Severity: Sev1, Status: StatusResolved, ChannelID: "C1", CreatedAt: resolved.Add(-2 * time.Hour),
+		ResolvedAt: resolved.UTC(), PostmortemDue: resolved.AddDate(0, 0, 5).UTC()} // Sunday 03:00
+	p := nagPolicy()
+	sent := NagsSent{}
+	var got []string
+	for now := resolved.UTC(); now.Before(resolved.AddDate(0, 0, 8)); now = now.Add(10 * time.Minute) {
+		if next := NextNagDue(inc, p, berlin, sent, now); now.Before(next) {
+			continue // as the tick: looked at only when due
+		}
+		for _, n := range DueNags(now, inc, p, berlin, sent) {
+			got = append(got, string(n.Kind)+" "+now.In(berlin).Format("Mon 15:04"))
+			sent[n.Kind] = n.Due
+		}
+	}
+	want := []string{"meeting Wed 09:00", "meeting Thu 09:00", "meeting Fri 09:00", "meeting Mon 09:00", "postmortem Mon 09:00", "meeting Tue 09:00", "postmortem Tue 09:00"}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("nags after a sev1 resolved at 03:00:\n got %v\nwant %v", got, want)
+	}
+	// While it is open, a sev1's update nag still comes at night.
+	open := &Incident{ID: "inc-2", Severity: Sev1, Status: StatusInvestigating, ChannelID: "C1", CreatedAt: resolved.UTC(), LastUpdateAt: resolved.UTC()}
+	if k := kinds(DueNags(resolved.Add(30*time.Minute), open, p, berlin, nil)); k != "update" {
+		t.Errorf("open sev1 at night: %q", k)
+	}
+	if next := NextNagDue(open, p, berlin, nil, resolved.UTC()); !next.Equal(resolved.Add(30 * time.Minute)) {
+		t.Errorf("open sev1's next nag %v, want 03:30", next.In(berlin))
+	}
+}
