@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opsbot/opsbot/workflows"
 )
 
 // TestLeaseWarning_OpsbotBackInTheGraceStillWarnsOnce: opsbot (or the
@@ -66,4 +68,49 @@ func TestLeaseWarning_SentBeforeTheEndIsNotRepeatedInTheGrace(t *testing.T) {
 			t.Errorf("warned again in the grace: %s", s)
 		}
 	}
+}
+
+// TestExtensionWaitingAtTheLeaseEnd_IsNotApprovedOntoAStoppedServer: the
+// owner asks for an extension that needs an approver an hour before the
+// end; the approvers take longer than the lease and its grace. The server
+// is stopped at the end. An approval clicked afterwards must not extend
+// the lease of a server that no longer runs, nor commit its cost: the
+// extension was overtaken by the end, and everyone is told so.
+func TestExtensionWaitingAtTheLeaseEnd_IsNotApprovedOntoAStoppedServer(t *testing.T) {
+	h := newHarness(t)
+	r := h.launched("test-small for 2d")
+	h.advance(r.LeaseEnd.Sub(h.clock.Now()) - time.Hour)
+	mustContain(t, "extension", h.ops(dev, "lease extend srv-1 8d still testing"), "needs an approver")
+	h.drain()
+	msgs := h.channelMessages("platform-approvals")
+	ask := msgs[len(msgs)-1]
+	mustContain(t, "extension approval", messageText(ask), "extending srv-1 by 8d")
+	committed := h.committed("platform")
+
+	h.advance(time.Hour)
+	h.advance(31 * time.Minute) // the grace ran out: stopped
+	h.advance(time.Minute)
+	if got := h.request("srv-1"); got.State != workflows.StateStopped {
+		t.Fatalf("srv-1 is %s after its lease and grace, want stopped", got.State)
+	}
+	h.advance(2 * time.Hour)
+	h.click(lead, ask, workflows.ActApprove, "apr-1")
+	h.drain()
+	got := h.request("srv-1")
+	if !got.LeaseEnd.Equal(r.LeaseEnd) {
+		t.Errorf("a stopped server's lease was extended to %s after it ended at %s", got.LeaseEnd, r.LeaseEnd)
+	}
+	if c := h.committed("platform"); c > committed {
+		t.Errorf("%s committed for an extension of a server that was stopped", c-committed)
+	}
+	if got.State != workflows.StateStopped {
+		t.Errorf("srv-1 is %s", got.State)
+	}
+	mustContain(t, "the approvers' thread", strings.Join(func() []string {
+		var out []string
+		for _, m := range h.channelMessages("platform-approvals") {
+			out = append(out, messageText(m))
+		}
+		return out
+	}(), "\n"), "can no longer be extended")
 }
