@@ -422,7 +422,7 @@ func (s *Incidents) Decide(ctx context.Context, actor Person, reviewID string, n
 		}
 		it.Decision, it.DecidedBy, it.DecidedAt = d, actor, now
 		if d.HasWork() {
-			it.Owner, it.Due = actor, now.Add(s.reviewPolicy().window())
+			it.Owner, it.Due = actor, s.reviewPolicy().followUpDue(now, team.zone())
 		}
 		if err := tx.SaveReviewItem(it); err != nil {
 			return err

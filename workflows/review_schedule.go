@@ -84,6 +84,17 @@ func (p *ReviewPolicy) windowEnding(end time.Time, loc *time.Location) Window {
 	return Window{Start: end.Add(-d), End: end}
 }
 
+// followUpDue is when work decided in a review at now is due: by the next
+// review, the review's window later, counted like the window (calendar
+// days in the team's zone loc, when it is whole days).
+func (p *ReviewPolicy) followUpDue(now time.Time, loc *time.Location) time.Time {
+	d := p.window()
+	if d%(24*time.Hour) == 0 && loc != nil {
+		return daysBefore(now, -int(d/(24*time.Hour)), loc)
+	}
+	return now.Add(d)
+}
+
 func (p *ReviewPolicy) criticalMax() int {
 	if p.CriticalMax > 0 {
 		return p.CriticalMax

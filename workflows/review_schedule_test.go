@@ -141,3 +141,19 @@ func TestReviewWindow_ConsecutiveReviewsTileAcrossDaylightSaving(t *testing.T) {
 		}
 	}
 }
+
+// A follow-up decided in a review is due by the next review: the review's
+// window later, counted in calendar days in the team's zone. Decided at
+// 10:30 in the review of Monday 23 March 2026 (CET), it is due Monday 6
+// April at 10:30 CEST, not 11:30, an hour after the next review began.
+func TestReviewFollowUpDue_ByTheNextReviewAcrossDaylightSaving(t *testing.T) {
+	p := DefaultReviewPolicy()
+	decided := time.Date(2026, 3, 23, 10, 30, 0, 0, reviewZone)
+	want := time.Date(2026, 4, 6, 10, 30, 0, 0, reviewZone)
+	if got := p.followUpDue(decided.UTC(), reviewZone); !got.Equal(want) {
+		t.Errorf("follow-up due %s, want %s", got.In(reviewZone).Format(time.RFC3339), want.Format(time.RFC3339))
+	}
+	if next := p.Slot(want, reviewZone); next.After(want) || want.Sub(next) > time.Hour {
+		t.Errorf("the next review %s is not just before the due time %s", next.In(reviewZone), want)
+	}
+}
