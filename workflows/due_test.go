@@ -325,3 +325,56 @@ func TestDueNags_PostmortemDailyKeepsTheLocalTimeAcrossDaylightSaving(t *testing
 		}
 	}
 }
+
+// Never forget: over random ticks (minutes apart, with jumps of hours and
+// days, as a paused replica makes), a running lease whose end action is
+// taken was warned about first, once, whenever any tick fell between its
+// nearest warning and the end of its grace: opsbot was up at some moment
+// when the owner could still act. No warning goes out twice.
+func TestDueLease_WarnedBeforeTheEndWheneverOpsbotWasUpInTime(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	start := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	for i := range 600 {
+		lc := LifecyclePolicy{
+			WarnBefore: [][]time.Duration{{24 * time.Hour, time.Hour}, {time.Hour}, {2 * time.Hour, 30 * time.Minute, 72 * time.Hour}}[rng.IntN(3)],
+			Grace:      time.Duration(1+rng.IntN(4)) * 30 * time.Minute,
+			EndAction:  []EndAction{EndStop, EndTerminate}[rng.IntN(2)],
+		}
+		leaseStart := start.Add(-time.Duration(rng.IntN(48)) * time.Hour)
+		r := ServerRequest{ID: fmt.Sprintf("srv-%d", i), State: StateRunning, LeaseStart: leaseStart,
+			LeaseEnd: leaseStart.Add(time.Duration(2+rng.IntN(96)) * time.Hour)}
+		nearest := time.Duration(0)
+		for _, o := range lc.WarnBefore {
+			if o < r.LeaseEnd.Sub(r.LeaseStart) && (nearest == 0 || o < nearest) {
+				nearest = o
+			}
+		}
+		ticks := tickTimes(rng, start, 300, false)
+		out := leaseSim(r, lc, ticks, false, -1)
+		warned, ended := 0, false
+		for _, s := range out {
+			switch {
+			case len(s.Kind) > 4 && s.Kind[:4] == "warn":
+				if ended {
+					t.Fatalf("lease %d: warned after its end: %v", i, out)
+				}
+				warned++
+			case len(s.Kind) > 3 && s.Kind[:3] == "end":
+				ended = true
+			}
+		}
+		if warned > len(lc.WarnBefore) {
+			t.Fatalf("lease %d: %d warnings for %d offsets: %v", i, warned, len(lc.WarnBefore), out)
+		}
+		upInTime := false
+		for _, now := range ticks {
+			if nearest > 0 && !now.Before(r.LeaseEnd.Add(-nearest)) && now.Before(r.LeaseEnd.Add(lc.Grace)) {
+				upInTime = true
+			}
+		}
+		if ended && upInTime && warned == 0 {
+			t.Fatalf("lease %d (end %s, grace %s, warn %v): ended with no warning though opsbot ticked in time: %v",
+				i, r.LeaseEnd.Format(time.RFC3339), lc.Grace, lc.WarnBefore, out)
+		}
+	}
+}
