@@ -257,6 +257,19 @@ func (s *Servers) tickLease(ctx context.Context, id string, rep *TickReport) err
 			if err := tx.Audit(AuditEntry{At: now, Actor: "opsbot", Action: "lease.end", Subject: r.ID, Detail: string(step.Action)}); err != nil {
 				return err
 			}
+			// An extension still waiting for approvers can no longer take
+			// effect (an approval now would be voided): it is closed now,
+			// so it neither reminds the approvers nor holds its cost out
+			// of the budget until it expires.
+			pending, err := tx.Approvals(ApprovalFilter{RequestID: r.ID, States: []ApprovalState{ApprovalPending}})
+			if err != nil {
+				return err
+			}
+			for _, a := range pending {
+				if err := s.void(tx, team, a, r, fmt.Sprintf("%s's lease ended before the extension was decided", r.ID), now); err != nil {
+					return err
+				}
+			}
 			got.Ends++
 			return tx.Enqueue(Job{Kind: JobEnd, Key: JobEnd + ":" + r.ID, Payload: r.ID + " " + string(step.Action), RunAt: now})
 		}

@@ -94,7 +94,7 @@ func TestExtensionWaitingAtTheLeaseEnd_IsNotApprovedOntoAStoppedServer(t *testin
 		t.Fatalf("srv-1 is %s after its lease and grace, want stopped", got.State)
 	}
 	h.advance(2 * time.Hour)
-	h.click(lead, ask, workflows.ActApprove, "apr-1")
+	h.clickStale(lead, ask, "apr-1") // a client that still shows the buttons
 	h.drain()
 	got := h.request("srv-1")
 	if !got.LeaseEnd.Equal(r.LeaseEnd) {
@@ -112,5 +112,49 @@ func TestExtensionWaitingAtTheLeaseEnd_IsNotApprovedOntoAStoppedServer(t *testin
 			out = append(out, messageText(m))
 		}
 		return out
-	}(), "\n"), "can no longer be extended")
+	}(), "\n"), "lease ended before the extension was decided")
+}
+
+// TestExtensionWaitingAtTheLeaseEnd_ClosedAtTheEnd: an extension still
+// waiting for approvers when the lease and its grace run out can never
+// take effect (a click afterwards voids it). It must not keep reminding
+// the approvers every remind_every until it expires two days later, nor
+// hold its cost out of the team's budget all that time: it is closed at
+// the end, and the approvers' message says why.
+func TestExtensionWaitingAtTheLeaseEnd_ClosedAtTheEnd(t *testing.T) {
+	h := newHarness(t)
+	r := h.launched("test-small for 2d")
+	h.advance(r.LeaseEnd.Sub(h.clock.Now()) - time.Hour)
+	mustContain(t, "extension", h.ops(dev, "lease extend srv-1 8d still testing"), "needs an approver")
+	h.drain()
+	msgs := h.channelMessages("platform-approvals")
+	ask := msgs[len(msgs)-1]
+	mustContain(t, "budget while it waits", h.ops(dev, "budget"), "(1)")
+
+	h.advance(time.Hour)
+	h.advance(31 * time.Minute) // the grace ran out: stopped
+	h.advance(time.Minute)
+	if got := h.request("srv-1"); got.State != workflows.StateStopped {
+		t.Fatalf("srv-1 is %s after its lease and grace, want stopped", got.State)
+	}
+	thread := len(h.slack.Thread(ask.Channel, ask.TS))
+	h.advance(4 * time.Hour) // a reminder would be due
+	h.advance(8 * time.Hour)
+	for _, m := range h.slack.Thread(ask.Channel, ask.TS)[thread:] {
+		if strings.Contains(messageText(m), "has waited") {
+			t.Errorf("approvers reminded of an extension of a lease that ended: %s", messageText(m))
+		}
+	}
+	mustContain(t, "budget after the end", h.ops(dev, "budget"), "(0)")
+	msgs = h.channelMessages("platform-approvals")
+	var final string
+	for _, m := range msgs {
+		if m.TS == ask.TS {
+			final = messageText(m)
+			if strings.Contains(blockText(m.Blocks), "Approve") {
+				t.Errorf("the approval message still has its buttons")
+			}
+		}
+	}
+	mustContain(t, "the approval message", final, "lease ended")
 }
