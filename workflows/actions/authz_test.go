@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,4 +80,20 @@ type startFunc func()
 
 func (startFunc) Start(_ context.Context, want workflows.Instance) (workflows.Instance, error) {
 	return want, nil
+}
+
+// Start refused past the lease end tells the lease end in the team's
+// zone, like every other time a person reads, not as a UTC timestamp.
+func TestApplicable_StartPastTheLeaseSaysTheEndInTheTeamsZone(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no time zone database:", err)
+	}
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	s := &Service{Starter: startFunc(nil), Catalog: &workflows.Catalog{Teams: []*workflows.Team{{Name: "platform", Location: berlin}}}}
+	r := &workflows.ServerRequest{ID: "srv-1", Team: "platform", State: workflows.StateStopped, Instance: workflows.Instance{ID: "i-1"}, LeaseEnd: at.Add(time.Hour)}
+	why := s.applicable(r, workflows.ActionStart, at.Add(2*time.Hour))
+	if !strings.Contains(why, "Tue 1 Dec 12:00 CET") || strings.Contains(why, "T11:00:00Z") {
+		t.Errorf("refusal %q, want the lease end as Tue 1 Dec 12:00 CET", why)
+	}
 }

@@ -125,7 +125,11 @@ func (s *Service) applicable(r *workflows.ServerRequest, a workflows.ServerActio
 			return fmt.Sprintf("%s is %s; only a stopped server can be started.", r.ID, r.State.Words())
 		}
 		if !now.Before(r.LeaseEnd) {
-			return fmt.Sprintf("%s's lease ended at %s; Start works within the lease. Use Start again (a new lease) in the message about its stop.", r.ID, r.LeaseEnd.UTC().Format(time.RFC3339))
+			var team *workflows.Team
+			if s.Catalog != nil {
+				team, _ = s.Catalog.Team(r.Team)
+			}
+			return fmt.Sprintf("%s's lease ended at %s; Start works within the lease. Use Start again (a new lease) in the message about its stop.", r.ID, localTime(team, r.LeaseEnd))
 		}
 	case workflows.ActionStop, workflows.ActionReboot:
 		if r.State != workflows.StateRunning {
