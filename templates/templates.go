@@ -65,7 +65,7 @@ type PostmortemData struct {
 
 // TimelineItem is one timeline entry as a post-mortem shows it.
 type TimelineItem struct {
-	At    string // "15:04" in the team's zone
+	At    string // "Nov 21 15:04 CET" in the team's zone, with its name
 	Kind  string // declared, status, update, pagerduty, pinned, ...
 	Actor string
 	Text  string

@@ -271,7 +271,7 @@ func (s *Incidents) postmortemDoc(inc *Incident, timeline []TimelineEntry, who *
 		data.Services = []string{serviceName(inc)}
 	}
 	for _, e := range timeline {
-		data.Timeline = append(data.Timeline, templates.TimelineItem{At: e.At.In(loc).Format("Jan 2 15:04"), Kind: string(e.Kind), Actor: who.actor(e.Actor), Text: who.text(e)})
+		data.Timeline = append(data.Timeline, templates.TimelineItem{At: e.At.In(loc).Format("Jan 2 15:04 MST"), Kind: string(e.Kind), Actor: who.actor(e.Actor), Text: who.text(e)})
 	}
 	text := s.policy().PostmortemFor(inc.Severity, inc.PDService)
 	if text == "" {

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -324,5 +325,35 @@ func TestDueNags_ResolvedSev1WaitsForBusinessHours(t *testing.T) {
 	}
 	if next := NextNagDue(open, p, berlin, nil, resolved.UTC()); !next.Equal(resolved.Add(30 * time.Minute)) {
 		t.Errorf("open sev1's next nag %v, want 03:30", next.In(berlin))
+	}
+}
+
+// The post-mortem's timeline tells each time with its zone: across the
+// night Berlin's clocks go back (25 October 2026), 02:10 CEST comes
+// before 02:05 CET, and without the zone the timeline would read out of
+// order, two entries at "Oct 25 02:0x" that cannot be told apart.
+func TestPostmortemTimeline_TimesAcrossFallBackAreUnambiguous(t *testing.T) {
+	berlin := mustZone("Europe/Berlin")
+	first := time.Date(2026, 10, 25, 0, 10, 0, 0, time.UTC) // 02:10 CEST
+	second := time.Date(2026, 10, 25, 1, 5, 0, 0, time.UTC) // 02:05 CET, 55 minutes later
+	s := &Incidents{Clock: NewManualClock(second.Add(time.Hour)),
+		Catalog: &Catalog{Teams: []*Team{{Name: "platform", Location: berlin}}, Incidents: &IncidentPolicy{}}}
+	inc := &Incident{ID: "inc-1", Title: "db down", Team: "platform", Severity: Sev2, Status: StatusResolved,
+		CreatedAt: first, ResolvedAt: second.Add(10 * time.Minute)}
+	doc, err := s.postmortemDoc(inc, []TimelineEntry{
+		{IncidentID: "inc-1", At: first, Kind: TLNote, Actor: "opsbot", Text: "first"},
+		{IncidentID: "inc-1", At: second, Kind: TLNote, Actor: "opsbot", Text: "second"},
+	}, s.names(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, b := range doc.Body {
+		if strings.Contains(b.Text, "first") || strings.Contains(b.Text, "second") {
+			lines = append(lines, b.Text)
+		}
+	}
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "Oct 25 02:10 CEST") || !strings.HasPrefix(lines[1], "Oct 25 02:05 CET") {
+		t.Errorf("timeline lines %q, want them to start \"Oct 25 02:10 CEST\" and \"Oct 25 02:05 CET\"", lines)
 	}
 }

@@ -227,7 +227,7 @@ func faultOutcome(t *testing.T, h *harness) map[string]int {
 	for _, p := range h.notion.Pages(h.dbID) {
 		out["post-mortem pages"]++
 		for _, b := range h.notion.Blocks(p.ID) {
-			// A timeline line names who acted ("Nov 21 09:14 · Ada ·
+			// A timeline line names who acted ("Nov 21 09:14 CET · Ada ·
 			// Acknowledged"); when Slack would not tell the name, it is
 			// the email, by design: left out of the count.
 			text := b.Text
