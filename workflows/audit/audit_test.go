@@ -36,3 +36,18 @@ func TestMessage_FitsInASlackSection(t *testing.T) {
 		t.Errorf("note %q", m.Note)
 	}
 }
+
+// Two entries in the hour Berlin's clocks go back (25 October 2026) are
+// told apart by their zone: 02:30 CEST, then 02:30 CET an hour later.
+func TestLine_TimesAcrossFallBackAreUnambiguous(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no time zone database:", err)
+	}
+	p := &Page{Zone: berlin}
+	a := Line(workflows.AuditEntry{At: time.Date(2026, 10, 25, 0, 30, 0, 0, time.UTC), Actor: "opsbot", Action: "lease.end", Subject: "srv-1"}, p)
+	b := Line(workflows.AuditEntry{At: time.Date(2026, 10, 25, 1, 30, 0, 0, time.UTC), Actor: "opsbot", Action: "lease.end", Subject: "srv-2"}, p)
+	if !strings.HasPrefix(a, "Sun 25 Oct 02:30 CEST") || !strings.HasPrefix(b, "Sun 25 Oct 02:30 CET") {
+		t.Errorf("lines %q and %q, want 02:30 CEST and 02:30 CET", a, b)
+	}
+}

@@ -63,7 +63,7 @@ func Line(e workflows.AuditEntry, p *Page) string {
 	if a := ActorPerson(e.Actor); a.Ref() != "" {
 		who = workflows.Mention(a.Ref())
 	}
-	s := fmt.Sprintf("%s · %s · %s %s", e.At.In(p.Zone).Format("Mon 2 Jan 15:04"), who, e.Action, e.Subject)
+	s := fmt.Sprintf("%s · %s · %s %s", e.At.In(p.Zone).Format("Mon 2 Jan 15:04 MST"), who, e.Action, e.Subject)
 	if e.Reason != "" {
 		s += " · " + workflows.UserText(cut(e.Reason))
 	}
