@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -157,4 +158,43 @@ func TestExtensionWaitingAtTheLeaseEnd_ClosedAtTheEnd(t *testing.T) {
 		}
 	}
 	mustContain(t, "the approval message", final, "lease ended")
+}
+
+// TestActionItemReminders_StayAtNineAcrossSpringForward: an action item
+// due Friday 26 March 2027 (09:00 Berlin, the team's zone) is reminded
+// each day at 09:00 Berlin time, on the Monday after the clocks went
+// forward (28 March) too: 07:00 UTC then, not 08:00 (10:00 local).
+func TestActionItemReminders_StayAtNineAcrossSpringForward(t *testing.T) {
+	h := newHarness(t)
+	h.clock.Set(time.Date(2027, 3, 25, 10, 0, 0, 0, time.UTC))
+	h.incidentCmd(dev, "general", "declare Orders slow sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	mustContain(t, "action", h.incidentCmd(dev, ch.ID, "action Add an index <@"+dev+"> due 2027-03-26"), "act-1 recorded")
+	h.incidentCmd(dev, ch.ID, "status resolved")
+	h.drain()
+	for h.clock.Now().Before(time.Date(2027, 3, 30, 12, 0, 0, 0, time.UTC)) {
+		h.advance(15 * time.Minute)
+	}
+	perDay := map[string]int{}
+	for _, m := range h.dms(dev) {
+		if !strings.Contains(messageText(m), "Action item act-1") {
+			continue
+		}
+		sec, _, _ := strings.Cut(m.TS, ".")
+		n, err := strconv.ParseInt(sec, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := time.Unix(n, 0).In(berlin)
+		perDay[at.Format("Mon 2 Jan")]++
+		if at.Hour() != 9 || at.Minute() > 15 {
+			t.Errorf("reminder at %s, want at 09:00 Berlin time", at.Format("Mon 2 Jan 15:04 MST"))
+		}
+	}
+	for _, day := range []string{"Fri 26 Mar", "Sat 27 Mar", "Sun 28 Mar", "Mon 29 Mar", "Tue 30 Mar"} {
+		if perDay[day] != 1 {
+			t.Errorf("%d reminders on %s, want 1 (all: %v)", perDay[day], day, perDay)
+		}
+	}
 }
