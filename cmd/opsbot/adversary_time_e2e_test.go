@@ -198,3 +198,52 @@ func TestActionItemReminders_StayAtNineAcrossSpringForward(t *testing.T) {
 		}
 	}
 }
+
+// TestOffHours_AcrossSpringForwardAndAClockSetBack: a week of the office
+// schedule over the weekend Berlin's clocks go forward (28 March 2027):
+// the Friday stop at 20:00 CET (19:00 UTC), the Monday start at 08:00
+// CEST (06:00 UTC) and the Monday stop at 20:00 CEST (18:00 UTC), each
+// once; and the clock set back an hour after the Monday start (a replica
+// with a clock behind) neither stops nor starts it again.
+func TestOffHours_AcrossSpringForwardAndAClockSetBack(t *testing.T) {
+	h := newEditedHarness(t, offHoursConfig)
+	h.clock.Set(time.Date(2027, 3, 26, 9, 0, 0, 0, time.UTC))
+	r := h.launched("test-small for 7d")
+	calls := func(action string) []time.Time {
+		var out []time.Time
+		for _, c := range h.ec2.CallsOf(action) {
+			out = append(out, c.At.UTC())
+		}
+		return out
+	}
+	step := func(until time.Time) {
+		for h.clock.Now().Before(until) {
+			h.advance(5 * time.Minute)
+		}
+	}
+	step(time.Date(2027, 3, 29, 6, 30, 0, 0, time.UTC)) // Mon 08:30 CEST
+	if got := calls("StopInstances"); len(got) != 1 || got[0].Sub(time.Date(2027, 3, 26, 19, 0, 0, 0, time.UTC)) > 5*time.Minute {
+		t.Fatalf("stops %v, want one at Fri 20:00 CET (19:00 UTC)", got)
+	}
+	h.settle()
+	if got := calls("StartInstances"); len(got) != 1 || got[0].Before(time.Date(2027, 3, 29, 6, 0, 0, 0, time.UTC)) || got[0].Sub(time.Date(2027, 3, 29, 6, 0, 0, 0, time.UTC)) > 10*time.Minute {
+		t.Fatalf("starts %v, want one at Mon 08:00 CEST (06:00 UTC)", got)
+	}
+	// A clock an hour behind: it is 07:30 CEST again, the night's stop
+	// and the morning's start are not made again.
+	h.clock.Set(h.clock.Now().Add(-time.Hour))
+	step(time.Date(2027, 3, 29, 17, 55, 0, 0, time.UTC))
+	if s, st := len(calls("StopInstances")), len(calls("StartInstances")); s != 1 || st != 1 {
+		t.Fatalf("after the clock was set back: %d stops, %d starts, want 1 and 1", s, st)
+	}
+	if got := h.request(r.ID); got.State != workflows.StateRunning {
+		t.Fatalf("srv-1 is %s on Monday afternoon", got.State)
+	}
+	step(time.Date(2027, 3, 29, 18, 5, 0, 0, time.UTC))
+	if got := calls("StopInstances"); len(got) != 2 || got[1].Sub(time.Date(2027, 3, 29, 18, 0, 0, 0, time.UTC)) > 5*time.Minute || got[1].Before(time.Date(2027, 3, 29, 18, 0, 0, 0, time.UTC)) {
+		t.Fatalf("stops %v, want the second at Mon 20:00 CEST (18:00 UTC)", got)
+	}
+	if n := dmsContaining(h, dev, "stops tonight"); n != 2 {
+		t.Errorf("%d off-hours warnings, want 2 (Friday, Monday)", n)
+	}
+}
