@@ -54,7 +54,7 @@ func (s *Incidents) summaryMessage(inc *Incident, now time.Time) Message {
 		m.Fields = append(m.Fields, Field{Label: "Post-mortem", Value: inc.PostmortemURL})
 	}
 	if !inc.MeetingAt.IsZero() {
-		m.Fields = append(m.Fields, Field{Label: "Review meeting", Value: team.LocalTime(inc.MeetingAt)})
+		m.Fields = append(m.Fields, Field{Label: "Review meeting", Value: team.meetingTime(inc.MeetingAt)})
 	}
 	if inc.PDIncidentID != "" && inc.PDStatus == PDTriggered && inc.Open() {
 		m.Actions = append(m.Actions, Action{ID: ActIncidentAck, Label: "Acknowledge", Value: inc.ID, Style: StylePrimary})
@@ -223,4 +223,13 @@ func (s *Incidents) readerTeam(p Person, inc *Incident) *Team {
 		return t
 	}
 	return s.team(inc)
+}
+
+// meetingTime tells a meeting's time in the team's zone; a meeting set
+// as a day alone (local midnight) is told as the day: "Tue 24 Nov".
+func (t *Team) meetingTime(at time.Time) string {
+	if l := at.In(t.zone()); l.Hour() == 0 && l.Minute() == 0 && l.Second() == 0 {
+		return l.Format("Mon 2 Jan")
+	}
+	return t.LocalTime(at)
 }

@@ -226,13 +226,20 @@ func (s *Incidents) meetingSetInDoc(ctx context.Context, inc *Incident) bool {
 	if s.Docs == nil || inc.PostmortemPageID == "" {
 		return false
 	}
-	at, ok, err := s.Docs.Meeting(ctx, DocRef{PageID: inc.PostmortemPageID, URL: inc.PostmortemURL})
+	d, ok, err := s.Docs.Meeting(ctx, DocRef{PageID: inc.PostmortemPageID, URL: inc.PostmortemURL})
 	if err != nil {
 		s.Log.WarnContext(ctx, "read meeting date from the post-mortem", "incident", inc.ID, "err", err)
 		return false
 	}
 	if !ok {
 		return false
+	}
+	at := d.At
+	if d.DateOnly {
+		// A day alone is that day in the team's zone: "2026-11-24" read
+		// as midnight UTC is the 23rd in New York.
+		y, m, day := d.At.UTC().Date()
+		at = time.Date(y, m, day, 0, 0, 0, 0, s.team(inc).zone())
 	}
 	err = s.update(ctx, func(tx Tx) error {
 		cur, err := tx.Incident(inc.ID)
@@ -243,7 +250,7 @@ func (s *Incidents) meetingSetInDoc(ctx context.Context, inc *Incident) bool {
 		if err := tx.SaveIncident(cur); err != nil {
 			return err
 		}
-		return s.record(tx, cur, TimelineEntry{At: s.Clock.Now(), Kind: TLNote, Actor: "notion", Text: "Post-mortem meeting set in the document for " + s.team(cur).LocalTime(at)})
+		return s.record(tx, cur, TimelineEntry{At: s.Clock.Now(), Kind: TLNote, Actor: "notion", Text: "Post-mortem meeting set in the document for " + s.team(cur).meetingTime(at)})
 	})
 	if err != nil {
 		s.Log.WarnContext(ctx, "record meeting date", "incident", inc.ID, "err", err)

@@ -113,7 +113,15 @@ type DocWriter interface {
 	// SetMeeting writes the review meeting's date on the document.
 	SetMeeting(ctx context.Context, ref DocRef, at time.Time) error
 	// Meeting reads the meeting date back, when someone set it there.
-	Meeting(ctx context.Context, ref DocRef) (time.Time, bool, error)
+	Meeting(ctx context.Context, ref DocRef) (DocDate, bool, error)
+}
+
+// DocDate is a date read from a document: an instant, or a day alone
+// (DateOnly: At is that day's midnight UTC, a date in no zone, which the
+// reader places in the team's).
+type DocDate struct {
+	At       time.Time
+	DateOnly bool
 }
 
 // DocRef names a written document.

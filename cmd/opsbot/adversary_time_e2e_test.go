@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -246,4 +247,75 @@ func TestOffHours_AcrossSpringForwardAndAClockSetBack(t *testing.T) {
 	if n := dmsContaining(h, dev, "stops tonight"); n != 2 {
 		t.Errorf("%d off-hours warnings, want 2 (Friday, Monday)", n)
 	}
+}
+
+// TestMeetingDateOnlySetInNotion_KeepsItsDayInNewYork: someone gives the
+// post-mortem's Meeting property a date without a time ("2026-11-24").
+// opsbot reads it back before the meeting nag. For a New York team the
+// meeting is on Tuesday 24 November, not "Mon 23 Nov 19:00 EST" (the
+// date read as midnight UTC), and opsbot's later updates of the page
+// leave the date as the person wrote it.
+func TestMeetingDateOnlySetInNotion_KeepsItsDayInNewYork(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(analyst, "general", "declare Loader stuck sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	inc := h.incident("inc-1")
+	if inc.Team != "data" {
+		t.Fatalf("incident of team %s, want data (New York)", inc.Team)
+	}
+	h.incidentCmd(analyst, ch.ID, "status resolved")
+	h.drain()
+	inc = h.incident("inc-1")
+	if inc.PostmortemPageID == "" {
+		t.Fatal("no post-mortem page")
+	}
+	req, err := http.NewRequest("PATCH", h.notion.URL()+"/v1/pages/"+inc.PostmortemPageID,
+		strings.NewReader(`{"properties":{"Meeting":{"date":{"start":"2026-11-24"}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+h.notion.Token())
+	req.Header.Set("Notion-Version", "2022-06-28")
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("set the Meeting date in Notion: HTTP %d", res.StatusCode)
+	}
+	h.advance(25 * time.Hour) // the meeting nag reads the page first
+	got := h.incident("inc-1")
+	if got.MeetingAt.IsZero() {
+		t.Fatal("the date set in Notion was not recorded")
+	}
+	if d := got.MeetingAt.In(mustLoad(t, "America/New_York")).Format("2006-01-02"); d != "2026-11-24" {
+		t.Errorf("meeting recorded on %s in New York, want 2026-11-24", d)
+	}
+	var texts []string
+	for _, m := range h.slack.Messages(ch.ID) {
+		texts = append(texts, messageText(m))
+	}
+	all := strings.Join(texts, "\n")
+	if strings.Contains(all, "Mon 23 Nov") {
+		t.Errorf("the meeting is told as on Monday 23 November:\n%s", all)
+	}
+	// A later change updates the page; the person's date stays a date.
+	h.incidentCmd(analyst, ch.ID, "role scribe <@"+analyst+">")
+	h.drain()
+	page, _ := h.notion.Page(inc.PostmortemPageID)
+	if v := page.Properties["Meeting"]; v.Start != "2026-11-24" {
+		t.Errorf("Notion Meeting property after an update: %+v, want the date 2026-11-24 as it was set", v)
+	}
+}
+
+func mustLoad(t *testing.T, name string) *time.Location {
+	t.Helper()
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		t.Skip("no time zone database:", err)
+	}
+	return l
 }

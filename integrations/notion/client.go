@@ -109,7 +109,12 @@ type Options struct {
 
 // Client writes post-mortems to one Notion database.
 type Client struct {
-	api   *notionapi.Client
+	api *notionapi.Client
+	// http and token make the few calls whose answer notionapi reads
+	// lossily (a date's "2026-11-24" and "2026-11-24T00:00:00Z" parse
+	// alike), through the same pacing and retries.
+	http  *http.Client
+	token string
 	db    notionapi.DatabaseID
 	props Props
 	log   *slog.Logger
@@ -168,6 +173,8 @@ func New(token string, opts Options) *Client {
 	hc.Transport = &transport{base: rt, target: target, pace: p}
 	c := &Client{
 		api:   notionapi.NewClient(notionapi.Token(token), notionapi.WithHTTPClient(&hc), notionapi.WithRetry(1)),
+		http:  &hc,
+		token: token,
 		db:    notionapi.DatabaseID(opts.DatabaseID),
 		props: opts.Props.withDefaults(),
 		log:   log,

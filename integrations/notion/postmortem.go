@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -320,28 +323,71 @@ func (c *Client) SetMeeting(ctx context.Context, ref workflows.DocRef, at time.T
 }
 
 // Meeting reads the review meeting's date back from the page, where
-// people may have set it by hand: a date ("2025-03-20", read as midnight
-// UTC) or a date and time.
-func (c *Client) Meeting(ctx context.Context, ref workflows.DocRef) (time.Time, bool, error) {
-	var page *notionapi.Page
+// people may have set it by hand: a date and time, or a date alone
+// ("2026-11-24", DateOnly: a day in no zone, which the caller places in
+// the team's). The page is read as JSON here, not through notionapi,
+// whose Date reads "2026-11-24" and "2026-11-24T00:00:00Z" alike.
+func (c *Client) Meeting(ctx context.Context, ref workflows.DocRef) (workflows.DocDate, bool, error) {
+	var page struct {
+		Properties map[string]struct {
+			Type string `json:"type"`
+			Date *struct {
+				Start string `json:"start"`
+			} `json:"date"`
+		} `json:"properties"`
+	}
 	err := c.do(ctx, "read meeting of "+ref.PageID, func(ctx context.Context, _ bool) error {
-		var err error
-		page, err = c.api.Page.Get(ctx, notionapi.PageID(ref.PageID))
-		return err
+		return c.getJSON(ctx, "pages/"+url.PathEscape(ref.PageID), &page)
 	})
 	if err != nil {
-		return time.Time{}, false, err
+		return workflows.DocDate{}, false, err
 	}
 	prop, ok := page.Properties[c.props.Meeting]
 	if !ok {
-		return time.Time{}, false, nil // an optional property the database lacks
+		return workflows.DocDate{}, false, nil // an optional property the database lacks
 	}
-	dp, ok := prop.(*notionapi.DateProperty)
-	if !ok {
-		return time.Time{}, false, workflows.Permanent(fmt.Errorf("read meeting of %s: %q is a %s property, not a date", ref.PageID, c.props.Meeting, prop.GetType()))
+	if prop.Type != "date" {
+		return workflows.DocDate{}, false, workflows.Permanent(fmt.Errorf("read meeting of %s: %q is a %s property, not a date", ref.PageID, c.props.Meeting, prop.Type))
 	}
-	if dp.Date == nil || dp.Date.Start == nil {
-		return time.Time{}, false, nil
+	if prop.Date == nil || prop.Date.Start == "" {
+		return workflows.DocDate{}, false, nil
 	}
-	return time.Time(*dp.Date.Start), true, nil
+	if d, err := time.Parse("2006-01-02", prop.Date.Start); err == nil {
+		return workflows.DocDate{At: d, DateOnly: true}, true, nil
+	}
+	at, err := time.Parse(time.RFC3339Nano, prop.Date.Start)
+	if err != nil {
+		return workflows.DocDate{}, false, workflows.Permanent(fmt.Errorf("read meeting of %s: %q is not a date", ref.PageID, prop.Date.Start))
+	}
+	return workflows.DocDate{At: at}, true, nil
+}
+
+// notionVersion is the API version every request names, as notionapi's.
+const notionVersion = "2022-06-28"
+
+// getJSON GETs path under Notion's /v1/ (the transport sends it to the
+// configured API URL) and decodes the answer into out. A failure answer
+// is an error do classifies by its status, as notionapi's are.
+func (c *Client) getJSON(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, DefaultAPIURL+"/v1/"+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Notion-Version", notionVersion)
+	res, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, 4<<20))
+	if err != nil {
+		return err
+	}
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		var e struct{ Code, Message string }
+		_ = json.Unmarshal(body, &e)
+		return &Error{Status: res.StatusCode, Code: e.Code, Message: e.Message}
+	}
+	return json.Unmarshal(body, out)
 }

@@ -207,8 +207,17 @@ func TestMeeting_SetThenReadBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, ok, err := r.c.Meeting(ctx, ref)
-	if err != nil || !ok || !got.Equal(at) {
-		t.Fatalf("meeting = %v, %v, %v; want %v", got, ok, err, at)
+	if err != nil || !ok || !got.At.Equal(at) || got.DateOnly {
+		t.Fatalf("meeting = %+v, %v, %v; want %v", got, ok, err, at)
+	}
+	// A meeting at midnight UTC is a time of day, not a date alone
+	// (notionapi reads "2025-03-21" and "2025-03-21T00:00:00Z" alike).
+	midnight := time.Date(2025, 3, 21, 0, 0, 0, 0, time.UTC)
+	if err := r.c.SetMeeting(ctx, ref, midnight); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := r.c.Meeting(ctx, ref); err != nil || !ok || !got.At.Equal(midnight) || got.DateOnly {
+		t.Fatalf("meeting at midnight UTC = %+v, %v, %v", got, ok, err)
 	}
 	if err := r.c.SetMeeting(ctx, ref, time.Time{}); err != nil {
 		t.Fatal(err)
@@ -246,7 +255,7 @@ func TestMeeting_ADateSetByHandReadsAsMidnightUTC(t *testing.T) {
 	}
 	resp.Body.Close()
 	got, ok, err := r.c.Meeting(ctx, ref)
-	if err != nil || !ok || !got.Equal(time.Date(2025, 3, 20, 0, 0, 0, 0, time.UTC)) {
-		t.Fatalf("meeting = %v %v %v", got, ok, err)
+	if err != nil || !ok || !got.At.Equal(time.Date(2025, 3, 20, 0, 0, 0, 0, time.UTC)) || !got.DateOnly {
+		t.Fatalf("meeting = %+v %v %v, want 2025-03-20 as a date alone", got, ok, err)
 	}
 }

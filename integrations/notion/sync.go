@@ -26,6 +26,10 @@ func (c *Client) UpdatePostmortem(ctx context.Context, ref workflows.DocRef, doc
 		_, _ = c.CheckSetup(ctx)
 	}
 	props := c.properties(ctx, doc)
+	// The meeting is written when it is scheduled (SetMeeting) and may be
+	// set by hand on the page, as a date alone: an update leaves it as it
+	// is, rather than turning "2026-11-24" into a time of day.
+	delete(props, c.props.Meeting)
 	err = c.do(ctx, "update properties of "+ref.PageID, func(ctx context.Context, _ bool) error {
 		_, err := c.api.Page.Update(ctx, notionapi.PageID(ref.PageID), &notionapi.PageUpdateRequest{Properties: props})
 		return err
