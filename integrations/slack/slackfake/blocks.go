@@ -22,6 +22,17 @@ const (
 	maxActionID      = 255
 	maxButtonValue   = 2000
 	maxMessageText   = 40000
+	maxBlockID       = 255
+	// Input blocks and select menus (Block Kit reference: input block,
+	// select menu element, option object).
+	maxInputLabel  = 2000
+	maxInputHint   = 2000
+	maxPlaceholder = 150
+	maxSelectOpts  = 100
+	maxOptionText  = 75
+	maxOptionValue = 150
+	maxOptionDesc  = 75
+	maxInputLength = 3000 // plain_text_input max_length, min_length
 )
 
 type textObj struct {
@@ -30,11 +41,26 @@ type textObj struct {
 }
 
 type element struct {
-	Type     string   `json:"type"`
-	Text     *textObj `json:"text"`
-	ActionID string   `json:"action_id"`
-	Value    string   `json:"value"`
-	Style    string   `json:"style"`
+	Type         string   `json:"type"`
+	Text         *textObj `json:"text"`
+	ActionID     string   `json:"action_id"`
+	Value        string   `json:"value"`
+	Style        string   `json:"style"`
+	Placeholder  *textObj `json:"placeholder"`
+	Options      []option `json:"options"`
+	OptionGroups []struct {
+		Label   *textObj `json:"label"`
+		Options []option `json:"options"`
+	} `json:"option_groups"`
+	InitialOption *option `json:"initial_option"`
+	MaxLength     int     `json:"max_length"`
+	MinLength     int     `json:"min_length"`
+}
+
+type option struct {
+	Text        *textObj `json:"text"`
+	Value       string   `json:"value"`
+	Description *textObj `json:"description"`
 }
 
 type block struct {
@@ -43,6 +69,9 @@ type block struct {
 	Text     *textObj          `json:"text"`
 	Fields   []textObj         `json:"fields"`
 	Elements []json.RawMessage `json:"elements"`
+	Label    *textObj          `json:"label"`
+	Hint     *textObj          `json:"hint"`
+	Element  json.RawMessage   `json:"element"`
 }
 
 // checkBlocks validates a blocks array and returns Slack-style messages
@@ -61,6 +90,9 @@ func checkBlocks(raw string, max int) (json.RawMessage, []string) {
 	}
 	ids := map[string]bool{}
 	for i, b := range blocks {
+		if utf8.RuneCountInString(b.BlockID) > maxBlockID {
+			bad(i, "/block_id", fmt.Sprintf("must be less than %d characters", maxBlockID+1))
+		}
 		if b.BlockID != "" {
 			if ids[b.BlockID] {
 				bad(i, "/block_id", "duplicate block_id")
@@ -125,8 +157,27 @@ func checkBlocks(raw string, max int) (json.RawMessage, []string) {
 						bad(i, path+"/style", "must be one of primary, danger")
 					}
 				}
+				checkInteractive(el, func(p, m string) { bad(i, path+p, m) })
 			}
-		case "divider", "image", "input", "rich_text", "file", "video", "markdown":
+		case "input":
+			if b.Label == nil || b.Label.Type != "plain_text" {
+				bad(i, "/label", "must be a plain_text object")
+			} else {
+				checkText(b.Label, maxInputLabel, func(m string) { bad(i, "/label/text", m) })
+			}
+			if b.Hint != nil {
+				checkText(b.Hint, maxInputHint, func(m string) { bad(i, "/hint/text", m) })
+			}
+			var el element
+			if len(b.Element) == 0 || json.Unmarshal(b.Element, &el) != nil {
+				bad(i, "/element", "must provide an element")
+				break
+			}
+			if utf8.RuneCountInString(el.ActionID) > maxActionID {
+				bad(i, "/element/action_id", fmt.Sprintf("must be less than %d characters", maxActionID+1))
+			}
+			checkInteractive(el, func(p, m string) { bad(i, "/element"+p, m) })
+		case "divider", "image", "rich_text", "file", "video", "markdown":
 		default:
 			bad(i, "/type", fmt.Sprintf("unsupported block type %q", b.Type))
 		}
@@ -135,6 +186,62 @@ func checkBlocks(raw string, max int) (json.RawMessage, []string) {
 		return nil, errs
 	}
 	return json.RawMessage(raw), nil
+}
+
+// checkInteractive checks what select menus and text inputs carry:
+// placeholders, options (at most 100, each within its limits) and the
+// input length bounds.
+func checkInteractive(el element, bad func(path, msg string)) {
+	if el.Placeholder != nil {
+		checkText(el.Placeholder, maxPlaceholder, func(m string) { bad("/placeholder/text", m) })
+	}
+	switch el.Type {
+	case "static_select", "multi_static_select":
+		if len(el.Options) == 0 && len(el.OptionGroups) == 0 {
+			bad("/options", "must provide options or option_groups")
+		}
+		if len(el.Options) > maxSelectOpts {
+			bad("/options", fmt.Sprintf("no more than %d items allowed", maxSelectOpts))
+		}
+		if len(el.OptionGroups) > maxSelectOpts {
+			bad("/option_groups", fmt.Sprintf("no more than %d items allowed", maxSelectOpts))
+		}
+		for j, o := range el.Options {
+			checkOption(o, func(p, m string) { bad(fmt.Sprintf("/options/%d%s", j, p), m) })
+		}
+		for g, grp := range el.OptionGroups {
+			if len(grp.Options) > maxSelectOpts {
+				bad(fmt.Sprintf("/option_groups/%d/options", g), fmt.Sprintf("no more than %d items allowed", maxSelectOpts))
+			}
+			for j, o := range grp.Options {
+				checkOption(o, func(p, m string) { bad(fmt.Sprintf("/option_groups/%d/options/%d%s", g, j, p), m) })
+			}
+		}
+		if el.InitialOption != nil {
+			checkOption(*el.InitialOption, func(p, m string) { bad("/initial_option"+p, m) })
+		}
+	case "plain_text_input":
+		if el.MaxLength < 0 || el.MaxLength > maxInputLength {
+			bad("/max_length", fmt.Sprintf("must be between 1 and %d", maxInputLength))
+		}
+		if el.MinLength < 0 || el.MinLength > maxInputLength {
+			bad("/min_length", fmt.Sprintf("must be between 0 and %d", maxInputLength))
+		}
+	}
+}
+
+func checkOption(o option, bad func(path, msg string)) {
+	if o.Text == nil {
+		bad("/text", "must provide text")
+	} else {
+		checkText(o.Text, maxOptionText, func(m string) { bad("/text/text", m) })
+	}
+	if n := utf8.RuneCountInString(o.Value); n == 0 || n > maxOptionValue {
+		bad("/value", fmt.Sprintf("must be 1 to %d characters", maxOptionValue))
+	}
+	if o.Description != nil {
+		checkText(o.Description, maxOptionDesc, func(m string) { bad("/description/text", m) })
+	}
 }
 
 func checkText(t *textObj, max int, bad func(string)) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -327,5 +328,70 @@ func TestEventsAreSignedEnvelopes(t *testing.T) {
 	}
 	if ev2.Data.(*slackevents.EventsAPICallbackEvent).EventID == cb.EventID {
 		t.Fatal("event IDs repeat")
+	}
+}
+
+// TestModalLimitsRefused: views.open refuses, with invalid_arguments and
+// a pointer to the place, what Slack's view and Block Kit references
+// limit: submit and close 24 characters, a static select's 100 options,
+// an option's text (75) and value (150), an input's label (2,000) and a
+// placeholder (150). Option groups of 100 each are accepted.
+func TestModalLimitsRefused(t *testing.T) {
+	e := setup(t, slackfake.Options{AppURL: "http://opsbot.test"})
+	ctx := context.Background()
+	plain := func(s string) *slack.TextBlockObject { return slack.NewTextBlockObject("plain_text", s, false, false) }
+	opts := func(n int, text, value string) []*slack.OptionBlockObject {
+		var out []*slack.OptionBlockObject
+		for i := range n {
+			out = append(out, slack.NewOptionBlockObject(fmt.Sprintf("%s%d", value, i), plain(text), nil))
+		}
+		return out
+	}
+	form := func(label string, sel *slack.SelectBlockElement) slack.ModalViewRequest {
+		return slack.ModalViewRequest{Type: slack.VTModal, Title: plain("Pick"), Submit: plain("Go"), Close: plain("Cancel"),
+			Blocks: slack.Blocks{BlockSet: []slack.Block{slack.NewInputBlock("pick", plain(label), nil, sel)}}}
+	}
+	sel := func(o []*slack.OptionBlockObject) *slack.SelectBlockElement {
+		return slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose"), "pick", o...)
+	}
+	open := func(v slack.ModalViewRequest) error {
+		req, err := e.srv.SlashCommand(secret, e.alice.ID, "", "/ops", "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd, _ := slack.SlashCommandParse(req)
+		_, err = e.api.OpenViewContext(ctx, cmd.TriggerID, v)
+		return err
+	}
+	longSubmit := form("Server", sel(opts(3, "a", "v")))
+	longSubmit.Submit = plain(strings.Repeat("s", 25))
+	longClose := form("Server", sel(opts(3, "a", "v")))
+	longClose.Close = plain(strings.Repeat("c", 25))
+	longPlaceholder := sel(opts(3, "a", "v"))
+	longPlaceholder.Placeholder = plain(strings.Repeat("p", 151))
+	bad := map[string]slack.ModalViewRequest{
+		"submit":       longSubmit,
+		"close":        longClose,
+		"101 options":  form("Server", sel(opts(101, "a", "v"))),
+		"option text":  form("Server", sel(opts(1, strings.Repeat("t", 76), "v"))),
+		"option value": form("Server", sel(opts(1, "a", strings.Repeat("v", 150)))),
+		"label":        form(strings.Repeat("l", 2001), sel(opts(1, "a", "v"))),
+		"placeholder":  form("Server", longPlaceholder),
+	}
+	for name, v := range bad {
+		if err := open(v); slackErr(err) != "invalid_arguments" {
+			t.Errorf("%s: err = %v, want invalid_arguments", name, err)
+		}
+	}
+	var groups []*slack.OptionGroupBlockObject
+	for g := range 3 {
+		groups = append(groups, slack.NewOptionGroupBlockElement(plain(fmt.Sprint(g)), opts(100, "a", fmt.Sprintf("g%d-", g))...))
+	}
+	grouped := slack.NewOptionsGroupSelectBlockElement(slack.OptTypeStatic, plain("Choose"), "pick", groups...)
+	if err := open(form("Server", grouped)); err != nil {
+		t.Errorf("3 groups of 100 options: %v", err)
+	}
+	if err := open(form(strings.Repeat("l", 2000), sel(opts(100, strings.Repeat("t", 75), strings.Repeat("v", 147))))); err != nil {
+		t.Errorf("at the limits: %v", err)
 	}
 }

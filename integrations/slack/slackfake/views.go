@@ -74,6 +74,8 @@ func (s *Server) View(id string) (View, bool) {
 type viewHead struct {
 	Type            string   `json:"type"`
 	Title           *textObj `json:"title"`
+	Submit          *textObj `json:"submit"`
+	Close           *textObj `json:"close"`
 	CallbackID      string   `json:"callback_id"`
 	ExternalID      string   `json:"external_id"`
 	PrivateMetadata string   `json:"private_metadata"`
@@ -101,6 +103,14 @@ func parseView(raw string, wantType string) (viewHead, error) {
 		if utf8.RuneCountInString(h.Title.Text) > 24 {
 			return h, fail("invalid_arguments", "[ERROR] must be less than 25 characters [json-pointer:/view/title/text]")
 		}
+		for name, b := range map[string]*textObj{"submit": h.Submit, "close": h.Close} {
+			if b != nil && utf8.RuneCountInString(b.Text) > 24 {
+				return h, fail("invalid_arguments", "[ERROR] must be less than 25 characters [json-pointer:/view/"+name+"/text]")
+			}
+		}
+	}
+	if utf8.RuneCountInString(h.CallbackID) > 255 {
+		return h, fail("invalid_arguments", "[ERROR] must be less than 256 characters [json-pointer:/view/callback_id]")
 	}
 	if utf8.RuneCountInString(h.PrivateMetadata) > 3000 {
 		return h, fail("invalid_arguments", "[ERROR] must be less than 3001 characters [json-pointer:/view/private_metadata]")
