@@ -53,7 +53,7 @@ func (b *Bot) openRequestModal(ctx context.Context, actor workflows.Person, trig
 	lc := team.Policy.Lifecycle
 	view := modal(ModalRequest, "Request a server", "Request",
 		slack.NewInputBlock(fieldTemplate, plain("Template"), nil,
-			slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a template"), fieldTemplate, options...)),
+			staticSelect("Choose a template", fieldTemplate, options)),
 		optional(slack.NewInputBlock(fieldDuration, plain("For how long"),
 			plain(fmt.Sprintf("Like 4h or 2d. Default %s, at most %s.", workflows.FormatDuration(lc.DefaultLease), workflows.FormatDuration(lc.MaxLease))),
 			slack.NewPlainTextInputBlockElement(plain(workflows.FormatDuration(lc.DefaultLease)), fieldDuration))),
@@ -87,7 +87,7 @@ func (b *Bot) openExtendModal(ctx context.Context, actor workflows.Person, trigg
 	}
 	view := modal(ModalExtend, "Extend a lease", "Extend",
 		slack.NewInputBlock(fieldServer, plain("Server"), nil,
-			slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a server"), fieldServer, options...)),
+			staticSelect("Choose a server", fieldServer, options)),
 		slack.NewInputBlock(fieldDuration, plain("How much longer"), plain("Like 4h or 2d."),
 			slack.NewPlainTextInputBlockElement(plain("1d"), fieldDuration)),
 		optional(slack.NewInputBlock(fieldReason, plain("Why"), nil, multiline(slack.NewPlainTextInputBlockElement(plain("What is it still needed for?"), fieldReason)))),
@@ -251,6 +251,26 @@ func (b *Bot) submit(ctx context.Context, ic slack.InteractionCallback) *slack.V
 // was a replay that said nothing).
 func (b *Bot) answer(ctx context.Context, p workflows.Person, render func(any) (workflows.Message, bool)) context.Context {
 	return workflows.WithAnswer(ctx, p.SlackID, render)
+}
+
+// maxSelectOptions is Slack's limit on a static select's options, and on
+// its option groups and each group's options.
+const maxSelectOptions = 100
+
+// staticSelect is a select menu of options. Slack refuses more than 100
+// options in one menu (invalid_arguments), so a longer list is split into
+// option groups of 100 ("1–100", "101–200", ...): every option stays
+// selectable, with the same value, up to 10,000 of them.
+func staticSelect(placeholder, actionID string, options []*slack.OptionBlockObject) *slack.SelectBlockElement {
+	if len(options) <= maxSelectOptions {
+		return slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain(placeholder), actionID, options...)
+	}
+	var groups []*slack.OptionGroupBlockObject
+	for i := 0; i < len(options) && len(groups) < maxSelectOptions; i += maxSelectOptions {
+		end := min(i+maxSelectOptions, len(options))
+		groups = append(groups, slack.NewOptionGroupBlockElement(plain(fmt.Sprintf("%d–%d", i+1, end)), options[i:end]...))
+	}
+	return slack.NewOptionsGroupSelectBlockElement(slack.OptTypeStatic, plain(placeholder), actionID, groups...)
 }
 
 func plain(s string) *slack.TextBlockObject {
