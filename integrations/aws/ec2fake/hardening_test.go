@@ -2,6 +2,8 @@ package ec2fake_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -103,5 +105,50 @@ func TestRunInstances_NetworkMetadataProfileAndEncryption(t *testing.T) {
 	}
 	if n := len(fake.Instances()); n != before {
 		t.Errorf("refused launches created %d instances", n-before)
+	}
+}
+
+// TestTags_EC2RestrictionsRefused: a launch or CreateTags that would give
+// a resource more than 50 tags is refused with TagLimitExceeded, a key
+// over 128 or a value over 256 characters with InvalidParameterValue, and
+// nothing is launched or tagged; 50 tags of the longest key and value are
+// accepted.
+func TestTags_EC2RestrictionsRefused(t *testing.T) {
+	fake, _, _, c := setup(t)
+	fake.SetImage("ami-12345678", "/dev/xvda")
+	ctx := context.Background()
+	launch := func(n int, key, value string) error {
+		var tags []types.Tag
+		for i := range n {
+			tags = append(tags, types.Tag{Key: aws.String(fmt.Sprintf("%s%02d", key, i)), Value: aws.String(value)})
+		}
+		_, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-12345678"), InstanceType: types.InstanceTypeT3Micro,
+			MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+			TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeInstance, Tags: tags}}})
+		return err
+	}
+	if err := launch(51, "k", "v"); code(err) != "TagLimitExceeded" {
+		t.Errorf("51 tags: %v", err)
+	}
+	if err := launch(1, strings.Repeat("k", 127), "v"); code(err) != "InvalidParameterValue" {
+		t.Errorf("129-character key: %v", err)
+	}
+	if err := launch(1, "k", strings.Repeat("é", 257)); code(err) != "InvalidParameterValue" {
+		t.Errorf("257-character value: %v", err)
+	}
+	if n := len(fake.Instances()); n != 0 {
+		t.Fatalf("%d instances launched by refused calls", n)
+	}
+	if err := launch(50, strings.Repeat("k", 126), strings.Repeat("é", 256)); err != nil {
+		t.Fatalf("50 tags at the limits: %v", err)
+	}
+	id := fake.Instances()[0].ID
+	_, err := c.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: []types.Tag{{Key: aws.String("one-more"), Value: aws.String("x")}}})
+	if code(err) != "TagLimitExceeded" {
+		t.Errorf("a 51st tag: %v", err)
+	}
+	key := strings.Repeat("k", 126) + "07"
+	if _, err := c.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: []types.Tag{{Key: aws.String(key), Value: aws.String("new")}}}); err != nil {
+		t.Errorf("overwriting one of the 50: %v", err)
 	}
 }

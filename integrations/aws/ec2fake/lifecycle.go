@@ -111,15 +111,16 @@ func (s *Server) parseCreateTags(c Call) ([]map[string]string, map[string]string
 	if len(tags) == 0 {
 		return nil, nil, missing("Tag")
 	}
-	for k := range tags {
-		if strings.HasPrefix(strings.ToLower(k), "aws:") {
-			return nil, nil, badParam("Tag keys starting with 'aws:' are reserved for internal use")
-		}
+	if e := checkTags(tags); e != nil {
+		return nil, nil, e
 	}
 	var targets []map[string]string
 	for _, id := range ids {
 		t, e := s.taggable(id, c.Region)
 		if e != nil {
+			return nil, nil, e
+		}
+		if e := tagLimit(t, tags); e != nil {
 			return nil, nil, e
 		}
 		targets = append(targets, t)

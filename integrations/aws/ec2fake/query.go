@@ -1,11 +1,13 @@
 package ec2fake
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // indexed returns the values of a Query-protocol list such as
@@ -59,6 +61,45 @@ func tagList(form url.Values, prefix string) (map[string]string, []string) {
 		tags[k] = form.Get(m + ".Value")
 	}
 	return tags, order
+}
+
+// EC2's tag restrictions (CreateTags and "Tag your Amazon EC2 resources"):
+// at most 50 tags on a resource, keys of 1 to 128 and values of at most
+// 256 Unicode characters, no key starting with aws:.
+const (
+	maxTags        = 50
+	maxTagKeyLen   = 128
+	maxTagValueLen = 256
+)
+
+// checkTags applies the per-tag restrictions.
+func checkTags(tags map[string]string) *apiError {
+	for k, v := range tags {
+		switch {
+		case strings.HasPrefix(strings.ToLower(k), "aws:"):
+			return badParam("Tag keys starting with 'aws:' are reserved for internal use")
+		case utf8.RuneCountInString(k) > maxTagKeyLen:
+			return badParam("Tag key exceeds the maximum length of %d characters", maxTagKeyLen)
+		case utf8.RuneCountInString(v) > maxTagValueLen:
+			return badParam("Tag value exceeds the maximum length of %d characters", maxTagValueLen)
+		}
+	}
+	return nil
+}
+
+// tagLimit refuses tags that would leave a resource (with the tags it
+// has) with more than 50.
+func tagLimit(have, adding map[string]string) *apiError {
+	n := len(have)
+	for k := range adding {
+		if _, ok := have[k]; !ok {
+			n++
+		}
+	}
+	if n > maxTags {
+		return errorf(http.StatusBadRequest, "TagLimitExceeded", fmt.Sprintf("The maximum number of tags per resource is %d; the request would leave %d.", maxTags, n))
+	}
+	return nil
 }
 
 // filter is one Filter.N of a Describe call: a name and the values any of

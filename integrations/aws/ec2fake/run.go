@@ -128,10 +128,11 @@ func (s *Server) parseLaunch(c Call) (*launch, *apiError) {
 			return nil, badParam("'%s' is not a valid taggable resource type for this operation.", rt)
 		}
 		tags, _ := tagList(f, m+".Tag")
-		for k := range tags {
-			if strings.HasPrefix(strings.ToLower(k), "aws:") {
-				return nil, badParam("Tag keys starting with 'aws:' are reserved for internal use")
-			}
+		if e := checkTags(tags); e != nil {
+			return nil, e
+		}
+		if e := tagLimit(nil, tags); e != nil {
+			return nil, e
 		}
 		switch rt {
 		case "instance":
