@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -253,6 +254,12 @@ func TestParse_Problems(t *testing.T) {
 				{"templates[0].root_volume_gb", 28, "must be between 1 and 16384 GB (got 20000)"},
 				{`templates[0].tags["opsbot:owner"]`, 29, "set by opsbot itself"},
 			}},
+		{"more tags than EC2 takes with opsbot's own",
+			[]edit{{"tags: {cost-center: platform}", "tags: {cost-center: platform" + extraTags(43) + "}"}},
+			[]want{{"templates[0].tags", 29, "44 tags, with the 7 opsbot adds to every server (opsbot:managed, Name and the rest) a launch would carry 51; EC2 allows 50 on a resource: remove 1"}}},
+		{"as many tags as EC2 takes with opsbot's own",
+			[]edit{{"tags: {cost-center: platform}", "tags: {cost-center: platform" + extraTags(42) + "}"}},
+			nil},
 		{"bad region and instance type names",
 			[]edit{{"region: us-east-1", "region: US East"}, {"instance_type: t3.small", "instance_type: large"}},
 			[]want{
@@ -429,4 +436,13 @@ func TestParse_TemplateHardening(t *testing.T) {
 			t.Errorf("%q: public_ip %v, instance_profile %q", tt.extra, tpl.PublicIP, tpl.InstanceProfile)
 		}
 	}
+}
+
+// extraTags is n more tags for a template's flow mapping: ", t01: v, ...".
+func extraTags(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, ", t%02d: v", i)
+	}
+	return b.String()
 }

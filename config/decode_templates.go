@@ -101,6 +101,11 @@ func decodeTemplate(d *decoder, p string, n *yaml.Node) *templateDecl {
 	}
 	t.SecurityGroups = values(sgs)
 	t.Tags = decodeTags(d, m.at("tags"), m.get("tags"))
+	if n := workflows.LaunchTagCount(t); n > workflows.MaxResourceTags {
+		own := n - len(t.Tags)
+		d.problemAt(m.at("tags"), m.line("tags"), "%d tags, with the %d opsbot adds to every server (opsbot:managed, Name and the rest) a launch would carry %d; EC2 allows %d on a resource: remove %d",
+			len(t.Tags), own, n, workflows.MaxResourceTags, n-workflows.MaxResourceTags)
+	}
 	if len(t.UserData) > MaxUserData {
 		d.problemAt(td.userData.path, td.userData.line, "is %d bytes; EC2 accepts at most %d", len(t.UserData), MaxUserData)
 	}

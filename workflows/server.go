@@ -291,19 +291,7 @@ type LaunchSpec struct {
 
 // LaunchSpecFor builds the launch of r from its template and team policy.
 func LaunchSpecFor(r *ServerRequest, tpl *Template, team *Team, leaseEnd time.Time) LaunchSpec {
-	tags := map[string]string{}
-	for k, v := range tpl.Tags {
-		tags[k] = v
-	}
-	tags[TagManaged] = "true"
-	tags[TagRequest] = r.ID
-	tags[TagLeaseEnd] = leaseEnd.UTC().Format(time.RFC3339)
-	tags[TagOwner] = ownerTag(r.Owner)
-	tags[TagTeam] = r.Team
-	tags[TagTemplate] = tpl.Name
-	if _, ok := tags[TagNameValue]; !ok {
-		tags[TagNameValue] = fmt.Sprintf("%s-%s", r.ID, tpl.Name)
-	}
+	tags := launchTags(r, tpl, leaseEnd)
 	userData := tpl.UserData
 	if team.Policy.Integration.UserData != "" {
 		if userData != "" {
@@ -327,6 +315,34 @@ func LaunchSpecFor(r *ServerRequest, tpl *Template, team *Team, leaseEnd time.Ti
 		PublicIP:        tpl.PublicIP,
 		InstanceProfile: tpl.InstanceProfile,
 	}
+}
+
+// MaxResourceTags is EC2's limit on the tags of one instance or volume.
+const MaxResourceTags = 50
+
+// launchTags are the tags a launch of tpl for r carries: the template's
+// and opsbot's own.
+func launchTags(r *ServerRequest, tpl *Template, leaseEnd time.Time) map[string]string {
+	tags := map[string]string{}
+	for k, v := range tpl.Tags {
+		tags[k] = v
+	}
+	tags[TagManaged] = "true"
+	tags[TagRequest] = r.ID
+	tags[TagLeaseEnd] = leaseEnd.UTC().Format(time.RFC3339)
+	tags[TagOwner] = ownerTag(r.Owner)
+	tags[TagTeam] = r.Team
+	tags[TagTemplate] = tpl.Name
+	if _, ok := tags[TagNameValue]; !ok {
+		tags[TagNameValue] = fmt.Sprintf("%s-%s", r.ID, tpl.Name)
+	}
+	return tags
+}
+
+// LaunchTagCount is how many tags every server of tpl is launched with:
+// the template's and opsbot's own. EC2 refuses more than MaxResourceTags.
+func LaunchTagCount(tpl *Template) int {
+	return len(launchTags(&ServerRequest{}, tpl, time.Time{}))
 }
 
 func ownerTag(p Person) string {
