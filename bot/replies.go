@@ -93,11 +93,21 @@ func budgetReply(b workflows.BudgetSummary) workflows.Reply {
 	}}
 }
 
+// maxListedApprovals is how many approvals /ops approvals lists, each
+// with Approve and Deny: 25 fit a Slack message (50 blocks) with room.
+const maxListedApprovals = 25
+
 func approvalsReply(list []*workflows.Approval) workflows.Reply {
 	if len(list) == 0 {
 		return textReply("Nothing waits for your decision.")
 	}
 	m := workflows.Message{Title: fmt.Sprintf("%d waiting for your decision", len(list))}
+	if n := len(list) - maxListedApprovals; n > 0 {
+		// One Slack message holds 50 blocks: the first ones, with their
+		// buttons; deciding them brings the next into the list.
+		list = list[:maxListedApprovals]
+		m.Note = fmt.Sprintf("The first %d are listed; %d more wait. Decided ones leave the list: `%s` again shows the next.", maxListedApprovals, n, UsageApprovals)
+	}
 	for _, a := range list {
 		what := "new server"
 		if a.Kind == workflows.ApproveExtension {

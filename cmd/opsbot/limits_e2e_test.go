@@ -113,3 +113,30 @@ func TestExtendForm_MoreThanAHundredRunningServersAllListed(t *testing.T) {
 		t.Errorf("%s's lease still ends %s", last.ID, got.LeaseEnd)
 	}
 }
+
+// TestApprovals_ThreeHundredWaitingAnsweredWithinSlackLimits: an approver
+// with 300 requests waiting typed /ops approvals and got nothing: the
+// answer listed every one with two buttons, 55 blocks, and Slack refuses
+// more than 50 (invalid_blocks). The answer now lists the oldest ones
+// with their buttons and counts the rest.
+func TestApprovals_ThreeHundredWaitingAnsweredWithinSlackLimits(t *testing.T) {
+	h := newHarness(t)
+	for i := range 300 {
+		h.ops(dev, "server request build-box for 3d compile")
+		h.clock.Advance(time.Second)
+		if i%20 == 19 {
+			h.drain()
+		}
+	}
+	h.drain()
+	got := h.ops(lead, "approvals")
+	mustContain(t, "/ops approvals", got, "300 waiting for your decision", "srv-1 ", "more wait")
+	var blocks []json.RawMessage
+	rs := h.slack.Responses()
+	if err := json.Unmarshal(rs[len(rs)-1].Blocks, &blocks); err != nil {
+		t.Fatal(err)
+	}
+	if len(blocks) > 50 {
+		t.Errorf("%d blocks", len(blocks))
+	}
+}

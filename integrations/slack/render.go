@@ -25,6 +25,9 @@ const (
 	maxConfirmButton = 30
 	maxContextText   = 3000
 	maxFallback      = 3000
+	// maxMessageBlocks is Slack's limit on a message's blocks
+	// (invalid_blocks past it).
+	maxMessageBlocks = 50
 )
 
 // Renderer turns neutral workflow messages into Block Kit. It does no I/O:
@@ -180,10 +183,38 @@ func (Renderer) Message(m workflows.Message) Rendered {
 		blocks = append(blocks, slackapi.NewSectionBlock(nil, fs, nil))
 	}
 	blocks = append(blocks, buttons(m.Actions)...)
+	var note slackapi.Block
 	if m.Note != "" {
-		blocks = append(blocks, slackapi.NewContextBlock("", mrkdwn(capText(inline(m.Note), maxContextText))))
+		note = slackapi.NewContextBlock("", mrkdwn(capText(inline(m.Note), maxContextText)))
 	}
-	return Rendered{Text: fallback(m), Blocks: blocks}
+	return Rendered{Text: fallback(m), Blocks: fitBlocks(blocks, note)}
+}
+
+// fitBlocks keeps a message within Slack's 50 blocks: past that, the
+// first blocks are kept, then a line saying how many fields and buttons
+// were left out, then the note.
+func fitBlocks(blocks []slackapi.Block, note slackapi.Block) []slackapi.Block {
+	room := maxMessageBlocks
+	if note != nil {
+		room--
+	}
+	if len(blocks) > room {
+		var fields, buttons int
+		for _, b := range blocks[room-1:] {
+			switch b := b.(type) {
+			case *slackapi.SectionBlock:
+				fields += len(b.Fields)
+			case *slackapi.ActionBlock:
+				buttons += len(b.Elements.ElementSet)
+			}
+		}
+		blocks = append(blocks[:room-1:room-1], slackapi.NewContextBlock("", mrkdwn(fmt.Sprintf(
+			"… more than one Slack message holds: %d field(s) and %d button(s) not shown.", fields, buttons))))
+	}
+	if note != nil {
+		blocks = append(blocks, note)
+	}
+	return blocks
 }
 
 // people renders a field's person and people as mentions.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -245,5 +246,25 @@ func TestRender_MarkedText(t *testing.T) {
 	}
 	if strings.Contains(r.Text, "<!channel>") {
 		t.Errorf("fallback carries a live broadcast: %q", r.Text)
+	}
+}
+
+// TestRender_NeverMoreThanFiftyBlocks: Slack refuses a message of more
+// than 50 blocks (invalid_blocks). A message with more fields and buttons
+// than fit keeps its first blocks and its note, and says that some were
+// left out.
+func TestRender_NeverMoreThanFiftyBlocks(t *testing.T) {
+	m := workflows.Message{Title: "Many", Note: "the note"}
+	for i := range 400 {
+		m.Fields = append(m.Fields, workflows.Field{Label: fmt.Sprintf("f%d", i), Value: "v"})
+		m.Actions = append(m.Actions, workflows.Action{ID: workflows.ActApprove, Label: "Approve", Value: fmt.Sprint(i)})
+	}
+	r := Renderer{}.Message(m)
+	if len(r.Blocks) != maxMessageBlocks {
+		t.Fatalf("%d blocks, want %d", len(r.Blocks), maxMessageBlocks)
+	}
+	js, _ := json.Marshal(r.Blocks)
+	if !strings.Contains(string(js), "the note") || !strings.Contains(string(js), "not shown") {
+		t.Fatalf("no note or no word on what was left out: %s", js[len(js)-400:])
 	}
 }
