@@ -395,3 +395,18 @@ func TestModalLimitsRefused(t *testing.T) {
 		t.Errorf("at the limits: %v", err)
 	}
 }
+
+// TestTyped_AsSlackSendsACommandsText: what a person types reaches the
+// app escaped, with emails, links, people and channels as references.
+func TestTyped_AsSlackSendsACommandsText(t *testing.T) {
+	e := setup(t, slackfake.Options{})
+	ch := e.srv.AddChannel(slackfake.Channel{Name: "ops"})
+	got := e.srv.Typed("p95 > 2s & rising on shop.example.com, see https://status.example.com/x?a=1&b=2 ask @alice or bob@example.com in #ops")
+	want := "p95 &gt; 2s &amp; rising on shop.example.com, see <https://status.example.com/x?a=1&amp;b=2> ask <@" + e.alice.ID + "|alice> or <mailto:bob@example.com|bob@example.com> in <#" + ch.ID + "|ops>"
+	if got != want {
+		t.Fatalf("Typed:\n got %s\nwant %s", got, want)
+	}
+	if got := e.srv.Typed("checkout.example.com is down"); got != "<http://checkout.example.com|checkout.example.com> is down" {
+		t.Fatalf("a bare domain: %s", got)
+	}
+}
