@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	slackout "github.com/opsbot/opsbot/integrations/slack"
 	"github.com/opsbot/opsbot/workflows"
 )
 
@@ -125,7 +126,7 @@ func ParseIncident(text string) (IncidentCommand, error) {
 		if len(rest) == 0 {
 			return c, usageErr(UsageDeclare, "An incident needs a title before the severity.")
 		}
-		c.Title = strings.Join(rest, " ")
+		c.Title = slackout.Unformat(strings.Join(rest, " "))
 	case "status":
 		if len(rest) != 1 {
 			return c, usageErr(UsageStatus, "Say one status.")
@@ -167,12 +168,12 @@ func ParseIncident(text string) (IncidentCommand, error) {
 		}
 		c.Kind, c.Who = IncAdd, who
 	case "cancel":
-		c.Kind, c.Text = IncCancel, strings.Join(rest, " ")
+		c.Kind, c.Text = IncCancel, slackout.Unformat(strings.Join(rest, " "))
 	case "update":
 		if len(rest) == 0 {
 			return c, usageErr(UsageUpdate, "An update needs text.")
 		}
-		c.Kind, c.Text = IncUpdate, strings.Join(rest, " ")
+		c.Kind, c.Text = IncUpdate, slackout.Unformat(strings.Join(rest, " "))
 	case "postmortem":
 		// The incident may also follow the word: postmortem publish inc-7.
 		if n := len(rest); n > 1 && c.Incident == "" && incidentID.MatchString(rest[n-1]) && !strings.EqualFold(rest[0], "scheduled") {
@@ -218,7 +219,7 @@ func ParseIncident(text string) (IncidentCommand, error) {
 		if len(rest) == 0 {
 			return c, usageErr(UsageAction, "An action item needs text.")
 		}
-		c.Kind, c.Text = IncAction, strings.Join(rest, " ")
+		c.Kind, c.Text = IncAction, slackout.Unformat(strings.Join(rest, " "))
 	case "stats":
 		return parseStats(c, rest)
 	case "review":

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	slackout "github.com/opsbot/opsbot/integrations/slack"
 	"github.com/opsbot/opsbot/workflows"
 	"github.com/opsbot/opsbot/workflows/costs"
 )
@@ -180,7 +181,7 @@ func parseServer(words []string) (OpsCommand, error) {
 	} else if i := slices.IndexFunc(words, func(w string) bool { return strings.EqualFold(w, "for") }); i >= 0 && i+1 < len(words) && durationLike(words[i+1]) {
 		return OpsCommand{}, usageErr(UsageRequest, "Two durations: %s and %s. Give one.", workflows.FormatDuration(c.Duration), words[i+1])
 	}
-	c.Reason = strings.Join(words, " ")
+	c.Reason = slackout.Unformat(strings.Join(words, " "))
 	return c, nil
 }
 
@@ -251,7 +252,7 @@ func parseLease(words []string) (OpsCommand, error) {
 		if err != nil {
 			return OpsCommand{}, usageErr(UsageExtend, "%s", err)
 		}
-		return OpsCommand{Kind: OpsExtend, Server: strings.ToLower(args[0]), Duration: d, Reason: strings.Join(args[2:], " ")}, nil
+		return OpsCommand{Kind: OpsExtend, Server: strings.ToLower(args[0]), Duration: d, Reason: slackout.Unformat(strings.Join(args[2:], " "))}, nil
 	case "release":
 		if len(words) != 2 {
 			return OpsCommand{}, usageErr(UsageRelease, "Name one server to release, like `/ops lease release srv-42`.")

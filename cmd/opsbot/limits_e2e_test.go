@@ -140,3 +140,63 @@ func TestApprovals_ThreeHundredWaitingAnsweredWithinSlackLimits(t *testing.T) {
 		t.Errorf("%d blocks", len(blocks))
 	}
 }
+
+// TestSlashCommandText_AsSlackSendsIt_ReadAsTyped: Slack sends a slash
+// command's text escaped (&amp; &lt; &gt;) with links as <…> references
+// (should_escape). opsbot stored that as the title, reason and update, so
+// PagerDuty paged "Checkout &gt; 5% errors &amp; timeouts", Slack showed
+// the entities themselves, and the channel was named …-gt-5-errors-amp-…
+// Text, and a message marked for the timeline, are now read back as the
+// person typed them.
+func TestSlashCommandText_AsSlackSendsIt_ReadAsTyped(t *testing.T) {
+	h := newHarness(t)
+	const title = "Checkout > 5% errors & timeouts on shop.example.com"
+	h.incidentCmd(dev, "general", h.slack.Typed("declare "+title+" sev2"))
+	h.drain()
+	inc := h.incident("inc-1")
+	if inc.Title != title {
+		t.Errorf("title %q, want %q", inc.Title, title)
+	}
+	if pds := h.pd.Incidents(); len(pds) != 1 || pds[0].Title != title {
+		t.Errorf("PagerDuty incidents %+v", pds)
+	}
+	ch := h.incidentChannels()[0]
+	if ch.Name != "inc-1-checkout-5-errors-timeouts-on-shop-example-com" {
+		t.Errorf("channel name %q", ch.Name)
+	}
+	summary := messageText(h.summary(ch.ID))
+	mustContain(t, "summary", summary, "Checkout &gt; 5% errors &amp; timeouts on shop.example.com")
+	if strings.Contains(summary, "&amp;gt;") || strings.Contains(summary, "&amp;amp;") {
+		t.Errorf("entities escaped twice: %s", summary)
+	}
+	h.incidentCmd(dev, ch.ID, h.slack.Typed("update p95 < 300ms again & https://grafana.example.com/d/1 is green"))
+	if got := h.incident("inc-1").LastUpdate; got != "p95 < 300ms again & https://grafana.example.com/d/1 is green" {
+		t.Errorf("update %q", got)
+	}
+	// A message marked for the timeline is read from Slack as Slack keeps
+	// it: escaped too.
+	msg, err := h.slack.PostAs(dev, ch.ID, h.slack.Typed("rollback done & p95 < 300ms"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.send(h.slack.Event(testSecret, map[string]any{"type": "reaction_added", "user": dev2, "reaction": "pushpin",
+		"item": map[string]any{"type": "message", "channel": ch.ID, "ts": msg.TS}, "event_ts": msg.TS}))
+	pinned := ""
+	for _, e := range h.timeline("inc-1") {
+		if e.Kind == workflows.TLPinned {
+			pinned = e.Text
+		}
+	}
+	if pinned != "rollback done & p95 < 300ms" {
+		t.Errorf("pinned message on the timeline: %q", pinned)
+	}
+	h.incidentCmd(dev, ch.ID, "status resolved")
+	h.drain()
+	if pages := h.notion.Pages(h.dbID); len(pages) != 1 || pages[0].Title != "inc-1: "+title {
+		t.Errorf("post-mortem pages %+v", pages)
+	}
+	h.ops(dev, h.slack.Typed("server request test-small for 1d A & B <tag>"))
+	if rs := h.requests(); len(rs) != 1 || rs[0].Reason != "A & B <tag>" {
+		t.Errorf("requests %+v", rs)
+	}
+}

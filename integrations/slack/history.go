@@ -8,7 +8,8 @@ import (
 )
 
 // Message reads one channel message: who wrote it (their name, or their
-// user ID when Slack has none) and its text. The timeline reaction uses it
+// user ID when Slack has none) and its text as it was typed (Unformat:
+// Slack keeps it escaped, with links and mentions as references). The timeline reaction uses it
 // to copy a marked message. A message in a thread is not in the channel's
 // history, so it is looked for in the thread too (conversations.replies
 // accepts the ts of any message in a thread).
@@ -25,7 +26,7 @@ func (c *Client) Message(ctx context.Context, channel, ts string) (author, text 
 	if m == nil {
 		return "", "", fmt.Errorf("read message %s in %s: not found", ts, channel)
 	}
-	return c.authorName(ctx, m), m.Text, nil
+	return c.authorName(ctx, m), Unformat(m.Text), nil
 }
 
 func (c *Client) historyMessage(ctx context.Context, channel, ts string) (*slackapi.Message, error) {

@@ -268,3 +268,24 @@ func TestRender_NeverMoreThanFiftyBlocks(t *testing.T) {
 		t.Fatalf("no note or no word on what was left out: %s", js[len(js)-400:])
 	}
 }
+
+func TestUnformat_SlackTextReadAsTyped(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain text", "plain text"},
+		{"p95 &gt; 2s &amp; rising", "p95 > 2s & rising"},
+		{"&amp;lt; stays as typed", "&lt; stays as typed"},
+		{"on <http://shop.example.com|shop.example.com>", "on shop.example.com"},
+		{"see <https://x.com/a?b=1&amp;c=2>", "see https://x.com/a?b=1&c=2"},
+		{"ask <mailto:ana@example.com|ana@example.com>", "ask ana@example.com"},
+		{"<@U0DEV|dana> and <@U0DEV2>", "@dana and @U0DEV2"},
+		{"in <#C123|ops> or <#C456>", "in #ops or #C456"},
+		{"<!here> <!channel> <!subteam^S1|@oncall> <!date^1700000000^{date}|Nov 14>", "@here @channel @oncall Nov 14"},
+		{"unclosed < here", "unclosed < here"},
+		{"a &lt;b&gt; <x> &amp;amp;", "a <b> x &amp;"},
+	}
+	for _, tt := range tests {
+		if got := Unformat(tt.in); got != tt.want {
+			t.Errorf("Unformat(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
