@@ -200,3 +200,24 @@ func TestSlashCommandText_AsSlackSendsIt_ReadAsTyped(t *testing.T) {
 		t.Errorf("requests %+v", rs)
 	}
 }
+
+// TestEmailsInCommands_AsSlackSendsThem: Slack sends an email typed in a
+// command as <mailto:a@b|a@b>. "/ops offboard lead@example.com" was
+// refused with its usage line and "/incident role scribe
+// dev2@example.com" named nobody. They now read the address.
+func TestEmailsInCommands_AsSlackSendsThem(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(dev, "general", "declare DB down sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	h.incidentCmd(dev, ch.ID, h.slack.Typed("role scribe dev2@example.com"))
+	if got := h.incident("inc-1").Scribe; got.Email != "dev2@example.com" && got.SlackID != dev2 {
+		t.Errorf("scribe %+v", got)
+	}
+	h.incidentCmd(dev, ch.ID, h.slack.Typed("action Add an index on orders dev2@example.com"))
+	if a := h.action("act-1"); a == nil || a.Text != "Add an index on orders" || (a.Owner.Email != "dev2@example.com" && a.Owner.SlackID != dev2) {
+		t.Errorf("action item %+v", a)
+	}
+	got := h.ops(admin, h.slack.Typed("offboard lead@example.com"))
+	mustContain(t, "/ops offboard", got, "is offboarded")
+}
