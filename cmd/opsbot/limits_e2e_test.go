@@ -221,3 +221,29 @@ func TestEmailsInCommands_AsSlackSendsThem(t *testing.T) {
 	got := h.ops(admin, h.slack.Typed("offboard lead@example.com"))
 	mustContain(t, "/ops offboard", got, "is offboarded")
 }
+
+// TestHome_SixtyServersStillShowTheIncidentsAndTheBudget: Slack takes at
+// most 100 blocks in a Home tab, and a person with 60 running servers
+// filled them with servers (two blocks each): their team's budget and the
+// open incidents, which come after, were cut off. Each list now shows its
+// first items and counts the rest, so every section is there.
+func TestHome_SixtyServersStillShowTheIncidentsAndTheBudget(t *testing.T) {
+	h := newHarness(t)
+	for range 60 {
+		h.ops(dev, "server request test-small for 1d load test")
+		h.clock.Advance(time.Second)
+	}
+	h.settle()
+	h.incidentCmd(dev, "general", "declare Checkout is failing sev1")
+	h.drain()
+	home := h.home(dev)
+	mustContain(t, "Home", home, "Your servers", "Team platform budget", "Open incidents", "Checkout is failing", "/ops servers")
+	if strings.Contains(home, "more than fits here") {
+		t.Errorf("the Home was cut at Slack's limit:\n%s", home[len(home)-300:])
+	}
+	for _, c := range h.slack.CallsTo("views.publish") {
+		if c.Error != "" {
+			t.Fatalf("views.publish refused: %s", c.Error)
+		}
+	}
+}

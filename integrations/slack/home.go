@@ -13,6 +13,20 @@ import (
 // maxHomeBlocks is Slack's limit for a Home tab view.
 const maxHomeBlocks = 100
 
+// How many of each list the Home tab shows; the rest are counted. With
+// every list full the tab stays under maxHomeBlocks, so no section is cut
+// off by the ones before it.
+const (
+	homeServers   = 12 // two blocks each
+	homeHanded    = 6  // three blocks each
+	homePending   = 8
+	homeApprovals = 8 // two blocks each
+	homeIncidents = 10
+)
+
+// firstOf is the first n of list.
+func firstOf[T any](list []T, n int) []T { return list[:min(n, len(list))] }
+
 // Home renders a person's App Home tab: their servers with Extend and
 // Release buttons, their requests waiting for approval, the approvals
 // waiting on them with Approve and Deny buttons, their team's budget and
@@ -55,25 +69,33 @@ func (rd Renderer) Home(h workflows.Home) []slackapi.Block {
 			blocks = append(blocks, buttons(acts)...)
 		}
 	}
-	for _, r := range h.Servers {
+	more := func(n int, where string) {
+		if n > 0 {
+			section(fmt.Sprintf("… and %d more: %s", n, where))
+		}
+	}
+	for _, r := range firstOf(h.Servers, homeServers) {
 		serverBlocks(r, h.Team)
 	}
+	more(len(h.Servers)-homeServers, "`/ops servers` lists them all.")
 	if len(h.Handed) > 0 {
 		header("Handed to your team")
-		for _, r := range h.Handed {
+		for _, r := range firstOf(h.Handed, homeHanded) {
 			section(fmt.Sprintf("%s left: team %s looks after it now.", mention(r.HandedFrom.Ref()), Escape(r.Team)))
 			serverBlocks(r, h.Team)
 		}
+		more(len(h.Handed)-homeHanded, "`/ops server srv-N` shows any of them with its actions.")
 	}
 	if len(h.Pending) > 0 {
 		header("Waiting for approval")
-		for _, r := range h.Pending {
+		for _, r := range firstOf(h.Pending, homePending) {
 			section(fmt.Sprintf("*%s* · %s for %s · %s", Escape(r.ID), Escape(r.Template), workflows.FormatDuration(r.Duration), r.Estimate))
 		}
+		more(len(h.Pending)-homePending, "`/ops servers` lists them all.")
 	}
 	if len(h.Approvals) > 0 {
 		header("Waiting for your decision")
-		for _, a := range h.Approvals {
+		for _, a := range firstOf(h.Approvals, homeApprovals) {
 			what := "a new server"
 			if a.Kind == workflows.ApproveExtension {
 				what = "extending by " + workflows.FormatDuration(a.Extend)
@@ -94,6 +116,7 @@ func (rd Renderer) Home(h workflows.Home) []slackapi.Block {
 				{ID: workflows.ActDeny, Label: "Deny", Value: a.ID, Style: workflows.StyleDanger},
 			})...)
 		}
+		more(len(h.Approvals)-homeApprovals, "`/ops approvals` lists them.")
 	}
 	if h.Budget != nil {
 		b := h.Budget
@@ -115,13 +138,14 @@ func (rd Renderer) Home(h workflows.Home) []slackapi.Block {
 	if len(h.Incidents) == 0 {
 		section("None. 🎉")
 	}
-	for _, inc := range h.Incidents {
+	for _, inc := range firstOf(h.Incidents, homeIncidents) {
 		where := ""
 		if inc.ChannelID != "" {
 			where = " · <#" + inc.ChannelID + ">"
 		}
 		section(fmt.Sprintf("*%s* · %s · %s · %s%s", Escape(inc.ID), inc.Severity, inc.Status, Escape(inc.Title), where))
 	}
+	more(len(h.Incidents)-homeIncidents, "open incidents, each in its channel.")
 	blocks = append(blocks, slackapi.NewContextBlock("", mrkdwn("Updated "+Escape(homeTime(h))+" · `/ops help` · `/incident help`")))
 	if len(blocks) > maxHomeBlocks {
 		blocks = append(blocks[:maxHomeBlocks-1], slackapi.NewContextBlock("", mrkdwn("… more than fits here: see `/ops servers` and `/ops approvals`.")))

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opsbot/opsbot/workflows"
 )
@@ -286,6 +287,35 @@ func TestUnformat_SlackTextReadAsTyped(t *testing.T) {
 	for _, tt := range tests {
 		if got := Unformat(tt.in); got != tt.want {
 			t.Errorf("Unformat(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestHome_EveryListFullStaysWithinAHundredBlocks: with 200 of every
+// list (and a dozen runbooks) the Home tab has each section, counts what
+// it leaves out, and stays within Slack's 100 blocks without being cut.
+func TestHome_EveryListFullStaysWithinAHundredBlocks(t *testing.T) {
+	now := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	h := workflows.Home{Now: now, Budget: &workflows.BudgetSummary{Team: "platform", Month: "2026-11"}}
+	for i := range 200 {
+		id := fmt.Sprintf("srv-%d", i)
+		h.Servers = append(h.Servers, &workflows.ServerRequest{ID: id, Template: "t", State: workflows.StateRunning, LeaseEnd: now.Add(time.Hour)})
+		h.Handed = append(h.Handed, &workflows.ServerRequest{ID: id, Template: "t", State: workflows.StateRunning, LeaseEnd: now.Add(time.Hour), Team: "platform"})
+		h.Pending = append(h.Pending, &workflows.ServerRequest{ID: id, Template: "t", State: workflows.StatePending})
+		h.Approvals = append(h.Approvals, &workflows.Approval{ID: fmt.Sprintf("apr-%d", i), RequestID: id})
+		h.Incidents = append(h.Incidents, &workflows.Incident{ID: fmt.Sprintf("inc-%d", i), Title: "x"})
+	}
+	for i := range 12 {
+		h.Runbooks = append(h.Runbooks, workflows.Action{ID: "runbook.open", Label: fmt.Sprintf("rb-%d", i), Value: fmt.Sprint(i)})
+	}
+	blocks := Renderer{}.Home(h)
+	if len(blocks) > maxHomeBlocks {
+		t.Fatalf("%d blocks", len(blocks))
+	}
+	js, _ := json.Marshal(blocks)
+	for _, want := range []string{"Your servers", "Handed to your team", "Waiting for approval", "Waiting for your decision", "Team platform budget", "Runbooks", "Open incidents", "and 188 more", "and 190 more", "more than fits"} {
+		if got := strings.Contains(string(js), want); got != (want != "more than fits") {
+			t.Errorf("%q in the Home: %v", want, got)
 		}
 	}
 }
