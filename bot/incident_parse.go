@@ -79,7 +79,7 @@ var mention = regexp.MustCompile(`^<@([UW][A-Z0-9]+)(\|[^>]*)?>$`)
 
 // ParseIncident reads the text after /incident.
 func ParseIncident(text string) (IncidentCommand, error) {
-	words := strings.Fields(text)
+	words := typedWords(text)
 	if len(words) == 0 {
 		return IncidentCommand{Kind: IncHelp}, nil
 	}
@@ -230,24 +230,11 @@ func ParseIncident(text string) (IncidentCommand, error) {
 	return c, nil
 }
 
-// mailto matches an email as Slack sends one typed in a command:
-// <mailto:dana@example.com|dana@example.com>.
-var mailto = regexp.MustCompile(`^<mailto:([^|<>\s]+)(\|[^>]*)?>$`)
-
-// typedEmail reads an email as Slack sends it, or as typed.
-func typedEmail(s string) string {
-	if m := mailto.FindStringSubmatch(s); m != nil {
-		return m[1]
-	}
-	return s
-}
-
 // personRef reads a mention, a user ID or an email.
 func personRef(s string) (string, bool) {
 	if m := mention.FindStringSubmatch(s); m != nil {
 		return m[1], true
 	}
-	s = typedEmail(s)
 	if slackUserID.MatchString(s) {
 		return s, true
 	}

@@ -23,7 +23,7 @@ var memberID = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 // when escaping is on), a Slack member ID, or an email.
 func parseOffboard(words []string) (OpsCommand, error) {
 	if len(words) == 1 {
-		w := typedEmail(words[0])
+		w := words[0]
 		switch {
 		case userMention.MatchString(w):
 			return OpsCommand{Kind: OpsOffboard, Rest: userMention.FindStringSubmatch(w)[1]}, nil

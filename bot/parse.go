@@ -72,7 +72,7 @@ func usageErr(usage, format string, args ...any) error {
 
 // ParseOps reads the text after /ops.
 func ParseOps(text string) (OpsCommand, error) {
-	words := strings.Fields(text)
+	words := typedWords(text)
 	if len(words) == 0 {
 		return OpsCommand{Kind: OpsHelp}, nil
 	}
@@ -119,6 +119,29 @@ func ParseOps(text string) (OpsCommand, error) {
 		return OpsCommand{Kind: OpsRun, Rest: strings.Join(rest, " ")}, nil
 	}
 	return OpsCommand{}, usageErr(UsageHelp, "`%s` is not an /ops command. Try `/ops help` for the list.", words[0])
+}
+
+// linkRef matches a word Slack made a link of (should_escape): an email
+// as <mailto:a@b.com|a@b.com>, a name that looks like a domain (a
+// template or runbook called api.dev) as <http://api.dev|api.dev>, a URL
+// as <https://…>.
+var linkRef = regexp.MustCompile(`^<((?:https?|mailto):[^|<>]*)(?:\|([^<>]*))?>$`)
+
+// typedWords splits a command's text into words, each word Slack made a
+// link of read back as typed (still &-escaped: free text is unescaped
+// once, by slackout.Unformat).
+func typedWords(text string) []string {
+	words := strings.Fields(text)
+	for i, w := range words {
+		if m := linkRef.FindStringSubmatch(w); m != nil {
+			if m[2] != "" {
+				words[i] = m[2]
+			} else {
+				words[i] = strings.TrimPrefix(m[1], "mailto:")
+			}
+		}
+	}
+	return words
 }
 
 // serverID matches a server's ID as typed: srv-42.

@@ -174,3 +174,24 @@ func TestParseOps_Costs(t *testing.T) {
 		t.Errorf("three words: %v", err)
 	}
 }
+
+// TestParse_WordsSlackMadeLinksOf: with should_escape Slack sends a word
+// that looks like a domain or an email as a link; the name typed is read.
+func TestParse_WordsSlackMadeLinksOf(t *testing.T) {
+	c, err := ParseOps("server request <http://api.dev|api.dev> for 1d see <https://wiki.example.com/x>")
+	if err != nil || c.Template != "api.dev" || c.Reason != "see https://wiki.example.com/x" {
+		t.Errorf("request: %+v, %v", c, err)
+	}
+	if c, err := ParseOps("run <http://deploy.app|deploy.app>"); err != nil || c.Rest != "deploy.app" {
+		t.Errorf("run: %+v, %v", c, err)
+	}
+	if c, err := ParseOps("offboard <mailto:lead@example.com|lead@example.com>"); err != nil || c.Rest != "lead@example.com" {
+		t.Errorf("offboard: %+v, %v", c, err)
+	}
+	if c, err := ParseIncident("add <mailto:Dana@Example.com|Dana@Example.com>"); err != nil || c.Who != "dana@example.com" {
+		t.Errorf("add: %+v, %v", c, err)
+	}
+	if c, err := ParseIncident("declare A &amp;lt; B on <http://shop.example.com|shop.example.com> sev2"); err != nil || c.Title != "A &lt; B on shop.example.com" {
+		t.Errorf("declare: %+v, %v", c, err)
+	}
+}
