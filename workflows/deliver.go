@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -38,10 +39,15 @@ func Deliver(store Store, n Notifier, clock Clock) JobHandler {
 			return fmt.Errorf("thread %s is not posted yet", m.Thread)
 		}
 		if posted {
-			if err := n.Update(ctx, ref, m); err != nil {
+			err := n.Update(ctx, ref, m)
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, ErrMessageGone) {
 				return fmt.Errorf("update message %s: %w", m.Key, err)
 			}
-			return nil
+			// Deleted in Slack: post it again, where it belongs, and
+			// record the new one.
 		}
 		// A crash may have come between an earlier post and recording it
 		// (or the job's Done): look before posting again, but only then.

@@ -42,7 +42,8 @@ type PriceSource interface {
 type Notifier interface {
 	// Post sends m as a new message, under parent when parent is set.
 	Post(ctx context.Context, m Message, parent MessageRef) (MessageRef, error)
-	// Update edits the message at ref to read m.
+	// Update edits the message at ref to read m. A message deleted in
+	// Slack (by a workspace admin) gives ErrMessageGone.
 	Update(ctx context.Context, ref MessageRef, m Message) error
 	// FindPosted looks for a message already posted for m (by its
 	// DeliveryID) where m goes, under parent when set, so a post cut
@@ -179,6 +180,10 @@ type ServerTx interface {
 
 // ErrDuplicate is returned when a record that must be unique exists.
 var ErrDuplicate = errors.New("duplicate")
+
+// ErrMessageGone says a posted message is no longer there to edit:
+// someone deleted it.
+var ErrMessageGone = errors.New("the message was deleted")
 
 // RequestFilter selects server requests; empty fields match all. Results
 // are ordered by creation, oldest first.

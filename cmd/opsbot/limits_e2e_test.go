@@ -247,3 +247,30 @@ func TestHome_SixtyServersStillShowTheIncidentsAndTheBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletedSummary_PostedAgainAtTheNextChange: a workspace admin may
+// delete any message, opsbot's pinned incident summary too; chat.update
+// then answers message_not_found, and every later change of the incident
+// failed its job for good, so the channel had no summary and no buttons
+// for the rest of the incident. The next change now posts (and pins) the
+// summary again.
+func TestDeletedSummary_PostedAgainAtTheNextChange(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(dev, "general", "declare Checkout is failing sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	if err := h.slack.DeleteAs(admin, ch.ID, h.summary(ch.ID).TS); err != nil {
+		t.Fatal(err)
+	}
+	h.incidentCmd(dev, ch.ID, "status identified")
+	h.drain()
+	h.advance(time.Minute)
+	sum := h.summary(ch.ID)
+	mustContain(t, "summary", messageText(sum), "inc-1: Checkout is failing", "identified")
+	h.incidentCmd(dev, ch.ID, "status monitoring")
+	h.drain()
+	mustContain(t, "summary after another change", messageText(h.summary(ch.ID)), "monitoring")
+	if n := len(h.slack.Pins(ch.ID)); n != 1 {
+		t.Errorf("%d pins in the channel", n)
+	}
+}

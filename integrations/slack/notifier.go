@@ -60,6 +60,9 @@ func (c *Client) Update(ctx context.Context, ref workflows.MessageRef, m workflo
 			slackapi.MsgOptionBlocks(out.Blocks...))
 		return err
 	})
+	if SlackError(err) == "message_not_found" {
+		return fmt.Errorf("update %s at %s/%s: %w (%w)", describe(m), ref.Channel, ref.TS, workflows.ErrMessageGone, err)
+	}
 	if err != nil {
 		return fmt.Errorf("update %s at %s/%s: %w", describe(m), ref.Channel, ref.TS, err)
 	}

@@ -2,6 +2,7 @@ package slackfake
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -157,6 +158,12 @@ func (s *Server) chatDelete(p params) (result, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.deleteMessage(c, m)
+	return result{"channel": c.ID, "ts": m.TS}, nil
+}
+
+// deleteMessage removes m and its pin. Caller holds mu.
+func (s *Server) deleteMessage(c *Channel, m *Message) {
 	s.messages[c.ID] = slices.DeleteFunc(s.messages[c.ID], func(x *Message) bool { return x == m })
 	s.pins[c.ID] = slices.DeleteFunc(s.pins[c.ID], func(x Pin) bool { return x.TS == m.TS })
 	if m.IsReply() {
@@ -164,7 +171,27 @@ func (s *Server) chatDelete(p params) (result, error) {
 			parent.Replies--
 		}
 	}
-	return result{"channel": c.ID, "ts": m.TS}, nil
+}
+
+// DeleteAs deletes a message in Slack's client as user would: a
+// workspace admin may delete anyone's, the bot's too. Afterwards
+// chat.update and pins of it answer message_not_found, as Slack does.
+func (s *Server) DeleteAs(user, channel, ts string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[user]; !ok {
+		return fmt.Errorf("delete: no user %q", user)
+	}
+	c := s.lookupChannel(channel)
+	if c == nil {
+		return fmt.Errorf("delete: no channel %q", channel)
+	}
+	m := s.findMessage(c.ID, ts)
+	if m == nil {
+		return fmt.Errorf("delete: no message %s in %s", ts, channel)
+	}
+	s.deleteMessage(c, m)
+	return nil
 }
 
 // ownMessage finds a message the bot may edit. Caller holds mu.
