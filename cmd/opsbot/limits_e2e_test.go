@@ -274,3 +274,55 @@ func TestDeletedSummary_PostedAgainAtTheNextChange(t *testing.T) {
 		t.Errorf("%d pins in the channel", n)
 	}
 }
+
+// TestOffboard_HundredServersReportNamesEveryOne: the hand-over report
+// of a person with 105 servers listed each with three buttons in one
+// section of text: Slack's 3,000 characters held the first 20 or so, and
+// the other 85 had buttons under no line saying which server they were
+// for. The report now lists the first servers with their buttons and
+// names every other one, with where to act on it.
+func TestOffboard_HundredServersReportNamesEveryOne(t *testing.T) {
+	h := newHarness(t)
+	for range 105 {
+		h.ops(dev, "server request test-small for 1d load test")
+		h.clock.Advance(time.Second)
+	}
+	h.settle()
+	mustContain(t, "/ops offboard", h.ops(admin, "offboard <@"+dev+"|dev>"), "105 server(s) handed")
+	h.drain()
+	var report slackfake.Message
+	for _, m := range h.channelMessages("platform-approvals") {
+		if strings.Contains(messageText(m), "Offboarding:") {
+			report = m
+		}
+	}
+	var blocks []struct {
+		Type     string `json:"type"`
+		Text     *struct{ Text string }
+		Elements []json.RawMessage `json:"elements"`
+	}
+	if err := json.Unmarshal(report.Blocks, &blocks); err != nil {
+		t.Fatal(err)
+	}
+	var text string
+	buttons := 0
+	for _, b := range blocks {
+		if b.Type == "section" && b.Text != nil {
+			text += b.Text.Text
+		}
+		if b.Type == "actions" {
+			buttons += len(b.Elements)
+		}
+	}
+	if strings.HasSuffix(strings.TrimSpace(text), "…") {
+		t.Errorf("the report's text was cut at Slack's limit")
+	}
+	for _, r := range h.requests() {
+		if !strings.Contains(text, r.ID+" ") && !strings.Contains(text, r.ID+",") && !strings.Contains(text, r.ID+")") {
+			t.Errorf("%s is not named in the report", r.ID)
+		}
+	}
+	if buttons%3 != 0 || buttons/3 >= 105 {
+		t.Errorf("%d buttons: three for each listed server, not for all 105", buttons)
+	}
+}

@@ -187,19 +187,32 @@ func reportKey(person workflows.Person, team string) string {
 	return "offboard:" + strings.ToLower(person.Ref()) + ":" + team
 }
 
+// maxReportServers is how many servers the hand-over report lists with
+// their Stop, Release and Keep buttons; the others are named in one line.
+// One section holds 3,000 characters, about 20 such lines.
+const maxReportServers = 10
+
 // reportMessage is the hand-over report in a team's approvals channel.
 func reportMessage(t *workflows.Team, rep *Report, keys bool, now time.Time) workflows.Message {
 	m := workflows.Message{Key: reportKey(rep.Person, t.Name), Channel: t.ApprovalsChannel,
 		Title:   "Offboarding: " + workflows.Mention(rep.Person.Ref()) + " left",
 		Mention: t.Approvers}
-	var lines []string
+	var lines, rest []string
 	for _, r := range rep.Servers {
 		if r.Team != t.Name {
+			continue
+		}
+		if len(lines) == maxReportServers {
+			rest = append(rest, r.ID)
 			continue
 		}
 		lines = append(lines, fmt.Sprintf("%s (%s, %s, %s): handed to team %s; its approvers look after it now (lease messages come here). Choose below",
 			r.ID, r.Template, r.Instance.ID, r.State.Words(), t.Name))
 		m.Actions = append(m.Actions, workflows.ChoiceActions(r, workflows.ServerChoice{ID: r.ID, Why: workflows.WhyOffboarding, DrawnFor: now})...)
+	}
+	if len(rest) > 0 {
+		lines = append(lines, fmt.Sprintf("%d more handed to team %s the same way (%s): their lease messages come here, and `/ops server srv-N` shows each with Stop, Release and Keep",
+			len(rest), t.Name, strings.Join(rest, ", ")))
 	}
 	for _, r := range rep.Withdrawn {
 		if r.Team == t.Name {
