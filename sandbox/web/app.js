@@ -209,7 +209,9 @@ const App = (() => {
       const to = where();
       if (!typed || !to) return;
       const slash = typed.startsWith("/");
-      const text = mentions(typed, slash);
+      // Slack escapes &, < and > in what is typed before the app sees
+      // it (a command's text, a message); mentions then add references.
+      const text = mentions(typed.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;"), slash);
       input.value = "";
       app.scrollDown = true;
       try {
