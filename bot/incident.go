@@ -42,9 +42,9 @@ func (b *Bot) incident(ctx context.Context, cmd slack.SlashCommand) workflows.Re
 		usage = UsageDeclare
 		inc, err = b.Incidents.Declare(ctx, actor, workflows.DeclareInput{Title: c.Title, Severity: c.Severity, Private: c.Private})
 		if err == nil {
-			text := fmt.Sprintf("%s declared (%s): %s. Its channel is being opened; you are the commander until someone takes over.", inc.ID, inc.Severity, inc.Title)
+			text := fmt.Sprintf("%s declared (%s): %s. Its channel is being opened; you are the commander until someone takes over.", inc.ID, inc.Severity, workflows.UserText(inc.Title))
 			if inc.Private {
-				text = fmt.Sprintf("%s declared privately (%s): %s. Its private channel is being opened with you, the roles and whoever PagerDuty pages; there is no announcement. You are the commander until someone takes over.", inc.ID, inc.Severity, inc.Title)
+				text = fmt.Sprintf("%s declared privately (%s): %s. Its private channel is being opened with you, the roles and whoever PagerDuty pages; there is no announcement. You are the commander until someone takes over.", inc.ID, inc.Severity, workflows.UserText(inc.Title))
 			}
 			if inc.NotPaged() {
 				text += " PagerDuty was NOT paged: Slack did not give opsbot your email. Page on-call by hand."
@@ -169,7 +169,7 @@ func (b *Bot) addAction(ctx context.Context, actor workflows.Person, ref workflo
 	if err != nil {
 		return b.failure(err, UsageAction)
 	}
-	text := fmt.Sprintf("%s recorded for %s: %s.", a.ID, a.IncidentID, a.Text)
+	text := fmt.Sprintf("%s recorded for %s: %s.", a.ID, a.IncidentID, workflows.UserText(a.Text))
 	var mention []string
 	if c.Who != "" {
 		text += " Owner: see below."

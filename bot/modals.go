@@ -187,7 +187,7 @@ func (b *Bot) submit(ctx context.Context, ic slack.InteractionCallback) *slack.V
 			if !ok {
 				return workflows.Message{}, false
 			}
-			return workflows.Message{Text: fmt.Sprintf("%s declared (%s): %s. Its channel is being opened.", inc.ID, inc.Severity, inc.Title)}, true
+			return workflows.Message{Text: fmt.Sprintf("%s declared (%s): %s. Its channel is being opened.", inc.ID, inc.Severity, workflows.UserText(inc.Title))}, true
 		})
 		_, err := b.Incidents.Declare(ctx, actor, workflows.DeclareInput{Title: values[fieldTitle][fieldTitle].Value, Severity: sev})
 		if err != nil {

@@ -321,7 +321,7 @@ func (s *Incidents) sendActionReminder(ctx context.Context, id string) (bool, er
 		sent = true
 		return enqueueMessage(tx, Message{Key: fmt.Sprintf("action-reminder:%s:%d", a.ID, due.Unix()), User: person(a.Owner),
 			Text: fmt.Sprintf("Action item %s from %s (%s) was due %s (%s ago): %s. Check it off in the post-mortem, or run /incident action done %s.",
-				a.ID, inc.ID, inc.Title, s.readerTeam(a.Owner, inc).LocalTime(a.Due), Elapsed(now.Sub(a.Due)), a.Text, a.ID)}, now)
+				a.ID, inc.ID, UserText(inc.Title), s.readerTeam(a.Owner, inc).LocalTime(a.Due), Elapsed(now.Sub(a.Due)), UserText(a.Text), a.ID)}, now)
 	})
 	return sent, err
 }

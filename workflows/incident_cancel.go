@@ -63,7 +63,11 @@ func (s *Incidents) Cancel(ctx context.Context, actor Person, ref IncidentRef, r
 			return err
 		}
 		if inc.ChannelID != "" {
-			text := fmt.Sprintf("%s is cancelled, %s. There will be no post-mortem and no reminders.", inc.ID, why)
+			shown := "declared by mistake"
+			if reason != "" {
+				shown += ": " + UserText(reason)
+			}
+			text := fmt.Sprintf("%s is cancelled, %s. There will be no post-mortem and no reminders.", inc.ID, shown)
 			if inc.PDIncidentID != "" {
 				text += " The PagerDuty incident is resolved with a note saying so."
 			}

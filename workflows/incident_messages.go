@@ -206,7 +206,7 @@ func (s *Incidents) nagMessage(inc *Incident, n NagDue) Message {
 		}
 		m := Message{Key: key, Actions: []Action{snooze("1d")},
 			Text: fmt.Sprintf("The post-mortem of %s (%s) was due %s (%s ago) and is not marked done. Finish it, then run /incident postmortem done in #%s.",
-				inc.ID, inc.Title, team.LocalTime(inc.PostmortemDue), Elapsed(n.Since), inc.ChannelName)}
+				inc.ID, UserText(inc.Title), team.LocalTime(inc.PostmortemDue), Elapsed(n.Since), inc.ChannelName)}
 		if owner != "" {
 			m.User = owner
 		} else {

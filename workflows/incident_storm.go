@@ -85,7 +85,7 @@ func (s *Incidents) announceLink(ctx context.Context, j Job) error {
 		if parent.ChannelID == "" {
 			return fmt.Errorf("link %s: the channel of %s is not open yet", inc.ID, parent.ID)
 		}
-		text := fmt.Sprintf("Alert storm: %s (%s) is linked into this channel instead of getting one of its own: %s.", inc.ID, inc.Title, orDefault(inc.PDURL, inc.PDIncidentID))
+		text := fmt.Sprintf("Alert storm: %s (%s) is linked into this channel instead of getting one of its own: %s.", inc.ID, UserText(inc.Title), orDefault(inc.PDURL, inc.PDIncidentID))
 		text += fmt.Sprintf(" Name it in commands (`/incident status %s resolved`); PagerDuty changes to it are recorded on it.", inc.ID)
 		return enqueueMessage(tx, Message{Key: "incident-linked:" + inc.ID, Channel: parent.ChannelID, Text: text}, now)
 	})

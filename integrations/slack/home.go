@@ -30,7 +30,7 @@ func firstOf[T any](list []T, n int) []T { return list[:min(n, len(list))] }
 // Home renders a person's App Home tab: their servers with Extend and
 // Release buttons, their requests waiting for approval, the approvals
 // waiting on them with Approve and Deny buttons, their team's budget and
-// the open incidents. All user text is escaped.
+// the open incidents. All user text is shown as typed (see Literal).
 func (rd Renderer) Home(h workflows.Home) []slackapi.Block {
 	var blocks []slackapi.Block
 	header := func(s string) {
@@ -39,6 +39,8 @@ func (rd Renderer) Home(h workflows.Home) []slackapi.Block {
 	section := func(text string) {
 		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(capText(text, maxSectionText)), nil, nil))
 	}
+	// typed is text a person typed (a reason, a title): shown as typed.
+	typed := func(s string) string { return inline(workflows.UserText(s)) }
 	timeIn := func(team *workflows.Team, r *workflows.ServerRequest) string {
 		if team == nil || r.LeaseEnd.IsZero() {
 			return "-"
@@ -106,11 +108,11 @@ func (rd Renderer) Home(h workflows.Home) []slackapi.Block {
 			} else {
 				who = Escape(who)
 			}
-			reason := a.Reason
-			if reason == "" {
+			reason := typed(a.Reason)
+			if a.Reason == "" {
 				reason = "(no reason given)"
 			}
-			section(fmt.Sprintf("*%s* · %s · %s · %s\n%s", Escape(a.RequestID), Escape(what), a.Cost, who, Escape(reason)))
+			section(fmt.Sprintf("*%s* · %s · %s · %s\n%s", Escape(a.RequestID), Escape(what), a.Cost, who, reason))
 			blocks = append(blocks, buttons([]workflows.Action{
 				{ID: workflows.ActApprove, Label: "Approve", Value: a.ID, Style: workflows.StylePrimary},
 				{ID: workflows.ActDeny, Label: "Deny", Value: a.ID, Style: workflows.StyleDanger},
@@ -143,7 +145,7 @@ func (rd Renderer) Home(h workflows.Home) []slackapi.Block {
 		if inc.ChannelID != "" {
 			where = " · <#" + inc.ChannelID + ">"
 		}
-		section(fmt.Sprintf("*%s* · %s · %s · %s%s", Escape(inc.ID), inc.Severity, inc.Status, Escape(inc.Title), where))
+		section(fmt.Sprintf("*%s* · %s · %s · %s%s", Escape(inc.ID), inc.Severity, inc.Status, typed(inc.Title), where))
 	}
 	more(len(h.Incidents)-homeIncidents, "open incidents, each in its channel.")
 	blocks = append(blocks, slackapi.NewContextBlock("", mrkdwn("Updated "+Escape(homeTime(h))+" · `/ops help` · `/incident help`")))

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Adversarial tests of user text: what a person typed (a title, a
+// reason, an action item) is shown as typed wherever opsbot echoes it,
+// never as markup that acts.
+
+// hostileText pastes opsbot's own mention mark around a user ID (private
+// use characters anyone can paste), Slack formatting and a broadcast.
+const hostileText = "\uE002" + analyst + "\uE003 *pwned* <!here>"
+
+// mrkdwnTexts returns the texts Slack reads as mrkdwn in a Block Kit
+// payload.
+func mrkdwnTexts(raw json.RawMessage) []string {
+	var out []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if x["type"] == "mrkdwn" {
+				if s, ok := x["text"].(string); ok {
+					out = append(out, s)
+				}
+			}
+			for _, y := range x {
+				walk(y)
+			}
+		case []any:
+			for _, y := range x {
+				walk(y)
+			}
+		}
+	}
+	var v any
+	_ = json.Unmarshal(raw, &v)
+	walk(v)
+	return out
+}
+
+// checkInert fails when what shows hostileText acting: a live mention of
+// the analyst (nobody named them), a broadcast, or *pwned* set in bold
+// (outside the code span Slack formats nothing in).
+func checkInert(t *testing.T, where, fallback string, blocks json.RawMessage) {
+	t.Helper()
+	all := fallback + "\n" + blockText(blocks)
+	if strings.Contains(all, "<@"+analyst+">") || strings.Contains(all, "<!here>") || strings.ContainsAny(all, "\uE002\uE003") {
+		t.Errorf("%s: typed text acts (a forged mention or a broadcast):\n%s", where, all)
+	}
+	for _, s := range mrkdwnTexts(blocks) {
+		for _, line := range strings.Split(s, "\n") {
+			if i := strings.Index(line, "*pwned*"); i >= 0 && !strings.Contains(line[:i], "`") {
+				t.Errorf("%s: typed *pwned* is set in bold: %q", where, line)
+			}
+		}
+	}
+}
+
+// TestUserText_TypedTextNeverActs types the same hostile text as an
+// incident title, an action item, a cancel reason and a server request's
+// reason, and reads every message, DM, answer and Home tab opsbot made
+// from them (the replies to declare and action, the cancel line in the
+// channel, the action item's and the post-mortem's reminders, the
+// approver's Home). The reminders, the cancel line and the replies put
+// the text in unmarked, so the pasted mark became a live mention of a
+// person nobody named and *pwned* went bold; the Home tab escaped &, <
+// and > but let the formatting act.
+func TestUserText_TypedTextNeverActs(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(dev, "general", "declare Orders "+hostileText+" sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	mustContain(t, "act-1", h.incidentCmd(dev, ch.ID, "action Fix "+hostileText+" <@"+dev2+"> due 2026-11-23"), "act-1 recorded")
+	h.ops(dev, "server request build-box for 1d "+hostileText)
+	h.drain()
+	for _, u := range []string{lead, dev} { // the approval's reason, the open incident's title
+		h.home(u)
+		for _, v := range h.slack.Views(u) {
+			if v.Type == "home" {
+				checkInert(t, "Home of "+u, "", v.JSON)
+			}
+		}
+	}
+	h.incidentCmd(dev, ch.ID, "status resolved")
+	h.incidentCmd(dev, "general", "declare Other thing sev3")
+	h.drain()
+	ch2 := h.incidentChannels()[1]
+	mustContain(t, "cancel", h.incidentCmd(dev, ch2.ID, "cancel "+hostileText), "cancelled")
+	h.drain()
+	for range 7 {
+		h.advance(24 * time.Hour)
+	}
+
+	reminded := map[string]bool{}
+	for _, c := range h.slack.Channels() {
+		for _, m := range h.slack.Messages(c.ID) {
+			checkInert(t, "message in "+c.Name+c.User, m.Text, m.Blocks)
+			if s := messageText(m); strings.Contains(s, "Action item act-1") {
+				reminded["action"] = true
+			} else if strings.Contains(s, "post-mortem of inc-1") {
+				reminded["postmortem"] = true
+			} else if strings.Contains(s, "inc-2 is cancelled") {
+				reminded["cancel"] = true
+			}
+		}
+	}
+	for _, r := range h.slack.Responses() {
+		checkInert(t, "answer to "+r.User, r.Text, r.Blocks)
+	}
+	for _, want := range []string{"action", "postmortem", "cancel"} {
+		if !reminded[want] {
+			t.Errorf("no %s message to check", want)
+		}
+	}
+}
