@@ -54,6 +54,12 @@ func (s *Incidents) AddAction(ctx context.Context, actor Person, ref IncidentRef
 	}
 	var out *ActionItem
 	_, err := s.change(ctx, ref, func(tx Tx, inc *Incident, now time.Time) error {
+		// The owner is reminded from the due date on: one already past
+		// is a mistake (a year mistyped), not a reminder due at once.
+		if loc := s.team(inc).zone(); !in.Due.IsZero() && dayOf(in.Due, loc).Before(dayOf(now, loc)) {
+			return Errorf(EInvalid, "The due date %s is in the past (today is %s in team %s's time zone). Give today or a later day.",
+				in.Due.In(loc).Format("2006-01-02"), now.In(loc).Format("2006-01-02"), inc.Team)
+		}
 		id, err := tx.NextID("act")
 		if err != nil {
 			return err
@@ -324,4 +330,10 @@ func (s *Incidents) sendActionReminder(ctx context.Context, id string) (bool, er
 				a.ID, inc.ID, UserText(inc.Title), s.readerTeam(a.Owner, inc).LocalTime(a.Due), Elapsed(now.Sub(a.Due)), UserText(a.Text), a.ID)}, now)
 	})
 	return sent, err
+}
+
+// dayOf is the calendar day of t in loc, as midnight UTC (comparable).
+func dayOf(t time.Time, loc *time.Location) time.Time {
+	y, m, d := t.In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }

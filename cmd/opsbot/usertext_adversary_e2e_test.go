@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opsbot/opsbot/workflows"
 )
 
 // Adversarial tests of user text: what a person typed (a title, a
@@ -117,4 +119,49 @@ func TestUserText_TypedTextNeverActs(t *testing.T) {
 			t.Errorf("no %s message to check", want)
 		}
 	}
+}
+
+// TestActionItem_DueDateInThePastIsRefused: an action item's owner is
+// reminded from its due date on, so a due date already past (a typo of
+// the year, a date copied from another item) made an item whose owner
+// was reminded at once and every day after. Now it is refused with the
+// reason and nothing is recorded; today is still a due date.
+func TestActionItem_DueDateInThePastIsRefused(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(dev, "general", "declare Orders slow sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	for _, due := range []string{"2025-11-21", "2026-11-20", "0001-01-01"} {
+		reply := h.incidentCmd(dev, ch.ID, "action Add an index <@"+dev2+"> due "+due)
+		mustContain(t, due, reply, due, "in the past")
+		if strings.Contains(reply, "recorded") {
+			t.Errorf("due %s: recorded: %s", due, reply)
+		}
+	}
+	// Today (the team's day: 21 Nov) is a due date.
+	mustContain(t, "today", h.incidentCmd(dev, ch.ID, "action Check the plan <@"+dev2+"> due 2026-11-21"), "act-1 recorded")
+	h.drain()
+	if n := h.countActions(); n != 1 {
+		t.Fatalf("%d action items recorded, want only act-1", n)
+	}
+	h.advance(24 * time.Hour)
+	for _, m := range h.dms(dev2) {
+		if strings.Contains(messageText(m), "Add an index") {
+			t.Errorf("reminded of a refused item: %s", messageText(m))
+		}
+	}
+}
+
+// countActions counts the action items of inc-1.
+func (h *harness) countActions() int {
+	h.t.Helper()
+	n := 0
+	if err := h.app.DB.View(h.t.Context(), func(tx workflows.Tx) error {
+		as, err := tx.Actions("inc-1")
+		n = len(as)
+		return err
+	}); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
 }
