@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/opsbot/opsbot/integrations/aws/ec2fake"
+	"github.com/opsbot/opsbot/integrations/slack/slackfake"
 	"github.com/opsbot/opsbot/workflows"
 )
 
@@ -171,5 +173,37 @@ func TestDryRun_WholeLeaseChangesNoRecord(t *testing.T) {
 	}
 	if n := len(h.ec2.Instances()); n != 2 {
 		t.Fatalf("%d instances, want the 2 launched before dry run", n)
+	}
+}
+
+// TestDryRun_RunbookEndpointNotCalled: dry run makes no outside change,
+// yet a runbook's endpoint was called for real (a restart made). Now the
+// run is asked through its form and recorded, and ends "not called (dry
+// run)" with no request to the endpoint.
+func TestDryRun_RunbookEndpointNotCalled(t *testing.T) {
+	ep := &rbEndpoint{}
+	es := httptest.NewServer(ep)
+	defer es.Close()
+	t.Setenv("OPSBOT_TEST_RB_SECRET", rbSecret)
+	h := newUnbootedHarness(t)
+	h.edit = runbooksConfig(es.URL)
+	h.dry = true
+	h.boot()
+	h.ops(dev, "run restart-service")
+	v := h.runbookModal(dev)
+	req, err := h.slack.ViewSubmission(testSecret, dev, v.ID, map[string]map[string]slackfake.InputValue{
+		"service": {"service": {Type: "static_select", Value: "api"}}})
+	h.send(req, err)
+	h.drain()
+	h.advance(time.Minute)
+	if len(ep.calls) != 0 {
+		t.Fatalf("dry run called the runbook's endpoint %d times", len(ep.calls))
+	}
+	var seen bool
+	for _, m := range h.dms(dev) {
+		seen = seen || strings.Contains(messageText(m), "run-1: restart-service not called (dry run)")
+	}
+	if !seen {
+		t.Error("the asker was not told the run was not called")
 	}
 }

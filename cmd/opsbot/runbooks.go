@@ -37,7 +37,7 @@ func (a *App) buildRunbooks(deps Deps, handlers map[string]workflows.JobHandler)
 	}
 	s := &runbooks.Service{Store: a.DB, Clock: a.Clock, Catalog: a.Config.Catalog, Runbooks: a.Config.Runbooks, Secrets: secrets,
 		Caller:      &runbook.Client{HTTP: a.outsideClient(deps.HTTP, "runbooks", runbooks.MaxTimeout)},
-		CallbackURL: cb, Log: a.Log.With("component", "runbooks"), Wake: a.Wake}
+		CallbackURL: cb, DryRun: a.Servers.DryRun, Log: a.Log.With("component", "runbooks"), Wake: a.Wake}
 	for k, h := range s.Handlers() {
 		handlers[k] = h
 	}

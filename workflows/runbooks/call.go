@@ -70,6 +70,12 @@ func (s *Service) call(ctx context.Context, j workflows.Job) error {
 		if rb, ok = s.Runbook(r.Runbook); !ok {
 			return s.finish(tx, nil, r, StateFailed, fmt.Sprintf("Runbook %s is no longer in opsbot's config; it was not called.", r.Runbook), now)
 		}
+		if s.DryRun {
+			r.Result = fmt.Sprintf("Dry run: opsbot makes no outside change, so %s was not called. Nothing was done.", rb.Name)
+			err := s.finish(tx, rb, r, StateDryRun, r.Result, now)
+			r = nil
+			return err
+		}
 		if r.Attempts >= 1+rb.Retries {
 			// The last attempt was cut short (a crash or a lost lease):
 			// no attempt beyond the bound.

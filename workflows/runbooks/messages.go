@@ -37,6 +37,8 @@ func runTitle(rb *Runbook, r *Run) string {
 		return fmt.Sprintf("%s: %s denied", r.ID, rb.Name)
 	case StateTimedOut:
 		return fmt.Sprintf("%s: %s timed out", r.ID, rb.Name)
+	case StateDryRun:
+		return fmt.Sprintf("%s: %s not called (dry run)", r.ID, rb.Name)
 	}
 	return fmt.Sprintf("%s: %s failed", r.ID, rb.Name)
 }

@@ -21,11 +21,14 @@ const (
 	// StateTimedOut: accepted, but no final callback came by its
 	// deadline (Deadline); opsbot stopped waiting.
 	StateTimedOut State = "timed_out"
+	// StateDryRun: opsbot runs in dry run (OPSBOT_DRY_RUN), which makes
+	// no outside change, so the endpoint was not called.
+	StateDryRun State = "dry_run"
 )
 
 // Final reports a state that no longer changes.
 func (s State) Final() bool {
-	return s == StateDone || s == StateFailed || s == StateDenied || s == StateTimedOut
+	return s == StateDone || s == StateFailed || s == StateDenied || s == StateTimedOut || s == StateDryRun
 }
 
 // Run is one run of a runbook.

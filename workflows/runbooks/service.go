@@ -30,8 +30,12 @@ type Service struct {
 	// CallbackURL is opsbot's callback route as the endpoints reach it
 	// (sent in every call's body); empty: not sent.
 	CallbackURL string
-	Log         *slog.Logger
-	Wake        func()
+	// DryRun is OPSBOT_DRY_RUN: runs are asked, decided and recorded as
+	// usual, but no endpoint is called (an endpoint has no dry run to
+	// check a change with, and dry run makes none).
+	DryRun bool
+	Log    *slog.Logger
+	Wake   func()
 }
 
 // Runbook returns the runbook with that name (case-insensitive).
