@@ -173,3 +173,25 @@ func TestAudit_OffboardedApproverReadsNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestAudit_SinceOutsideWhatTimeCanHold: `/ops audit SINCE` with a date
+// the store's nanosecond times cannot hold wrapped around: 9999-01-01
+// (or any day after 2262) listed the entries from before it, and
+// 1600-01-01 said "Nothing was recorded" above a log that has entries. A
+// date to come is now refused with the reason; one before opsbot could
+// have recorded anything reads the whole log, and the title says the
+// year.
+func TestAudit_SinceOutsideWhatTimeCanHold(t *testing.T) {
+	h := newHarness(t)
+	h.ops(lead, "server request test-small for 1d")
+	for _, since := range []string{"2026-11-22", "2263-01-01", "9999-01-01"} {
+		reply := h.ops(lead, "audit "+since)
+		mustContain(t, since, reply, "in the future")
+		if strings.Contains(reply, "request.create") {
+			t.Errorf("audit since %s lists what came before it: %s", since, reply)
+		}
+	}
+	for _, since := range []string{"1600-01-01", "0001-01-01", "1970-01-01"} {
+		mustContain(t, since, h.ops(lead, "audit "+since), "request.create srv-1", "1970")
+	}
+}

@@ -39,6 +39,10 @@ type Query struct {
 	Since   time.Time
 }
 
+// epoch is the oldest since a query reads from: nothing was recorded
+// before it.
+var epoch = time.Unix(0, 0).UTC()
+
 // DefaultSince is how far back `/ops audit` looks when no since is given.
 const DefaultSince = 7 * 24 * time.Hour
 
@@ -106,10 +110,20 @@ func (s *Service) Read(ctx context.Context, reader workflows.Person, q Query) (*
 	if q.Since.IsZero() {
 		q.Since = now.Add(-DefaultSince)
 	}
-	page := &Page{Query: q, Now: now, Zone: time.UTC}
+	zone := time.UTC
 	if t, ok := s.Catalog.TeamOf(reader); ok && t.Location != nil {
-		page.Zone = t.Location
+		zone = t.Location
 	}
+	switch {
+	case q.Since.After(now):
+		return nil, workflows.Errorf(workflows.EInvalid, "%s is in the future: give a day that has been (like %s) or an age (like 2d).",
+			q.Since.In(zone).Format("2006-01-02"), now.In(zone).AddDate(0, 0, -7).Format("2006-01-02"))
+	case q.Since.Before(epoch):
+		// Nothing is older, and older times do not fit the store's
+		// nanoseconds (they wrap around): the whole log.
+		q.Since = epoch
+	}
+	page := &Page{Query: q, Now: now, Zone: zone}
 	f := Filter{Since: q.Since, Limit: MaxScan}
 	teams := newResolver()
 	err := s.Store.View(ctx, func(tx workflows.Tx) error {

@@ -28,7 +28,12 @@ func Message(p *Page) workflows.Message {
 	if p.Query.User != (workflows.Person{}) {
 		what += " by " + workflows.Mention(p.Query.User.Ref())
 	}
-	m := workflows.Message{Title: fmt.Sprintf("Audit log: %s, since %s", what, p.Query.Since.In(p.Zone).Format("Mon 2 Jan 15:04 MST"))}
+	since := p.Query.Since.In(p.Zone)
+	layout := "Mon 2 Jan 15:04 MST"
+	if since.Year() != p.Now.In(p.Zone).Year() {
+		layout = "Mon 2 Jan 2006 15:04 MST"
+	}
+	m := workflows.Message{Title: fmt.Sprintf("Audit log: %s, since %s", what, since.Format(layout))}
 	if len(p.Entries) == 0 {
 		m.Text = "Nothing was recorded."
 		m.Note = "Times in " + p.Zone.String()
