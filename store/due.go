@@ -89,7 +89,7 @@ func (t *tx) SetDue(kind workflows.DueKind, id string, at time.Time) error {
 	}
 	var v any // NULL
 	if !at.IsZero() {
-		v = at.UnixNano()
+		v = unixNanos(at)
 	}
 	res, err := t.exec(`UPDATE `+table+` SET `+dueColumn(kind)+` = ? WHERE id = ?`, v, id)
 	if err != nil {
@@ -144,7 +144,7 @@ func (t *tx) SetDues(kind workflows.DueKind, dues []workflows.DueAt) error {
 			d := chunk[min(i, len(chunk)-1)]
 			var v any // NULL
 			if !d.At.IsZero() {
-				v = d.At.UnixNano()
+				v = unixNanos(d.At)
 			}
 			args = append(args, d.ID, v)
 			ids[d.ID] = true

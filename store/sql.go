@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -103,12 +104,27 @@ const (
 )
 
 // unixNanos stores a time as Unix nanoseconds, UTC; the zero time is 0.
+//
+// Unix nanoseconds in an int64 hold 1678 to 2262: a time beyond is kept
+// at that end, never wrapped around (a due date typed as 9999-12-31
+// stays far ahead; t.UnixNano() made it 1816, due at once).
 func unixNanos(t time.Time) int64 {
-	if t.IsZero() {
+	switch {
+	case t.IsZero():
 		return 0
+	case t.Before(minNanos):
+		return math.MinInt64
+	case t.After(maxNanos):
+		return math.MaxInt64
 	}
 	return t.UnixNano()
 }
+
+// The times unixNanos holds.
+var (
+	minNanos = time.Unix(0, math.MinInt64)
+	maxNanos = time.Unix(0, math.MaxInt64)
+)
 
 // fromNanos reads a time stored by unixNanos; 0 is the zero time.
 func fromNanos(n int64) time.Time {

@@ -165,3 +165,31 @@ func (h *harness) countActions() int {
 	}
 	return n
 }
+
+// TestFarDates_KeptFarAhead: the store keeps times as Unix nanoseconds,
+// which hold 1678 to 2262; a later date wrapped around. An action item
+// due 9999-12-31 was stored as due in 1816, so its owner was reminded at
+// once ("was due ... 76938 days ago") and every day after, and a
+// post-mortem meeting recorded for 9999 read back as one in 1815. Now a
+// time beyond the store's range is kept at its far end: still far ahead.
+func TestFarDates_KeptFarAhead(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(dev, "general", "declare Orders slow sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	mustContain(t, "act-1", h.incidentCmd(dev, ch.ID, "action Someday <@"+dev2+"> due 9999-12-31"), "act-1 recorded")
+	mustContain(t, "meeting", h.incidentCmd(dev, ch.ID, "postmortem scheduled 9999-01-01 10:00"), "recorded")
+	h.drain()
+	if due := h.action("act-1").Due; due.Year() < 2262 {
+		t.Errorf("due 9999-12-31 read back as %s", due)
+	}
+	if at := h.incident("inc-1").MeetingAt; at.Year() < 2262 {
+		t.Errorf("meeting 9999-01-01 read back as %s", at)
+	}
+	h.advance(24 * time.Hour)
+	for _, m := range h.dms(dev2) {
+		if strings.Contains(messageText(m), "act-1") {
+			t.Errorf("reminded of an item due in 9999: %s", messageText(m))
+		}
+	}
+}
