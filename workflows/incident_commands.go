@@ -301,6 +301,12 @@ func (s *Incidents) Postmortem(ctx context.Context, actor Person, ref IncidentRe
 // meeting nag, and writes it on the document.
 func (s *Incidents) ScheduleMeeting(ctx context.Context, actor Person, ref IncidentRef, at time.Time) (*Incident, error) {
 	return s.guarded(ctx, actor, ref, "record its post-mortem meeting", func(tx Tx, inc *Incident, now time.Time) error {
+		// A meeting already held is recorded; one before the incident
+		// began is a mistyped date, and would end the meeting reminder.
+		if loc := s.team(inc).zone(); at.Before(inc.CreatedAt) {
+			return Errorf(EInvalid, "%s is before %s began (%s): give the meeting's date and time, like %s.",
+				at.In(loc).Format("2006-01-02 15:04"), inc.ID, inc.CreatedAt.In(loc).Format("2006-01-02 15:04"), now.In(loc).AddDate(0, 0, 1).Format("2006-01-02")+" 15:00")
+		}
 		inc.MeetingAt = at
 		if inc.PostmortemPageID != "" && s.Docs != nil {
 			if err := tx.Enqueue(Job{Kind: JobMeetingWrite, Key: JobMeetingWrite + ":" + inc.ID, Payload: inc.ID, RunAt: now}); err != nil {

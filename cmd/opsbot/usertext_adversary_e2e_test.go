@@ -193,3 +193,23 @@ func TestFarDates_KeptFarAhead(t *testing.T) {
 		}
 	}
 }
+
+// TestMeeting_BeforeTheIncidentIsRefused: `/incident postmortem
+// scheduled 2020-01-01 10:00` (a year mistyped) was recorded, shown back
+// without its year ("Wed 1 Jan 10:00") and ended the meeting reminder
+// for good. A post-mortem meeting cannot come before the incident it
+// reviews: refused with the reason, nothing recorded; a meeting already
+// held since the incident began is still recorded.
+func TestMeeting_BeforeTheIncidentIsRefused(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(dev, "general", "declare Orders slow sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	reply := h.incidentCmd(dev, ch.ID, "postmortem scheduled 2020-01-01 10:00")
+	mustContain(t, "2020", reply, "before inc-1")
+	if !h.incident("inc-1").MeetingAt.IsZero() {
+		t.Fatalf("a meeting in 2020 was recorded: %s", h.incident("inc-1").MeetingAt)
+	}
+	h.clock.Advance(48 * time.Hour)
+	mustContain(t, "held yesterday", h.incidentCmd(dev, ch.ID, "postmortem scheduled 2026-11-22 15:00"), "Post-mortem meeting for inc-1 recorded")
+}
