@@ -37,6 +37,10 @@ func (b *Bot) serveCommand(w http.ResponseWriter, r *http.Request) {
 
 // Command answers a slash command, whatever transport brought it.
 func (b *Bot) Command(ctx context.Context, cmd slack.SlashCommand) workflows.Reply {
+	// What a person typed enters as data: without the marks opsbot uses
+	// inside its own messages (a pasted mention mark would otherwise be
+	// read as one wherever the text is shown unmarked).
+	cmd.Text = workflows.PlainText(cmd.Text)
 	b.Log.DebugContext(ctx, "slash command", "command", cmd.Command, "user", cmd.UserID, "channel", cmd.ChannelID)
 	switch strings.TrimPrefix(cmd.Command, "/") {
 	case "ops":

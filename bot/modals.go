@@ -111,6 +111,7 @@ func (b *Bot) openDenyModal(ctx context.Context, triggerID, approvalID string) e
 // Submission handles a modal's submit: nil closes the modal, a response
 // with errors shows them on the fields.
 func (b *Bot) Submission(ctx context.Context, ic slack.InteractionCallback) *slack.ViewSubmissionResponse {
+	cleanValues(ic.View.State)
 	// A person who submits again because the first answer was slow must
 	// not make a second request: each view is acted on once. A submission
 	// refused with errors is forgotten, so the corrected one goes through.
@@ -304,5 +305,19 @@ func modal(callbackID, title, submit string, blocks ...slack.Block) slack.ModalV
 		Submit:     plain(submit),
 		Close:      plain("Cancel"),
 		Blocks:     slack.Blocks{BlockSet: blocks},
+	}
+}
+
+// cleanValues drops the marks opsbot uses inside its own messages from
+// what a person typed in a form (see Command).
+func cleanValues(st *slack.ViewState) {
+	if st == nil {
+		return
+	}
+	for _, block := range st.Values {
+		for id, v := range block {
+			v.Value = workflows.PlainText(v.Value)
+			block[id] = v
+		}
 	}
 }

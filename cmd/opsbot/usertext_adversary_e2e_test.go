@@ -213,3 +213,49 @@ func TestMeeting_BeforeTheIncidentIsRefused(t *testing.T) {
 	h.clock.Advance(48 * time.Hour)
 	mustContain(t, "held yesterday", h.incidentCmd(dev, ch.ID, "postmortem scheduled 2026-11-22 15:00"), "Post-mortem meeting for inc-1 recorded")
 }
+
+// TestUserText_OpsbotMarksNeverLeaveIt: opsbot marks text people typed
+// and mentions with private-use characters inside its own messages. The
+// same characters pasted into a slash command (or a PagerDuty title)
+// were stored as typed, so they reached PagerDuty's incident and the
+// post-mortem in Notion as stray characters, and the post-mortem's
+// timeline even read the pasted mention mark and put a person's name in
+// the title there. Text from Slack and PagerDuty now enters without them.
+func TestUserText_OpsbotMarksNeverLeaveIt(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(dev, "general", "declare Orders "+hostileText+" sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	h.incidentCmd(dev, ch.ID, "action Fix "+hostileText+" <@"+dev2+"> due 2026-11-24")
+	h.incidentCmd(dev, ch.ID, "update "+hostileText)
+	h.incidentCmd(dev, ch.ID, "status resolved")
+	if _, err := h.pd.Trigger(pdService, "Disk \uE000full\uE001 on \uE002"+analyst+"\uE003"); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	marks := "\uE000\uE001\uE002\uE003"
+	for _, inc := range []string{"inc-1", "inc-2"} {
+		if s := h.incident(inc).Title; strings.ContainsAny(s, marks) {
+			t.Errorf("%s's title keeps opsbot's marks: %q", inc, s)
+		}
+	}
+	if s := h.action("act-1").Text; strings.ContainsAny(s, marks) {
+		t.Errorf("act-1 keeps opsbot's marks: %q", s)
+	}
+	for _, page := range h.notion.Pages(h.dbID) {
+		for name, p := range page.Properties {
+			if strings.ContainsAny(p.Text, marks) {
+				t.Errorf("post-mortem property %s: %q", name, p.Text)
+			}
+		}
+		for _, b := range h.notion.Blocks(page.ID) {
+			if strings.ContainsAny(b.Text, marks) {
+				t.Errorf("post-mortem block: %q", b.Text)
+			}
+		}
+	}
+	pdInc := h.incident("inc-1").PDIncidentID
+	if in, ok := h.pd.Incident(pdInc); !ok || strings.ContainsAny(in.Title, marks) {
+		t.Errorf("PagerDuty incident %s: %q", pdInc, in.Title)
+	}
+}

@@ -68,8 +68,8 @@ func (c *Client) pastIncident(ctx context.Context, in *pagerduty.Incident) (work
 		return workflows.PastIncident{}, workflows.Permanent(fmt.Errorf("incident %s: created_at %q: %w", in.ID, in.CreatedAt, err))
 	}
 	p := workflows.PastIncident{
-		ID: in.ID, Number: int(in.IncidentNumber), Title: in.Title,
-		Service: in.Service.ID, ServiceName: in.Service.Summary,
+		ID: in.ID, Number: int(in.IncidentNumber), Title: workflows.PlainText(in.Title), // without opsbot's marks
+		Service: in.Service.ID, ServiceName: workflows.PlainText(in.Service.Summary),
 		Urgency: in.Urgency, CreatedAt: created.UTC(),
 	}
 	if in.ResolvedAt != "" {
@@ -102,7 +102,7 @@ func (c *Client) alerts(ctx context.Context, incidentID string) ([]workflows.Pas
 		}
 		for _, a := range page.Alerts {
 			at, _ := time.Parse(time.RFC3339, a.CreatedAt)
-			out = append(out, workflows.PastAlert{ID: a.ID, Key: a.AlertKey, Summary: a.Summary, CreatedAt: at.UTC()})
+			out = append(out, workflows.PastAlert{ID: a.ID, Key: a.AlertKey, Summary: workflows.PlainText(a.Summary), CreatedAt: at.UTC()})
 		}
 		if !page.More || len(page.Alerts) == 0 {
 			return out, nil

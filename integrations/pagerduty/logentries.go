@@ -73,8 +73,8 @@ func timelineEntry(e pagerduty.LogEntry) (workflows.TimelineEntry, error) {
 	return workflows.TimelineEntry{
 		At:         at.UTC(),
 		Kind:       workflows.TLPagerDuty,
-		Actor:      actor,
-		Text:       text,
+		Actor:      workflows.PlainText(actor), // as typed in PagerDuty: without opsbot's marks
+		Text:       workflows.PlainText(text),
 		Source:     "pagerduty",
 		ExternalID: e.ID,
 		Action:     logActions[e.Type],

@@ -180,6 +180,14 @@ func ParseEvent(body []byte) (workflows.PagerEvent, error) {
 			ev.Assignees = append(ev.Assignees, a.Summary)
 		}
 	}
+	// Text people typed in PagerDuty enters opsbot as data: without the
+	// marks opsbot uses inside its own messages (workflows.UserText).
+	clean := workflows.PlainText
+	ev.Agent, ev.Note, ev.Priority = clean(ev.Agent), clean(ev.Note), clean(ev.Priority)
+	ev.Incident.Title, ev.Incident.ServiceName = clean(ev.Incident.Title), clean(ev.Incident.ServiceName)
+	for i, a := range ev.Assignees {
+		ev.Assignees[i] = clean(a)
+	}
 	return ev, nil
 }
 
