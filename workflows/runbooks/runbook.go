@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -213,8 +214,11 @@ func (p Param) Parse(s string) (any, string) {
 	if n := utf8.RuneCountInString(s); n > max {
 		return nil, fmt.Sprintf("At most %d characters (this is %d).", max, n)
 	}
-	if strings.ContainsAny(s, "\x00\r\n") {
+	if strings.ContainsAny(s, "\x00\r\n\u2028\u2029\u0085") {
 		return nil, "One line, please."
+	}
+	if strings.ContainsFunc(s, invisible) {
+		return nil, "Visible characters only, please: no tabs, control characters, zero-width or direction marks."
 	}
 	if p.Pattern != nil && !p.Pattern.MatchString(s) {
 		pat := strings.TrimSuffix(strings.TrimPrefix(p.Pattern.String(), "^(?:"), ")$")
@@ -260,3 +264,9 @@ func formatValue(x any) string {
 	}
 	return fmt.Sprint(x)
 }
+
+// invisible reports a character the approver would not see as typed: a
+// control character, or a format character (zero-width spaces and
+// joiners, direction overrides and isolates, byte order marks), which
+// would make two values look the same or show one backwards.
+func invisible(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }

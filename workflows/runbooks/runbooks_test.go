@@ -444,3 +444,25 @@ func TestAuthorize_ApproverOfALaterTeam(t *testing.T) {
 		t.Errorf("restart-service: %+v", v)
 	}
 }
+
+// TestFormValidation_InvisibleCharactersRefused: a string parameter
+// promised one line, but only \r, \n and NUL were refused, so a value
+// could carry a zero-width space (two values that look the same are not),
+// a right-to-left override (the approver reads it backwards: "\u202Egnigats"
+// shows as "staging") or a Unicode line or paragraph separator (a second
+// line in the approval). Control and invisible format characters are now
+// refused on the field; visible text of any script is fine.
+func TestFormValidation_InvisibleCharactersRefused(t *testing.T) {
+	rb := testRunbooks()[0]
+	for _, bad := range []string{"deploy\u200bstuck", "\u202Egnigats", "a\u2028b", "a\u2029b", "a\u0085b", "tab\there", "bell\a", "\ufeffbom", "x\u2066y\u2069"} {
+		_, errs := rb.Validate(map[string]string{"service": "api", "reason": bad})
+		if errs["reason"] == "" {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	for _, good := range []string{"déploiement bloqué", "東京 ✓", "🔥 hot", "a - b (c)"} {
+		if _, errs := rb.Validate(map[string]string{"service": "api", "reason": good}); errs != nil {
+			t.Errorf("%q refused: %v", good, errs)
+		}
+	}
+}
