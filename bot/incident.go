@@ -9,6 +9,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	slackout "github.com/opsbot/opsbot/integrations/slack"
 	"github.com/opsbot/opsbot/workflows"
 )
 
@@ -59,10 +60,16 @@ func (b *Bot) incident(ctx context.Context, cmd slack.SlashCommand) workflows.Re
 		inc, err = b.Incidents.SetSeverity(ctx, actor, ref, c.Severity)
 	case IncRole:
 		usage = UsageRole
-		inc, err = b.Incidents.SetRole(ctx, actor, ref, c.Role, b.named(ctx, c.Who))
+		var who workflows.Person
+		if who, err = b.named(ctx, c.Who); err == nil {
+			inc, err = b.Incidents.SetRole(ctx, actor, ref, c.Role, who)
+		}
 	case IncAdd:
 		usage = UsageAdd
-		inc, err = b.Incidents.AddMember(ctx, actor, ref, b.named(ctx, c.Who))
+		var who workflows.Person
+		if who, err = b.named(ctx, c.Who); err == nil {
+			inc, err = b.Incidents.AddMember(ctx, actor, ref, who)
+		}
 		if err == nil {
 			return textReply(fmt.Sprintf("Added to %s: they may now change its status, severity and roles.", inc.ID))
 		}
@@ -152,11 +159,12 @@ func (b *Bot) mentionPeople(ctx context.Context, r workflows.Reply) workflows.Re
 // incident team's time zone.
 func (b *Bot) addAction(ctx context.Context, actor workflows.Person, ref workflows.IncidentRef, c IncidentCommand) workflows.Reply {
 	in := workflows.ActionInput{Text: c.Text}
-	switch {
-	case strings.Contains(c.Who, "@"):
-		in.Owner = workflows.Person{Email: c.Who}
-	case c.Who != "":
-		in.Owner = b.person(ctx, c.Who)
+	if c.Who != "" {
+		owner, err := b.named(ctx, c.Who)
+		if err != nil {
+			return b.failure(err, UsageAction)
+		}
+		in.Owner = owner
 	}
 	if c.Due != "" {
 		at, err := b.teamTime(ctx, ref, c.Due+" 09:00")
@@ -353,9 +361,33 @@ func (b *Bot) openDeclareModal(ctx context.Context, triggerID string) error {
 
 // named is the person a command names: a Slack user (with the email
 // Slack knows) or an email.
-func (b *Bot) named(ctx context.Context, ref string) workflows.Person {
-	if strings.Contains(ref, "@") {
-		return workflows.Person{Email: ref}
+//
+// An email is looked up in Slack: a person named by one no Slack user
+// has (a typo, another company's address) could never be reached, so
+// it is refused. When Slack cannot be asked, the email is taken as is.
+func (b *Bot) named(ctx context.Context, ref string) (workflows.Person, error) {
+	if !strings.Contains(ref, "@") {
+		return b.person(ctx, ref), nil
 	}
-	return b.person(ctx, ref)
+	p := workflows.Person{Email: ref}
+	ids, ok := b.Directory.(UserIDs)
+	if !ok {
+		return p, nil
+	}
+	id, err := ids.UserID(ctx, ref)
+	switch {
+	case slackout.SlackError(err) == "users_not_found" || slackout.SlackError(err) == "user_not_found": // today's name, and the one older docs give
+		return p, workflows.Errorf(workflows.EInvalid, "There is no one in this Slack with the email %s: check it, or mention them (@name).", ref)
+	case err != nil:
+		b.Log.WarnContext(ctx, "look up Slack user by email", "email", ref, "err", err)
+		return p, nil
+	}
+	p.SlackID = id
+	return p, nil
+}
+
+// UserIDs finds a Slack user by email (users.lookupByEmail); the
+// Directory implements it when it can.
+type UserIDs interface {
+	UserID(ctx context.Context, email string) (string, error)
 }

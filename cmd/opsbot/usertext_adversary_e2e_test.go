@@ -259,3 +259,31 @@ func TestUserText_OpsbotMarksNeverLeaveIt(t *testing.T) {
 		t.Errorf("PagerDuty incident %s: %q", pdInc, in.Title)
 	}
 }
+
+// TestRole_ByEmailOfNobodyInSlackIsRefused: a role, an added member or an
+// action item's owner may be named by email. An email no Slack user has
+// (a typo, another company's address) was taken as is: "role commander
+// mallory@evil.example" answered "done", took the role from the person
+// holding it and gave it to someone opsbot can never reach (no DM, no
+// reminder), who could even change the incident should such an account
+// appear. Now the email is looked up in Slack; one nobody has is
+// refused with the reason and nothing changes. A known email in any
+// case is the Slack user it belongs to.
+func TestRole_ByEmailOfNobodyInSlackIsRefused(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(dev, "general", "declare Orders slow sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	for _, c := range []string{"role commander mallory@evil.example", "add mallory@evil.example", "action Fix it mallory@evil.example due 2026-11-30"} {
+		reply := h.incidentCmd(dev, ch.ID, c)
+		mustContain(t, c, reply, "mallory@evil.example", "no one in this Slack")
+	}
+	inc := h.incident("inc-1")
+	if inc.Commander.SlackID != dev || len(inc.Added) != 0 || h.countActions() != 0 {
+		t.Fatalf("changed for an email nobody has: commander %+v, added %v, %d action items", inc.Commander, inc.Added, h.countActions())
+	}
+	mustContain(t, "scribe", h.incidentCmd(dev, ch.ID, "role scribe DEV2@EXAMPLE.COM"), "done")
+	if s := h.incident("inc-1").Scribe; s.SlackID != dev2 {
+		t.Errorf("scribe by email in capitals: %+v, want %s", s, dev2)
+	}
+}
