@@ -169,7 +169,7 @@ func (s *Incidents) Declare(ctx context.Context, actor Person, in DeclareInput) 
 			return err
 		}
 		inc := &Incident{
-			ID: id, Title: strings.TrimSpace(in.Title), Severity: in.Severity, Status: StatusInvestigating, Team: team.Name,
+			ID: id, Title: oneLine(in.Title), Severity: in.Severity, Status: StatusInvestigating, Team: team.Name,
 			PDService: team.PagerDutyService, Commander: actor, DeclaredBy: actor, CreatedAt: now, LastUpdateAt: now, UpdatedAt: now,
 			Private: in.Private,
 		}
@@ -366,7 +366,7 @@ func (s *Incidents) openFromPager(tx Tx, ev PagerEvent, at, now time.Time) error
 		return err
 	}
 	inc := &Incident{
-		ID: id, Title: ev.Incident.Title, Severity: severityFor(ev), Status: StatusInvestigating, Team: team.Name,
+		ID: id, Title: oneLine(ev.Incident.Title), Severity: severityFor(ev), Status: StatusInvestigating, Team: team.Name,
 		PDIncidentID: ev.Incident.ID, PDService: ev.Incident.Service, PDServiceName: ev.Incident.ServiceName, PDURL: ev.Incident.URL, PDStatus: ev.Incident.Status,
 		CreatedAt: at, LastUpdateAt: at, UpdatedAt: now,
 	}

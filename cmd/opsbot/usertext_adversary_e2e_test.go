@@ -287,3 +287,20 @@ func TestRole_ByEmailOfNobodyInSlackIsRefused(t *testing.T) {
 		t.Errorf("scribe by email in capitals: %+v, want %s", s, dev2)
 	}
 }
+
+// TestIncidentTitle_OneLine: a PagerDuty title may hold line breaks (an
+// alert's summary pasted with its body). The title heads the summary
+// and the announcement as one bold line, so its lines came apart there:
+// the bold broke, and a line of the title could pass for a line of
+// opsbot's own (a status, a field). An incident's title is now one line,
+// its line breaks and runs of spaces read as one space.
+func TestIncidentTitle_OneLine(t *testing.T) {
+	h := newHarness(t)
+	if _, err := h.pd.Trigger(pdService, "Disk full on db-3\n\nStatus: resolved\n  by ops  "); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	if got := h.incident("inc-1").Title; got != "Disk full on db-3 Status: resolved by ops" {
+		t.Errorf("title %q", got)
+	}
+}
