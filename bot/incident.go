@@ -370,7 +370,10 @@ func (b *Bot) named(ctx context.Context, ref string) (workflows.Person, error) {
 		return b.person(ctx, ref), nil
 	}
 	p := workflows.Person{Email: ref}
-	ids, ok := b.Directory.(UserIDs)
+	if r, ok := invisible(ref); ok {
+		return p, workflows.Errorf(workflows.EInvalid, "%q holds an invisible character (U+%04X), likely copied with it: type the email again, or mention them (@name).", ref, r)
+	}
+	ids, ok := b.Directory.(userIDs)
 	if !ok {
 		return p, nil
 	}
@@ -384,10 +387,4 @@ func (b *Bot) named(ctx context.Context, ref string) (workflows.Person, error) {
 	}
 	p.SlackID = id
 	return p, nil
-}
-
-// UserIDs finds a Slack user by email (users.lookupByEmail); the
-// Directory implements it when it can.
-type UserIDs interface {
-	UserID(ctx context.Context, email string) (string, error)
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
 
+	slackout "github.com/opsbot/opsbot/integrations/slack"
 	"github.com/opsbot/opsbot/workflows"
 )
 
@@ -24,6 +26,9 @@ var memberID = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 func parseOffboard(words []string) (OpsCommand, error) {
 	if len(words) == 1 {
 		w := words[0]
+		if r, ok := invisible(w); ok {
+			return OpsCommand{}, usageErr(UsageOffboard, "%q holds an invisible character (U+%04X), likely copied with it: type it again, or pick them from Slack's list. Nobody was offboarded.", w, r)
+		}
 		switch {
 		case userMention.MatchString(w):
 			return OpsCommand{Kind: OpsOffboard, Rest: userMention.FindStringSubmatch(w)[1]}, nil
@@ -51,6 +56,7 @@ func (b *Bot) offboardCommand(ctx context.Context, actor workflows.Person, userI
 		return b.failure(e, UsageOffboard)
 	}
 	who := workflows.Person{Email: userID}
+	nobody := false // no Slack user has the email
 	if !strings.Contains(userID, "@") {
 		who = b.person(ctx, userID)
 	} else if ids, ok := b.Directory.(userIDs); ok {
@@ -60,6 +66,8 @@ func (b *Bot) offboardCommand(ctx context.Context, actor workflows.Person, userI
 			who.SlackID = id
 		} else {
 			b.Log.WarnContext(ctx, "look up the Slack user of an email", "email", userID, "err", err)
+			code := slackout.SlackError(err)
+			nobody = code == "users_not_found" || code == "user_not_found"
 		}
 	}
 	rep, err := b.Offboard.Offboard(ctx, actor, who)
@@ -76,6 +84,11 @@ func (b *Bot) offboardCommand(ctx context.Context, actor workflows.Person, userI
 	keys := ""
 	if b.Offboard.Keys != nil {
 		keys = " Their EC2 key pairs are being looked up; they will be listed in the report's thread."
+	}
+	if _, inTeam := b.Servers.Catalog.TeamOf(who); nobody && !inTeam && !b.Servers.Catalog.IsAdmin(who) &&
+		len(rep.Servers)+len(rep.Withdrawn)+rerouted+len(rep.Roles) == 0 {
+		// Most likely a typo: say so rather than report a success.
+		keys += fmt.Sprintf(" No one in this Slack or in opsbot's config has the email %s, and it held nothing here: if it was mistyped, offboard the right one.", userID)
 	}
 	return textReply(fmt.Sprintf("%s is offboarded: %d server(s) handed to their team, %d request(s) withdrawn, %d approval(s) asked of the other approvers, %d incident role(s) vacated. The report is in %s's approvals channel.%s",
 		workflows.Mention(who.Ref()), len(rep.Servers), len(rep.Withdrawn), rerouted, len(rep.Roles), joinTeams(rep.Teams), keys))
@@ -121,4 +134,16 @@ func (b *Bot) userChanged(ctx context.Context, raw json.RawMessage) error {
 	}
 	_, err := b.Offboard.Offboard(ctx, workflows.Person{}, workflows.Person{SlackID: ev.User.ID, Email: ev.User.Profile.Email})
 	return err
+}
+
+// invisible finds a character a person cannot see in what they typed: a
+// control or format character (a zero-width space, a direction mark),
+// usually pasted along with an email or a name.
+func invisible(s string) (rune, bool) {
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return r, true
+		}
+	}
+	return 0, false
 }

@@ -304,3 +304,32 @@ func TestIncidentTitle_OneLine(t *testing.T) {
 		t.Errorf("title %q", got)
 	}
 }
+
+// TestOffboard_MistypedEmailIsNoSuccess: an email copied with a
+// zero-width space (from a document, a ticket) named nobody, yet
+// `/ops offboard dev2@example.com<ZWSP>` answered "is offboarded" while
+// dev2 kept every right; an email of nobody opsbot or Slack knows (a
+// typo) was offboarded the same way, with nothing to tell the admin it
+// was the wrong one. Now an invisible character is refused with the
+// reason, nothing recorded, and an email nobody has is answered with a
+// warning to check it.
+func TestOffboard_MistypedEmailIsNoSuccess(t *testing.T) {
+	h := newHarness(t)
+	reply := h.ops(admin, "offboard dev2@example.com\u200b")
+	mustContain(t, "zero-width", reply, "invisible", "U+200B")
+	if strings.Contains(reply, "is offboarded") {
+		t.Errorf("offboarded an email with a zero-width space: %s", reply)
+	}
+	for _, p := range []workflows.Person{{Email: "dev2@example.com\u200b"}, {SlackID: dev2, Email: "dev2@example.com"}} {
+		if err := h.app.DB.View(h.t.Context(), func(tx workflows.Tx) error {
+			gone, err := workflows.Departed(tx, p)
+			if gone {
+				t.Errorf("%+v recorded as departed", p)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustContain(t, "typo", h.ops(admin, "offboard mallory@evil.example"), "No one in this Slack or in opsbot's config has the email mallory@evil.example")
+}
