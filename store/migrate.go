@@ -4,12 +4,17 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // The schema's history, one file per version: NNNN_what.sql. A new table
@@ -122,6 +127,36 @@ func (db *DB) migrate(ctx context.Context) error {
 	return db.withMigrateLock(ctx, func(conn txBeginner) error {
 		return db.migrateOn(ctx, conn)
 	})
+}
+
+// migrateRetryingBusy migrates, and on SQLite tries again for a while
+// when the file answers SQLITE_BUSY at once. Processes opening a new
+// file together race to switch it to WAL: the loser's first connection
+// can get SQLITE_BUSY without the busy timeout being waited (seen about
+// once in 50 starts of six processes on one fresh file). Nothing was
+// applied then, so trying again is safe; the migrations themselves
+// serialize on BEGIN IMMEDIATE.
+func (db *DB) migrateRetryingBusy(ctx context.Context) error {
+	const patience = 10 * time.Second
+	start := time.Now()
+	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 500*time.Millisecond) {
+		err := db.migrate(ctx)
+		if err == nil || db.dialect == dialectPostgres || !isSQLiteBusy(err) || time.Since(start) > patience {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
+}
+
+// isSQLiteBusy reports whether err is SQLite's SQLITE_BUSY (any of its
+// extended codes).
+func isSQLiteBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 func (db *DB) migrateOn(ctx context.Context, conn txBeginner) error {

@@ -150,7 +150,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	default:
 		return nil, fmt.Errorf("open store: OPSBOT_DB must be sqlite:PATH or a postgres:// URL, got %q", redactDSN(dsn))
 	}
-	if err := db.migrate(ctx); err != nil {
+	if err := db.migrateRetryingBusy(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
