@@ -117,7 +117,7 @@ func TestGolden_EverythingOpsbotRenders(t *testing.T) {
 	// <!channel>: opsbot reads them back as the inert text typed.
 	mustContain(t, "approval", blockText(got["approval_pending"]), "compile @U0LEAD please")
 	mustContain(t, "summary", blockText(got["incident_summary"]), "Checkout &lt;b&gt;failing&lt;/b&gt; &amp; slow")
-	mustContain(t, "update", blockText(got["incident_update"]), "`Rolled back *4.2* @channel; errors falling`")
+	mustContain(t, "update", blockText(got["incident_update"]), "`Rolled back *4.2* @\u2060channel; errors falling`")
 }
 
 // compareGolden compares each rendered JSON with testdata/golden/NAME.json,

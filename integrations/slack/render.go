@@ -2,6 +2,7 @@ package slack
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -62,7 +63,11 @@ var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 // `code`, a leading > quote) set in an inline code span, where Slack
 // applies no formatting. Slack has no escape for those characters in
 // mrkdwn; plain_text objects would also lose our mentions and bold
-// labels, so the code span is the inert form that keeps them.
+// labels, so the code span is the inert form that keeps them. A bare
+// @here, @channel or @everyone gets a word joiner (U+2060, invisible)
+// after its @: Slack's text objects are not verbatim, and Slack says it
+// then parses "certain mentions" in plain text itself, so a typed
+// broadcast must not be one it could recognise.
 func Literal(s string) string {
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {
@@ -71,9 +76,22 @@ func Literal(s string) string {
 		} else {
 			l = Escape(l)
 		}
-		lines[i] = l
+		lines[i] = breakBroadcasts(l)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// broadcastWord matches a typed broadcast: @here, @channel or @everyone
+// in any case, as a word of its own: not run on into a longer word
+// (@herewego) and not the domain of an email (ops@channel.example).
+var broadcastWord = regexp.MustCompile(`(?i)(^|[^\w.@-])@(here|channel|everyone)\b`)
+
+// breakBroadcasts puts a word joiner after the @ of each typed broadcast.
+func breakBroadcasts(l string) string {
+	if !strings.Contains(l, "@") {
+		return l
+	}
+	return broadcastWord.ReplaceAllString(l, "${1}@\u2060$2")
 }
 
 // formatted reports whether mrkdwn would format something in line.

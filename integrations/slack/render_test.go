@@ -211,6 +211,13 @@ func TestLiteral_HostileUserTextIsInert(t *testing.T) {
 		{"a & b", "a &amp; b"},
 		{"<https://evil.example|click>", "&lt;https://evil.example|click&gt;"},
 		{"line one\n# heading\n- [ ] todo\n*two*", "line one\n# heading\n- [ ] todo\n`*two*`"},
+		// Typed broadcasts, which Slack might parse in a text object
+		// that is not verbatim: a word joiner after the @.
+		{"@here please look", "@\u2060here please look"},
+		{"ping @Channel and @EVERYONE", "ping @\u2060Channel and @\u2060EVERYONE"},
+		{"*@here*", "`*@\u2060here*`"},
+		{"(@here) @here, @here", "(@\u2060here) @\u2060here, @\u2060here"},
+		{"mail ops@channel.example @herewego @channels", "mail ops@channel.example @herewego @channels"},
 	}
 	for _, tt := range tests {
 		if got := Literal(tt.in); got != tt.want {
