@@ -193,7 +193,7 @@ func (p Param) Parse(s string) (any, string) {
 		return nil, "Choose yes or no."
 	case TypeNumber:
 		f, err := strconv.ParseFloat(s, 64)
-		if err != nil || f != f || f > 1e15 || f < -1e15 {
+		if err != nil || !decimal.MatchString(s) || f > 1e15 || f < -1e15 {
 			return nil, fmt.Sprintf("%q is not a number.", s)
 		}
 		if p.Integer && f != float64(int64(f)) {
@@ -270,3 +270,8 @@ func formatValue(x any) string {
 // joiners, direction overrides and isolates, byte order marks), which
 // would make two values look the same or show one backwards.
 func invisible(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }
+
+// decimal is a number as people write it: digits, an optional fraction
+// and exponent. Go's ParseFloat also reads 0x1A, 1_000, Inf and NaN,
+// which a runbook's endpoint would receive as numbers nobody meant.
+var decimal = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$`)

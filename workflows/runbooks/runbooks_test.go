@@ -73,6 +73,13 @@ func TestFormValidation(t *testing.T) {
 		{map[string]string{"service": "api", "replicas": "0"}, map[string]string{"replicas": "At least 1."}, ""},
 		{map[string]string{"service": "api", "replicas": "1.5"}, map[string]string{"replicas": "A whole number, please."}, ""},
 		{map[string]string{"service": "api", "replicas": "many"}, map[string]string{"replicas": `"many" is not a number.`}, ""},
+		// What Go's ParseFloat reads but nobody writes as a number.
+		{map[string]string{"service": "api", "replicas": "0x5"}, map[string]string{"replicas": `"0x5" is not a number.`}, ""},
+		{map[string]string{"service": "api", "replicas": "1_0"}, map[string]string{"replicas": `"1_0" is not a number.`}, ""},
+		{map[string]string{"service": "api", "replicas": "Inf"}, map[string]string{"replicas": `"Inf" is not a number.`}, ""},
+		{map[string]string{"service": "api", "replicas": "NaN"}, map[string]string{"replicas": `"NaN" is not a number.`}, ""},
+		{map[string]string{"service": "api", "replicas": "+4"}, nil, `map[drain:true replicas:4 service:api]`},
+		{map[string]string{"service": "api", "replicas": "5e0"}, nil, `map[drain:true replicas:5 service:api]`},
 		{map[string]string{"service": "api", "drain": "maybe"}, map[string]string{"drain": "Choose yes or no."}, ""},
 		{map[string]string{"service": "api", "reason": strings.Repeat("x", 41)}, map[string]string{"reason": "At most 40 characters (this is 41)."}, ""},
 		{map[string]string{"service": "api", "reason": "a\nb"}, map[string]string{"reason": "One line, please."}, ""},
