@@ -35,6 +35,42 @@ type browser struct {
 	shot int
 }
 
+// needChromium gives the chromium binary the browser tests drive, or
+// skips t: without one, or in -short mode.
+func needChromium(t *testing.T) string {
+	t.Helper()
+	exe := chromium()
+	if exe == "" {
+		t.Skip("no chromium binary: install Debian's chromium package to run the browser test")
+	}
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	return exe
+}
+
+// openBrowser starts a headless chromium (exe) for t with a window of
+// width×height, in UTC, its screenshots going to dir; it is closed when
+// t ends. The first action starts the browser, which lives as long as
+// the context of that call: it is given t's, not a step's timeout.
+func openBrowser(t *testing.T, exe string, width, height int, dir string) *browser {
+	t.Helper()
+	actx, cancel := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(width, height),
+		chromedp.Env("TZ=UTC"))
+	t.Cleanup(cancel)
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+	t.Cleanup(cancel)
+	b := &browser{t: t, ctx: ctx, dir: dir}
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return b
+}
+
 func (b *browser) run(step string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, timeout)
@@ -92,13 +128,7 @@ func waitText(sel, text string) chromedp.Action[chromedp.Void] {
 // warning, stopped, incident channel with pinned summary, post-mortem.
 // Screenshots go to $OPSBOT_SCREENSHOTS (kept) or a temporary folder.
 func TestSandbox_InTheBrowser(t *testing.T) {
-	exe := chromium()
-	if exe == "" {
-		t.Skip("no chromium binary: install Debian's chromium package to run the browser test")
-	}
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
+	exe := needChromium(t)
 	began := workflows.SystemClock{}.Now()
 	dir := os.Getenv("OPSBOT_SCREENSHOTS")
 	if dir == "" {
@@ -110,21 +140,7 @@ func TestSandbox_InTheBrowser(t *testing.T) {
 	t.Logf("screenshots in %s", dir)
 	rs := startSandbox(t)
 
-	actx, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1680, 1000),
-		chromedp.Env("TZ=UTC"))
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	defer cancel()
-	b := &browser{t: t, ctx: ctx, dir: dir}
-	// The first action starts the browser, which lives as long as the
-	// context of that call: give it the test's, not a step's timeout.
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
+	b := openBrowser(t, exe, 1680, 1000, dir)
 
 	b.run("open the page", 30*time.Second,
 		chromedp.Navigate(rs.url+"/"),

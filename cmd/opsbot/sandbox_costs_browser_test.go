@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,27 +17,9 @@ import (
 // $OPSBOT_COST_REVIEW_PNG set the picture is written there: that is how
 // docs/img/cost-review.png is made (see docs/costs.md).
 func TestSandbox_CostReviewInTheBrowser(t *testing.T) {
-	exe := chromium()
-	if exe == "" {
-		t.Skip("no chromium binary: install Debian's chromium package to run the browser test")
-	}
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
+	exe := needChromium(t)
 	rs := startSandbox(t)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1500, 940),
-		chromedp.Env("TZ=UTC"))
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	defer cancel()
-	b := &browser{t: t, ctx: ctx, dir: t.TempDir()}
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
+	b := openBrowser(t, exe, 1500, 940, t.TempDir())
 	b.run("open the page as Avery", 30*time.Second,
 		chromedp.Navigate(rs.url+"/"),
 		chromedp.WaitVisible(css(`#channel-list li[data-name="cost-review"]`)),
@@ -67,7 +48,7 @@ func TestSandbox_CostReviewInTheBrowser(t *testing.T) {
 			return true;
 		})()`)),
 		chromedp.Sleep(500*time.Millisecond))
-	png, err := chromedp.Run(ctx, chromedp.Screenshot(css("#layout")))
+	png, err := chromedp.Run(b.ctx, chromedp.Screenshot(css("#layout")))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -18,27 +17,9 @@ import (
 // references. The page now escapes what is typed, as Slack does, and the
 // summary and a message marked for the timeline read as typed.
 func TestSandbox_TypedTextSentAsSlackSendsIt(t *testing.T) {
-	exe := chromium()
-	if exe == "" {
-		t.Skip("no chromium binary: install Debian's chromium package to run the browser test")
-	}
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
+	exe := needChromium(t)
 	rs := startSandbox(t)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1680, 1000),
-		chromedp.Env("TZ=UTC"))
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	defer cancel()
-	b := &browser{t: t, ctx: ctx, dir: t.TempDir()}
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
+	b := openBrowser(t, exe, 1680, 1000, t.TempDir())
 	b.run("open the page as Dana", 30*time.Second,
 		chromedp.Navigate(rs.url+"/"),
 		chromedp.WaitVisible(css(`#channel-list li[data-name="general"]`)),
