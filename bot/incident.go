@@ -155,8 +155,8 @@ func (b *Bot) mentionPeople(ctx context.Context, r workflows.Reply) workflows.Re
 	return r
 }
 
-// addAction records an action item; its due date is read as 09:00 in the
-// incident team's time zone.
+// addAction records an action item; its due date is read as 09:00 where
+// the owner works (workflows.ActionInput.DueDate).
 func (b *Bot) addAction(ctx context.Context, actor workflows.Person, ref workflows.IncidentRef, c IncidentCommand) workflows.Reply {
 	in := workflows.ActionInput{Text: c.Text}
 	if c.Who != "" {
@@ -166,13 +166,7 @@ func (b *Bot) addAction(ctx context.Context, actor workflows.Person, ref workflo
 		}
 		in.Owner = owner
 	}
-	if c.Due != "" {
-		at, err := b.teamTime(ctx, ref, c.Due+" 09:00")
-		if err != nil {
-			return b.failure(err, UsageAction)
-		}
-		in.Due = at
-	}
+	in.DueDate = c.Due
 	a, err := b.Incidents.AddAction(ctx, actor, ref, in)
 	if err != nil {
 		return b.failure(err, UsageAction)
@@ -205,15 +199,6 @@ func mentionRef(p workflows.Person) string {
 		return p.SlackID
 	}
 	return p.Email
-}
-
-// teamTime reads "YYYY-MM-DD HH:MM" in the incident team's time zone.
-func (b *Bot) teamTime(ctx context.Context, ref workflows.IncidentRef, when string) (time.Time, error) {
-	at, err := time.ParseInLocation("2006-01-02 15:04", when, b.teamLocation(ctx, ref))
-	if err != nil {
-		return time.Time{}, workflows.Errorf(workflows.EInvalid, "%q is not a date like 2026-12-15.", when)
-	}
-	return at, nil
 }
 
 // teamLocation is the time zone of the incident's team, UTC when the

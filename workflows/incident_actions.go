@@ -40,6 +40,21 @@ type ActionInput struct {
 	Text  string
 	Owner Person
 	Due   time.Time // zero: no due date (no reminders)
+	// DueDate, "2026-12-15", sets Due to 09:00 that day where the owner
+	// works (their team's zone; the incident team's for an owner in no
+	// team, or for no owner): the owner is reminded at the start of
+	// their own morning, not at whatever hour 09:00 is in another team's
+	// zone.
+	DueDate string
+}
+
+// actionDueHour is the hour of the due day an action item falls due.
+const actionDueHour = 9
+
+// ownerZone is the zone an action item's reminders keep time in: its
+// owner's team's, else the incident team's.
+func (s *Incidents) ownerZone(owner Person, inc *Incident) *time.Location {
+	return s.readerTeam(owner, inc).zone()
 }
 
 // AddAction records an action item of an incident, during or after it,
@@ -54,11 +69,19 @@ func (s *Incidents) AddAction(ctx context.Context, actor Person, ref IncidentRef
 	}
 	var out *ActionItem
 	_, err := s.change(ctx, ref, func(tx Tx, inc *Incident, now time.Time) error {
+		loc := s.ownerZone(in.Owner, inc)
+		if in.DueDate != "" {
+			day, err := time.ParseInLocation("2006-01-02", in.DueDate, loc)
+			if err != nil {
+				return Errorf(EInvalid, "%q is not a date like 2026-12-15.", in.DueDate)
+			}
+			in.Due = time.Date(day.Year(), day.Month(), day.Day(), actionDueHour, 0, 0, 0, loc)
+		}
 		// The owner is reminded from the due date on: one already past
 		// is a mistake (a year mistyped), not a reminder due at once.
-		if loc := s.team(inc).zone(); !in.Due.IsZero() && dayOf(in.Due, loc).Before(dayOf(now, loc)) {
-			return Errorf(EInvalid, "The due date %s is in the past (today is %s in team %s's time zone). Give today or a later day.",
-				in.Due.In(loc).Format("2006-01-02"), now.In(loc).Format("2006-01-02"), inc.Team)
+		if !in.Due.IsZero() && dayOf(in.Due, loc).Before(dayOf(now, loc)) {
+			return Errorf(EInvalid, "The due date %s is in the past (today is %s %s). Give today or a later day.",
+				in.Due.In(loc).Format("2006-01-02"), now.In(loc).Format("2006-01-02"), zoneWords(s.readerTeam(in.Owner, inc), inc))
 		}
 		id, err := tx.NextID("act")
 		if err != nil {
@@ -229,7 +252,7 @@ func (s *Incidents) remindActions(ctx context.Context, ids []string) (int, error
 		if err != nil {
 			return time.Time{}, false, err
 		}
-		next := NextActionDue(a, last[string(NagAction)], s.team(inc).zone())
+		next := NextActionDue(a, last[string(NagAction)], s.ownerZone(a.Owner, inc))
 		if next.IsZero() || now.Before(next) {
 			return next, false, nil
 		}
@@ -307,7 +330,7 @@ func (s *Incidents) sendActionReminder(ctx context.Context, id string) (bool, er
 		if err != nil {
 			return err
 		}
-		loc := s.team(inc).zone()
+		loc := s.ownerZone(a.Owner, inc)
 		due, ok := actionRepeat(a, loc).Due(now, last[string(NagAction)])
 		if !ok {
 			return tx.SetDue(DueKindAction, a.ID, NextActionDue(a, last[string(NagAction)], loc))
@@ -336,4 +359,14 @@ func (s *Incidents) sendActionReminder(ctx context.Context, id string) (bool, er
 func dayOf(t time.Time, loc *time.Location) time.Time {
 	y, m, d := t.In(loc).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// zoneWords says whose time zone a date was read in: "in team
+// platform's time zone".
+func zoneWords(t *Team, inc *Incident) string {
+	name := inc.Team
+	if t != nil && t.Name != "" {
+		name = t.Name
+	}
+	return "in team " + name + "'s time zone"
 }

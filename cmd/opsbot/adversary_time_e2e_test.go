@@ -319,3 +319,61 @@ func mustLoad(t *testing.T, name string) *time.Location {
 	}
 	return l
 }
+
+// TestActionItemReminders_AtNineWhereTheOwnerWorks: an action item of a
+// Berlin incident owned by a member of the New York data team falls due
+// at 09:00 New York time on its day and is reminded at 09:00 there each
+// day, also across New York's spring-forward (14 March 2027, two weeks
+// before Berlin's): not at 09:00 Berlin time, 03:00 in New York.
+func TestActionItemReminders_AtNineWhereTheOwnerWorks(t *testing.T) {
+	h := newHarness(t)
+	newYork := mustLoad(t, "America/New_York")
+	h.clock.Set(time.Date(2027, 3, 10, 12, 0, 0, 0, time.UTC))
+	h.incidentCmd(dev, "general", "declare Orders slow sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	mustContain(t, "action", h.incidentCmd(dev, ch.ID, "action Audit the export job <@"+analyst+"> due 2027-03-12"), "act-1 recorded")
+	h.incidentCmd(dev, ch.ID, "status resolved")
+	h.drain()
+	for h.clock.Now().Before(time.Date(2027, 3, 16, 20, 0, 0, 0, time.UTC)) {
+		h.advance(15 * time.Minute)
+	}
+	perDay := map[string]int{}
+	for _, m := range h.dms(analyst) {
+		txt := messageText(m)
+		if !strings.Contains(txt, "Action item act-1") {
+			continue
+		}
+		mustContain(t, "reminder", txt, "was due Fri 12 Mar 09:00 EST")
+		sec, _, _ := strings.Cut(m.TS, ".")
+		n, err := strconv.ParseInt(sec, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := time.Unix(n, 0).In(newYork)
+		perDay[at.Format("Mon 2 Jan")]++
+		if at.Hour() != 9 || at.Minute() > 15 {
+			t.Errorf("reminder at %s, want at 09:00 New York time", at.Format("Mon 2 Jan 15:04 MST"))
+		}
+	}
+	for _, day := range []string{"Fri 12 Mar", "Sat 13 Mar", "Sun 14 Mar", "Mon 15 Mar", "Tue 16 Mar"} {
+		if perDay[day] != 1 {
+			t.Errorf("%d reminders on %s, want 1 (all: %v)", perDay[day], day, perDay)
+		}
+	}
+}
+
+// TestActionItemDueDate_TodayIsTheOwnersDay: at 03:00 UTC on 24 November
+// it is already the 24th in Berlin but still the 23rd in New York. A due
+// date of the 23rd is in the past for a Berlin owner (refused, nothing
+// recorded) and today for a New York owner (recorded).
+func TestActionItemDueDate_TodayIsTheOwnersDay(t *testing.T) {
+	h := newHarness(t)
+	h.clock.Set(time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC))
+	h.incidentCmd(dev, "general", "declare Orders slow sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	mustContain(t, "Berlin owner", h.incidentCmd(dev, ch.ID, "action Add an index <@"+dev+"> due 2026-11-23"),
+		"The due date 2026-11-23 is in the past (today is 2026-11-24 in team platform's time zone)")
+	mustContain(t, "New York owner", h.incidentCmd(dev, ch.ID, "action Audit the export job <@"+analyst+"> due 2026-11-23"), "act-1 recorded")
+}

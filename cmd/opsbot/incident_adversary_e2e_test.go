@@ -369,7 +369,7 @@ func TestReminders_DMsTellTimeInTheReadersZone(t *testing.T) {
 			overdue = txt
 		}
 	}
-	mustContain(t, "action reminder", action, "Tue 24 Nov 03:00 EST")
+	mustContain(t, "action reminder", action, "Tue 24 Nov 09:00 EST")
 	if overdue == "" {
 		t.Fatal("no post-mortem overdue DM to the commander")
 	}
