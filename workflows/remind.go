@@ -29,8 +29,14 @@ func (r Repeat) days() int {
 }
 
 // at is the nth due time of a calendar repeat: First's local clock time,
-// n periods of days later.
+// n periods of days later. The first is First itself: rebuilt from its
+// clock time, a First in the hour the clocks go back (01:30 EST, the
+// second 01:30 in New York) could come out as the other 01:30, before
+// First, and the reminder sent then would never be followed by another.
 func (r Repeat) at(n int) time.Time {
+	if n == 0 {
+		return r.First
+	}
 	f := r.First.In(r.Loc)
 	return time.Date(f.Year(), f.Month(), f.Day()+n*r.days(), f.Hour(), f.Minute(), f.Second(), f.Nanosecond(), r.Loc).In(r.First.Location())
 }

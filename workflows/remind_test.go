@@ -128,3 +128,33 @@ func TestRepeat_DailyKeepsTheLocalTimeAcrossDaylightSaving(t *testing.T) {
 		t.Error("a reminder after the clock moved back")
 	}
 }
+
+// TestRepeat_FirstInTheHourTheClocksGoBack: a daily reminder first due
+// at 01:30 EST on 1 November 2026 (the second 01:30 in New York: the
+// meeting nag of an incident resolved the evening before) is sent once
+// at First, then not again until 01:30 the next day. Rebuilt from its
+// clock time, the first due time came out as the first 01:30 (EDT), an
+// hour before First: the reminder sent was stamped before First, Next
+// gave First again, already past, and the incident read as due on
+// every tick for a day with nothing new to send.
+func TestRepeat_FirstInTheHourTheClocksGoBack(t *testing.T) {
+	newYork, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skip("no time zone database:", err)
+	}
+	first := time.Date(2026, 11, 1, 6, 30, 0, 0, time.UTC) // 01:30 EST
+	r := Repeat{First: first, Every: 24 * time.Hour, Loc: newYork}
+	due, ok := r.Due(first.Add(10*time.Minute), time.Time{})
+	if !ok || !due.Equal(first) {
+		t.Fatalf("first reminder stamped %v (%v), want First %v", due.In(newYork), ok, first.In(newYork))
+	}
+	want := time.Date(2026, 11, 2, 1, 30, 0, 0, newYork)
+	if next := r.Next(due); !next.Equal(want) {
+		t.Errorf("next after the first %v, want %v", next.In(newYork), want)
+	}
+	for now := first.Add(time.Hour); now.Before(want); now = now.Add(time.Hour) {
+		if d, ok := r.Due(now, due); ok {
+			t.Fatalf("at %v a reminder is due again (%v)", now.In(newYork), d.In(newYork))
+		}
+	}
+}
