@@ -111,7 +111,7 @@ func (b *Bot) incident(ctx context.Context, cmd slack.SlashCommand) workflows.Re
 		if err != nil {
 			return b.mentionPeople(ctx, b.failure(err, UsageActionDone))
 		}
-		return textReply(fmt.Sprintf("%s is done: %s. Its reminders end.", a.ID, a.Text))
+		return textReply(fmt.Sprintf("%s is done: %s. Its reminders end.", a.ID, workflows.UserText(a.Text)))
 	case IncPMPublish:
 		usage = UsagePublish
 		inc, err = b.Incidents.PublishPostmortem(ctx, actor, ref)

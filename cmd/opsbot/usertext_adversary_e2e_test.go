@@ -333,3 +333,15 @@ func TestOffboard_MistypedEmailIsNoSuccess(t *testing.T) {
 	}
 	mustContain(t, "typo", h.ops(admin, "offboard mallory@evil.example"), "No one in this Slack or in opsbot's config has the email mallory@evil.example")
 }
+
+// TestActionDone_EchoesTheItemAsTyped: the answer to /incident action
+// done shows the item's text as typed, like every other echo: *Rotate*
+// was bold in it and @channel bare.
+func TestActionDone_EchoesTheItemAsTyped(t *testing.T) {
+	h := newHarness(t)
+	h.incidentCmd(dev, "general", "declare Orders down sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	mustContain(t, "action", h.incidentCmd(dev, ch.ID, "action *Rotate* keys @channel now"), "act-1 recorded")
+	mustContain(t, "done", h.incidentCmd(dev, ch.ID, "action done act-1"), "act-1 is done: `*Rotate* keys @\u2060channel now`.")
+}
