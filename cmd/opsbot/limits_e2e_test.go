@@ -275,13 +275,16 @@ func TestDeletedSummary_PostedAgainAtTheNextChange(t *testing.T) {
 	}
 }
 
-// TestOffboard_HundredServersReportNamesEveryOne: the hand-over report
-// of a person with 105 servers listed each with three buttons in one
-// section of text: Slack's 3,000 characters held the first 20 or so, and
-// the other 85 had buttons under no line saying which server they were
-// for. The report now lists the first servers with their buttons and
-// names every other one, with where to act on it.
-func TestOffboard_HundredServersReportNamesEveryOne(t *testing.T) {
+// TestOffboard_HundredServersEachListedWithItsButtons: the hand-over
+// report of someone with 105 servers gave each a line in one section of
+// text: Slack's 3,000 characters held the first 20 or so, and the other
+// 85 had buttons under no line saying which server they were for. Then
+// the servers past the tenth were named in one line with no buttons at
+// all (and past about 150 that line was cut, with the lines after it).
+// Now the report lists ten with their Stop, Release and Keep, and its
+// thread the others, ten a reply: every server is named once, with its
+// three buttons under its line, and a button in the thread works.
+func TestOffboard_HundredServersEachListedWithItsButtons(t *testing.T) {
 	h := newHarness(t)
 	for range 105 {
 		h.ops(dev, "server request test-small for 1d load test")
@@ -290,39 +293,76 @@ func TestOffboard_HundredServersReportNamesEveryOne(t *testing.T) {
 	h.settle()
 	mustContain(t, "/ops offboard", h.ops(admin, "offboard <@"+dev+"|dev>"), "105 server(s) handed")
 	h.drain()
-	var report slackfake.Message
-	for _, m := range h.channelMessages("platform-approvals") {
-		if strings.Contains(messageText(m), "Offboarding:") {
-			report = m
-		}
-	}
-	var blocks []struct {
+	type block struct {
 		Type     string `json:"type"`
 		Text     *struct{ Text string }
-		Elements []json.RawMessage `json:"elements"`
+		Elements []struct {
+			ActionID string `json:"action_id"`
+			Value    string `json:"value"`
+		} `json:"elements"`
 	}
-	if err := json.Unmarshal(report.Blocks, &blocks); err != nil {
-		t.Fatal(err)
-	}
-	var text string
-	buttons := 0
-	for _, b := range blocks {
-		if b.Type == "section" && b.Text != nil {
-			text += b.Text.Text
+	var report slackfake.Message
+	named := map[string]int{}
+	buttons := map[string]int{}
+	var last slackfake.Message
+	for _, m := range h.channelMessages("platform-approvals") {
+		txt := messageText(m)
+		if !strings.Contains(txt, "Offboarding:") && !strings.Contains(txt, "Handed to team platform: servers") {
+			continue
 		}
-		if b.Type == "actions" {
-			buttons += len(b.Elements)
+		if strings.Contains(txt, "Offboarding:") {
+			report = m
+		} else if m.ThreadTS == "" || m.ThreadTS == m.TS {
+			t.Errorf("a list of servers is not in the report's thread: %s", txt)
+		}
+		var blocks []block
+		if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range blocks {
+			if b.Type == "section" && b.Text != nil && strings.HasSuffix(strings.TrimSpace(b.Text.Text), "…") {
+				t.Errorf("a section was cut at Slack's limit: %s", b.Text.Text)
+			}
+			for _, e := range b.Elements {
+				id, _, _ := strings.Cut(e.Value, " ")
+				buttons[id]++
+			}
+		}
+		for _, r := range h.requests() {
+			if strings.Contains(txt, r.ID+" (") {
+				named[r.ID]++
+				last = m
+			}
 		}
 	}
-	if strings.HasSuffix(strings.TrimSpace(text), "…") {
-		t.Errorf("the report's text was cut at Slack's limit")
-	}
+	mustContain(t, "report", messageText(report), "95 more handed to team platform the same way: listed in this message's thread")
 	for _, r := range h.requests() {
-		if !strings.Contains(text, r.ID+" ") && !strings.Contains(text, r.ID+",") && !strings.Contains(text, r.ID+")") {
-			t.Errorf("%s is not named in the report", r.ID)
+		if named[r.ID] != 1 || buttons[r.ID] != 3 {
+			t.Errorf("%s named %d times with %d buttons, want once with Stop, Release and Keep", r.ID, named[r.ID], buttons[r.ID])
 		}
 	}
-	if buttons%3 != 0 || buttons/3 >= 105 {
-		t.Errorf("%d buttons: three for each listed server, not for all 105", buttons)
+	// Release from the thread's last reply, as an approver.
+	reqs := h.requests()
+	srv := reqs[len(reqs)-1].ID
+	if !strings.Contains(messageText(last), srv+" (") {
+		t.Fatalf("%s is not in the last list", srv)
+	}
+	var value, actionID string
+	var blocks []block
+	_ = json.Unmarshal(last.Blocks, &blocks)
+	for _, b := range blocks {
+		for _, e := range b.Elements {
+			if strings.HasPrefix(e.ActionID, workflows.ActServerRelease) && strings.HasPrefix(e.Value, srv+" ") {
+				value, actionID = e.Value, e.ActionID
+			}
+		}
+	}
+	if value == "" {
+		t.Fatalf("no Release button for %s", srv)
+	}
+	h.click(lead, last, actionID, value)
+	h.drain()
+	if got := h.request(srv); got.State != workflows.StateTerminated {
+		t.Errorf("%s is %s after Release from the thread, want terminated", srv, got.State)
 	}
 }

@@ -160,8 +160,10 @@ func (s *Service) Offboard(ctx context.Context, by, p workflows.Person) (*Report
 		}
 		for _, team := range rep.Teams {
 			t, _ := s.Servers.Catalog.Team(team)
-			if err := workflows.EnqueueMessage(tx, reportMessage(t, rep, s.Keys != nil, now), now); err != nil {
-				return err
+			for _, m := range reportMessages(t, rep, s.Keys != nil, now) {
+				if err := workflows.EnqueueMessage(tx, m, now); err != nil {
+					return err
+				}
 			}
 		}
 		return s.queueKeyLookup(tx, rep, now)
@@ -187,32 +189,61 @@ func reportKey(person workflows.Person, team string) string {
 	return "offboard:" + strings.ToLower(person.Ref()) + ":" + team
 }
 
-// maxReportServers is how many servers the hand-over report lists with
-// their Stop, Release and Keep buttons; the others are named in one line.
-// One section holds 3,000 characters, about 20 such lines.
+// maxReportServers is how many servers one message of the hand-over
+// report lists, each with its Stop, Release and Keep buttons: one
+// section holds 3,000 characters, about 20 such lines. The first ten are
+// in the report; the others in its thread, ten a reply.
 const maxReportServers = 10
 
-// reportMessage is the hand-over report in a team's approvals channel.
-func reportMessage(t *workflows.Team, rep *Report, keys bool, now time.Time) workflows.Message {
+// reportMessages are the hand-over report in a team's approvals channel
+// and, when the person held more servers than it lists, the replies in
+// its thread that list the others with their buttons.
+func reportMessages(t *workflows.Team, rep *Report, keys bool, now time.Time) []workflows.Message {
+	var mine []*workflows.ServerRequest
+	for _, r := range rep.Servers {
+		if r.Team == t.Name {
+			mine = append(mine, r)
+		}
+	}
+	first := mine[:min(len(mine), maxReportServers)]
+	out := []workflows.Message{reportMessage(t, rep, first, len(mine)-len(first), keys, now)}
+	for part := 1; maxReportServers*part < len(mine); part++ {
+		i := maxReportServers * part
+		batch := mine[i:min(len(mine), i+maxReportServers)]
+		m := workflows.Message{Key: fmt.Sprintf("%s:servers:%d", reportKey(rep.Person, t.Name), part), Channel: t.ApprovalsChannel,
+			Thread: reportKey(rep.Person, t.Name),
+			Title:  fmt.Sprintf("Handed to team %s: servers %d to %d of %d", t.Name, i+1, i+len(batch), len(mine))}
+		var lines []string
+		for _, r := range batch {
+			lines = append(lines, serverLine(r, t))
+			m.Actions = append(m.Actions, workflows.ChoiceActions(r, workflows.ServerChoice{ID: r.ID, Why: workflows.WhyOffboarding, DrawnFor: now})...)
+		}
+		m.Text = strings.Join(lines, "\n")
+		out = append(out, m)
+	}
+	return out
+}
+
+// serverLine is a handed-over server's line in the report.
+func serverLine(r *workflows.ServerRequest, t *workflows.Team) string {
+	return fmt.Sprintf("%s (%s, %s, %s): handed to team %s; its approvers look after it now (lease messages come here). Choose below",
+		r.ID, r.Template, r.Instance.ID, r.State.Words(), t.Name)
+}
+
+// reportMessage is the hand-over report itself: the servers listed
+// (with their buttons), how many more are listed in its thread, and
+// the requests, approvals and roles the person left.
+func reportMessage(t *workflows.Team, rep *Report, servers []*workflows.ServerRequest, more int, keys bool, now time.Time) workflows.Message {
 	m := workflows.Message{Key: reportKey(rep.Person, t.Name), Channel: t.ApprovalsChannel,
 		Title:   "Offboarding: " + workflows.Mention(rep.Person.Ref()) + " left",
 		Mention: t.Approvers}
-	var lines, rest []string
-	for _, r := range rep.Servers {
-		if r.Team != t.Name {
-			continue
-		}
-		if len(lines) == maxReportServers {
-			rest = append(rest, r.ID)
-			continue
-		}
-		lines = append(lines, fmt.Sprintf("%s (%s, %s, %s): handed to team %s; its approvers look after it now (lease messages come here). Choose below",
-			r.ID, r.Template, r.Instance.ID, r.State.Words(), t.Name))
+	var lines []string
+	for _, r := range servers {
+		lines = append(lines, serverLine(r, t))
 		m.Actions = append(m.Actions, workflows.ChoiceActions(r, workflows.ServerChoice{ID: r.ID, Why: workflows.WhyOffboarding, DrawnFor: now})...)
 	}
-	if len(rest) > 0 {
-		lines = append(lines, fmt.Sprintf("%d more handed to team %s the same way (%s): their lease messages come here, and `/ops server srv-N` shows each with Stop, Release and Keep",
-			len(rest), t.Name, strings.Join(rest, ", ")))
+	if more > 0 {
+		lines = append(lines, fmt.Sprintf("%d more handed to team %s the same way: listed in this message's thread, ten a reply, each with its buttons", more, t.Name))
 	}
 	for _, r := range rep.Withdrawn {
 		if r.Team == t.Name {
