@@ -288,6 +288,7 @@ func TestUnformat_SlackTextReadAsTyped(t *testing.T) {
 		{"<@U0DEV|dana> and <@U0DEV2>", "@dana and @U0DEV2"},
 		{"in <#C123|ops> or <#C456>", "in #ops or #C456"},
 		{"<!here> <!channel> <!subteam^S1|@oncall> <!date^1700000000^{date}|Nov 14>", "@here @channel @oncall Nov 14"},
+		{"<!here|here> <!channel|@channel> <!everyone|everyone>", "@here @channel @everyone"},
 		{"unclosed < here", "unclosed < here"},
 		{"a &lt;b&gt; <x> &amp;amp;", "a <b> x &amp;"},
 	}

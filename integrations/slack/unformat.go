@@ -47,6 +47,10 @@ func reference(ref string) string {
 			return "#" + strings.TrimPrefix(label, "#")
 		}
 		return target
+	case target == "!here" || target == "!channel" || target == "!everyone":
+		// A broadcast reads @name whatever its label: Slack has sent
+		// <!here|here> and <!channel|@channel> as well as <!here>.
+		return "@" + target[1:]
 	case strings.HasPrefix(target, "!"):
 		if hasLabel && label != "" {
 			return label // <!subteam^S1|@oncall>, <!date^…|fallback>
