@@ -213,14 +213,16 @@ func (s *Incidents) actionBlocks(inc *Incident, items []*ActionItem) []DocBlock 
 	return out
 }
 
-// todoText is the to-do's line: "act-3 · Add an index · owner Dana · due Tue 15 Dec".
+// todoText is the to-do's line: "act-3 · Add an index · owner Dana · due
+// Tue 15 Dec 2026", the day the owner gave (in their own zone, as the
+// item falls due there).
 func (s *Incidents) todoText(inc *Incident, a *ActionItem) string {
 	parts := []string{a.ID, a.Text}
 	if person(a.Owner) != "" {
 		parts = append(parts, "owner "+s.displayName(a.Owner))
 	}
 	if !a.Due.IsZero() {
-		parts = append(parts, "due "+a.Due.In(s.team(inc).zone()).Format("Mon 2 Jan 2006"))
+		parts = append(parts, "due "+a.Due.In(s.ownerZone(a.Owner, inc)).Format("Mon 2 Jan 2006"))
 	}
 	return strings.Join(parts, " · ")
 }

@@ -377,3 +377,31 @@ func TestActionItemDueDate_TodayIsTheOwnersDay(t *testing.T) {
 		"The due date 2026-11-23 is in the past (today is 2026-11-24 in team platform's time zone)")
 	mustContain(t, "New York owner", h.incidentCmd(dev, ch.ID, "action Audit the export job <@"+analyst+"> due 2026-11-23"), "act-1 recorded")
 }
+
+// TestActionItemTodo_ShowsTheDayTheOwnerGave: the post-mortem's to-do
+// gives the due day the owner was given. The item falls due at 09:00 in
+// the owner's zone; told in the incident team's, 09:00 in Tokyo on the
+// 15th is the 14th in New York, and the page said "due Mon 14 Dec".
+func TestActionItemTodo_ShowsTheDayTheOwnerGave(t *testing.T) {
+	h := newEditedHarness(t, func(cfg string) string {
+		return strings.Replace(cfg, "time_zone: Europe/Berlin", "time_zone: Asia/Tokyo", 1)
+	})
+	h.clock.Set(time.Date(2026, 12, 10, 12, 0, 0, 0, time.UTC))
+	h.incidentCmd(analyst, "general", "declare Exports slow sev2")
+	h.drain()
+	ch := h.incidentChannels()[0]
+	if team := h.incident("inc-1").Team; team != "data" {
+		t.Fatalf("the incident is team %s's, want data (New York)", team)
+	}
+	h.incidentCmd(analyst, ch.ID, "status resolved")
+	h.drain()
+	mustContain(t, "action", h.incidentCmd(analyst, ch.ID, "action Add an index <@"+dev+"> due 2026-12-15"), "act-1 recorded")
+	h.drain()
+	var todo string
+	for _, b := range h.notion.Blocks(h.incident("inc-1").PostmortemPageID) {
+		if b.Type == "to_do" && strings.HasPrefix(b.Text, "act-1 · ") {
+			todo = b.Text
+		}
+	}
+	mustContain(t, "to-do", todo, "due Tue 15 Dec 2026")
+}
