@@ -83,8 +83,9 @@ func Literal(s string) string {
 
 // broadcastWord matches a typed broadcast: @here, @channel or @everyone
 // in any case, as a word of its own: not run on into a longer word
-// (@herewego) and not the domain of an email (ops@channel.example).
-var broadcastWord = regexp.MustCompile(`(?i)(^|[^\w.@-])@(here|channel|everyone)\b`)
+// (@herewego) and not the domain of an email (ops@channel.example, where
+// a letter comes before the @).
+var broadcastWord = regexp.MustCompile(`(?i)(^|\W)@(here|channel|everyone)\b`)
 
 // breakBroadcasts puts a word joiner after the @ of each typed broadcast.
 func breakBroadcasts(l string) string {
@@ -271,7 +272,22 @@ func fallback(m workflows.Message) string {
 	if len(parts) == 0 {
 		parts = append(parts, "opsbot")
 	}
-	return truncateEscaped(unmarked(strings.Join(parts, ": ")), maxFallback)
+	return truncateEscaped(fallbackText(strings.Join(parts, ": ")), maxFallback)
+}
+
+// fallbackText is workflow text for the notification: marks dropped,
+// mentions as their reference, and user text with its typed broadcasts
+// broken as in Literal.
+func fallbackText(s string) string {
+	var b strings.Builder
+	for _, sp := range workflows.Spans(s) {
+		if sp.User {
+			b.WriteString(breakBroadcasts(sp.Text))
+		} else {
+			b.WriteString(unmarked(sp.Text))
+		}
+	}
+	return b.String()
 }
 
 // buttons renders actions, 25 per block. Slack wants action_ids unique

@@ -218,6 +218,7 @@ func TestLiteral_HostileUserTextIsInert(t *testing.T) {
 		{"*@here*", "`*@\u2060here*`"},
 		{"(@here) @here, @here", "(@\u2060here) @\u2060here, @\u2060here"},
 		{"mail ops@channel.example @herewego @channels", "mail ops@channel.example @herewego @channels"},
+		{"see...@channel, x -@here, @@everyone", "see...@\u2060channel, x -@\u2060here, @@\u2060everyone"},
 	}
 	for _, tt := range tests {
 		if got := Literal(tt.in); got != tt.want {
@@ -325,5 +326,15 @@ func TestHome_EveryListFullStaysWithinAHundredBlocks(t *testing.T) {
 		if got := strings.Contains(string(js), want); got != (want != "more than fits") {
 			t.Errorf("%q in the Home: %v", want, got)
 		}
+	}
+}
+
+// TestRender_FallbackBreaksTypedBroadcasts: the notification text (the
+// message's top-level text) breaks a typed broadcast as the blocks do,
+// and leaves opsbot's own words alone.
+func TestRender_FallbackBreaksTypedBroadcasts(t *testing.T) {
+	r := Renderer{}.Message(workflows.Message{Title: "Update on inc-1", Text: workflows.UserText("@here rolled back") + " by " + workflows.Mention("U0DEV")})
+	if want := "Update on inc-1: @\u2060here rolled back by U0DEV"; r.Text != want {
+		t.Errorf("fallback %q, want %q", r.Text, want)
 	}
 }
