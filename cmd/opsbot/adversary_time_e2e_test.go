@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsbot/opsbot/integrations/slack/slackfake"
 	"github.com/opsbot/opsbot/workflows"
 )
 
@@ -177,22 +178,7 @@ func TestActionItemReminders_StayAtNineAcrossSpringForward(t *testing.T) {
 	for h.clock.Now().Before(time.Date(2027, 3, 30, 12, 0, 0, 0, time.UTC)) {
 		h.advance(15 * time.Minute)
 	}
-	perDay := map[string]int{}
-	for _, m := range h.dms(dev) {
-		if !strings.Contains(messageText(m), "Action item act-1") {
-			continue
-		}
-		sec, _, _ := strings.Cut(m.TS, ".")
-		n, err := strconv.ParseInt(sec, 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		at := time.Unix(n, 0).In(berlin)
-		perDay[at.Format("Mon 2 Jan")]++
-		if at.Hour() != 9 || at.Minute() > 15 {
-			t.Errorf("reminder at %s, want at 09:00 Berlin time", at.Format("Mon 2 Jan 15:04 MST"))
-		}
-	}
+	perDay := remindedAtNine(t, h.dms(dev), "Action item act-1", berlin)
 	for _, day := range []string{"Fri 26 Mar", "Sat 27 Mar", "Sun 28 Mar", "Mon 29 Mar", "Tue 30 Mar"} {
 		if perDay[day] != 1 {
 			t.Errorf("%d reminders on %s, want 1 (all: %v)", perDay[day], day, perDay)
@@ -338,24 +324,12 @@ func TestActionItemReminders_AtNineWhereTheOwnerWorks(t *testing.T) {
 	for h.clock.Now().Before(time.Date(2027, 3, 16, 20, 0, 0, 0, time.UTC)) {
 		h.advance(15 * time.Minute)
 	}
-	perDay := map[string]int{}
 	for _, m := range h.dms(analyst) {
-		txt := messageText(m)
-		if !strings.Contains(txt, "Action item act-1") {
-			continue
-		}
-		mustContain(t, "reminder", txt, "was due Fri 12 Mar 09:00 EST")
-		sec, _, _ := strings.Cut(m.TS, ".")
-		n, err := strconv.ParseInt(sec, 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		at := time.Unix(n, 0).In(newYork)
-		perDay[at.Format("Mon 2 Jan")]++
-		if at.Hour() != 9 || at.Minute() > 15 {
-			t.Errorf("reminder at %s, want at 09:00 New York time", at.Format("Mon 2 Jan 15:04 MST"))
+		if txt := messageText(m); strings.Contains(txt, "Action item act-1") {
+			mustContain(t, "reminder", txt, "was due Fri 12 Mar 09:00 EST")
 		}
 	}
+	perDay := remindedAtNine(t, h.dms(analyst), "Action item act-1", newYork)
 	for _, day := range []string{"Fri 12 Mar", "Sat 13 Mar", "Sun 14 Mar", "Mon 15 Mar", "Tue 16 Mar"} {
 		if perDay[day] != 1 {
 			t.Errorf("%d reminders on %s, want 1 (all: %v)", perDay[day], day, perDay)
@@ -404,4 +378,28 @@ func TestActionItemTodo_ShowsTheDayTheOwnerGave(t *testing.T) {
 		}
 	}
 	mustContain(t, "to-do", todo, "due Tue 15 Dec 2026")
+}
+
+// remindedAtNine counts the messages holding text by their local day in
+// loc, failing t for any not sent at 09:00 there (within the harness's
+// 15-minute ticks).
+func remindedAtNine(t *testing.T, msgs []slackfake.Message, text string, loc *time.Location) map[string]int {
+	t.Helper()
+	perDay := map[string]int{}
+	for _, m := range msgs {
+		if !strings.Contains(messageText(m), text) {
+			continue
+		}
+		sec, _, _ := strings.Cut(m.TS, ".")
+		n, err := strconv.ParseInt(sec, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := time.Unix(n, 0).In(loc)
+		perDay[at.Format("Mon 2 Jan")]++
+		if at.Hour() != 9 || at.Minute() > 15 {
+			t.Errorf("reminder at %s, want at 09:00 in %s", at.Format("Mon 2 Jan 15:04 MST"), loc)
+		}
+	}
+	return perDay
 }
