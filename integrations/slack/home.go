@@ -22,6 +22,7 @@ const (
 	homePending   = 8
 	homeApprovals = 8 // two blocks each
 	homeIncidents = 10
+	homeRunbooks  = maxButtons // one block of buttons
 )
 
 // firstOf is the first n of list.
@@ -134,7 +135,8 @@ func (rd Renderer) Home(h workflows.Home) []slackapi.Block {
 	if len(h.Runbooks) > 0 {
 		header("Runbooks")
 		section("Everyday actions you may run; each opens its form. `/ops run` lists them too.")
-		blocks = append(blocks, buttons(h.Runbooks)...)
+		blocks = append(blocks, buttons(firstOf(h.Runbooks, homeRunbooks))...)
+		more(len(h.Runbooks)-homeRunbooks, "`/ops run` lists them all.")
 	}
 	header("Open incidents")
 	if len(h.Incidents) == 0 {
