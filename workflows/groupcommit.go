@@ -94,6 +94,23 @@ func (g *GroupCommit) TakeIn(ctx context.Context, a Arrival) (fresh bool, err er
 	}
 }
 
+// Take records a, as TakeIn, for callers that need not know whether it
+// was fresh (Intake).
+func (g *GroupCommit) Take(ctx context.Context, a Arrival) error {
+	_, err := g.TakeIn(ctx, a)
+	return err
+}
+
+// Intake takes arrivals in durably: once Take returns nil, the arrival
+// and its job survive the process dying. A GroupCommit is one; on
+// SQLite, PagerDuty events go through an append-only journal instead
+// (store/journal), whose jobs reach the store shortly after.
+type Intake interface {
+	Take(ctx context.Context, a Arrival) error
+	// Busy reports whether arrivals are coming in now.
+	Busy() bool
+}
+
 // busyWithin is how recent an arrival must be for Busy to say intake is
 // busy.
 const busyWithin = 20 * time.Millisecond

@@ -47,9 +47,9 @@ type Incidents struct {
 	// database; nil without Notion.
 	Pages ReviewPages
 	Wake  func()
-	// Intake, when set, records PagerDuty events in transactions shared
-	// with other events' (group commit); otherwise each is its own.
-	Intake *GroupCommit
+	// Intake, when set, takes PagerDuty events in (a GroupCommit, or the
+	// SQLite intake journal); otherwise each is a transaction of its own.
+	Intake Intake
 
 	// docChecked remembers the meeting nags whose document was read, so
 	// Notion is asked once per nag, not on every tick.
@@ -107,9 +107,8 @@ func (s *Incidents) Receive(ctx context.Context, ev PagerEvent) error {
 	}
 	if s.Intake != nil {
 		now := s.Clock.Now()
-		_, err := s.Intake.TakeIn(ctx, Arrival{At: now, Seen: []string{"pd-event:" + ev.ID},
+		return s.Intake.Take(ctx, Arrival{At: now, Seen: []string{"pd-event:" + ev.ID},
 			Job: &Job{Kind: JobPagerEvent, Payload: string(b), RunAt: now}})
-		return err
 	}
 	return s.update(ctx, func(tx Tx) error {
 		now := s.Clock.Now()

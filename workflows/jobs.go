@@ -121,6 +121,11 @@ type Runner struct {
 	// context the job runs and records its outcome under, and a function
 	// called with the outcome once it is recorded.
 	Trace func(ctx context.Context, j Job) (context.Context, func(error))
+	// Before, when set, runs at the start of each RunDue: it moves what
+	// the intake journal holds into the queue, so that RunDue sees every
+	// job taken in before it was called. (Run needs none: the journal's
+	// own mover wakes it.)
+	Before func(ctx context.Context) error
 
 	holding atomic.Int64 // jobs held by its claims (Holding)
 
@@ -138,7 +143,14 @@ func Backoff(n int) time.Duration {
 }
 
 // RunDue runs every job due now and returns how many ran.
-func (r *Runner) RunDue(ctx context.Context) (int, error) { return r.runDue(ctx, ctx, false) }
+func (r *Runner) RunDue(ctx context.Context) (int, error) {
+	if r.Before != nil {
+		if err := r.Before(ctx); err != nil {
+			return 0, err
+		}
+	}
+	return r.runDue(ctx, ctx, false)
+}
 
 // Holding is how many claimed jobs this runner holds now, running or
 // waiting for their lane, across Run and RunDue. The sandbox waits for
