@@ -101,10 +101,7 @@ func (s *Incidents) update(ctx context.Context, fn func(Tx) error) error {
 // Receive records a PagerDuty webhook event durably, once per event ID,
 // and queues its processing. It is all the webhook handler waits for.
 func (s *Incidents) Receive(ctx context.Context, ev PagerEvent) error {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("encode PagerDuty event %s: %w", ev.ID, err)
-	}
+	b := ev.appendJSON(make([]byte, 0, 1024)) // as json.Marshal writes it, at a fraction of the cost
 	if s.Intake != nil {
 		now := s.Clock.Now()
 		return s.Intake.Take(ctx, Arrival{At: now, Seen: []string{"pd-event:" + ev.ID},
