@@ -23,6 +23,7 @@ const (
 	EnvDB                     = "OPSBOT_DB"
 	EnvListen                 = "OPSBOT_LISTEN"
 	EnvDryRun                 = "OPSBOT_DRY_RUN"
+	EnvIntakeJournal          = "OPSBOT_INTAKE_JOURNAL"
 )
 
 // Environment defaults.
@@ -56,6 +57,10 @@ type Env struct {
 	// DryRun makes every AWS change with EC2's DryRun flag: checked and
 	// reported, never made.
 	DryRun bool
+	// NoIntakeJournal (OPSBOT_INTAKE_JOURNAL=false) takes PagerDuty
+	// events in by transactions on SQLite too, rather than through the
+	// append-only journal beside the database file (docs/operations.md).
+	NoIntakeJournal bool
 }
 
 // Database says where opsbot keeps its state.
@@ -177,6 +182,13 @@ func LoadEnv(getenv func(string) string) (Env, []Problem) {
 		e.DryRun = true
 	default:
 		ps = append(ps, envProblem(EnvDryRun, "must be true, false, 1 or 0, not "+strconv.Quote(getenv(EnvDryRun))))
+	}
+	switch v := strings.ToLower(get(EnvIntakeJournal)); v {
+	case "", "true", "1":
+	case "false", "0":
+		e.NoIntakeJournal = true
+	default:
+		ps = append(ps, envProblem(EnvIntakeJournal, "must be true, false, 1 or 0, not "+strconv.Quote(getenv(EnvIntakeJournal))))
 	}
 	return e, ps
 }

@@ -121,6 +121,9 @@ func (db *DB) Engine() string {
 	return "sqlite"
 }
 
+// File is a SQLite store's file: "" in memory and on PostgreSQL.
+func (db *DB) File() string { return db.path }
+
 // BackupFile writes a backup of db to path, which must not exist yet: a
 // SQLite database file (FormatSQLite, SQLite stores only) or an archive
 // (FormatArchive, any store). The file appears under its name only once

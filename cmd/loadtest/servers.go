@@ -180,12 +180,16 @@ func startOpsbot(ctx context.Context, o options, dir string, f *fakes) (*server,
 }
 
 // waitQueue waits (up to a minute) until opsbot's database holds no
-// PagerDuty event waiting to be worked, and says how long it waited.
+// PagerDuty event waiting to be worked, nor its intake journal one
+// waiting to be recorded, and says how long it waited.
 func waitQueue(ctx context.Context, dsn string) time.Duration {
 	start := time.Now()
 	driver, name := "pgx", dsn
 	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
 		driver, name = "sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)"
+		for time.Since(start) < time.Minute && ctx.Err() == nil && journalHolds(path+"-intake") {
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 	db, err := sql.Open(driver, name)
 	if err != nil {
@@ -200,6 +204,21 @@ func waitQueue(ctx context.Context, dsn string) time.Duration {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return time.Since(start)
+}
+
+// journalHolds says whether opsbot's intake journal in dir holds
+// arrivals not yet recorded: a file of its with something in it.
+func journalHolds(dir string) bool {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) != ".journal" {
+			continue
+		}
+		if info, err := e.Info(); err == nil && info.Size() > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func waitHealthy(ctx context.Context, s *server) error {

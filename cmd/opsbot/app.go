@@ -26,6 +26,7 @@ import (
 	"github.com/opsbot/opsbot/internal/telemetry"
 	"github.com/opsbot/opsbot/scheduler"
 	"github.com/opsbot/opsbot/store"
+	"github.com/opsbot/opsbot/store/journal"
 	"github.com/opsbot/opsbot/workflows"
 	"github.com/opsbot/opsbot/workflows/actions"
 	"github.com/opsbot/opsbot/workflows/audit"
@@ -38,11 +39,14 @@ import (
 // end-to-end tests build the very same App, pointed at local fakes through
 // the same overrides production has.
 type App struct {
-	Config    *config.Config
-	Env       config.Env
-	Clock     workflows.Clock
-	Log       *slog.Logger
-	DB        *store.DB
+	Config *config.Config
+	Env    config.Env
+	Clock  workflows.Clock
+	Log    *slog.Logger
+	DB     *store.DB
+	// Journal takes PagerDuty events in on a SQLite file (nil otherwise,
+	// and without incidents): see store/journal.
+	Journal   *journal.Journal
 	Slack     *slackout.Client
 	EC2       *awsint.EC2
 	Servers   *workflows.Servers
@@ -173,7 +177,7 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	handlers[workflows.JobUpload] = workflows.DeliverUpload(db, a.Slack, a.Clock)
 	handlers[workflows.JobHome] = a.publishHome
 	if a.Incidents = a.buildIncidents(deps); a.Incidents != nil {
-		a.Incidents.Intake = &workflows.GroupCommit{Store: db, Gather: intakeGather, Committed: func(n int) {
+		committed := func(n int) {
 			a.Metrics.observeIntake("pagerduty", n)
 			if a.Runner == nil || !a.Runner.Yielding() {
 				a.Wake()
@@ -183,9 +187,20 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 			// batches once they stop (or a second on), not at every
 			// commit: a claim that finds nothing costs a write.
 			a.wakeWhenQuiet()
-		}}
+		}
+		var stamp func(context.Context, *workflows.Job)
 		if a.Tracing.On() {
-			a.Incidents.Intake.Stamp = stampJob
+			stamp = stampJob
+		}
+		if a.Journal, err = a.openJournal(ctx, committed, stamp); err != nil {
+			db.Close()
+			return nil, err
+		}
+		if a.Journal != nil {
+			a.Incidents.Intake = a.Journal
+			a.Metrics.watchJournal(a.Journal)
+		} else {
+			a.Incidents.Intake = &workflows.GroupCommit{Store: db, Gather: intakeGather, Committed: committed, Stamp: stamp}
 		}
 		for k, h := range a.Incidents.Handlers() {
 			handlers[k] = h
@@ -207,7 +222,8 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		owner = fmt.Sprintf("%s:%d", host, os.Getpid())
 	}
 	a.Runner = &workflows.Runner{
-		Queue: db, Clock: a.Clock, Log: a.Log.With("component", "jobs"), Owner: owner,
+		Before: a.moveJournal,
+		Queue:  db, Clock: a.Clock, Log: a.Log.With("component", "jobs"), Owner: owner,
 		Handlers: handlers, GiveUp: a.giveUp, Observe: a.Metrics.observeJob, Lane: workflows.MessageLane,
 		// PagerDuty events are worked many to a transaction.
 		Batches: batches, Busy: intakeBusy, ObserveBatch: a.Metrics.observeBatch,
@@ -476,6 +492,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		})
 	}
 	g.Go(func() error { return a.Runner.Run(ctx, time.Second, a.wake) })
+	if a.Journal != nil {
+		g.Go(func() error { return a.Journal.Run(ctx) })
+	}
 	if a.Backups != nil {
 		a.Backups.mu.Lock()
 		a.Backups.ctx = ctx
@@ -500,5 +519,14 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// Close releases the store.
-func (a *App) Close() error { return a.DB.Close() }
+// Close records what the intake journal holds and releases the store.
+func (a *App) Close() error {
+	if a.Journal != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := a.Journal.Close(ctx); err != nil {
+			a.Log.Error("intake journal: not all of it recorded; the next start records the rest", "error", err)
+		}
+	}
+	return a.DB.Close()
+}

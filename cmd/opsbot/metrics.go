@@ -173,3 +173,19 @@ func timerSleep(ctx context.Context, d time.Duration) error {
 
 // watchState registers the figures read from the store at scrape time.
 func (m *Metrics) watchState(c *stateCollector) { m.reg.MustRegister(c) }
+
+// watchJournal exposes this process's intake journal: what it holds not
+// yet recorded in the database, and for how long.
+func (m *Metrics) watchJournal(j interface {
+	Waiting() int
+	Oldest() time.Duration
+}) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "opsbot_intake_journal_waiting", Help: "PagerDuty events this process took in through its intake journal (SQLite) and has not yet recorded in the database.",
+		}, func() float64 { return float64(j.Waiting()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "opsbot_intake_journal_oldest_seconds", Help: "How long the oldest of them has waited (0 when none): about a second at most while events pour in; more means moving them into the database fails.",
+		}, func() float64 { return j.Oldest().Seconds() }),
+	)
+}
