@@ -35,6 +35,7 @@ func fullEnv() map[string]string {
 		EnvDB:                     "postgres://opsbot:hunter2@db.example.test:5432/opsbot?sslmode=require",
 		EnvListen:                 "127.0.0.1:9090",
 		EnvDryRun:                 "TRUE",
+		EnvIntakeJournal:          "false",
 	}
 }
 
@@ -58,7 +59,7 @@ func TestLoadEnv_AllSet(t *testing.T) {
 	if got := e.DB.String(); got != "postgres://opsbot:xxxxx@db.example.test:5432/opsbot?sslmode=require" {
 		t.Errorf("DB.String() = %q", got)
 	}
-	if !e.DryRun || e.Listen != "127.0.0.1:9090" || e.NotionAPIURL != "http://localhost:9002" {
+	if !e.DryRun || !e.NoIntakeJournal || e.Listen != "127.0.0.1:9090" || e.NotionAPIURL != "http://localhost:9002" {
 		t.Errorf("env = %+v", e)
 	}
 	if ps := e.Require(EnvSlackBotToken, EnvSlackSigningSecret, EnvNotionToken, EnvPagerDutyWebhookSecret); len(ps) != 0 {
@@ -74,7 +75,7 @@ func TestLoadEnv_Defaults(t *testing.T) {
 	if e.DB != (Database{Driver: "sqlite", Path: "opsbot.db"}) || e.DB.String() != "sqlite:opsbot.db" {
 		t.Errorf("DB = %+v", e.DB)
 	}
-	if e.Listen != ":8080" || e.DryRun || e.SlackAPIURL != "" || e.SlackAppToken.IsSet() {
+	if e.Listen != ":8080" || e.DryRun || e.NoIntakeJournal || e.SlackAPIURL != "" || e.SlackAppToken.IsSet() {
 		t.Errorf("env = %+v", e)
 	}
 }
@@ -85,6 +86,7 @@ func TestLoadEnv_Problems(t *testing.T) {
 		want             string // the whole problem line
 	}{
 		{"dry run not a bool", EnvDryRun, "yes", `OPSBOT_DRY_RUN: must be true, false, 1 or 0, not "yes"`},
+		{"intake journal not a bool", EnvIntakeJournal, "off", `OPSBOT_INTAKE_JOURNAL: must be true, false, 1 or 0, not "off"`},
 		{"URL without scheme", EnvSlackAPIURL, "localhost:9000", `SLACK_API_URL: must be an absolute http:// or https:// URL, not "localhost:9000"`},
 		{"relative URL", EnvNotionAPIURL, "/v1", `NOTION_API_URL: must be an absolute http:// or https:// URL, not "/v1"`},
 		{"ftp URL", EnvPagerDutyAPIURL, "ftp://pd.example.test", `PAGERDUTY_API_URL: must be an absolute http:// or https:// URL, not "ftp://pd.example.test"`},
