@@ -147,6 +147,8 @@ type harness struct {
 	db   string
 	dsn  string // OPSBOT_DB; empty: SQLite in db
 	dry  bool
+	// noJournal sets OPSBOT_INTAKE_JOURNAL=false from the next boot.
+	noJournal bool
 	// replicas counts the Apps booted, to name each one's job leases.
 	replicas int
 	// log, when set, takes the App's log instead of the test's (a fuzz
@@ -271,6 +273,7 @@ func (h *harness) bootApp() (*App, *httptest.Server) {
 		"SLACK_API_URL":            h.slack.APIURL(),
 		"OPSBOT_DB":                dsn,
 		"OPSBOT_DRY_RUN":           map[bool]string{true: "true", false: "false"}[h.dry],
+		"OPSBOT_INTAKE_JOURNAL":    map[bool]string{true: "false", false: ""}[h.noJournal],
 		"PAGERDUTY_API_TOKEN":      h.pd.Token(),
 		"PAGERDUTY_API_URL":        h.pd.URL(),
 		"PAGERDUTY_WEBHOOK_SECRET": pdSecretOld + ", " + pdSecret,
