@@ -514,3 +514,30 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+func TestTake_AFullJournalWaitsForAMoveRatherThanGrow(t *testing.T) {
+	st := newMemStore()
+	j := open(t, t.TempDir(), st, func(o *Options) { o.MaxWaiting = 3 })
+	take(t, j, 0, 3)
+	// Nothing moves it: the fourth waits, and gives up with its caller.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := j.Take(ctx, event(3)); err == nil || !strings.Contains(err.Error(), "holds 3 arrivals") {
+		t.Fatalf("Take on a full journal: %v, want it to wait and then fail", err)
+	}
+	if j.Waiting() != 3 {
+		t.Fatalf("waiting %d, want 3: the refused arrival must not be appended", j.Waiting())
+	}
+	// With the mover running, the same Take goes through once it moved.
+	rctx, stop := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- j.Run(rctx) }()
+	if err := j.Take(context.Background(), event(3)); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	same(t, st.payloads(), want(0, 4))
+}

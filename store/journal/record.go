@@ -13,7 +13,7 @@ import (
 // A record is one arrival in a segment file: its length and CRC-32C
 // (4 bytes each, little endian), then the arrival. The CRC finds a tail
 // torn by a crash of the machine (a write the disk never finished); a
-// crash of the process leaves no torn record, as each batch is one
+// crash of the process leaves no torn record, as each record is one
 // write(2) the kernel holds once it returns.
 const headerLen = 8
 
