@@ -123,8 +123,9 @@ type Runner struct {
 	Trace func(ctx context.Context, j Job) (context.Context, func(error))
 	// Before, when set, runs at the start of each RunDue: it moves what
 	// the intake journal holds into the queue, so that RunDue sees every
-	// job taken in before it was called. (Run needs none: the journal's
-	// own mover wakes it.)
+	// job taken in before it was called (an error is logged, and the jobs
+	// due run all the same). Run needs none: the journal's own mover
+	// wakes it.
 	Before func(ctx context.Context) error
 
 	holding atomic.Int64 // jobs held by its claims (Holding)
@@ -145,8 +146,10 @@ func Backoff(n int) time.Duration {
 // RunDue runs every job due now and returns how many ran.
 func (r *Runner) RunDue(ctx context.Context) (int, error) {
 	if r.Before != nil {
-		if err := r.Before(ctx); err != nil {
-			return 0, err
+		if err := r.Before(ctx); err != nil && r.Log != nil {
+			// What was taken in stays where it is and is moved later;
+			// what is due already runs.
+			r.Log.Warn("before running due jobs", "err", err)
 		}
 	}
 	return r.runDue(ctx, ctx, false)
