@@ -108,6 +108,19 @@ func same(t *testing.T, got, want []string) {
 	}
 }
 
+// running runs j's mover until stop, which returns once Run did.
+func running(t *testing.T, j *Journal) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- j.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 func files(t *testing.T, dir string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
@@ -352,9 +365,7 @@ func TestRun_ALoneArrivalIsRecordedAtOnceAStreamOnceItPauses(t *testing.T) {
 		o.Hold = time.Hour
 		o.Moved = func(n int) { moved <- n }
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- j.Run(ctx) }()
+	stop := running(t, j)
 	take(t, j, 0, 1)
 	select {
 	case <-moved:
@@ -372,19 +383,14 @@ func TestRun_ALoneArrivalIsRecordedAtOnceAStreamOnceItPauses(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the stream was not recorded once it stopped")
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	same(t, st.payloads(), want(0, 20))
 }
 
 func TestRun_AStreamThatNeverPausesIsRecordedEveryHold(t *testing.T) {
 	st := newMemStore()
 	j := open(t, t.TempDir(), st, func(o *Options) { o.Hold = 50 * time.Millisecond })
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go j.Run(ctx)
+	defer running(t, j)()
 	deadline := time.Now().Add(10 * time.Second)
 	for i := 0; len(st.payloads()) == 0; i++ {
 		if time.Now().After(deadline) {
@@ -398,9 +404,7 @@ func TestRun_AStreamThatNeverPausesIsRecordedEveryHold(t *testing.T) {
 func TestTake_ManyAtOnceWhileMovingEachRecordedOnce(t *testing.T) {
 	st := newMemStore()
 	j := open(t, t.TempDir(), st, func(o *Options) { o.Hold = 5 * time.Millisecond; o.MaxBatch = 7 })
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- j.Run(ctx) }()
+	stop := running(t, j)
 	var wg sync.WaitGroup
 	for c := range 16 {
 		wg.Go(func() {
@@ -412,10 +416,7 @@ func TestTake_ManyAtOnceWhileMovingEachRecordedOnce(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	got := st.payloads()
 	if len(got) != 800 {
 		t.Fatalf("%d jobs recorded, want 800", len(got))
@@ -529,15 +530,10 @@ func TestTake_AFullJournalWaitsForAMoveRatherThanGrow(t *testing.T) {
 		t.Fatalf("waiting %d, want 3: the refused arrival must not be appended", j.Waiting())
 	}
 	// With the mover running, the same Take goes through once it moved.
-	rctx, stop := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- j.Run(rctx) }()
+	stop := running(t, j)
 	if err := j.Take(context.Background(), event(3)); err != nil {
 		t.Fatal(err)
 	}
 	stop()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
 	same(t, st.payloads(), want(0, 4))
 }
