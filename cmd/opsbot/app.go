@@ -209,11 +209,11 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 		intakeBusy = a.Incidents.Intake.Busy
 	}
 	if a.Costs, err = a.buildCosts(deps, handlers); err != nil {
-		db.Close()
+		a.Close()
 		return nil, fmt.Errorf("set up costs: %w", err)
 	}
 	if a.Runbooks, err = a.buildRunbooks(deps, handlers); err != nil {
-		db.Close()
+		a.Close()
 		return nil, fmt.Errorf("set up runbooks: %w", err)
 	}
 	owner := deps.Owner
@@ -276,7 +276,7 @@ func NewApp(ctx context.Context, cfg *config.Config, env config.Env, deps Deps) 
 	}
 	a.Scheduler, err = scheduler.New(a.Log.With("component", "scheduler"), tasks...)
 	if err != nil {
-		db.Close()
+		a.Close() // the journal too, so that its files' locks go
 		return nil, err
 	}
 	// Of several replicas on one database, one runs the scheduler at a

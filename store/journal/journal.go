@@ -36,6 +36,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -85,6 +86,8 @@ type Journal struct {
 	cur    *segment
 	full   []*segment
 	closed bool
+	// isClosed is closed, read without fmu by Take.
+	isClosed atomic.Bool
 
 	moveMu sync.Mutex // one move at a time
 	kick   chan struct{}
@@ -152,8 +155,15 @@ func (j *Journal) Dir() string { return j.dir }
 // from then on a survives this process dying. a must name at least one
 // key (see the package comment). ctx bounds the wait, not the append.
 func (j *Journal) Take(ctx context.Context, a workflows.Arrival) error {
-	if len(a.Seen) == 0 {
+	switch {
+	case len(a.Seen) == 0:
 		return errors.New("intake journal: an arrival needs a key, or a second move would record it twice")
+	case a.Cancel != "":
+		// A move recorded again (after a crash, or a later batch's
+		// failure) would cancel a second time, perhaps a job queued since.
+		return errors.New("intake journal: an arrival that cancels a job cannot be recorded twice harmlessly; take it in by a transaction")
+	case j.isClosed.Load():
+		return errors.New("take in: the intake journal is closed")
 	}
 	j.lastArrival.Store(time.Now().UnixNano())
 	for j.Waiting() >= j.opts.MaxWaiting {
@@ -161,13 +171,21 @@ func (j *Journal) Take(ctx context.Context, a workflows.Arrival) error {
 		if err := sleep(ctx, time.Millisecond); err != nil {
 			return fmt.Errorf("take in: the intake journal holds %d arrivals not yet recorded: %w", j.Waiting(), err)
 		}
+		if j.isClosed.Load() {
+			return errors.New("take in: the intake journal is closed")
+		}
 	}
 	if j.opts.Stamp != nil && a.Job != nil {
 		job := *a.Job
 		j.opts.Stamp(ctx, &job)
 		a.Job = &job
 	}
-	if err := j.append(appendRecord(nil, a), 1); err != nil {
+	rec := appendRecord(nil, a)
+	if len(rec)-headerLen > maxRecord {
+		// readRecords would take it for a torn tail and drop it.
+		return fmt.Errorf("take in: an arrival of %d bytes is over the journal's %d", len(rec)-headerLen, maxRecord)
+	}
+	if err := j.append(rec, 1); err != nil {
 		return err
 	}
 	j.wake()
@@ -211,7 +229,12 @@ func (j *Journal) append(buf []byte, n int) error {
 			j.opts.Log.Error("intake journal: could not cut off a failed append; starting a new file",
 				"file", s.path, "error", terr)
 			if next, nerr := j.newSegment(); nerr == nil {
-				j.full = append(j.full, s)
+				if s.n > 0 {
+					j.full = append(j.full, s)
+				} else {
+					s.f.Close()
+					os.Remove(s.path)
+				}
 				j.cur = next
 			}
 		}
@@ -234,6 +257,7 @@ func (j *Journal) Run(ctx context.Context) error {
 	tick := time.NewTicker(time.Second) // tries again after an error
 	defer tick.Stop()
 	lastAdopt := time.Now()
+	var failed time.Time // when the last move failed
 	for {
 		select {
 		case <-ctx.Done():
@@ -241,6 +265,13 @@ func (j *Journal) Run(ctx context.Context) error {
 			return err
 		case <-j.kick:
 		case <-tick.C:
+		}
+		if wait := retryAfter - time.Since(failed); wait > 0 {
+			// A failed move is tried again a second later, not at every
+			// arrival: each try reads its file again.
+			if sleep(ctx, wait) != nil {
+				continue
+			}
 		}
 		for j.Busy() && j.Oldest() < j.opts.Hold && j.Waiting() < j.opts.MaxWaiting && ctx.Err() == nil {
 			sleep(ctx, busyWithin)
@@ -254,11 +285,16 @@ func (j *Journal) Run(ctx context.Context) error {
 				j.opts.Log.Warn("intake journal: looking for files left by other processes", "error", err)
 			}
 		}
+		failed = time.Time{}
 		if _, err := j.Move(ctx); err != nil && ctx.Err() == nil {
+			failed = time.Now()
 			j.opts.Log.Warn("intake journal: moving arrivals into the store; will try again", "error", err)
 		}
 	}
 }
+
+// retryAfter is how long Run waits after a failed move.
+const retryAfter = time.Second
 
 // Oldest is how long the oldest arrival this process holds, not yet
 // recorded in the store, has waited (0 when none): a second or so while
@@ -294,32 +330,54 @@ func sleep(ctx context.Context, d time.Duration) error {
 func (j *Journal) Move(ctx context.Context) (int, error) {
 	j.moveMu.Lock()
 	defer j.moveMu.Unlock()
+	moved := 0
+	for rotated := false; ; rotated = true {
+		j.fmu.Lock()
+		segs := append([]*segment(nil), j.full...)
+		j.fmu.Unlock()
+		for _, s := range segs {
+			n, err := j.moveSegment(ctx, s)
+			moved += n
+			if err != nil {
+				// The segments after it wait their turn, and no new one
+				// is started while it fails: appends go on into the
+				// current file.
+				return moved, err
+			}
+			j.fmu.Lock()
+			if len(j.full) > 0 && j.full[0] == s {
+				j.full = j.full[1:]
+			}
+			j.fmu.Unlock()
+		}
+		if rotated || !j.rotate() {
+			return moved, nil
+		}
+	}
+}
+
+// rotate closes the current segment for moving, if anything was
+// appended to it, and starts a new one (none once the journal is
+// closed). It reports whether there is a segment to move.
+func (j *Journal) rotate() bool {
 	j.fmu.Lock()
-	if j.cur != nil && j.cur.n > 0 && j.closed {
+	defer j.fmu.Unlock()
+	if j.cur == nil || j.cur.n == 0 {
+		return false
+	}
+	if j.closed {
 		j.full = append(j.full, j.cur)
 		j.cur = nil
-	} else if j.cur != nil && j.cur.n > 0 {
-		if next, err := j.newSegment(); err != nil {
-			j.opts.Log.Error("intake journal: could not start a new file; appending to the old one", "error", err)
-		} else {
-			j.full = append(j.full, j.cur)
-			j.cur = next
-		}
+		return true
 	}
-	segs := append([]*segment(nil), j.full...)
-	j.fmu.Unlock()
-	moved := 0
-	for _, s := range segs {
-		n, err := j.moveSegment(ctx, s)
-		moved += n
-		if err != nil {
-			return moved, err
-		}
-		j.fmu.Lock()
-		j.full = j.full[1:]
-		j.fmu.Unlock()
+	next, err := j.newSegment()
+	if err != nil {
+		j.opts.Log.Error("intake journal: could not start a new file; appending to the old one", "error", err)
+		return false
 	}
-	return moved, nil
+	j.full = append(j.full, j.cur)
+	j.cur = next
+	return true
 }
 
 func (j *Journal) moveSegment(ctx context.Context, s *segment) (int, error) {
@@ -332,13 +390,29 @@ func (j *Journal) moveSegment(ctx context.Context, s *segment) (int, error) {
 		j.opts.Log.Warn("intake journal: a file ends in a record cut short (the machine stopped while it was written); the arrivals before it are recorded",
 			"file", s.path, "arrivals", len(arrivals), "bytes_lost", torn)
 	}
+	var refused []workflows.Arrival
 	for start := 0; start < len(arrivals); start += j.opts.MaxBatch {
 		batch := arrivals[start:min(start+j.opts.MaxBatch, len(arrivals))]
-		if _, err := j.opts.Store.TakeIn(ctx, batch); err != nil {
+		bad, err := j.record(ctx, batch)
+		if err != nil {
 			return start, fmt.Errorf("record %d arrivals from %s: %w", len(batch), s.path, err)
 		}
-		if j.opts.Moved != nil {
-			j.opts.Moved(len(batch))
+		refused = append(refused, bad...)
+	}
+	if len(refused) > 0 {
+		// The store takes the others and refuses these alone: not a
+		// database that is down but arrivals it will never take. Kept
+		// aside, as an unreadable record is, rather than holding up
+		// every arrival after them.
+		var buf []byte
+		for _, a := range refused {
+			buf = appendRecord(buf, a)
+		}
+		aside := strings.TrimSuffix(s.path, segmentExt) + ".refused"
+		j.opts.Log.Error("intake journal: the database refuses some arrivals alone; they are kept aside and the others recorded",
+			"file", aside, "refused", len(refused), "recorded", len(arrivals)-len(refused))
+		if err := os.WriteFile(aside, buf, 0o600); err != nil {
+			return len(arrivals), fmt.Errorf("set refused arrivals aside in %s: %w", aside, err)
 		}
 	}
 	if unreadable != nil {
@@ -351,11 +425,53 @@ func (j *Journal) moveSegment(ctx context.Context, s *segment) (int, error) {
 		if err := os.Rename(s.path, aside); err != nil {
 			return len(arrivals), fmt.Errorf("set %s aside: %w", s.path, err)
 		}
-	} else if err := os.Remove(s.path); err != nil {
-		return len(arrivals), fmt.Errorf("remove %s after recording it: %w", s.path, err)
+	} else if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		// Recorded all the same: left behind, it is recorded again at
+		// the next start, which changes nothing.
+		j.opts.Log.Warn("intake journal: could not remove a file after recording it", "file", s.path, "error", err)
 	}
 	j.release(s)
 	return len(arrivals), nil
+}
+
+// record records batch in one transaction; if the store refuses it,
+// each arrival alone, as the group commit does. It returns the arrivals
+// the store refused alone, or an error when it took none of them (the
+// database is down, or refuses writes: try again later).
+func (j *Journal) record(ctx context.Context, batch []workflows.Arrival) (refused []workflows.Arrival, err error) {
+	if _, err = j.opts.Store.TakeIn(ctx, batch); err == nil {
+		j.moved(len(batch))
+		return nil, nil
+	}
+	if len(batch) == 1 || ctx.Err() != nil {
+		return nil, err
+	}
+	took := 0
+	for _, a := range batch {
+		if _, aerr := j.opts.Store.TakeIn(ctx, []workflows.Arrival{a}); aerr != nil {
+			refused = append(refused, a)
+			if took == 0 && len(refused) == downAfter {
+				return nil, err // none taken: the database is down
+			}
+			continue
+		}
+		took++
+	}
+	if took == 0 {
+		return nil, err
+	}
+	j.moved(took)
+	return refused, nil
+}
+
+// downAfter is how many arrivals refused alone, with none taken, say
+// the database is down rather than the arrivals bad.
+const downAfter = 8
+
+func (j *Journal) moved(n int) {
+	if j.opts.Moved != nil {
+		j.opts.Moved(n)
+	}
 }
 
 // release closes a moved segment (ending its lock) and takes its
@@ -369,6 +485,10 @@ const (
 	segmentExt = ".journal"
 	tmpExt     = ".tmp"
 )
+
+// segmentName matches the files newSegment makes: creation time, process
+// ID, a random part; named or not yet.
+var segmentName = regexp.MustCompile(`^[0-9]{20}-[0-9]+-[0-9a-f]{8}\.(journal|tmp)$`)
 
 // newSegment creates a segment, locked before it takes its name: a
 // process looking for dead processes' segments never sees it unlocked.
@@ -409,27 +529,31 @@ func (j *Journal) adopt() error {
 	}
 	var names []string
 	for _, e := range entries {
-		names = append(names, e.Name())
+		// Only files named as this package names them: anything else an
+		// operator put here is left alone.
+		if e.Type().IsRegular() && segmentName.MatchString(e.Name()) {
+			names = append(names, e.Name())
+		}
 	}
 	sort.Strings(names)
 	for _, name := range names {
 		path := filepath.Join(j.dir, name)
 		ext := filepath.Ext(name)
-		if held[path] || (ext != segmentExt && ext != tmpExt) {
+		if held[path] {
 			continue
 		}
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
 		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				continue // moved or named since the listing
+			if !errors.Is(err, os.ErrNotExist) { // else moved or named since the listing
+				j.opts.Log.Error("intake journal: cannot open a file a stopped process may have left; it is not recorded", "file", path, "error", err)
 			}
-			return fmt.Errorf("open %s: %w", path, err)
+			continue
 		}
 		ok, err := lock(f)
 		if err != nil || !ok {
 			f.Close()
 			if err != nil {
-				return fmt.Errorf("lock %s: %w", path, err)
+				j.opts.Log.Error("intake journal: cannot lock a file a stopped process may have left; it is not recorded", "file", path, "error", err)
 			}
 			continue // its process is alive
 		}
@@ -455,6 +579,7 @@ func (j *Journal) Close(ctx context.Context) error {
 	j.fmu.Lock()
 	was := j.closed
 	j.closed = true // an append under way finishes first: it holds fmu
+	j.isClosed.Store(true)
 	j.fmu.Unlock()
 	if was {
 		return nil
@@ -465,9 +590,12 @@ func (j *Journal) Close(ctx context.Context) error {
 }
 
 func (j *Journal) closeAll() {
+	j.moveMu.Lock() // not under a Move
+	defer j.moveMu.Unlock()
 	j.fmu.Lock()
 	defer j.fmu.Unlock()
 	j.closed = true
+	j.isClosed.Store(true)
 	if j.cur != nil {
 		if j.cur.n == 0 {
 			os.Remove(j.cur.path)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +26,9 @@ type memStore struct {
 	jobs  []workflows.Job
 	calls int
 	fail  func(call int) error
+	// refuse, when set, fails any transaction holding an arrival it
+	// names (a row the database will never take).
+	refuse func(workflows.Arrival) bool
 }
 
 func newMemStore() *memStore { return &memStore{seen: map[string]bool{}} }
@@ -36,6 +40,11 @@ func (m *memStore) TakeIn(_ context.Context, arrivals []workflows.Arrival) ([]bo
 	if m.fail != nil {
 		if err := m.fail(m.calls); err != nil {
 			return nil, err
+		}
+	}
+	for _, a := range arrivals {
+		if m.refuse != nil && m.refuse(a) {
+			return nil, errors.New("NOT NULL constraint failed: jobs.kind")
 		}
 	}
 	fresh := make([]bool, len(arrivals))
@@ -108,16 +117,15 @@ func same(t *testing.T, got, want []string) {
 	}
 }
 
-// running runs j's mover until stop, which returns once Run did.
-func running(t *testing.T, j *Journal) (stop func()) {
+// running runs j's mover until stop, which returns Run's error (its
+// last move's).
+func running(t *testing.T, j *Journal) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- j.Run(ctx) }()
-	return func() {
+	return func() error {
 		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
+		return <-done
 	}
 }
 
@@ -207,10 +215,11 @@ func TestMove_AStoreThatFailsKeepsTheFileAndTheNextMoveRecordsItOnce(t *testing.
 	st := newMemStore()
 	j := open(t, dir, st, func(o *Options) { o.MaxBatch = 2 })
 	take(t, j, 0, 5)
-	// The second batch of the move fails: the first two are recorded,
-	// the file stays, and the next move goes through it all again.
+	// The database goes down after the first batch of the move: the
+	// first two are recorded, the file stays, and the next move goes
+	// through it all again.
 	st.fail = func(call int) error {
-		if call == 2 {
+		if call >= 2 {
 			return errors.New("database is locked")
 		}
 		return nil
@@ -218,6 +227,7 @@ func TestMove_AStoreThatFailsKeepsTheFileAndTheNextMoveRecordsItOnce(t *testing.
 	if _, err := j.Move(context.Background()); err == nil {
 		t.Fatal("a failed move reported no error")
 	}
+	st.fail = nil
 	if j.Waiting() != 5 {
 		t.Fatalf("waiting %d after a failed move, want 5", j.Waiting())
 	}
@@ -383,7 +393,9 @@ func TestRun_ALoneArrivalIsRecordedAtOnceAStreamOnceItPauses(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the stream was not recorded once it stopped")
 	}
-	stop()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
 	same(t, st.payloads(), want(0, 20))
 }
 
@@ -416,7 +428,9 @@ func TestTake_ManyAtOnceWhileMovingEachRecordedOnce(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	stop()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
 	got := st.payloads()
 	if len(got) != 800 {
 		t.Fatalf("%d jobs recorded, want 800", len(got))
@@ -534,6 +548,149 @@ func TestTake_AFullJournalWaitsForAMoveRatherThanGrow(t *testing.T) {
 	if err := j.Take(context.Background(), event(3)); err != nil {
 		t.Fatal(err)
 	}
-	stop()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
 	same(t, st.payloads(), want(0, 4))
+}
+
+func TestRun_ADatabaseDownIsTriedOnceASecondNotAtEachArrivalAndMakesNoFiles(t *testing.T) {
+	dir := t.TempDir()
+	st := newMemStore()
+	var calls atomic.Int64
+	st.fail = func(int) error { calls.Add(1); return errors.New("database is locked") }
+	j := open(t, dir, st, func(o *Options) { o.Hold = 50 * time.Millisecond })
+	stop := running(t, j)
+	for i := range 60 {
+		take(t, j, i, i+1)
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	// 1.2 s of arrivals, one every 20 ms: a try at the first, then one a
+	// second, and the move at Run's end; a try is a batch, then up to 8
+	// of its arrivals alone.
+	if n := calls.Load(); n > 4*9 {
+		t.Errorf("%d calls to record while the database was down, want a few tries (one a second)", n)
+	}
+	if fs := files(t, dir); len(fs) > 2 {
+		t.Errorf("%d files while the database was down, want the one being moved and the current one: %v", len(fs), fs)
+	}
+	if j.Waiting() != 60 {
+		t.Errorf("waiting %d, want all 60 kept", j.Waiting())
+	}
+	st.fail = nil
+	if _, err := j.Move(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	same(t, st.payloads(), want(0, 60))
+}
+
+func TestTake_AFullJournalOnADatabaseDownDoesNotSpinTheMover(t *testing.T) {
+	st := newMemStore()
+	var calls atomic.Int64
+	j := open(t, t.TempDir(), st, func(o *Options) { o.MaxWaiting = 3 })
+	take(t, j, 0, 3)
+	st.fail = func(int) error { calls.Add(1); return errors.New("database is locked") }
+	stop := running(t, j)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			j.Take(ctx, event(10+i))
+		})
+	}
+	wg.Wait()
+	// A try is a batch, then its arrivals alone: 4 calls here.
+	if n := calls.Load(); n > 8 {
+		t.Errorf("%d calls to record in half a second of a full journal, want a try or two (4 calls each)", n)
+	}
+	st.fail = nil
+	stop()
+	same(t, st.payloads(), want(0, 3))
+}
+
+func TestMove_AnArrivalTheStoreRefusesAloneIsSetAsideAndTheOthersRecorded(t *testing.T) {
+	dir := t.TempDir()
+	st := newMemStore()
+	j := open(t, dir, st)
+	take(t, j, 0, 2)
+	bad := event(2)
+	bad.Job.Kind = ""
+	if err := j.Take(context.Background(), bad); err != nil {
+		t.Fatal(err)
+	}
+	take(t, j, 3, 5)
+	// The store refuses a job without a kind, whatever it is batched with.
+	st.refuse = func(a workflows.Arrival) bool { return a.Job != nil && a.Job.Kind == "" }
+	n, err := j.Move(context.Background())
+	if err != nil || n != 5 {
+		t.Fatalf("moved %d, %v", n, err)
+	}
+	same(t, st.payloads(), []string{`{"id":"E0000"}`, `{"id":"E0001"}`, `{"id":"E0003"}`, `{"id":"E0004"}`})
+	var aside []string
+	for _, f := range files(t, dir) {
+		if strings.HasSuffix(f, ".refused") {
+			aside = append(aside, f)
+		}
+	}
+	if len(aside) != 1 {
+		t.Fatalf("files %v, want the refused arrival kept aside", files(t, dir))
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, aside[0]))
+	kept, _, _ := readRecords(data)
+	if len(kept) != 1 || kept[0].Seen[0] != "pd-event:E0002" {
+		t.Fatalf("kept aside %+v, want E0002", kept)
+	}
+}
+
+func TestTake_RefusesWhatItCouldNotRecordOnce(t *testing.T) {
+	j := open(t, t.TempDir(), newMemStore())
+	cancels := event(1)
+	cancels.Cancel = "backstop:1"
+	if err := j.Take(context.Background(), cancels); err == nil {
+		t.Error("an arrival that cancels a job was taken: a move recorded twice would cancel twice")
+	}
+	huge := event(2)
+	huge.Job.Payload = strings.Repeat("x", maxRecord+1)
+	if err := j.Take(context.Background(), huge); err == nil {
+		t.Error("an arrival over the record limit was taken: it would be read back as a torn tail and lost")
+	}
+	if j.Waiting() != 0 {
+		t.Errorf("waiting %d after two refusals", j.Waiting())
+	}
+}
+
+func TestTake_AfterCloseFailsAtOnceEvenWhenFull(t *testing.T) {
+	st := newMemStore()
+	j := open(t, t.TempDir(), st, func(o *Options) { o.MaxWaiting = 2 })
+	take(t, j, 0, 2)
+	st.fail = func(int) error { return errors.New("database is locked") }
+	j.Close(context.Background()) // its last move fails: 2 stay waiting
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := j.Take(ctx, event(3)); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Fatalf("Take after Close: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Take after Close waited %v for room that will never come", d)
+	}
+}
+
+func TestOpen_LeavesAloneWhatItDidNotMake(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "notes.tmp"), []byte("an operator's"), 0o600)
+	os.Mkdir(filepath.Join(dir, "x.journal"), 0o700)
+	os.WriteFile(filepath.Join(dir, "00000000000000000001-1-00000000.journal"), nil, 0o000) // unreadable
+	j := open(t, dir, newMemStore())
+	take(t, j, 0, 1)
+	if _, err := j.Move(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"notes.tmp", "x.journal"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }
