@@ -400,20 +400,21 @@ func (j *Journal) moveSegment(ctx context.Context, s *segment) (int, error) {
 		refused = append(refused, bad...)
 	}
 	if len(refused) > 0 {
-		// The store takes the others and refuses these alone: not a
-		// database that is down but arrivals it will never take. Kept
-		// aside, as an unreadable record is, rather than holding up
-		// every arrival after them.
+		// The store took the others and refused these alone: arrivals it
+		// may never take (or a database that failed just then). They go
+		// back into the journal, to be tried again at the next move,
+		// rather than holding up every arrival after them.
 		var buf []byte
 		for _, a := range refused {
 			buf = appendRecord(buf, a)
 		}
-		aside := strings.TrimSuffix(s.path, segmentExt) + ".refused"
-		j.opts.Log.Error("intake journal: the database refuses some arrivals alone; they are kept aside and the others recorded",
-			"file", aside, "refused", len(refused), "recorded", len(arrivals)-len(refused))
-		if err := os.WriteFile(aside, buf, 0o600); err != nil {
-			return len(arrivals), fmt.Errorf("set refused arrivals aside in %s: %w", aside, err)
+		if err := j.append(buf, len(refused)); err != nil {
+			// The whole file stays, and is recorded again later (what
+			// was recorded from it is then found recorded).
+			return len(arrivals) - len(refused), fmt.Errorf("keep %d arrivals the database refused: %w", len(refused), err)
 		}
+		j.opts.Log.Warn("intake journal: the database refuses some arrivals alone; they are kept to be tried again, the others are recorded",
+			"file", s.path, "refused", len(refused), "recorded", len(arrivals)-len(refused))
 	}
 	if unreadable != nil {
 		// Not a torn write (its CRC held) but a record this binary
