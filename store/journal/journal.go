@@ -180,7 +180,7 @@ func (j *Journal) Take(ctx context.Context, a workflows.Arrival) error {
 		j.opts.Stamp(ctx, &job)
 		a.Job = &job
 	}
-	rec := appendRecord(nil, a)
+	rec := appendRecord(make([]byte, 0, sizeHint(a)), a)
 	if len(rec)-headerLen > maxRecord {
 		// readRecords would take it for a torn tail and drop it.
 		return fmt.Errorf("take in: an arrival of %d bytes is over the journal's %d", len(rec)-headerLen, maxRecord)

@@ -56,6 +56,19 @@ func putHeader(rec, body []byte) {
 	binary.LittleEndian.PutUint32(rec[4:], crc32.Checksum(body, castagnoli))
 }
 
+// sizeHint is about the bytes a's record takes, so that it is written
+// into one allocation.
+func sizeHint(a workflows.Arrival) int {
+	n := headerLen + 64 + len(a.Cancel)
+	for _, k := range a.Seen {
+		n += len(k) + 2
+	}
+	if a.Job != nil {
+		n += len(a.Job.Kind) + len(a.Job.Key) + len(a.Job.Payload) + len(a.Job.Trace) + 8
+	}
+	return n
+}
+
 // readRecords decodes the arrivals in data, in order. A record cut
 // short or failing its CRC ends the segment: what follows it is lost
 // with it, and the bytes not read are returned as torn.
