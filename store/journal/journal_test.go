@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -211,146 +209,6 @@ func TestTake_RefusesAnArrivalWithoutAKey(t *testing.T) {
 	}
 }
 
-func TestMove_AStoreThatFailsKeepsTheFileAndTheNextMoveRecordsItOnce(t *testing.T) {
-	dir := t.TempDir()
-	st := newMemStore()
-	j := open(t, dir, st, func(o *Options) { o.MaxBatch = 2 })
-	take(t, j, 0, 5)
-	// The database goes down after the first batch of the move: the
-	// first two are recorded, the file stays, and the next move goes
-	// through it all again.
-	st.fail = func(call int) error {
-		if call >= 2 {
-			return errors.New("database is locked")
-		}
-		return nil
-	}
-	if _, err := j.Move(context.Background()); err == nil {
-		t.Fatal("a failed move reported no error")
-	}
-	st.fail = nil
-	if j.Waiting() != 5 {
-		t.Fatalf("waiting %d after a failed move, want 5", j.Waiting())
-	}
-	take(t, j, 5, 6)
-	if _, err := j.Move(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	same(t, st.payloads(), want(0, 6))
-	if j.Waiting() != 0 {
-		t.Fatalf("waiting %d", j.Waiting())
-	}
-}
-
-func TestOpen_RecordsWhatTheLastRunLeftThenRemovesIt(t *testing.T) {
-	dir := t.TempDir()
-	st := newMemStore()
-	j := open(t, dir, st)
-	take(t, j, 0, 3)
-	j.abandon() // the process dies: files stay, their locks go
-	if fs := files(t, dir); len(fs) != 1 {
-		t.Fatalf("files after the crash: %v, want the one segment", fs)
-	}
-	open(t, dir, st)
-	same(t, st.payloads(), want(0, 3))
-	if fs := files(t, dir); len(fs) != 1 || !strings.HasSuffix(fs[0], segmentExt) {
-		t.Fatalf("files after the restart: %v, want only the new, empty segment", fs)
-	}
-}
-
-func TestOpen_AMoveThatCommittedButDiedBeforeRemovingTheFileChangesNothingTheSecondTime(t *testing.T) {
-	dir := t.TempDir()
-	st := newMemStore()
-	j := open(t, dir, st)
-	take(t, j, 0, 3)
-	// Recorded in the store, then the process died before the file was
-	// removed: the same file again at the next start.
-	data, err := os.ReadFile(j.cur.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	arrivals, _, _ := readRecords(data)
-	if _, err := st.TakeIn(context.Background(), arrivals); err != nil {
-		t.Fatal(err)
-	}
-	j.abandon()
-	open(t, dir, st)
-	same(t, st.payloads(), want(0, 3))
-}
-
-func TestOpen_ATornLastRecordLosesItAloneAndTheRestIsRecorded(t *testing.T) {
-	dir := t.TempDir()
-	st := newMemStore()
-	j := open(t, dir, st)
-	take(t, j, 0, 3)
-	path := j.cur.path
-	j.abandon()
-	// The machine lost power while the third record was written.
-	info, _ := os.Stat(path)
-	if err := os.Truncate(path, info.Size()-5); err != nil {
-		t.Fatal(err)
-	}
-	open(t, dir, st)
-	same(t, st.payloads(), want(0, 2))
-}
-
-func TestOpen_ARecordThisBinaryCannotReadIsSetAsideNotDropped(t *testing.T) {
-	dir := t.TempDir()
-	st := newMemStore()
-	// A record whose CRC holds but whose body is not an arrival (a
-	// newer binary's format, say).
-	body := []byte{9, 9, 9}
-	rec := make([]byte, headerLen, headerLen+len(body))
-	rec = append(rec, body...)
-	putHeader(rec, body)
-	var good []byte
-	for i := range 2 {
-		good = appendRecord(good, event(i))
-	}
-	if err := os.WriteFile(filepath.Join(dir, "00000000000000000001-1-00000000"+segmentExt), append(good, rec...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	j := open(t, dir, st)
-	take(t, j, 2, 3)
-	if _, err := j.Move(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	same(t, st.payloads(), want(0, 3))
-	var aside int
-	for _, f := range files(t, dir) {
-		if strings.HasSuffix(f, ".unread") {
-			aside++
-		}
-	}
-	if aside != 1 {
-		t.Fatalf("files: %v, want the unreadable one set aside as .unread", files(t, dir))
-	}
-}
-
-func TestOpen_ALiveProcessesFileIsNotTaken(t *testing.T) {
-	dir := t.TempDir()
-	st := newMemStore()
-	a := open(t, dir, st)
-	take(t, a, 0, 3)
-	// A second process on the same SQLite file starts: a's file is
-	// locked, so b leaves it to a.
-	b := open(t, dir, st)
-	if got := st.payloads(); len(got) != 0 {
-		t.Fatalf("b recorded a live process's arrivals: %v", got)
-	}
-	b.fmu.Lock()
-	err := b.adopt()
-	held := len(b.full)
-	b.fmu.Unlock()
-	if err != nil || held != 0 {
-		t.Fatalf("b's periodic look took %d files (%v), want none", held, err)
-	}
-	if err := a.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	same(t, st.payloads(), want(0, 3))
-}
-
 func TestClose_RecordsWhatIsLeftAndTakeFailsAfter(t *testing.T) {
 	dir := t.TempDir()
 	st := newMemStore()
@@ -365,52 +223,6 @@ func TestClose_RecordsWhatIsLeftAndTakeFailsAfter(t *testing.T) {
 	}
 	if fs := files(t, dir); len(fs) != 0 {
 		t.Fatalf("files left: %v", fs)
-	}
-}
-
-func TestRun_ALoneArrivalIsRecordedAtOnceAStreamOnceItPauses(t *testing.T) {
-	dir := t.TempDir()
-	st := newMemStore()
-	moved := make(chan int, 100)
-	j := open(t, dir, st, func(o *Options) {
-		o.Hold = time.Hour
-		o.Moved = func(n int) { moved <- n }
-	})
-	stop := running(t, j)
-	take(t, j, 0, 1)
-	select {
-	case <-moved:
-	case <-time.After(10 * time.Second):
-		t.Fatal("a lone arrival was not recorded")
-	}
-	// A stream: each arrival within busyWithin of the last. Nothing is
-	// moved while it flows (Hold is an hour); all of it once it stops.
-	for i := 1; i < 20; i++ {
-		take(t, j, i, i+1)
-		time.Sleep(busyWithin / 4)
-	}
-	select {
-	case <-moved:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the stream was not recorded once it stopped")
-	}
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	same(t, st.payloads(), want(0, 20))
-}
-
-func TestRun_AStreamThatNeverPausesIsRecordedEveryHold(t *testing.T) {
-	st := newMemStore()
-	j := open(t, t.TempDir(), st, func(o *Options) { o.Hold = 50 * time.Millisecond })
-	defer running(t, j)()
-	deadline := time.Now().Add(10 * time.Second)
-	for i := 0; len(st.payloads()) == 0; i++ {
-		if time.Now().After(deadline) {
-			t.Fatal("arrivals coming without a pause were never recorded")
-		}
-		take(t, j, i, i+1)
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -445,92 +257,6 @@ func TestTake_ManyAtOnceWhileMovingEachRecordedOnce(t *testing.T) {
 	}
 }
 
-// TestOpen_AProcessKilledAfterAnsweringLosesNothing kills a real process
-// (this test binary, see TestMain) with SIGKILL after its Takes returned,
-// as the webhook was answered, and before anything was moved: the
-// process's lock on its file dies with it, and the next Open records
-// every arrival it took.
-func TestOpen_AProcessKilledAfterAnsweringLosesNothing(t *testing.T) {
-	dir := t.TempDir()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), childEnv+"="+dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 64)
-	n, _ := out.Read(buf) // "taken" once its Takes returned
-	if !strings.HasPrefix(string(buf[:n]), "taken") {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("child said %q", buf[:n])
-	}
-	// Alive and holding its file: not ours to take.
-	st := newMemStore()
-	b := open(t, dir, st)
-	if len(st.payloads()) != 0 {
-		t.Fatal("a live process's file was taken")
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	b.fmu.Lock()
-	err = b.adopt()
-	b.fmu.Unlock()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Move(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	same(t, st.payloads(), want(0, 10))
-}
-
-// abandon closes the journal's files without moving or removing
-// anything, as a process that dies does (their locks go with them):
-// for tests.
-func (j *Journal) abandon() {
-	j.fmu.Lock()
-	defer j.fmu.Unlock()
-	j.closed = true
-	if j.cur != nil {
-		j.cur.f.Close()
-		j.cur = nil
-	}
-	for _, s := range j.full {
-		s.f.Close()
-	}
-	j.full = nil
-}
-
-const childEnv = "JOURNAL_TEST_CHILD"
-
-func TestMain(m *testing.M) {
-	if dir := os.Getenv(childEnv); dir != "" {
-		j, err := Open(context.Background(), dir, Options{Store: newMemStore(), Hold: time.Hour})
-		if err != nil {
-			fmt.Println("open:", err)
-			os.Exit(1)
-		}
-		for i := range 10 {
-			if err := j.Take(context.Background(), event(i)); err != nil {
-				fmt.Println("take:", err)
-				os.Exit(1)
-			}
-		}
-		fmt.Println("taken")
-		time.Sleep(time.Minute) // killed before this ends
-		os.Exit(1)
-	}
-	os.Exit(m.Run())
-}
-
 func TestTake_AFullJournalWaitsForAMoveRatherThanGrow(t *testing.T) {
 	st := newMemStore()
 	j := open(t, t.TempDir(), st, func(o *Options) { o.MaxWaiting = 3 })
@@ -553,37 +279,6 @@ func TestTake_AFullJournalWaitsForAMoveRatherThanGrow(t *testing.T) {
 		t.Fatal(err)
 	}
 	same(t, st.payloads(), want(0, 4))
-}
-
-func TestRun_ADatabaseDownIsTriedOnceASecondNotAtEachArrivalAndMakesNoFiles(t *testing.T) {
-	dir := t.TempDir()
-	st := newMemStore()
-	var calls atomic.Int64
-	st.fail = func(int) error { calls.Add(1); return errors.New("database is locked") }
-	j := open(t, dir, st, func(o *Options) { o.Hold = 50 * time.Millisecond })
-	stop := running(t, j)
-	for i := range 60 {
-		take(t, j, i, i+1)
-		time.Sleep(20 * time.Millisecond)
-	}
-	stop()
-	// 1.2 s of arrivals, one every 20 ms: a try at the first, then one a
-	// second, and the move at Run's end; a try is a batch, then up to 8
-	// of its arrivals alone.
-	if n := calls.Load(); n > 4*9 {
-		t.Errorf("%d calls to record while the database was down, want a few tries (one a second)", n)
-	}
-	if fs := files(t, dir); len(fs) > 2 {
-		t.Errorf("%d files while the database was down, want the one being moved and the current one: %v", len(fs), fs)
-	}
-	if j.Waiting() != 60 {
-		t.Errorf("waiting %d, want all 60 kept", j.Waiting())
-	}
-	st.fail = nil
-	if _, err := j.Move(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	same(t, st.payloads(), want(0, 60))
 }
 
 func TestTake_AFullJournalOnADatabaseDownDoesNotSpinTheMover(t *testing.T) {
@@ -609,43 +304,6 @@ func TestTake_AFullJournalOnADatabaseDownDoesNotSpinTheMover(t *testing.T) {
 	st.fail = nil
 	stop()
 	same(t, st.payloads(), want(0, 3))
-}
-
-func TestMove_AnArrivalTheStoreRefusesAloneWaitsAndTheOthersAreRecorded(t *testing.T) {
-	dir := t.TempDir()
-	st := newMemStore()
-	j := open(t, dir, st)
-	take(t, j, 0, 2)
-	bad := event(2)
-	bad.Job.Kind = ""
-	if err := j.Take(context.Background(), bad); err != nil {
-		t.Fatal(err)
-	}
-	take(t, j, 3, 5)
-	// The store refuses a job without a kind, whatever it is batched with.
-	st.refuse = func(a workflows.Arrival) bool { return a.Job != nil && a.Job.Kind == "" }
-	if _, err := j.Move(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	same(t, st.payloads(), []string{`{"id":"E0000"}`, `{"id":"E0001"}`, `{"id":"E0003"}`, `{"id":"E0004"}`})
-	if j.Waiting() != 1 {
-		t.Fatalf("waiting %d, want the refused arrival kept", j.Waiting())
-	}
-	// Refused again at the next move, without holding up what came since.
-	take(t, j, 5, 6)
-	if _, err := j.Move(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	same(t, st.payloads(), []string{`{"id":"E0000"}`, `{"id":"E0001"}`, `{"id":"E0003"}`, `{"id":"E0004"}`, `{"id":"E0005"}`})
-	// Taken once the store takes it (a database that failed just then).
-	st.refuse = nil
-	if _, err := j.Move(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	same(t, st.payloads(), []string{`{"id":"E0000"}`, `{"id":"E0001"}`, `{"id":"E0003"}`, `{"id":"E0004"}`, `{"id":"E0005"}`, `{"id":"E0002"}`})
-	if j.Waiting() != 0 {
-		t.Fatalf("waiting %d once all are recorded", j.Waiting())
-	}
 }
 
 func TestTake_RefusesWhatItCouldNotRecordOnce(t *testing.T) {
@@ -679,23 +337,6 @@ func TestTake_AfterCloseFailsAtOnceEvenWhenFull(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("Take after Close waited %v for room that will never come", d)
-	}
-}
-
-func TestOpen_LeavesAloneWhatItDidNotMake(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "notes.tmp"), []byte("an operator's"), 0o600)
-	os.Mkdir(filepath.Join(dir, "x.journal"), 0o700)
-	os.WriteFile(filepath.Join(dir, "00000000000000000001-1-00000000.journal"), nil, 0o000) // unreadable
-	j := open(t, dir, newMemStore())
-	take(t, j, 0, 1)
-	if _, err := j.Move(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"notes.tmp", "x.journal"} {
-		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
 	}
 }
 
