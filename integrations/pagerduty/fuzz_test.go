@@ -56,7 +56,9 @@ func FuzzVerifySignature(f *testing.F) {
 	f.Add("v1=, v1=zz,,v2=00 , v1="+sig(oldSecret, []byte("x"))[3:], []byte("x"))
 	f.Fuzz(func(t *testing.T, header string, body []byte) {
 		err := opspd.VerifySignature(header, body, []string{oldSecret, newSecret})
-		if err == nil && !bytes.Contains([]byte(header), []byte(sig(oldSecret, body))) && !bytes.Contains([]byte(header), []byte(sig(newSecret, body))) {
+		// Hex digits in either case are the same signature.
+		h := bytes.ToLower([]byte(header))
+		if err == nil && !bytes.Contains(h, []byte(sig(oldSecret, body))) && !bytes.Contains(h, []byte(sig(newSecret, body))) {
 			t.Fatalf("header %q accepted for body %q", header, body)
 		}
 	})
