@@ -103,7 +103,8 @@ var ErrUnsupported = errors.New("intake journal: file locks are not supported on
 
 // Open opens (creating it) the journal in dir and moves into the store
 // what segments nobody holds: those of a process that died, this one's
-// last run included. It returns once they are recorded.
+// last run included. It returns once they are recorded, or once trying
+// failed (logged: Run tries again).
 func Open(ctx context.Context, dir string, opts Options) (*Journal, error) {
 	if !supported {
 		return nil, ErrUnsupported
@@ -137,8 +138,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Journal, error) {
 	}
 	j.cur = cur
 	if _, err := j.Move(ctx); err != nil {
-		j.closeAll()
-		return nil, fmt.Errorf("intake journal %s: record what the last run left: %w", dir, err)
+		// opsbot starts all the same: the files stay, Run tries again,
+		// and the stuck alert says so if it never can.
+		j.opts.Log.Error("intake journal: could not record what the last run left; will try again", "dir", dir, "error", err)
 	}
 	return j, nil
 }

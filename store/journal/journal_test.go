@@ -297,9 +297,8 @@ func TestTake_AFullJournalOnADatabaseDownDoesNotSpinTheMover(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	// A try is a batch, then its arrivals alone: 4 calls here.
-	if n := calls.Load(); n > 8 {
-		t.Errorf("%d calls to record in half a second of a full journal, want a try or two (4 calls each)", n)
+	if n := calls.Load(); n > 2 {
+		t.Errorf("%d tries to record in half a second of a full journal, want one or two", n)
 	}
 	st.fail = nil
 	stop()
@@ -357,10 +356,13 @@ func TestClose_BesideAMoveNeverPanicsNorRecordsTwice(t *testing.T) {
 		wg.Go(func() { j.Move(context.Background()) })
 		j.Close(context.Background())
 		wg.Wait()
-		// What neither recorded is recorded at the next start, once.
-		open(t, dir, st)
+		// What neither recorded is recorded at the next start (or the
+		// try after it, as Run makes a second later), once.
+		if _, err := open(t, dir, st).Move(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 		got := st.payloads()
-		slices.Sort(got) // one refused alone is recorded after the others
+		slices.Sort(got)
 		if strings.Join(got, " ") != strings.Join(want(0, 3), " ") {
 			t.Fatalf("run %d: recorded %s (calls %d), want each once", i, got, st.calls)
 		}

@@ -7,8 +7,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"github.com/opsbot/opsbot/workflows"
 )
 
 // Run moves what is appended into the store until ctx ends, then moves
@@ -112,8 +110,11 @@ func (j *Journal) Move(ctx context.Context) (int, error) {
 			}
 			j.fmu.Unlock()
 		}
-		if rotated || !j.rotate() {
+		if rotated {
 			return moved, nil
+		}
+		if more, err := j.rotate(); err != nil || !more {
+			return moved, err
 		}
 	}
 }
@@ -121,25 +122,26 @@ func (j *Journal) Move(ctx context.Context) (int, error) {
 // rotate closes the current segment for moving, if anything was
 // appended to it, and starts a new one (none once the journal is
 // closed). It reports whether there is a segment to move.
-func (j *Journal) rotate() bool {
+func (j *Journal) rotate() (bool, error) {
 	j.fmu.Lock()
 	defer j.fmu.Unlock()
 	if j.cur == nil || j.cur.n == 0 {
-		return false
+		return false, nil
 	}
 	if j.closed {
 		j.full = append(j.full, j.cur)
 		j.cur = nil
-		return true
+		return true, nil
 	}
 	next, err := j.newSegment()
 	if err != nil {
-		j.opts.Log.Error("intake journal: could not start a new file; appending to the old one", "error", err)
-		return false
+		// Appends go on into the current file; it is moved once a new
+		// one can be made (it cannot be read and removed while written).
+		return false, fmt.Errorf("move the current file: %w", err)
 	}
 	j.full = append(j.full, j.cur)
 	j.cur = next
-	return true
+	return true, nil
 }
 
 func (j *Journal) moveSegment(ctx context.Context, s *segment) (int, error) {
@@ -152,31 +154,18 @@ func (j *Journal) moveSegment(ctx context.Context, s *segment) (int, error) {
 		j.opts.Log.Warn("intake journal: a file ends in a record cut short (the machine stopped while it was written); the arrivals before it are recorded",
 			"file", s.path, "arrivals", len(arrivals), "bytes_lost", torn)
 	}
-	var refused []workflows.Arrival
 	for start := 0; start < len(arrivals); start += j.opts.MaxBatch {
 		batch := arrivals[start:min(start+j.opts.MaxBatch, len(arrivals))]
-		bad, err := j.record(ctx, batch)
-		if err != nil {
+		if _, err := j.opts.Store.TakeIn(ctx, batch); err != nil {
+			// Whatever the cause, the file stays and is tried again:
+			// nothing answered is dropped. A database that refuses for
+			// good holds the moves up, and OpsbotIntakeJournalStuck
+			// pages (Oldest grows).
 			return start, fmt.Errorf("record %d arrivals from %s: %w", len(batch), s.path, err)
 		}
-		refused = append(refused, bad...)
-	}
-	if len(refused) > 0 {
-		// The store took the others and refused these alone: arrivals it
-		// may never take (or a database that failed just then). They go
-		// back into the journal, to be tried again at the next move,
-		// rather than holding up every arrival after them.
-		var buf []byte
-		for _, a := range refused {
-			buf = appendRecord(buf, a)
+		if j.opts.Moved != nil {
+			j.opts.Moved(len(batch))
 		}
-		if err := j.append(buf, len(refused)); err != nil {
-			// The whole file stays, and is recorded again later (what
-			// was recorded from it is then found recorded).
-			return len(arrivals) - len(refused), fmt.Errorf("keep %d arrivals the database refused: %w", len(refused), err)
-		}
-		j.opts.Log.Warn("intake journal: the database refuses some arrivals alone; they are kept to be tried again, the others are recorded",
-			"file", s.path, "refused", len(refused), "recorded", len(arrivals)-len(refused))
 	}
 	if unreadable != nil {
 		// Not a torn write (its CRC held) but a record this binary
@@ -195,46 +184,6 @@ func (j *Journal) moveSegment(ctx context.Context, s *segment) (int, error) {
 	}
 	j.release(s)
 	return len(arrivals), nil
-}
-
-// record records batch in one transaction; if the store refuses it,
-// each arrival alone, as the group commit does. It returns the arrivals
-// the store refused alone, or an error when it took none of them (the
-// database is down, or refuses writes: try again later).
-func (j *Journal) record(ctx context.Context, batch []workflows.Arrival) (refused []workflows.Arrival, err error) {
-	if _, err = j.opts.Store.TakeIn(ctx, batch); err == nil {
-		j.moved(len(batch))
-		return nil, nil
-	}
-	if len(batch) == 1 || ctx.Err() != nil {
-		return nil, err
-	}
-	took := 0
-	for _, a := range batch {
-		if _, aerr := j.opts.Store.TakeIn(ctx, []workflows.Arrival{a}); aerr != nil {
-			refused = append(refused, a)
-			if took == 0 && len(refused) == downAfter {
-				return nil, err // none taken: the database is down
-			}
-			continue
-		}
-		took++
-	}
-	if took == 0 {
-		return nil, err
-	}
-	j.moved(took)
-	return refused, nil
-}
-
-// downAfter is how many arrivals refused alone, with none taken, say
-// the database is down rather than the arrivals bad.
-const downAfter = 8
-
-func (j *Journal) moved(n int) {
-	if j.opts.Moved != nil {
-		j.opts.Moved(n)
-	}
 }
 
 // release closes a moved segment (ending its lock) and takes its

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -221,4 +222,23 @@ func TestOpen_LeavesAloneWhatItDidNotMake(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+func TestOpen_StartsWhenTheDatabaseRefusesWhatTheLastRunLeft(t *testing.T) {
+	dir := t.TempDir()
+	st := newMemStore()
+	j := open(t, dir, st)
+	take(t, j, 0, 3)
+	j.abandon()
+	st.fail = func(int) error { return errors.New("database is locked") }
+	// opsbot starts, keeps the file, and shows its age for the alert.
+	j2 := open(t, dir, st)
+	if len(st.payloads()) != 0 || j2.Oldest() == 0 {
+		t.Fatalf("recorded %v, oldest %v", st.payloads(), j2.Oldest())
+	}
+	st.fail = nil
+	if _, err := j2.Move(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	same(t, st.payloads(), want(0, 3))
 }
