@@ -69,7 +69,8 @@ func (s *Incidents) AddAction(ctx context.Context, actor Person, ref IncidentRef
 	}
 	var out *ActionItem
 	_, err := s.change(ctx, ref, func(tx Tx, inc *Incident, now time.Time) error {
-		loc := s.ownerZone(in.Owner, inc)
+		team := s.readerTeam(in.Owner, inc) // the owner's, where the item falls due
+		loc := team.zone()
 		if in.DueDate != "" {
 			day, err := time.ParseInLocation("2006-01-02", in.DueDate, loc)
 			if err != nil {
@@ -80,8 +81,8 @@ func (s *Incidents) AddAction(ctx context.Context, actor Person, ref IncidentRef
 		// The owner is reminded from the due date on: one already past
 		// is a mistake (a year mistyped), not a reminder due at once.
 		if !in.Due.IsZero() && dayOf(in.Due, loc).Before(dayOf(now, loc)) {
-			return Errorf(EInvalid, "The due date %s is in the past (today is %s %s). Give today or a later day.",
-				in.Due.In(loc).Format("2006-01-02"), now.In(loc).Format("2006-01-02"), zoneWords(s.readerTeam(in.Owner, inc), inc))
+			return Errorf(EInvalid, "The due date %s is in the past (today is %s in team %s's time zone). Give today or a later day.",
+				in.Due.In(loc).Format("2006-01-02"), now.In(loc).Format("2006-01-02"), team.Name)
 		}
 		id, err := tx.NextID("act")
 		if err != nil {
@@ -361,14 +362,4 @@ func (s *Incidents) sendActionReminder(ctx context.Context, id string) (bool, er
 func dayOf(t time.Time, loc *time.Location) time.Time {
 	y, m, d := t.In(loc).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
-// zoneWords says whose time zone a date was read in: "in team
-// platform's time zone".
-func zoneWords(t *Team, inc *Incident) string {
-	name := inc.Team
-	if t != nil && t.Name != "" {
-		name = t.Name
-	}
-	return "in team " + name + "'s time zone"
 }
