@@ -375,19 +375,22 @@ func responseText(r slackfake.Response) string {
 	return r.Text + "\n" + blockText(r.Blocks)
 }
 
-func blockText(raw json.RawMessage) string {
+// blockText is every text in a Block Kit payload, a line each.
+func blockText(raw json.RawMessage) string { return strings.Join(textsIn(raw, nil), "\n") }
+
+// textsIn lists the "text" strings of the objects in raw (Block Kit
+// JSON) that keep accepts (nil: every one), depth first.
+func textsIn(raw json.RawMessage, keep func(obj map[string]any) bool) []string {
 	var out []string
 	var walk func(v any)
 	walk = func(v any) {
 		switch x := v.(type) {
 		case map[string]any:
-			if s, ok := x["text"].(string); ok {
+			if s, ok := x["text"].(string); ok && (keep == nil || keep(x)) {
 				out = append(out, s)
 			}
-			for k, y := range x {
-				if k != "text" || !isString(y) {
-					walk(y)
-				}
+			for _, y := range x {
+				walk(y)
 			}
 		case []any:
 			for _, y := range x {
@@ -398,10 +401,8 @@ func blockText(raw json.RawMessage) string {
 	var v any
 	_ = json.Unmarshal(raw, &v)
 	walk(v)
-	return strings.Join(out, "\n")
+	return out
 }
-
-func isString(v any) bool { _, ok := v.(string); return ok }
 
 // click presses the button with actionID on msg as user.
 func (h *harness) click(user string, msg slackfake.Message, actionID, value string) int {

@@ -20,29 +20,7 @@ const hostileText = "\uE002" + analyst + "\uE003 *pwned* <!here>"
 // mrkdwnTexts returns the texts Slack reads as mrkdwn in a Block Kit
 // payload.
 func mrkdwnTexts(raw json.RawMessage) []string {
-	var out []string
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if x["type"] == "mrkdwn" {
-				if s, ok := x["text"].(string); ok {
-					out = append(out, s)
-				}
-			}
-			for _, y := range x {
-				walk(y)
-			}
-		case []any:
-			for _, y := range x {
-				walk(y)
-			}
-		}
-	}
-	var v any
-	_ = json.Unmarshal(raw, &v)
-	walk(v)
-	return out
+	return textsIn(raw, func(obj map[string]any) bool { return obj["type"] == "mrkdwn" })
 }
 
 // checkInert fails when what shows hostileText acting: a live mention of
