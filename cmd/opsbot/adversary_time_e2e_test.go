@@ -168,16 +168,11 @@ func TestExtensionWaitingAtTheLeaseEnd_ClosedAtTheEnd(t *testing.T) {
 // forward (28 March) too: 07:00 UTC then, not 08:00 (10:00 local).
 func TestActionItemReminders_StayAtNineAcrossSpringForward(t *testing.T) {
 	h := newHarness(t)
-	h.clock.Set(time.Date(2027, 3, 25, 10, 0, 0, 0, time.UTC))
-	h.incidentCmd(dev, "general", "declare Orders slow sev2")
-	h.drain()
-	ch := h.incidentChannels()[0]
+	ch := h.declaredAt(time.Date(2027, 3, 25, 10, 0, 0, 0, time.UTC))
 	mustContain(t, "action", h.incidentCmd(dev, ch.ID, "action Add an index <@"+dev+"> due 2027-03-26"), "act-1 recorded")
 	h.incidentCmd(dev, ch.ID, "status resolved")
 	h.drain()
-	for h.clock.Now().Before(time.Date(2027, 3, 30, 12, 0, 0, 0, time.UTC)) {
-		h.advance(15 * time.Minute)
-	}
+	h.advanceInSteps(time.Date(2027, 3, 30, 12, 0, 0, 0, time.UTC), 15*time.Minute)
 	perDay := remindedAtNine(t, h.dms(dev), "Action item act-1", berlin)
 	for _, day := range []string{"Fri 26 Mar", "Sat 27 Mar", "Sun 28 Mar", "Mon 29 Mar", "Tue 30 Mar"} {
 		if perDay[day] != 1 {
@@ -203,11 +198,7 @@ func TestOffHours_AcrossSpringForwardAndAClockSetBack(t *testing.T) {
 		}
 		return out
 	}
-	step := func(until time.Time) {
-		for h.clock.Now().Before(until) {
-			h.advance(5 * time.Minute)
-		}
-	}
+	step := func(until time.Time) { h.advanceInSteps(until, 5*time.Minute) }
 	step(time.Date(2027, 3, 29, 6, 30, 0, 0, time.UTC)) // Mon 08:30 CEST
 	if got := calls("StopInstances"); len(got) != 1 || got[0].Sub(time.Date(2027, 3, 26, 19, 0, 0, 0, time.UTC)) > 5*time.Minute {
 		t.Fatalf("stops %v, want one at Fri 20:00 CET (19:00 UTC)", got)
@@ -314,16 +305,11 @@ func mustLoad(t *testing.T, name string) *time.Location {
 func TestActionItemReminders_AtNineWhereTheOwnerWorks(t *testing.T) {
 	h := newHarness(t)
 	newYork := mustLoad(t, "America/New_York")
-	h.clock.Set(time.Date(2027, 3, 10, 12, 0, 0, 0, time.UTC))
-	h.incidentCmd(dev, "general", "declare Orders slow sev2")
-	h.drain()
-	ch := h.incidentChannels()[0]
+	ch := h.declaredAt(time.Date(2027, 3, 10, 12, 0, 0, 0, time.UTC))
 	mustContain(t, "action", h.incidentCmd(dev, ch.ID, "action Audit the export job <@"+analyst+"> due 2027-03-12"), "act-1 recorded")
 	h.incidentCmd(dev, ch.ID, "status resolved")
 	h.drain()
-	for h.clock.Now().Before(time.Date(2027, 3, 16, 20, 0, 0, 0, time.UTC)) {
-		h.advance(15 * time.Minute)
-	}
+	h.advanceInSteps(time.Date(2027, 3, 16, 20, 0, 0, 0, time.UTC), 15*time.Minute)
 	for _, m := range h.dms(analyst) {
 		if txt := messageText(m); strings.Contains(txt, "Action item act-1") {
 			mustContain(t, "reminder", txt, "was due Fri 12 Mar 09:00 EST")
@@ -343,10 +329,7 @@ func TestActionItemReminders_AtNineWhereTheOwnerWorks(t *testing.T) {
 // recorded) and today for a New York owner (recorded).
 func TestActionItemDueDate_TodayIsTheOwnersDay(t *testing.T) {
 	h := newHarness(t)
-	h.clock.Set(time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC))
-	h.incidentCmd(dev, "general", "declare Orders slow sev2")
-	h.drain()
-	ch := h.incidentChannels()[0]
+	ch := h.declaredAt(time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC))
 	mustContain(t, "Berlin owner", h.incidentCmd(dev, ch.ID, "action Add an index <@"+dev+"> due 2026-11-23"),
 		"The due date 2026-11-23 is in the past (today is 2026-11-24 in team platform's time zone)")
 	mustContain(t, "New York owner", h.incidentCmd(dev, ch.ID, "action Audit the export job <@"+analyst+"> due 2026-11-23"), "act-1 recorded")
@@ -402,4 +385,23 @@ func remindedAtNine(t *testing.T, msgs []slackfake.Message, text string, loc *ti
 		}
 	}
 	return perDay
+}
+
+// declaredAt declares an incident (platform, sev2) at at and returns
+// its channel.
+func (h *harness) declaredAt(at time.Time) slackfake.Channel {
+	h.t.Helper()
+	h.clock.Set(at)
+	h.incidentCmd(dev, "general", "declare Orders slow sev2")
+	h.drain()
+	return h.incidentChannels()[0]
+}
+
+// advanceInSteps moves the clock to until a step at a time, ticking and
+// running jobs at each, as a running opsbot would see the hours pass.
+func (h *harness) advanceInSteps(until time.Time, step time.Duration) {
+	h.t.Helper()
+	for h.clock.Now().Before(until) {
+		h.advance(step)
+	}
 }
