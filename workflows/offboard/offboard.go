@@ -213,21 +213,22 @@ func reportMessages(t *workflows.Team, rep *Report, keys bool, now time.Time) []
 		m := workflows.Message{Key: fmt.Sprintf("%s:servers:%d", reportKey(rep.Person, t.Name), part), Channel: t.ApprovalsChannel,
 			Thread: reportKey(rep.Person, t.Name),
 			Title:  fmt.Sprintf("Handed to team %s: servers %d to %d of %d", t.Name, i+1, i+len(batch), len(mine))}
-		var lines []string
-		for _, r := range batch {
-			lines = append(lines, serverLine(r, t))
-			m.Actions = append(m.Actions, workflows.ChoiceActions(r, workflows.ServerChoice{ID: r.ID, Why: workflows.WhyOffboarding, DrawnFor: now})...)
-		}
-		m.Text = strings.Join(lines, "\n")
+		m.Text = strings.Join(listServers(&m, batch, t, now), "\n")
 		out = append(out, m)
 	}
 	return out
 }
 
-// serverLine is a handed-over server's line in the report.
-func serverLine(r *workflows.ServerRequest, t *workflows.Team) string {
-	return fmt.Sprintf("%s (%s, %s, %s): handed to team %s; its approvers look after it now (lease messages come here). Choose below",
-		r.ID, r.Template, r.Instance.ID, r.State.Words(), t.Name)
+// listServers returns a line for each handed-over server and puts its
+// Stop, Release and Keep buttons on m.
+func listServers(m *workflows.Message, servers []*workflows.ServerRequest, t *workflows.Team, now time.Time) []string {
+	var lines []string
+	for _, r := range servers {
+		lines = append(lines, fmt.Sprintf("%s (%s, %s, %s): handed to team %s; its approvers look after it now (lease messages come here). Choose below",
+			r.ID, r.Template, r.Instance.ID, r.State.Words(), t.Name))
+		m.Actions = append(m.Actions, workflows.ChoiceActions(r, workflows.ServerChoice{ID: r.ID, Why: workflows.WhyOffboarding, DrawnFor: now})...)
+	}
+	return lines
 }
 
 // reportMessage is the hand-over report itself: the servers listed
@@ -237,11 +238,7 @@ func reportMessage(t *workflows.Team, rep *Report, servers []*workflows.ServerRe
 	m := workflows.Message{Key: reportKey(rep.Person, t.Name), Channel: t.ApprovalsChannel,
 		Title:   "Offboarding: " + workflows.Mention(rep.Person.Ref()) + " left",
 		Mention: t.Approvers}
-	var lines []string
-	for _, r := range servers {
-		lines = append(lines, serverLine(r, t))
-		m.Actions = append(m.Actions, workflows.ChoiceActions(r, workflows.ServerChoice{ID: r.ID, Why: workflows.WhyOffboarding, DrawnFor: now})...)
-	}
+	lines := listServers(&m, servers, t, now)
 	if more > 0 {
 		lines = append(lines, fmt.Sprintf("%d more handed to team %s the same way: listed in this message's thread, ten a reply, each with its buttons", more, t.Name))
 	}
