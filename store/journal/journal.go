@@ -90,12 +90,11 @@ type Journal struct {
 
 // segment is one file of records, locked while this process holds it.
 type segment struct {
-	f       *os.File
-	path    string
-	size    int64
-	n       int       // arrivals appended by this process
-	first   time.Time // when the first of them was appended, or it was adopted
-	adopted bool      // another process's, whose writer died
+	f     *os.File
+	path  string
+	size  int64
+	n     int       // arrivals appended by this process
+	first time.Time // when the first of them was appended, or it was adopted
 }
 
 // ErrUnsupported is returned by Open where file locks are missing.
@@ -144,9 +143,6 @@ func Open(ctx context.Context, dir string, opts Options) (*Journal, error) {
 	}
 	return j, nil
 }
-
-// Dir is where the journal's files are.
-func (j *Journal) Dir() string { return j.dir }
 
 // Take appends a to the journal and returns once the append returned:
 // from then on a survives this process dying. a must name at least one

@@ -97,7 +97,7 @@ func (j *Journal) adopt() error {
 			f.Close()
 			continue
 		}
-		j.full = append(j.full, &segment{f: f, path: path, adopted: true, first: time.Now()})
+		j.full = append(j.full, &segment{f: f, path: path, first: time.Now()})
 		j.opts.Log.Info("intake journal: recording a file a stopped process left", "file", path)
 	}
 	return nil
